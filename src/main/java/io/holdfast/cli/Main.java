@@ -1,0 +1,39 @@
+package io.holdfast.cli;
+
+import java.io.PrintStream;
+
+/** The {@code holdfast} command line. Every subcommand exits 0 on success, 1 on a failed check, 2 on bad usage. */
+public final class Main {
+  private Main() {}
+
+  static final String USAGE = """
+      usage: holdfast <command> [options]
+
+      commands:
+        sim     run the deterministic cluster simulator over many seeds
+                [--seeds N] [--start-seed S] [--replicas 1|3|5] [--faults LIST|all|none]
+                [--mode safe|ack-before-fsync|vote-without-persist] [--jobs J] [--trace] [--json]
+        help    show this text
+      """;
+
+  public static void main(String[] argv) {
+    System.exit(run(argv, System.out, System.err));
+  }
+
+  static int run(String[] argv, PrintStream out, PrintStream err) {
+    if (argv.length == 0 || argv[0].equals("help") || argv[0].equals("--help") || argv[0].equals("-h")) {
+      out.print(USAGE);
+      return argv.length == 0 ? 2 : 0;
+    }
+    try {
+      return switch (argv[0]) {
+        case "sim" -> SimCommand.run(argv, out, err);
+        default -> throw new Args.UsageException("unknown command '" + argv[0] + "'");
+      };
+    } catch (Args.UsageException | IllegalArgumentException e) {
+      err.println("holdfast: " + e.getMessage());
+      err.println("run 'holdfast help' for usage");
+      return 2;
+    }
+  }
+}

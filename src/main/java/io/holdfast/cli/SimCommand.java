@@ -1,0 +1,174 @@
+package io.holdfast.cli;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.holdfast.sim.Fault;
+import io.holdfast.sim.Mode;
+import io.holdfast.sim.SimResult;
+import io.holdfast.sim.Simulation;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * {@code holdfast sim}: runs seeds S..S+N-1 of the simulator (in parallel, one seed per thread;
+ * each seed is single-threaded and deterministic), prints progress on stderr, a human summary,
+ * for each failed seed a one-line replay command, and with {@code --json} one JSON object as the
+ * last line of stdout. Exit 0 if and only if no checker fired.
+ */
+final class SimCommand {
+  private SimCommand() {}
+
+  static int run(String[] argv, PrintStream out, PrintStream err) {
+    Args a = Args.parse(argv, 1,
+        Set.of("seeds", "start-seed", "replicas", "faults", "mode", "jobs"), Set.of("json", "trace"));
+    if (!a.positional().isEmpty()) {
+      throw new Args.UsageException("sim takes no positional arguments: " + a.positional());
+    }
+    int seeds = (int) a.longValue("seeds", 100, 1, 100_000_000);
+    long start = a.longValue("start-seed", 1, Long.MIN_VALUE, Long.MAX_VALUE);
+    int replicas = (int) a.longValue("replicas", 3, 1, 5);
+    if (replicas != 1 && replicas != 3 && replicas != 5) {
+      throw new Args.UsageException("--replicas must be 1, 3 or 5, got " + replicas);
+    }
+    String faultsText = a.string("faults", "all");
+    EnumSet<Fault> faults = Fault.parseList(faultsText);
+    Mode mode = Mode.parse(a.string("mode", "safe"));
+    int jobs = (int) a.longValue("jobs", Runtime.getRuntime().availableProcessors(), 1, 64);
+    boolean json = a.flag("json");
+    boolean trace = a.flag("trace");
+    if (trace && seeds != 1) {
+      throw new Args.UsageException("--trace prints every event: use it with --seeds 1");
+    }
+    String faultsName = Fault.describe(faults);
+
+    long began = System.nanoTime();
+    List<SimResult> results = new ArrayList<>(seeds);
+    if (trace) {
+      Simulation sim = new Simulation(new Simulation.Config(start, replicas, faults, mode), out::println);
+      out.println("# seed " + start + ": " + sim.describeOptions());
+      results.add(sim.run());
+    } else {
+      runParallel(start, seeds, replicas, faults, mode, jobs, results, err, began);
+    }
+    double seconds = Math.max(1e-9, (System.nanoTime() - began) / 1e9);
+    return report(results, seeds, start, replicas, faultsName, mode, seconds, json, out);
+  }
+
+  private static void runParallel(long start, int seeds, int replicas, EnumSet<Fault> faults, Mode mode, int jobs,
+      List<SimResult> results, PrintStream err, long began) {
+    ExecutorService pool = Executors.newFixedThreadPool(jobs, r -> {
+      Thread t = new Thread(r, "sim");
+      t.setDaemon(true);
+      return t;
+    });
+    try {
+      List<Future<SimResult>> futures = new ArrayList<>(seeds);
+      for (int i = 0; i < seeds; i++) {
+        long seed = start + i;
+        futures.add(pool.submit(() -> new Simulation(new Simulation.Config(seed, replicas, faults, mode), null).run()));
+      }
+      long lastProgress = System.nanoTime();
+      long failed = 0;
+      for (int i = 0; i < seeds; i++) {
+        SimResult r = futures.get(i).get();
+        results.add(r);
+        if (!r.ok()) {
+          failed++;
+        }
+        long t = System.nanoTime();
+        if (t - lastProgress > 1_000_000_000L || i == seeds - 1) {
+          lastProgress = t;
+          err.printf("sim: %d/%d seeds, %d failed, %.1f seeds/s%n", i + 1, seeds, failed, (i + 1) / ((t - began) / 1e9));
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    } catch (ExecutionException e) {
+      throw new IllegalStateException("simulator crashed outside the checkers", e.getCause());
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  private static int report(List<SimResult> results, int seeds, long start, int replicas, String faults, Mode mode,
+      double seconds, boolean json, PrintStream out) {
+    long acked = 0;
+    long lost = 0;
+    long lostMiddle = 0;
+    long divergent = 0;
+    long unexpected = 0;
+    long duplicates = 0;
+    long violations = 0;
+    long events = 0;
+    List<Long> failedSeeds = new ArrayList<>();
+    for (SimResult r : results) {
+      acked += r.acked();
+      lost += r.lost();
+      lostMiddle += r.lostMiddle();
+      divergent += r.divergent();
+      unexpected += r.unexpected();
+      duplicates += r.duplicates();
+      violations += r.violations();
+      events += r.events();
+      if (!r.ok()) {
+        failedSeeds.add(r.seed());
+      }
+    }
+    out.printf("holdfast sim: %d seeds (%d..%d), %d replicas, faults=%s, mode=%s%n",
+        seeds, start, start + seeds - 1, replicas, faults, mode.cliName);
+    out.printf("  acked %d (%.0f per seed), lost %d (%d in the middle), divergent %d, unexpected %d, duplicates %d%n",
+        acked, (double) acked / seeds, lost, lostMiddle, divergent, unexpected, duplicates);
+    out.printf("  violations %d in %d seeds; %.2f seeds/s, %.0f events/s%n",
+        violations, failedSeeds.size(), seeds / seconds, events / seconds);
+    int shown = 0;
+    for (SimResult r : results) {
+      if (r.ok() || shown++ >= 10) {
+        continue;
+      }
+      out.printf("seed=%d: %d violations%n", r.seed(), r.violations());
+      for (String m : r.messages().subList(0, Math.min(5, r.messages().size()))) {
+        out.println("  - " + m);
+      }
+      out.printf("  replay: scripts/holdfast sim --seeds 1 --start-seed %d --replicas %d --faults %s --mode %s --trace%n",
+          r.seed(), replicas, faults, mode.cliName);
+    }
+    if (failedSeeds.size() > shown) {
+      out.printf("(%d more failed seeds, listed in failed_seeds)%n", failedSeeds.size() - shown);
+    }
+    if (json) {
+      Map<String, Object> j = new LinkedHashMap<>();
+      j.put("seeds", seeds);
+      j.put("start_seed", start);
+      j.put("replicas", replicas);
+      j.put("mode", mode.cliName);
+      j.put("faults", faults);
+      j.put("acked", acked);
+      j.put("avg_acked_per_seed", Math.round((double) acked / seeds));
+      j.put("lost", lost);
+      j.put("lost_middle", lostMiddle);
+      j.put("divergent", divergent);
+      j.put("unexpected", unexpected);
+      j.put("duplicates", duplicates);
+      j.put("failed_seeds", failedSeeds);
+      j.put("violations", violations);
+      j.put("seconds", Math.round(seconds * 100) / 100.0);
+      j.put("seeds_per_s", Math.round(seeds / seconds * 100) / 100.0);
+      try {
+        out.println(new ObjectMapper().writeValueAsString(j));
+      } catch (JsonProcessingException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+    return violations == 0 ? 0 : 1;
+  }
+}

@@ -1,0 +1,993 @@
+package io.holdfast.raft;
+
+import io.holdfast.base.Check;
+import io.holdfast.base.Prng;
+import io.holdfast.raft.log.RaftLog;
+import io.holdfast.raft.message.EntryType;
+import io.holdfast.raft.message.HardState;
+import io.holdfast.raft.message.LogEntry;
+import io.holdfast.raft.message.Membership;
+import io.holdfast.raft.message.RaftMessage;
+import io.holdfast.raft.message.RaftMessage.AppendEntries;
+import io.holdfast.raft.message.RaftMessage.AppendEntriesResult;
+import io.holdfast.raft.message.RaftMessage.Heartbeat;
+import io.holdfast.raft.message.RaftMessage.HeartbeatResult;
+import io.holdfast.raft.message.RaftMessage.InstallSnapshot;
+import io.holdfast.raft.message.RaftMessage.RequestVote;
+import io.holdfast.raft.message.RaftMessage.RequestVoteResult;
+import io.holdfast.raft.message.RaftMessage.TimeoutNow;
+import io.holdfast.raft.message.Snapshot;
+import io.holdfast.raft.message.SnapshotMeta;
+import io.holdfast.raft.quorum.Quorum;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Raft for one replica of one group. Single-threaded and deterministic: the same calls in the
+ * same order give the same outputs. No clocks (time is {@link #tick()}), no I/O, no threads;
+ * randomness only from the injected {@link Prng}. Effects come out of {@link #ready()}.
+ *
+ * <p>Durability rules it keeps (DESIGN.md D1–D3), with storage asynchronous as in etcd's
+ * async-storage mode:
+ * <ul>
+ *   <li>A follower reports as matched only entries it has persisted ({@link #persistedIndex()});
+ *       when more become durable it tells the leader again.</li>
+ *   <li>Any message sent while the current (term, vote) is not yet durable waits for the persist
+ *       request that makes it durable ({@link PersistRequest#messagesAfterPersist()}). That covers
+ *       vote grants, vote requests, and every answer in a newly adopted term.</li>
+ *   <li>A candidate counts its own vote only once that vote is durable.</li>
+ *   <li>The leader counts itself toward a quorum only up to its own persisted index, and commits
+ *       by counting only entries of its current term.</li>
+ * </ul>
+ */
+public final class RaftCore {
+  public enum Role { FOLLOWER, PRE_CANDIDATE, CANDIDATE, LEADER }
+
+  private final RaftSettings settings;
+  private final int self;
+  private final Prng prng;
+  private final RaftLog log;
+
+  private Role role = Role.FOLLOWER;
+  private long term;
+  private int votedFor;
+  private int leaderId;
+  private Membership membership;
+  private long commitIndex;
+  private long appliedIndex;
+
+  private int electionElapsed;
+  private int heartbeatElapsed;
+  private int randomizedElectionTimeout;
+
+  /** Candidate and pre-candidate: votes received in this campaign. */
+  private final TreeMap<Integer, Boolean> votes = new TreeMap<>();
+  /** Leader: one progress per other member, ordered by id for determinism. */
+  private final TreeMap<Integer, Progress> progress = new TreeMap<>();
+  private long leaderFirstIndex;
+  private long pendingMembershipIndex;
+  private int leadTransferee;
+
+  /** Follower: highest index verified to match the current leader's log (reset every term). */
+  private long matchedLeaderIndex;
+  /** Follower: last match reported to the leader in this term. */
+  private long lastReportedMatch;
+
+  // --- persistence bookkeeping -------------------------------------------------------------
+  private HardState durableHardState;
+  private HardState requestedHardState;
+  /** Lowest index changed in memory and not yet put into a persist request (MAX_VALUE: none). */
+  private long unstableFrom = Long.MAX_VALUE;
+  private Snapshot snapshotToPersist;
+  private Snapshot latestSnapshot;
+  private final ArrayDeque<Pending> outstanding = new ArrayDeque<>();
+  private long diskLastIndex;
+  private long nextRequestId = 1;
+
+  // --- outputs -------------------------------------------------------------------------------
+  private final ArrayList<RaftMessage> messages = new ArrayList<>();
+  private final ArrayList<RaftMessage> messagesAfterPersist = new ArrayList<>();
+  private Snapshot snapshotToApply;
+  private boolean appendsPending;
+
+  /** A persist request issued and not yet reported durable. */
+  private record Pending(long id, HardState hardState, long snapshotIndex, long truncatesFrom, long diskLastAfter) {}
+
+  private RaftCore(RaftSettings settings, int self, Snapshot snapshot, Prng prng) {
+    Check.that(self > 0, "replica ids are positive");
+    this.settings = settings;
+    this.self = self;
+    this.prng = prng;
+    this.log = new RaftLog(snapshot.meta());
+    this.latestSnapshot = snapshot;
+  }
+
+  /**
+   * A replica starting from what its storage recovered: hard state, the latest snapshot (a new
+   * group's replicas start from {@link Snapshot#initial} with the initial membership; a replica
+   * joining later starts from an initial snapshot with {@link Membership#EMPTY}) and the entries
+   * after it. The host restores its state machine from the same snapshot.
+   */
+  public static RaftCore restart(
+      RaftSettings settings, int self, HardState hardState, Snapshot snapshot, List<LogEntry> entries, Prng prng) {
+    RaftCore core = new RaftCore(settings, self, snapshot, prng);
+    for (LogEntry e : entries) {
+      if (e.index() > snapshot.index()) {
+        core.log.append(e);
+      }
+    }
+    core.membership = core.log.latestMembership();
+    core.commitIndex = snapshot.index();
+    core.appliedIndex = snapshot.index();
+    core.diskLastIndex = core.log.lastIndex();
+    core.durableHardState = hardState;
+    core.requestedHardState = hardState;
+    // The log cannot hold a term above the current one; if the stored hard state is behind its own
+    // log (it is written in the same batch, so this means a damaged store), trust the log's term
+    // and drop the vote rather than ever voting twice in that term.
+    core.term = Math.max(hardState.term(), core.log.lastTerm());
+    core.votedFor = core.term == hardState.term() ? hardState.votedFor() : HardState.NO_VOTE;
+    core.becomeFollower(core.term, 0);
+    return core;
+  }
+
+  // =========================================================================================
+  // Inputs
+  // =========================================================================================
+
+  /** One logical tick. */
+  public void tick() {
+    if (role == Role.LEADER) {
+      tickLeader();
+    } else {
+      tickElection();
+    }
+  }
+
+  /** A message from a peer. */
+  public void step(RaftMessage m) {
+    if (m.to() != self) {
+      return;
+    }
+    if (m.term() > term) {
+      if (!adoptHigherTerm(m)) {
+        return;
+      }
+    } else if (m.term() < term) {
+      answerStale(m);
+      return;
+    }
+    if (m instanceof RequestVote rv) {
+      onRequestVote(rv);
+    } else if (m instanceof RequestVoteResult r) {
+      onRequestVoteResult(r);
+    } else if (m instanceof AppendEntries ae) {
+      onAppendEntries(ae);
+    } else if (m instanceof Heartbeat hb) {
+      onHeartbeat(hb);
+    } else if (m instanceof InstallSnapshot is) {
+      onInstallSnapshot(is);
+    } else if (m instanceof AppendEntriesResult r) {
+      onAppendEntriesResult(r);
+    } else if (m instanceof HeartbeatResult r) {
+      onHeartbeatResult(r);
+    } else if (m instanceof TimeoutNow t) {
+      onTimeoutNow(t);
+    }
+  }
+
+  /** Appends a command if this replica leads. Acknowledge it to the client only once applied. */
+  public ProposeResult propose(byte[] command) {
+    ProposeResult.Rejected refused = refuseProposal();
+    if (refused != null) {
+      return refused;
+    }
+    return appendAsLeader(EntryType.COMMAND, command);
+  }
+
+  /** Adds a non-voting member that will receive the log. */
+  public ProposeResult addLearner(int id) {
+    if (membership.contains(id)) {
+      return new ProposeResult.Rejected(ProposeResult.Reason.INVALID_MEMBERSHIP_CHANGE, leaderId);
+    }
+    return proposeMembership(membership.withLearner(id));
+  }
+
+  /** Makes a learner a voter. */
+  public ProposeResult promote(int id) {
+    if (!membership.learners().contains(id)) {
+      return new ProposeResult.Rejected(ProposeResult.Reason.INVALID_MEMBERSHIP_CHANGE, leaderId);
+    }
+    return proposeMembership(membership.promoted(id));
+  }
+
+  /** Removes a voter or learner (possibly this leader itself: it steps down once that commits). */
+  public ProposeResult remove(int id) {
+    if (!membership.contains(id) || (membership.isVoter(id) && membership.voters().size() == 1)) {
+      return new ProposeResult.Rejected(ProposeResult.Reason.INVALID_MEMBERSHIP_CHANGE, leaderId);
+    }
+    return proposeMembership(membership.without(id));
+  }
+
+  /** Hands leadership to {@code target}: it is brought up to date, then told to campaign at once. */
+  public boolean transferLeadership(int target) {
+    if (role != Role.LEADER || target == self || !membership.isVoter(target) || !progress.containsKey(target)) {
+      return false;
+    }
+    leadTransferee = target; // abandoned if not done by the next check-quorum round
+    Progress pr = progress.get(target);
+    if (pr.match == log.lastIndex()) {
+      send(new TimeoutNow(self, target, term));
+    } else {
+      sendAppend(target, pr);
+    }
+    return true;
+  }
+
+  /**
+   * The host's state machine up to {@code index} (already applied) is captured in {@code data}:
+   * drop the log up to there. The snapshot is persisted and sent to followers that need it.
+   */
+  public void compact(long index, byte[] data) {
+    Check.that(index <= appliedIndex, "compact beyond applied: " + index + " > " + appliedIndex);
+    if (index <= log.snapshotIndex()) {
+      return;
+    }
+    SnapshotMeta meta = new SnapshotMeta(index, log.term(index), log.membershipAt(index));
+    log.compact(meta);
+    latestSnapshot = new Snapshot(meta, data);
+    snapshotToPersist = latestSnapshot;
+  }
+
+  /** Storage made {@code request} durable. Requests must be reported in the order issued. */
+  public void onPersisted(PersistRequest request) {
+    Pending head = outstanding.pollFirst();
+    Check.that(head != null && head.id() == request.id(),
+        "persist completions out of order: got " + request.id() + ", expected " + (head == null ? "none" : head.id()));
+    if (head.hardState() != null) {
+      durableHardState = head.hardState();
+    }
+    if (head.snapshotIndex() > 0) {
+      diskLastIndex = Math.max(diskLastIndex, head.snapshotIndex());
+    }
+    if (head.truncatesFrom() != Long.MAX_VALUE) {
+      diskLastIndex = head.diskLastAfter();
+    }
+    if (role == Role.CANDIDATE && durableHardState.term() == term && durableHardState.votedFor() == self
+        && !votes.containsKey(self)) {
+      votes.put(self, true);
+      checkElection(false);
+    }
+    if (role == Role.LEADER) {
+      if (maybeCommit()) {
+        appendsPending = true;
+      }
+    } else if (leaderId != 0) {
+      reportMatchIfAdvanced();
+    }
+  }
+
+  // =========================================================================================
+  // Output
+  // =========================================================================================
+
+  public boolean hasReady() {
+    return !messages.isEmpty()
+        || !messagesAfterPersist.isEmpty()
+        || appendsPending
+        || snapshotToApply != null
+        || snapshotToPersist != null
+        || unstableFrom != Long.MAX_VALUE
+        || !currentHardState().equals(requestedHardState)
+        || appliedIndex < commitIndex;
+  }
+
+  /** Drains everything the core wants done; see {@link Ready} for the order. */
+  public Ready ready() {
+    if (role == Role.LEADER && appendsPending) {
+      flushAppends();
+    }
+    appendsPending = false;
+    PersistRequest persist = buildPersistRequest();
+    List<RaftMessage> now = new ArrayList<>(messages);
+    messages.clear();
+    Snapshot restored = snapshotToApply;
+    snapshotToApply = null;
+    List<LogEntry> committed = List.of();
+    if (appliedIndex < commitIndex) {
+      long from = Math.max(appliedIndex + 1, log.firstIndex());
+      committed = log.slice(from, commitIndex, settings.applyEntriesMax(), Long.MAX_VALUE);
+      appliedIndex = committed.get(committed.size() - 1).index();
+    }
+    return new Ready(persist, now, restored, committed);
+  }
+
+  private PersistRequest buildPersistRequest() {
+    HardState hs = currentHardState().equals(requestedHardState) ? null : currentHardState();
+    long entriesFrom = 0;
+    List<LogEntry> entries = List.of();
+    if (unstableFrom != Long.MAX_VALUE) {
+      entriesFrom = Math.max(unstableFrom, log.firstIndex());
+      entries = entriesFrom <= log.lastIndex()
+          ? log.slice(entriesFrom, log.lastIndex(), Integer.MAX_VALUE, Long.MAX_VALUE)
+          : List.of();
+    }
+    Snapshot snapshot = snapshotToPersist;
+    if (hs == null && entriesFrom == 0 && snapshot == null && messagesAfterPersist.isEmpty()) {
+      return null;
+    }
+    long id = nextRequestId++;
+    long diskLastAfter = entries.isEmpty() ? entriesFrom - 1 : entries.get(entries.size() - 1).index();
+    outstanding.addLast(new Pending(id, hs, snapshot == null ? 0 : snapshot.index(), unstableFrom, diskLastAfter));
+    PersistRequest request = new PersistRequest(id, hs, snapshot, entriesFrom, entries, messagesAfterPersist);
+    if (hs != null) {
+      requestedHardState = hs;
+    }
+    unstableFrom = Long.MAX_VALUE;
+    snapshotToPersist = null;
+    messagesAfterPersist.clear();
+    return request;
+  }
+
+  // =========================================================================================
+  // Queries
+  // =========================================================================================
+
+  public int id() {
+    return self;
+  }
+
+  public Role role() {
+    return role;
+  }
+
+  public long term() {
+    return term;
+  }
+
+  public int leaderId() {
+    return leaderId;
+  }
+
+  public long commitIndex() {
+    return commitIndex;
+  }
+
+  public long appliedIndex() {
+    return appliedIndex;
+  }
+
+  public long lastIndex() {
+    return log.lastIndex();
+  }
+
+  public long firstIndex() {
+    return log.firstIndex();
+  }
+
+  public Membership membership() {
+    return membership;
+  }
+
+  public HardState hardState() {
+    return currentHardState();
+  }
+
+  /** Entries still held in memory in [from, to], for checkers and diagnostics. */
+  public List<LogEntry> entries(long from, long to) {
+    long start = Math.max(from, log.firstIndex());
+    if (start > Math.min(to, log.lastIndex())) {
+      return List.of();
+    }
+    return log.slice(start, to, Integer.MAX_VALUE, Long.MAX_VALUE);
+  }
+
+  public long termAt(long index) {
+    return log.term(index);
+  }
+
+  /**
+   * The highest index whose entry is durable on this replica and equal to the one in memory:
+   * everything written by completed requests, minus what a later request (issued or not yet
+   * issued) will rewrite.
+   */
+  public long persistedIndex() {
+    long p = Math.min(diskLastIndex, log.lastIndex());
+    if (unstableFrom != Long.MAX_VALUE) {
+      p = Math.min(p, unstableFrom - 1);
+    }
+    for (Pending pending : outstanding) {
+      if (pending.truncatesFrom() != Long.MAX_VALUE) {
+        p = Math.min(p, pending.truncatesFrom() - 1);
+      }
+    }
+    return p;
+  }
+
+  // =========================================================================================
+  // Roles
+  // =========================================================================================
+
+  private void becomeFollower(long newTerm, int leader) {
+    if (newTerm != term) {
+      term = newTerm;
+      votedFor = HardState.NO_VOTE;
+      matchedLeaderIndex = 0;
+      lastReportedMatch = 0;
+    }
+    role = Role.FOLLOWER;
+    leaderId = leader;
+    votes.clear();
+    progress.clear();
+    leadTransferee = 0;
+    resetTimers();
+  }
+
+  private void becomePreCandidate() {
+    role = Role.PRE_CANDIDATE;
+    leaderId = 0;
+    votes.clear();
+    votes.put(self, true); // a pre-vote promises nothing, so nothing needs persisting first
+    resetTimers();
+    if (!checkElection(true)) {
+      for (int voter : membership.voters()) {
+        if (voter != self) {
+          send(new RequestVote(self, voter, term + 1, log.lastIndex(), log.lastTerm(), true, false));
+        }
+      }
+    }
+  }
+
+  private void becomeCandidate(boolean transfer) {
+    role = Role.CANDIDATE;
+    term++;
+    votedFor = self;
+    leaderId = 0;
+    matchedLeaderIndex = 0;
+    lastReportedMatch = 0;
+    votes.clear(); // our own vote counts once it is durable (onPersisted)
+    resetTimers();
+    for (int voter : membership.voters()) {
+      if (voter != self) {
+        send(new RequestVote(self, voter, term, log.lastIndex(), log.lastTerm(), false, transfer));
+      }
+    }
+  }
+
+  private void becomeLeader() {
+    role = Role.LEADER;
+    leaderId = self;
+    leadTransferee = 0;
+    votes.clear();
+    progress.clear();
+    for (int member : membership.members()) {
+      if (member != self) {
+        progress.put(member, new Progress(log.lastIndex() + 1));
+      }
+    }
+    // Any membership entry still uncommitted in our log counts as pending (etcd does the same).
+    pendingMembershipIndex = log.lastIndex();
+    appendEntry(EntryType.NOOP, new byte[0]);
+    leaderFirstIndex = log.lastIndex();
+    resetTimers();
+  }
+
+  private void resetTimers() {
+    electionElapsed = 0;
+    heartbeatElapsed = 0;
+    randomizedElectionTimeout = settings.electionTimeoutTicks() + prng.nextInt(settings.electionTimeoutTicks());
+  }
+
+  private boolean promotable() {
+    return membership.isVoter(self);
+  }
+
+  private void tickElection() {
+    electionElapsed++;
+    if (promotable() && electionElapsed >= randomizedElectionTimeout) {
+      electionElapsed = 0;
+      if (settings.preVote()) {
+        becomePreCandidate();
+      } else {
+        becomeCandidate(false);
+      }
+    }
+  }
+
+  private void tickLeader() {
+    heartbeatElapsed++;
+    electionElapsed++;
+    if (electionElapsed >= settings.electionTimeoutTicks()) {
+      electionElapsed = 0;
+      if (settings.checkQuorum() && !quorumActive()) {
+        becomeFollower(term, 0);
+        return;
+      }
+      leadTransferee = 0; // a transfer that did not finish within an election timeout is abandoned
+    }
+    if (heartbeatElapsed >= settings.heartbeatIntervalTicks()) {
+      heartbeatElapsed = 0;
+      broadcastHeartbeat();
+    }
+  }
+
+  /** Check-quorum: have we heard from a majority of voters since the last round? Resets the round. */
+  private boolean quorumActive() {
+    int active = 0;
+    for (int voter : membership.voters()) {
+      if (voter == self) {
+        active++;
+        continue;
+      }
+      Progress pr = progress.get(voter);
+      if (pr != null && pr.recentActive) {
+        active++;
+      }
+    }
+    for (Progress pr : progress.values()) {
+      pr.recentActive = false;
+    }
+    return active >= membership.quorum();
+  }
+
+  // =========================================================================================
+  // Term rules
+  // =========================================================================================
+
+  /** A message from a higher term. Returns whether to go on handling it. */
+  private boolean adoptHigherTerm(RaftMessage m) {
+    if (m instanceof RequestVote rv) {
+      boolean inLease = settings.checkQuorum() && leaderId != 0
+          && electionElapsed < settings.electionTimeoutTicks() && !rv.transfer();
+      if (inLease) {
+        return false; // we hear a leader: a partitioned replica must not disrupt it
+      }
+      if (!rv.preVote()) {
+        becomeFollower(m.term(), 0);
+      }
+      return true;
+    }
+    if (m instanceof RequestVoteResult r && r.preVote() && r.granted()) {
+      return true; // a pre-vote grant carries the term we would campaign in
+    }
+    boolean fromLeader = m instanceof AppendEntries || m instanceof Heartbeat || m instanceof InstallSnapshot;
+    becomeFollower(m.term(), fromLeader ? m.from() : 0);
+    return true;
+  }
+
+  /** A message from a lower term: tell a stale leader or candidate our term so it steps down. */
+  private void answerStale(RaftMessage m) {
+    if (m instanceof AppendEntries || m instanceof Heartbeat || m instanceof InstallSnapshot) {
+      send(new HeartbeatResult(self, m.from(), term, 0));
+    } else if (m instanceof RequestVote rv) {
+      send(new RequestVoteResult(self, m.from(), term, false, rv.preVote()));
+    }
+  }
+
+  // =========================================================================================
+  // Elections
+  // =========================================================================================
+
+  private void onRequestVote(RequestVote rv) {
+    boolean canVote = rv.preVote()
+        ? rv.term() > term
+        : votedFor == rv.from() || (votedFor == HardState.NO_VOTE && leaderId == 0);
+    boolean upToDate = rv.lastLogTerm() > log.lastTerm()
+        || (rv.lastLogTerm() == log.lastTerm() && rv.lastLogIndex() >= log.lastIndex());
+    // Whether we are a voter in our own view does not matter: we may have been promoted by an
+    // entry we have not received yet, and refusing would deadlock the group. The candidate counts
+    // only the votes of the voters it knows.
+    if (canVote && upToDate) {
+      if (!rv.preVote()) {
+        votedFor = rv.from();
+        electionElapsed = 0;
+      }
+      send(new RequestVoteResult(self, rv.from(), rv.preVote() ? rv.term() : term, true, rv.preVote()));
+    } else {
+      send(new RequestVoteResult(self, rv.from(), term, false, rv.preVote()));
+    }
+  }
+
+  private void onRequestVoteResult(RequestVoteResult r) {
+    if (r.preVote()) {
+      if (role != Role.PRE_CANDIDATE || (r.granted() && r.term() != term + 1)) {
+        return;
+      }
+    } else if (role != Role.CANDIDATE) {
+      return;
+    }
+    if (!membership.isVoter(r.from())) {
+      return;
+    }
+    votes.put(r.from(), r.granted());
+    checkElection(r.preVote());
+  }
+
+  /** Returns true if the campaign was decided. */
+  private boolean checkElection(boolean preVote) {
+    Quorum.VoteResult result = Quorum.tally(membership.voters(), votes);
+    if (result == Quorum.VoteResult.WON) {
+      if (preVote) {
+        becomeCandidate(false);
+      } else {
+        becomeLeader();
+      }
+      return true;
+    }
+    if (result == Quorum.VoteResult.LOST) {
+      becomeFollower(term, 0);
+      return true;
+    }
+    return false;
+  }
+
+  private void onTimeoutNow(TimeoutNow t) {
+    if (role == Role.FOLLOWER && promotable()) {
+      becomeCandidate(true);
+    }
+  }
+
+  // =========================================================================================
+  // Follower side of replication
+  // =========================================================================================
+
+  private void followLeader(int from) {
+    if (role != Role.FOLLOWER) {
+      Check.that(role != Role.LEADER, "two leaders in term " + term + ": " + self + " and " + from);
+      becomeFollower(term, from);
+    }
+    leaderId = from;
+    electionElapsed = 0;
+  }
+
+  private void onAppendEntries(AppendEntries ae) {
+    followLeader(ae.from());
+    long prev = ae.prevLogIndex();
+    long prevTerm = ae.prevLogTerm();
+    List<LogEntry> entries = ae.entries();
+    if (prev < log.snapshotIndex()) {
+      // Our snapshot covers committed entries, which every leader's log holds: skip them.
+      int skip = (int) Math.min(entries.size(), log.snapshotIndex() - prev);
+      entries = entries.subList(skip, entries.size());
+      prev = log.snapshotIndex();
+      prevTerm = log.term(prev);
+      if (ae.lastIndex() < prev) {
+        reportMatch(Math.min(ae.leaderCommit(), commitIndex));
+        return;
+      }
+    }
+    long ourTerm = log.term(prev);
+    if (ourTerm != prevTerm) {
+      long hintIndex = log.lastIndexWithTermAtMost(prev, prevTerm);
+      long hintTerm = log.term(hintIndex);
+      send(new AppendEntriesResult(self, ae.from(), term, false, 0, ae.prevLogIndex(), hintIndex, Math.max(hintTerm, 0)));
+      return;
+    }
+    for (LogEntry e : entries) {
+      if (e.index() <= log.lastIndex()) {
+        if (log.term(e.index()) == e.term()) {
+          continue;
+        }
+        Check.that(e.index() > commitIndex, "leader " + ae.from() + " overwrites committed entry " + e.index());
+        log.truncateFrom(e.index());
+        membership = log.latestMembership();
+      }
+      appendReceived(e);
+    }
+    long lastNew = prev + entries.size();
+    matchedLeaderIndex = Math.max(matchedLeaderIndex, lastNew);
+    commitTo(Math.min(ae.leaderCommit(), lastNew));
+    reportMatch(lastNew);
+  }
+
+  private void appendReceived(LogEntry e) {
+    log.append(e);
+    unstableFrom = Math.min(unstableFrom, e.index());
+    if (e.type() == EntryType.MEMBERSHIP) {
+      membership = log.latestMembership();
+    }
+  }
+
+  private void onHeartbeat(Heartbeat hb) {
+    followLeader(hb.from());
+    commitTo(Math.min(hb.commit(), log.lastIndex()));
+    send(new HeartbeatResult(self, hb.from(), term, followerMatch()));
+  }
+
+  private void onInstallSnapshot(InstallSnapshot is) {
+    followLeader(is.from());
+    Snapshot snap = is.snapshot();
+    if (snap.index() <= commitIndex) {
+      matchedLeaderIndex = Math.max(matchedLeaderIndex, commitIndex);
+    } else if (log.term(snap.index()) == snap.term()) {
+      matchedLeaderIndex = Math.max(matchedLeaderIndex, snap.index());
+      commitTo(snap.index());
+    } else {
+      // Entries after our commit index may differ from the snapshot's history: treat them as
+      // rewritten until the snapshot is durable.
+      unstableFrom = Math.min(unstableFrom, commitIndex + 1);
+      log.restore(snap.meta());
+      membership = log.latestMembership();
+      commitIndex = snap.index();
+      appliedIndex = snap.index();
+      matchedLeaderIndex = snap.index();
+      latestSnapshot = snap;
+      snapshotToPersist = snap;
+      snapshotToApply = snap;
+    }
+    reportMatch(Math.max(commitIndex, snap.index()));
+  }
+
+  /** What a follower may claim to match: persisted and verified against this term's leader (D1). */
+  private long followerMatch() {
+    return Math.min(persistedIndex(), matchedLeaderIndex);
+  }
+
+  private void reportMatch(long acceptedIndex) {
+    long match = followerMatch();
+    lastReportedMatch = Math.max(lastReportedMatch, match);
+    send(new AppendEntriesResult(self, leaderId, term, true, match, 0, acceptedIndex, 0));
+  }
+
+  private void reportMatchIfAdvanced() {
+    long match = followerMatch();
+    if (match > lastReportedMatch) {
+      reportMatch(matchedLeaderIndex);
+    }
+  }
+
+  private void commitTo(long index) {
+    if (index > commitIndex) {
+      commitIndex = index;
+    }
+  }
+
+  // =========================================================================================
+  // Leader side of replication
+  // =========================================================================================
+
+  private ProposeResult.Rejected refuseProposal() {
+    if (role != Role.LEADER) {
+      return new ProposeResult.Rejected(ProposeResult.Reason.NOT_LEADER, leaderId);
+    }
+    if (leadTransferee != 0) {
+      return new ProposeResult.Rejected(ProposeResult.Reason.LEADER_TRANSFER_IN_PROGRESS, leaderId);
+    }
+    if (log.lastIndex() - commitIndex >= settings.uncommittedEntriesMax()) {
+      return new ProposeResult.Rejected(ProposeResult.Reason.TOO_MANY_UNCOMMITTED, leaderId);
+    }
+    return null;
+  }
+
+  /**
+   * One server at a time (Raft dissertation §4.1): a change is proposed only after the leader has
+   * committed an entry of its own term and when no other change is uncommitted, and it takes
+   * effect as soon as it is appended.
+   */
+  private ProposeResult proposeMembership(Membership target) {
+    ProposeResult.Rejected refused = refuseProposal();
+    if (refused != null) {
+      return refused;
+    }
+    if (commitIndex < leaderFirstIndex || pendingMembershipIndex > commitIndex) {
+      return new ProposeResult.Rejected(ProposeResult.Reason.MEMBERSHIP_CHANGE_PENDING, leaderId);
+    }
+    if (target.voters().isEmpty()) {
+      return new ProposeResult.Rejected(ProposeResult.Reason.INVALID_MEMBERSHIP_CHANGE, leaderId);
+    }
+    ProposeResult result = appendAsLeader(EntryType.MEMBERSHIP, target.encode());
+    pendingMembershipIndex = log.lastIndex();
+    return result;
+  }
+
+  private ProposeResult appendAsLeader(EntryType type, byte[] data) {
+    appendEntry(type, data);
+    return new ProposeResult.Accepted(log.lastIndex(), term);
+  }
+
+  private void appendEntry(EntryType type, byte[] data) {
+    LogEntry e = new LogEntry(log.lastIndex() + 1, term, type, data);
+    log.append(e);
+    unstableFrom = Math.min(unstableFrom, e.index());
+    if (type == EntryType.MEMBERSHIP) {
+      applyMembershipAsLeader(log.latestMembership());
+    }
+    appendsPending = true;
+  }
+
+  private void applyMembershipAsLeader(Membership next) {
+    membership = next;
+    for (int member : next.members()) {
+      if (member != self && !progress.containsKey(member)) {
+        progress.put(member, new Progress(log.lastIndex()));
+      }
+    }
+    progress.keySet().removeIf(id -> !next.contains(id));
+  }
+
+  /** Sends every follower what it is missing, within its window. Called once per {@link #ready()}. */
+  private void flushAppends() {
+    for (Map.Entry<Integer, Progress> e : progress.entrySet()) {
+      Progress pr = e.getValue();
+      if (!sendAppend(e.getKey(), pr)) {
+        long commit = Math.min(pr.match, commitIndex);
+        if (commit > pr.commitSent) {
+          send(new Heartbeat(self, e.getKey(), term, commit));
+          pr.commitSent = commit;
+        }
+      }
+    }
+  }
+
+  /** Returns whether a message went out. */
+  private boolean sendAppend(int to, Progress pr) {
+    if (pr.state == Progress.State.SNAPSHOT) {
+      return false;
+    }
+    long prev = pr.next - 1;
+    long prevTerm = log.term(prev);
+    if (prevTerm < 0 && prev < log.snapshotIndex()) {
+      pr.becomeSnapshot(latestSnapshot.index());
+      send(new InstallSnapshot(self, to, term, latestSnapshot));
+      return true;
+    }
+    Check.that(prevTerm >= 0, "next index " + pr.next + " beyond log end " + log.lastIndex());
+    List<LogEntry> entries = pr.next <= log.lastIndex()
+        ? log.slice(pr.next, log.lastIndex(), settings.appendEntriesMax(), settings.appendBytesMax())
+        : List.of();
+    if (pr.state == Progress.State.PROBE) {
+      if (pr.probeSent) {
+        return false;
+      }
+      pr.probeSent = true;
+    } else {
+      if (entries.isEmpty() || pr.inflightsFull(settings.inflightAppendsMax())) {
+        return false;
+      }
+      long last = entries.get(entries.size() - 1).index();
+      pr.next = last + 1;
+      pr.inflights.addLast(last);
+    }
+    send(new AppendEntries(self, to, term, prev, prevTerm, entries, commitIndex));
+    pr.commitSent = Math.max(pr.commitSent, Math.min(commitIndex, prev + entries.size()));
+    return true;
+  }
+
+  private void broadcastHeartbeat() {
+    for (Map.Entry<Integer, Progress> e : progress.entrySet()) {
+      Progress pr = e.getValue();
+      long commit = Math.min(pr.match, commitIndex);
+      send(new Heartbeat(self, e.getKey(), term, commit));
+      pr.commitSent = Math.max(pr.commitSent, commit);
+      if (pr.state == Progress.State.SNAPSHOT) {
+        pr.ticksSinceSnapshotSent += settings.heartbeatIntervalTicks();
+        if (pr.ticksSinceSnapshotSent >= settings.electionTimeoutTicks()) {
+          pr.becomeProbe(pr.match + 1); // the snapshot or its answer was lost: offer it again
+        }
+      }
+    }
+  }
+
+  private void onAppendEntriesResult(AppendEntriesResult r) {
+    if (role != Role.LEADER) {
+      return;
+    }
+    Progress pr = progress.get(r.from());
+    if (pr == null) {
+      return;
+    }
+    pr.recentActive = true;
+    if (r.success()) {
+      onAppendAccepted(r.from(), pr, r.matchIndex(), r.hintIndex());
+    } else {
+      onAppendRejected(r.from(), pr, r);
+    }
+  }
+
+  private void onAppendAccepted(int from, Progress pr, long match, long acceptedIndex) {
+    Check.that(match <= log.lastIndex(), "follower " + from + " matches " + match + " beyond our log " + log.lastIndex());
+    boolean advanced = match > pr.match;
+    pr.match = Math.max(pr.match, match);
+    pr.accepted = Math.min(Math.max(pr.accepted, acceptedIndex), log.lastIndex());
+    pr.freeInflightsTo(pr.accepted);
+    if (pr.state == Progress.State.PROBE
+        || (pr.state == Progress.State.SNAPSHOT && pr.match >= pr.pendingSnapshotIndex)) {
+      pr.becomeReplicate();
+    }
+    pr.next = Math.max(pr.next, Math.max(pr.match, pr.accepted) + 1);
+    if (advanced) {
+      maybeCommit();
+      if (role != Role.LEADER) {
+        return;
+      }
+    }
+    if (from == leadTransferee && pr.match == log.lastIndex()) {
+      send(new TimeoutNow(self, from, term));
+    }
+    appendsPending = true; // more to send, or a new commit index to carry
+  }
+
+  private void onAppendRejected(int from, Progress pr, AppendEntriesResult r) {
+    boolean stale = pr.state == Progress.State.REPLICATE
+        ? r.rejectedPrevIndex() <= pr.match
+        : r.rejectedPrevIndex() != pr.next - 1;
+    if (stale || pr.state == Progress.State.SNAPSHOT) {
+      return;
+    }
+    long probe = r.hintTerm() > 0 ? log.lastIndexWithTermAtMost(r.hintIndex(), r.hintTerm()) : r.hintIndex();
+    pr.becomeProbe(Math.min(r.rejectedPrevIndex(), probe + 1));
+    sendAppend(from, pr);
+  }
+
+  private void onHeartbeatResult(HeartbeatResult r) {
+    if (role != Role.LEADER) {
+      return;
+    }
+    Progress pr = progress.get(r.from());
+    if (pr == null) {
+      return;
+    }
+    pr.recentActive = true;
+    pr.probeSent = false;
+    if (r.matchIndex() > pr.match && r.matchIndex() <= log.lastIndex()) {
+      pr.match = r.matchIndex();
+      if (maybeCommit()) {
+        appendsPending = true;
+      }
+      if (role != Role.LEADER) {
+        return;
+      }
+    }
+    if (pr.state == Progress.State.REPLICATE && pr.match < log.lastIndex() && pr.match == pr.matchAtLastHeartbeat) {
+      // No progress across a whole heartbeat while behind: appends or their answers were lost,
+      // or the follower restarted. Find its position again.
+      pr.becomeProbe(pr.match + 1);
+    }
+    pr.matchAtLastHeartbeat = pr.match;
+    if (pr.match < log.lastIndex()) {
+      sendAppend(r.from(), pr);
+    }
+    if (r.from() == leadTransferee && pr.match == log.lastIndex()) {
+      send(new TimeoutNow(self, r.from(), term));
+    }
+  }
+
+  /** Commits the highest current-term index a majority has persisted (D3). */
+  private boolean maybeCommit() {
+    long quorumIndex = Quorum.committedIndex(membership.voters(),
+        id -> id == self ? persistedIndex() : matchOf(id));
+    if (quorumIndex <= commitIndex || log.term(quorumIndex) != term) {
+      return false;
+    }
+    commitIndex = quorumIndex;
+    if (!membership.isVoter(self) && commitIndex >= pendingMembershipIndex) {
+      becomeFollower(term, 0); // our own removal is committed: step down
+    }
+    return true;
+  }
+
+  private long matchOf(int id) {
+    Progress pr = progress.get(id);
+    return pr == null ? 0 : pr.match;
+  }
+
+  // =========================================================================================
+  // Sending
+  // =========================================================================================
+
+  private HardState currentHardState() {
+    return new HardState(term, votedFor);
+  }
+
+  /** Messages wait for the persist that makes our (term, vote) durable (D2). */
+  private void send(RaftMessage m) {
+    if (currentHardState().equals(durableHardState)) {
+      messages.add(m);
+    } else {
+      messagesAfterPersist.add(m);
+    }
+  }
+}

@@ -1,0 +1,50 @@
+package io.holdfast.raft;
+
+/**
+ * Limits and timings of one Raft group, in ticks (the host decides how long a tick is), entries
+ * and bytes. Validated at construction: a bad combination fails at start-up, not under load.
+ *
+ * @param electionTimeoutTicks followers wait a random time in [this, 2 × this) without hearing a
+ *     leader before they campaign; a leader steps down if it has not heard a majority within this
+ * @param heartbeatIntervalTicks leader heartbeat period; must be well below the election timeout
+ * @param inflightAppendsMax append messages a leader keeps unanswered per follower (pipelining)
+ * @param appendEntriesMax entries in one append message
+ * @param appendBytesMax approximate bytes in one append message (at least one entry is sent)
+ * @param uncommittedEntriesMax proposals are refused while this many entries are uncommitted
+ * @param applyEntriesMax committed entries handed to the host per {@link Ready}
+ * @param preVote campaign only after a majority says it would vote (no disruption by partitioned nodes)
+ * @param checkQuorum a leader that cannot hear a majority steps down; followers with a live
+ *     leader ignore vote requests (leader lease)
+ */
+public record RaftSettings(
+    int electionTimeoutTicks,
+    int heartbeatIntervalTicks,
+    int inflightAppendsMax,
+    int appendEntriesMax,
+    long appendBytesMax,
+    int uncommittedEntriesMax,
+    int applyEntriesMax,
+    boolean preVote,
+    boolean checkQuorum) {
+
+  public RaftSettings {
+    require(electionTimeoutTicks >= 2, "electionTimeoutTicks must be >= 2");
+    require(heartbeatIntervalTicks >= 1, "heartbeatIntervalTicks must be >= 1");
+    require(heartbeatIntervalTicks < electionTimeoutTicks, "heartbeatIntervalTicks must be below electionTimeoutTicks");
+    require(inflightAppendsMax >= 1, "inflightAppendsMax must be >= 1");
+    require(appendEntriesMax >= 1, "appendEntriesMax must be >= 1");
+    require(appendBytesMax >= 1, "appendBytesMax must be >= 1");
+    require(uncommittedEntriesMax >= 1, "uncommittedEntriesMax must be >= 1");
+    require(applyEntriesMax >= 1, "applyEntriesMax must be >= 1");
+  }
+
+  public static RaftSettings defaults() {
+    return new RaftSettings(10, 2, 64, 512, 1 << 20, 16_384, 4096, true, true);
+  }
+
+  private static void require(boolean ok, String message) {
+    if (!ok) {
+      throw new IllegalArgumentException(message);
+    }
+  }
+}

@@ -1,0 +1,62 @@
+package io.holdfast.raft.message;
+
+import java.util.List;
+
+/**
+ * Messages between the replicas of one Raft group. Every message carries the sender's term; a
+ * replica that sees a higher term in anything but a pre-vote adopts it (and persists it, D2)
+ * before it answers.
+ */
+public sealed interface RaftMessage {
+  int from();
+
+  int to();
+
+  long term();
+
+  /**
+   * Vote request. With {@code preVote} the sender's term is not changed: it asks "would you vote for
+   * me in {@code term}?" and only campaigns for real on a majority of yeses. {@code transfer} marks a
+   * campaign started by {@link TimeoutNow}: voters then ignore their leader lease.
+   */
+  record RequestVote(int from, int to, long term, long lastLogIndex, long lastLogTerm, boolean preVote, boolean transfer)
+      implements RaftMessage {}
+
+  record RequestVoteResult(int from, int to, long term, boolean granted, boolean preVote) implements RaftMessage {}
+
+  /** Entries after (prevLogIndex, prevLogTerm); empty lists are probes. */
+  record AppendEntries(int from, int to, long term, long prevLogIndex, long prevLogTerm, List<LogEntry> entries,
+      long leaderCommit) implements RaftMessage {
+    public AppendEntries {
+      entries = List.copyOf(entries);
+    }
+
+    public long lastIndex() {
+      return prevLogIndex + entries.size();
+    }
+  }
+
+  /**
+   * Answer to {@link AppendEntries} and {@link InstallSnapshot}. On success {@code matchIndex} is the
+   * highest index the follower has <em>persisted</em> and verified to match the leader (D1), which
+   * may be lower than what the request carried; the follower sends another result when more is
+   * persisted. On rejection, {@code rejectedPrevIndex} names the request's prevLogIndex (so stale
+   * rejections can be ignored) and ({@code hintIndex}, {@code hintTerm}) let the leader skip back a
+   * whole term at a time: the follower's term at the conflicting index and the first index it holds
+   * of that term, or (lastIndex + 1, 0) if its log is too short.
+   */
+  record AppendEntriesResult(int from, int to, long term, boolean success, long matchIndex, long rejectedPrevIndex,
+      long hintIndex, long hintTerm) implements RaftMessage {}
+
+  /** Leader liveness and commit propagation; {@code commit} is capped at what the follower matches. */
+  record Heartbeat(int from, int to, long term, long commit) implements RaftMessage {}
+
+  /** Answer to {@link Heartbeat}; carries the follower's persisted match so a lost append result costs nothing. */
+  record HeartbeatResult(int from, int to, long term, long matchIndex) implements RaftMessage {}
+
+  /** Sent instead of entries the leader has compacted away. Answered by {@link AppendEntriesResult}. */
+  record InstallSnapshot(int from, int to, long term, Snapshot snapshot) implements RaftMessage {}
+
+  /** Leader transfer: the receiver campaigns at once, skipping pre-vote. */
+  record TimeoutNow(int from, int to, long term) implements RaftMessage {}
+}

@@ -1,0 +1,37 @@
+package io.holdfast.sim;
+
+/**
+ * How the simulated disk keeps its fsync promise. Only {@link #SAFE} is correct; the others are
+ * negative controls that plant a known durability bug, which the checkers must catch. The bugs are
+ * in the simulated disk, not in the core: the core stays free of test hooks, and what it is
+ * tested against is exactly what it would meet on a disk or a storage layer that lies.
+ */
+public enum Mode {
+  /** A write is reported durable only after an fsync that covers it (group commit). */
+  SAFE("safe"),
+  /**
+   * Writes are reported durable as soon as they are written, and fsynced lazily (NATS
+   * JetStream's default). A crash loses unsynced entries; term and vote are kept.
+   */
+  ACK_BEFORE_FSYNC("ack-before-fsync"),
+  /**
+   * Writes are reported durable as soon as they are written. A crash keeps unsynced entries but
+   * loses an unsynced term and vote: a replica can vote twice in one term.
+   */
+  VOTE_WITHOUT_PERSIST("vote-without-persist");
+
+  public final String cliName;
+
+  Mode(String cliName) {
+    this.cliName = cliName;
+  }
+
+  public static Mode parse(String text) {
+    for (Mode m : values()) {
+      if (m.cliName.equals(text)) {
+        return m;
+      }
+    }
+    throw new IllegalArgumentException("unknown mode '" + text + "' (expected safe, ack-before-fsync or vote-without-persist)");
+  }
+}

@@ -1,0 +1,103 @@
+package io.holdfast.sim;
+
+import io.holdfast.raft.RaftCore;
+import io.holdfast.raft.message.Snapshot;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.TreeMap;
+
+/**
+ * One simulated replica: its disk (which outlives crashes), its core (null while down), and a
+ * tiny state machine that records, per applied command entry, (log index, value). Snapshots of
+ * the state machine are those pairs, so every replica's applied history can be compared.
+ */
+final class SimReplica {
+  /** A client's proposal accepted by this replica as leader, waiting to be applied. */
+  record Proposal(int client, long value, long index, long term, long proposedAt) {}
+
+  final int id;
+  final SimDisk disk;
+  RaftCore core;
+  boolean paused;
+  long pausedUntil;
+  long restartAt = -1;
+  boolean dirty;
+  /** Sync in flight (safe mode) or lazy sync scheduled (lying modes). */
+  boolean syncScheduled;
+  final ArrayList<Simulation.Event> deferred = new ArrayList<>();
+  final TreeMap<Long, Proposal> proposals = new TreeMap<>();
+
+  private long[] smIndex = new long[1024];
+  private long[] smValue = new long[1024];
+  private int smCount;
+  long smApplied;
+
+  SimReplica(int id, Snapshot initial) {
+    this.id = id;
+    this.disk = new SimDisk(initial);
+  }
+
+  boolean up() {
+    return core != null;
+  }
+
+  boolean running() {
+    return core != null && !paused;
+  }
+
+  void applyValue(long index, long value) {
+    if (smCount == smIndex.length) {
+      smIndex = Arrays.copyOf(smIndex, smCount * 2);
+      smValue = Arrays.copyOf(smValue, smCount * 2);
+    }
+    smIndex[smCount] = index;
+    smValue[smCount] = value;
+    smCount++;
+  }
+
+  int valueCount() {
+    return smCount;
+  }
+
+  long indexAt(int i) {
+    return smIndex[i];
+  }
+
+  long valueAt(int i) {
+    return smValue[i];
+  }
+
+  /** Encodes the (index, value) pairs up to {@code upTo} (all of them: applied never exceeds it). */
+  byte[] encodeState() {
+    byte[] out = new byte[smCount * 16];
+    for (int i = 0; i < smCount; i++) {
+      putLong(out, i * 16, smIndex[i]);
+      putLong(out, i * 16 + 8, smValue[i]);
+    }
+    return out;
+  }
+
+  void restoreState(Snapshot snapshot) {
+    byte[] data = snapshot.data();
+    smCount = 0;
+    for (int at = 0; at < data.length; at += 16) {
+      applyValue(getLong(data, at), getLong(data, at + 8));
+    }
+    smApplied = snapshot.index();
+  }
+
+  static long getLong(byte[] b, int at) {
+    long v = 0;
+    for (int i = 0; i < 8; i++) {
+      v = (v << 8) | (b[at + i] & 0xffL);
+    }
+    return v;
+  }
+
+  static void putLong(byte[] b, int at, long v) {
+    for (int i = 7; i >= 0; i--) {
+      b[at + i] = (byte) v;
+      v >>>= 8;
+    }
+  }
+}

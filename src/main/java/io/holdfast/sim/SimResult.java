@@ -1,0 +1,28 @@
+package io.holdfast.sim;
+
+import java.util.List;
+
+/** What one seed's run found. {@code violations} counts every checker failure of any kind. */
+public record SimResult(
+    long seed,
+    long acked,
+    long lost,
+    long lostMiddle,
+    long divergent,
+    long unexpected,
+    long duplicates,
+    long violations,
+    List<String> messages,
+    long traceHash,
+    long ticks,
+    long events) {
+
+  SimResult(Simulation.Config config, SimChecker checker, long traceHash, long ticks, long events) {
+    this(config.seed(), checker.ackedCount(), checker.lost, checker.lostMiddle, checker.divergent, checker.unexpected,
+        checker.duplicates, checker.violationCount(), List.copyOf(checker.violations()), traceHash, ticks, events);
+  }
+
+  public boolean ok() {
+    return violations == 0;
+  }
+}

@@ -1,0 +1,755 @@
+package io.holdfast.sim;
+
+import io.holdfast.base.Prng;
+import io.holdfast.raft.PersistRequest;
+import io.holdfast.raft.ProposeResult;
+import io.holdfast.raft.RaftCore;
+import io.holdfast.raft.Ready;
+import io.holdfast.raft.message.EntryType;
+import io.holdfast.raft.message.LogEntry;
+import io.holdfast.raft.message.Membership;
+import io.holdfast.raft.message.RaftMessage;
+import io.holdfast.raft.message.Snapshot;
+import java.util.EnumSet;
+import java.util.PriorityQueue;
+import java.util.function.Consumer;
+
+/**
+ * One seed, one thread, one whole history: N replicas of {@link RaftCore} on simulated disks and a
+ * simulated network, clients proposing unique values, and a nemesis injecting faults. A safety
+ * phase with faults is followed by a liveness phase in which every fault is healed and the
+ * replicas must converge. Checkers run throughout (see {@link SimChecker}).
+ *
+ * <p>Time advances in ticks. Within a tick: nemesis, clients, core ticks, then every event due
+ * at this tick in (time, sequence) order, draining each touched replica's {@link Ready} after
+ * each round, as an actor would drain its mailbox. Nothing depends on hash order or threads.
+ */
+public final class Simulation {
+  public record Config(long seed, int replicas, EnumSet<Fault> faults, Mode mode) {}
+
+  enum Kind { DELIVER, SYNC_DONE, WRITE_DONE, LAZY_SYNC }
+
+  record Event(long time, long seq, Kind kind, int node, int epoch, RaftMessage message, PersistRequest request, int count)
+      implements Comparable<Event> {
+    @Override
+    public int compareTo(Event o) {
+      int c = Long.compare(time, o.time);
+      return c != 0 ? c : Long.compare(seq, o.seq);
+    }
+  }
+
+  private final Config config;
+  private final SwarmOptions opt;
+  private final Prng netPrng;
+  private final Prng diskPrng;
+  private final Prng nemesisPrng;
+  private final Prng clientPrng;
+  private final Prng corePrng;
+  private final SimReplica[] nodes;
+  private final int n;
+  private final PriorityQueue<Event> queue = new PriorityQueue<>();
+  private final boolean[][] blocked;
+  private final SimChecker checker;
+  private final Consumer<String> trace;
+  private long eventSeq;
+  private long now;
+  private long events;
+  private long traceHash = 0xcbf29ce484222325L;
+
+  // network conditions; the liveness phase makes the network reliable
+  private double dropProbability;
+  private double duplicateProbability;
+  private int delayMax;
+  private boolean healing;
+
+  // clients
+  private final int[] clientLeaderGuess;
+  private final long[] clientNextCounter;
+  private final int[] clientOutstanding;
+
+  // nemesis state
+  private long partitionUntil = -1;
+  private int membershipTarget;
+  private int splitBrainStep;
+  private long splitBrainNextAt;
+  private int[] splitBrainGroup;
+
+  public Simulation(Config config, Consumer<String> trace) {
+    this.config = config;
+    this.trace = trace;
+    Prng root = Prng.of(config.seed());
+    this.opt = SwarmOptions.random(root.fork(), config.replicas(), config.faults());
+    this.netPrng = root.fork();
+    this.diskPrng = root.fork();
+    this.nemesisPrng = root.fork();
+    this.clientPrng = root.fork();
+    this.corePrng = root.fork();
+    this.n = config.replicas();
+    this.nodes = new SimReplica[n + 1];
+    this.blocked = new boolean[n + 1][n + 1];
+    int[] ids = new int[n];
+    for (int i = 0; i < n; i++) {
+      ids[i] = i + 1;
+    }
+    Snapshot initial = Snapshot.initial(Membership.ofVoters(ids));
+    for (int id = 1; id <= n; id++) {
+      nodes[id] = new SimReplica(id, initial);
+    }
+    this.checker = new SimChecker(n);
+    this.dropProbability = opt.dropProbability();
+    this.duplicateProbability = opt.duplicateProbability();
+    this.delayMax = opt.networkDelayMax();
+    this.clientLeaderGuess = new int[opt.clients() + 1];
+    this.clientNextCounter = new long[opt.clients() + 1];
+    this.clientOutstanding = new int[opt.clients() + 1];
+    for (int c = 1; c <= opt.clients(); c++) {
+      clientLeaderGuess[c] = 1 + clientPrng.nextInt(n);
+      clientNextCounter[c] = 1;
+    }
+  }
+
+  /** Runs the whole history and returns what the checkers found. */
+  public SimResult run() {
+    for (int id = 1; id <= n; id++) {
+      restart(nodes[id]);
+    }
+    try {
+      for (now = 0; now < opt.safetyTicks(); now++) {
+        nemesis();
+        clients();
+        step();
+      }
+      heal();
+      long convergedAt = -1;
+      for (long end = now + opt.convergenceTicksMax(); now < end; now++) {
+        finishMembership();
+        step();
+        if (converged()) {
+          convergedAt = now;
+          break;
+        }
+      }
+      if (convergedAt < 0) {
+        checker.violation("liveness: replicas did not converge within " + opt.convergenceTicksMax()
+            + " ticks after healing (" + describeNodes() + ")");
+      }
+      checker.checkLogMatching(nodes, now);
+      checker.checkFinal(nodes, convergedAt >= 0);
+    } catch (RuntimeException e) {
+      checker.violation("exception at tick " + now + ": " + e);
+    }
+    return new SimResult(config, checker, traceHash, now, events);
+  }
+
+  // =========================================================================================
+  // Time
+  // =========================================================================================
+
+  private void step() {
+    for (int id = 1; id <= n; id++) {
+      SimReplica r = nodes[id];
+      if (r.running()) {
+        r.core.tick();
+        checker.observeRole(r.core, now);
+        r.dirty = true;
+      }
+    }
+    while (true) {
+      drainDirty();
+      Event e = queue.peek();
+      if (e == null || e.time() > now) {
+        break;
+      }
+      while ((e = queue.peek()) != null && e.time() <= now) {
+        queue.poll();
+        handle(e);
+      }
+    }
+    expireProposals();
+    if (now % 50 == 0) {
+      checker.checkLogMatching(nodes, now);
+    }
+  }
+
+  private void schedule(long delay, Kind kind, int node, int epoch, RaftMessage m, PersistRequest r, int count) {
+    queue.add(new Event(now + delay, eventSeq++, kind, node, epoch, m, r, count));
+  }
+
+  private void handle(Event e) {
+    SimReplica r = nodes[e.node()];
+    if (!r.up()) {
+      return; // down: in-flight messages and disk completions are gone
+    }
+    if (r.paused) {
+      r.deferred.add(e);
+      return;
+    }
+    events++;
+    switch (e.kind()) {
+      case DELIVER -> {
+        RaftMessage m = e.message();
+        if (blocked[m.from()][m.to()]) {
+          return; // the partition started while it was in flight
+        }
+        mix(1, m.from(), m.to(), m.term(), digest(m));
+        if (trace != null) {
+          trace.accept("t=" + now + " deliver " + m.from() + "->" + m.to() + " " + describe(m));
+        }
+        r.core.step(m);
+        checker.observeRole(r.core, now);
+        r.dirty = true;
+      }
+      case SYNC_DONE -> {
+        if (e.epoch() != r.disk.epoch()) {
+          return;
+        }
+        mix(2, r.id, e.count(), 0, 0);
+        r.syncScheduled = false;
+        for (PersistRequest done : r.disk.sync(e.count())) {
+          completePersist(r, done);
+        }
+        maybeStartSync(r);
+      }
+      case WRITE_DONE -> {
+        if (e.epoch() != r.disk.epoch()) {
+          return;
+        }
+        mix(3, r.id, e.request().id(), 0, 0);
+        completePersist(r, e.request());
+      }
+      case LAZY_SYNC -> {
+        if (e.epoch() != r.disk.epoch()) {
+          return;
+        }
+        mix(4, r.id, r.disk.unsyncedCount(), 0, 0);
+        r.syncScheduled = false;
+        r.disk.sync(r.disk.unsyncedCount());
+        maybeStartSync(r);
+      }
+    }
+  }
+
+  private void completePersist(SimReplica r, PersistRequest request) {
+    r.core.onPersisted(request);
+    checker.observeRole(r.core, now);
+    for (RaftMessage m : request.messagesAfterPersist()) {
+      send(m);
+    }
+    r.dirty = true;
+  }
+
+  // =========================================================================================
+  // Replica shell: what an actor does with Ready
+  // =========================================================================================
+
+  private void drainDirty() {
+    for (int id = 1; id <= n; id++) {
+      SimReplica r = nodes[id];
+      if (r.dirty && r.running()) {
+        r.dirty = false;
+        while (r.core.hasReady()) {
+          handleReady(r, r.core.ready());
+        }
+        checker.observeRole(r.core, now);
+      }
+    }
+  }
+
+  private void handleReady(SimReplica r, Ready ready) {
+    if (ready.persist() != null) {
+      r.disk.write(ready.persist());
+      if (config.mode() != Mode.SAFE) {
+        schedule(0, Kind.WRITE_DONE, r.id, r.disk.epoch(), null, ready.persist(), 0);
+      }
+      maybeStartSync(r);
+    }
+    for (RaftMessage m : ready.messages()) {
+      send(m);
+    }
+    if (ready.snapshotToApply() != null) {
+      r.restoreState(ready.snapshotToApply());
+      checker.observeSnapshot(r, ready.snapshotToApply());
+      r.proposals.headMap(ready.snapshotToApply().index(), true).clear();
+    }
+    for (LogEntry e : ready.committed()) {
+      apply(r, e);
+    }
+    if (r.smApplied - r.core.firstIndex() + 1 >= opt.snapshotEveryEntries()) {
+      r.core.compact(r.smApplied, r.encodeState());
+    }
+  }
+
+  private void apply(SimReplica r, LogEntry e) {
+    long value = e.type() == EntryType.COMMAND ? SimReplica.getLong(e.data(), 0) : 0;
+    checker.observeApply(r.id, e, value);
+    if (e.type() == EntryType.COMMAND) {
+      r.applyValue(e.index(), value);
+    }
+    r.smApplied = e.index();
+    SimReplica.Proposal p = r.proposals.remove(e.index());
+    if (p != null) {
+      clientOutstanding[p.client()]--;
+      if (p.term() == e.term()) {
+        checker.acked(p.value(), now);
+      }
+    }
+  }
+
+  private void maybeStartSync(SimReplica r) {
+    if (r.syncScheduled || r.disk.unsyncedCount() == 0) {
+      return;
+    }
+    r.syncScheduled = true;
+    if (config.mode() == Mode.SAFE) {
+      int latency = diskPrng.between(opt.syncLatencyMin(), opt.syncLatencyMax());
+      schedule(latency, Kind.SYNC_DONE, r.id, r.disk.epoch(), null, null, r.disk.unsyncedCount());
+    } else {
+      schedule(opt.lazySyncIntervalTicks(), Kind.LAZY_SYNC, r.id, r.disk.epoch(), null, null, 0);
+    }
+  }
+
+  // =========================================================================================
+  // Network
+  // =========================================================================================
+
+  private void send(RaftMessage m) {
+    if (blocked[m.from()][m.to()] || netPrng.chance(dropProbability)) {
+      return;
+    }
+    schedule(netPrng.between(opt.networkDelayMin(), delayMax), Kind.DELIVER, m.to(), 0, m, null, 0);
+    if (netPrng.chance(duplicateProbability)) {
+      schedule(netPrng.between(opt.networkDelayMin(), delayMax), Kind.DELIVER, m.to(), 0, m, null, 0);
+    }
+  }
+
+  // =========================================================================================
+  // Clients
+  // =========================================================================================
+
+  private void clients() {
+    for (int c = 1; c <= opt.clients(); c++) {
+      while (clientOutstanding[c] < opt.clientInflightMax()) {
+        if (!propose(c)) {
+          break;
+        }
+      }
+    }
+  }
+
+  /** Proposes the client's next value to the replica it believes leads. */
+  private boolean propose(int c) {
+    SimReplica r = nodes[clientLeaderGuess[c]];
+    if (!r.running()) {
+      clientLeaderGuess[c] = 1 + clientPrng.nextInt(n);
+      return false;
+    }
+    long value = ((long) c << 32) | clientNextCounter[c];
+    byte[] data = new byte[8];
+    SimReplica.putLong(data, 0, value);
+    ProposeResult result = r.core.propose(data);
+    if (result instanceof ProposeResult.Accepted a) {
+      clientNextCounter[c]++;
+      clientOutstanding[c]++;
+      checker.proposed(value);
+      r.proposals.put(a.index(), new SimReplica.Proposal(c, value, a.index(), a.term(), now));
+      r.dirty = true;
+      return true;
+    }
+    ProposeResult.Rejected rejected = (ProposeResult.Rejected) result;
+    clientLeaderGuess[c] = rejected.leaderHint() != 0 ? rejected.leaderHint() : 1 + clientPrng.nextInt(n);
+    return false;
+  }
+
+  /** A client gives up on a proposal that took too long: its outcome stays unknown. */
+  private void expireProposals() {
+    for (int id = 1; id <= n; id++) {
+      SimReplica r = nodes[id];
+      r.proposals.values().removeIf(p -> {
+        if (now - p.proposedAt() < opt.proposalTimeoutTicks()) {
+          return false;
+        }
+        clientOutstanding[p.client()]--;
+        return true;
+      });
+    }
+  }
+
+  // =========================================================================================
+  // Nemesis
+  // =========================================================================================
+
+  private void nemesis() {
+    for (int id = 1; id <= n; id++) {
+      SimReplica r = nodes[id];
+      if (!r.up() && r.restartAt >= 0 && r.restartAt <= now) {
+        restart(r);
+      }
+      if (r.paused && r.pausedUntil <= now) {
+        resume(r);
+      }
+    }
+    if (partitionUntil >= 0 && partitionUntil <= now && splitBrainStep == 0) {
+      healPartition();
+    }
+    if (nemesisPrng.chance(opt.crashProbability())) {
+      SimReplica victim = nodes[1 + nemesisPrng.nextInt(n)];
+      if (victim.up()) {
+        crash(victim, now + nemesisPrng.between(1, opt.downtimeMax()));
+      }
+    }
+    if (nemesisPrng.chance(opt.powerLossProbability())) {
+      fault("power loss: every replica");
+      for (int id = 1; id <= n; id++) {
+        if (nodes[id].up()) {
+          crash(nodes[id], now + nemesisPrng.between(1, 60));
+        }
+      }
+    }
+    if (partitionUntil < 0 && splitBrainStep == 0 && nemesisPrng.chance(opt.partitionProbability())) {
+      partitionRandomly();
+    }
+    if (nemesisPrng.chance(opt.pauseProbability())) {
+      SimReplica victim = nodes[1 + nemesisPrng.nextInt(n)];
+      if (victim.running()) {
+        victim.paused = true;
+        victim.pausedUntil = now + nemesisPrng.between(1, opt.pauseTicksMax());
+        fault("pause " + victim.id + " until " + victim.pausedUntil);
+      }
+    }
+    if (nemesisPrng.chance(opt.transferProbability())) {
+      SimReplica leader = leader();
+      if (leader != null) {
+        int target = 1 + nemesisPrng.nextInt(n);
+        if (leader.core.transferLeadership(target)) {
+          fault("transfer leadership " + leader.id + " -> " + target);
+          leader.dirty = true;
+        }
+      }
+    }
+    if (nemesisPrng.chance(opt.membershipStepProbability())) {
+      membershipStep(false);
+    }
+    splitBrain();
+  }
+
+  private void crash(SimReplica r, long restartAt) {
+    fault("crash " + r.id + " (restart at " + restartAt + ")");
+    r.disk.crash(diskPrng, config.mode());
+    r.core = null;
+    r.paused = false;
+    r.deferred.clear();
+    r.syncScheduled = false;
+    r.restartAt = restartAt;
+    for (SimReplica.Proposal p : r.proposals.values()) {
+      clientOutstanding[p.client()]--;
+    }
+    r.proposals.clear();
+  }
+
+  private void restart(SimReplica r) {
+    if (now > 0) {
+      fault("restart " + r.id);
+    }
+    SimDisk d = r.disk;
+    r.core = RaftCore.restart(opt.raft(), r.id, d.hardState(), d.snapshot(), d.entries(), corePrng.fork());
+    r.restoreState(d.snapshot());
+    checker.observeSnapshot(r, d.snapshot());
+    r.restartAt = -1;
+    r.dirty = true;
+  }
+
+  private void resume(SimReplica r) {
+    fault("resume " + r.id);
+    r.paused = false;
+    for (Event e : r.deferred) {
+      queue.add(new Event(now, eventSeq++, e.kind(), e.node(), e.epoch(), e.message(), e.request(), e.count()));
+    }
+    r.deferred.clear();
+    r.dirty = true;
+  }
+
+  private void partitionRandomly() {
+    int kind = nemesisPrng.nextInt(3);
+    int victim = 1 + nemesisPrng.nextInt(n);
+    if (kind == 0) {
+      isolate(new int[] {victim});
+      fault("partition: isolate " + victim);
+    } else if (kind == 1) {
+      int[] minority = randomGroup((n - 1) / 2);
+      isolate(minority);
+      fault("partition: minority " + java.util.Arrays.toString(minority) + " from the rest");
+    } else {
+      boolean inbound = nemesisPrng.chance(0.5);
+      for (int other = 1; other <= n; other++) {
+        if (other != victim) {
+          if (inbound) {
+            blocked[other][victim] = true;
+          } else {
+            blocked[victim][other] = true;
+          }
+        }
+      }
+      fault("partition: one-way, " + victim + (inbound ? " hears nobody" : " reaches nobody"));
+    }
+    partitionUntil = now + nemesisPrng.between(1, opt.partitionTicksMax());
+  }
+
+  private int[] randomGroup(int size) {
+    int[] ids = new int[n];
+    for (int i = 0; i < n; i++) {
+      ids[i] = i + 1;
+    }
+    for (int i = n - 1; i > 0; i--) {
+      int j = nemesisPrng.nextInt(i + 1);
+      int t = ids[i];
+      ids[i] = ids[j];
+      ids[j] = t;
+    }
+    return java.util.Arrays.copyOf(ids, size);
+  }
+
+  /** Cuts every link between {@code group} and the other replicas, both ways. */
+  private void isolate(int[] group) {
+    boolean[] in = new boolean[n + 1];
+    for (int id : group) {
+      in[id] = true;
+    }
+    for (int a = 1; a <= n; a++) {
+      for (int b = 1; b <= n; b++) {
+        blocked[a][b] = in[a] != in[b];
+      }
+    }
+  }
+
+  private void healPartition() {
+    for (boolean[] row : blocked) {
+      java.util.Arrays.fill(row, false);
+    }
+    partitionUntil = -1;
+    fault("partition healed");
+  }
+
+  /**
+   * Jepsen's NATS split brain: (1) a minority misses writes behind a partition; (2) a replica of
+   * the majority loses power; (3) the partition moves so that the power-lost replica and the
+   * minority form the majority; (4) heal.
+   */
+  private void splitBrain() {
+    if (opt.splitBrainAt() < 0) {
+      return;
+    }
+    if (splitBrainStep == 0 && now == opt.splitBrainAt()) {
+      splitBrainGroup = randomGroup(n);
+      int minoritySize = (n - 1) / 2;
+      isolate(java.util.Arrays.copyOf(splitBrainGroup, minoritySize));
+      fault("split-brain 1: minority " + java.util.Arrays.toString(java.util.Arrays.copyOf(splitBrainGroup, minoritySize))
+          + " misses writes");
+      splitBrainStep = 1;
+      splitBrainNextAt = now + nemesisPrng.between(50, 300);
+    } else if (splitBrainStep == 1 && now >= splitBrainNextAt) {
+      SimReplica lost = nodes[splitBrainGroup[(n - 1) / 2]];
+      fault("split-brain 2: power loss of " + lost.id);
+      if (lost.up()) {
+        crash(lost, now + nemesisPrng.between(1, 20));
+      }
+      splitBrainStep = 2;
+      splitBrainNextAt = now + nemesisPrng.between(20, 60);
+    } else if (splitBrainStep == 2 && now >= splitBrainNextAt) {
+      // the minority plus the power-lost replica now form a majority; the rest is cut off
+      int[] majority = java.util.Arrays.copyOf(splitBrainGroup, (n - 1) / 2 + 1);
+      isolate(majority);
+      fault("split-brain 3: " + java.util.Arrays.toString(majority) + " form the majority");
+      splitBrainStep = 3;
+      splitBrainNextAt = now + nemesisPrng.between(100, 400);
+    } else if (splitBrainStep == 3 && now >= splitBrainNextAt) {
+      splitBrainStep = 0;
+      healPartition();
+    }
+  }
+
+  /**
+   * One step of the membership cycle: remove a voter (sometimes the leader itself), add it back
+   * as a learner, promote it. During healing only the steps back to full membership are taken.
+   */
+  private void membershipStep(boolean restoreOnly) {
+    SimReplica leader = leader();
+    if (leader == null) {
+      return;
+    }
+    Membership m = leader.core.membership();
+    ProposeResult result = null;
+    String what;
+    if (membershipTarget == 0) {
+      if (restoreOnly || m.voters().size() < n) {
+        return;
+      }
+      int target = 1 + nemesisPrng.nextInt(n);
+      result = leader.core.remove(target);
+      what = "remove " + target;
+      if (result instanceof ProposeResult.Accepted) {
+        membershipTarget = target;
+      }
+    } else if (!m.contains(membershipTarget)) {
+      result = leader.core.addLearner(membershipTarget);
+      what = "add learner " + membershipTarget;
+    } else if (m.learners().contains(membershipTarget)) {
+      result = leader.core.promote(membershipTarget);
+      what = "promote " + membershipTarget;
+      if (result instanceof ProposeResult.Accepted) {
+        membershipTarget = 0;
+      }
+    } else {
+      membershipTarget = 0;
+      return;
+    }
+    if (result instanceof ProposeResult.Accepted) {
+      fault("membership: " + what + " (by leader " + leader.id + ")");
+      leader.dirty = true;
+    }
+  }
+
+  private SimReplica leader() {
+    SimReplica best = null;
+    for (int id = 1; id <= n; id++) {
+      SimReplica r = nodes[id];
+      if (r.running() && r.core.role() == RaftCore.Role.LEADER && (best == null || r.core.term() > best.core.term())) {
+        best = r;
+      }
+    }
+    return best;
+  }
+
+  // =========================================================================================
+  // Healing and convergence
+  // =========================================================================================
+
+  private void heal() {
+    fault("heal: liveness phase starts");
+    healing = true;
+    splitBrainStep = 0;
+    healPartition();
+    dropProbability = 0;
+    duplicateProbability = 0;
+    delayMax = Math.min(delayMax, 2);
+    for (int id = 1; id <= n; id++) {
+      SimReplica r = nodes[id];
+      if (!r.up()) {
+        restart(r);
+      }
+      if (r.paused) {
+        resume(r);
+      }
+    }
+  }
+
+  private void finishMembership() {
+    if (healing && now % 10 == 0) {
+      membershipStep(true);
+      SimReplica leader = leader();
+      if (leader != null && membershipTarget == 0 && leader.core.membership().voters().size() < n) {
+        for (int id = 1; id <= n; id++) {
+          if (!leader.core.membership().isVoter(id)) {
+            membershipTarget = id; // an interrupted cycle: bring this replica back
+            break;
+          }
+        }
+      }
+    }
+  }
+
+  /** A leader whose log is committed, every replica a voter with exactly that log applied. */
+  private boolean converged() {
+    SimReplica leader = leader();
+    if (leader == null) {
+      return false;
+    }
+    RaftCore l = leader.core;
+    if (l.commitIndex() != l.lastIndex() || l.membership().voters().size() != n || !l.membership().learners().isEmpty()) {
+      return false;
+    }
+    for (int id = 1; id <= n; id++) {
+      RaftCore c = nodes[id].core;
+      if (c == null || nodes[id].paused || c.lastIndex() != l.lastIndex() || nodes[id].smApplied != l.commitIndex()
+          || c.term() != l.term()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private String describeNodes() {
+    StringBuilder sb = new StringBuilder();
+    for (int id = 1; id <= n; id++) {
+      RaftCore c = nodes[id].core;
+      if (id > 1) {
+        sb.append("; ");
+      }
+      sb.append(id).append(':');
+      if (c == null) {
+        sb.append("down");
+      } else {
+        sb.append(c.role()).append(" term=").append(c.term()).append(" last=").append(c.lastIndex())
+            .append(" commit=").append(c.commitIndex()).append(" applied=").append(nodes[id].smApplied)
+            .append(' ').append(c.membership());
+      }
+    }
+    return sb.toString();
+  }
+
+  // =========================================================================================
+  // Trace
+  // =========================================================================================
+
+  private void fault(String what) {
+    mix(9, what.hashCode(), 0, 0, 0);
+    if (trace != null) {
+      trace.accept("t=" + now + " nemesis: " + what);
+    }
+  }
+
+  private void mix(long a, long b, long c, long d, long e) {
+    long h = traceHash;
+    for (long x : new long[] {now, a, b, c, d, e}) {
+      h = (h ^ x) * 0x100000001b3L;
+    }
+    traceHash = h;
+  }
+
+  private static long digest(RaftMessage m) {
+    if (m instanceof RaftMessage.AppendEntries a) {
+      return a.prevLogIndex() * 31 + a.entries().size() * 7 + a.leaderCommit();
+    }
+    if (m instanceof RaftMessage.AppendEntriesResult r) {
+      return r.matchIndex() * 31 + (r.success() ? 1 : 0) + r.hintIndex() * 7;
+    }
+    if (m instanceof RaftMessage.RequestVote v) {
+      return v.lastLogIndex() * 31 + v.lastLogTerm() + (v.preVote() ? 1 : 0);
+    }
+    if (m instanceof RaftMessage.RequestVoteResult v) {
+      return (v.granted() ? 2 : 0) + (v.preVote() ? 1 : 0);
+    }
+    if (m instanceof RaftMessage.Heartbeat h) {
+      return h.commit();
+    }
+    if (m instanceof RaftMessage.HeartbeatResult h) {
+      return h.matchIndex();
+    }
+    if (m instanceof RaftMessage.InstallSnapshot s) {
+      return s.snapshot().index();
+    }
+    return 17;
+  }
+
+  static String describe(RaftMessage m) {
+    if (m instanceof RaftMessage.AppendEntries a) {
+      return "AppendEntries(term=" + a.term() + " prev=" + a.prevLogIndex() + "@" + a.prevLogTerm() + " n="
+          + a.entries().size() + " commit=" + a.leaderCommit() + ")";
+    }
+    return m.toString();
+  }
+
+  /** The swarm options this seed drew, for the replay header. */
+  public String describeOptions() {
+    return opt.toString();
+  }
+}
