@@ -2,6 +2,7 @@ package io.holdfast.cli;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.holdfast.sim.Coverage;
 import io.holdfast.sim.Fault;
 import io.holdfast.sim.Mode;
 import io.holdfast.sim.SimResult;
@@ -110,6 +111,7 @@ final class SimCommand {
     long duplicates = 0;
     long violations = 0;
     long events = 0;
+    Coverage coverage = new Coverage();
     List<Long> failedSeeds = new ArrayList<>();
     for (SimResult r : results) {
       acked += r.acked();
@@ -120,6 +122,7 @@ final class SimCommand {
       duplicates += r.duplicates();
       violations += r.violations();
       events += r.events();
+      coverage.add(r.coverage());
       if (!r.ok()) {
         failedSeeds.add(r.seed());
       }
@@ -128,6 +131,7 @@ final class SimCommand {
         seeds, start, start + seeds - 1, replicas, faults, mode.cliName);
     out.printf("  acked %d (%.0f per seed), lost %d (%d in the middle), divergent %d, unexpected %d, duplicates %d%n",
         acked, (double) acked / seeds, lost, lostMiddle, divergent, unexpected, duplicates);
+    out.println("  coverage: " + coverage);
     out.printf("  violations %d in %d seeds; %.2f seeds/s, %.0f events/s%n",
         violations, failedSeeds.size(), seeds / seconds, events / seconds);
     int shown = 0;

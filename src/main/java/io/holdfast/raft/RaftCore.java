@@ -812,7 +812,14 @@ public final class RaftCore {
   private void flushAppends() {
     for (Map.Entry<Integer, Progress> e : progress.entrySet()) {
       Progress pr = e.getValue();
-      if (!sendAppend(e.getKey(), pr)) {
+      boolean sent = false;
+      while (sendAppend(e.getKey(), pr)) {
+        sent = true; // pipelining: keep going until the window is full or the follower has everything
+        if (pr.state != Progress.State.REPLICATE || pr.next > log.lastIndex()) {
+          break;
+        }
+      }
+      if (!sent) {
         long commit = Math.min(pr.match, commitIndex);
         if (commit > pr.commitSent) {
           send(new Heartbeat(self, e.getKey(), term, commit));

@@ -11,6 +11,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.function.Supplier;
 
 /**
  * Every invariant the simulator holds the cluster to, checked from outside the replicas:
@@ -47,10 +48,11 @@ final class SimChecker {
     this.replicas = replicas;
   }
 
-  void violation(String message) {
+  /** Counts a violation; the message is built only for the first few kept. */
+  void violation(Supplier<String> message) {
     violations++;
     if (messages.size() < MESSAGES_KEPT) {
-      messages.add(message);
+      messages.add(message.get());
     }
   }
 
@@ -60,6 +62,10 @@ final class SimChecker {
 
   List<String> violations() {
     return messages;
+  }
+
+  int leaderTerms() {
+    return leaderOfTerm.size();
   }
 
   long ackedCount() {
@@ -81,7 +87,7 @@ final class SimChecker {
     Integer previous = leaderOfTerm.putIfAbsent(core.term(), core.id());
     if (previous != null && previous != core.id()) {
       leaderOfTerm.put(core.term(), core.id());
-      violation("election safety: replicas " + previous + " and " + core.id() + " both led term " + core.term()
+      violation(() -> "election safety: replicas " + previous + " and " + core.id() + " both led term " + core.term()
           + " (tick " + now + ")");
     }
   }
@@ -96,7 +102,7 @@ final class SimChecker {
     if (seen != null) {
       boolean termDiffers = seen[0] >= 0 && seen[0] != e.term();
       if (termDiffers || seen[1] != fingerprint) {
-        violation("committed entry changed: index " + e.index() + " was " + seen[1] + "@" + seen[0] + ", replica "
+        violation(() -> "committed entry changed: index " + e.index() + " was " + seen[1] + "@" + seen[0] + ", replica "
             + replica + " applied " + fingerprint + "@" + e.term());
       } else if (seen[0] < 0) {
         seen[0] = e.term();
@@ -110,7 +116,7 @@ final class SimChecker {
       long value = r.valueAt(i);
       long[] seen = committed.putIfAbsent(index, new long[] {-1, value});
       if (seen != null && seen[1] != value) {
-        violation("committed entry changed: index " + index + " was " + seen[1] + ", replica " + r.id
+        violation(() -> "committed entry changed: index " + index + " was " + seen[1] + ", replica " + r.id
             + " restored " + value + " from snapshot " + snapshot.index());
       }
     }
@@ -141,10 +147,13 @@ final class SimChecker {
     }
     List<LogEntry> xs = x.entries(lo, agree);
     List<LogEntry> ys = y.entries(lo, agree);
+    long agreed = agree;
     for (int i = 0; i < xs.size(); i++) {
-      if (!xs.get(i).equals(ys.get(i))) {
-        violation("log matching: replicas " + x.id() + " and " + y.id() + " agree on term at " + agree
-            + " but differ at " + xs.get(i).index() + " (" + xs.get(i) + " vs " + ys.get(i) + ", tick " + now + ")");
+      LogEntry left = xs.get(i);
+      LogEntry right = ys.get(i);
+      if (!left.equals(right)) {
+        violation(() -> "log matching: replicas " + x.id() + " and " + y.id() + " agree on term at " + agreed
+            + " but differ at " + left.index() + " (" + left + " vs " + right + ", tick " + now + ")");
         return;
       }
     }
@@ -171,7 +180,7 @@ final class SimChecker {
     }
     for (long v : duplicated) {
       duplicates++;
-      violation("duplicate: value " + describeValue(v) + " applied twice");
+      violation(() -> "duplicate: value " + describeValue(v) + " applied twice");
     }
     TreeSet<Long> unexpectedValues = new TreeSet<>();
     for (long v : union) {
@@ -181,7 +190,7 @@ final class SimChecker {
     }
     for (long v : unexpectedValues) {
       unexpected++;
-      violation("unexpected: value " + describeValue(v) + " applied but never proposed");
+      violation(() -> "unexpected: value " + describeValue(v) + " applied but never proposed");
     }
     TreeSet<Integer> divergentReplicas = new TreeSet<>();
     for (long v : acked) {
@@ -192,7 +201,7 @@ final class SimChecker {
         if (middle) {
           lostMiddle++;
         }
-        violation("lost: acknowledged value " + describeValue(v) + " is on no replica" + (middle ? " (lost in the middle)" : ""));
+        violation(() -> "lost: acknowledged value " + describeValue(v) + " is on no replica" + (middle ? " (lost in the middle)" : ""));
         continue;
       }
       for (int id = 1; id < nodes.length; id++) {
@@ -210,7 +219,7 @@ final class SimChecker {
     }
     for (int id : divergentReplicas) {
       divergent++;
-      violation("divergent: replica " + id + " does not hold the history the others hold");
+      violation(() -> "divergent: replica " + id + " does not hold the history the others hold");
     }
   }
 

@@ -13,13 +13,15 @@ public record SimResult(
     long duplicates,
     long violations,
     List<String> messages,
+    Coverage coverage,
     long traceHash,
     long ticks,
     long events) {
 
-  SimResult(Simulation.Config config, SimChecker checker, long traceHash, long ticks, long events) {
+  SimResult(Simulation.Config config, SimChecker checker, Coverage coverage, long traceHash, long ticks, long events) {
     this(config.seed(), checker.ackedCount(), checker.lost, checker.lostMiddle, checker.divergent, checker.unexpected,
-        checker.duplicates, checker.violationCount(), List.copyOf(checker.violations()), traceHash, ticks, events);
+        checker.duplicates, checker.violationCount(), List.copyOf(checker.violations()), coverage, traceHash, ticks,
+        events);
   }
 
   public boolean ok() {

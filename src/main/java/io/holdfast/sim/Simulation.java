@@ -55,6 +55,7 @@ public final class Simulation {
   private long now;
   private long events;
   private long traceHash = 0xcbf29ce484222325L;
+  private final Coverage coverage = new Coverage();
 
   // network conditions; the liveness phase makes the network reliable
   private double dropProbability;
@@ -130,15 +131,16 @@ public final class Simulation {
         }
       }
       if (convergedAt < 0) {
-        checker.violation("liveness: replicas did not converge within " + opt.convergenceTicksMax()
+        checker.violation(() -> "liveness: replicas did not converge within " + opt.convergenceTicksMax()
             + " ticks after healing (" + describeNodes() + ")");
       }
       checker.checkLogMatching(nodes, now);
       checker.checkFinal(nodes, convergedAt >= 0);
     } catch (RuntimeException e) {
-      checker.violation("exception at tick " + now + ": " + e);
+      checker.violation(() -> "exception at tick " + now + ": " + e);
     }
-    return new SimResult(config, checker, traceHash, now, events);
+    coverage.leaderTerms = checker.leaderTerms();
+    return new SimResult(config, checker, coverage, traceHash, now, events);
   }
 
   // =========================================================================================
@@ -267,6 +269,7 @@ public final class Simulation {
       send(m);
     }
     if (ready.snapshotToApply() != null) {
+      coverage.snapshotsInstalled++;
       r.restoreState(ready.snapshotToApply());
       checker.observeSnapshot(r, ready.snapshotToApply());
       r.proposals.headMap(ready.snapshotToApply().index(), true).clear();
@@ -276,6 +279,7 @@ public final class Simulation {
     }
     if (r.smApplied - r.core.firstIndex() + 1 >= opt.snapshotEveryEntries()) {
       r.core.compact(r.smApplied, r.encodeState());
+      coverage.compactions++;
     }
   }
 
@@ -701,6 +705,7 @@ public final class Simulation {
   // =========================================================================================
 
   private void fault(String what) {
+    coverage.count(what);
     mix(9, what.hashCode(), 0, 0, 0);
     if (trace != null) {
       trace.accept("t=" + now + " nemesis: " + what);

@@ -64,7 +64,7 @@ record SwarmOptions(
         network ? prng.nextDouble() * 0.04 : 0,
         1,
         prng.between(1, 4),
-        prng.between(10, 60),
+        prng.between(20, 200),
         prng.between(30, 400),
         faults.contains(Fault.CRASH) ? 1.0 / prng.between(150, 400) : 0,
         prng.between(10, 150),

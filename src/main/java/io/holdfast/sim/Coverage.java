@@ -1,0 +1,57 @@
+package io.holdfast.sim;
+
+/**
+ * How much of the fault space one run actually reached. A simulator whose faults never fire
+ * passes vacuously; these counts (summed over seeds in the CLI summary) show that they did.
+ */
+public final class Coverage {
+  public long crashes;
+  public long powerLosses;
+  public long partitions;
+  public long pauses;
+  public long transfers;
+  public long membershipChanges;
+  public long splitBrains;
+  public long compactions;
+  public long snapshotsInstalled;
+  public long leaderTerms;
+
+  void count(String fault) {
+    if (fault.startsWith("crash")) {
+      crashes++;
+    } else if (fault.startsWith("power loss")) {
+      powerLosses++;
+    } else if (fault.startsWith("partition:")) {
+      partitions++;
+    } else if (fault.startsWith("pause")) {
+      pauses++;
+    } else if (fault.startsWith("transfer")) {
+      transfers++;
+    } else if (fault.startsWith("membership")) {
+      membershipChanges++;
+    } else if (fault.startsWith("split-brain 1")) {
+      splitBrains++;
+    }
+  }
+
+  public void add(Coverage o) {
+    crashes += o.crashes;
+    powerLosses += o.powerLosses;
+    partitions += o.partitions;
+    pauses += o.pauses;
+    transfers += o.transfers;
+    membershipChanges += o.membershipChanges;
+    splitBrains += o.splitBrains;
+    compactions += o.compactions;
+    snapshotsInstalled += o.snapshotsInstalled;
+    leaderTerms += o.leaderTerms;
+  }
+
+  @Override
+  public String toString() {
+    return "crashes " + crashes + ", power losses " + powerLosses + ", partitions " + partitions + ", pauses " + pauses
+        + ", split-brain schedules " + splitBrains + ", membership changes " + membershipChanges + ", transfers "
+        + transfers + ", terms with a leader " + leaderTerms + ", compactions " + compactions
+        + ", snapshots installed " + snapshotsInstalled;
+  }
+}

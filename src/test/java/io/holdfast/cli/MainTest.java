@@ -1,0 +1,88 @@
+package io.holdfast.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Goal: the {@code holdfast sim} command-line contract (names, JSON fields, exit codes) that other
+ * tools rely on. Method: run {@link Main#run} in-process and read what it prints.
+ */
+class MainTest {
+  private record Run(int exit, String out, String err) {
+    JsonNode lastJson() throws Exception {
+      String[] lines = out.strip().split("\n");
+      return new ObjectMapper().readTree(lines[lines.length - 1]);
+    }
+  }
+
+  private static Run run(String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int exit = Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+    return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void simJsonLastLineCarriesTheContractFields() throws Exception {
+    Run r = run("sim", "--seeds", "4", "--start-seed", "11", "--json");
+    assertEquals(0, r.exit(), r.out() + r.err());
+    JsonNode j = r.lastJson();
+    for (String field : new String[] {"seeds", "mode", "faults", "acked", "lost", "lost_middle", "divergent",
+        "unexpected", "failed_seeds", "violations"}) {
+      assertTrue(j.has(field), "missing field " + field + " in " + j);
+    }
+    assertEquals(4, j.get("seeds").asInt());
+    assertEquals("safe", j.get("mode").asText());
+    assertEquals("all", j.get("faults").asText());
+    assertEquals(0, j.get("violations").asInt());
+    assertTrue(j.get("acked").asLong() > 0);
+    assertTrue(r.err().contains("sim: 4/4 seeds"), "progress goes to stderr");
+  }
+
+  @Test
+  void failedSeedsAreListedWithAReplayCommandAndExitOne() throws Exception {
+    Run r = run("sim", "--seeds", "6", "--mode", "ack-before-fsync", "--json");
+    assertEquals(1, r.exit());
+    JsonNode j = r.lastJson();
+    assertTrue(j.get("violations").asLong() > 0);
+    assertTrue(j.get("failed_seeds").size() > 0);
+    long seed = j.get("failed_seeds").get(0).asLong();
+    assertTrue(r.out().contains("replay: scripts/holdfast sim --seeds 1 --start-seed " + seed), r.out());
+  }
+
+  @Test
+  void traceReplaysOneSeedEventByEvent() {
+    Run r = run("sim", "--seeds", "1", "--start-seed", "5", "--trace");
+    assertEquals(0, r.exit());
+    assertTrue(r.out().contains(" deliver "));
+    assertTrue(r.out().startsWith("# seed 5:"));
+  }
+
+  @Test
+  void badInputIsAClearUsageErrorNotAStackTrace() {
+    for (String[] args : new String[][] {
+        {"sim", "--replicas", "4"}, {"sim", "--faults", "meteor"}, {"sim", "--mode", "yolo"},
+        {"sim", "--seeds", "many"}, {"sim", "--seeds"}, {"sim", "--frobnicate"}, {"sim", "--trace", "--seeds", "3"},
+        {"launch"}}) {
+      Run r = run(args);
+      assertEquals(2, r.exit(), String.join(" ", args));
+      assertTrue(r.err().startsWith("holdfast: "), r.err());
+      assertFalse(r.err().contains("Exception"), r.err());
+    }
+  }
+
+  @Test
+  void faultListsCanBeNarrowed() throws Exception {
+    Run r = run("sim", "--seeds", "2", "--faults", "crash,partition", "--replicas", "5", "--json");
+    assertEquals(0, r.exit());
+    assertEquals("crash,partition", r.lastJson().get("faults").asText());
+  }
+}

@@ -1,0 +1,429 @@
+package io.holdfast.raft;
+
+import static io.holdfast.raft.CoreHarness.bytes;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.holdfast.base.Check;
+import io.holdfast.base.Prng;
+import io.holdfast.raft.message.EntryType;
+import io.holdfast.raft.message.HardState;
+import io.holdfast.raft.message.LogEntry;
+import io.holdfast.raft.message.Membership;
+import io.holdfast.raft.message.RaftMessage;
+import io.holdfast.raft.message.RaftMessage.AppendEntries;
+import io.holdfast.raft.message.RaftMessage.AppendEntriesResult;
+import io.holdfast.raft.message.RaftMessage.InstallSnapshot;
+import io.holdfast.raft.message.RaftMessage.RequestVote;
+import io.holdfast.raft.message.RaftMessage.RequestVoteResult;
+import io.holdfast.raft.message.Snapshot;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Goal: pin down, one rule per test, what the Raft core promises — above all the persistence
+ * rules D1–D3 that JetStream broke. Method: drive cores by hand through {@link CoreHarness}, where
+ * nothing is persisted or delivered unless the test says so, and look at exactly what comes out.
+ * The simulator covers the interleavings; these tests name the rules.
+ */
+class RaftCoreTest {
+
+  private static List<LogEntry> log(long... terms) {
+    List<LogEntry> out = new ArrayList<>();
+    for (int i = 0; i < terms.length; i++) {
+      out.add(new LogEntry(i + 1, terms[i], EntryType.COMMAND, bytes("e" + (i + 1))));
+    }
+    return out;
+  }
+
+  private static RaftCore restarted(int id, long term, int votedFor, List<LogEntry> entries, int... voters) {
+    return RaftCore.restart(CoreHarness.SETTINGS, id, new HardState(term, votedFor),
+        Snapshot.initial(Membership.ofVoters(voters)), entries, Prng.of(id));
+  }
+
+  // --- D1: persist before acknowledging --------------------------------------------------------
+
+  @Test
+  void followerAcknowledgesOnlyPersistedEntries() {
+    CoreHarness h = new CoreHarness();
+    h.add(1, restarted(1, 1, 0, List.of(), 1, 2, 3));
+    RaftCore follower = h.core(1);
+    follower.step(new AppendEntries(2, 1, 1, 0, 0, log(1, 1), 0));
+    h.drain(1);
+
+    AppendEntriesResult before = (AppendEntriesResult) h.take(m -> true).get(0);
+    assertTrue(before.success());
+    assertEquals(0, before.matchIndex(), "nothing is durable yet, so nothing may be claimed as matched");
+    assertEquals(2, before.hintIndex(), "the leader learns the entries arrived, so it need not resend them");
+
+    h.persist(1);
+    AppendEntriesResult after = (AppendEntriesResult) h.take(m -> true).get(0);
+    assertEquals(2, after.matchIndex(), "once durable, the follower reports them on its own");
+  }
+
+  @Test
+  void leaderCountsItselfOnlyUpToItsOwnPersistedIndex() {
+    CoreHarness h = CoreHarness.of(3);
+    h.elect(1);
+    RaftCore leader = h.core(1);
+    long committedBefore = leader.commitIndex();
+    leader.propose(bytes("x"));
+    h.drain(1); // leader's own write is queued, not durable
+    h.deliverAll();
+    h.persist(2); // one follower persists
+    h.deliverAll();
+    assertEquals(committedBefore, leader.commitIndex(),
+        "leader (unpersisted) + one follower is not a majority of persisted copies");
+
+    h.persist(3);
+    h.deliverAll();
+    assertEquals(leader.lastIndex(), leader.commitIndex(), "two persisted followers are a majority without the leader");
+    assertFalse(h.unpersisted.get(1).isEmpty(), "the leader's own write is still pending: it was not counted");
+  }
+
+  @Test
+  void commitIsReachedOnlyWhenAMajorityHasPersisted() {
+    CoreHarness h = CoreHarness.of(5);
+    h.elect(1);
+    RaftCore leader = h.core(1);
+    leader.propose(bytes("x"));
+    h.drain(1);
+    h.persist(1);
+    h.deliverAll();
+    h.persist(2);
+    h.deliverAll();
+    assertNotEquals(leader.lastIndex(), leader.commitIndex(), "2 of 5 persisted");
+    h.persist(3);
+    h.deliverAll();
+    assertEquals(leader.lastIndex(), leader.commitIndex(), "3 of 5 persisted");
+  }
+
+  // --- D2: persist before voting -----------------------------------------------------------------
+
+  @Test
+  void candidateSendsVoteRequestsOnlyAfterItsNewTermIsPersisted() {
+    CoreHarness h = CoreHarness.of(3);
+    h.timeOut(1); // pre-vote requests go out at once: they promise nothing
+    assertEquals(RaftCore.Role.PRE_CANDIDATE, h.core(1).role());
+    assertEquals(0, h.core(1).term(), "a pre-vote does not change the term");
+    h.deliverAll(); // pre-votes granted; 1 becomes candidate in term 1
+    assertEquals(RaftCore.Role.CANDIDATE, h.core(1).role());
+    assertTrue(h.take(m -> m instanceof RequestVote rv && !rv.preVote()).isEmpty(),
+        "no vote request may leave before term 1 and the self-vote are durable");
+
+    h.persist(1);
+    assertEquals(2, h.take(m -> m instanceof RequestVote rv && !rv.preVote()).size());
+  }
+
+  @Test
+  void voterGrantsItsVoteOnlyAfterPersistingIt() {
+    CoreHarness h = new CoreHarness();
+    h.add(2, restarted(2, 0, 0, List.of(), 1, 2, 3));
+    h.core(2).step(new RequestVote(1, 2, 1, 0, 0, false, false));
+    h.drain(2);
+    assertTrue(h.network.isEmpty(), "the grant waits for (term 1, vote 1) to be durable");
+    assertEquals(new HardState(1, 1), h.core(2).hardState());
+
+    h.persist(2);
+    RequestVoteResult grant = (RequestVoteResult) h.take(m -> true).get(0);
+    assertTrue(grant.granted());
+    assertEquals(new HardState(1, 1), h.persisted.get(2).get(0).hardState());
+  }
+
+  @Test
+  void candidateCountsItsOwnVoteOnlyOnceDurable() {
+    CoreHarness h = CoreHarness.of(1);
+    h.timeOut(1);
+    assertEquals(RaftCore.Role.CANDIDATE, h.core(1).role(), "a single voter wins the pre-vote alone");
+    h.persist(1);
+    assertEquals(RaftCore.Role.LEADER, h.core(1).role());
+  }
+
+  @Test
+  void restartedReplicaKeepsItsVoteForTheTerm() {
+    CoreHarness h = new CoreHarness();
+    h.add(1, restarted(1, 5, 2, List.of(), 1, 2, 3));
+    h.core(1).step(new RequestVote(3, 1, 5, 10, 5, false, false));
+    h.drain(1);
+    RequestVoteResult answer = (RequestVoteResult) h.take(m -> true).get(0);
+    assertFalse(answer.granted(), "it already voted for 2 in term 5");
+  }
+
+  @Test
+  void voterRefusesCandidateWithLessUpToDateLog() {
+    CoreHarness h = new CoreHarness();
+    h.add(1, restarted(1, 2, 0, log(1, 2), 1, 2, 3));
+    h.core(1).step(new RequestVote(2, 1, 3, 5, 1, false, false));
+    h.drain(1);
+    h.persist(1);
+    RequestVoteResult answer = (RequestVoteResult) h.take(m -> true).get(0);
+    assertFalse(answer.granted(), "last term 1 is older than our last term 2, however long the log");
+  }
+
+  // --- D3: commit by counting only current-term entries ------------------------------------------
+
+  @Test
+  void leaderDoesNotCommitAnOlderTermEntryByCountingReplicas() {
+    CoreHarness h = new CoreHarness();
+    h.add(1, restarted(1, 3, 0, log(1, 2), 1, 2, 3));
+    h.add(2, restarted(2, 3, 0, log(1), 1, 2, 3));
+    h.add(3, restarted(3, 3, 0, log(1), 1, 2, 3));
+    h.isolated.add(2);
+    h.elect(1); // with 3's vote, in term 4; appends its no-op at index 3
+    RaftCore leader = h.core(1);
+    assertEquals(4, leader.term());
+    h.isolated.clear();
+    // Replica 2 says it persisted up to index 2 (the term-2 entry): a majority holds index 2.
+    leader.step(new AppendEntriesResult(2, 1, 4, true, 2, 0, 2, 0));
+    h.drain(1);
+    assertTrue(leader.commitIndex() < 2 || leader.termAt(leader.commitIndex()) == 4,
+        "index 2 (term 2) must not commit by counting (Raft §5.4.2, Figure 8)");
+    h.stabilize();
+    assertEquals(3, leader.commitIndex(), "it commits once the no-op of term 4 does");
+  }
+
+  // --- Elections: pre-vote, check-quorum, lease ---------------------------------------------------
+
+  @Test
+  void partitionedFollowerDoesNotDisruptTheLeaderWhenItComesBack() {
+    CoreHarness h = CoreHarness.of(3);
+    h.elect(1);
+    h.isolated.add(3);
+    for (int i = 0; i < 5; i++) {
+      h.timeOut(3);
+      h.core(3).tick();
+    }
+    assertEquals(1, h.core(3).term(), "pre-votes failed, so the isolated replica never raised its term");
+    h.isolated.clear();
+    h.tickAll(CoreHarness.SETTINGS.heartbeatIntervalTicks());
+    h.stabilize();
+    assertEquals(RaftCore.Role.LEADER, h.core(1).role());
+    assertEquals(1, h.core(1).term());
+  }
+
+  @Test
+  void leaderStepsDownWhenItCannotHearAMajority() {
+    CoreHarness h = CoreHarness.of(3);
+    h.elect(1);
+    h.isolated.add(1);
+    for (int i = 0; i < 2 * CoreHarness.SETTINGS.electionTimeoutTicks(); i++) {
+      h.core(1).tick();
+    }
+    assertEquals(RaftCore.Role.FOLLOWER, h.core(1).role());
+  }
+
+  @Test
+  void followerHearingALeaderIgnoresVoteRequests() {
+    CoreHarness h = CoreHarness.of(3);
+    h.elect(1);
+    h.core(2).step(new RequestVote(3, 2, 7, 100, 7, false, false));
+    h.drain(2);
+    assertEquals(1, h.core(2).term(), "within the leader lease, a higher-term vote request is ignored");
+    assertTrue(h.take(m -> m.from() == 2 && m instanceof RequestVoteResult).isEmpty());
+  }
+
+  @Test
+  void staleLeaderStepsDownWhenAnsweredWithAHigherTerm() {
+    CoreHarness h = CoreHarness.of(3);
+    h.elect(1);
+    h.isolated.add(1);
+    h.runFor(3 * CoreHarness.SETTINGS.electionTimeoutTicks());
+    int newLeader = h.core(2).role() == RaftCore.Role.LEADER ? 2 : 3;
+    assertEquals(RaftCore.Role.LEADER, h.core(newLeader).role());
+    assertEquals(RaftCore.Role.LEADER, h.core(1).role(), "the isolated leader has not noticed yet");
+    h.isolated.clear();
+    for (int i = 0; i < CoreHarness.SETTINGS.heartbeatIntervalTicks(); i++) {
+      h.core(1).tick(); // its heartbeats, in the old term, are answered with the new one
+    }
+    h.stabilize();
+    assertEquals(RaftCore.Role.FOLLOWER, h.core(1).role());
+    assertEquals(h.core(newLeader).term(), h.core(1).term());
+  }
+
+  // --- Replication --------------------------------------------------------------------------------
+
+  @Test
+  void followerRejectsAppendWhenPreviousTermDiffers() {
+    CoreHarness h = new CoreHarness();
+    h.add(1, restarted(1, 2, 0, log(1, 1, 1), 1, 2, 3));
+    h.core(1).step(new AppendEntries(2, 1, 2, 3, 2, List.of(new LogEntry(4, 2, EntryType.COMMAND, bytes("y"))), 0));
+    h.drain(1);
+    AppendEntriesResult r = (AppendEntriesResult) h.take(m -> true).get(0);
+    assertFalse(r.success());
+    assertEquals(3, r.rejectedPrevIndex());
+    assertEquals(3, r.hintIndex(), "last index whose term is at most the leader's prevLogTerm");
+    assertEquals(1, r.hintTerm());
+    assertEquals(3, h.core(1).lastIndex(), "the log is untouched");
+  }
+
+  @Test
+  void rejectedAppendSkipsBackAWholeTermAtOnce() {
+    CoreHarness h = new CoreHarness();
+    h.add(1, restarted(1, 2, 0, log(1, 1, 1, 1, 1), 1, 2, 3));
+    h.add(2, restarted(2, 2, 0, log(1, 2, 2, 2, 2, 2, 2, 2), 1, 2, 3));
+    h.add(3, restarted(3, 2, 0, log(1), 1, 2, 3));
+    h.isolated.add(2);
+    h.elect(1);
+    h.isolated.clear();
+    h.tickAll(CoreHarness.SETTINGS.heartbeatIntervalTicks());
+    h.stabilize();
+    long rejections = h.delivered.stream()
+        .filter(m -> m instanceof AppendEntriesResult r && r.from() == 2 && !r.success()).count();
+    assertEquals(1, rejections, "one rejection skips all seven conflicting term-2 entries");
+    assertEquals(h.core(1).entries(1, 100), h.core(2).entries(1, 100), "the conflicting suffix was replaced");
+  }
+
+  @Test
+  void leaderKeepsAtMostInflightAppendsUnansweredPerFollower() {
+    RaftSettings oneEntryPerMessage = new RaftSettings(10, 2, 4, 1, 1 << 20, 1000, 1000, true, true);
+    CoreHarness h = CoreHarness.of(3, oneEntryPerMessage);
+    h.elect(1);
+    for (int i = 0; i < 10; i++) {
+      h.core(1).propose(bytes("v" + i));
+    }
+    h.drain(1);
+    List<RaftMessage> toTwo = h.take(m -> m.to() == 2 && m instanceof AppendEntries);
+    assertEquals(4, toTwo.size(), "pipelined up to the window, then paused");
+    for (RaftMessage m : toTwo) {
+      h.core(2).step(m);
+    }
+    h.drain(2);
+    for (RaftMessage answer : h.take(m -> m.from() == 2)) {
+      h.core(1).step(answer);
+    }
+    h.drain(1);
+    assertEquals(4, h.take(m -> m.to() == 2 && m instanceof AppendEntries).size(), "answers reopen the window");
+  }
+
+  @Test
+  void persistRequestsMustBeReportedInOrder() {
+    CoreHarness h = CoreHarness.of(1);
+    h.timeOut(1);
+    h.persist(1);
+    h.core(1).propose(bytes("a"));
+    h.drain(1);
+    h.core(1).propose(bytes("b"));
+    h.drain(1);
+    PersistRequest first = h.unpersisted.get(1).poll();
+    PersistRequest second = h.unpersisted.get(1).poll();
+    assertTrue(first != null && second != null);
+    assertThrows(Check.InvariantViolation.class, () -> h.core(1).onPersisted(second));
+  }
+
+  // --- Membership and transfer -------------------------------------------------------------------
+
+  @Test
+  void learnerReceivesTheLogButDoesNotCountTowardCommit() {
+    CoreHarness h = CoreHarness.of(3);
+    h.add(4, RaftCore.restart(CoreHarness.SETTINGS, 4, HardState.INITIAL, Snapshot.initial(Membership.EMPTY),
+        List.of(), Prng.of(4)));
+    h.elect(1);
+    assertInstanceOf(ProposeResult.Accepted.class, h.core(1).addLearner(4));
+    h.tickAll(CoreHarness.SETTINGS.heartbeatIntervalTicks());
+    h.stabilize();
+    assertEquals(h.core(1).lastIndex(), h.core(4).lastIndex(), "the learner caught up");
+    assertTrue(h.core(4).membership().learners().contains(4));
+
+    h.isolated.add(2);
+    h.isolated.add(3);
+    long commit = h.core(1).commitIndex();
+    h.core(1).propose(bytes("x"));
+    h.stabilize();
+    assertEquals(h.core(1).lastIndex(), h.core(4).lastIndex());
+    assertEquals(commit, h.core(1).commitIndex(), "leader + learner is not a majority of voters");
+  }
+
+  @Test
+  void promotedLearnerBecomesAVoterEverywhere() {
+    CoreHarness h = CoreHarness.of(3);
+    h.add(4, RaftCore.restart(CoreHarness.SETTINGS, 4, HardState.INITIAL, Snapshot.initial(Membership.EMPTY),
+        List.of(), Prng.of(4)));
+    h.elect(1);
+    h.core(1).addLearner(4);
+    h.tickAll(CoreHarness.SETTINGS.heartbeatIntervalTicks());
+    h.stabilize();
+    assertInstanceOf(ProposeResult.Accepted.class, h.core(1).promote(4));
+    h.stabilize();
+    for (int id = 1; id <= 4; id++) {
+      assertEquals(Membership.ofVoters(1, 2, 3, 4), h.core(id).membership(), "replica " + id);
+    }
+  }
+
+  @Test
+  void onlyOneMembershipChangeIsPendingAtATime() {
+    CoreHarness h = CoreHarness.of(3);
+    h.elect(1);
+    assertInstanceOf(ProposeResult.Accepted.class, h.core(1).addLearner(4));
+    ProposeResult second = h.core(1).addLearner(5);
+    assertEquals(new ProposeResult.Rejected(ProposeResult.Reason.MEMBERSHIP_CHANGE_PENDING, 1), second);
+  }
+
+  @Test
+  void leaderRemovedFromTheGroupStepsDownOnceTheRemovalCommits() {
+    CoreHarness h = CoreHarness.of(3);
+    h.elect(1);
+    assertInstanceOf(ProposeResult.Accepted.class, h.core(1).remove(1));
+    h.stabilize();
+    assertEquals(RaftCore.Role.FOLLOWER, h.core(1).role());
+    assertEquals(Membership.ofVoters(2, 3), h.core(2).membership());
+    h.runFor(3 * CoreHarness.SETTINGS.electionTimeoutTicks());
+    assertTrue(h.core(2).role() == RaftCore.Role.LEADER || h.core(3).role() == RaftCore.Role.LEADER);
+    assertEquals(RaftCore.Role.FOLLOWER, h.core(1).role(), "a removed replica never campaigns");
+  }
+
+  @Test
+  void leaderTransferHandsLeadershipToTheTarget() {
+    CoreHarness h = CoreHarness.of(3);
+    h.elect(1);
+    h.core(1).propose(bytes("x"));
+    h.drain(1);
+    assertTrue(h.core(1).transferLeadership(3));
+    assertInstanceOf(ProposeResult.Rejected.class, h.core(1).propose(bytes("y")), "no proposals during a transfer");
+    h.stabilize();
+    assertEquals(RaftCore.Role.LEADER, h.core(3).role());
+    assertEquals(2, h.core(3).term());
+  }
+
+  // --- Snapshots ---------------------------------------------------------------------------------
+
+  @Test
+  void followerBehindTheCompactedLogIsSentASnapshot() {
+    CoreHarness h = CoreHarness.of(3);
+    h.elect(1);
+    h.isolated.add(3);
+    for (int i = 0; i < 20; i++) {
+      h.core(1).propose(bytes("v" + i));
+    }
+    h.stabilize();
+    RaftCore leader = h.core(1);
+    leader.compact(leader.appliedIndex(), bytes("state@" + leader.appliedIndex()));
+    h.drain(1);
+    assertTrue(leader.firstIndex() > 1);
+    h.isolated.clear();
+    h.tickAll(CoreHarness.SETTINGS.heartbeatIntervalTicks());
+    h.stabilize();
+    assertTrue(h.delivered.stream().anyMatch(m -> m instanceof InstallSnapshot && m.to() == 3));
+    Snapshot installed = h.restored.get(3).get(0);
+    assertEquals(leader.firstIndex() - 1, installed.index());
+    assertEquals("state@" + installed.index(), new String(installed.data(), java.nio.charset.StandardCharsets.UTF_8));
+    assertEquals(leader.lastIndex(), h.core(3).lastIndex());
+    assertEquals(leader.commitIndex(), h.core(3).commitIndex());
+  }
+
+  @Test
+  void compactionIsPersistedAsASnapshot() {
+    CoreHarness h = CoreHarness.of(1);
+    h.elect(1);
+    h.core(1).propose(bytes("a"));
+    h.stabilize();
+    h.core(1).compact(h.core(1).appliedIndex(), bytes("s"));
+    h.drain(1);
+    PersistRequest p = h.unpersisted.get(1).peekLast();
+    assertEquals(h.core(1).appliedIndex(), p.snapshot().index());
+  }
+}

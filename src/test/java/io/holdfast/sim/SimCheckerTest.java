@@ -1,0 +1,137 @@
+package io.holdfast.sim;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.holdfast.base.Prng;
+import io.holdfast.raft.RaftCore;
+import io.holdfast.raft.RaftSettings;
+import io.holdfast.raft.message.EntryType;
+import io.holdfast.raft.message.HardState;
+import io.holdfast.raft.message.LogEntry;
+import io.holdfast.raft.message.Membership;
+import io.holdfast.raft.message.Snapshot;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Goal: every checker can fail. Method: plant exactly the fault each one exists to catch and
+ * assert that it is reported (and that a clean history is not). The end-to-end negative controls
+ * (disks that lie) are in {@link SimulationTest}; these are the checker-by-checker ones.
+ */
+class SimCheckerTest {
+
+  private static RaftCore leaderOfItsOwnGroup(int id) {
+    RaftCore c = RaftCore.restart(RaftSettings.defaults(), id, HardState.INITIAL,
+        Snapshot.initial(Membership.ofVoters(id)), List.of(), Prng.of(id));
+    for (int i = 0; i < 40 && c.role() != RaftCore.Role.CANDIDATE; i++) {
+      c.tick();
+    }
+    c.onPersisted(c.ready().persist());
+    return c;
+  }
+
+  private static RaftCore follower(int id, List<LogEntry> entries) {
+    return RaftCore.restart(RaftSettings.defaults(), id, new HardState(5, 0),
+        Snapshot.initial(Membership.ofVoters(1, 2, 3)), entries, Prng.of(id));
+  }
+
+  private static LogEntry entry(long index, long term, long value) {
+    byte[] data = new byte[8];
+    SimReplica.putLong(data, 0, value);
+    return new LogEntry(index, term, EntryType.COMMAND, data);
+  }
+
+  private static long value(int client, int counter) {
+    return ((long) client << 32) | counter;
+  }
+
+  @Test
+  void twoLeadersInOneTermAreReported() {
+    SimChecker checker = new SimChecker(3);
+    RaftCore a = leaderOfItsOwnGroup(1);
+    RaftCore b = leaderOfItsOwnGroup(2);
+    assertEquals(RaftCore.Role.LEADER, a.role());
+    assertEquals(a.term(), b.term());
+    checker.observeRole(a, 1);
+    checker.observeRole(a, 2);
+    assertEquals(0, checker.violationCount(), "the same leader seen twice is fine");
+    checker.observeRole(b, 3);
+    assertEquals(1, checker.violationCount());
+    assertTrue(checker.violations().get(0).startsWith("election safety"));
+  }
+
+  @Test
+  void aCommittedEntryThatChangesIsReported() {
+    SimChecker checker = new SimChecker(3);
+    checker.observeApply(1, entry(5, 2, value(1, 1)), value(1, 1));
+    checker.observeApply(2, entry(5, 2, value(1, 1)), value(1, 1));
+    assertEquals(0, checker.violationCount());
+    checker.observeApply(3, entry(5, 3, value(2, 1)), value(2, 1));
+    assertEquals(1, checker.violationCount());
+    assertTrue(checker.violations().get(0).startsWith("committed entry changed"));
+  }
+
+  @Test
+  void logsThatAgreeOnATermButDifferBeforeItAreReported() {
+    SimChecker checker = new SimChecker(2);
+    SimReplica[] nodes = {null, new SimReplica(1, Snapshot.initial(Membership.ofVoters(1, 2))),
+        new SimReplica(2, Snapshot.initial(Membership.ofVoters(1, 2)))};
+    nodes[1].core = follower(1, List.of(entry(1, 1, 10), entry(2, 1, 11), entry(3, 2, 12)));
+    nodes[2].core = follower(2, List.of(entry(1, 1, 10), entry(2, 1, 11), entry(3, 2, 12)));
+    checker.checkLogMatching(nodes, 0);
+    assertEquals(0, checker.violationCount());
+    nodes[2].core = follower(2, List.of(entry(1, 1, 10), entry(2, 1, 99), entry(3, 2, 12)));
+    checker.checkLogMatching(nodes, 0);
+    assertEquals(1, checker.violationCount());
+    assertTrue(checker.violations().get(0).startsWith("log matching"));
+  }
+
+  @Test
+  void lostAcknowledgedValuesAreCountedAndThoseInTheMiddleToo() {
+    SimChecker checker = new SimChecker(2);
+    SimReplica[] nodes = replicasHolding(new long[] {value(1, 1), value(1, 3)}, new long[] {value(1, 1), value(1, 3)});
+    for (int counter = 1; counter <= 4; counter++) {
+      checker.proposed(value(1, counter));
+      checker.acked(value(1, counter), 0);
+    }
+    checker.checkFinal(nodes, true);
+    assertEquals(2, checker.lost, "1-2 and 1-4 are on no replica");
+    assertEquals(1, checker.lostMiddle, "1-2 was lost while the later 1-3 survived");
+    assertEquals(0, checker.divergent);
+  }
+
+  @Test
+  void aReplicaMissingWhatOthersHoldIsDivergent() {
+    SimChecker checker = new SimChecker(2);
+    SimReplica[] nodes = replicasHolding(new long[] {value(1, 1), value(1, 2)}, new long[] {value(1, 1)});
+    checker.proposed(value(1, 1));
+    checker.proposed(value(1, 2));
+    checker.acked(value(1, 2), 0);
+    checker.checkFinal(nodes, true);
+    assertEquals(0, checker.lost);
+    assertEquals(1, checker.divergent);
+  }
+
+  @Test
+  void valuesNobodyProposedOrAppliedTwiceAreReported() {
+    SimChecker checker = new SimChecker(1);
+    SimReplica[] nodes = replicasHolding(new long[] {value(1, 1), value(1, 1), value(9, 9)});
+    checker.proposed(value(1, 1));
+    checker.checkFinal(nodes, true);
+    assertEquals(1, checker.duplicates);
+    assertEquals(1, checker.unexpected);
+    assertEquals(2, checker.violationCount());
+  }
+
+  private static SimReplica[] replicasHolding(long[]... values) {
+    SimReplica[] nodes = new SimReplica[values.length + 1];
+    for (int i = 0; i < values.length; i++) {
+      nodes[i + 1] = new SimReplica(i + 1, Snapshot.initial(Membership.ofVoters(1)));
+      for (int j = 0; j < values[i].length; j++) {
+        nodes[i + 1].applyValue(j + 1, values[i][j]);
+      }
+    }
+    return nodes;
+  }
+}
