@@ -18,7 +18,8 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 @AnalyzeClasses(packages = "io.holdfast", importOptions = ImportOption.DoNotIncludeTests.class)
 class ArchitectureTest {
-  private static final String[] PURE = {"io.holdfast.base..", "io.holdfast.raft..", "io.holdfast.sim.."};
+  private static final String[] PURE = {"io.holdfast.base..", "io.holdfast.raft..", "io.holdfast.sim..",
+      "io.holdfast.storage", "io.holdfast.storage.sim.."};
 
   @ArchTest
   static final ArchRule raftDependsOnlyOnBaseAndTheJdkBasics = classes()
@@ -62,6 +63,19 @@ class ArchitectureTest {
     org.junit.jupiter.api.Assertions.assertTrue(pureCodeReadsNoClockAndNoGlobalRandomness.evaluate(impure).hasViolation());
     org.junit.jupiter.api.Assertions.assertTrue(pureCodeDoesNoIoThreadsOrActors.evaluate(impure).hasViolation());
   }
+
+  @ArchTest
+  static final ArchRule storageSpiKnowsOnlyLogTypes = classes()
+      .that().resideInAPackage("io.holdfast.storage")
+      .should().onlyDependOnClassesThat().resideInAnyPackage("io.holdfast.storage", "io.holdfast.raft.message",
+          "io.holdfast.base..", "java.lang..", "java.util..")
+      .because("the storage SPI is small and independent of how Raft or files work");
+
+  @ArchTest
+  static final ArchRule onlyTheFileStoreAndTheShellTouchTheFileSystem = noClasses()
+      .that().resideOutsideOfPackages("io.holdfast.storage.file..", "io.holdfast.cli..", "io.holdfast.node..")
+      .should().dependOnClassesThat().resideInAnyPackage("java.nio.file..", "java.nio.channels..")
+      .because("one package owns every file (DESIGN.md §3)");
 
   @ArchTest
   static final ArchRule nothingImportsTheCommandLine = noClasses()

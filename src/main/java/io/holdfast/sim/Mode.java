@@ -1,5 +1,7 @@
 package io.holdfast.sim;
 
+import io.holdfast.storage.sim.SimLogStore;
+
 /**
  * How the simulated disk keeps its fsync promise. Only {@link #SAFE} is correct; the others are
  * negative controls that plant a known durability bug, which the checkers must catch. The bugs are
@@ -8,22 +10,24 @@ package io.holdfast.sim;
  */
 public enum Mode {
   /** A write is reported durable only after an fsync that covers it (group commit). */
-  SAFE("safe"),
+  SAFE("safe", SimLogStore.CrashLoses.UNSYNCED_WRITES),
   /**
    * Writes are reported durable as soon as they are written, and fsynced lazily (NATS
    * JetStream's default). A crash loses unsynced entries; term and vote are kept.
    */
-  ACK_BEFORE_FSYNC("ack-before-fsync"),
+  ACK_BEFORE_FSYNC("ack-before-fsync", SimLogStore.CrashLoses.UNSYNCED_LOG_ONLY),
   /**
    * Writes are reported durable as soon as they are written. A crash keeps unsynced entries but
    * loses an unsynced term and vote: a replica can vote twice in one term.
    */
-  VOTE_WITHOUT_PERSIST("vote-without-persist");
+  VOTE_WITHOUT_PERSIST("vote-without-persist", SimLogStore.CrashLoses.UNSYNCED_HARD_STATE_ONLY);
 
   public final String cliName;
+  final SimLogStore.CrashLoses crashLoses;
 
-  Mode(String cliName) {
+  Mode(String cliName, SimLogStore.CrashLoses crashLoses) {
     this.cliName = cliName;
+    this.crashLoses = crashLoses;
   }
 
   public static Mode parse(String text) {

@@ -1,7 +1,11 @@
 package io.holdfast.sim;
 
+import io.holdfast.raft.PersistRequest;
 import io.holdfast.raft.RaftCore;
 import io.holdfast.raft.message.Snapshot;
+import io.holdfast.storage.LogWrite;
+import io.holdfast.storage.sim.SimLogStore;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.TreeMap;
@@ -15,8 +19,15 @@ final class SimReplica {
   /** A client's proposal accepted by this replica as leader, waiting to be applied. */
   record Proposal(int client, long value, long index, long term, long proposedAt) {}
 
+  /** The simulated node hosts one replica, stored under this name. */
+  static final String REPLICA = "sim";
+
   final int id;
-  final SimDisk disk;
+  final SimLogStore disk;
+  /** Persist requests written to the disk and not yet reported durable, oldest first (safe mode). */
+  final ArrayDeque<PersistRequest> inFlight = new ArrayDeque<>();
+  /** Incremented by every crash, so disk completions scheduled before it are ignored. */
+  int epoch;
   RaftCore core;
   boolean paused;
   long pausedUntil;
@@ -32,9 +43,16 @@ final class SimReplica {
   private int smCount;
   long smApplied;
 
+  /** A new node: its disk holds the group's initial snapshot (bootstrap), synced. */
   SimReplica(int id, Snapshot initial) {
     this.id = id;
-    this.disk = new SimDisk(initial);
+    this.disk = new SimLogStore("sim-node-" + id);
+    disk.write(REPLICA, new LogWrite(null, initial, 0, java.util.List.of()));
+    disk.sync();
+  }
+
+  static LogWrite toWrite(PersistRequest p) {
+    return new LogWrite(p.hardState(), p.snapshot(), p.entriesFrom(), p.entries());
   }
 
   boolean up() {

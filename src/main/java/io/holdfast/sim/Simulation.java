@@ -10,6 +10,7 @@ import io.holdfast.raft.message.LogEntry;
 import io.holdfast.raft.message.Membership;
 import io.holdfast.raft.message.RaftMessage;
 import io.holdfast.raft.message.Snapshot;
+import io.holdfast.storage.RecoveredState;
 import java.util.EnumSet;
 import java.util.PriorityQueue;
 import java.util.function.Consumer;
@@ -202,30 +203,31 @@ public final class Simulation {
         r.dirty = true;
       }
       case SYNC_DONE -> {
-        if (e.epoch() != r.disk.epoch()) {
+        if (e.epoch() != r.epoch) {
           return;
         }
         mix(2, r.id, e.count(), 0, 0);
         r.syncScheduled = false;
-        for (PersistRequest done : r.disk.sync(e.count())) {
-          completePersist(r, done);
+        r.disk.syncOldest(e.count());
+        for (int i = 0; i < e.count(); i++) {
+          completePersist(r, r.inFlight.poll());
         }
         maybeStartSync(r);
       }
       case WRITE_DONE -> {
-        if (e.epoch() != r.disk.epoch()) {
+        if (e.epoch() != r.epoch) {
           return;
         }
         mix(3, r.id, e.request().id(), 0, 0);
         completePersist(r, e.request());
       }
       case LAZY_SYNC -> {
-        if (e.epoch() != r.disk.epoch()) {
+        if (e.epoch() != r.epoch) {
           return;
         }
         mix(4, r.id, r.disk.unsyncedCount(), 0, 0);
         r.syncScheduled = false;
-        r.disk.sync(r.disk.unsyncedCount());
+        r.disk.sync();
         maybeStartSync(r);
       }
     }
@@ -259,9 +261,11 @@ public final class Simulation {
 
   private void handleReady(SimReplica r, Ready ready) {
     if (ready.persist() != null) {
-      r.disk.write(ready.persist());
+      r.disk.write(SimReplica.REPLICA, SimReplica.toWrite(ready.persist()));
       if (config.mode() != Mode.SAFE) {
-        schedule(0, Kind.WRITE_DONE, r.id, r.disk.epoch(), null, ready.persist(), 0);
+        schedule(0, Kind.WRITE_DONE, r.id, r.epoch, null, ready.persist(), 0);
+      } else {
+        r.inFlight.add(ready.persist());
       }
       maybeStartSync(r);
     }
@@ -306,9 +310,9 @@ public final class Simulation {
     r.syncScheduled = true;
     if (config.mode() == Mode.SAFE) {
       int latency = diskPrng.between(opt.syncLatencyMin(), opt.syncLatencyMax());
-      schedule(latency, Kind.SYNC_DONE, r.id, r.disk.epoch(), null, null, r.disk.unsyncedCount());
+      schedule(latency, Kind.SYNC_DONE, r.id, r.epoch, null, null, r.disk.unsyncedCount());
     } else {
-      schedule(opt.lazySyncIntervalTicks(), Kind.LAZY_SYNC, r.id, r.disk.epoch(), null, null, 0);
+      schedule(opt.lazySyncIntervalTicks(), Kind.LAZY_SYNC, r.id, r.epoch, null, null, 0);
     }
   }
 
@@ -438,7 +442,9 @@ public final class Simulation {
 
   private void crash(SimReplica r, long restartAt) {
     fault("crash " + r.id + " (restart at " + restartAt + ")");
-    r.disk.crash(diskPrng, config.mode());
+    r.disk.crash(diskPrng, config.mode().crashLoses);
+    r.epoch++;
+    r.inFlight.clear();
     r.core = null;
     r.paused = false;
     r.deferred.clear();
@@ -454,7 +460,7 @@ public final class Simulation {
     if (now > 0) {
       fault("restart " + r.id);
     }
-    SimDisk d = r.disk;
+    RecoveredState d = r.disk.recovered().get(SimReplica.REPLICA);
     r.core = RaftCore.restart(opt.raft(), r.id, d.hardState(), d.snapshot(), d.entries(), corePrng.fork());
     r.restoreState(d.snapshot());
     checker.observeSnapshot(r, d.snapshot());

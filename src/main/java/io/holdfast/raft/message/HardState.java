@@ -6,6 +6,11 @@ package io.holdfast.raft.message;
  */
 public record HardState(long term, int votedFor) {
   public static final int NO_VOTE = 0;
+  /**
+   * The vote in this term was recorded but its record is damaged: the replica must assume it
+   * voted, for someone it cannot name, and so grants no vote in this term (D7).
+   */
+  public static final int VOTE_UNKNOWN = -1;
   public static final HardState INITIAL = new HardState(0, NO_VOTE);
 
   public HardState {

@@ -1,0 +1,559 @@
+package io.holdfast.storage.file;
+
+import io.holdfast.raft.message.HardState;
+import io.holdfast.raft.message.LogEntry;
+import io.holdfast.raft.message.Membership;
+import io.holdfast.raft.message.Snapshot;
+import io.holdfast.storage.LogStore;
+import io.holdfast.storage.LogWrite;
+import io.holdfast.storage.RecoveredState;
+import io.holdfast.storage.StorageFailure;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+/**
+ * The node's durable log: one write-ahead log shared by every replica on the node, so one fsync
+ * covers a whole batch of writes across all streams (group commit), plus snapshot files.
+ *
+ * <p>Layout under the data directory: {@code holdfast.id} (incarnation, D9), {@code wal/NNN.wal}
+ * (40-byte checksummed file header, then {@link WalRecord}s), {@code snapshots/<replica>/}.
+ * Writes are buffered in memory and reach the file only in {@link #sync()}, immediately followed
+ * by the fsync: a process killed between write and sync loses exactly what a power cut would.
+ *
+ * <p>Space: when there are more than {@code walFilesMax} WAL files, each replica whose records
+ * still live in the oldest file writes a checkpoint record (its whole current state) at the head,
+ * and files no replica needs any more are deleted. (Decision: the WAL is the only copy of log
+ * records for now. Per-replica segment files behind it would make reads of old entries and
+ * retention cheaper, not durability safer; they come with stream retention.)
+ *
+ * <p>Recovery (D6): a record that fails its checksum at the very end of the newest WAL file, with
+ * nothing valid after it, is a torn write and is truncated. A damaged payload anywhere else keeps
+ * its entries' identities (they are in the checksummed header) and is reported as faulty entries.
+ * A damaged record header, or damage in an older file, cannot be attributed: the store refuses to
+ * open rather than truncate over it.
+ */
+public final class FileLogStore implements LogStore {
+  private static final long FILE_MAGIC = 0x484657414c303031L; // "HFWAL001"
+  private static final int FILE_HEADER_BYTES = 40;
+
+  /**
+   * @param dir data directory (created if missing)
+   * @param walFileBytesMax a WAL file is closed and a new one started past this size
+   * @param walFilesMax past this many WAL files, the oldest is cleaned (live state checkpointed, file deleted)
+   */
+  public record Options(Path dir, long walFileBytesMax, int walFilesMax) {
+    public Options {
+      if (walFileBytesMax < 4096) {
+        throw new IllegalArgumentException("walFileBytesMax must be at least 4096, got " + walFileBytesMax);
+      }
+      if (walFilesMax < 2) {
+        throw new IllegalArgumentException("walFilesMax must be at least 2, got " + walFilesMax);
+      }
+    }
+
+    public static Options defaults(Path dir) {
+      return new Options(dir, 64L << 20, 4);
+    }
+  }
+
+  /** One replica's state as the log describes it (written, not necessarily synced). */
+  private static final class ReplicaLog {
+    HardState hardState = HardState.INITIAL;
+    WalRecord.SnapshotRef snapshot;
+    final ArrayList<LogEntry> entries = new ArrayList<>();
+    final TreeMap<Long, Long> faulty = new TreeMap<>();
+    /** The oldest WAL file this replica's state still needs. */
+    long baseFile;
+
+    ReplicaLog(long baseFile) {
+      this.baseFile = baseFile;
+    }
+
+    long snapshotIndex() {
+      return snapshot == null ? 0 : snapshot.meta().index();
+    }
+
+    long lastIndex() {
+      return snapshotIndex() + entries.size();
+    }
+  }
+
+  private final Options options;
+  private final Path walDir;
+  private final TreeMap<String, ReplicaLog> replicas = new TreeMap<>();
+  private final TreeMap<Long, Path> walFiles = new TreeMap<>();
+  private final TreeMap<String, RecoveredState> recovered = new TreeMap<>();
+  private final List<String> recoveryNotes = new ArrayList<>();
+  private final TreeMap<String, WalRecord.SnapshotRef> snapshotsToPrune = new TreeMap<>();
+  private String incarnation;
+  private boolean createdFresh;
+  private FileChannel head;
+  private long headSeq;
+  private long headBytes;
+  private byte[] buffer = new byte[1 << 16];
+  private int buffered;
+  private String failure;
+
+  private FileLogStore(Options options) {
+    this.options = options;
+    this.walDir = options.dir().resolve("wal");
+  }
+
+  /** Opens (creating if needed) and recovers the data directory. */
+  public static FileLogStore open(Options options) throws StorageFailure {
+    FileLogStore store = new FileLogStore(options);
+    try {
+      store.openDirectory();
+      store.recover();
+    } catch (IOException e) {
+      store.closeQuietly();
+      throw new StorageFailure("cannot open data directory " + options.dir() + ": " + e, e);
+    } catch (StorageFailure e) {
+      store.closeQuietly();
+      throw e;
+    }
+    return store;
+  }
+
+  @Override
+  public String incarnation() {
+    return incarnation;
+  }
+
+  @Override
+  public boolean createdFresh() {
+    return createdFresh;
+  }
+
+  @Override
+  public SortedMap<String, RecoveredState> recovered() {
+    return Collections.unmodifiableSortedMap(recovered);
+  }
+
+  /** What recovery did that an operator should know (torn tails truncated, identity rebuilt). */
+  public List<String> recoveryNotes() {
+    return List.copyOf(recoveryNotes);
+  }
+
+  /** Number of WAL files on disk (for tests and metrics). */
+  public int walFileCount() {
+    return walFiles.size();
+  }
+
+  @Override
+  public void write(String replica, LogWrite w) throws StorageFailure {
+    checkOpen();
+    ReplicaLog log = replicas.computeIfAbsent(replica, r -> new ReplicaLog(headSeq));
+    long first = w.snapshot() != null ? w.snapshot().index() + 1 : log.snapshotIndex() + 1;
+    long last = w.snapshot() != null ? Math.max(w.snapshot().index(), Math.min(log.lastIndex(), w.entriesFrom() - 1))
+        : log.lastIndex();
+    if (w.changesLog() && (w.entriesFrom() < first || w.entriesFrom() > last + 1)) {
+      throw new IllegalArgumentException("write for " + replica + " at " + w.entriesFrom() + " outside its log " + first
+          + ".." + (last + 1));
+    }
+    int flags = 0;
+    WalRecord.SnapshotRef ref = null;
+    try {
+      if (w.snapshot() != null) {
+        int crc = SnapshotFiles.write(options.dir(), replica, w.snapshot());
+        ref = new WalRecord.SnapshotRef(w.snapshot().meta(), w.snapshot().data().length, crc);
+        flags |= WalRecord.SNAPSHOT;
+      }
+    } catch (IOException e) {
+      throw fail("writing a snapshot of " + replica, e);
+    }
+    if (w.changesLog()) {
+      flags |= WalRecord.ENTRIES;
+    }
+    if (w.hardState() != null) {
+      flags |= WalRecord.HARD_STATE;
+    }
+    if (flags == 0) {
+      return;
+    }
+    append(WalRecord.encode(replica, flags, w.hardState(), ref, w.entriesFrom(), w.entries()));
+    if (ref != null) {
+      applySnapshot(log, ref);
+      snapshotsToPrune.put(replica, ref);
+    }
+    if (w.changesLog()) {
+      applyEntries(log, replica, w.entriesFrom(), w.entries(), true);
+    }
+    if (w.hardState() != null) {
+      log.hardState = w.hardState();
+    }
+  }
+
+  @Override
+  public void sync() throws StorageFailure {
+    checkOpen();
+    if (buffered == 0) {
+      return;
+    }
+    flush();
+    try {
+      for (var e : snapshotsToPrune.entrySet()) {
+        SnapshotFiles.deleteAllBut(options.dir(), e.getKey(), e.getValue().meta());
+      }
+      snapshotsToPrune.clear();
+      if (headBytes >= options.walFileBytesMax()) {
+        roll();
+      }
+      if (walFiles.size() > options.walFilesMax()) {
+        clean();
+      }
+    } catch (IOException e) {
+      throw fail("rolling or cleaning the write-ahead log", e);
+    }
+  }
+
+  @Override
+  public long unsyncedBytes() {
+    return buffered;
+  }
+
+  @Override
+  public void close() throws StorageFailure {
+    if (failure == null && buffered > 0) {
+      sync();
+    }
+    closeQuietly();
+    if (failure == null) {
+      failure = "closed";
+    }
+  }
+
+  // =========================================================================================
+  // Writing
+  // =========================================================================================
+
+  private void append(byte[] record) {
+    if (buffered + record.length > buffer.length) {
+      buffer = Arrays.copyOf(buffer, Math.max(buffer.length * 2, buffered + record.length));
+    }
+    System.arraycopy(record, 0, buffer, buffered, record.length);
+    buffered += record.length;
+  }
+
+  /** Writes the buffer at the head and fsyncs it. Never retried (D10). */
+  private void flush() throws StorageFailure {
+    try {
+      ByteBuffer b = ByteBuffer.wrap(buffer, 0, buffered);
+      while (b.hasRemaining()) {
+        head.write(b);
+      }
+      head.force(false);
+      headBytes += buffered;
+      buffered = 0;
+    } catch (IOException e) {
+      throw fail("writing and syncing " + walFiles.get(headSeq), e);
+    }
+  }
+
+  private void roll() throws IOException {
+    head.close();
+    createWalFile(headSeq + 1);
+  }
+
+  /** Checkpoints every replica still living in the oldest WAL file, then deletes what nobody needs. */
+  private void clean() throws IOException, StorageFailure {
+    long oldest = walFiles.firstKey();
+    for (var e : replicas.entrySet()) {
+      ReplicaLog log = e.getValue();
+      if (log.baseFile <= oldest && log.faulty.isEmpty()) {
+        append(checkpoint(e.getKey(), log));
+        log.baseFile = headSeq;
+      }
+    }
+    if (buffered > 0) {
+      flush();
+    }
+    long keepFrom = headSeq;
+    for (ReplicaLog log : replicas.values()) {
+      keepFrom = Math.min(keepFrom, log.baseFile);
+    }
+    boolean deleted = false;
+    while (walFiles.firstKey() < keepFrom) {
+      Files.delete(walFiles.pollFirstEntry().getValue());
+      deleted = true;
+    }
+    if (deleted) {
+      Fsync.directory(walDir);
+    }
+  }
+
+  private static byte[] checkpoint(String replica, ReplicaLog log) {
+    int flags = WalRecord.REPLACE | WalRecord.HARD_STATE | WalRecord.ENTRIES
+        | (log.snapshot == null ? 0 : WalRecord.SNAPSHOT);
+    return WalRecord.encode(replica, flags, log.hardState, log.snapshot, log.snapshotIndex() + 1, log.entries);
+  }
+
+  private void createWalFile(long seq) throws IOException {
+    Path file = walDir.resolve(String.format("%020d.wal", seq));
+    FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+    ByteBuffer h = ByteBuffer.allocate(FILE_HEADER_BYTES);
+    h.putLong(FILE_MAGIC).putLong(seq).put(HexFormat.of().parseHex(incarnation));
+    h.putInt(WalRecord.crc(h.array(), 0, 32, null, 0, 0)).putInt(0);
+    h.flip();
+    while (h.hasRemaining()) {
+      ch.write(h);
+    }
+    ch.force(true);
+    Fsync.directory(walDir);
+    head = ch;
+    headSeq = seq;
+    headBytes = FILE_HEADER_BYTES;
+    walFiles.put(seq, file);
+  }
+
+  // =========================================================================================
+  // Applying records to the in-memory picture (shared by writing and recovery)
+  // =========================================================================================
+
+  private static void applySnapshot(ReplicaLog log, WalRecord.SnapshotRef ref) {
+    long index = ref.meta().index();
+    long first = log.snapshotIndex() + 1;
+    if (index >= log.lastIndex() || log.entries.isEmpty()) {
+      log.entries.clear();
+    } else if (index >= first) {
+      log.entries.subList(0, (int) (index - first + 1)).clear();
+    }
+    log.faulty.headMap(index, true).clear();
+    log.snapshot = ref;
+  }
+
+  private static void applyEntries(ReplicaLog log, String replica, long from, List<LogEntry> entries, boolean valid) {
+    long first = log.snapshotIndex() + 1;
+    if (from < first || from > log.lastIndex() + 1) {
+      throw new IllegalArgumentException("write for " + replica + " at " + from + " outside its log " + first + ".."
+          + (log.lastIndex() + 1));
+    }
+    log.entries.subList((int) (from - first), log.entries.size()).clear();
+    log.faulty.tailMap(from, true).clear();
+    for (LogEntry e : entries) {
+      log.entries.add(e);
+      if (!valid) {
+        log.faulty.put(e.index(), e.term());
+      }
+    }
+  }
+
+  // =========================================================================================
+  // Opening and recovery
+  // =========================================================================================
+
+  private void openDirectory() throws IOException, StorageFailure {
+    Path dir = options.dir();
+    boolean hadData = Files.isDirectory(walDir) && !isEmpty(walDir);
+    Files.createDirectories(walDir);
+    incarnation = Identity.read(dir);
+    if (incarnation == null && hadData) {
+      incarnation = incarnationFromWalHeaders();
+      Identity.write(dir, incarnation);
+      recoveryNotes.add("identity file " + dir.resolve(Identity.FILE) + " was missing or damaged; rebuilt from the WAL");
+    } else if (incarnation == null) {
+      incarnation = Identity.newIncarnation();
+      Identity.write(dir, incarnation);
+      Fsync.directory(dir.toAbsolutePath().getParent());
+      createdFresh = true;
+    }
+  }
+
+  private static boolean isEmpty(Path dir) throws IOException {
+    try (var s = Files.list(dir)) {
+      return s.findAny().isEmpty();
+    }
+  }
+
+  private String incarnationFromWalHeaders() throws IOException, StorageFailure {
+    for (Path f : listWalFiles().values()) {
+      byte[] h = new byte[FILE_HEADER_BYTES];
+      try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+        if (ch.read(ByteBuffer.wrap(h)) == FILE_HEADER_BYTES && headerValid(h)) {
+          return HexFormat.of().formatHex(h, 16, 32);
+        }
+      }
+    }
+    throw new StorageFailure("data directory " + options.dir() + " has WAL files but no readable identity: "
+        + "it cannot be told apart from another node's; move it away so the node starts as a new member (D9)");
+  }
+
+  private TreeMap<Long, Path> listWalFiles() throws IOException {
+    TreeMap<Long, Path> files = new TreeMap<>();
+    try (var s = Files.list(walDir)) {
+      for (Path f : (Iterable<Path>) s::iterator) {
+        String name = f.getFileName().toString();
+        if (name.endsWith(".wal")) {
+          files.put(Long.parseLong(name.substring(0, name.length() - 4)), f);
+        }
+      }
+    }
+    return files;
+  }
+
+  private static boolean headerValid(byte[] h) {
+    ByteBuffer b = ByteBuffer.wrap(h);
+    return b.getLong(0) == FILE_MAGIC && b.getInt(32) == WalRecord.crc(h, 0, 32, null, 0, 0);
+  }
+
+  private void recover() throws IOException, StorageFailure {
+    TreeMap<Long, Path> files = listWalFiles();
+    for (var e : files.entrySet()) {
+      boolean newest = e.getKey().equals(files.lastKey());
+      if (recoverFile(e.getKey(), e.getValue(), newest)) {
+        walFiles.put(e.getKey(), e.getValue());
+      }
+    }
+    for (var e : replicas.entrySet()) {
+      recovered.put(e.getKey(), recoveredState(e.getKey(), e.getValue()));
+    }
+    if (walFiles.isEmpty()) {
+      createWalFile(files.isEmpty() ? 1 : files.lastKey() + 1);
+    } else {
+      headSeq = walFiles.lastKey();
+      head = FileChannel.open(walFiles.get(headSeq), StandardOpenOption.WRITE);
+      headBytes = head.size();
+      head.position(headBytes);
+    }
+  }
+
+  /** Replays one WAL file; returns false if it was an empty, torn-at-creation newest file (deleted). */
+  private boolean recoverFile(long seq, Path file, boolean newest) throws IOException, StorageFailure {
+    byte[] buf = Files.readAllBytes(file);
+    if (buf.length < FILE_HEADER_BYTES || !headerValid(buf)) {
+      if (newest && buf.length < FILE_HEADER_BYTES) {
+        Files.delete(file);
+        Fsync.directory(walDir);
+        recoveryNotes.add("deleted " + file + ": created but never written before a crash");
+        return false;
+      }
+      throw damaged(file, 0, "file header fails its checksum");
+    }
+    ByteBuffer h = ByteBuffer.wrap(buf);
+    if (h.getLong(8) != seq || !HexFormat.of().formatHex(buf, 16, 32).equals(incarnation)) {
+      throw damaged(file, 0, "file header names another file or another data directory");
+    }
+    int at = FILE_HEADER_BYTES;
+    while (at < buf.length) {
+      WalRecord.Decoded d = WalRecord.decode(buf, at, buf.length);
+      boolean nothingValidAfter = (d == null || !d.bodyValid()) && nextIntactRecord(buf, at + 1) < 0;
+      if ((d == null || !d.bodyValid()) && newest && nothingValidAfter) {
+        truncate(file, at, buf.length);
+        return true;
+      }
+      if (d == null) {
+        throw damaged(file, at, "a record header fails its checksum with " + (nothingValidAfter
+            ? "more WAL files after it" : "valid records after it") + ", so it is not a torn write");
+      }
+      try {
+        applyRecovered(d, seq);
+      } catch (IllegalArgumentException gap) {
+        throw damaged(file, at, gap.getMessage());
+      }
+      if (!d.bodyValid()) {
+        recoveryNotes.add("payload of " + d.entries().size() + " entries of " + d.replica() + " fails its checksum in "
+            + file + " at offset " + at + ": marked faulty, to be repaired from peers");
+      }
+      at = d.end();
+    }
+    return true;
+  }
+
+  private static int nextIntactRecord(byte[] buf, int from) {
+    for (int p = from; p + WalRecord.FIXED_BYTES + 4 <= buf.length; p++) {
+      if (buf[p] == 0x48 && buf[p + 1] == 0x46 && buf[p + 2] == 0x52 && buf[p + 3] == 0x43) {
+        WalRecord.Decoded d = WalRecord.decode(buf, p, buf.length);
+        if (d != null && d.bodyValid()) {
+          return p;
+        }
+      }
+    }
+    return -1;
+  }
+
+  private void truncate(Path file, int at, int length) throws IOException {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+      ch.truncate(at);
+      ch.force(true);
+    }
+    recoveryNotes.add("truncated a torn write of " + (length - at) + " bytes at the end of " + file + " (offset " + at + ")");
+  }
+
+  private void applyRecovered(WalRecord.Decoded d, long fileSeq) {
+    ReplicaLog log = replicas.computeIfAbsent(d.replica(), r -> new ReplicaLog(fileSeq));
+    if ((d.flags() & WalRecord.REPLACE) != 0) {
+      log = new ReplicaLog(fileSeq);
+      replicas.put(d.replica(), log);
+    }
+    if (d.snapshot() != null) {
+      applySnapshot(log, d.snapshot());
+    }
+    if ((d.flags() & WalRecord.ENTRIES) != 0) {
+      applyEntries(log, d.replica(), d.entriesFrom(), d.entries(), d.bodyValid());
+    }
+    if (d.hardState() != null) {
+      log.hardState = d.hardState();
+    }
+  }
+
+  private RecoveredState recoveredState(String replica, ReplicaLog log) throws IOException {
+    Snapshot snapshot = Snapshot.initial(Membership.EMPTY);
+    boolean snapshotFaulty = false;
+    if (log.snapshot != null) {
+      snapshot = SnapshotFiles.read(options.dir(), replica, log.snapshot);
+      if (snapshot == null) {
+        snapshotFaulty = true;
+        snapshot = new Snapshot(log.snapshot.meta(), new byte[0]);
+        recoveryNotes.add("snapshot " + log.snapshot.meta().index() + " of " + replica
+            + " is missing or fails its checksum: its content must be fetched from a peer");
+      } else {
+        SnapshotFiles.deleteAllBut(options.dir(), replica, log.snapshot.meta());
+      }
+    }
+    return new RecoveredState(log.hardState, snapshot, log.entries, log.faulty, snapshotFaulty);
+  }
+
+  // =========================================================================================
+  // Failure
+  // =========================================================================================
+
+  private StorageFailure damaged(Path file, int offset, String why) {
+    return new StorageFailure("damaged write-ahead log " + file + " at offset " + offset + ": " + why
+        + ". Nothing was truncated. This node's copy cannot be trusted: move its data directory away so it rejoins as a new"
+        + " member and is rebuilt from its peers (D6, D9).");
+  }
+
+  private void checkOpen() throws StorageFailure {
+    if (failure != null) {
+      throw new StorageFailure("storage is stopped: " + failure);
+    }
+  }
+
+  private StorageFailure fail(String what, IOException e) {
+    failure = what + " failed: " + e;
+    closeQuietly();
+    return new StorageFailure("storage stopped: " + failure + " (not retried: after a failed write or fsync the page"
+        + " cache cannot be trusted, D10)", e);
+  }
+
+  private void closeQuietly() {
+    try {
+      if (head != null) {
+        head.close();
+      }
+    } catch (IOException ignored) {
+      // already failing or closing: nothing more can be done with this channel
+    }
+  }
+}

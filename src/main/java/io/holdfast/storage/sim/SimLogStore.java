@@ -1,0 +1,173 @@
+package io.holdfast.storage.sim;
+
+import io.holdfast.base.Check;
+import io.holdfast.base.Prng;
+import io.holdfast.raft.message.HardState;
+import io.holdfast.raft.message.LogEntry;
+import io.holdfast.raft.message.Membership;
+import io.holdfast.raft.message.Snapshot;
+import io.holdfast.storage.LogStore;
+import io.holdfast.storage.LogWrite;
+import io.holdfast.storage.RecoveredState;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+/**
+ * An in-memory "disk" for the simulator that separates <em>written</em> (lost on a crash) from
+ * <em>synced</em> (durable). {@link #crash} rebuilds the store from what was synced, as a restart
+ * after power loss would, so replicas recover through the same {@link #recovered()} call the
+ * file store answers.
+ *
+ * <p>On an honest crash some prefix of the unsynced writes may have reached the platter anyway
+ * (the kernel writes back on its own schedule) and the write after that prefix may be torn: only
+ * a prefix of its parts survives. Never-acknowledged data surviving must be as harmless as it
+ * disappearing. The other {@link CrashLoses} kinds model disks that lie about fsync.
+ */
+public final class SimLogStore implements LogStore {
+  /** What a crash takes away. */
+  public enum CrashLoses {
+    /** Unsynced writes, except a random prefix that made it anyway (the last one maybe torn). */
+    UNSYNCED_WRITES,
+    /** Only the log part of unsynced writes (term and vote were synced): acking before fsync. */
+    UNSYNCED_LOG_ONLY,
+    /** Only the term and vote of unsynced writes (the log was synced): voting without persisting. */
+    UNSYNCED_HARD_STATE_ONLY
+  }
+
+  private record Pending(String replica, LogWrite write) {}
+
+  private static final class Image {
+    HardState hardState = HardState.INITIAL;
+    Snapshot snapshot = Snapshot.initial(Membership.EMPTY);
+    final ArrayList<LogEntry> entries = new ArrayList<>();
+  }
+
+  private final String incarnation;
+  private final TreeMap<String, Image> durable = new TreeMap<>();
+  private final ArrayList<Pending> unsynced = new ArrayList<>();
+  private long unsyncedBytes;
+
+  public SimLogStore(String incarnation) {
+    this.incarnation = incarnation;
+  }
+
+  @Override
+  public String incarnation() {
+    return incarnation;
+  }
+
+  @Override
+  public boolean createdFresh() {
+    return durable.isEmpty();
+  }
+
+  @Override
+  public SortedMap<String, RecoveredState> recovered() {
+    TreeMap<String, RecoveredState> out = new TreeMap<>();
+    for (var e : durable.entrySet()) {
+      Image i = e.getValue();
+      out.put(e.getKey(), new RecoveredState(i.hardState, i.snapshot, i.entries, new TreeMap<>(), false));
+    }
+    return out;
+  }
+
+  @Override
+  public void write(String replica, LogWrite write) {
+    unsynced.add(new Pending(replica, write));
+    unsyncedBytes += write.weightBytes();
+  }
+
+  public int unsyncedCount() {
+    return unsynced.size();
+  }
+
+  @Override
+  public void sync() {
+    syncOldest(unsynced.size());
+  }
+
+  /** Makes only the oldest {@code count} unsynced writes durable (a sync started before the rest arrived). */
+  public void syncOldest(int count) {
+    List<Pending> done = unsynced.subList(0, count);
+    for (Pending p : done) {
+      unsyncedBytes -= p.write().weightBytes();
+      apply(p, Integer.MAX_VALUE, true);
+    }
+    done.clear();
+  }
+
+  @Override
+  public long unsyncedBytes() {
+    return unsyncedBytes;
+  }
+
+  /** Power is cut: unsynced writes are lost (or partly kept) as {@code loses} says. */
+  public void crash(Prng prng, CrashLoses loses) {
+    switch (loses) {
+      case UNSYNCED_WRITES -> {
+        if (!unsynced.isEmpty() && prng.chance(0.5)) {
+          int survivors = prng.nextInt(unsynced.size());
+          for (int i = 0; i < survivors; i++) {
+            apply(unsynced.get(i), Integer.MAX_VALUE, true);
+          }
+          tear(prng, unsynced.get(survivors));
+        }
+      }
+      case UNSYNCED_LOG_ONLY -> {
+        for (Pending p : unsynced) {
+          if (p.write().hardState() != null) {
+            image(p.replica()).hardState = p.write().hardState();
+          }
+        }
+      }
+      case UNSYNCED_HARD_STATE_ONLY -> {
+        for (Pending p : unsynced) {
+          apply(p, Integer.MAX_VALUE, false);
+        }
+      }
+    }
+    unsynced.clear();
+    unsyncedBytes = 0;
+  }
+
+  /** On disk a write's parts go snapshot, entries, hard state; a torn one keeps a prefix of them. */
+  private void tear(Prng prng, Pending p) {
+    if (p.write().snapshot() != null && prng.chance(0.5)) {
+      return;
+    }
+    apply(p, prng.nextInt(p.write().entries().size() + 1), false);
+  }
+
+  @Override
+  public void close() {}
+
+  private Image image(String replica) {
+    return durable.computeIfAbsent(replica, r -> new Image());
+  }
+
+  private void apply(Pending p, int entryCount, boolean withHardState) {
+    Image image = image(p.replica());
+    LogWrite w = p.write();
+    if (w.snapshot() != null) {
+      Snapshot s = w.snapshot();
+      long base = image.snapshot.index();
+      int drop = (int) Math.min(image.entries.size(), Math.max(0, s.index() - base));
+      image.entries.subList(0, drop).clear();
+      image.snapshot = s;
+    }
+    if (w.changesLog()) {
+      long base = image.snapshot.index();
+      long from = w.entriesFrom();
+      Check.that(from > base, "log write at " + from + " into snapshot " + base);
+      Check.that(from <= base + image.entries.size() + 1, "log write at " + from + " leaves a gap after "
+          + (base + image.entries.size()));
+      image.entries.subList((int) (from - base - 1), image.entries.size()).clear();
+      image.entries.addAll(w.entries().subList(0, Math.min(entryCount, w.entries().size())));
+    }
+    if (withHardState && w.hardState() != null) {
+      image.hardState = w.hardState();
+    }
+  }
+}
