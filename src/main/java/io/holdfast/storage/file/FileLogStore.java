@@ -31,11 +31,11 @@ import java.util.TreeMap;
  * Writes are buffered in memory and reach the file only in {@link #sync()}, immediately followed
  * by the fsync: a process killed between write and sync loses exactly what a power cut would.
  *
- * <p>Space: when there are more than {@code walFilesMax} WAL files, each replica whose records
- * still live in the oldest file writes a checkpoint record (its whole current state) at the head,
- * and files no replica needs any more are deleted. (Decision: the WAL is the only copy of log
- * records for now. Per-replica segment files behind it would make reads of old entries and
- * retention cheaper, not durability safer; they come with stream retention.)
+ * <p>Space: the WAL is the only copy of log records (decision: one write per record, no copying
+ * behind it; see {@link #clean()}). Past {@code walFilesMax} files, term/vote/snapshot references
+ * living in the oldest files are written again at the head, and every file holding no live entry
+ * of any replica is deleted, so disk use follows compaction and retention. The store keeps no
+ * payloads in memory, only which file holds each replica's live entries.
  *
  * <p>Recovery (D6): a record that fails its checksum at the very end of the newest WAL file, with
  * nothing valid after it, is a torn write and is truncated. A damaged payload anywhere else keeps
@@ -50,7 +50,8 @@ public final class FileLogStore implements LogStore {
   /**
    * @param dir data directory (created if missing)
    * @param walFileBytesMax a WAL file is closed and a new one started past this size
-   * @param walFilesMax past this many WAL files, the oldest is cleaned (live state checkpointed, file deleted)
+   * @param walFilesMax past this many WAL files, metadata in the oldest is carried forward and
+   *     files without live entries are deleted
    */
   public record Options(Path dir, long walFileBytesMax, int walFilesMax) {
     public Options {
@@ -67,25 +68,32 @@ public final class FileLogStore implements LogStore {
     }
   }
 
-  /** One replica's state as the log describes it (written, not necessarily synced). */
+  /**
+   * One replica's state as the log describes it (written, not necessarily synced). Payloads are
+   * not kept: only which WAL file holds each live entry, as runs of (first index, file), so
+   * memory stays small however long the log.
+   */
   private static final class ReplicaLog {
     HardState hardState = HardState.INITIAL;
+    long hardStateFile = Long.MAX_VALUE;
     WalRecord.SnapshotRef snapshot;
-    final ArrayList<LogEntry> entries = new ArrayList<>();
+    long snapshotFile = Long.MAX_VALUE;
+    /** Index of the last entry covered by the snapshot (or, during replay, before the first record seen). */
+    long base;
+    /** During replay: entries were seen whose predecessors are in deleted files; a snapshot must cover them. */
+    boolean baseUnverified;
+    /** During replay: a log record (entries or snapshot) of this replica has been seen. */
+    boolean logSeen;
+    long lastIndex;
+    /** Runs of live entries: index of the first entry of each run → WAL file holding the run. */
+    final TreeMap<Long, Long> fileOfRun = new TreeMap<>();
     final TreeMap<Long, Long> faulty = new TreeMap<>();
-    /** The oldest WAL file this replica's state still needs. */
-    long baseFile;
+    /** Recovery only: the recovered entries, handed to the replica once. */
+    ArrayList<LogEntry> recoveredEntries;
 
-    ReplicaLog(long baseFile) {
-      this.baseFile = baseFile;
-    }
-
-    long snapshotIndex() {
-      return snapshot == null ? 0 : snapshot.meta().index();
-    }
-
-    long lastIndex() {
-      return snapshotIndex() + entries.size();
+    long oldestFileNeeded() {
+      long oldest = Math.min(hardStateFile, snapshotFile);
+      return fileOfRun.isEmpty() ? oldest : Math.min(oldest, fileOfRun.firstEntry().getValue());
     }
   }
 
@@ -154,10 +162,10 @@ public final class FileLogStore implements LogStore {
   @Override
   public void write(String replica, LogWrite w) throws StorageFailure {
     checkOpen();
-    ReplicaLog log = replicas.computeIfAbsent(replica, r -> new ReplicaLog(headSeq));
-    long first = w.snapshot() != null ? w.snapshot().index() + 1 : log.snapshotIndex() + 1;
-    long last = w.snapshot() != null ? Math.max(w.snapshot().index(), Math.min(log.lastIndex(), w.entriesFrom() - 1))
-        : log.lastIndex();
+    ReplicaLog log = replicas.computeIfAbsent(replica, r -> new ReplicaLog());
+    long first = w.snapshot() != null ? w.snapshot().index() + 1 : log.base + 1;
+    long last = w.snapshot() != null ? Math.max(w.snapshot().index(), Math.min(log.lastIndex, w.entriesFrom() - 1))
+        : log.lastIndex;
     if (w.changesLog() && (w.entriesFrom() < first || w.entriesFrom() > last + 1)) {
       throw new IllegalArgumentException("write for " + replica + " at " + w.entriesFrom() + " outside its log " + first
           + ".." + (last + 1));
@@ -183,15 +191,9 @@ public final class FileLogStore implements LogStore {
       return;
     }
     append(WalRecord.encode(replica, flags, w.hardState(), ref, w.entriesFrom(), w.entries()));
+    apply(log, replica, headSeq, ref, w.entriesFrom(), w.entries(), true, w.hardState());
     if (ref != null) {
-      applySnapshot(log, ref);
       snapshotsToPrune.put(replica, ref);
-    }
-    if (w.changesLog()) {
-      applyEntries(log, replica, w.entriesFrom(), w.entries(), true);
-    }
-    if (w.hardState() != null) {
-      log.hardState = w.hardState();
     }
   }
 
@@ -266,14 +268,22 @@ public final class FileLogStore implements LogStore {
     createWalFile(headSeq + 1);
   }
 
-  /** Checkpoints every replica still living in the oldest WAL file, then deletes what nobody needs. */
+  /**
+   * Frees the oldest WAL files: replicas whose term, vote or snapshot reference still live there
+   * get them written again at the head (a few bytes each); then every file older than what any
+   * replica's live entries need is deleted. Live entries are never copied: a file stays until its
+   * entries are compacted away (snapshots now, stream retention later), so disk use follows
+   * retention and nothing is written twice.
+   */
   private void clean() throws IOException, StorageFailure {
     long oldest = walFiles.firstKey();
     for (var e : replicas.entrySet()) {
       ReplicaLog log = e.getValue();
-      if (log.baseFile <= oldest && log.faulty.isEmpty()) {
-        append(checkpoint(e.getKey(), log));
-        log.baseFile = headSeq;
+      if (log.hardStateFile <= oldest || log.snapshotFile <= oldest) {
+        int flags = WalRecord.HARD_STATE | (log.snapshot == null ? 0 : WalRecord.SNAPSHOT);
+        append(WalRecord.encode(e.getKey(), flags, log.hardState, log.snapshot, 0, List.of()));
+        log.hardStateFile = headSeq;
+        log.snapshotFile = log.snapshot == null ? Long.MAX_VALUE : headSeq;
       }
     }
     if (buffered > 0) {
@@ -281,7 +291,7 @@ public final class FileLogStore implements LogStore {
     }
     long keepFrom = headSeq;
     for (ReplicaLog log : replicas.values()) {
-      keepFrom = Math.min(keepFrom, log.baseFile);
+      keepFrom = Math.min(keepFrom, log.oldestFileNeeded());
     }
     boolean deleted = false;
     while (walFiles.firstKey() < keepFrom) {
@@ -291,12 +301,6 @@ public final class FileLogStore implements LogStore {
     if (deleted) {
       Fsync.directory(walDir);
     }
-  }
-
-  private static byte[] checkpoint(String replica, ReplicaLog log) {
-    int flags = WalRecord.REPLACE | WalRecord.HARD_STATE | WalRecord.ENTRIES
-        | (log.snapshot == null ? 0 : WalRecord.SNAPSHOT);
-    return WalRecord.encode(replica, flags, log.hardState, log.snapshot, log.snapshotIndex() + 1, log.entries);
   }
 
   private void createWalFile(long seq) throws IOException {
@@ -321,30 +325,70 @@ public final class FileLogStore implements LogStore {
   // Applying records to the in-memory picture (shared by writing and recovery)
   // =========================================================================================
 
-  private static void applySnapshot(ReplicaLog log, WalRecord.SnapshotRef ref) {
-    long index = ref.meta().index();
-    long first = log.snapshotIndex() + 1;
-    if (index >= log.lastIndex() || log.entries.isEmpty()) {
-      log.entries.clear();
-    } else if (index >= first) {
-      log.entries.subList(0, (int) (index - first + 1)).clear();
+  /** Applies one record's parts, in the order the record defines, to a replica's picture. */
+  private static void apply(ReplicaLog log, String replica, long file, WalRecord.SnapshotRef snapshot, long entriesFrom,
+      List<LogEntry> entries, boolean valid, HardState hardState) {
+    if (snapshot != null) {
+      applySnapshot(log, snapshot, file);
     }
-    log.faulty.headMap(index, true).clear();
-    log.snapshot = ref;
+    if (entriesFrom > 0) {
+      applyEntries(log, replica, file, entriesFrom, entries, valid);
+    }
+    if (hardState != null) {
+      log.hardState = hardState;
+      log.hardStateFile = file;
+    }
   }
 
-  private static void applyEntries(ReplicaLog log, String replica, long from, List<LogEntry> entries, boolean valid) {
-    long first = log.snapshotIndex() + 1;
-    if (from < first || from > log.lastIndex() + 1) {
-      throw new IllegalArgumentException("write for " + replica + " at " + from + " outside its log " + first + ".."
-          + (log.lastIndex() + 1));
+  private static void applySnapshot(ReplicaLog log, WalRecord.SnapshotRef ref, long file) {
+    long index = ref.meta().index();
+    if (index >= log.base) {
+      log.baseUnverified = false; // everything up to the first entry seen is covered
     }
-    log.entries.subList((int) (from - first), log.entries.size()).clear();
+    log.logSeen = true;
+    if (index >= log.lastIndex) {
+      log.fileOfRun.clear();
+      log.lastIndex = index;
+      if (log.recoveredEntries != null) {
+        log.recoveredEntries.clear();
+      }
+    } else if (index > log.base) {
+      Long runHoldingNext = log.fileOfRun.floorKey(index + 1);
+      long fileOfNext = log.fileOfRun.get(runHoldingNext);
+      log.fileOfRun.headMap(index + 1, true).clear();
+      log.fileOfRun.put(index + 1, fileOfNext);
+      if (log.recoveredEntries != null) {
+        log.recoveredEntries.subList(0, (int) (index - log.base)).clear();
+      }
+    }
+    log.faulty.headMap(index, true).clear();
+    log.base = Math.max(log.base, index);
+    log.snapshot = ref;
+    log.snapshotFile = file;
+  }
+
+  private static void applyEntries(ReplicaLog log, String replica, long file, long from, List<LogEntry> entries,
+      boolean valid) {
+    if (from < log.base + 1 || from > log.lastIndex + 1) {
+      throw new IllegalArgumentException("write for " + replica + " at " + from + " outside its log " + (log.base + 1)
+          + ".." + (log.lastIndex + 1));
+    }
+    log.fileOfRun.tailMap(from, true).clear();
     log.faulty.tailMap(from, true).clear();
+    if (log.recoveredEntries != null) {
+      log.recoveredEntries.subList((int) (from - log.base - 1), log.recoveredEntries.size()).clear();
+    }
+    log.lastIndex = from - 1;
+    if (!entries.isEmpty()) {
+      log.fileOfRun.put(from, file);
+    }
     for (LogEntry e : entries) {
-      log.entries.add(e);
+      log.lastIndex = e.index();
       if (!valid) {
         log.faulty.put(e.index(), e.term());
+      }
+      if (log.recoveredEntries != null) {
+        log.recoveredEntries.add(e);
       }
     }
   }
@@ -408,6 +452,7 @@ public final class FileLogStore implements LogStore {
   }
 
   private void recover() throws IOException, StorageFailure {
+    // Replay every WAL file in order; each replica's picture is rebuilt from its records.
     TreeMap<Long, Path> files = listWalFiles();
     for (var e : files.entrySet()) {
       boolean newest = e.getKey().equals(files.lastKey());
@@ -491,23 +536,30 @@ public final class FileLogStore implements LogStore {
   }
 
   private void applyRecovered(WalRecord.Decoded d, long fileSeq) {
-    ReplicaLog log = replicas.computeIfAbsent(d.replica(), r -> new ReplicaLog(fileSeq));
-    if ((d.flags() & WalRecord.REPLACE) != 0) {
-      log = new ReplicaLog(fileSeq);
-      replicas.put(d.replica(), log);
+    ReplicaLog log = replicas.computeIfAbsent(d.replica(), r -> {
+      ReplicaLog fresh = new ReplicaLog();
+      fresh.recoveredEntries = new ArrayList<>();
+      return fresh;
+    });
+    boolean hasEntries = (d.flags() & WalRecord.ENTRIES) != 0;
+    if (!log.logSeen && hasEntries && d.snapshot() == null && d.entriesFrom() > 1) {
+      // Older WAL files were deleted once a snapshot covered their entries; that snapshot's
+      // reference was carried forward and must turn up later in the replay (checked at the end).
+      log.base = d.entriesFrom() - 1;
+      log.lastIndex = log.base;
+      log.baseUnverified = true;
     }
-    if (d.snapshot() != null) {
-      applySnapshot(log, d.snapshot());
-    }
-    if ((d.flags() & WalRecord.ENTRIES) != 0) {
-      applyEntries(log, d.replica(), d.entriesFrom(), d.entries(), d.bodyValid());
-    }
-    if (d.hardState() != null) {
-      log.hardState = d.hardState();
-    }
+    log.logSeen |= hasEntries;
+    apply(log, d.replica(), fileSeq, d.snapshot(), hasEntries ? d.entriesFrom() : 0, d.entries(), d.bodyValid(),
+        d.hardState());
   }
 
-  private RecoveredState recoveredState(String replica, ReplicaLog log) throws IOException {
+  private RecoveredState recoveredState(String replica, ReplicaLog log) throws IOException, StorageFailure {
+    if (log.baseUnverified) {
+      throw new StorageFailure("replica " + replica + " has entries from " + (log.base + 1) + " on, but the WAL files"
+          + " holding what came before them are gone and no snapshot covers it: a WAL file was deleted or lost."
+          + " Nothing was truncated; move the data directory away so the node rejoins as a new member (D6, D9).");
+    }
     Snapshot snapshot = Snapshot.initial(Membership.EMPTY);
     boolean snapshotFaulty = false;
     if (log.snapshot != null) {
@@ -521,7 +573,9 @@ public final class FileLogStore implements LogStore {
         SnapshotFiles.deleteAllBut(options.dir(), replica, log.snapshot.meta());
       }
     }
-    return new RecoveredState(log.hardState, snapshot, log.entries, log.faulty, snapshotFaulty);
+    RecoveredState state = new RecoveredState(log.hardState, snapshot, log.recoveredEntries, log.faulty, snapshotFaulty);
+    log.recoveredEntries = null; // handed over: the store keeps no payloads
+    return state;
   }
 
   // =========================================================================================

@@ -12,7 +12,8 @@ import java.util.List;
 import java.util.zip.CRC32C;
 
 /**
- * One write-ahead-log record: one replica's write (or a checkpoint of its whole state).
+ * One write-ahead-log record: one replica's write (or its term, vote and snapshot reference
+ * written again so that an old WAL file can be deleted).
  *
  * <pre>
  *   u32 magic 'HFRC' | u8 flags | 3 pad | u32 headerLength | u32 bodyLength | u32 headerCrc
@@ -34,8 +35,6 @@ final class WalRecord {
   static final int HARD_STATE = 1;
   static final int SNAPSHOT = 2;
   static final int ENTRIES = 4;
-  /** A checkpoint: forget everything stored for the replica before this record. */
-  static final int REPLACE = 8;
 
   /** A snapshot as the log refers to it; its data lives in a snapshot file. */
   record SnapshotRef(SnapshotMeta meta, long dataLength, int dataCrc) {}

@@ -307,6 +307,44 @@ class FileLogStoreTest extends LogStoreContract {
   }
 
   @Test
+  void liveEntriesPinTheirWalFilesUntilASnapshotCoversThem() throws Exception {
+    FileLogStore.Options small = new FileLogStore.Options(dir(), 4096, 2);
+    FileLogStore s = FileLogStore.open(small);
+    for (int i = 1; i <= 100; i++) {
+      s.write("a", LogWrite.append(i, List.of(entry(i, 1, "x".repeat(200)))));
+      s.sync();
+    }
+    int pinned = s.walFileCount();
+    assertTrue(pinned > 3, "nothing compacted, so nothing may be deleted: " + pinned);
+    s.write("a", new LogWrite(null, new Snapshot(new SnapshotMeta(100, 1, Membership.ofVoters(1)), new byte[] {1}), 0,
+        List.of()));
+    s.write("a", LogWrite.append(101, List.of(entry(101, 1, "y"))));
+    s.sync();
+    assertTrue(s.walFileCount() <= 2, "once compacted, the old files go: " + s.walFileCount());
+    s.close();
+    s = FileLogStore.open(small);
+    assertEquals(101, s.recovered().get("a").lastIndex());
+    assertEquals(100, s.recovered().get("a").snapshot().index());
+    s.close();
+  }
+
+  @Test
+  void aMissingWalFileThatAReplicaNeedsRefusesToOpen() throws Exception {
+    FileLogStore.Options small = new FileLogStore.Options(dir(), 4096, 100);
+    FileLogStore s = FileLogStore.open(small);
+    for (int i = 1; i <= 100; i++) {
+      s.write("a", LogWrite.append(i, List.of(entry(i, 1, "x".repeat(200)))));
+      s.sync();
+    }
+    s.close();
+    try (Stream<Path> files = Files.list(dir().resolve("wal"))) {
+      Files.delete(files.min(Comparator.naturalOrder()).orElseThrow());
+    }
+    StorageFailure f = assertThrows(StorageFailure.class, () -> FileLogStore.open(small));
+    assertTrue(f.getMessage().contains("WAL files holding what came before them are gone"), f.getMessage());
+  }
+
+  @Test
   void badWritesAreRefusedBeforeAnythingIsBuffered() throws Exception {
     FileLogStore s = open();
     s.write("a", LogWrite.append(1, entries(1, 2, 1)));

@@ -1,0 +1,196 @@
+package io.holdfast.node;
+
+import io.holdfast.storage.LogStore;
+import io.holdfast.storage.LogWrite;
+import io.holdfast.storage.RecoveredState;
+import io.holdfast.storage.StorageFailure;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+
+/**
+ * The one owner of a node's storage. Every replica on the node sends its durable writes here;
+ * they are group-committed: the first write of a batch sends this actor a {@link FlushBatch}
+ * marker, so every write already in the mailbox — everything that arrived while the previous
+ * fsync ran — joins the batch before the marker is handled. No timer: the batch grows with load
+ * and with fsync latency, capped by {@link Settings}. After the one fsync, each writer gets
+ * {@link Persisted} for its writes, in order.
+ *
+ * <p>Lost writes: every write carries its writer's sequence number and the last one the writer
+ * saw persisted. Messages from one actor to another are not lost or reordered while both live,
+ * so a gap means this actor restarted: it answers {@link ResendFrom} and ignores writes until the
+ * expected one arrives. Writes replay idempotently in order (a log write deletes from its first
+ * index before appending), so resending is always safe.
+ *
+ * <p>Failure (D10): the first {@link StorageFailure} stops storage for good. Every later write is
+ * answered {@link StorageStopped}; nothing is retried.
+ *
+ * <p>Runs on {@code holdfast.storage-dispatcher} (a single dedicated thread): write and fsync block.
+ */
+public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
+  public static final String DISPATCHER = "holdfast.storage-dispatcher";
+
+  public sealed interface Command {}
+
+  /**
+   * A replica's write, number {@code seq} (from 1, consecutive) of {@code writer}; the writer has
+   * seen every write up to {@code lastPersistedSeq} persisted.
+   */
+  public record Write(String writer, long seq, long lastPersistedSeq, LogWrite write, ActorRef<Reply> replyTo)
+      implements Command {}
+
+  public record GetRecovered(ActorRef<SortedMap<String, RecoveredState>> replyTo) implements Command {}
+
+  public record GetStats(ActorRef<Stats> replyTo) implements Command {}
+
+  private enum FlushBatch implements Command { INSTANCE }
+
+  public sealed interface Reply {}
+
+  /** Every write of {@code writer} up to and including {@code seq} is durable. */
+  public record Persisted(String writer, long seq) implements Reply {}
+
+  /** Writes were lost (this actor restarted): resend every unpersisted write from {@code seq} on. */
+  public record ResendFrom(String writer, long seq) implements Reply {}
+
+  /** Storage is stopped (D10); nothing more will be persisted on this node. */
+  public record StorageStopped(String writer, String reason) implements Reply {}
+
+  /** @param batchWritesMax writes per fsync at most @param batchBytesMax buffered bytes per fsync at most */
+  public record Settings(int batchWritesMax, long batchBytesMax) {
+    public Settings {
+      if (batchWritesMax < 1) {
+        throw new IllegalArgumentException("holdfast.storage.batch-writes-max must be at least 1, got " + batchWritesMax);
+      }
+      if (batchBytesMax < 4096) {
+        throw new IllegalArgumentException("holdfast.storage.batch-bytes-max must be at least 4 KiB, got " + batchBytesMax);
+      }
+    }
+
+    public static Settings fromConfig(com.typesafe.config.Config config) {
+      com.typesafe.config.Config c = config.getConfig("holdfast.storage");
+      return new Settings(c.getInt("batch-writes-max"), c.getBytes("batch-bytes-max"));
+    }
+  }
+
+  /** Counters since start: fsyncs, writes and bytes they covered, the largest batch. */
+  public record Stats(long syncs, long writesSynced, long bytesSynced, long largestBatch) {}
+
+  private record Pending(String writer, long seq, ActorRef<Reply> replyTo) {}
+
+  private final LogStore store;
+  private final Settings settings;
+  private final TreeMap<String, Long> expectedSeq = new TreeMap<>();
+  private final ArrayList<Pending> batch = new ArrayList<>();
+  private long batchBytes;
+  private long syncs;
+  private long writesSynced;
+  private long bytesSynced;
+  private long largestBatch;
+  private String stoppedBecause;
+
+  public static Behavior<Command> create(LogStore store, Settings settings) {
+    return Behaviors.setup(ctx -> new NodeStorage(ctx, store, settings));
+  }
+
+  private NodeStorage(ActorContext<Command> ctx, LogStore store, Settings settings) {
+    super(ctx);
+    this.store = store;
+    this.settings = settings;
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Write.class, this::onWrite)
+        .onMessageEquals(FlushBatch.INSTANCE, this::onFlushBatch)
+        .onMessage(GetRecovered.class, this::onGetRecovered)
+        .onMessage(GetStats.class, this::onGetStats)
+        .build();
+  }
+
+  private Behavior<Command> onWrite(Write w) {
+    if (stoppedBecause != null) {
+      w.replyTo().tell(new StorageStopped(w.writer(), stoppedBecause));
+      return this;
+    }
+    Long expected = expectedSeq.get(w.writer());
+    long want = expected != null ? expected : w.lastPersistedSeq() + 1;
+    if (w.seq() != want) {
+      if (w.seq() > want) {
+        w.replyTo().tell(new ResendFrom(w.writer(), want));
+      }
+      return this; // a duplicate of something already written, or a write after a gap
+    }
+    try {
+      store.write(w.writer(), w.write());
+    } catch (StorageFailure e) {
+      return stop(e);
+    }
+    expectedSeq.put(w.writer(), want + 1);
+    if (batch.isEmpty()) {
+      getContext().getSelf().tell(FlushBatch.INSTANCE);
+    }
+    batch.add(new Pending(w.writer(), w.seq(), w.replyTo()));
+    batchBytes += w.write().weightBytes();
+    if (batch.size() >= settings.batchWritesMax() || batchBytes >= settings.batchBytesMax()) {
+      return flush();
+    }
+    return this;
+  }
+
+  private Behavior<Command> onFlushBatch() {
+    return batch.isEmpty() || stoppedBecause != null ? this : flush();
+  }
+
+  private Behavior<Command> flush() {
+    try {
+      store.sync();
+    } catch (StorageFailure e) {
+      return stop(e);
+    }
+    syncs++;
+    writesSynced += batch.size();
+    bytesSynced += batchBytes;
+    largestBatch = Math.max(largestBatch, batch.size());
+    // One Persisted per writer per batch: the highest of its writes in the batch covers the rest.
+    TreeMap<String, Pending> highest = new TreeMap<>();
+    for (Pending p : batch) {
+      highest.put(p.writer(), p);
+    }
+    for (Pending p : highest.values()) {
+      p.replyTo().tell(new Persisted(p.writer(), p.seq()));
+    }
+    batch.clear();
+    batchBytes = 0;
+    return this;
+  }
+
+  private Behavior<Command> stop(StorageFailure e) {
+    stoppedBecause = e.getMessage();
+    getContext().getLog().error("Storage stopped, this node persists nothing more: {}", e.getMessage(), e);
+    List<Pending> unanswered = new ArrayList<>(batch);
+    batch.clear();
+    for (Pending p : unanswered) {
+      p.replyTo().tell(new StorageStopped(p.writer(), stoppedBecause));
+    }
+    return this;
+  }
+
+  private Behavior<Command> onGetRecovered(GetRecovered r) {
+    r.replyTo().tell(store.recovered());
+    return this;
+  }
+
+  private Behavior<Command> onGetStats(GetStats r) {
+    r.replyTo().tell(new Stats(syncs, writesSynced, bytesSynced, largestBatch));
+    return this;
+  }
+}
