@@ -13,11 +13,25 @@ public final class Main {
         sim     run the deterministic cluster simulator over many seeds
                 [--seeds N] [--start-seed S] [--replicas 1|3|5] [--faults LIST|all|none]
                 [--mode safe|ack-before-fsync|vote-without-persist] [--jobs J] [--trace] [--json]
+        bench journal
+                measure the node storage's group commit against the disk's raw fsync rate
+                [--streams 1|100|1000] [--record-bytes 1024] [--inflight 256] [--seconds 10]
+                [--dir DIR] [--json]
         help    show this text
       """;
 
   public static void main(String[] argv) {
     System.exit(run(argv, System.out, System.err));
+  }
+
+  private static int bench(String[] argv, PrintStream out, PrintStream err) throws Exception {
+    if (argv.length < 2) {
+      throw new Args.UsageException("bench needs a target: journal");
+    }
+    return switch (argv[1]) {
+      case "journal" -> JournalBench.run(argv, out, err);
+      default -> throw new Args.UsageException("unknown benchmark '" + argv[1] + "' (expected: journal)");
+    };
   }
 
   static int run(String[] argv, PrintStream out, PrintStream err) {
@@ -28,12 +42,16 @@ public final class Main {
     try {
       return switch (argv[0]) {
         case "sim" -> SimCommand.run(argv, out, err);
+        case "bench" -> bench(argv, out, err);
         default -> throw new Args.UsageException("unknown command '" + argv[0] + "'");
       };
     } catch (Args.UsageException | IllegalArgumentException e) {
       err.println("holdfast: " + e.getMessage());
       err.println("run 'holdfast help' for usage");
       return 2;
+    } catch (Exception e) {
+      err.println("holdfast: " + argv[0] + " failed: " + e);
+      return 1;
     }
   }
 }

@@ -80,6 +80,30 @@ class MainTest {
   }
 
   @Test
+  void benchJournalReportsItsContractFields() throws Exception {
+    Run r = run("bench", "journal", "--streams", "3", "--seconds", "1", "--inflight", "8", "--dir", "target", "--json");
+    assertEquals(0, r.exit(), r.out() + r.err());
+    JsonNode j = r.lastJson();
+    for (String field : new String[] {"streams", "record_bytes", "records_per_s", "mb_per_s", "fsyncs_per_s",
+        "avg_batch_records", "ack_p50_us", "ack_p99_us", "raw_fsync_per_s", "raw_fsync_p50_us"}) {
+      assertTrue(j.has(field), "missing field " + field + " in " + j);
+    }
+    assertEquals(3, j.get("streams").asInt());
+    assertTrue(j.get("records_per_s").asLong() > 0, "records were acknowledged");
+    assertTrue(j.get("fsyncs_per_s").asLong() > 0);
+  }
+
+  @Test
+  void benchUsageErrorsAreClear() {
+    for (String[] args : new String[][] {{"bench"}, {"bench", "warp"}, {"bench", "journal", "--streams", "0"},
+        {"bench", "journal", "--record-bytes", "x"}}) {
+      Run r = run(args);
+      assertEquals(2, r.exit(), String.join(" ", args));
+      assertTrue(r.err().startsWith("holdfast: "), r.err());
+    }
+  }
+
+  @Test
   void faultListsCanBeNarrowed() throws Exception {
     Run r = run("sim", "--seeds", "2", "--faults", "crash,partition", "--replicas", "5", "--json");
     assertEquals(0, r.exit());

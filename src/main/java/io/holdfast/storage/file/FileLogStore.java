@@ -211,9 +211,9 @@ public final class FileLogStore implements LogStore {
       snapshotsToPrune.clear();
       if (headBytes >= options.walFileBytesMax()) {
         roll();
-      }
-      if (walFiles.size() > options.walFilesMax()) {
-        clean();
+        if (walFiles.size() > options.walFilesMax()) {
+          clean(); // only when a file was added: cleaning looks at every replica
+        }
       }
     } catch (IOException e) {
       throw fail("rolling or cleaning the write-ahead log", e);

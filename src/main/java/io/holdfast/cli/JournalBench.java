@@ -1,0 +1,259 @@
+package io.holdfast.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.holdfast.node.NodeStorage;
+import io.holdfast.raft.message.EntryType;
+import io.holdfast.raft.message.LogEntry;
+import io.holdfast.storage.LogWrite;
+import io.holdfast.storage.file.FileLogStore;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.stream.Stream;
+import org.HdrHistogram.Histogram;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * {@code holdfast bench journal}: how fast the node's storage acknowledges durable writes.
+ * One writer per stream keeps up to {@code --inflight} one-record writes outstanding (as a Raft
+ * leader pipelines) against {@link NodeStorage} over a real {@link FileLogStore}; every ack means
+ * fsynced. In the same run, on the same directory, it measures the disk's raw rate: one writer
+ * doing 4 KiB write + fsync in a loop. The figure that matters is the ratio of the two: group
+ * commit turns one fsync into many acknowledged records.
+ */
+final class JournalBench {
+  private JournalBench() {}
+
+  private sealed interface WriterCommand {}
+
+  private record StartMeasuring() implements WriterCommand {}
+
+  private record Stop(ActorRef<WriterResult> replyTo) implements WriterCommand {}
+
+  private record FromStorage(NodeStorage.Reply reply) implements WriterCommand {}
+
+  private record WriterResult(long records, Histogram latencyMicros, String failure) {}
+
+  private record Outstanding(long seq, long sentNanos, LogWrite write) {}
+
+  static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
+    Args a = Args.parse(argv, 2, Set.of("streams", "record-bytes", "inflight", "seconds", "dir"), Set.of("json"));
+    int streams = (int) a.longValue("streams", 1, 1, 100_000);
+    int recordBytes = (int) a.longValue("record-bytes", 1024, 1, 16 << 20);
+    int inflight = (int) a.longValue("inflight", 256, 1, 1_000_000);
+    int seconds = (int) a.longValue("seconds", 10, 1, 3600);
+    boolean json = a.flag("json");
+    Path parent = Path.of(a.string("dir", "target"));
+    Files.createDirectories(parent);
+    Path base = Files.createTempDirectory(parent, "holdfast-bench-journal-");
+    try {
+      err.printf("bench journal: raw fsync rate of %s ...%n", base);
+      double[] raw = rawFsync(base.resolve("raw-fsync.dat"), Math.max(1, Math.min(3, seconds / 3)));
+      err.printf("bench journal: %d streams, %d-byte records, %d in flight each, %d s ...%n", streams, recordBytes,
+          inflight, seconds);
+      Map<String, Object> r = journal(base.resolve("journal"), streams, recordBytes, inflight, seconds, err);
+      r.put("raw_fsync_per_s", Math.round(raw[0]));
+      r.put("raw_fsync_p50_us", Math.round(raw[1]));
+      double ratio = ((Number) r.get("records_per_s")).doubleValue() / raw[0];
+      r.put("ratio_vs_raw_fsync", Math.round(ratio * 10) / 10.0);
+      out.printf("bench journal: %d streams x %d B records, %d in flight: %s records/s (%s MB/s), %s fsyncs/s,"
+              + " %s records per fsync, ack p50 %s us, p99 %s us%n",
+          streams, recordBytes, inflight, r.get("records_per_s"), r.get("mb_per_s"), r.get("fsyncs_per_s"),
+          r.get("avg_batch_records"), r.get("ack_p50_us"), r.get("ack_p99_us"));
+      out.printf("  raw 4 KiB write+fsync on the same disk: %d/s (p50 %d us); acked records are %.1fx that%n",
+          Math.round(raw[0]), Math.round(raw[1]), ratio);
+      if (json) {
+        out.println(new ObjectMapper().writeValueAsString(r));
+      }
+      return r.containsKey("failure") ? 1 : 0;
+    } finally {
+      deleteRecursively(base);
+    }
+  }
+
+  /** Returns {fsyncs per second, p50 latency in microseconds} of 4 KiB append + fsync. */
+  private static double[] rawFsync(Path file, int seconds) throws IOException {
+    Histogram h = new Histogram(3);
+    ByteBuffer block = ByteBuffer.allocate(4096);
+    long count = 0;
+    long start = System.nanoTime();
+    long end = start + seconds * 1_000_000_000L;
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+      long now = start;
+      while (now < end) {
+        block.clear();
+        while (block.hasRemaining()) {
+          ch.write(block);
+        }
+        ch.force(false);
+        long t = System.nanoTime();
+        h.recordValue(Math.max(1, (t - now) / 1000));
+        now = t;
+        count++;
+      }
+      return new double[] {count / ((now - start) / 1e9), h.getValueAtPercentile(50)};
+    }
+  }
+
+  private static Map<String, Object> journal(Path dir, int streams, int recordBytes, int inflight, int seconds,
+      PrintStream err) throws Exception {
+    Config config = ConfigFactory.parseString("pekko.actor.provider = local\npekko.loglevel = WARNING")
+        .withFallback(ConfigFactory.load());
+    Config storage = config.getConfig("holdfast.storage");
+    FileLogStore store = FileLogStore.open(new FileLogStore.Options(dir, storage.getBytes("wal-file-bytes-max"),
+        storage.getInt("wal-files-max")));
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "holdfast-bench", config);
+    try {
+      ActorRef<NodeStorage.Command> node = system.systemActorOf(
+          NodeStorage.create(store, NodeStorage.Settings.fromConfig(config)), "storage",
+          DispatcherSelector.fromConfig(NodeStorage.DISPATCHER));
+      byte[] payload = new byte[recordBytes];
+      for (int i = 0; i < payload.length; i++) {
+        payload[i] = (byte) (i * 31 + 7);
+      }
+      List<ActorRef<WriterCommand>> writers = new ArrayList<>();
+      for (int i = 0; i < streams; i++) {
+        writers.add(system.systemActorOf(writer("s" + i, node, payload, inflight), "writer-" + i, Props.empty()));
+      }
+      Thread.sleep(Math.min(2000, seconds * 200L)); // warm-up: JIT, page cache, batch sizes settle
+      NodeStorage.Stats before = stats(system, node);
+      writers.forEach(w -> w.tell(new StartMeasuring()));
+      long start = System.nanoTime();
+      Thread.sleep(seconds * 1000L);
+      long window = System.nanoTime() - start;
+      NodeStorage.Stats after = stats(system, node);
+      List<CompletableFuture<WriterResult>> results = new ArrayList<>();
+      for (ActorRef<WriterCommand> w : writers) {
+        results.add(AskPattern.<WriterCommand, WriterResult>ask(w, Stop::new, Duration.ofSeconds(30), system.scheduler())
+            .toCompletableFuture());
+      }
+      long records = 0;
+      Histogram all = new Histogram(3);
+      String failure = null;
+      for (CompletableFuture<WriterResult> f : results) {
+        WriterResult r = f.get();
+        records += r.records();
+        all.add(r.latencyMicros());
+        failure = failure != null ? failure : r.failure();
+      }
+      double secs = window / 1e9;
+      long syncs = after.syncs() - before.syncs();
+      Map<String, Object> j = new LinkedHashMap<>();
+      j.put("streams", streams);
+      j.put("record_bytes", recordBytes);
+      j.put("inflight", inflight);
+      j.put("seconds", Math.round(secs * 100) / 100.0);
+      j.put("records_per_s", Math.round(records / secs));
+      j.put("mb_per_s", Math.round(records * (double) recordBytes / secs / 1e6 * 10) / 10.0);
+      j.put("fsyncs_per_s", Math.round(syncs / secs));
+      j.put("avg_batch_records", syncs == 0 ? 0 : Math.round((after.writesSynced() - before.writesSynced()) / (double) syncs));
+      j.put("ack_p50_us", all.getValueAtPercentile(50));
+      j.put("ack_p99_us", all.getValueAtPercentile(99));
+      j.put("ack_p999_us", all.getValueAtPercentile(99.9));
+      if (failure != null) {
+        j.put("failure", failure);
+        err.println("bench journal: storage failed: " + failure);
+      }
+      return j;
+    } finally {
+      system.terminate();
+      system.getWhenTerminated().toCompletableFuture().get();
+      store.close();
+    }
+  }
+
+  private static NodeStorage.Stats stats(ActorSystem<Void> system, ActorRef<NodeStorage.Command> node) throws Exception {
+    return AskPattern.<NodeStorage.Command, NodeStorage.Stats>ask(node, NodeStorage.GetStats::new, Duration.ofSeconds(30),
+        system.scheduler()).toCompletableFuture().get();
+  }
+
+  /** One stream's writer: keeps {@code inflight} one-record writes outstanding, resends on request. */
+  private static Behavior<WriterCommand> writer(String stream, ActorRef<NodeStorage.Command> node, byte[] payload,
+      int inflight) {
+    return Behaviors.setup(ctx -> {
+      ActorRef<NodeStorage.Reply> replies = ctx.messageAdapter(NodeStorage.Reply.class, FromStorage::new);
+      ArrayDeque<Outstanding> outstanding = new ArrayDeque<>();
+      Histogram latency = new Histogram(3);
+      long[] state = {1, 1, 0, 0}; // next index, next seq, last persisted seq, records measured
+      boolean[] flags = {true, false}; // running, measuring
+      String[] failure = {null};
+      Runnable topUp = () -> {
+        while (flags[0] && outstanding.size() < inflight) {
+          long index = state[0]++;
+          LogWrite w = LogWrite.append(index, List.of(new LogEntry(index, 1, EntryType.COMMAND, payload)));
+          Outstanding o = new Outstanding(state[1]++, System.nanoTime(), w);
+          outstanding.add(o);
+          node.tell(new NodeStorage.Write(stream, o.seq(), state[2], w, replies));
+        }
+      };
+      topUp.run();
+      return Behaviors.receive(WriterCommand.class)
+          .onMessage(StartMeasuring.class, m -> {
+            flags[1] = true;
+            return Behaviors.same();
+          })
+          .onMessage(Stop.class, m -> {
+            flags[0] = false;
+            m.replyTo().tell(new WriterResult(state[3], latency, failure[0]));
+            return Behaviors.same();
+          })
+          .onMessage(FromStorage.class, m -> {
+            if (m.reply() instanceof NodeStorage.Persisted p) {
+              long now = System.nanoTime();
+              while (!outstanding.isEmpty() && outstanding.peekFirst().seq() <= p.seq()) {
+                Outstanding o = outstanding.pollFirst();
+                if (flags[1] && flags[0]) {
+                  latency.recordValue(Math.max(1, (now - o.sentNanos()) / 1000));
+                  state[3]++;
+                }
+              }
+              state[2] = p.seq();
+              topUp.run();
+            } else if (m.reply() instanceof NodeStorage.ResendFrom r) {
+              for (Outstanding o : outstanding) {
+                if (o.seq() >= r.seq()) {
+                  node.tell(new NodeStorage.Write(stream, o.seq(), state[2], o.write(), replies));
+                }
+              }
+            } else if (m.reply() instanceof NodeStorage.StorageStopped s) {
+              failure[0] = s.reason();
+              flags[0] = false;
+            }
+            return Behaviors.same();
+          })
+          .build();
+    });
+  }
+
+  private static void deleteRecursively(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (Stream<Path> all = Files.walk(dir)) {
+      for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+  }
+}
