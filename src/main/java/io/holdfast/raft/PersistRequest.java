@@ -10,7 +10,8 @@ import java.util.List;
  * What the core needs made durable, in this order: {@code snapshot} (if any: store it and drop
  * stored entries up to its index), then the log change (if {@code entriesFrom > 0}: delete stored
  * entries at or after {@code entriesFrom}, then append {@code entries}, which start there), then
- * {@code hardState} (if any).
+ * {@code repaired} (payloads for stored entries whose own failed their checksum: each replaces the
+ * stored entry with the same index and term, nothing is truncated), then {@code hardState}.
  *
  * <p>Contract for the host: requests are made durable and reported back with
  * {@link RaftCore#onPersisted} in the order they were issued, each only once everything in it
@@ -24,10 +25,12 @@ public record PersistRequest(
     Snapshot snapshot,
     long entriesFrom,
     List<LogEntry> entries,
+    List<LogEntry> repaired,
     List<RaftMessage> messagesAfterPersist) {
 
   public PersistRequest {
     entries = List.copyOf(entries);
+    repaired = List.copyOf(repaired);
     messagesAfterPersist = List.copyOf(messagesAfterPersist);
     if (!entries.isEmpty() && entries.get(0).index() != entriesFrom) {
       throw new IllegalArgumentException("entries start at " + entries.get(0).index() + ", not " + entriesFrom);

@@ -42,6 +42,17 @@ import java.util.TreeMap;
  *   <li>The leader counts itself toward a quorum only up to its own persisted index, and commits
  *       by counting only entries of its current term.</li>
  * </ul>
+ *
+ * <p>Damaged entries (D6, D7): storage may recover entries whose payload failed its checksum but
+ * whose (index, term) is verified. The log holds them as placeholders ({@link #restart} gets them
+ * as {@code faulty}). Such a replica never applies or sends them, never claims them as matched
+ * (nor, as leader, counts itself past them), and votes only on verified identities. As a
+ * follower it rejects appends beyond its first faulty entry so the leader resends from there, and
+ * repairs each payload from the leader's copy (written back with {@link PersistRequest#repaired()},
+ * which truncates nothing). As a leader it asks the members for its first faulty entry
+ * ({@link RepairRequest}); once enough voters affirmatively answer that they do not hold it that
+ * it cannot have been committed ({@link #cannotHaveBeenCommitted}), and the leader discards it
+ * and everything after it, and steps down (CTRL, FAST'18). A damaged replica may therefore lead without ever imposing its damage (D7).
  */
 public final class RaftCore {
   public enum Role { FOLLOWER, PRE_CANDIDATE, CANDIDATE, LEADER }
@@ -75,6 +86,14 @@ public final class RaftCore {
   private long matchedLeaderIndex;
   /** Follower: last match reported to the leader in this term. */
   private long lastReportedMatch;
+
+  /** Entries whose payload is unknown (failed its checksum): index → term. */
+  private final TreeMap<Long, Long> faulty = new TreeMap<>();
+  /** Repaired entries not yet durable: index → id of the persist request carrying them (0: not issued). */
+  private final TreeMap<Long, Long> repairing = new TreeMap<>();
+  private final ArrayList<LogEntry> repairsToPersist = new ArrayList<>();
+  /** Leader: voters that affirmatively lack our first faulty entry. */
+  private final java.util.TreeSet<Integer> absentVotes = new java.util.TreeSet<>();
 
   // --- persistence bookkeeping -------------------------------------------------------------
   private HardState durableHardState;
@@ -113,7 +132,17 @@ public final class RaftCore {
    */
   public static RaftCore restart(
       RaftSettings settings, int self, HardState hardState, Snapshot snapshot, List<LogEntry> entries, Prng prng) {
+    return restart(settings, self, hardState, snapshot, entries, new TreeMap<>(), prng);
+  }
+
+  /**
+   * As above, with the entries storage found damaged: index → term of entries in {@code entries}
+   * whose payload failed its checksum (present as placeholders with their verified identity).
+   */
+  public static RaftCore restart(RaftSettings settings, int self, HardState hardState, Snapshot snapshot,
+      List<LogEntry> entries, java.util.SortedMap<Long, Long> faulty, Prng prng) {
     RaftCore core = new RaftCore(settings, self, snapshot, prng);
+    core.faulty.putAll(faulty);
     for (LogEntry e : entries) {
       if (e.index() > snapshot.index()) {
         core.log.append(e);
@@ -125,11 +154,11 @@ public final class RaftCore {
     core.diskLastIndex = core.log.lastIndex();
     core.durableHardState = hardState;
     core.requestedHardState = hardState;
-    // The log cannot hold a term above the current one; if the stored hard state is behind its own
-    // log (it is written in the same batch, so this means a damaged store), trust the log's term
-    // and drop the vote rather than ever voting twice in that term.
+    // The log cannot hold a term above the current one. If the stored hard state is behind the log
+    // (a torn write kept entries but not the term and vote written with them), take the log's term
+    // and assume we voted in it for someone we cannot name: abstain rather than risk voting twice (D7).
     core.term = Math.max(hardState.term(), core.log.lastTerm());
-    core.votedFor = core.term == hardState.term() ? hardState.votedFor() : HardState.NO_VOTE;
+    core.votedFor = core.term == hardState.term() ? hardState.votedFor() : HardState.VOTE_UNKNOWN;
     core.becomeFollower(core.term, 0);
     return core;
   }
@@ -176,6 +205,10 @@ public final class RaftCore {
       onHeartbeatResult(r);
     } else if (m instanceof TimeoutNow t) {
       onTimeoutNow(t);
+    } else if (m instanceof RaftMessage.RepairRequest r) {
+      onRepairRequest(r);
+    } else if (m instanceof RaftMessage.RepairResult r) {
+      onRepairResult(r);
     }
   }
 
@@ -256,6 +289,7 @@ public final class RaftCore {
     if (head.truncatesFrom() != Long.MAX_VALUE) {
       diskLastIndex = head.diskLastAfter();
     }
+    repairing.values().removeIf(id -> id != 0 && id <= head.id());
     if (role == Role.CANDIDATE && durableHardState.term() == term && durableHardState.votedFor() == self
         && !votes.containsKey(self)) {
       votes.put(self, true);
@@ -281,8 +315,9 @@ public final class RaftCore {
         || snapshotToApply != null
         || snapshotToPersist != null
         || unstableFrom != Long.MAX_VALUE
+        || !repairsToPersist.isEmpty()
         || !currentHardState().equals(requestedHardState)
-        || appliedIndex < commitIndex;
+        || appliedIndex < (faulty.isEmpty() ? commitIndex : Math.min(commitIndex, faulty.firstKey() - 1));
   }
 
   /** Drains everything the core wants done; see {@link Ready} for the order. */
@@ -297,9 +332,10 @@ public final class RaftCore {
     Snapshot restored = snapshotToApply;
     snapshotToApply = null;
     List<LogEntry> committed = List.of();
-    if (appliedIndex < commitIndex) {
+    long applicable = faulty.isEmpty() ? commitIndex : Math.min(commitIndex, faulty.firstKey() - 1);
+    if (appliedIndex < applicable) {
       long from = Math.max(appliedIndex + 1, log.firstIndex());
-      committed = log.slice(from, commitIndex, settings.applyEntriesMax(), Long.MAX_VALUE);
+      committed = log.slice(from, applicable, settings.applyEntriesMax(), Long.MAX_VALUE);
       appliedIndex = committed.get(committed.size() - 1).index();
     }
     return new Ready(persist, now, restored, committed);
@@ -316,13 +352,18 @@ public final class RaftCore {
           : List.of();
     }
     Snapshot snapshot = snapshotToPersist;
-    if (hs == null && entriesFrom == 0 && snapshot == null && messagesAfterPersist.isEmpty()) {
+    if (hs == null && entriesFrom == 0 && snapshot == null && repairsToPersist.isEmpty() && messagesAfterPersist.isEmpty()) {
       return null;
     }
     long id = nextRequestId++;
+    for (LogEntry e : repairsToPersist) {
+      repairing.replace(e.index(), 0L, id);
+    }
     long diskLastAfter = entries.isEmpty() ? entriesFrom - 1 : entries.get(entries.size() - 1).index();
     outstanding.addLast(new Pending(id, hs, snapshot == null ? 0 : snapshot.index(), unstableFrom, diskLastAfter));
-    PersistRequest request = new PersistRequest(id, hs, snapshot, entriesFrom, entries, messagesAfterPersist);
+    PersistRequest request = new PersistRequest(id, hs, snapshot, entriesFrom, entries, repairsToPersist,
+        messagesAfterPersist);
+    repairsToPersist.clear();
     if (hs != null) {
       requestedHardState = hs;
     }
@@ -385,6 +426,11 @@ public final class RaftCore {
     return log.slice(start, to, Integer.MAX_VALUE, Long.MAX_VALUE);
   }
 
+  /** Entries whose payload is still unknown (index → term); empty for a healthy replica. */
+  public java.util.SortedMap<Long, Long> faulty() {
+    return java.util.Collections.unmodifiableSortedMap(faulty);
+  }
+
   public long termAt(long index) {
     return log.term(index);
   }
@@ -422,6 +468,7 @@ public final class RaftCore {
     leaderId = leader;
     votes.clear();
     progress.clear();
+    absentVotes.clear();
     leadTransferee = 0;
     resetTimers();
   }
@@ -473,6 +520,8 @@ public final class RaftCore {
     appendEntry(EntryType.NOOP, new byte[0]);
     leaderFirstIndex = log.lastIndex();
     resetTimers();
+    absentVotes.clear();
+    requestRepair();
   }
 
   private void resetTimers() {
@@ -511,6 +560,7 @@ public final class RaftCore {
     if (heartbeatElapsed >= settings.heartbeatIntervalTicks()) {
       heartbeatElapsed = 0;
       broadcastHeartbeat();
+      requestRepair();
     }
   }
 
@@ -659,21 +709,30 @@ public final class RaftCore {
         return;
       }
     }
+    if (!faulty.isEmpty() && faulty.firstKey() <= prev) {
+      // We cannot vouch for what we hold up to prev: make the leader resend from our first damaged entry.
+      long before = faulty.firstKey() - 1;
+      send(new AppendEntriesResult(self, ae.from(), term, false, 0, ae.prevLogIndex(), before,
+          Math.max(log.term(before), 0), faulty.firstKey()));
+      return;
+    }
     long ourTerm = log.term(prev);
     if (ourTerm != prevTerm) {
       long hintIndex = log.lastIndexWithTermAtMost(prev, prevTerm);
       long hintTerm = log.term(hintIndex);
-      send(new AppendEntriesResult(self, ae.from(), term, false, 0, ae.prevLogIndex(), hintIndex, Math.max(hintTerm, 0)));
+      send(new AppendEntriesResult(self, ae.from(), term, false, 0, ae.prevLogIndex(), hintIndex, Math.max(hintTerm, 0), 0));
       return;
     }
     for (LogEntry e : entries) {
       if (e.index() <= log.lastIndex()) {
         if (log.term(e.index()) == e.term()) {
+          if (faulty.remove(e.index()) != null) {
+            repair(e);
+          }
           continue;
         }
         Check.that(e.index() > commitIndex, "leader " + ae.from() + " overwrites committed entry " + e.index());
-        log.truncateFrom(e.index());
-        membership = log.latestMembership();
+        truncateFrom(e.index());
       }
       appendReceived(e);
     }
@@ -681,6 +740,42 @@ public final class RaftCore {
     matchedLeaderIndex = Math.max(matchedLeaderIndex, lastNew);
     commitTo(Math.min(ae.leaderCommit(), lastNew));
     reportMatch(lastNew);
+  }
+
+  /**
+   * Our damaged entries up to {@code snap}'s index are committed (a peer compacted them into this
+   * snapshot, and our log matches it there): take the snapshot in their place, keeping the entries
+   * after it (D6: repaired from a peer).
+   */
+  private void takeSnapshotOverDamage(Snapshot snap) {
+    if (snap.index() <= log.snapshotIndex()) {
+      return;
+    }
+    log.compact(snap.meta());
+    faulty.headMap(snap.index(), true).clear();
+    repairing.headMap(snap.index(), true).clear();
+    repairsToPersist.removeIf(r -> r.index() <= snap.index());
+    latestSnapshot = snap;
+    snapshotToPersist = snap;
+    commitTo(snap.index());
+    if (appliedIndex < snap.index()) {
+      snapshotToApply = snap;
+      appliedIndex = snap.index();
+    }
+  }
+
+  private void repair(LogEntry e) {
+    log.replace(e);
+    repairing.put(e.index(), 0L);
+    repairsToPersist.add(e);
+  }
+
+  private void truncateFrom(long index) {
+    log.truncateFrom(index);
+    membership = log.latestMembership();
+    faulty.tailMap(index, true).clear();
+    repairing.tailMap(index, true).clear();
+    repairsToPersist.removeIf(r -> r.index() >= index);
   }
 
   private void appendReceived(LogEntry e) {
@@ -700,16 +795,23 @@ public final class RaftCore {
   private void onInstallSnapshot(InstallSnapshot is) {
     followLeader(is.from());
     Snapshot snap = is.snapshot();
-    if (snap.index() <= commitIndex) {
+    boolean coversDamage = !faulty.isEmpty() && faulty.firstKey() <= snap.index();
+    if (snap.index() <= commitIndex && !coversDamage) {
       matchedLeaderIndex = Math.max(matchedLeaderIndex, commitIndex);
     } else if (log.term(snap.index()) == snap.term()) {
       matchedLeaderIndex = Math.max(matchedLeaderIndex, snap.index());
       commitTo(snap.index());
+      if (coversDamage) {
+        takeSnapshotOverDamage(snap);
+      }
     } else {
       // Entries after our commit index may differ from the snapshot's history: treat them as
       // rewritten until the snapshot is durable.
       unstableFrom = Math.min(unstableFrom, commitIndex + 1);
       log.restore(snap.meta());
+      faulty.clear();
+      repairing.clear();
+      repairsToPersist.clear();
       membership = log.latestMembership();
       commitIndex = snap.index();
       appliedIndex = snap.index();
@@ -723,13 +825,26 @@ public final class RaftCore {
 
   /** What a follower may claim to match: persisted and verified against this term's leader (D1). */
   private long followerMatch() {
-    return Math.min(persistedIndex(), matchedLeaderIndex);
+    return Math.min(durableIndex(), matchedLeaderIndex);
+  }
+
+  /** The highest index up to which this replica durably holds every payload (D1 with D6). */
+  private long durableIndex() {
+    long durable = persistedIndex();
+    if (!faulty.isEmpty()) {
+      durable = Math.min(durable, faulty.firstKey() - 1);
+    }
+    if (!repairing.isEmpty()) {
+      durable = Math.min(durable, repairing.firstKey() - 1);
+    }
+    return durable;
   }
 
   private void reportMatch(long acceptedIndex) {
     long match = followerMatch();
     lastReportedMatch = Math.max(lastReportedMatch, match);
-    send(new AppendEntriesResult(self, leaderId, term, true, match, 0, acceptedIndex, 0));
+    long accepted = faulty.isEmpty() ? acceptedIndex : Math.min(acceptedIndex, faulty.firstKey() - 1);
+    send(new AppendEntriesResult(self, leaderId, term, true, match, 0, accepted, 0, 0));
   }
 
   private void reportMatchIfAdvanced() {
@@ -815,7 +930,7 @@ public final class RaftCore {
       boolean sent = false;
       while (sendAppend(e.getKey(), pr)) {
         sent = true; // pipelining: keep going until the window is full or the follower has everything
-        if (pr.state != Progress.State.REPLICATE || pr.next > log.lastIndex()) {
+        if (pr.state != Progress.State.REPLICATE || pr.next > log.lastIndex() || !faulty.isEmpty()) {
           break;
         }
       }
@@ -842,8 +957,9 @@ public final class RaftCore {
       return true;
     }
     Check.that(prevTerm >= 0, "next index " + pr.next + " beyond log end " + log.lastIndex());
-    List<LogEntry> entries = pr.next <= log.lastIndex()
-        ? log.slice(pr.next, log.lastIndex(), settings.appendEntriesMax(), settings.appendBytesMax())
+    long sendable = faulty.isEmpty() ? log.lastIndex() : faulty.firstKey() - 1; // damaged entries are never served
+    List<LogEntry> entries = pr.next <= sendable
+        ? log.slice(pr.next, sendable, settings.appendEntriesMax(), settings.appendBytesMax())
         : List.of();
     if (pr.state == Progress.State.PROBE) {
       if (pr.probeSent) {
@@ -918,6 +1034,16 @@ public final class RaftCore {
   }
 
   private void onAppendRejected(int from, Progress pr, AppendEntriesResult r) {
+    if (r.damagedFrom() > 0) {
+      // What it acknowledged rotted on its disk: forget that and send again from the damage.
+      pr.match = Math.min(pr.match, r.damagedFrom() - 1);
+      pr.accepted = Math.min(pr.accepted, r.damagedFrom() - 1);
+      if (pr.state != Progress.State.SNAPSHOT) {
+        pr.becomeProbe(r.damagedFrom());
+        sendAppend(from, pr);
+      }
+      return;
+    }
     boolean stale = pr.state == Progress.State.REPLICATE
         ? r.rejectedPrevIndex() <= pr.match
         : r.rejectedPrevIndex() != pr.next - 1;
@@ -962,10 +1088,118 @@ public final class RaftCore {
     }
   }
 
+  // =========================================================================================
+  // Protocol-aware repair of damaged entries (D6)
+  // =========================================================================================
+
+  /**
+   * Leader: ask for our first damaged entry every other member, and every voter of any membership
+   * under which it could have been committed (a voter since removed may be the one holding it).
+   */
+  private void requestRepair() {
+    if (role != Role.LEADER || faulty.isEmpty()) {
+      return;
+    }
+    var first = faulty.firstEntry();
+    java.util.TreeSet<Integer> ask = new java.util.TreeSet<>(progress.keySet());
+    for (Membership m : log.membershipsFrom(first.getKey())) {
+      ask.addAll(m.voters());
+    }
+    ask.remove(self);
+    for (int member : ask) {
+      send(new RaftMessage.RepairRequest(self, member, term, first.getKey(), first.getValue()));
+    }
+  }
+
+  private void onRepairRequest(RaftMessage.RepairRequest r) {
+    long index = r.index();
+    LogEntry entry = null;
+    Snapshot snapshot = null;
+    boolean absent = false;
+    if (index > log.lastIndex() || (index > log.snapshotIndex() && log.term(index) != r.entryTerm())) {
+      absent = true; // not in our log: a committed entry never leaves a log that held it durably
+    } else if (index <= log.snapshotIndex()) {
+      snapshot = latestSnapshot; // committed, and compacted here: our snapshot covers it
+    } else if (!faulty.containsKey(index)) {
+      entry = log.entry(index);
+    }
+    send(new RaftMessage.RepairResult(self, r.from(), term, index, r.entryTerm(), entry, snapshot, absent));
+  }
+
+  private void onRepairResult(RaftMessage.RepairResult r) {
+    if (role != Role.LEADER || faulty.isEmpty() || faulty.firstKey() != r.index()
+        || faulty.firstEntry().getValue() != r.entryTerm()) {
+      return; // stale: that entry is no longer the one we are missing
+    }
+    if (r.entry() != null) {
+      faulty.remove(r.index());
+      repair(r.entry());
+      absentVotes.clear();
+      appendsPending = true;
+      requestRepair();
+      return;
+    }
+    Snapshot snap = r.snapshot();
+    if (snap != null && snap.index() >= r.index() && snap.index() <= log.lastIndex()
+        && log.term(snap.index()) == snap.term()) {
+      takeSnapshotOverDamage(snap);
+      absentVotes.clear();
+      appendsPending = true;
+      requestRepair();
+      return;
+    }
+    if (r.absent()) {
+      absentVotes.add(r.from());
+      if (cannotHaveBeenCommitted(r.index())) {
+        discardFrom(r.index());
+      }
+    }
+  }
+
+  /**
+   * Whether our damaged entry at {@code index} cannot have been committed. It was first committed,
+   * if at all, under the membership in force at {@code index} or under the first membership
+   * appended after it; that one was appended by a leader holding the entry and voting in the
+   * former — either one of its voters other than us, who would not answer "absent", or us, and
+   * then it is in our log. So it suffices that every voter other than us of every membership from
+   * {@code index} on in our log answered "absent", that none of those memberships has us as its
+   * only voter, and that no membership entry from {@code index} on is itself damaged (unknown).
+   */
+  private boolean cannotHaveBeenCommitted(long index) {
+    for (long i : faulty.tailMap(index, true).keySet()) {
+      if (log.entry(i).type() == EntryType.MEMBERSHIP) {
+        return false;
+      }
+    }
+    for (Membership m : log.membershipsFrom(index)) {
+      if (m.voters().equals(java.util.Set.of(self))) {
+        return false;
+      }
+      for (int voter : m.voters()) {
+        if (voter != self && !absentVotes.contains(voter)) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Entry {@code index} was never committed, so neither was anything after it: drop them all.
+   * Then step down: a leader's log must only grow within its term (followers' acknowledgements
+   * name indexes, not contents), so the next leader starts a new term. Nothing at or after
+   * {@code index} was ever sent in this term, so nothing in flight refers to what is dropped.
+   */
+  private void discardFrom(long index) {
+    truncateFrom(index);
+    unstableFrom = Math.min(unstableFrom, index);
+    becomeFollower(term, 0);
+  }
+
   /** Commits the highest current-term index a majority has persisted (D3). */
   private boolean maybeCommit() {
     long quorumIndex = Quorum.committedIndex(membership.voters(),
-        id -> id == self ? persistedIndex() : matchOf(id));
+        id -> id == self ? durableIndex() : matchOf(id));
     if (quorumIndex <= commitIndex || log.term(quorumIndex) != term) {
       return false;
     }

@@ -12,6 +12,7 @@ public final class Coverage {
   public long transfers;
   public long membershipChanges;
   public long splitBrains;
+  public long bitflips;
   public long compactions;
   public long snapshotsInstalled;
   public long leaderTerms;
@@ -31,6 +32,8 @@ public final class Coverage {
       membershipChanges++;
     } else if (fault.startsWith("split-brain 1")) {
       splitBrains++;
+    } else if (fault.startsWith("bitflip")) {
+      bitflips++;
     }
   }
 
@@ -42,6 +45,7 @@ public final class Coverage {
     transfers += o.transfers;
     membershipChanges += o.membershipChanges;
     splitBrains += o.splitBrains;
+    bitflips += o.bitflips;
     compactions += o.compactions;
     snapshotsInstalled += o.snapshotsInstalled;
     leaderTerms += o.leaderTerms;
@@ -50,7 +54,8 @@ public final class Coverage {
   @Override
   public String toString() {
     return "crashes " + crashes + ", power losses " + powerLosses + ", partitions " + partitions + ", pauses " + pauses
-        + ", split-brain schedules " + splitBrains + ", membership changes " + membershipChanges + ", transfers "
+        + ", split-brain schedules " + splitBrains + ", disks with bit flips " + bitflips
+        + ", membership changes " + membershipChanges + ", transfers "
         + transfers + ", terms with a leader " + leaderTerms + ", compactions " + compactions
         + ", snapshots installed " + snapshotsInstalled;
   }

@@ -25,7 +25,12 @@ public enum Fault {
   /** Membership changes one replica at a time: remove, add back as learner, promote. */
   MEMBERSHIP,
   /** Leader transfers to a random voter. */
-  TRANSFER;
+  TRANSFER,
+  /**
+   * Bit rot on a fixed minority of replicas: while one of them is down, payloads of random entries
+   * in its durable log go bad (their identities survive, as in the file store).
+   */
+  BITFLIP;
 
   public String cliName() {
     return name().toLowerCase(Locale.ROOT).replace('_', '-');

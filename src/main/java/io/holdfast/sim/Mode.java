@@ -20,7 +20,12 @@ public enum Mode {
    * Writes are reported durable as soon as they are written. A crash keeps unsynced entries but
    * loses an unsynced term and vote: a replica can vote twice in one term.
    */
-  VOTE_WITHOUT_PERSIST("vote-without-persist", SimLogStore.CrashLoses.UNSYNCED_HARD_STATE_ONLY);
+  VOTE_WITHOUT_PERSIST("vote-without-persist", SimLogStore.CrashLoses.UNSYNCED_HARD_STATE_ONLY),
+  /**
+   * An honest disk, but recovery treats a damaged entry the way NATS did: the log is cut at the
+   * first one, as if it were a torn tail. Acknowledged entries after it are forgotten.
+   */
+  TRUNCATE_ON_CORRUPTION("truncate-on-corruption", SimLogStore.CrashLoses.UNSYNCED_WRITES);
 
   public final String cliName;
   final SimLogStore.CrashLoses crashLoses;
@@ -36,6 +41,7 @@ public enum Mode {
         return m;
       }
     }
-    throw new IllegalArgumentException("unknown mode '" + text + "' (expected safe, ack-before-fsync or vote-without-persist)");
+    throw new IllegalArgumentException("unknown mode '" + text
+        + "' (expected safe, ack-before-fsync, vote-without-persist or truncate-on-corruption)");
   }
 }

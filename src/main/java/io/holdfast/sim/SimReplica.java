@@ -52,7 +52,7 @@ final class SimReplica {
   }
 
   static LogWrite toWrite(PersistRequest p) {
-    return new LogWrite(p.hardState(), p.snapshot(), p.entriesFrom(), p.entries());
+    return new LogWrite(p.hardState(), p.snapshot(), p.entriesFrom(), p.entries(), p.repaired());
   }
 
   boolean up() {

@@ -12,7 +12,10 @@ import io.holdfast.raft.message.RaftMessage;
 import io.holdfast.raft.message.Snapshot;
 import io.holdfast.storage.RecoveredState;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.PriorityQueue;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.function.Consumer;
 
 /**
@@ -75,6 +78,8 @@ public final class Simulation {
   private int splitBrainStep;
   private long splitBrainNextAt;
   private int[] splitBrainGroup;
+  /** The minority whose disks may rot (bitflip); fixed for the run. */
+  private final boolean[] corruptible;
 
   public Simulation(Config config, Consumer<String> trace) {
     this.config = config;
@@ -107,6 +112,10 @@ public final class Simulation {
     for (int c = 1; c <= opt.clients(); c++) {
       clientLeaderGuess[c] = 1 + clientPrng.nextInt(n);
       clientNextCounter[c] = 1;
+    }
+    this.corruptible = new boolean[n + 1];
+    for (int id : randomGroup((n - 1) / 2)) {
+      corruptible[id] = true;
     }
   }
 
@@ -288,6 +297,10 @@ public final class Simulation {
   }
 
   private void apply(SimReplica r, LogEntry e) {
+    if (e.type() == EntryType.COMMAND && e.data().length != 8) {
+      checker.violation(() -> "applied a damaged entry: " + e + " on replica " + r.id + " at tick " + now);
+      return;
+    }
     long value = e.type() == EntryType.COMMAND ? SimReplica.getLong(e.data(), 0) : 0;
     checker.observeApply(r.id, e, value);
     if (e.type() == EntryType.COMMAND) {
@@ -321,6 +334,13 @@ public final class Simulation {
   // =========================================================================================
 
   private void send(RaftMessage m) {
+    if (m instanceof RaftMessage.AppendEntries a) {
+      for (LogEntry e : a.entries()) {
+        if (e.type() == EntryType.COMMAND && e.data().length != 8) {
+          checker.violation(() -> "served a damaged entry: " + e + " from replica " + m.from() + " at tick " + now);
+        }
+      }
+    }
     if (blocked[m.from()][m.to()] || netPrng.chance(dropProbability)) {
       return;
     }
@@ -443,6 +463,12 @@ public final class Simulation {
   private void crash(SimReplica r, long restartAt) {
     fault("crash " + r.id + " (restart at " + restartAt + ")");
     r.disk.crash(diskPrng, config.mode().crashLoses);
+    if (corruptible[r.id] && nemesisPrng.chance(opt.bitflipProbability())) {
+      int damaged = r.disk.corruptPayloads(nemesisPrng, SimReplica.REPLICA, nemesisPrng.between(1, 3));
+      if (damaged > 0) {
+        fault("bitflip: " + damaged + " payloads of " + r.id + " damaged on disk");
+      }
+    }
     r.epoch++;
     r.inFlight.clear();
     r.core = null;
@@ -461,7 +487,13 @@ public final class Simulation {
       fault("restart " + r.id);
     }
     RecoveredState d = r.disk.recovered().get(SimReplica.REPLICA);
-    r.core = RaftCore.restart(opt.raft(), r.id, d.hardState(), d.snapshot(), d.entries(), corePrng.fork());
+    List<LogEntry> entries = d.entries();
+    SortedMap<Long, Long> faulty = d.faulty();
+    if (config.mode() == Mode.TRUNCATE_ON_CORRUPTION && !faulty.isEmpty()) {
+      entries = entries.subList(0, (int) (faulty.firstKey() - d.snapshot().index() - 1));
+      faulty = new TreeMap<>();
+    }
+    r.core = RaftCore.restart(opt.raft(), r.id, d.hardState(), d.snapshot(), entries, faulty, corePrng.fork());
     r.restoreState(d.snapshot());
     checker.observeSnapshot(r, d.snapshot());
     r.restartAt = -1;

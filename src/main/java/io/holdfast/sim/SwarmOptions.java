@@ -33,7 +33,8 @@ record SwarmOptions(
     int pauseTicksMax,
     double transferProbability,
     double membershipStepProbability,
-    int splitBrainAt) {
+    int splitBrainAt,
+    double bitflipProbability) {
 
   static SwarmOptions random(Prng prng, int replicas, EnumSet<Fault> faults) {
     int electionTimeout = prng.between(10, 20);
@@ -64,7 +65,7 @@ record SwarmOptions(
         network ? prng.nextDouble() * 0.04 : 0,
         1,
         prng.between(1, 4),
-        prng.between(20, 200),
+        prng.between(100, 1200), // lying disks sync lazily: NATS's 2 minutes is ~1,200 election-timeout tenths
         prng.between(30, 400),
         faults.contains(Fault.CRASH) ? 1.0 / prng.between(150, 400) : 0,
         prng.between(10, 150),
@@ -75,6 +76,7 @@ record SwarmOptions(
         prng.between(10, 200),
         faults.contains(Fault.TRANSFER) && multi ? 1.0 / prng.between(200, 600) : 0,
         faults.contains(Fault.MEMBERSHIP) && replicas >= 3 ? 1.0 / prng.between(60, 250) : 0,
-        faults.contains(Fault.SPLIT_BRAIN) && replicas >= 3 ? prng.between(200, safetyTicks - 1000) : -1);
+        faults.contains(Fault.SPLIT_BRAIN) && replicas >= 3 ? prng.between(200, safetyTicks - 1000) : -1,
+        faults.contains(Fault.BITFLIP) && replicas >= 3 ? 0.3 + 0.7 * prng.nextDouble() : 0);
   }
 }

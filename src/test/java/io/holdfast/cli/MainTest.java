@@ -59,6 +59,15 @@ class MainTest {
   }
 
   @Test
+  void everyNegativeControlModeIsAccepted() {
+    for (String mode : new String[] {"safe", "ack-before-fsync", "vote-without-persist", "truncate-on-corruption"}) {
+      Run r = run("sim", "--seeds", "1", "--mode", mode);
+      assertTrue(r.exit() == 0 || r.exit() == 1, mode + ": " + r.err());
+      assertTrue(r.out().contains("mode=" + mode), r.out());
+    }
+  }
+
+  @Test
   void traceReplaysOneSeedEventByEvent() {
     Run r = run("sim", "--seeds", "1", "--start-seed", "5", "--trace");
     assertEquals(0, r.exit());

@@ -179,7 +179,7 @@ class RaftCoreTest {
     assertEquals(4, leader.term());
     h.isolated.clear();
     // Replica 2 says it persisted up to index 2 (the term-2 entry): a majority holds index 2.
-    leader.step(new AppendEntriesResult(2, 1, 4, true, 2, 0, 2, 0));
+    leader.step(new AppendEntriesResult(2, 1, 4, true, 2, 0, 2, 0, 0));
     h.drain(1);
     assertTrue(leader.commitIndex() < 2 || leader.termAt(leader.commitIndex()) == 4,
         "index 2 (term 2) must not commit by counting (Raft §5.4.2, Figure 8)");
@@ -387,6 +387,108 @@ class RaftCoreTest {
     h.stabilize();
     assertEquals(RaftCore.Role.LEADER, h.core(3).role());
     assertEquals(2, h.core(3).term());
+  }
+
+  // --- D6/D7: damaged entries --------------------------------------------------------------------
+
+  /** Entries 1..5 of term 1 with entry {@code damaged} present only as its identity. */
+  private static List<LogEntry> withDamage(int damaged) {
+    List<LogEntry> out = new ArrayList<>(log(1, 1, 1, 1, 1));
+    out.set(damaged - 1, new LogEntry(damaged, 1, EntryType.COMMAND, new byte[0]));
+    return out;
+  }
+
+  private static RaftCore damaged(int id, int damagedIndex, int... voters) {
+    return RaftCore.restart(CoreHarness.SETTINGS, id, new HardState(1, 0), Snapshot.initial(Membership.ofVoters(voters)),
+        withDamage(damagedIndex), new java.util.TreeMap<>(java.util.Map.of((long) damagedIndex, 1L)), Prng.of(id));
+  }
+
+  @Test
+  void damagedFollowerIsRepairedFromTheLeaderAndNeverAppliesTheDamage() {
+    CoreHarness h = new CoreHarness();
+    h.add(1, restarted(1, 1, 0, log(1, 1, 1, 1, 1), 1, 2, 3));
+    h.add(2, damaged(2, 3, 1, 2, 3));
+    h.add(3, restarted(3, 1, 0, log(1, 1, 1, 1, 1), 1, 2, 3));
+    h.isolated.add(2);
+    h.elect(1);
+    h.isolated.clear();
+    h.runFor(2 * CoreHarness.SETTINGS.heartbeatIntervalTicks());
+    assertTrue(h.core(2).faulty().isEmpty(), "repaired");
+    assertEquals(h.core(1).entries(1, 10), h.core(2).entries(1, 10));
+    PersistRequest repair = h.persisted.get(2).stream().filter(p -> !p.repaired().isEmpty()).findFirst().orElseThrow();
+    assertEquals(log(1, 1, 1).get(2), repair.repaired().get(0), "the good payload is written back");
+    assertTrue(repair.entriesFrom() == 0 || repair.entriesFrom() > 3, "nothing truncated over the damage");
+    assertEquals(h.applied.get(1).size(), h.applied.get(2).size(), "it applies everything once repaired");
+    assertTrue(h.delivered.stream().noneMatch(m -> m instanceof AppendEntries a && a.from() == 2));
+  }
+
+  @Test
+  void damagedReplicaStopsApplyingAtItsFirstDamagedEntry() {
+    CoreHarness h = new CoreHarness();
+    h.add(2, damaged(2, 3, 1, 2, 3));
+    h.core(2).step(new RaftMessage.Heartbeat(1, 2, 1, 5));
+    h.drain(2);
+    assertEquals(2, h.applied.get(2).size(), "entries 1 and 2 only; 3 is damaged");
+  }
+
+  @Test
+  void damagedReplicaDoesNotClaimTheDamagedEntryAsMatched() {
+    CoreHarness h = new CoreHarness();
+    h.add(2, damaged(2, 3, 1, 2, 3));
+    h.core(2).step(new AppendEntries(1, 2, 1, 2, 1, List.of(), 0));
+    h.drain(2);
+    AppendEntriesResult r = (AppendEntriesResult) h.take(m -> true).get(0);
+    assertTrue(r.success());
+    assertTrue(r.matchIndex() <= 2 && r.hintIndex() <= 2, "never past the damage: " + r);
+    h.core(2).step(new AppendEntries(1, 2, 1, 5, 1, List.of(), 0));
+    h.drain(2);
+    AppendEntriesResult beyond = (AppendEntriesResult) h.take(m -> true).get(0);
+    assertFalse(beyond.success());
+    assertEquals(3, beyond.damagedFrom(), "it tells the leader where its damage starts");
+  }
+
+  @Test
+  void damagedLeaderFetchesTheEntryFromAFollower() {
+    CoreHarness h = new CoreHarness();
+    h.add(1, damaged(1, 4, 1, 2, 3));
+    h.add(2, restarted(2, 1, 0, log(1, 1, 1, 1, 1), 1, 2, 3));
+    h.add(3, restarted(3, 1, 0, log(1, 1, 1), 1, 2, 3));
+    h.elect(1);
+    h.runFor(2);
+    assertTrue(h.core(1).faulty().isEmpty());
+    assertEquals(h.core(2).entries(1, 5), h.core(1).entries(1, 5), "its copy of entry 4 came from replica 2");
+    assertEquals(h.core(1).lastIndex(), h.core(3).lastIndex(), "and replication went on past it");
+  }
+
+  @Test
+  void damagedLeaderDiscardsAnEntryThatEveryOtherVoterLacks() {
+    CoreHarness h = new CoreHarness();
+    h.add(1, damaged(1, 4, 1, 2, 3));
+    h.add(2, restarted(2, 1, 0, log(1, 1, 1), 1, 2, 3));
+    h.add(3, restarted(3, 1, 0, log(1, 1, 1), 1, 2, 3));
+    h.timeOut(1); // a damaged replica may campaign: its vote requests use only verified identities
+    h.stabilize();
+    assertTrue(h.delivered.stream().anyMatch(m -> m instanceof RaftMessage.RepairResult r && r.absent()));
+    assertEquals(RaftCore.Role.FOLLOWER, h.core(1).role(), "it led, learned entries 4-5 were never committed, dropped them, stepped down");
+    assertEquals(3, h.core(1).lastIndex());
+    assertTrue(h.core(1).faulty().isEmpty());
+    h.runFor(3 * CoreHarness.SETTINGS.electionTimeoutTicks());
+    long leaders = h.cores.values().stream().filter(c -> c.role() == RaftCore.Role.LEADER).count();
+    assertEquals(1, leaders, "the group goes on under a new leader");
+  }
+
+  @Test
+  void damagedLeaderKeepsAnEntryOneVoterMayStillHold() {
+    CoreHarness h = new CoreHarness();
+    h.add(1, damaged(1, 4, 1, 2, 3));
+    h.add(2, restarted(2, 1, 0, log(1, 1, 1), 1, 2, 3));
+    h.add(3, restarted(3, 1, 0, log(1, 1, 1, 1, 1), 1, 2, 3));
+    h.isolated.add(3); // the voter that holds entry 4 cannot answer
+    h.elect(1);
+    h.runFor(5);
+    assertEquals(RaftCore.Role.LEADER, h.core(1).role());
+    assertEquals(4L, h.core(1).faulty().firstKey(), "still waiting for a voter that may hold it");
+    assertTrue(h.core(1).lastIndex() >= 5, "nothing discarded on one absentee");
   }
 
   // --- Snapshots ---------------------------------------------------------------------------------

@@ -119,6 +119,23 @@ class SimulationTest {
   }
 
   @Test
+  void truncatingOnCorruptionIsCaughtAsLostAcknowledgedWrites() throws Exception {
+    List<SimResult> results = Seeds.run(1, 100, 3, ALL, Mode.TRUNCATE_ON_CORRUPTION);
+    long lostMiddle = results.stream().mapToLong(SimResult::lostMiddle).sum();
+    long failed = results.stream().filter(r -> !r.ok()).count();
+    assertTrue(lostMiddle > 0, "cutting the log at a damaged entry must lose acknowledged writes from the middle");
+    assertTrue(failed > 10, "on many seeds: " + failed);
+  }
+
+  @Test
+  void bitFlipsReallyHappenAndAreSurvived() throws Exception {
+    List<SimResult> results = Seeds.run(1, 40, 3, EnumSet.of(Fault.BITFLIP, Fault.CRASH, Fault.PARTITION), Mode.SAFE);
+    assertEquals("", Seeds.failures(results, 3, "bitflip,crash,partition", Mode.SAFE));
+    long disks = results.stream().mapToLong(r -> r.coverage().bitflips).sum();
+    assertTrue(disks > 20, "bit flips were injected: " + disks);
+  }
+
+  @Test
   void withoutFaultsNothingIsLostAndEverythingConverges() throws Exception {
     List<SimResult> results = Seeds.run(1, 20, 3, EnumSet.noneOf(Fault.class), Mode.SAFE);
     assertEquals("", Seeds.failures(results, 3, "none", Mode.SAFE));

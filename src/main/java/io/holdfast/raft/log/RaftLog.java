@@ -86,6 +86,12 @@ public final class RaftLog {
     }
   }
 
+  /** Replaces an entry by one with the same index and term (a repaired payload). */
+  public void replace(LogEntry entry) {
+    Check.that(term(entry.index()) == entry.term(), "repair of " + entry.index() + " with another term");
+    entries.set(offset(entry.index()), entry);
+  }
+
   /** Removes every entry at or after {@code index}. */
   public void truncateFrom(long index) {
     Check.that(index > base.index(), "truncate into the snapshot at " + index);
@@ -122,6 +128,14 @@ public final class RaftLog {
   public Membership membershipAt(long index) {
     Map.Entry<Long, Membership> at = memberships.floorEntry(index);
     return at == null ? base.membership() : at.getValue();
+  }
+
+  /** The membership in force at {@code index} and every membership appended after it, in log order. */
+  public List<Membership> membershipsFrom(long index) {
+    List<Membership> out = new ArrayList<>();
+    out.add(membershipAt(index));
+    out.addAll(memberships.tailMap(index, false).values());
+    return out;
   }
 
   public long lastMembershipIndex() {

@@ -43,10 +43,12 @@ public sealed interface RaftMessage {
    * persisted. On rejection, {@code rejectedPrevIndex} names the request's prevLogIndex (so stale
    * rejections can be ignored) and ({@code hintIndex}, {@code hintTerm}) let the leader skip back a
    * whole term at a time: the follower's term at the conflicting index and the first index it holds
-   * of that term, or (lastIndex + 1, 0) if its log is too short.
+   * of that term, or (lastIndex + 1, 0) if its log is too short. {@code damagedFrom} > 0 says the
+   * follower's copy of that entry is damaged on disk (D6): whatever it acknowledged before, it must
+   * be sent again from there.
    */
   record AppendEntriesResult(int from, int to, long term, boolean success, long matchIndex, long rejectedPrevIndex,
-      long hintIndex, long hintTerm) implements RaftMessage {}
+      long hintIndex, long hintTerm, long damagedFrom) implements RaftMessage {}
 
   /** Leader liveness and commit propagation; {@code commit} is capped at what the follower matches. */
   record Heartbeat(int from, int to, long term, long commit) implements RaftMessage {}
@@ -56,6 +58,21 @@ public sealed interface RaftMessage {
 
   /** Sent instead of entries the leader has compacted away. Answered by {@link AppendEntriesResult}. */
   record InstallSnapshot(int from, int to, long term, Snapshot snapshot) implements RaftMessage {}
+
+  /**
+   * A leader whose own copy of entry ({@code index}, {@code entryTerm}) is damaged asks a member
+   * for it (protocol-aware recovery, D6).
+   */
+  record RepairRequest(int from, int to, long term, long index, long entryTerm) implements RaftMessage {}
+
+  /**
+   * Answer to {@link RepairRequest}: {@code entry} if the member holds that exact (index, term)
+   * intact; {@code snapshot} if the index is inside the member's snapshot (so it is committed, and
+   * the snapshot can replace the damaged prefix); {@code absent} if its log affirmatively does not
+   * contain it; none of these if it cannot tell (its own copy is damaged too).
+   */
+  record RepairResult(int from, int to, long term, long index, long entryTerm, LogEntry entry, Snapshot snapshot,
+      boolean absent) implements RaftMessage {}
 
   /** Leader transfer: the receiver campaigns at once, skipping pre-vote. */
   record TimeoutNow(int from, int to, long term) implements RaftMessage {}

@@ -187,11 +187,15 @@ public final class FileLogStore implements LogStore {
     if (w.hardState() != null) {
       flags |= WalRecord.HARD_STATE;
     }
-    if (flags == 0) {
+    if (flags == 0 && w.repaired().isEmpty()) {
       return;
     }
     append(WalRecord.encode(replica, flags, w.hardState(), ref, w.entriesFrom(), w.entries()));
     apply(log, replica, headSeq, ref, w.entriesFrom(), w.entries(), true, w.hardState());
+    if (!w.repaired().isEmpty()) {
+      append(WalRecord.encode(replica, WalRecord.REPAIR, null, null, 0, w.repaired()));
+      repair(log, w.repaired());
+    }
     if (ref != null) {
       snapshotsToPrune.put(replica, ref);
     }
@@ -337,6 +341,22 @@ public final class FileLogStore implements LogStore {
     if (hardState != null) {
       log.hardState = hardState;
       log.hardStateFile = file;
+    }
+  }
+
+  /** Repaired payloads heal faulty entries whose (index, term) they match; others are stale and ignored. */
+  private static void repair(ReplicaLog log, List<LogEntry> repaired) {
+    for (LogEntry r : repaired) {
+      Long term = log.faulty.get(r.index());
+      if (log.recoveredEntries != null && r.index() > log.base && r.index() <= log.lastIndex) {
+        int at = (int) (r.index() - log.base - 1);
+        if (log.recoveredEntries.get(at).term() == r.term()) {
+          log.recoveredEntries.set(at, r);
+          log.faulty.remove(r.index());
+        }
+      } else if (term != null && term == r.term()) {
+        log.faulty.remove(r.index());
+      }
     }
   }
 
@@ -541,6 +561,12 @@ public final class FileLogStore implements LogStore {
       fresh.recoveredEntries = new ArrayList<>();
       return fresh;
     });
+    if ((d.flags() & WalRecord.REPAIR) != 0) {
+      if (d.bodyValid()) {
+        repair(log, d.entries()); // a damaged repair repairs nothing: the entries stay faulty
+      }
+      return;
+    }
     boolean hasEntries = (d.flags() & WalRecord.ENTRIES) != 0;
     if (!log.logSeen && hasEntries && d.snapshot() == null && d.entriesFrom() > 1) {
       // Older WAL files were deleted once a snapshot covered their entries; that snapshot's

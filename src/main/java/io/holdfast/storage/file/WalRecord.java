@@ -20,7 +20,7 @@ import java.util.zip.CRC32C;
  *   header: u16 replicaLength, replica (UTF-8)
  *           [HARD_STATE] u64 term, i32 vote
  *           [SNAPSHOT]   u64 index, u64 term, u64 dataLength, u32 dataCrc, u32 membershipLength, membership
- *           [ENTRIES]    u64 entriesFrom, u32 count, count × (u64 index, u64 term, u8 type, u32 dataLength)
+ *           [ENTRIES or REPAIR] u64 entriesFrom, u32 count, count × (u64 index, u64 term, u8 type, u32 dataLength)
  *   u32 bodyCrc | body: the entries' payloads, concatenated
  * </pre>
  *
@@ -35,6 +35,8 @@ final class WalRecord {
   static final int HARD_STATE = 1;
   static final int SNAPSHOT = 2;
   static final int ENTRIES = 4;
+  /** The entries replace the payloads of stored entries with the same (index, term); nothing is truncated. */
+  static final int REPAIR = 8;
 
   /** A snapshot as the log refers to it; its data lives in a snapshot file. */
   record SnapshotRef(SnapshotMeta meta, long dataLength, int dataCrc) {}
@@ -56,7 +58,7 @@ final class WalRecord {
       headerLength += 32 + membership.length;
     }
     long bodyLength = 0;
-    if ((flags & ENTRIES) != 0) {
+    if ((flags & (ENTRIES | REPAIR)) != 0) {
       headerLength += 12 + 21 * entries.size();
       for (LogEntry e : entries) {
         bodyLength += e.data().length;
@@ -76,7 +78,7 @@ final class WalRecord {
       b.putLong(snap.meta().index()).putLong(snap.meta().term()).putLong(snap.dataLength()).putInt(snap.dataCrc());
       b.putInt(membership.length).put(membership);
     }
-    if ((flags & ENTRIES) != 0) {
+    if ((flags & (ENTRIES | REPAIR)) != 0) {
       b.putLong(entriesFrom).putInt(entries.size());
       for (LogEntry e : entries) {
         b.putLong(e.index()).putLong(e.term()).put((byte) e.type().ordinal()).putInt(e.data().length);
@@ -85,7 +87,7 @@ final class WalRecord {
     int bodyCrcAt = b.position();
     b.putInt(0);
     int bodyAt = b.position();
-    if ((flags & ENTRIES) != 0) {
+    if ((flags & (ENTRIES | REPAIR)) != 0) {
       for (LogEntry e : entries) {
         b.put(e.data());
       }
@@ -148,7 +150,7 @@ final class WalRecord {
     long[] term = new long[0];
     int[] type = new int[0];
     int[] length = new int[0];
-    if ((flags & ENTRIES) != 0) {
+    if ((flags & (ENTRIES | REPAIR)) != 0) {
       entriesFrom = b.getLong();
       int count = b.getInt();
       index = new long[count];

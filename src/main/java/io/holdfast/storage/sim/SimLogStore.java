@@ -2,6 +2,7 @@ package io.holdfast.storage.sim;
 
 import io.holdfast.base.Check;
 import io.holdfast.base.Prng;
+import io.holdfast.raft.message.EntryType;
 import io.holdfast.raft.message.HardState;
 import io.holdfast.raft.message.LogEntry;
 import io.holdfast.raft.message.Membership;
@@ -42,6 +43,8 @@ public final class SimLogStore implements LogStore {
     HardState hardState = HardState.INITIAL;
     Snapshot snapshot = Snapshot.initial(Membership.EMPTY);
     final ArrayList<LogEntry> entries = new ArrayList<>();
+    /** Entries whose payload was damaged on the platter: index → term. */
+    final TreeMap<Long, Long> faulty = new TreeMap<>();
   }
 
   private final String incarnation;
@@ -68,7 +71,7 @@ public final class SimLogStore implements LogStore {
     TreeMap<String, RecoveredState> out = new TreeMap<>();
     for (var e : durable.entrySet()) {
       Image i = e.getValue();
-      out.put(e.getKey(), new RecoveredState(i.hardState, i.snapshot, i.entries, new TreeMap<>(), false));
+      out.put(e.getKey(), new RecoveredState(i.hardState, i.snapshot, i.entries, i.faulty, false));
     }
     return out;
   }
@@ -140,6 +143,29 @@ public final class SimLogStore implements LogStore {
     apply(p, prng.nextInt(p.write().entries().size() + 1), false);
   }
 
+  /**
+   * Bit rot while the node is down: the payloads of up to {@code count} random command entries of
+   * the replica's durable log fail their checksum from now on. Their (index, term), kept in a
+   * separately checksummed header, survive — as in the file store. Returns how many were damaged.
+   */
+  public int corruptPayloads(Prng prng, String replica, int count) {
+    Image image = durable.get(replica);
+    if (image == null || image.entries.isEmpty()) {
+      return 0;
+    }
+    int damaged = 0;
+    for (int i = 0; i < count; i++) {
+      int at = prng.nextInt(image.entries.size());
+      LogEntry e = image.entries.get(at);
+      if (e.type() == EntryType.COMMAND && !image.faulty.containsKey(e.index())) {
+        image.entries.set(at, new LogEntry(e.index(), e.term(), e.type(), new byte[0]));
+        image.faulty.put(e.index(), e.term());
+        damaged++;
+      }
+    }
+    return damaged;
+  }
+
   @Override
   public void close() {}
 
@@ -155,6 +181,7 @@ public final class SimLogStore implements LogStore {
       long base = image.snapshot.index();
       int drop = (int) Math.min(image.entries.size(), Math.max(0, s.index() - base));
       image.entries.subList(0, drop).clear();
+      image.faulty.headMap(s.index(), true).clear();
       image.snapshot = s;
     }
     if (w.changesLog()) {
@@ -164,7 +191,17 @@ public final class SimLogStore implements LogStore {
       Check.that(from <= base + image.entries.size() + 1, "log write at " + from + " leaves a gap after "
           + (base + image.entries.size()));
       image.entries.subList((int) (from - base - 1), image.entries.size()).clear();
+      image.faulty.tailMap(from, true).clear();
       image.entries.addAll(w.entries().subList(0, Math.min(entryCount, w.entries().size())));
+    }
+    if (entryCount == Integer.MAX_VALUE) {
+      for (LogEntry r : w.repaired()) {
+        long at = r.index() - image.snapshot.index() - 1;
+        if (at >= 0 && at < image.entries.size() && image.entries.get((int) at).term() == r.term()) {
+          image.entries.set((int) at, r);
+          image.faulty.remove(r.index());
+        }
+      }
     }
     if (withHardState && w.hardState() != null) {
       image.hardState = w.hardState();

@@ -168,6 +168,24 @@ class FileLogStoreTest extends LogStoreContract {
   }
 
   @Test
+  void aRepairRecordHealsAFaultyEntryWithoutTruncatingAnything() throws Exception {
+    writeThreeBatches();
+    Path wal = onlyWalFile();
+    flipBit(wal, recordOffsets(wal).get(2) - 3); // entries 4-6
+    FileLogStore s = open();
+    assertEquals(3, s.recovered().get("a").faulty().size());
+    s.write("a", new LogWrite(null, null, 0, List.of(), entries(4, 5, 1))); // repair 4 and 5 only
+    s.sync();
+    s.close();
+    s = open();
+    RecoveredState a = s.recovered().get("a");
+    assertEquals(java.util.Set.of(6L), a.faulty().keySet(), "6 is still damaged; 7-9 were never touched");
+    assertEquals(entries(4, 5, 1), a.entries().subList(3, 5));
+    assertEquals(entries(7, 9, 1), a.entries().subList(6, 9));
+    s.close();
+  }
+
+  @Test
   void damagedRecordHeaderWithValidRecordsAfterItRefusesToOpen() throws Exception {
     writeThreeBatches();
     Path wal = onlyWalFile();

@@ -4,8 +4,31 @@ import io.holdfast.base.Prng;
 import io.holdfast.storage.LogStore;
 import io.holdfast.storage.LogStoreContract;
 
-/** The simulator's store holds the same contract as the file store. */
+/** The simulator's store holds the same contract as the file store, and damages payloads the same way. */
 class SimLogStoreTest extends LogStoreContract {
+  @org.junit.jupiter.api.Test
+  void damagedPayloadsKeepTheirIdentityAndARepairHealsThem() {
+    SimLogStore s = new SimLogStore("t");
+    s.write("a", io.holdfast.storage.LogWrite.append(1, entries(1, 20, 3)));
+    s.sync();
+    int damaged = s.corruptPayloads(Prng.of(7), "a", 5);
+    var a = s.recovered().get("a");
+    org.junit.jupiter.api.Assertions.assertTrue(damaged > 0);
+    org.junit.jupiter.api.Assertions.assertEquals(damaged, a.faulty().size());
+    org.junit.jupiter.api.Assertions.assertEquals(20, a.lastIndex(), "identities survive");
+    for (long index : a.faulty().keySet()) {
+      org.junit.jupiter.api.Assertions.assertEquals(0, a.entries().get((int) index - 1).data().length);
+    }
+    var repairs = new java.util.ArrayList<io.holdfast.raft.message.LogEntry>();
+    for (long index : a.faulty().keySet()) {
+      repairs.add(entries(index, index, 3).get(0));
+    }
+    s.write("a", new io.holdfast.storage.LogWrite(null, null, 0, java.util.List.of(), repairs));
+    s.sync();
+    org.junit.jupiter.api.Assertions.assertTrue(s.recovered().get("a").faulty().isEmpty());
+    org.junit.jupiter.api.Assertions.assertEquals(entries(1, 20, 3), s.recovered().get("a").entries());
+  }
+
   @Override
   protected LogStore create() {
     return new SimLogStore("test");
