@@ -122,7 +122,7 @@ final class JournalBench {
         .withFallback(ConfigFactory.load());
     Config storage = config.getConfig("holdfast.storage");
     FileLogStore store = FileLogStore.open(new FileLogStore.Options(dir, storage.getBytes("wal-file-bytes-max"),
-        storage.getInt("wal-files-max")));
+        storage.getInt("wal-files-max"), storage.getBoolean("tail-marker")));
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "holdfast-bench", config);
     try {
       ActorRef<NodeStorage.Command> node = system.systemActorOf(

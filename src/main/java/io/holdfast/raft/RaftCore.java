@@ -711,9 +711,7 @@ public final class RaftCore {
     }
     if (!faulty.isEmpty() && faulty.firstKey() <= prev) {
       // We cannot vouch for what we hold up to prev: make the leader resend from our first damaged entry.
-      long before = faulty.firstKey() - 1;
-      send(new AppendEntriesResult(self, ae.from(), term, false, 0, ae.prevLogIndex(), before,
-          Math.max(log.term(before), 0), faulty.firstKey()));
+      reportDamage(ae.from(), ae.prevLogIndex());
       return;
     }
     long ourTerm = log.term(prev);
@@ -790,6 +788,16 @@ public final class RaftCore {
     followLeader(hb.from());
     commitTo(Math.min(hb.commit(), log.lastIndex()));
     send(new HeartbeatResult(self, hb.from(), term, followerMatch()));
+    if (!faulty.isEmpty()) {
+      reportDamage(hb.from(), 0); // a caught-up follower gets only heartbeats: say where its damage is
+    }
+  }
+
+  /** Tells the leader our log is damaged from our first faulty entry on, so it sends from there. */
+  private void reportDamage(int leader, long rejectedPrevIndex) {
+    long before = faulty.firstKey() - 1;
+    send(new AppendEntriesResult(self, leader, term, false, 0, rejectedPrevIndex, before, Math.max(log.term(before), 0),
+        faulty.firstKey()));
   }
 
   private void onInstallSnapshot(InstallSnapshot is) {
@@ -1039,7 +1047,8 @@ public final class RaftCore {
       pr.match = Math.min(pr.match, r.damagedFrom() - 1);
       pr.accepted = Math.min(pr.accepted, r.damagedFrom() - 1);
       if (pr.state != Progress.State.SNAPSHOT) {
-        pr.becomeProbe(r.damagedFrom());
+        // Its damage may lie in extra, uncommitted entries beyond our log: those we overwrite anyway.
+        pr.becomeProbe(Math.min(r.damagedFrom(), log.lastIndex() + 1));
         sendAppend(from, pr);
       }
       return;
@@ -1103,7 +1112,7 @@ public final class RaftCore {
     var first = faulty.firstEntry();
     java.util.TreeSet<Integer> ask = new java.util.TreeSet<>(progress.keySet());
     for (Membership m : log.membershipsFrom(first.getKey())) {
-      ask.addAll(m.voters());
+      ask.addAll(m.members());
     }
     ask.remove(self);
     for (int member : ask) {
@@ -1157,13 +1166,17 @@ public final class RaftCore {
   }
 
   /**
-   * Whether our damaged entry at {@code index} cannot have been committed. It was first committed,
-   * if at all, under the membership in force at {@code index} or under the first membership
-   * appended after it; that one was appended by a leader holding the entry and voting in the
-   * former — either one of its voters other than us, who would not answer "absent", or us, and
-   * then it is in our log. So it suffices that every voter other than us of every membership from
-   * {@code index} on in our log answered "absent", that none of those memberships has us as its
-   * only voter, and that no membership entry from {@code index} on is itself damaged (unknown).
+   * Whether our damaged entry at {@code index} cannot have been committed. Committed means durable
+   * on a quorum, and a committed entry never leaves a log that held it durably, so only "possible
+   * holders" count: us (our copy is damaged, but may have counted) and every voter that has not
+   * affirmatively answered that it lacks the entry. The entry was first committed, if at all, under
+   * a membership in our log from {@code index} on, or under one a single change away from those,
+   * appended after it by a possible holder other than us (one appended by us is in our log). So
+   * for each membership in our log from {@code index} on, the possible holders must be fewer than
+   * its quorum — and, if another possible holder could have appended a neighbour, fewer than the
+   * quorum of that neighbour too: one voter fewer; or one more, which can only be a promoted
+   * learner of that membership that has not answered that it lacks the entry.
+   * A damaged membership entry from {@code index} on hides a membership: then nothing is decided.
    */
   private boolean cannotHaveBeenCommitted(long index) {
     for (long i : faulty.tailMap(index, true).keySet()) {
@@ -1172,16 +1185,34 @@ public final class RaftCore {
       }
     }
     for (Membership m : log.membershipsFrom(index)) {
-      if (m.voters().equals(java.util.Set.of(self))) {
+      int voters = m.voters().size();
+      int holders = 0;
+      boolean otherHolder = false;
+      for (int voter : m.voters()) {
+        if (voter == self || !absentVotes.contains(voter)) {
+          holders++;
+          otherHolder |= voter != self;
+        }
+      }
+      boolean promotableHolder = false;
+      for (int learner : m.learners()) {
+        promotableHolder |= learner != self && !absentVotes.contains(learner);
+      }
+      if (holders >= quorumOf(voters)) {
         return false;
       }
-      for (int voter : m.voters()) {
-        if (voter != self && !absentVotes.contains(voter)) {
-          return false;
-        }
+      if (otherHolder && promotableHolder && holders + 1 >= quorumOf(voters + 1)) {
+        return false;
+      }
+      if (otherHolder && voters > 1 && holders >= quorumOf(voters - 1)) {
+        return false;
       }
     }
     return true;
+  }
+
+  private static int quorumOf(int voters) {
+    return voters / 2 + 1;
   }
 
   /**

@@ -28,7 +28,9 @@ public enum Fault {
   TRANSFER,
   /**
    * Bit rot on a fixed minority of replicas: while one of them is down, payloads of random entries
-   * in its durable log go bad (their identities survive, as in the file store).
+   * in its durable log go bad (their identities survive, as in the file store). An entry is never
+   * damaged on two replicas at once: the promise is repair from an intact copy, and after
+   * membership changes an entry may be committed on as few as two.
    */
   BITFLIP;
 

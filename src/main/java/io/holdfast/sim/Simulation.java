@@ -464,7 +464,19 @@ public final class Simulation {
     fault("crash " + r.id + " (restart at " + restartAt + ")");
     r.disk.crash(diskPrng, config.mode().crashLoses);
     if (corruptible[r.id] && nemesisPrng.chance(opt.bitflipProbability())) {
-      int damaged = r.disk.corruptPayloads(nemesisPrng, SimReplica.REPLICA, nemesisPrng.between(1, 3));
+      // Never the same entry on two disks at once: repair needs one intact copy among those that
+      // committed it, and a group shrunk by membership changes may commit on just two.
+      java.util.TreeSet<Long> damagedElsewhere = new java.util.TreeSet<>();
+      for (int other = 1; other <= n; other++) {
+        if (other != r.id) {
+          damagedElsewhere.addAll(nodes[other].disk.faultyIndexes(SimReplica.REPLICA));
+          if (nodes[other].core != null) {
+            damagedElsewhere.addAll(nodes[other].core.faulty().keySet());
+          }
+        }
+      }
+      int damaged = r.disk.corruptPayloads(nemesisPrng, SimReplica.REPLICA, nemesisPrng.between(1, 3),
+          index -> !damagedElsewhere.contains(index));
       if (damaged > 0) {
         fault("bitflip: " + damaged + " payloads of " + r.id + " damaged on disk");
       }

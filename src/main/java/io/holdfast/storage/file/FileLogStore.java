@@ -38,7 +38,8 @@ import java.util.TreeMap;
  * payloads in memory, only which file holds each replica's live entries.
  *
  * <p>Recovery (D6): a record that fails its checksum at the very end of the newest WAL file, with
- * nothing valid after it, is a torn write and is truncated. A damaged payload anywhere else keeps
+ * nothing valid after it and beyond what {@link TailMarker} says was synced, is a torn write and
+ * is truncated. A damaged payload anywhere else keeps
  * its entries' identities (they are in the checksummed header) and is reported as faulty entries.
  * A damaged record header, or damage in an older file, cannot be attributed: the store refuses to
  * open rather than truncate over it.
@@ -52,8 +53,14 @@ public final class FileLogStore implements LogStore {
    * @param walFileBytesMax a WAL file is closed and a new one started past this size
    * @param walFilesMax past this many WAL files, metadata in the oldest is carried forward and
    *     files without live entries are deleted
+   * @param tailMarker after every WAL fsync, also record (and fsync) how far the WAL is synced, so
+   *     that a synced tail cut off later is detected instead of taken for a torn write ({@link TailMarker})
    */
-  public record Options(Path dir, long walFileBytesMax, int walFilesMax) {
+  public record Options(Path dir, long walFileBytesMax, int walFilesMax, boolean tailMarker) {
+    public Options(Path dir, long walFileBytesMax, int walFilesMax) {
+      this(dir, walFileBytesMax, walFilesMax, true);
+    }
+
     public Options {
       if (walFileBytesMax < 4096) {
         throw new IllegalArgumentException("walFileBytesMax must be at least 4096, got " + walFileBytesMax);
@@ -112,6 +119,8 @@ public final class FileLogStore implements LogStore {
   private byte[] buffer = new byte[1 << 16];
   private int buffered;
   private String failure;
+  private TailMarker tailMarker;
+  private TailMarker.Position syncedAtOpen;
 
   private FileLogStore(Options options) {
     this.options = options;
@@ -262,6 +271,9 @@ public final class FileLogStore implements LogStore {
       head.force(false);
       headBytes += buffered;
       buffered = 0;
+      if (tailMarker != null) {
+        tailMarker.record(headSeq, headBytes);
+      }
     } catch (IOException e) {
       throw fail("writing and syncing " + walFiles.get(headSeq), e);
     }
@@ -421,6 +433,15 @@ public final class FileLogStore implements LogStore {
     Path dir = options.dir();
     boolean hadData = Files.isDirectory(walDir) && !isEmpty(walDir);
     Files.createDirectories(walDir);
+    try {
+      syncedAtOpen = TailMarker.read(dir);
+    } catch (IOException damagedMarker) {
+      throw new StorageFailure(damagedMarker.getMessage() + ". Nothing was truncated. Move the data directory away so"
+          + " the node rejoins as a new member (D6, D9).");
+    }
+    if (syncedAtOpen == null && hadData) {
+      recoveryNotes.add("no " + TailMarker.FILE + ": the synced extent of the newest WAL file cannot be checked");
+    }
     incarnation = Identity.read(dir);
     if (incarnation == null && hadData) {
       incarnation = incarnationFromWalHeaders();
@@ -474,14 +495,23 @@ public final class FileLogStore implements LogStore {
   private void recover() throws IOException, StorageFailure {
     // Replay every WAL file in order; each replica's picture is rebuilt from its records.
     TreeMap<Long, Path> files = listWalFiles();
+    long markedFile = syncedAtOpen == null ? -1 : syncedAtOpen.walFile();
+    if (markedFile >= 0 && !files.containsKey(markedFile) && syncedAtOpen.end() > FILE_HEADER_BYTES) {
+      throw damaged(walDir.resolve(String.format("%020d.wal", markedFile)), 0,
+          "the tail marker says this WAL file was synced up to offset " + syncedAtOpen.end() + ", but it is gone");
+    }
     for (var e : files.entrySet()) {
       boolean newest = e.getKey().equals(files.lastKey());
-      if (recoverFile(e.getKey(), e.getValue(), newest)) {
+      long syncedEnd = e.getKey() == markedFile ? syncedAtOpen.end() : 0;
+      if (recoverFile(e.getKey(), e.getValue(), newest, syncedEnd)) {
         walFiles.put(e.getKey(), e.getValue());
       }
     }
     for (var e : replicas.entrySet()) {
       recovered.put(e.getKey(), recoveredState(e.getKey(), e.getValue()));
+    }
+    if (options.tailMarker()) {
+      tailMarker = TailMarker.open(options.dir(), syncedAtOpen);
     }
     if (walFiles.isEmpty()) {
       createWalFile(files.isEmpty() ? 1 : files.lastKey() + 1);
@@ -494,7 +524,7 @@ public final class FileLogStore implements LogStore {
   }
 
   /** Replays one WAL file; returns false if it was an empty, torn-at-creation newest file (deleted). */
-  private boolean recoverFile(long seq, Path file, boolean newest) throws IOException, StorageFailure {
+  private boolean recoverFile(long seq, Path file, boolean newest, long syncedEnd) throws IOException, StorageFailure {
     byte[] buf = Files.readAllBytes(file);
     if (buf.length < FILE_HEADER_BYTES || !headerValid(buf)) {
       if (newest && buf.length < FILE_HEADER_BYTES) {
@@ -512,14 +542,18 @@ public final class FileLogStore implements LogStore {
     int at = FILE_HEADER_BYTES;
     while (at < buf.length) {
       WalRecord.Decoded d = WalRecord.decode(buf, at, buf.length);
-      boolean nothingValidAfter = (d == null || !d.bodyValid()) && nextIntactRecord(buf, at + 1) < 0;
-      if ((d == null || !d.bodyValid()) && newest && nothingValidAfter) {
+      boolean bad = d == null || !d.bodyValid();
+      boolean nothingValidAfter = bad && nextIntactRecord(buf, at + 1) < 0;
+      if (bad && newest && nothingValidAfter && at >= syncedEnd) {
         truncate(file, at, buf.length);
         return true;
       }
       if (d == null) {
-        throw damaged(file, at, "a record header fails its checksum with " + (nothingValidAfter
-            ? "more WAL files after it" : "valid records after it") + ", so it is not a torn write");
+        throw damaged(file, at, at < syncedEnd
+            ? "a record header fails its checksum before offset " + syncedEnd + ", up to which the tail marker says"
+                + " this file was synced (and acknowledged), so it is damage, not a torn write"
+            : "a record header fails its checksum with " + (nothingValidAfter ? "more WAL files after it"
+                : "valid records after it") + ", so it is not a torn write");
       }
       try {
         applyRecovered(d, seq);
@@ -531,6 +565,10 @@ public final class FileLogStore implements LogStore {
             + file + " at offset " + at + ": marked faulty, to be repaired from peers");
       }
       at = d.end();
+    }
+    if (buf.length < syncedEnd) {
+      throw damaged(file, buf.length, "the file ends before offset " + syncedEnd
+          + ", where the tail marker says it was synced (and acknowledged): it was cut");
     }
     return true;
   }
@@ -631,6 +669,9 @@ public final class FileLogStore implements LogStore {
     try {
       if (head != null) {
         head.close();
+      }
+      if (tailMarker != null) {
+        tailMarker.close();
       }
     } catch (IOException ignored) {
       // already failing or closing: nothing more can be done with this channel

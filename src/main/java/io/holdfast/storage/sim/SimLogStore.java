@@ -149,6 +149,11 @@ public final class SimLogStore implements LogStore {
    * separately checksummed header, survive — as in the file store. Returns how many were damaged.
    */
   public int corruptPayloads(Prng prng, String replica, int count) {
+    return corruptPayloads(prng, replica, count, index -> true);
+  }
+
+  /** As above, damaging only entries whose index {@code allowed} accepts. */
+  public int corruptPayloads(Prng prng, String replica, int count, java.util.function.LongPredicate allowed) {
     Image image = durable.get(replica);
     if (image == null || image.entries.isEmpty()) {
       return 0;
@@ -157,13 +162,19 @@ public final class SimLogStore implements LogStore {
     for (int i = 0; i < count; i++) {
       int at = prng.nextInt(image.entries.size());
       LogEntry e = image.entries.get(at);
-      if (e.type() == EntryType.COMMAND && !image.faulty.containsKey(e.index())) {
+      if (e.type() == EntryType.COMMAND && !image.faulty.containsKey(e.index()) && allowed.test(e.index())) {
         image.entries.set(at, new LogEntry(e.index(), e.term(), e.type(), new byte[0]));
         image.faulty.put(e.index(), e.term());
         damaged++;
       }
     }
     return damaged;
+  }
+
+  /** Indexes of the replica's durable entries whose payload is damaged. */
+  public java.util.SortedSet<Long> faultyIndexes(String replica) {
+    Image image = durable.get(replica);
+    return image == null ? new java.util.TreeSet<>() : new java.util.TreeSet<>(image.faulty.keySet());
   }
 
   @Override

@@ -118,14 +118,59 @@ class FileLogStoreTest extends LogStoreContract {
   }
 
   @Test
-  void lastRecordWithDamagedPayloadIsATornWrite() throws Exception {
+  void damagedPayloadInTheLastSyncedRecordIsDamageNotATornWrite() throws Exception {
     writeThreeBatches();
+    Path wal = onlyWalFile();
+    long size = Files.size(wal);
+    flipBit(wal, (int) size - 2);
+    FileLogStore s = open();
+    RecoveredState a = s.recovered().get("a");
+    assertEquals(size, Files.size(wal), "the tail marker says it was synced: nothing is truncated");
+    assertEquals(java.util.Set.of(7L, 8L, 9L), a.faulty().keySet(), "kept as faulty, to be repaired from peers");
+    s.close();
+  }
+
+  @Test
+  void withoutTheTailMarkerADamagedLastRecordLooksTorn() throws Exception {
+    FileLogStore.Options noMarker = new FileLogStore.Options(dir(), 64L << 20, 4, false);
+    FileLogStore s = FileLogStore.open(noMarker);
+    for (int b = 0; b < 3; b++) {
+      s.write("a", LogWrite.append(3L * b + 1, entries(3L * b + 1, 3L * b + 3, 1)));
+      s.sync();
+    }
+    s.close();
     Path wal = onlyWalFile();
     int last = recordOffsets(wal).get(2);
     flipBit(wal, (int) Files.size(wal) - 2);
-    FileLogStore s = open();
-    assertEquals(entries(1, 6, 1), s.recovered().get("a").entries());
+    s = FileLogStore.open(noMarker);
+    assertEquals(entries(1, 6, 1), s.recovered().get("a").entries(), "acknowledged entries 7-9 silently gone (F3)");
     assertEquals(last, Files.size(wal));
+    s.close();
+  }
+
+  @Test
+  void syncedTailCutOffAtARecordBoundaryIsRefused() throws Exception {
+    writeThreeBatches();
+    Path wal = onlyWalFile();
+    int last = recordOffsets(wal).get(2);
+    try (var ch = java.nio.channels.FileChannel.open(wal, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.truncate(last); // Jepsen's truncate: a clean cut, indistinguishable from a torn write by the WAL alone
+    }
+    StorageFailure f = assertThrows(StorageFailure.class, this::open);
+    assertTrue(f.getMessage().contains("it was cut"), f.getMessage());
+  }
+
+  @Test
+  void aTornTailMarkerSlotFallsBackToThePreviousOne() throws Exception {
+    writeThreeBatches();
+    Path marker = dir().resolve(TailMarker.FILE);
+    TailMarker.Position before = TailMarker.read(dir());
+    long slot = (before.sequence() % 2) * 32;
+    flipBit(marker, (int) slot + 3);
+    TailMarker.Position after = TailMarker.read(dir());
+    assertEquals(before.sequence() - 1, after.sequence(), "the other slot, one sync older");
+    FileLogStore s = open();
+    assertEquals(entries(1, 9, 1), s.recovered().get("a").entries());
     s.close();
   }
 

@@ -1,0 +1,86 @@
+package io.holdfast.storage.file;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * How far the write-ahead log is known to be synced, kept outside it (Jepsen's NATS finding F3).
+ * A WAL tail cut off after it was fsynced and acknowledged looks exactly like a torn write that
+ * never was — unless something else remembers where the synced log ended. After every WAL fsync
+ * the store records (WAL file, end offset) here and fsyncs it too, before any acknowledgement.
+ * Recovery then treats anything invalid before that point as damage, never as a torn tail.
+ *
+ * <p>File {@code wal.tail}: two 32-byte slots written alternately, each {@code u64 sequence |
+ * u64 WAL file | u64 end offset | u32 crc32c | u32 pad}; the valid slot with the higher sequence
+ * wins, so a write torn by a crash leaves the previous slot.
+ */
+final class TailMarker implements AutoCloseable {
+  static final String FILE = "wal.tail";
+  private static final int SLOT_BYTES = 32;
+
+  /** A synced position of the WAL. */
+  record Position(long sequence, long walFile, long end) {}
+
+  private final FileChannel channel;
+  private long sequence;
+  private final ByteBuffer slot = ByteBuffer.allocate(SLOT_BYTES);
+
+  private TailMarker(FileChannel channel, long sequence) {
+    this.channel = channel;
+    this.sequence = sequence;
+  }
+
+  /** Reads the marker, or null if the file is missing; throws if it exists but no slot is valid. */
+  static Position read(Path dir) throws IOException {
+    Path file = dir.resolve(FILE);
+    if (!Files.isRegularFile(file)) {
+      return null;
+    }
+    byte[] in = Files.readAllBytes(file);
+    Position best = null;
+    for (int at = 0; at + SLOT_BYTES <= in.length; at += SLOT_BYTES) {
+      ByteBuffer b = ByteBuffer.wrap(in, at, SLOT_BYTES);
+      long seq = b.getLong(at);
+      if (WalRecord.crc(in, at, 24, null, 0, 0) == b.getInt(at + 24) && (best == null || seq > best.sequence())) {
+        best = new Position(seq, b.getLong(at + 8), b.getLong(at + 16));
+      }
+    }
+    if (best == null) {
+      throw new IOException(file + " has no valid slot: the synced extent of the WAL is unknown");
+    }
+    return best;
+  }
+
+  static TailMarker open(Path dir, Position last) throws IOException {
+    Path file = dir.resolve(FILE);
+    boolean created = !Files.exists(file);
+    FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    if (created) {
+      Fsync.directory(dir);
+    }
+    return new TailMarker(ch, last == null ? 0 : last.sequence());
+  }
+
+  /** Durably records that the WAL is synced up to {@code end} in {@code walFile}. */
+  void record(long walFile, long end) throws IOException {
+    sequence++;
+    slot.clear();
+    slot.putLong(sequence).putLong(walFile).putLong(end);
+    slot.putInt(WalRecord.crc(slot.array(), 0, 24, null, 0, 0)).putInt(0);
+    slot.flip();
+    long at = (sequence % 2) * SLOT_BYTES;
+    while (slot.hasRemaining()) {
+      at += channel.write(slot, at);
+    }
+    channel.force(false);
+  }
+
+  @Override
+  public void close() throws IOException {
+    channel.close();
+  }
+}
