@@ -49,7 +49,9 @@ import java.util.TreeMap;
  * (nor, as leader, counts itself past them), and votes only on verified identities. As a
  * follower it rejects appends beyond its first faulty entry so the leader resends from there, and
  * repairs each payload from the leader's copy (written back with {@link PersistRequest#repaired()},
- * which truncates nothing). As a leader it asks the members for its first faulty entry
+ * which truncates nothing). A replica whose snapshot's data is damaged (D8) applies nothing and
+ * never sends that snapshot until a peer's covering one replaces it. As a leader it asks the
+ * members for its first faulty entry
  * ({@link RepairRequest}); once enough voters affirmatively answer that they do not hold it that
  * it cannot have been committed ({@link #cannotHaveBeenCommitted}), and the leader discards it
  * and everything after it, and steps down (CTRL, FAST'18). A damaged replica may therefore lead without ever imposing its damage (D7).
@@ -92,6 +94,13 @@ public final class RaftCore {
   /** Repaired entries not yet durable: index → id of the persist request carrying them (0: not issued). */
   private final TreeMap<Long, Long> repairing = new TreeMap<>();
   private final ArrayList<LogEntry> repairsToPersist = new ArrayList<>();
+  /**
+   * Our snapshot's data is damaged (D8): its identity is known, our state machine has no base.
+   * We apply nothing and never send it until a peer's snapshot covering it replaces it.
+   */
+  private boolean snapshotDamaged;
+  /** A peer needs a snapshot covering what we applied: ask the host for one (Ready.snapshotRequested). */
+  private boolean snapshotRequested;
   /** Leader: voters that affirmatively lack our first faulty entry. */
   private final java.util.TreeSet<Integer> absentVotes = new java.util.TreeSet<>();
 
@@ -141,8 +150,18 @@ public final class RaftCore {
    */
   public static RaftCore restart(RaftSettings settings, int self, HardState hardState, Snapshot snapshot,
       List<LogEntry> entries, java.util.SortedMap<Long, Long> faulty, Prng prng) {
+    return restart(settings, self, hardState, snapshot, entries, faulty, false, prng);
+  }
+
+  /**
+   * As above; {@code snapshotDamaged} says the snapshot's data failed its checksum (its identity
+   * is verified): the replica fetches a covering snapshot from a peer before it applies anything.
+   */
+  public static RaftCore restart(RaftSettings settings, int self, HardState hardState, Snapshot snapshot,
+      List<LogEntry> entries, java.util.SortedMap<Long, Long> faulty, boolean snapshotDamaged, Prng prng) {
     RaftCore core = new RaftCore(settings, self, snapshot, prng);
     core.faulty.putAll(faulty);
+    core.snapshotDamaged = snapshotDamaged && snapshot.index() > 0; // an empty initial state cannot be damaged
     for (LogEntry e : entries) {
       if (e.index() > snapshot.index()) {
         core.log.append(e);
@@ -317,7 +336,8 @@ public final class RaftCore {
         || unstableFrom != Long.MAX_VALUE
         || !repairsToPersist.isEmpty()
         || !currentHardState().equals(requestedHardState)
-        || appliedIndex < (faulty.isEmpty() ? commitIndex : Math.min(commitIndex, faulty.firstKey() - 1));
+        || appliedIndex < applicableIndex()
+        || snapshotRequested;
   }
 
   /** Drains everything the core wants done; see {@link Ready} for the order. */
@@ -332,13 +352,23 @@ public final class RaftCore {
     Snapshot restored = snapshotToApply;
     snapshotToApply = null;
     List<LogEntry> committed = List.of();
-    long applicable = faulty.isEmpty() ? commitIndex : Math.min(commitIndex, faulty.firstKey() - 1);
+    long applicable = applicableIndex();
     if (appliedIndex < applicable) {
       long from = Math.max(appliedIndex + 1, log.firstIndex());
       committed = log.slice(from, applicable, settings.applyEntriesMax(), Long.MAX_VALUE);
       appliedIndex = committed.get(committed.size() - 1).index();
     }
-    return new Ready(persist, now, restored, committed);
+    boolean wantSnapshot = snapshotRequested;
+    snapshotRequested = false;
+    return new Ready(persist, now, restored, committed, wantSnapshot);
+  }
+
+  /** Committed, and applicable: never past a damaged entry, and nothing without an intact base. */
+  private long applicableIndex() {
+    if (snapshotDamaged) {
+      return appliedIndex;
+    }
+    return faulty.isEmpty() ? commitIndex : Math.min(commitIndex, faulty.firstKey() - 1);
   }
 
   private PersistRequest buildPersistRequest() {
@@ -424,6 +454,11 @@ public final class RaftCore {
       return List.of();
     }
     return log.slice(start, to, Integer.MAX_VALUE, Long.MAX_VALUE);
+  }
+
+  /** Whether our snapshot's data is damaged and not yet replaced by a peer's. */
+  public boolean snapshotDamaged() {
+    return snapshotDamaged;
   }
 
   /** Entries whose payload is still unknown (index → term); empty for a healthy replica. */
@@ -746,17 +781,21 @@ public final class RaftCore {
    * after it (D6: repaired from a peer).
    */
   private void takeSnapshotOverDamage(Snapshot snap) {
-    if (snap.index() <= log.snapshotIndex()) {
+    boolean replacesDamagedBase = snapshotDamaged && snap.index() >= log.snapshotIndex();
+    if (snap.index() <= log.snapshotIndex() && !replacesDamagedBase) {
       return;
     }
-    log.compact(snap.meta());
+    if (snap.index() > log.snapshotIndex()) {
+      log.compact(snap.meta());
+    }
+    snapshotDamaged = false;
     faulty.headMap(snap.index(), true).clear();
     repairing.headMap(snap.index(), true).clear();
     repairsToPersist.removeIf(r -> r.index() <= snap.index());
     latestSnapshot = snap;
     snapshotToPersist = snap;
     commitTo(snap.index());
-    if (appliedIndex < snap.index()) {
+    if (appliedIndex < snap.index() || replacesDamagedBase) {
       snapshotToApply = snap;
       appliedIndex = snap.index();
     }
@@ -788,22 +827,28 @@ public final class RaftCore {
     followLeader(hb.from());
     commitTo(Math.min(hb.commit(), log.lastIndex()));
     send(new HeartbeatResult(self, hb.from(), term, followerMatch()));
-    if (!faulty.isEmpty()) {
+    if (!faulty.isEmpty() || snapshotDamaged) {
       reportDamage(hb.from(), 0); // a caught-up follower gets only heartbeats: say where its damage is
     }
   }
 
-  /** Tells the leader our log is damaged from our first faulty entry on, so it sends from there. */
+  /**
+   * Tells the leader where our damage starts, so it sends from there: our snapshot's index if its
+   * data is damaged (the leader then sends a snapshot once its own reaches that far), else our
+   * first faulty entry.
+   */
   private void reportDamage(int leader, long rejectedPrevIndex) {
-    long before = faulty.firstKey() - 1;
+    long from = snapshotDamaged ? log.snapshotIndex() : faulty.firstKey();
+    long before = from - 1;
     send(new AppendEntriesResult(self, leader, term, false, 0, rejectedPrevIndex, before, Math.max(log.term(before), 0),
-        faulty.firstKey()));
+        from));
   }
 
   private void onInstallSnapshot(InstallSnapshot is) {
     followLeader(is.from());
     Snapshot snap = is.snapshot();
-    boolean coversDamage = !faulty.isEmpty() && faulty.firstKey() <= snap.index();
+    boolean coversDamage = (!faulty.isEmpty() && faulty.firstKey() <= snap.index())
+        || (snapshotDamaged && snap.index() >= log.snapshotIndex());
     if (snap.index() <= commitIndex && !coversDamage) {
       matchedLeaderIndex = Math.max(matchedLeaderIndex, commitIndex);
     } else if (log.term(snap.index()) == snap.term()) {
@@ -820,6 +865,7 @@ public final class RaftCore {
       faulty.clear();
       repairing.clear();
       repairsToPersist.clear();
+      snapshotDamaged = false;
       membership = log.latestMembership();
       commitIndex = snap.index();
       appliedIndex = snap.index();
@@ -960,6 +1006,9 @@ public final class RaftCore {
     long prev = pr.next - 1;
     long prevTerm = log.term(prev);
     if (prevTerm < 0 && prev < log.snapshotIndex()) {
+      if (snapshotDamaged) {
+        return false; // our snapshot's data is gone: wait until a peer's replaces it
+      }
       pr.becomeSnapshot(latestSnapshot.index());
       send(new InstallSnapshot(self, to, term, latestSnapshot));
       return true;
@@ -1043,6 +1092,9 @@ public final class RaftCore {
 
   private void onAppendRejected(int from, Progress pr, AppendEntriesResult r) {
     if (r.damagedFrom() > 0) {
+      if (r.damagedFrom() > log.snapshotIndex() && r.damagedFrom() <= appliedIndex) {
+        snapshotRequested = true; // if it is its snapshot that rotted, it needs one of ours this far
+      }
       // What it acknowledged rotted on its disk: forget that and send again from the damage.
       pr.match = Math.min(pr.match, r.damagedFrom() - 1);
       pr.accepted = Math.min(pr.accepted, r.damagedFrom() - 1);
@@ -1106,17 +1158,26 @@ public final class RaftCore {
    * under which it could have been committed (a voter since removed may be the one holding it).
    */
   private void requestRepair() {
-    if (role != Role.LEADER || faulty.isEmpty()) {
+    if (role != Role.LEADER || (faulty.isEmpty() && !snapshotDamaged)) {
       return;
     }
-    var first = faulty.firstEntry();
+    // A damaged snapshot is asked for by its own index: members whose snapshot covers it send theirs.
+    if (snapshotDamaged) {
+      askMembers(log.snapshotIndex(), log.term(log.snapshotIndex()));
+    }
+    if (!faulty.isEmpty()) {
+      askMembers(faulty.firstKey(), faulty.firstEntry().getValue());
+    }
+  }
+
+  private void askMembers(long index, long entryTerm) {
     java.util.TreeSet<Integer> ask = new java.util.TreeSet<>(progress.keySet());
-    for (Membership m : log.membershipsFrom(first.getKey())) {
+    for (Membership m : log.membershipsFrom(index)) {
       ask.addAll(m.members());
     }
     ask.remove(self);
     for (int member : ask) {
-      send(new RaftMessage.RepairRequest(self, member, term, first.getKey(), first.getValue()));
+      send(new RaftMessage.RepairRequest(self, member, term, index, entryTerm));
     }
   }
 
@@ -1128,14 +1189,25 @@ public final class RaftCore {
     if (index > log.lastIndex() || (index > log.snapshotIndex() && log.term(index) != r.entryTerm())) {
       absent = true; // not in our log: a committed entry never leaves a log that held it durably
     } else if (index <= log.snapshotIndex()) {
-      snapshot = latestSnapshot; // committed, and compacted here: our snapshot covers it
+      snapshot = snapshotDamaged ? null : latestSnapshot; // committed, and compacted here: our snapshot covers it
     } else if (!faulty.containsKey(index)) {
       entry = log.entry(index);
+    }
+    if (index > log.snapshotIndex() && index <= appliedIndex && !snapshotDamaged) {
+      snapshotRequested = true; // the asker may need a snapshot covering it: have one ready next time
     }
     send(new RaftMessage.RepairResult(self, r.from(), term, index, r.entryTerm(), entry, snapshot, absent));
   }
 
   private void onRepairResult(RaftMessage.RepairResult r) {
+    Snapshot offered = r.snapshot();
+    if (role == Role.LEADER && snapshotDamaged && offered != null && offered.index() >= log.snapshotIndex()
+        && offered.index() <= log.lastIndex() && log.term(offered.index()) == offered.term()) {
+      takeSnapshotOverDamage(offered);
+      appendsPending = true;
+      requestRepair();
+      return;
+    }
     if (role != Role.LEADER || faulty.isEmpty() || faulty.firstKey() != r.index()
         || faulty.firstEntry().getValue() != r.entryTerm()) {
       return; // stale: that entry is no longer the one we are missing

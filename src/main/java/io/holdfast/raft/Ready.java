@@ -14,11 +14,15 @@ import java.util.List;
  *   <li>apply {@code snapshotToApply} (if not null), then {@code committed}, in order: these are
  *       committed on a majority and final;</li>
  *   <li>when {@code persist} is durable: call {@link RaftCore#onPersisted} and send its
- *       {@code messagesAfterPersist}.</li>
+ *       {@code messagesAfterPersist};</li>
+ *   <li>if {@code snapshotRequested}: take a snapshot of the state machine soon and hand it to
+ *       {@link RaftCore#compact} — a peer needs one covering what we have applied, to repair
+ *       its damaged snapshot (D8).</li>
  * </ol>
  * {@link RaftCore#ready()} drains the core: the same output is never handed out twice.
  */
-public record Ready(PersistRequest persist, List<RaftMessage> messages, Snapshot snapshotToApply, List<LogEntry> committed) {
+public record Ready(PersistRequest persist, List<RaftMessage> messages, Snapshot snapshotToApply, List<LogEntry> committed,
+    boolean snapshotRequested) {
   public Ready {
     messages = List.copyOf(messages);
     committed = List.copyOf(committed);

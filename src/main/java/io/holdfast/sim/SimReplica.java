@@ -85,20 +85,29 @@ final class SimReplica {
     return smValue[i];
   }
 
-  /** Encodes the (index, value) pairs up to {@code upTo} (all of them: applied never exceeds it). */
+  /** Marks every snapshot this state machine writes, so that a snapshot whose data is gone is recognisable. */
+  private static final long SNAPSHOT_MAGIC = 0x53494d534e415031L; // "SIMSNAP1"
+
+  /** Encodes the (index, value) pairs applied so far, after an 8-byte marker. */
   byte[] encodeState() {
-    byte[] out = new byte[smCount * 16];
+    byte[] out = new byte[8 + smCount * 16];
+    putLong(out, 0, SNAPSHOT_MAGIC);
     for (int i = 0; i < smCount; i++) {
-      putLong(out, i * 16, smIndex[i]);
-      putLong(out, i * 16 + 8, smValue[i]);
+      putLong(out, 8 + i * 16, smIndex[i]);
+      putLong(out, 8 + i * 16 + 8, smValue[i]);
     }
     return out;
+  }
+
+  /** A snapshot past the initial one whose data does not carry the marker: damaged, never to be used. */
+  static boolean damaged(Snapshot snapshot) {
+    return snapshot.index() > 0 && (snapshot.data().length < 8 || getLong(snapshot.data(), 0) != SNAPSHOT_MAGIC);
   }
 
   void restoreState(Snapshot snapshot) {
     byte[] data = snapshot.data();
     smCount = 0;
-    for (int at = 0; at < data.length; at += 16) {
+    for (int at = 8; at < data.length; at += 16) {
       applyValue(getLong(data, at), getLong(data, at + 8));
     }
     smApplied = snapshot.index();

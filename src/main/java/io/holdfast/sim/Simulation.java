@@ -282,6 +282,9 @@ public final class Simulation {
       send(m);
     }
     if (ready.snapshotToApply() != null) {
+      if (SimReplica.damaged(ready.snapshotToApply())) {
+        checker.violation(() -> "applied a damaged snapshot " + ready.snapshotToApply() + " on replica " + r.id);
+      }
       coverage.snapshotsInstalled++;
       r.restoreState(ready.snapshotToApply());
       checker.observeSnapshot(r, ready.snapshotToApply());
@@ -290,7 +293,8 @@ public final class Simulation {
     for (LogEntry e : ready.committed()) {
       apply(r, e);
     }
-    if (r.smApplied - r.core.firstIndex() + 1 >= opt.snapshotEveryEntries()) {
+    boolean wanted = ready.snapshotRequested() && r.smApplied >= r.core.firstIndex();
+    if (wanted || r.smApplied - r.core.firstIndex() + 1 >= opt.snapshotEveryEntries()) {
       r.core.compact(r.smApplied, r.encodeState());
       coverage.compactions++;
     }
@@ -334,6 +338,11 @@ public final class Simulation {
   // =========================================================================================
 
   private void send(RaftMessage m) {
+    Snapshot carried = m instanceof RaftMessage.InstallSnapshot is ? is.snapshot()
+        : m instanceof RaftMessage.RepairResult rr ? rr.snapshot() : null;
+    if (carried != null && SimReplica.damaged(carried)) {
+      checker.violation(() -> "served a damaged snapshot " + carried + " from replica " + m.from() + " at tick " + now);
+    }
     if (m instanceof RaftMessage.AppendEntries a) {
       for (LogEntry e : a.entries()) {
         if (e.type() == EntryType.COMMAND && e.data().length != 8) {
@@ -480,6 +489,14 @@ public final class Simulation {
       if (damaged > 0) {
         fault("bitflip: " + damaged + " payloads of " + r.id + " damaged on disk");
       }
+      boolean snapshotDamagedElsewhere = false;
+      for (int other = 1; other <= n; other++) {
+        snapshotDamagedElsewhere |= other != r.id && (nodes[other].disk.snapshotFaulty(SimReplica.REPLICA)
+            || (nodes[other].core != null && nodes[other].core.snapshotDamaged()));
+      }
+      if (!snapshotDamagedElsewhere && nemesisPrng.chance(0.3) && r.disk.corruptSnapshot(SimReplica.REPLICA)) {
+        fault("bitflip: snapshot of " + r.id + " damaged on disk");
+      }
     }
     r.epoch++;
     r.inFlight.clear();
@@ -505,7 +522,8 @@ public final class Simulation {
       entries = entries.subList(0, (int) (faulty.firstKey() - d.snapshot().index() - 1));
       faulty = new TreeMap<>();
     }
-    r.core = RaftCore.restart(opt.raft(), r.id, d.hardState(), d.snapshot(), entries, faulty, corePrng.fork());
+    r.core = RaftCore.restart(opt.raft(), r.id, d.hardState(), d.snapshot(), entries, faulty, d.snapshotFaulty(),
+        corePrng.fork());
     r.restoreState(d.snapshot());
     checker.observeSnapshot(r, d.snapshot());
     r.restartAt = -1;

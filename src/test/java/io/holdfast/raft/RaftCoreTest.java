@@ -414,11 +414,15 @@ class RaftCoreTest {
     h.isolated.clear();
     h.runFor(2 * CoreHarness.SETTINGS.heartbeatIntervalTicks());
     assertTrue(h.core(2).faulty().isEmpty(), "repaired");
-    assertEquals(h.core(1).entries(1, 10), h.core(2).entries(1, 10));
-    PersistRequest repair = h.persisted.get(2).stream().filter(p -> !p.repaired().isEmpty()).findFirst().orElseThrow();
-    assertEquals(log(1, 1, 1).get(2), repair.repaired().get(0), "the good payload is written back");
-    assertTrue(repair.entriesFrom() == 0 || repair.entriesFrom() > 3, "nothing truncated over the damage");
-    assertEquals(h.applied.get(1).size(), h.applied.get(2).size(), "it applies everything once repaired");
+    // Repaired either by the payload (written back, truncating nothing) or by the leader's snapshot.
+    boolean byPayload = h.persisted.get(2).stream().anyMatch(p -> p.repaired().contains(log(1, 1, 1).get(2)));
+    boolean bySnapshot = h.restored.get(2).stream().anyMatch(snap -> snap.index() >= 3);
+    assertTrue(byPayload || bySnapshot);
+    assertTrue(h.persisted.get(2).stream().noneMatch(p -> p.entriesFrom() > 0 && p.entriesFrom() <= 3),
+        "nothing truncated over the damage");
+    assertTrue(h.applied.get(2).stream().noneMatch(e -> e.type() == EntryType.COMMAND && e.data().length == 0),
+        "the damaged payload was never applied");
+    assertEquals(h.core(1).commitIndex(), h.core(2).appliedIndex(), "it applies everything once repaired");
     assertTrue(h.delivered.stream().noneMatch(m -> m instanceof AppendEntries a && a.from() == 2));
   }
 
@@ -489,6 +493,45 @@ class RaftCoreTest {
     assertEquals(RaftCore.Role.LEADER, h.core(1).role());
     assertEquals(4L, h.core(1).faulty().firstKey(), "still waiting for a voter that may hold it");
     assertTrue(h.core(1).lastIndex() >= 5, "nothing discarded on one absentee");
+  }
+
+  /** A replica that compacted to index 3 of log(1,1,1,1,1) but whose snapshot data is gone. */
+  private static RaftCore snapshotDamaged(int id, int... voters) {
+    Snapshot damagedSnap = new Snapshot(new io.holdfast.raft.message.SnapshotMeta(3, 1, Membership.ofVoters(voters)),
+        new byte[0]);
+    return RaftCore.restart(CoreHarness.SETTINGS, id, new HardState(1, 0), damagedSnap, log(1, 1, 1, 1, 1).subList(3, 5),
+        new java.util.TreeMap<>(), true, Prng.of(id));
+  }
+
+  @Test
+  void followerWithADamagedSnapshotAppliesNothingUntilALeadersSnapshotReplacesIt() {
+    CoreHarness h = new CoreHarness();
+    h.add(1, restarted(1, 1, 0, log(1, 1, 1, 1, 1), 1, 2, 3));
+    h.add(2, snapshotDamaged(2, 1, 2, 3));
+    h.add(3, restarted(3, 1, 0, log(1, 1, 1, 1, 1), 1, 2, 3));
+    h.isolated.add(2);
+    h.elect(1);
+    h.isolated.clear();
+    assertTrue(h.core(2).snapshotDamaged());
+    h.runFor(6 * CoreHarness.SETTINGS.heartbeatIntervalTicks()); // the leader is asked to compact, then sends it
+    assertTrue(!h.core(2).snapshotDamaged(), "repaired from the leader's snapshot");
+    Snapshot installed = h.restored.get(2).get(0);
+    assertTrue(installed.index() >= 3 && installed.data().length > 0);
+    assertTrue(h.delivered.stream().noneMatch(m -> m instanceof InstallSnapshot i && i.from() == 2));
+  }
+
+  @Test
+  void leaderWithADamagedSnapshotNeverSendsItAndTakesAPeers() {
+    CoreHarness h = new CoreHarness();
+    h.add(1, snapshotDamaged(1, 1, 2, 3));
+    h.add(2, restarted(2, 1, 0, log(1, 1, 1, 1, 1), 1, 2, 3));
+    h.add(3, restarted(3, 1, 0, List.of(), 1, 2, 3));
+    h.elect(1); // its log (identities) is the most up to date
+    h.runFor(4 * CoreHarness.SETTINGS.heartbeatIntervalTicks());
+    assertTrue(h.delivered.stream().noneMatch(m -> m instanceof InstallSnapshot i && i.snapshot().data().length == 0),
+        "a damaged snapshot is never sent");
+    assertTrue(!h.core(1).snapshotDamaged(), "taken over from a peer that compacted when asked");
+    assertEquals(h.core(1).lastIndex(), h.core(3).lastIndex(), "and the empty follower caught up through it");
   }
 
   // --- Snapshots ---------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ public final class SimLogStore implements LogStore {
     final ArrayList<LogEntry> entries = new ArrayList<>();
     /** Entries whose payload was damaged on the platter: index → term. */
     final TreeMap<Long, Long> faulty = new TreeMap<>();
+    boolean snapshotFaulty;
   }
 
   private final String incarnation;
@@ -71,7 +72,8 @@ public final class SimLogStore implements LogStore {
     TreeMap<String, RecoveredState> out = new TreeMap<>();
     for (var e : durable.entrySet()) {
       Image i = e.getValue();
-      out.put(e.getKey(), new RecoveredState(i.hardState, i.snapshot, i.entries, i.faulty, false));
+      Snapshot snapshot = i.snapshotFaulty ? new Snapshot(i.snapshot.meta(), new byte[0]) : i.snapshot;
+      out.put(e.getKey(), new RecoveredState(i.hardState, snapshot, i.entries, i.faulty, i.snapshotFaulty));
     }
     return out;
   }
@@ -171,6 +173,21 @@ public final class SimLogStore implements LogStore {
     return damaged;
   }
 
+  /** Bit rot in the replica's snapshot file while down: its data is lost, its identity is not. */
+  public boolean corruptSnapshot(String replica) {
+    Image image = durable.get(replica);
+    if (image == null || image.snapshot.index() == 0 || image.snapshotFaulty) {
+      return false;
+    }
+    image.snapshotFaulty = true;
+    return true;
+  }
+
+  public boolean snapshotFaulty(String replica) {
+    Image image = durable.get(replica);
+    return image != null && image.snapshotFaulty;
+  }
+
   /** Indexes of the replica's durable entries whose payload is damaged. */
   public java.util.SortedSet<Long> faultyIndexes(String replica) {
     Image image = durable.get(replica);
@@ -194,6 +211,7 @@ public final class SimLogStore implements LogStore {
       image.entries.subList(0, drop).clear();
       image.faulty.headMap(s.index(), true).clear();
       image.snapshot = s;
+      image.snapshotFaulty = false;
     }
     if (w.changesLog()) {
       long base = image.snapshot.index();
