@@ -443,6 +443,11 @@ public final class RaftCore {
     return membership;
   }
 
+  /** Whether the membership in force is committed (no change is pending). */
+  public boolean membershipCommitted() {
+    return log.lastMembershipIndex() <= commitIndex;
+  }
+
   public HardState hardState() {
     return currentHardState();
   }

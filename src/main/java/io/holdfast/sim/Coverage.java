@@ -13,6 +13,7 @@ public final class Coverage {
   public long membershipChanges;
   public long splitBrains;
   public long bitflips;
+  public long wipes;
   public long compactions;
   public long snapshotsInstalled;
   public long leaderTerms;
@@ -34,6 +35,8 @@ public final class Coverage {
       splitBrains++;
     } else if (fault.startsWith("bitflip")) {
       bitflips++;
+    } else if (fault.startsWith("wipe")) {
+      wipes++;
     }
   }
 
@@ -46,6 +49,7 @@ public final class Coverage {
     membershipChanges += o.membershipChanges;
     splitBrains += o.splitBrains;
     bitflips += o.bitflips;
+    wipes += o.wipes;
     compactions += o.compactions;
     snapshotsInstalled += o.snapshotsInstalled;
     leaderTerms += o.leaderTerms;
@@ -54,7 +58,7 @@ public final class Coverage {
   @Override
   public String toString() {
     return "crashes " + crashes + ", power losses " + powerLosses + ", partitions " + partitions + ", pauses " + pauses
-        + ", split-brain schedules " + splitBrains + ", disks with bit flips " + bitflips
+        + ", split-brain schedules " + splitBrains + ", disks with bit flips " + bitflips + ", disks wiped and rejoined as new members " + wipes
         + ", membership changes " + membershipChanges + ", transfers "
         + transfers + ", terms with a leader " + leaderTerms + ", compactions " + compactions
         + ", snapshots installed " + snapshotsInstalled;

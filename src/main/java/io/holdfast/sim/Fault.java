@@ -32,7 +32,13 @@ public enum Fault {
    * damaged on two replicas at once: the promise is repair from an intact copy, and after
    * membership changes an entry may be committed on as few as two.
    */
-  BITFLIP;
+  BITFLIP,
+  /**
+   * Damage the store cannot attribute on one of that minority (a synced tail cut off, a lost
+   * write, a damaged record header): the file store refuses to open; the disk is wiped and the
+   * machine rejoins as a new member (D9), added as a learner and promoted.
+   */
+  WIPE;
 
   public String cliName() {
     return name().toLowerCase(Locale.ROOT).replace('_', '-');

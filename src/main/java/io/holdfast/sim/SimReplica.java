@@ -22,8 +22,14 @@ final class SimReplica {
   /** The simulated node hosts one replica, stored under this name. */
   static final String REPLICA = "sim";
 
-  final int id;
-  final SimLogStore disk;
+  /** Which simulated machine this is: fixed for the run. */
+  final int slot;
+  /**
+   * The Raft replica id of the current incarnation: slot, slot + n, slot + 2n, ... A wiped disk
+   * comes back as a new member with a new id (D9), never under the old one.
+   */
+  int id;
+  SimLogStore disk;
   /** Persist requests written to the disk and not yet reported durable, oldest first (safe mode). */
   final ArrayDeque<PersistRequest> inFlight = new ArrayDeque<>();
   /** Incremented by every crash, so disk completions scheduled before it are ignored. */
@@ -45,10 +51,23 @@ final class SimReplica {
 
   /** A new node: its disk holds the group's initial snapshot (bootstrap), synced. */
   SimReplica(int id, Snapshot initial) {
+    this.slot = id;
     this.id = id;
     this.disk = new SimLogStore("sim-node-" + id);
     disk.write(REPLICA, new LogWrite(null, initial, 0, java.util.List.of()));
     disk.sync();
+  }
+
+  /**
+   * The disk is damaged beyond attribution (a synced tail cut off, a lost write, a damaged record
+   * header): the store refuses to open, the operator wipes it, and the machine comes back as a new,
+   * empty member that the group must add (learner, then voter).
+   */
+  void wipe(int replicas) {
+    id += replicas;
+    disk = new SimLogStore("sim-node-" + slot + "-as-" + id);
+    smCount = 0;
+    smApplied = 0;
   }
 
   static LogWrite toWrite(PersistRequest p) {

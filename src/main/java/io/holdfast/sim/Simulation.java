@@ -74,7 +74,6 @@ public final class Simulation {
 
   // nemesis state
   private long partitionUntil = -1;
-  private int membershipTarget;
   private int splitBrainStep;
   private long splitBrainNextAt;
   private int[] splitBrainGroup;
@@ -183,6 +182,11 @@ public final class Simulation {
     }
   }
 
+  /** The machine a replica id lives on (ids of later incarnations of a slot are slot + k·n). */
+  private int slotOf(int replicaId) {
+    return (replicaId - 1) % n + 1;
+  }
+
   private void schedule(long delay, Kind kind, int node, int epoch, RaftMessage m, PersistRequest r, int count) {
     queue.add(new Event(now + delay, eventSeq++, kind, node, epoch, m, r, count));
   }
@@ -200,7 +204,10 @@ public final class Simulation {
     switch (e.kind()) {
       case DELIVER -> {
         RaftMessage m = e.message();
-        if (blocked[m.from()][m.to()]) {
+        if (r.id != m.to()) {
+          return; // addressed to an earlier incarnation of this machine, wiped since
+        }
+        if (blocked[slotOf(m.from())][slotOf(m.to())]) {
           return; // the partition started while it was in flight
         }
         mix(1, m.from(), m.to(), m.term(), digest(m));
@@ -215,7 +222,7 @@ public final class Simulation {
         if (e.epoch() != r.epoch) {
           return;
         }
-        mix(2, r.id, e.count(), 0, 0);
+        mix(2, r.slot, e.count(), 0, 0);
         r.syncScheduled = false;
         r.disk.syncOldest(e.count());
         for (int i = 0; i < e.count(); i++) {
@@ -227,14 +234,14 @@ public final class Simulation {
         if (e.epoch() != r.epoch) {
           return;
         }
-        mix(3, r.id, e.request().id(), 0, 0);
+        mix(3, r.slot, e.request().id(), 0, 0);
         completePersist(r, e.request());
       }
       case LAZY_SYNC -> {
         if (e.epoch() != r.epoch) {
           return;
         }
-        mix(4, r.id, r.disk.unsyncedCount(), 0, 0);
+        mix(4, r.slot, r.disk.unsyncedCount(), 0, 0);
         r.syncScheduled = false;
         r.disk.sync();
         maybeStartSync(r);
@@ -272,7 +279,7 @@ public final class Simulation {
     if (ready.persist() != null) {
       r.disk.write(SimReplica.REPLICA, SimReplica.toWrite(ready.persist()));
       if (config.mode() != Mode.SAFE) {
-        schedule(0, Kind.WRITE_DONE, r.id, r.epoch, null, ready.persist(), 0);
+        schedule(0, Kind.WRITE_DONE, r.slot, r.epoch, null, ready.persist(), 0);
       } else {
         r.inFlight.add(ready.persist());
       }
@@ -327,9 +334,9 @@ public final class Simulation {
     r.syncScheduled = true;
     if (config.mode() == Mode.SAFE) {
       int latency = diskPrng.between(opt.syncLatencyMin(), opt.syncLatencyMax());
-      schedule(latency, Kind.SYNC_DONE, r.id, r.epoch, null, null, r.disk.unsyncedCount());
+      schedule(latency, Kind.SYNC_DONE, r.slot, r.epoch, null, null, r.disk.unsyncedCount());
     } else {
-      schedule(opt.lazySyncIntervalTicks(), Kind.LAZY_SYNC, r.id, r.epoch, null, null, 0);
+      schedule(opt.lazySyncIntervalTicks(), Kind.LAZY_SYNC, r.slot, r.epoch, null, null, 0);
     }
   }
 
@@ -350,12 +357,13 @@ public final class Simulation {
         }
       }
     }
-    if (blocked[m.from()][m.to()] || netPrng.chance(dropProbability)) {
+    int to = slotOf(m.to());
+    if (blocked[slotOf(m.from())][to] || netPrng.chance(dropProbability)) {
       return;
     }
-    schedule(netPrng.between(opt.networkDelayMin(), delayMax), Kind.DELIVER, m.to(), 0, m, null, 0);
+    schedule(netPrng.between(opt.networkDelayMin(), delayMax), Kind.DELIVER, to, 0, m, null, 0);
     if (netPrng.chance(duplicateProbability)) {
-      schedule(netPrng.between(opt.networkDelayMin(), delayMax), Kind.DELIVER, m.to(), 0, m, null, 0);
+      schedule(netPrng.between(opt.networkDelayMin(), delayMax), Kind.DELIVER, to, 0, m, null, 0);
     }
   }
 
@@ -393,7 +401,7 @@ public final class Simulation {
       return true;
     }
     ProposeResult.Rejected rejected = (ProposeResult.Rejected) result;
-    clientLeaderGuess[c] = rejected.leaderHint() != 0 ? rejected.leaderHint() : 1 + clientPrng.nextInt(n);
+    clientLeaderGuess[c] = rejected.leaderHint() != 0 ? slotOf(rejected.leaderHint()) : 1 + clientPrng.nextInt(n);
     return false;
   }
 
@@ -456,7 +464,7 @@ public final class Simulation {
     if (nemesisPrng.chance(opt.transferProbability())) {
       SimReplica leader = leader();
       if (leader != null) {
-        int target = 1 + nemesisPrng.nextInt(n);
+        int target = nodes[1 + nemesisPrng.nextInt(n)].id;
         if (leader.core.transferLeadership(target)) {
           fault("transfer leadership " + leader.id + " -> " + target);
           leader.dirty = true;
@@ -465,6 +473,8 @@ public final class Simulation {
     }
     if (nemesisPrng.chance(opt.membershipStepProbability())) {
       membershipStep(false);
+    } else if (now % 10 == 0) {
+      membershipStep(true); // a wiped machine rejoins without waiting for the liveness phase
     }
     splitBrain();
   }
@@ -472,12 +482,18 @@ public final class Simulation {
   private void crash(SimReplica r, long restartAt) {
     fault("crash " + r.id + " (restart at " + restartAt + ")");
     r.disk.crash(diskPrng, config.mode().crashLoses);
-    if (corruptible[r.id] && nemesisPrng.chance(opt.bitflipProbability())) {
+    if (corruptible[r.slot] && !membershipSettled()) {
+      // one damage event at a time: no rot while a wiped machine is still rejoining
+    } else if (corruptible[r.slot] && safeToWipe(r) && nemesisPrng.chance(opt.wipeProbability())) {
+      int old = r.id;
+      r.wipe(n);
+      fault("wipe: the store of " + old + " refuses to open (damage it cannot attribute); wiped, rejoins as " + r.id);
+    } else if (corruptible[r.slot] && nemesisPrng.chance(opt.bitflipProbability())) {
       // Never the same entry on two disks at once: repair needs one intact copy among those that
       // committed it, and a group shrunk by membership changes may commit on just two.
       java.util.TreeSet<Long> damagedElsewhere = new java.util.TreeSet<>();
       for (int other = 1; other <= n; other++) {
-        if (other != r.id) {
+        if (other != r.slot) {
           damagedElsewhere.addAll(nodes[other].disk.faultyIndexes(SimReplica.REPLICA));
           if (nodes[other].core != null) {
             damagedElsewhere.addAll(nodes[other].core.faulty().keySet());
@@ -491,7 +507,7 @@ public final class Simulation {
       }
       boolean snapshotDamagedElsewhere = false;
       for (int other = 1; other <= n; other++) {
-        snapshotDamagedElsewhere |= other != r.id && (nodes[other].disk.snapshotFaulty(SimReplica.REPLICA)
+        snapshotDamagedElsewhere |= other != r.slot && (nodes[other].disk.snapshotFaulty(SimReplica.REPLICA)
             || (nodes[other].core != null && nodes[other].core.snapshotDamaged()));
       }
       if (!snapshotDamagedElsewhere && nemesisPrng.chance(0.3) && r.disk.corruptSnapshot(SimReplica.REPLICA)) {
@@ -515,10 +531,12 @@ public final class Simulation {
     if (now > 0) {
       fault("restart " + r.id);
     }
-    RecoveredState d = r.disk.recovered().get(SimReplica.REPLICA);
+    RecoveredState d = r.disk.recovered().getOrDefault(SimReplica.REPLICA, new RecoveredState(
+        io.holdfast.raft.message.HardState.INITIAL, Snapshot.initial(Membership.EMPTY), List.of(), new TreeMap<>(), false));
     List<LogEntry> entries = d.entries();
     SortedMap<Long, Long> faulty = d.faulty();
     if (config.mode() == Mode.TRUNCATE_ON_CORRUPTION && !faulty.isEmpty()) {
+      // recovery as NATS did it: cut the log at the first damaged entry
       entries = entries.subList(0, (int) (faulty.firstKey() - d.snapshot().index() - 1));
       faulty = new TreeMap<>();
     }
@@ -640,8 +658,10 @@ public final class Simulation {
   }
 
   /**
-   * One step of the membership cycle: remove a voter (sometimes the leader itself), add it back
-   * as a learner, promote it. During healing only the steps back to full membership are taken.
+   * One step toward "every machine's current replica is a voter": remove a member no machine is
+   * any more (its disk was wiped), add a machine's new replica as a learner, promote a learner.
+   * When there is nothing to restore and {@code restoreOnly} is false, start a cycle by removing a
+   * random voter (sometimes the leader itself); the next steps add it back and promote it.
    */
   private void membershipStep(boolean restoreOnly) {
     SimReplica leader = leader();
@@ -649,35 +669,72 @@ public final class Simulation {
       return;
     }
     Membership m = leader.core.membership();
+    java.util.TreeSet<Integer> desired = currentIds();
     ProposeResult result = null;
-    String what;
-    if (membershipTarget == 0) {
-      if (restoreOnly || m.voters().size() < n) {
-        return;
+    String what = null;
+    for (int member : m.members()) {
+      if (!desired.contains(member)) {
+        result = leader.core.remove(member);
+        what = "remove " + member + " (no machine is that replica any more)";
+        break;
       }
-      int target = 1 + nemesisPrng.nextInt(n);
+    }
+    for (int id : desired) {
+      if (what == null && !m.contains(id)) {
+        result = leader.core.addLearner(id);
+        what = "add learner " + id;
+      } else if (what == null && m.learners().contains(id)) {
+        result = leader.core.promote(id);
+        what = "promote " + id;
+      }
+    }
+    if (what == null && !restoreOnly) {
+      int target = nodes[1 + nemesisPrng.nextInt(n)].id;
       result = leader.core.remove(target);
       what = "remove " + target;
-      if (result instanceof ProposeResult.Accepted) {
-        membershipTarget = target;
-      }
-    } else if (!m.contains(membershipTarget)) {
-      result = leader.core.addLearner(membershipTarget);
-      what = "add learner " + membershipTarget;
-    } else if (m.learners().contains(membershipTarget)) {
-      result = leader.core.promote(membershipTarget);
-      what = "promote " + membershipTarget;
-      if (result instanceof ProposeResult.Accepted) {
-        membershipTarget = 0;
-      }
-    } else {
-      membershipTarget = 0;
-      return;
     }
     if (result instanceof ProposeResult.Accepted) {
       fault("membership: " + what + " (by leader " + leader.id + ")");
       leader.dirty = true;
     }
+  }
+
+  private java.util.TreeSet<Integer> currentIds() {
+    java.util.TreeSet<Integer> ids = new java.util.TreeSet<>();
+    for (int slot = 1; slot <= n; slot++) {
+      ids.add(nodes[slot].id);
+    }
+    return ids;
+  }
+
+  /** The leader's membership is exactly every machine's current replica, all voters. */
+  private boolean membershipSettled() {
+    SimReplica leader = leader();
+    return leader != null && leader.core.membership().voters().equals(currentIds())
+        && leader.core.membership().learners().isEmpty();
+  }
+
+  /**
+   * Wiping one machine's disk must leave a quorum able to replace it: only when another machine
+   * leads with every current replica a voter in a committed membership (a group of two voters
+   * that loses one for good can never change again), and no disk is damaged (one fault at a time).
+   */
+  private boolean safeToWipe(SimReplica victim) {
+    SimReplica leader = leader();
+    return leader != null && leader != victim && membershipSettled() && leader.core.membershipCommitted()
+        && n >= 3 && !anyDamage();
+  }
+
+  /** Any damaged entry or snapshot on any machine, on disk or still being repaired. */
+  private boolean anyDamage() {
+    for (int slot = 1; slot <= n; slot++) {
+      SimReplica r = nodes[slot];
+      if (!r.disk.faultyIndexes(SimReplica.REPLICA).isEmpty() || r.disk.snapshotFaulty(SimReplica.REPLICA)
+          || (r.core != null && (!r.core.faulty().isEmpty() || r.core.snapshotDamaged()))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private SimReplica leader() {
@@ -717,15 +774,6 @@ public final class Simulation {
   private void finishMembership() {
     if (healing && now % 10 == 0) {
       membershipStep(true);
-      SimReplica leader = leader();
-      if (leader != null && membershipTarget == 0 && leader.core.membership().voters().size() < n) {
-        for (int id = 1; id <= n; id++) {
-          if (!leader.core.membership().isVoter(id)) {
-            membershipTarget = id; // an interrupted cycle: bring this replica back
-            break;
-          }
-        }
-      }
     }
   }
 
@@ -736,7 +784,7 @@ public final class Simulation {
       return false;
     }
     RaftCore l = leader.core;
-    if (l.commitIndex() != l.lastIndex() || l.membership().voters().size() != n || !l.membership().learners().isEmpty()) {
+    if (l.commitIndex() != l.lastIndex() || !membershipSettled()) {
       return false;
     }
     for (int id = 1; id <= n; id++) {

@@ -136,6 +136,14 @@ class SimulationTest {
   }
 
   @Test
+  void wipedDisksRejoinAsNewMembersAndLoseNothing() throws Exception {
+    List<SimResult> results = Seeds.run(1, 60, 3, EnumSet.of(Fault.WIPE, Fault.CRASH, Fault.PARTITION), Mode.SAFE);
+    assertEquals("", Seeds.failures(results, 3, "wipe,crash,partition", Mode.SAFE));
+    long wipes = results.stream().mapToLong(r -> r.coverage().wipes).sum();
+    assertTrue(wipes > 10, "disks were wiped: " + wipes);
+  }
+
+  @Test
   void withoutFaultsNothingIsLostAndEverythingConverges() throws Exception {
     List<SimResult> results = Seeds.run(1, 20, 3, EnumSet.noneOf(Fault.class), Mode.SAFE);
     assertEquals("", Seeds.failures(results, 3, "none", Mode.SAFE));
