@@ -36,20 +36,4 @@ public record PersistRequest(
       throw new IllegalArgumentException("entries start at " + entries.get(0).index() + ", not " + entriesFrom);
     }
   }
-
-  public boolean changesLog() {
-    return entriesFrom > 0;
-  }
-
-  /** Bytes of payload this request writes (for batching limits and metrics). */
-  public long weightBytes() {
-    long bytes = hardState == null ? 0 : 16;
-    if (snapshot != null) {
-      bytes += snapshot.data().length + 64;
-    }
-    for (LogEntry e : entries) {
-      bytes += e.weightBytes();
-    }
-    return bytes;
-  }
 }

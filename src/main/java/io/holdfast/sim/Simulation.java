@@ -717,12 +717,25 @@ public final class Simulation {
   /**
    * Wiping one machine's disk must leave a quorum able to replace it: only when another machine
    * leads with every current replica a voter in a committed membership (a group of two voters
-   * that loses one for good can never change again), and no disk is damaged (one fault at a time).
+   * that loses one for good can never change again), every other replica holds that membership
+   * too, and no disk is damaged (one fault at a time).
    */
   private boolean safeToWipe(SimReplica victim) {
     SimReplica leader = leader();
-    return leader != null && leader != victim && membershipSettled() && leader.core.membershipCommitted()
-        && n >= 3 && !anyDamage();
+    if (leader == null || leader == victim || !membershipSettled() || !leader.core.membershipCommitted() || n < 3
+        || anyDamage()) {
+      return false;
+    }
+    // An uncommitted membership in any other replica's log is in force for that replica: it must
+    // not be one that the lost voter leaves without a quorum. Simplest sufficient: all the others
+    // are up and every one of them is in the settled membership.
+    for (int slot = 1; slot <= n; slot++) {
+      SimReplica r = nodes[slot];
+      if (r != victim && (r.core == null || !r.core.membership().equals(leader.core.membership()))) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Any damaged entry or snapshot on any machine, on disk or still being repaired. */

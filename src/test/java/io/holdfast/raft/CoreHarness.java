@@ -169,13 +169,10 @@ final class CoreHarness {
     }
   }
 
+  /** Ticks every reachable replica {@code ticks} times, handing out what that causes but delivering nothing. */
   void tickAll(int ticks) {
     for (int i = 0; i < ticks; i++) {
-      for (int id : cores.keySet()) {
-        if (!isolated.contains(id)) {
-          cores.get(id).tick();
-        }
-      }
+      tickReachable();
       drainAll();
     }
   }
@@ -183,12 +180,16 @@ final class CoreHarness {
   /** Ticks every reachable replica once and settles everything that causes, {@code ticks} times. */
   void runFor(int ticks) {
     for (int i = 0; i < ticks; i++) {
-      for (int id : cores.keySet()) {
-        if (!isolated.contains(id)) {
-          cores.get(id).tick();
-        }
-      }
+      tickReachable();
       stabilize();
+    }
+  }
+
+  private void tickReachable() {
+    for (int id : cores.keySet()) {
+      if (!isolated.contains(id)) {
+        cores.get(id).tick();
+      }
     }
   }
 
