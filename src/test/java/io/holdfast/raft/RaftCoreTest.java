@@ -135,6 +135,34 @@ class RaftCoreTest {
     assertEquals(new HardState(1, 1), h.persisted.get(2).get(0).hardState());
   }
 
+  /**
+   * Why D2 exists, pinned as a scenario: a voter that loses its vote in a crash (the disk lied)
+   * votes again in the same term, and two replicas lead term 1. With the vote persisted, the
+   * restarted voter refuses the second candidate.
+   */
+  @Test
+  void voterThatForgetsItsVoteLetsTwoReplicasLeadOneTerm() {
+    for (boolean voteSurvives : new boolean[] {false, true}) {
+      CoreHarness h = CoreHarness.of(3);
+      h.isolated.add(3);
+      h.elect(1); // replica 2 voted for 1 in term 1
+      assertEquals(new HardState(1, 1), h.core(2).hardState());
+      assertTrue(h.persisted.get(2).stream().anyMatch(p -> new HardState(1, 1).equals(p.hardState())),
+          "D2: the vote was durable before it was granted");
+      HardState onDisk = voteSurvives ? new HardState(1, 1) : HardState.INITIAL; // what the disk kept
+      h.cores.put(2, RaftCore.restart(CoreHarness.SETTINGS, 2, onDisk, Snapshot.initial(Membership.ofVoters(1, 2, 3)),
+          List.of(), Prng.of(22)));
+      h.isolated.clear();
+      h.isolated.add(1); // replica 3, still in term 0, campaigns for term 1 via 2
+      h.network.clear();
+      h.timeOut(3);
+      h.stabilize();
+      boolean twoLeaders = h.core(1).role() == RaftCore.Role.LEADER && h.core(3).role() == RaftCore.Role.LEADER
+          && h.core(1).term() == h.core(3).term();
+      assertEquals(!voteSurvives, twoLeaders, voteSurvives ? "a durable vote prevents it" : "a forgotten vote allows it");
+    }
+  }
+
   @Test
   void candidateCountsItsOwnVoteOnlyOnceDurable() {
     CoreHarness h = CoreHarness.of(1);
