@@ -30,7 +30,6 @@ import java.util.function.Supplier;
 final class SimChecker {
   private static final int MESSAGES_KEPT = 20;
 
-  private final int replicas;
   private final TreeMap<Long, Integer> leaderOfTerm = new TreeMap<>();
   /** index → {term (-1 if learned from a snapshot), fingerprint}. */
   private final HashMap<Long, long[]> committed = new HashMap<>();
@@ -43,10 +42,6 @@ final class SimChecker {
   long divergent;
   long unexpected;
   long duplicates;
-
-  SimChecker(int replicas) {
-    this.replicas = replicas;
-  }
 
   /** Counts a violation; the message is built only for the first few kept. */
   void violation(Supplier<String> message) {
@@ -76,7 +71,7 @@ final class SimChecker {
     proposed.add(value);
   }
 
-  void acked(long value, long now) {
+  void acked(long value) {
     acked.add(value);
   }
 
@@ -241,9 +236,5 @@ final class SimChecker {
 
   private static String describeValue(long v) {
     return (v >>> 32) + "-" + (v & 0xffffffffL);
-  }
-
-  int replicas() {
-    return replicas;
   }
 }

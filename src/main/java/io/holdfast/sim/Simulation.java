@@ -101,7 +101,7 @@ public final class Simulation {
     for (int id = 1; id <= n; id++) {
       nodes[id] = new SimReplica(id, initial);
     }
-    this.checker = new SimChecker(n);
+    this.checker = new SimChecker();
     this.dropProbability = opt.dropProbability();
     this.duplicateProbability = opt.duplicateProbability();
     this.delayMax = opt.networkDelayMax();
@@ -322,7 +322,7 @@ public final class Simulation {
     if (p != null) {
       clientOutstanding[p.client()]--;
       if (p.term() == e.term()) {
-        checker.acked(p.value(), now);
+        checker.acked(p.value());
       }
     }
   }

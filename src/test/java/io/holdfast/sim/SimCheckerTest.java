@@ -48,7 +48,7 @@ class SimCheckerTest {
 
   @Test
   void twoLeadersInOneTermAreReported() {
-    SimChecker checker = new SimChecker(3);
+    SimChecker checker = new SimChecker();
     RaftCore a = leaderOfItsOwnGroup(1);
     RaftCore b = leaderOfItsOwnGroup(2);
     assertEquals(RaftCore.Role.LEADER, a.role());
@@ -63,7 +63,7 @@ class SimCheckerTest {
 
   @Test
   void aCommittedEntryThatChangesIsReported() {
-    SimChecker checker = new SimChecker(3);
+    SimChecker checker = new SimChecker();
     checker.observeApply(1, entry(5, 2, value(1, 1)), value(1, 1));
     checker.observeApply(2, entry(5, 2, value(1, 1)), value(1, 1));
     assertEquals(0, checker.violationCount());
@@ -74,7 +74,7 @@ class SimCheckerTest {
 
   @Test
   void logsThatAgreeOnATermButDifferBeforeItAreReported() {
-    SimChecker checker = new SimChecker(2);
+    SimChecker checker = new SimChecker();
     SimReplica[] nodes = {null, new SimReplica(1, Snapshot.initial(Membership.ofVoters(1, 2))),
         new SimReplica(2, Snapshot.initial(Membership.ofVoters(1, 2)))};
     nodes[1].core = follower(1, List.of(entry(1, 1, 10), entry(2, 1, 11), entry(3, 2, 12)));
@@ -89,11 +89,11 @@ class SimCheckerTest {
 
   @Test
   void lostAcknowledgedValuesAreCountedAndThoseInTheMiddleToo() {
-    SimChecker checker = new SimChecker(2);
+    SimChecker checker = new SimChecker();
     SimReplica[] nodes = replicasHolding(new long[] {value(1, 1), value(1, 3)}, new long[] {value(1, 1), value(1, 3)});
     for (int counter = 1; counter <= 4; counter++) {
       checker.proposed(value(1, counter));
-      checker.acked(value(1, counter), 0);
+      checker.acked(value(1, counter));
     }
     checker.checkFinal(nodes, true);
     assertEquals(2, checker.lost, "1-2 and 1-4 are on no replica");
@@ -103,11 +103,11 @@ class SimCheckerTest {
 
   @Test
   void aReplicaMissingWhatOthersHoldIsDivergent() {
-    SimChecker checker = new SimChecker(2);
+    SimChecker checker = new SimChecker();
     SimReplica[] nodes = replicasHolding(new long[] {value(1, 1), value(1, 2)}, new long[] {value(1, 1)});
     checker.proposed(value(1, 1));
     checker.proposed(value(1, 2));
-    checker.acked(value(1, 2), 0);
+    checker.acked(value(1, 2));
     checker.checkFinal(nodes, true);
     assertEquals(0, checker.lost);
     assertEquals(1, checker.divergent);
@@ -115,7 +115,7 @@ class SimCheckerTest {
 
   @Test
   void valuesNobodyProposedOrAppliedTwiceAreReported() {
-    SimChecker checker = new SimChecker(1);
+    SimChecker checker = new SimChecker();
     SimReplica[] nodes = replicasHolding(new long[] {value(1, 1), value(1, 1), value(9, 9)});
     checker.proposed(value(1, 1));
     checker.checkFinal(nodes, true);

@@ -39,14 +39,12 @@ import org.junit.jupiter.api.io.TempDir;
 class FileLogStoreTest extends LogStoreContract {
   @TempDir
   Path tmp;
-  private int opened;
 
   private Path dir() {
     return tmp.resolve("data");
   }
 
   private FileLogStore open() throws StorageFailure {
-    opened++;
     return FileLogStore.open(FileLogStore.Options.defaults(dir()));
   }
 
