@@ -1,0 +1,304 @@
+package io.holdfast.replica;
+
+import io.holdfast.base.Prng;
+import io.holdfast.node.NodeStorage;
+import io.holdfast.raft.PersistRequest;
+import io.holdfast.raft.ProposeResult;
+import io.holdfast.raft.RaftCore;
+import io.holdfast.raft.RaftSettings;
+import io.holdfast.raft.Ready;
+import io.holdfast.raft.message.HardState;
+import io.holdfast.raft.message.LogEntry;
+import io.holdfast.raft.message.Membership;
+import io.holdfast.raft.message.RaftMessage;
+import io.holdfast.raft.message.Snapshot;
+import io.holdfast.storage.LogWrite;
+import io.holdfast.storage.RecoveredState;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.StashBuffer;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+
+/**
+ * The actor shell around one replica's {@link RaftCore} (DESIGN.md §3): timer ticks, peer messages
+ * and proposals go in; {@link #drainReady()} moves the effects out — durable writes to the node's
+ * {@link NodeStorage} (messages held by a write are sent only once it is persisted), messages to
+ * peers, committed entries to the state machine and to the proposers waiting for them. No protocol
+ * decisions are made here.
+ *
+ * <p>Phases: recovering (asks NodeStorage for what the disk holds, stashes everything else), then
+ * running. A storage failure stops the replica (D10). Peers are given by {@link Connect}; this
+ * first shell moves messages between local actors — cluster transport and sharding come next.
+ */
+public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
+  public sealed interface Command {}
+
+  /** Replicate {@code command}; answered once it is committed and applied, or refused at once. */
+  public record Propose(byte[] command, ActorRef<ProposeReply> replyTo) implements Command {}
+
+  public sealed interface ProposeReply {}
+
+  /** Committed on a majority (fsynced) and applied at {@code index}. */
+  public record Applied(long index) implements ProposeReply {}
+
+  /** Not appended here: try {@code leaderHint} (0 if unknown) — or the reason says why not. */
+  public record Refused(ProposeResult.Reason reason, int leaderHint) implements ProposeReply {}
+
+  /** The proposal was appended but lost to a leader change: its outcome is unknown, retry. */
+  public record Superseded(long index) implements ProposeReply {}
+
+  /** Who the peers are (replica id → actor). */
+  public record Connect(Map<Integer, ActorRef<Command>> peers) implements Command {}
+
+  public record FromPeer(RaftMessage message) implements Command {}
+
+  /** Every command payload applied so far, in order (for tests and the first readers). */
+  public record GetApplied(ActorRef<List<byte[]>> replyTo) implements Command {}
+
+  public record GetStatus(ActorRef<Status> replyTo) implements Command {}
+
+  public record Status(int id, RaftCore.Role role, long term, int leader, long commitIndex, long appliedIndex) {}
+
+  private enum Tick implements Command { INSTANCE }
+
+  private record FromStorage(NodeStorage.Reply reply) implements Command {}
+
+  private record RecoveredFromDisk(SortedMap<String, RecoveredState> states) implements Command {}
+
+  private record Waiting(long term, ActorRef<ProposeReply> replyTo) {}
+
+  /** A write sent to storage and not yet persisted; {@code request} is null for the bootstrap write. */
+  private record Unpersisted(LogWrite write, PersistRequest request) {}
+
+  private final String name;
+  private final int self;
+  private final ActorRef<NodeStorage.Command> storage;
+  private final ActorRef<NodeStorage.Reply> storageReplies;
+  private final RaftCore core;
+  private Map<Integer, ActorRef<Command>> peers = Map.of();
+  /** By write sequence number: what to resend if storage lost writes, what to report when persisted. */
+  private final TreeMap<Long, Unpersisted> unpersisted = new TreeMap<>();
+  private long nextWriteSeq = 1;
+  private long lastPersistedSeq;
+  private final TreeMap<Long, Waiting> waiting = new TreeMap<>();
+  private final ArrayList<byte[]> applied = new ArrayList<>();
+
+  /**
+   * @param name the replica's storage name (unique on its node), e.g. the stream name
+   * @param self the replica id; {@code initial} is the group's membership if the disk is new
+   */
+  @SuppressWarnings("unchecked")
+  public static Behavior<Command> create(String name, int self, Membership initial, RaftSettings settings,
+      Duration tickInterval, ActorRef<NodeStorage.Command> storage, long seed) {
+    return Behaviors.withStash(10_000, stash -> Behaviors.withTimers(timers -> Behaviors.setup(ctx -> {
+      ActorRef<SortedMap<String, RecoveredState>> adapter = ctx.messageAdapter(
+          (Class<SortedMap<String, RecoveredState>>) (Class<?>) SortedMap.class, RecoveredFromDisk::new);
+      storage.tell(new NodeStorage.GetRecovered(adapter));
+      return recovering(ctx, stash, timers, name, self, initial, settings, tickInterval, storage, seed);
+    })));
+  }
+
+  private static Behavior<Command> recovering(ActorContext<Command> ctx, StashBuffer<Command> stash,
+      TimerScheduler<Command> timers, String name, int self, Membership initial, RaftSettings settings,
+      Duration tickInterval, ActorRef<NodeStorage.Command> storage, long seed) {
+    return Behaviors.receive(Command.class)
+        .onMessage(RecoveredFromDisk.class, r -> {
+          RecoveredState disk = r.states().get(name);
+          ReplicaShell shell = new ReplicaShell(ctx, name, self, settings, storage, disk, initial, seed);
+          timers.startTimerAtFixedRate(Tick.INSTANCE, tickInterval);
+          return stash.unstashAll(shell);
+        })
+        .onAnyMessage(m -> {
+          stash.stash(m);
+          return Behaviors.same();
+        })
+        .build();
+  }
+
+  private ReplicaShell(ActorContext<Command> ctx, String name, int self, RaftSettings settings,
+      ActorRef<NodeStorage.Command> storage, RecoveredState disk, Membership initial, long seed) {
+    super(ctx);
+    this.name = name;
+    this.self = self;
+    this.storage = storage;
+    this.storageReplies = ctx.messageAdapter(NodeStorage.Reply.class, FromStorage::new);
+    if (disk == null) {
+      // A new replica: its first durable write is the group's initial snapshot (bootstrap).
+      Snapshot bootstrap = Snapshot.initial(initial);
+      this.core = RaftCore.restart(settings, self, HardState.INITIAL, bootstrap, List.of(), Prng.of(seed));
+      write(new LogWrite(null, bootstrap, 0, List.of()), null);
+    } else {
+      this.core = RaftCore.restart(settings, self, disk.hardState(), disk.snapshot(), disk.entries(), disk.faulty(),
+          disk.snapshotFaulty(), Prng.of(seed));
+      // The state machine of this first shell is the list of applied payloads; it is rebuilt by
+      // re-applying the committed log, so snapshots carry that list.
+      restore(disk.snapshot());
+    }
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessageEquals(Tick.INSTANCE, this::onTick)
+        .onMessage(FromPeer.class, this::onFromPeer)
+        .onMessage(Propose.class, this::onPropose)
+        .onMessage(FromStorage.class, this::onFromStorage)
+        .onMessage(Connect.class, this::onConnect)
+        .onMessage(GetApplied.class, this::onGetApplied)
+        .onMessage(GetStatus.class, this::onGetStatus)
+        .build();
+  }
+
+  private Behavior<Command> onTick() {
+    core.tick();
+    return drainReady();
+  }
+
+  private Behavior<Command> onFromPeer(FromPeer m) {
+    core.step(m.message());
+    return drainReady();
+  }
+
+  private Behavior<Command> onPropose(Propose p) {
+    ProposeResult result = core.propose(p.command());
+    if (result instanceof ProposeResult.Accepted a) {
+      waiting.put(a.index(), new Waiting(a.term(), p.replyTo()));
+    } else {
+      ProposeResult.Rejected r = (ProposeResult.Rejected) result;
+      p.replyTo().tell(new Refused(r.reason(), r.leaderHint()));
+    }
+    return drainReady();
+  }
+
+  private Behavior<Command> onConnect(Connect c) {
+    peers = Map.copyOf(c.peers());
+    return this;
+  }
+
+  private Behavior<Command> onGetApplied(GetApplied g) {
+    g.replyTo().tell(List.copyOf(applied));
+    return this;
+  }
+
+  private Behavior<Command> onGetStatus(GetStatus g) {
+    g.replyTo().tell(new Status(self, core.role(), core.term(), core.leaderId(), core.commitIndex(), core.appliedIndex()));
+    return this;
+  }
+
+  private Behavior<Command> onFromStorage(FromStorage f) {
+    NodeStorage.Reply reply = f.reply();
+    if (reply instanceof NodeStorage.Persisted p) {
+      while (!unpersisted.isEmpty() && unpersisted.firstKey() <= p.seq()) {
+        PersistRequest done = unpersisted.pollFirstEntry().getValue().request();
+        if (done != null) {
+          core.onPersisted(done);
+          done.messagesAfterPersist().forEach(this::send);
+        }
+      }
+      lastPersistedSeq = Math.max(lastPersistedSeq, p.seq());
+      return drainReady();
+    }
+    if (reply instanceof NodeStorage.ResendFrom r) {
+      resendFrom(r.seq());
+      return this;
+    }
+    NodeStorage.StorageStopped stopped = (NodeStorage.StorageStopped) reply;
+    getContext().getLog().error("Replica {} stops: its storage stopped ({})", name, stopped.reason());
+    return Behaviors.stopped();
+  }
+
+  /** The only place effects leave the core. */
+  private Behavior<Command> drainReady() {
+    while (core.hasReady()) {
+      Ready ready = core.ready();
+      if (ready.persist() != null) {
+        PersistRequest p = ready.persist();
+        write(new LogWrite(p.hardState(), p.snapshot(), p.entriesFrom(), p.entries(), p.repaired()), p);
+      }
+      ready.messages().forEach(this::send);
+      if (ready.snapshotToApply() != null) {
+        restore(ready.snapshotToApply());
+      }
+      for (LogEntry e : ready.committed()) {
+        apply(e);
+      }
+      if (ready.snapshotRequested() && core.appliedIndex() >= core.firstIndex()) {
+        core.compact(core.appliedIndex(), encodeState());
+      }
+    }
+    return this;
+  }
+
+  /** Sends a durable write; {@code request} (null for bootstrap) is reported to the core when persisted. */
+  private void write(LogWrite w, PersistRequest request) {
+    long seq = nextWriteSeq++;
+    unpersisted.put(seq, new Unpersisted(w, request));
+    storage.tell(new NodeStorage.Write(name, seq, lastPersistedSeq, w, storageReplies));
+  }
+
+  /** Storage restarted and lost writes: send again, in order, every one not yet persisted from {@code seq}. */
+  private void resendFrom(long seq) {
+    for (var e : unpersisted.tailMap(seq, true).entrySet()) {
+      storage.tell(new NodeStorage.Write(name, e.getKey(), lastPersistedSeq, e.getValue().write(), storageReplies));
+    }
+  }
+
+  private void send(RaftMessage m) {
+    ActorRef<Command> peer = peers.get(m.to());
+    if (peer != null) {
+      peer.tell(new FromPeer(m));
+    }
+  }
+
+  private void apply(LogEntry e) {
+    if (e.type() == io.holdfast.raft.message.EntryType.COMMAND) {
+      applied.add(e.data());
+    }
+    Waiting w = waiting.remove(e.index());
+    if (w != null) {
+      w.replyTo().tell(w.term() == e.term() ? new Applied(e.index()) : new Superseded(e.index()));
+    }
+    // Proposals at lower indexes that never reached us are gone for good.
+    for (var stale : waiting.headMap(e.index()).values()) {
+      stale.replyTo().tell(new Superseded(e.index()));
+    }
+    waiting.headMap(e.index()).clear();
+  }
+
+  /** Snapshot of this shell's state machine: the applied payloads, length-prefixed. */
+  private byte[] encodeState() {
+    int bytes = 4;
+    for (byte[] a : applied) {
+      bytes += 4 + a.length;
+    }
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(bytes).putInt(applied.size());
+    for (byte[] a : applied) {
+      b.putInt(a.length).put(a);
+    }
+    return b.array();
+  }
+
+  private void restore(Snapshot snapshot) {
+    applied.clear();
+    if (snapshot.data().length == 0) {
+      return;
+    }
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(snapshot.data());
+    int count = b.getInt();
+    for (int i = 0; i < count; i++) {
+      byte[] a = new byte[b.getInt()];
+      b.get(a);
+      applied.add(a);
+    }
+  }
+}
