@@ -14,6 +14,8 @@ import io.holdfast.raft.message.RaftMessage;
 import io.holdfast.raft.message.Snapshot;
 import io.holdfast.storage.LogWrite;
 import io.holdfast.storage.RecoveredState;
+import io.holdfast.transport.PeerEnvelope;
+import io.holdfast.transport.ReplicaHost;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,8 +39,9 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * decisions are made here.
  *
  * <p>Phases: recovering (asks NodeStorage for what the disk holds, stashes everything else), then
- * running. A storage failure stops the replica (D10). Peers are given by {@link Connect}; this
- * first shell moves messages between local actors — cluster transport and sharding come next.
+ * running. A storage failure stops the replica (D10). Peers are given by {@link Connect}: the
+ * {@link ReplicaHost} of each peer's node, local or across Artery (placement by the meta group and
+ * the sharded stream entity come next).
  */
 public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   public sealed interface Command {}
@@ -57,8 +60,12 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   /** The proposal was appended but lost to a leader change: its outcome is unknown, retry. */
   public record Superseded(long index) implements ProposeReply {}
 
-  /** Who the peers are (replica id → actor). */
-  public record Connect(Map<Integer, ActorRef<Command>> peers) implements Command {}
+  /**
+   * Where the peers are: replica id → the {@link ReplicaHost} of its node (local or remote). This
+   * replica registers itself with {@code localHost} to receive what its peers send it.
+   */
+  public record Connect(Map<Integer, ActorRef<ReplicaHost.Command>> peers, ActorRef<ReplicaHost.Command> localHost)
+      implements Command {}
 
   public record FromPeer(RaftMessage message) implements Command {}
 
@@ -85,7 +92,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private final ActorRef<NodeStorage.Command> storage;
   private final ActorRef<NodeStorage.Reply> storageReplies;
   private final RaftCore core;
-  private Map<Integer, ActorRef<Command>> peers = Map.of();
+  private Map<Integer, ActorRef<ReplicaHost.Command>> peers = Map.of();
   /** By write sequence number: what to resend if storage lost writes, what to report when persisted. */
   private final TreeMap<Long, Unpersisted> unpersisted = new TreeMap<>();
   private long nextWriteSeq = 1;
@@ -182,6 +189,8 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
   private Behavior<Command> onConnect(Connect c) {
     peers = Map.copyOf(c.peers());
+    ActorRef<Command> me = getContext().getSelf();
+    c.localHost().tell(new ReplicaHost.Register(name, m -> me.tell(new FromPeer(m))));
     return this;
   }
 
@@ -254,9 +263,9 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   }
 
   private void send(RaftMessage m) {
-    ActorRef<Command> peer = peers.get(m.to());
-    if (peer != null) {
-      peer.tell(new FromPeer(m));
+    ActorRef<ReplicaHost.Command> host = peers.get(m.to());
+    if (host != null) {
+      host.tell(new PeerEnvelope(name, m));
     }
   }
 

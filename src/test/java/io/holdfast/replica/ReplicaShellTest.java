@@ -8,6 +8,7 @@ import io.holdfast.raft.RaftCore;
 import io.holdfast.raft.RaftSettings;
 import io.holdfast.raft.message.Membership;
 import io.holdfast.storage.file.FileLogStore;
+import io.holdfast.transport.ReplicaHost;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -41,6 +42,7 @@ class ReplicaShellTest {
   private final TreeMap<Integer, FileLogStore> stores = new TreeMap<>();
   private final TreeMap<Integer, ActorRef<NodeStorage.Command>> storages = new TreeMap<>();
   private final TreeMap<Integer, ActorRef<ReplicaShell.Command>> replicas = new TreeMap<>();
+  private final TreeMap<Integer, ActorRef<ReplicaHost.Command>> hosts = new TreeMap<>();
   private int incarnation;
 
   @AfterEach
@@ -57,20 +59,22 @@ class ReplicaShellTest {
     ActorRef<NodeStorage.Command> storage = kit.spawn(NodeStorage.create(store, new NodeStorage.Settings(4096, 16 << 20)),
         "storage-" + id + "-" + incarnation, DispatcherSelector.fromConfig(NodeStorage.DISPATCHER));
     storages.put(id, storage);
+    hosts.put(id, kit.spawn(ReplicaHost.create(), "host-" + id + "-" + incarnation));
     replicas.put(id, kit.spawn(ReplicaShell.create("stream-a", id, GROUP, SETTINGS, TICK, storage, 1000L * id + incarnation),
         "replica-" + id + "-" + incarnation));
     incarnation++;
   }
 
   private void connectAll() {
-    Map<Integer, ActorRef<ReplicaShell.Command>> peers = Map.copyOf(replicas);
-    replicas.values().forEach(r -> r.tell(new ReplicaShell.Connect(peers)));
+    Map<Integer, ActorRef<ReplicaHost.Command>> peers = Map.copyOf(hosts);
+    replicas.forEach((id, r) -> r.tell(new ReplicaShell.Connect(peers, hosts.get(id))));
   }
 
   private void stop(int id) throws Exception {
     TestProbe<Object> watcher = kit.createTestProbe();
     ActorRef<NodeStorage.Command> storage = storages.remove(id);
     kit.stop(replicas.remove(id));
+    kit.stop(hosts.remove(id));
     kit.stop(storage);
     watcher.expectTerminated(storage); // the store is only ever used from that actor: now it is free
     stores.remove(id).close(); // unsynced writes (none were acknowledged) are gone, as after kill -9

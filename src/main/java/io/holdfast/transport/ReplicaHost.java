@@ -1,0 +1,47 @@
+package io.holdfast.transport;
+
+import io.holdfast.raft.message.RaftMessage;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Consumer;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * One per node: the address replicas on other nodes send to. Routes each {@link PeerEnvelope} to
+ * the local replica of that group; envelopes for groups not hosted here are dropped (Raft retries
+ * everything it needs).
+ */
+public final class ReplicaHost {
+  private ReplicaHost() {}
+
+  public sealed interface Command permits PeerEnvelope, Register, Unregister {}
+
+  /** The local replica of {@code group} takes the messages addressed to it. */
+  public record Register(String group, Consumer<RaftMessage> deliver) implements Command {}
+
+  public record Unregister(String group) implements Command {}
+
+  public static Behavior<Command> create() {
+    return Behaviors.setup(ctx -> {
+      Map<String, Consumer<RaftMessage>> local = new HashMap<>();
+      return Behaviors.receive(Command.class)
+          .onMessage(Register.class, r -> {
+            local.put(r.group(), r.deliver());
+            return Behaviors.same();
+          })
+          .onMessage(Unregister.class, u -> {
+            local.remove(u.group());
+            return Behaviors.same();
+          })
+          .onMessage(PeerEnvelope.class, e -> {
+            Consumer<RaftMessage> deliver = local.get(e.group());
+            if (deliver != null) {
+              deliver.accept(e.message());
+            }
+            return Behaviors.same();
+          })
+          .build();
+    });
+  }
+}
