@@ -65,6 +65,13 @@ class ArchitectureTest {
   }
 
   @ArchTest
+  static final ArchRule streamStateIsPure = classes()
+      .that().resideInAPackage("io.holdfast.stream..")
+      .should().onlyDependOnClassesThat().resideInAnyPackage("io.holdfast.stream..", "io.holdfast.raft.message..",
+          "io.holdfast.base..", "java.lang..", "java.util..", "java.nio", "java.nio.charset")
+      .because("every replica must apply the same commands to the same state, byte for byte (DESIGN.md §4)");
+
+  @ArchTest
   static final ArchRule storageSpiKnowsOnlyLogTypes = classes()
       .that().resideInAPackage("io.holdfast.storage")
       .should().onlyDependOnClassesThat().resideInAnyPackage("io.holdfast.storage", "io.holdfast.raft.message",

@@ -13,6 +13,10 @@ import io.holdfast.raft.message.Membership;
 import io.holdfast.raft.message.RaftMessage;
 import io.holdfast.raft.message.Snapshot;
 import io.holdfast.storage.LogWrite;
+import io.holdfast.stream.Message;
+import io.holdfast.stream.StoredMessage;
+import io.holdfast.stream.StreamCommand;
+import io.holdfast.stream.StreamState;
 import io.holdfast.storage.RecoveredState;
 import io.holdfast.transport.PeerEnvelope;
 import io.holdfast.transport.ReplicaHost;
@@ -32,8 +36,8 @@ import org.apache.pekko.actor.typed.javadsl.StashBuffer;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
- * The actor shell around one replica's {@link RaftCore} (DESIGN.md §3): timer ticks, peer messages
- * and proposals go in; {@link #drainReady()} moves the effects out — durable writes to the node's
+ * The actor shell around one stream replica's {@link RaftCore} and {@link StreamState}
+ * (DESIGN.md §3): timer ticks, peer messages and publishes go in; {@link #drainReady()} moves the effects out — durable writes to the node's
  * {@link NodeStorage} (messages held by a write are sent only once it is persisted), messages to
  * peers, committed entries to the state machine and to the proposers waiting for them. No protocol
  * decisions are made here.
@@ -46,19 +50,27 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   public sealed interface Command {}
 
-  /** Replicate {@code command}; answered once it is committed and applied, or refused at once. */
-  public record Propose(byte[] command, ActorRef<ProposeReply> replyTo) implements Command {}
+  /**
+   * Publish a message; answered with {@link PubAck} once it is committed (fsynced on a majority)
+   * and applied, or refused at once. Publishes that reach the leader between two proposals share
+   * one log entry.
+   */
+  public record Publish(String subject, SortedMap<String, List<String>> headers, byte[] payload,
+      ActorRef<PublishReply> replyTo) implements Command {}
 
-  public sealed interface ProposeReply {}
+  public sealed interface PublishReply {}
 
-  /** Committed on a majority (fsynced) and applied at {@code index}. */
-  public record Applied(long index) implements ProposeReply {}
+  /** The message is durable and final at stream sequence {@code seq}. */
+  public record PubAck(String stream, long seq) implements PublishReply {}
 
   /** Not appended here: try {@code leaderHint} (0 if unknown) — or the reason says why not. */
-  public record Refused(ProposeResult.Reason reason, int leaderHint) implements ProposeReply {}
+  public record Refused(ProposeResult.Reason reason, int leaderHint) implements PublishReply {}
 
-  /** The proposal was appended but lost to a leader change: its outcome is unknown, retry. */
-  public record Superseded(long index) implements ProposeReply {}
+  /** Appended, then lost to a leader change or covered by a snapshot: outcome unknown, retry. */
+  public record Superseded(long index) implements PublishReply {}
+
+  /** Up to {@code max} messages from stream sequence {@code fromSeq} on, as applied here. */
+  public record GetMessages(long fromSeq, int max, ActorRef<List<StoredMessage>> replyTo) implements Command {}
 
   /**
    * Where the peers are: replica id → the {@link ReplicaHost} of its node (local or remote). This
@@ -69,20 +81,22 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
   public record FromPeer(RaftMessage message) implements Command {}
 
-  /** Every command payload applied so far, in order (for tests and the first readers). */
-  public record GetApplied(ActorRef<List<byte[]>> replyTo) implements Command {}
-
   public record GetStatus(ActorRef<Status> replyTo) implements Command {}
 
   public record Status(int id, RaftCore.Role role, long term, int leader, long commitIndex, long appliedIndex) {}
 
   private enum Tick implements Command { INSTANCE }
 
+  /** Marks the end of the publishes already in the mailbox: propose them as one batch. */
+  private enum ProposeBatch implements Command { INSTANCE }
+
   private record FromStorage(NodeStorage.Reply reply) implements Command {}
 
   private record RecoveredFromDisk(SortedMap<String, RecoveredState> states) implements Command {}
 
-  private record Waiting(long term, ActorRef<ProposeReply> replyTo) {}
+  private record Waiting(long term, List<ActorRef<PublishReply>> publishers) {}
+
+  private static final int BATCH_MESSAGES_MAX = 1024;
 
   /** A write sent to storage and not yet persisted; {@code request} is null for the bootstrap write. */
   private record Unpersisted(LogWrite write, PersistRequest request) {}
@@ -98,7 +112,8 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private long nextWriteSeq = 1;
   private long lastPersistedSeq;
   private final TreeMap<Long, Waiting> waiting = new TreeMap<>();
-  private final ArrayList<byte[]> applied = new ArrayList<>();
+  private final ArrayList<Publish> pendingPublishes = new ArrayList<>();
+  private final StreamState state;
 
   /**
    * @param name the replica's storage name (unique on its node), e.g. the stream name
@@ -137,6 +152,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     super(ctx);
     this.name = name;
     this.self = self;
+    this.state = new StreamState(name);
     this.storage = storage;
     this.storageReplies = ctx.messageAdapter(NodeStorage.Reply.class, FromStorage::new);
     if (disk == null) {
@@ -147,9 +163,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     } else {
       this.core = RaftCore.restart(settings, self, disk.hardState(), disk.snapshot(), disk.entries(), disk.faulty(),
           disk.snapshotFaulty(), Prng.of(seed));
-      // The state machine of this first shell is the list of applied payloads; it is rebuilt by
-      // re-applying the committed log, so snapshots carry that list.
-      restore(disk.snapshot());
+      state.restore(disk.snapshot().data());
     }
   }
 
@@ -158,10 +172,11 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     return newReceiveBuilder()
         .onMessageEquals(Tick.INSTANCE, this::onTick)
         .onMessage(FromPeer.class, this::onFromPeer)
-        .onMessage(Propose.class, this::onPropose)
+        .onMessage(Publish.class, this::onPublish)
+        .onMessageEquals(ProposeBatch.INSTANCE, this::onProposeBatch)
         .onMessage(FromStorage.class, this::onFromStorage)
         .onMessage(Connect.class, this::onConnect)
-        .onMessage(GetApplied.class, this::onGetApplied)
+        .onMessage(GetMessages.class, this::onGetMessages)
         .onMessage(GetStatus.class, this::onGetStatus)
         .build();
   }
@@ -176,13 +191,37 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     return drainReady();
   }
 
-  private Behavior<Command> onPropose(Propose p) {
-    ProposeResult result = core.propose(p.command());
+  private Behavior<Command> onPublish(Publish p) {
+    if (core.role() != RaftCore.Role.LEADER) {
+      p.replyTo().tell(new Refused(ProposeResult.Reason.NOT_LEADER, core.leaderId()));
+      return this;
+    }
+    if (pendingPublishes.isEmpty()) {
+      getContext().getSelf().tell(ProposeBatch.INSTANCE);
+    }
+    pendingPublishes.add(p);
+    return pendingPublishes.size() >= BATCH_MESSAGES_MAX ? onProposeBatch() : this;
+  }
+
+  /** One log entry for every publish that arrived since the last one; the leader stamps the time. */
+  private Behavior<Command> onProposeBatch() {
+    if (pendingPublishes.isEmpty()) {
+      return this;
+    }
+    long now = System.currentTimeMillis();
+    List<Message> messages = new ArrayList<>(pendingPublishes.size());
+    List<ActorRef<PublishReply>> publishers = new ArrayList<>(pendingPublishes.size());
+    for (Publish p : pendingPublishes) {
+      messages.add(new Message(p.subject(), p.headers(), p.payload(), now));
+      publishers.add(p.replyTo());
+    }
+    pendingPublishes.clear();
+    ProposeResult result = core.propose(StreamCommand.encode(new StreamCommand.PublishBatch(messages)));
     if (result instanceof ProposeResult.Accepted a) {
-      waiting.put(a.index(), new Waiting(a.term(), p.replyTo()));
+      waiting.put(a.index(), new Waiting(a.term(), publishers));
     } else {
       ProposeResult.Rejected r = (ProposeResult.Rejected) result;
-      p.replyTo().tell(new Refused(r.reason(), r.leaderHint()));
+      publishers.forEach(p -> p.tell(new Refused(r.reason(), r.leaderHint())));
     }
     return drainReady();
   }
@@ -194,8 +233,8 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     return this;
   }
 
-  private Behavior<Command> onGetApplied(GetApplied g) {
-    g.replyTo().tell(List.copyOf(applied));
+  private Behavior<Command> onGetMessages(GetMessages g) {
+    g.replyTo().tell(state.range(g.fromSeq(), g.max()));
     return this;
   }
 
@@ -236,13 +275,13 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
       }
       ready.messages().forEach(this::send);
       if (ready.snapshotToApply() != null) {
-        restore(ready.snapshotToApply());
+        state.restore(ready.snapshotToApply().data());
       }
       for (LogEntry e : ready.committed()) {
         apply(e);
       }
       if (ready.snapshotRequested() && core.appliedIndex() >= core.firstIndex()) {
-        core.compact(core.appliedIndex(), encodeState());
+        core.compact(core.appliedIndex(), state.snapshot());
       }
     }
     return this;
@@ -270,44 +309,17 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   }
 
   private void apply(LogEntry e) {
-    if (e.type() == io.holdfast.raft.message.EntryType.COMMAND) {
-      applied.add(e.data());
-    }
+    List<Long> seqs = state.apply(e);
     Waiting w = waiting.remove(e.index());
     if (w != null) {
-      w.replyTo().tell(w.term() == e.term() ? new Applied(e.index()) : new Superseded(e.index()));
+      for (int i = 0; i < w.publishers().size(); i++) {
+        w.publishers().get(i).tell(w.term() == e.term() ? new PubAck(name, seqs.get(i)) : new Superseded(e.index()));
+      }
     }
-    // Proposals at lower indexes that never reached us are gone for good.
-    for (var stale : waiting.headMap(e.index()).values()) {
-      stale.replyTo().tell(new Superseded(e.index()));
+    // Proposals at lower indexes that were never applied one by one (a snapshot covered them).
+    for (Waiting stale : waiting.headMap(e.index()).values()) {
+      stale.publishers().forEach(p -> p.tell(new Superseded(e.index())));
     }
     waiting.headMap(e.index()).clear();
-  }
-
-  /** Snapshot of this shell's state machine: the applied payloads, length-prefixed. */
-  private byte[] encodeState() {
-    int bytes = 4;
-    for (byte[] a : applied) {
-      bytes += 4 + a.length;
-    }
-    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(bytes).putInt(applied.size());
-    for (byte[] a : applied) {
-      b.putInt(a.length).put(a);
-    }
-    return b.array();
-  }
-
-  private void restore(Snapshot snapshot) {
-    applied.clear();
-    if (snapshot.data().length == 0) {
-      return;
-    }
-    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(snapshot.data());
-    int count = b.getInt();
-    for (int i = 0; i < count; i++) {
-      byte[] a = new byte[b.getInt()];
-      b.get(a);
-      applied.add(a);
-    }
   }
 }

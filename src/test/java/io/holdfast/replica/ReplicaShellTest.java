@@ -94,24 +94,28 @@ class ReplicaShellTest {
     });
   }
 
-  /** Proposes to the leader; if leadership moved meanwhile, to the next one. Returns once applied. */
-  private long propose(String value) {
-    TestProbe<ReplicaShell.ProposeReply> probe = kit.createTestProbe();
+  /** Publishes through the leader; if leadership moved meanwhile, through the next one. Returns the ack. */
+  private ReplicaShell.PubAck publish(String value) {
+    TestProbe<ReplicaShell.PublishReply> probe = kit.createTestProbe();
     for (int attempt = 0; attempt < 20; attempt++) {
-      replicas.get(awaitLeader()).tell(new ReplicaShell.Propose(value.getBytes(StandardCharsets.UTF_8), probe.ref()));
-      if (probe.receiveMessage(Duration.ofSeconds(10)) instanceof ReplicaShell.Applied a) {
-        return a.index();
+      replicas.get(awaitLeader()).tell(new ReplicaShell.Publish("orders.new", null, value.getBytes(StandardCharsets.UTF_8),
+          probe.ref()));
+      if (probe.receiveMessage(Duration.ofSeconds(10)) instanceof ReplicaShell.PubAck ack) {
+        return ack;
       }
     }
     throw new AssertionError("no leader accepted " + value);
   }
 
+  /** The stream as replica {@code id} has applied it: payloads in sequence order, from 1. */
   private List<String> appliedOn(int id) {
-    TestProbe<List<byte[]>> probe = kit.createTestProbe();
-    replicas.get(id).tell(new ReplicaShell.GetApplied(probe.ref()));
+    TestProbe<List<io.holdfast.stream.StoredMessage>> probe = kit.createTestProbe();
+    replicas.get(id).tell(new ReplicaShell.GetMessages(1, 10_000, probe.ref()));
     List<String> out = new ArrayList<>();
-    for (byte[] b : probe.receiveMessage()) {
-      out.add(new String(b, StandardCharsets.UTF_8));
+    long expectedSeq = 1;
+    for (var m : probe.receiveMessage()) {
+      assertEquals(expectedSeq++, m.seq(), "sequences are contiguous from 1");
+      out.add(new String(m.message().payload(), StandardCharsets.UTF_8));
     }
     return out;
   }
@@ -134,7 +138,7 @@ class ReplicaShellTest {
     connectAll();
     List<String> acked = new ArrayList<>();
     for (int i = 0; i < 50; i++) {
-      propose("v" + i);
+      assertEquals(new ReplicaShell.PubAck("stream-a", i + 1), publish("v" + i));
       acked.add("v" + i);
     }
     awaitAllApplied(acked);
@@ -143,11 +147,37 @@ class ReplicaShellTest {
     stop(leader); // the leader dies; the others elect a new one and go on
     connectAll();
     for (int i = 50; i < 80; i++) {
-      propose("v" + i);
+      assertEquals(new ReplicaShell.PubAck("stream-a", i + 1), publish("v" + i));
       acked.add("v" + i);
     }
     start(leader); // back from its own disk, under its old identity (its disk is intact)
     connectAll();
     awaitAllApplied(acked);
+  }
+
+  @Test
+  void concurrentPublishesEachGetADistinctSequenceAndTogetherOneToN() throws Exception {
+    for (int id = 1; id <= 3; id++) {
+      start(id);
+    }
+    connectAll();
+    int leader = awaitLeader();
+    TestProbe<ReplicaShell.PublishReply> probe = kit.createTestProbe();
+    for (int i = 0; i < 200; i++) { // no waiting in between: they arrive together and share entries
+      replicas.get(leader).tell(new ReplicaShell.Publish("orders.new", null, ("c" + i).getBytes(StandardCharsets.UTF_8),
+          probe.ref()));
+    }
+    java.util.TreeSet<Long> seqs = new java.util.TreeSet<>();
+    for (ReplicaShell.PublishReply r : probe.receiveSeveralMessages(200, Duration.ofSeconds(20))) {
+      seqs.add(((ReplicaShell.PubAck) r).seq());
+    }
+    assertEquals(200, seqs.size());
+    assertEquals(1L, seqs.first());
+    assertEquals(200L, seqs.last());
+    List<String> expected = new ArrayList<>();
+    for (int i = 0; i < 200; i++) {
+      expected.add("c" + i);
+    }
+    awaitAllApplied(expected); // in publish order: one publisher, one leader
   }
 }

@@ -78,7 +78,7 @@ class ArteryTransportTest {
     }
 
     ActorTestKit first = nodes.get(0);
-    TestProbe<ReplicaShell.ProposeReply> reply = first.createTestProbe();
+    TestProbe<ReplicaShell.PublishReply> reply = first.createTestProbe();
     TestProbe<ReplicaShell.Status> status = first.createTestProbe();
     List<String> acked = new ArrayList<>();
     for (int i = 0; i < 30; i++) {
@@ -94,16 +94,18 @@ class ArteryTransportTest {
           }
           throw new AssertionError("no leader yet");
         });
-        replicas.get(leader).tell(new ReplicaShell.Propose(value.getBytes(StandardCharsets.UTF_8), reply.ref()));
-        applied = reply.receiveMessage(Duration.ofSeconds(10)) instanceof ReplicaShell.Applied;
+        replicas.get(leader).tell(new ReplicaShell.Publish("orders.new", null, value.getBytes(StandardCharsets.UTF_8),
+            reply.ref()));
+        applied = reply.receiveMessage(Duration.ofSeconds(10)) instanceof ReplicaShell.PubAck;
       }
       acked.add(value);
     }
-    TestProbe<List<byte[]>> appliedProbe = first.createTestProbe();
+    TestProbe<List<io.holdfast.stream.StoredMessage>> appliedProbe = first.createTestProbe();
     appliedProbe.awaitAssert(Duration.ofSeconds(20), Duration.ofMillis(50), () -> {
       for (int id = 1; id <= 3; id++) {
-        replicas.get(id).tell(new ReplicaShell.GetApplied(appliedProbe.ref()));
-        List<String> got = appliedProbe.receiveMessage().stream().map(b -> new String(b, StandardCharsets.UTF_8)).toList();
+        replicas.get(id).tell(new ReplicaShell.GetMessages(1, 1000, appliedProbe.ref()));
+        List<String> got = appliedProbe.receiveMessage().stream()
+            .map(m -> new String(m.message().payload(), StandardCharsets.UTF_8)).toList();
         assertEquals(acked, got, "node " + id);
       }
       return null;

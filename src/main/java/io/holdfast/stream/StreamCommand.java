@@ -1,0 +1,116 @@
+package io.holdfast.stream;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeMap;
+
+/**
+ * What a stream's Raft log carries, as plain records any front door (Java API, HTTP, NATS
+ * protocol) can build. Encoded to bytes for the log: the Raft core never decodes them.
+ */
+public sealed interface StreamCommand {
+  /** Every publish that reached the leader since its last proposal, in one entry (DESIGN.md §3). */
+  record PublishBatch(List<Message> messages) implements StreamCommand {
+    public PublishBatch {
+      messages = List.copyOf(messages);
+    }
+  }
+
+  byte PUBLISH_BATCH = 1;
+
+  static byte[] encode(StreamCommand command) {
+    PublishBatch batch = (PublishBatch) command;
+    Writer w = new Writer();
+    w.b.put(PUBLISH_BATCH);
+    w.b.putInt(batch.messages().size());
+    for (Message m : batch.messages()) {
+      writeMessage(w, m);
+    }
+    return w.bytes();
+  }
+
+  static StreamCommand decode(byte[] bytes) {
+    ByteBuffer b = ByteBuffer.wrap(bytes);
+    byte type = b.get();
+    if (type != PUBLISH_BATCH) {
+      throw new IllegalArgumentException("unknown stream command type " + type);
+    }
+    int count = b.getInt();
+    List<Message> messages = new ArrayList<>(count);
+    for (int i = 0; i < count; i++) {
+      messages.add(readMessage(b));
+    }
+    if (b.hasRemaining()) {
+      throw new IllegalArgumentException(b.remaining() + " trailing bytes in a stream command");
+    }
+    return new PublishBatch(messages);
+  }
+
+  /** Message layout: subject, u16 header names × (name, u16 values × value), u32 payload, payload, i64 time. */
+  static void writeMessage(Writer w, Message m) {
+    w.string(m.subject());
+    w.ensure(2);
+    w.b.putShort((short) m.headers().size());
+    m.headers().forEach((name, values) -> {
+      w.string(name);
+      w.ensure(2);
+      w.b.putShort((short) values.size());
+      values.forEach(w::string);
+    });
+    w.ensure(4 + m.payload().length + 8);
+    w.b.putInt(m.payload().length).put(m.payload()).putLong(m.timestampMillis());
+  }
+
+  static Message readMessage(ByteBuffer b) {
+    String subject = readString(b);
+    TreeMap<String, List<String>> headers = new TreeMap<>();
+    int names = b.getShort() & 0xffff;
+    for (int i = 0; i < names; i++) {
+      String name = readString(b);
+      int count = b.getShort() & 0xffff;
+      List<String> values = new ArrayList<>(count);
+      for (int j = 0; j < count; j++) {
+        values.add(readString(b));
+      }
+      headers.put(name, values);
+    }
+    byte[] payload = new byte[b.getInt()];
+    b.get(payload);
+    return new Message(subject, headers, payload, b.getLong());
+  }
+
+  private static String readString(ByteBuffer b) {
+    byte[] s = new byte[b.getShort() & 0xffff];
+    b.get(s);
+    return new String(s, StandardCharsets.UTF_8);
+  }
+
+  /** A growable big-endian buffer. */
+  final class Writer {
+    ByteBuffer b = ByteBuffer.allocate(256);
+
+    void ensure(int more) {
+      if (b.remaining() < more) {
+        ByteBuffer bigger = ByteBuffer.allocate(Math.max(b.capacity() * 2, b.position() + more));
+        b.flip();
+        bigger.put(b);
+        b = bigger;
+      }
+    }
+
+    void string(String s) {
+      byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
+      if (bytes.length > 0xffff) {
+        throw new IllegalArgumentException("string longer than 65535 bytes");
+      }
+      ensure(2 + bytes.length);
+      b.putShort((short) bytes.length).put(bytes);
+    }
+
+    byte[] bytes() {
+      return java.util.Arrays.copyOf(b.array(), b.position());
+    }
+  }
+}

@@ -1,0 +1,84 @@
+package io.holdfast.stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.holdfast.base.Prng;
+import io.holdfast.raft.message.EntryType;
+import io.holdfast.raft.message.LogEntry;
+import io.holdfast.raft.message.Membership;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Goal: the stream state machine is deterministic and numbers messages contiguously from 1, so
+ * every replica serves the same message at the same sequence. Method: apply log entries directly.
+ */
+class StreamStateTest {
+  private static Message msg(String subject, String payload) {
+    return new Message(subject, new TreeMap<>(Map.of("Nats-Msg-Id", List.of(payload))),
+        payload.getBytes(StandardCharsets.UTF_8), 1_700_000_000_000L);
+  }
+
+  private static LogEntry batch(long index, Message... messages) {
+    return new LogEntry(index, 1, EntryType.COMMAND, StreamCommand.encode(new StreamCommand.PublishBatch(List.of(messages))));
+  }
+
+  @Test
+  void sequencesAreContiguousFromOneWhateverElseTheLogHolds() {
+    StreamState s = new StreamState("orders");
+    assertEquals(List.of(1L, 2L), s.apply(batch(1, msg("orders.new", "a"), msg("orders.new", "b"))));
+    assertEquals(List.of(), s.apply(new LogEntry(2, 2, EntryType.NOOP, new byte[0])));
+    assertEquals(List.of(), s.apply(new LogEntry(3, 2, EntryType.MEMBERSHIP, Membership.ofVoters(1, 2).encode())));
+    assertEquals(List.of(3L), s.apply(batch(4, msg("orders.paid", "c"))));
+    assertEquals("c", new String(s.get(3).message().payload(), StandardCharsets.UTF_8));
+    assertNull(s.get(4));
+    assertEquals(new StreamState.Info("orders", 3, s.info().bytes(), 1, 3), s.info());
+  }
+
+  @Test
+  void replicasApplyingTheSameEntriesAgreeByteForByte() {
+    Prng prng = Prng.of(42);
+    List<LogEntry> log = new ArrayList<>();
+    for (int i = 1; i <= 200; i++) {
+      List<Message> ms = new ArrayList<>();
+      for (int j = prng.between(1, 5); j > 0; j--) {
+        ms.add(msg("s." + prng.nextInt(10), "p" + prng.nextLong()));
+      }
+      log.add(batch(i, ms.toArray(new Message[0])));
+    }
+    StreamState a = new StreamState("s");
+    StreamState b = new StreamState("s");
+    log.forEach(a::apply);
+    log.forEach(b::apply);
+    assertArrayEquals(a.snapshot(), b.snapshot());
+    StreamState restored = new StreamState("s");
+    restored.restore(a.snapshot());
+    assertArrayEquals(a.snapshot(), restored.snapshot());
+    assertEquals(a.info(), restored.info());
+    assertEquals(a.range(10, 5), restored.range(10, 5));
+  }
+
+  @Test
+  void aDamagedSnapshotIsRefusedNeverTakenAsEmpty() {
+    StreamState s = new StreamState("s");
+    s.apply(batch(1, msg("x", "y")));
+    byte[] snap = s.snapshot();
+    snap[snap.length - 3] ^= 0x01;
+    assertThrows(IllegalArgumentException.class, () -> new StreamState("s").restore(snap));
+  }
+
+  @Test
+  void commandsRoundTripWithHeadersAndUnicode() {
+    Message m = new Message("grüße.ü", new TreeMap<>(Map.of("a", List.of("1", "2"), "b", List.of()))
+        , new byte[] {0, -1, 7}, 5);
+    StreamCommand c = new StreamCommand.PublishBatch(List.of(m, msg("z", "")));
+    assertEquals(c, StreamCommand.decode(StreamCommand.encode(c)));
+  }
+}
