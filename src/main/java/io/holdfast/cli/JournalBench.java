@@ -93,7 +93,7 @@ final class JournalBench {
   }
 
   /** Returns {fsyncs per second, p50 latency in microseconds} of 4 KiB append + fsync. */
-  private static double[] rawFsync(Path file, int seconds) throws IOException {
+  static double[] rawFsync(Path file, int seconds) throws IOException {
     Histogram h = new Histogram(3);
     ByteBuffer block = ByteBuffer.allocate(4096);
     long count = 0;
@@ -246,7 +246,7 @@ final class JournalBench {
     });
   }
 
-  private static void deleteRecursively(Path dir) throws IOException {
+  static void deleteRecursively(Path dir) throws IOException {
     if (!Files.exists(dir)) {
       return;
     }

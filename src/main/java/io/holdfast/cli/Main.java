@@ -17,6 +17,9 @@ public final class Main {
                 measure the node storage's group commit against the disk's raw fsync rate
                 [--streams 1|100|1000] [--record-bytes 1024] [--inflight 256] [--seconds 10]
                 [--dir DIR] [--json]
+        bench pub
+                acknowledged publishes per second (fsynced on a majority), in-process nodes on loopback
+                [--replicas 1|3] [--size 1024] [--inflight 1000] [--msgs N] [--dir DIR] [--json]
         help    show this text
       """;
 
@@ -26,11 +29,12 @@ public final class Main {
 
   private static int bench(String[] argv, PrintStream out, PrintStream err) throws Exception {
     if (argv.length < 2) {
-      throw new Args.UsageException("bench needs a target: journal");
+      throw new Args.UsageException("bench needs a target: journal or pub");
     }
     return switch (argv[1]) {
       case "journal" -> JournalBench.run(argv, out, err);
-      default -> throw new Args.UsageException("unknown benchmark '" + argv[1] + "' (expected: journal)");
+      case "pub" -> PubBench.run(argv, out, err);
+      default -> throw new Args.UsageException("unknown benchmark '" + argv[1] + "' (expected: journal, pub)");
     };
   }
 

@@ -24,8 +24,9 @@ final class Progress {
   int ticksSinceSnapshotSent;
   /** Commit index last told to this follower. */
   long commitSent;
-  /** Match at the previous heartbeat: no change across a heartbeat while behind means stalled. */
+  /** Match and accepted at the previous heartbeat: neither moving across one while behind means stalled. */
   long matchAtLastHeartbeat = -1;
+  long acceptedAtLastHeartbeat = -1;
   /** Last index of each unanswered append, oldest first. */
   final ArrayDeque<Long> inflights = new ArrayDeque<>();
 

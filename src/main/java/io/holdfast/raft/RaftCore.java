@@ -1140,12 +1140,15 @@ public final class RaftCore {
         return;
       }
     }
-    if (pr.state == Progress.State.REPLICATE && pr.match < log.lastIndex() && pr.match == pr.matchAtLastHeartbeat) {
-      // No progress across a whole heartbeat while behind: appends or their answers were lost,
-      // or the follower restarted. Find its position again.
+    if (pr.state == Progress.State.REPLICATE && pr.match < log.lastIndex() && pr.match == pr.matchAtLastHeartbeat
+        && pr.accepted == pr.acceptedAtLastHeartbeat) {
+      // Nothing persisted and nothing even received across a whole heartbeat while behind: appends
+      // or their answers were lost, or the follower restarted. Find its position again. (A follower
+      // that still accepts appends is only slow to fsync: resending would just add load.)
       pr.becomeProbe(pr.match + 1);
     }
     pr.matchAtLastHeartbeat = pr.match;
+    pr.acceptedAtLastHeartbeat = pr.accepted;
     if (pr.match < log.lastIndex()) {
       sendAppend(r.from(), pr);
     }

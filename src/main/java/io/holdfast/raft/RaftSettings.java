@@ -38,8 +38,9 @@ public record RaftSettings(
     require(applyEntriesMax >= 1, "applyEntriesMax must be >= 1");
   }
 
+  /** Defaults; appends stay under 192 KiB so that they fit Artery's default 256 KiB frame. */
   public static RaftSettings defaults() {
-    return new RaftSettings(10, 2, 64, 512, 1 << 20, 16_384, 4096, true, true);
+    return new RaftSettings(10, 2, 64, 512, 192 << 10, 16_384, 4096, true, true);
   }
 
   private static void require(boolean ok, String message) {

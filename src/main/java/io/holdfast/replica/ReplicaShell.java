@@ -69,6 +69,9 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   /** Appended, then lost to a leader change or covered by a snapshot: outcome unknown, retry. */
   public record Superseded(long index) implements PublishReply {}
 
+  /** Refused for what it is (e.g. too large); retrying will not help. */
+  public record Invalid(String reason) implements PublishReply {}
+
   /** Up to {@code max} messages from stream sequence {@code fromSeq} on, as applied here. */
   public record GetMessages(long fromSeq, int max, ActorRef<List<StoredMessage>> replyTo) implements Command {}
 
@@ -97,6 +100,13 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private record Waiting(long term, List<ActorRef<PublishReply>> publishers) {}
 
   private static final int BATCH_MESSAGES_MAX = 1024;
+  /**
+   * A batch is one log entry, and an entry must fit one transport frame (Artery's default maximum
+   * frame is 256 KiB; replication messages carry at least one entry). Larger messages will need
+   * chunking or Artery's large-message channel.
+   */
+  public static final int BATCH_BYTES_MAX = 160 << 10;
+  public static final int MESSAGE_BYTES_MAX = 128 << 10;
 
   /** A write sent to storage and not yet persisted; {@code request} is null for the bootstrap write. */
   private record Unpersisted(LogWrite write, PersistRequest request) {}
@@ -113,6 +123,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private long lastPersistedSeq;
   private final TreeMap<Long, Waiting> waiting = new TreeMap<>();
   private final ArrayList<Publish> pendingPublishes = new ArrayList<>();
+  private long pendingBytes;
   private final StreamState state;
 
   /**
@@ -196,10 +207,19 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
       p.replyTo().tell(new Refused(ProposeResult.Reason.NOT_LEADER, core.leaderId()));
       return this;
     }
+    long bytes = p.payload().length + p.subject().length() + 64L;
+    if (p.payload().length > MESSAGE_BYTES_MAX) {
+      p.replyTo().tell(new Invalid("message of " + p.payload().length + " bytes is larger than " + MESSAGE_BYTES_MAX));
+      return this;
+    }
+    if (pendingBytes + bytes > BATCH_BYTES_MAX) {
+      onProposeBatch();
+    }
     if (pendingPublishes.isEmpty()) {
       getContext().getSelf().tell(ProposeBatch.INSTANCE);
     }
     pendingPublishes.add(p);
+    pendingBytes += bytes;
     return pendingPublishes.size() >= BATCH_MESSAGES_MAX ? onProposeBatch() : this;
   }
 
@@ -216,6 +236,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
       publishers.add(p.replyTo());
     }
     pendingPublishes.clear();
+    pendingBytes = 0;
     ProposeResult result = core.propose(StreamCommand.encode(new StreamCommand.PublishBatch(messages)));
     if (result instanceof ProposeResult.Accepted a) {
       waiting.put(a.index(), new Waiting(a.term(), publishers));
