@@ -35,9 +35,20 @@ final class RaftCodec {
   private static final byte REPAIR_RESULT = 10;
 
   static byte[] encode(PeerEnvelope envelope) {
+    ByteBuffer b = ByteBuffer.allocate(encodedBytes(envelope));
+    encode(envelope, b);
+    return b.array();
+  }
+
+  static int encodedBytes(PeerEnvelope envelope) {
+    return 2 + envelope.group().getBytes(StandardCharsets.UTF_8).length + 1 + 16 + bodyBytes(envelope.message());
+  }
+
+  /** Writes the envelope at {@code b}'s position (Artery's own buffer: no intermediate copy). */
+  static void encode(PeerEnvelope envelope, ByteBuffer b) {
     RaftMessage m = envelope.message();
     byte[] group = envelope.group().getBytes(StandardCharsets.UTF_8);
-    ByteBuffer b = ByteBuffer.allocate(2 + group.length + 1 + 16 + bodyBytes(m));
+    int expectedEnd = b.position() + 2 + group.length + 1 + 16 + bodyBytes(m);
     b.putShort((short) group.length).put(group).put(typeOf(m)).putInt(m.from()).putInt(m.to()).putLong(m.term());
     if (m instanceof RaftMessage.RequestVote v) {
       b.putLong(v.lastLogIndex()).putLong(v.lastLogTerm()).put(bool(v.preVote())).put(bool(v.transfer()));
@@ -68,14 +79,17 @@ final class RaftCodec {
         putSnapshot(b, r.snapshot());
       }
     }
-    if (b.hasRemaining()) {
+    if (b.position() != expectedEnd) {
       throw new IllegalStateException("encoded size mismatch for " + m.getClass().getSimpleName());
     }
-    return b.array();
   }
 
   static PeerEnvelope decode(byte[] bytes) {
-    ByteBuffer b = ByteBuffer.wrap(bytes);
+    return decode(ByteBuffer.wrap(bytes));
+  }
+
+  /** Reads one envelope from {@code b}, which must hold exactly that. */
+  static PeerEnvelope decode(ByteBuffer b) {
     byte[] group = new byte[b.getShort() & 0xffff];
     b.get(group);
     byte type = b.get();
