@@ -24,7 +24,6 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import org.HdrHistogram.Histogram;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.apache.pekko.actor.typed.ActorRefResolver;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
@@ -123,11 +122,10 @@ final class PubBench {
             Duration.ofMillis(10), storage, id), "bench", Props.empty()));
       }
       for (int id = 1; id <= replicas; id++) {
-        ActorRefResolver here = ActorRefResolver.get(systems.get(id - 1));
         Map<Integer, ActorRef<ReplicaHost.Command>> peers = new HashMap<>();
         for (int peer = 1; peer <= replicas; peer++) {
-          ActorRefResolver there = ActorRefResolver.get(systems.get(peer - 1));
-          peers.put(peer, peer == id ? hosts.get(id) : here.resolveActorRef(there.toSerializationFormat(hosts.get(peer))));
+          peers.put(peer, peer == id ? hosts.get(id)
+              : ReplicaHost.asSeenFrom(systems.get(id - 1), systems.get(peer - 1), hosts.get(peer)));
         }
         shells.get(id).tell(new ReplicaShell.Connect(peers, hosts.get(id)));
       }

@@ -335,7 +335,7 @@ public final class RaftCore {
         || snapshotToPersist != null
         || unstableFrom != Long.MAX_VALUE
         || !repairsToPersist.isEmpty()
-        || !currentHardState().equals(requestedHardState)
+        || !isCurrent(requestedHardState)
         || appliedIndex < applicableIndex()
         || snapshotRequested;
   }
@@ -372,7 +372,7 @@ public final class RaftCore {
   }
 
   private PersistRequest buildPersistRequest() {
-    HardState hs = currentHardState().equals(requestedHardState) ? null : currentHardState();
+    HardState hs = isCurrent(requestedHardState) ? null : currentHardState();
     long entriesFrom = 0;
     List<LogEntry> entries = List.of();
     if (unstableFrom != Long.MAX_VALUE) {
@@ -1334,9 +1334,14 @@ public final class RaftCore {
     return new HardState(term, votedFor);
   }
 
+  /** Whether {@code hs} is our current (term, vote); compared in place, this runs for every message. */
+  private boolean isCurrent(HardState hs) {
+    return hs.term() == term && hs.votedFor() == votedFor;
+  }
+
   /** Messages wait for the persist that makes our (term, vote) durable (D2). */
   private void send(RaftMessage m) {
-    if (currentHardState().equals(durableHardState)) {
+    if (isCurrent(durableHardState)) {
       messages.add(m);
     } else {
       messagesAfterPersist.add(m);

@@ -270,7 +270,6 @@ public final class Simulation {
         while (r.core.hasReady()) {
           handleReady(r, r.core.ready());
         }
-        checker.observeRole(r.core, now);
       }
     }
   }
@@ -492,23 +491,17 @@ public final class Simulation {
       // Never the same entry on two disks at once: repair needs one intact copy among those that
       // committed it, and a group shrunk by membership changes may commit on just two.
       java.util.TreeSet<Long> damagedElsewhere = new java.util.TreeSet<>();
+      boolean snapshotDamagedElsewhere = false;
       for (int other = 1; other <= n; other++) {
         if (other != r.slot) {
-          damagedElsewhere.addAll(nodes[other].disk.faultyIndexes(SimReplica.REPLICA));
-          if (nodes[other].core != null) {
-            damagedElsewhere.addAll(nodes[other].core.faulty().keySet());
-          }
+          damagedElsewhere.addAll(damagedEntries(nodes[other]));
+          snapshotDamagedElsewhere |= snapshotDamaged(nodes[other]);
         }
       }
       int damaged = r.disk.corruptPayloads(nemesisPrng, SimReplica.REPLICA, nemesisPrng.between(1, 3),
           index -> !damagedElsewhere.contains(index));
       if (damaged > 0) {
         fault("bitflip: " + damaged + " payloads of " + r.id + " damaged on disk");
-      }
-      boolean snapshotDamagedElsewhere = false;
-      for (int other = 1; other <= n; other++) {
-        snapshotDamagedElsewhere |= other != r.slot && (nodes[other].disk.snapshotFaulty(SimReplica.REPLICA)
-            || (nodes[other].core != null && nodes[other].core.snapshotDamaged()));
       }
       if (!snapshotDamagedElsewhere && nemesisPrng.chance(0.3) && r.disk.corruptSnapshot(SimReplica.REPLICA)) {
         fault("bitflip: snapshot of " + r.id + " damaged on disk");
@@ -741,13 +734,24 @@ public final class Simulation {
   /** Any damaged entry or snapshot on any machine, on disk or still being repaired. */
   private boolean anyDamage() {
     for (int slot = 1; slot <= n; slot++) {
-      SimReplica r = nodes[slot];
-      if (!r.disk.faultyIndexes(SimReplica.REPLICA).isEmpty() || r.disk.snapshotFaulty(SimReplica.REPLICA)
-          || (r.core != null && (!r.core.faulty().isEmpty() || r.core.snapshotDamaged()))) {
+      if (!damagedEntries(nodes[slot]).isEmpty() || snapshotDamaged(nodes[slot])) {
         return true;
       }
     }
     return false;
+  }
+
+  /** Indexes of entries damaged on the machine: on its disk, or known to its running core and not yet repaired. */
+  private static java.util.SortedSet<Long> damagedEntries(SimReplica r) {
+    java.util.SortedSet<Long> damaged = r.disk.faultyIndexes(SimReplica.REPLICA);
+    if (r.core != null) {
+      damaged.addAll(r.core.faulty().keySet());
+    }
+    return damaged;
+  }
+
+  private static boolean snapshotDamaged(SimReplica r) {
+    return r.disk.snapshotFaulty(SimReplica.REPLICA) || (r.core != null && r.core.snapshotDamaged());
   }
 
   private SimReplica leader() {

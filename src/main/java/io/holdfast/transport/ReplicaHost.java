@@ -4,6 +4,9 @@ import io.holdfast.raft.message.RaftMessage;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.function.Consumer;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorRefResolver;
+import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
@@ -21,6 +24,14 @@ public final class ReplicaHost {
   public record Register(String group, Consumer<RaftMessage> deliver) implements Command {}
 
   public record Unregister(String group) implements Command {}
+
+  /**
+   * {@code host} (of another node) as a reference held by node {@code from}: resolved through
+   * {@code from}'s provider, so messages to it cross the network and are serialized.
+   */
+  public static ActorRef<Command> asSeenFrom(ActorSystem<?> from, ActorSystem<?> owner, ActorRef<Command> host) {
+    return ActorRefResolver.get(from).resolveActorRef(ActorRefResolver.get(owner).toSerializationFormat(host));
+  }
 
   public static Behavior<Command> create() {
     return Behaviors.setup(ctx -> {

@@ -18,7 +18,6 @@ import java.util.Map;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.apache.pekko.actor.typed.ActorRefResolver;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -67,12 +66,10 @@ class ArteryTransportTest {
           Duration.ofMillis(10), storage, id), "orders"));
     }
     for (int id = 1; id <= 3; id++) {
-      ActorRefResolver here = ActorRefResolver.get(nodes.get(id - 1).system());
       Map<Integer, ActorRef<ReplicaHost.Command>> peers = new HashMap<>();
       for (int peer = 1; peer <= 3; peer++) {
-        ActorRefResolver there = ActorRefResolver.get(nodes.get(peer - 1).system());
-        // resolve through this node's provider: a remote reference, so messages cross Artery
-        peers.put(peer, peer == id ? hosts.get(id) : here.resolveActorRef(there.toSerializationFormat(hosts.get(peer))));
+        peers.put(peer, peer == id ? hosts.get(id)
+            : ReplicaHost.asSeenFrom(nodes.get(id - 1).system(), nodes.get(peer - 1).system(), hosts.get(peer)));
       }
       replicas.get(id).tell(new ReplicaShell.Connect(peers, hosts.get(id)));
     }
