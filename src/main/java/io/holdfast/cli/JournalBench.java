@@ -120,9 +120,7 @@ final class JournalBench {
       PrintStream err) throws Exception {
     Config config = ConfigFactory.parseString("pekko.actor.provider = local\npekko.loglevel = WARNING")
         .withFallback(ConfigFactory.load());
-    Config storage = config.getConfig("holdfast.storage");
-    FileLogStore store = FileLogStore.open(new FileLogStore.Options(dir, storage.getBytes("wal-file-bytes-max"),
-        storage.getInt("wal-files-max"), storage.getBoolean("tail-marker")));
+    FileLogStore store = FileLogStore.open(FileLogStore.Options.fromConfig(dir, config));
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "holdfast-bench", config);
     try {
       ActorRef<NodeStorage.Command> node = system.systemActorOf(

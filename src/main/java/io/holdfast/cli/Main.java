@@ -20,6 +20,17 @@ public final class Main {
         bench pub
                 acknowledged publishes per second (fsynced on a majority), in-process nodes on loopback
                 [--replicas 1|3] [--size 1024] [--inflight 1000] [--msgs N] [--dir DIR] [--json]
+        demo    start a 3-node cluster, publish 20,000 acked messages while SIGKILLing the stream
+                leader, read every replica back, report {"published","acked","read","lost",...}
+                [--msgs 20000] [--dir DIR] [--keep]
+        node    run one server node in the foreground: --config FILE (see conf/node1.conf)
+        cluster start [--nodes 3] [--dir DIR] [--json] | stop | kill ID | restart ID | status [--json]
+                local node JVMs on 127.0.0.1, state under DIR (default ./run)
+        stream add NAME [--subjects 'a.>,b.*'] [--replicas 1|3|5] | info NAME | ls | rm NAME   [--json]
+        pub SUBJECT DATA [--count N] [--json]      prints each ack {"stream":S,"seq":N}
+        get STREAM SEQ [--json]                    prints {"stream","seq","subject","data",...}
+                client commands take --server URL, else $HOLDFAST_SERVER, else the first node of
+                --dir (default ./run)
         help    show this text
       """;
 
@@ -47,6 +58,12 @@ public final class Main {
       return switch (argv[0]) {
         case "sim" -> SimCommand.run(argv, out, err);
         case "bench" -> bench(argv, out, err);
+        case "node" -> NodeCommand.run(argv, out, err);
+        case "cluster" -> LocalCluster.run(argv, out, err);
+        case "stream" -> ClientCommands.stream(argv, out, err);
+        case "pub" -> ClientCommands.pub(argv, out, err);
+        case "get" -> ClientCommands.get(argv, out, err);
+        case "demo" -> DemoCommand.run(argv, out, err);
         default -> throw new Args.UsageException("unknown command '" + argv[0] + "'");
       };
     } catch (Args.UsageException | IllegalArgumentException e) {

@@ -8,6 +8,8 @@ import io.holdfast.raft.RaftCore;
 import io.holdfast.raft.RaftSettings;
 import io.holdfast.raft.message.Membership;
 import io.holdfast.replica.ReplicaShell;
+import io.holdfast.replica.StreamMachine;
+import io.holdfast.replica.Wire;
 import io.holdfast.storage.file.FileLogStore;
 import io.holdfast.transport.ReplicaHost;
 import java.io.PrintStream;
@@ -49,7 +51,7 @@ final class PubBench {
   private record Go(ActorRef<ReplicaShell.Command> leader, long count, boolean measure, ActorRef<Result> done)
       implements PublisherCommand {}
 
-  private record Reply(ReplicaShell.PublishReply reply) implements PublisherCommand {}
+  private record Reply(ReplicaShell.ProposeReply reply) implements PublisherCommand {}
 
   private record Result(long acked, long refused, Histogram latencyMicros) {}
 
@@ -119,7 +121,7 @@ final class PubBench {
             DispatcherSelector.fromConfig(NodeStorage.DISPATCHER));
         hosts.put(id, system.systemActorOf(ReplicaHost.create(), "host", Props.empty()));
         shells.put(id, system.systemActorOf(ReplicaShell.create("bench", id, Membership.ofVoters(ids), raft,
-            Duration.ofMillis(10), storage, id), "bench", Props.empty()));
+            Duration.ofMillis(10), storage, id, new StreamMachine("bench", "bench")), "bench", Props.empty()));
       }
       for (int id = 1; id <= replicas; id++) {
         Map<Integer, ActorRef<ReplicaHost.Command>> peers = new HashMap<>();
@@ -190,7 +192,7 @@ final class PubBench {
   /** Keeps {@code inflight} publishes outstanding; acks come back in publish order (one leader). */
   private static Behavior<PublisherCommand> publisher(byte[] payload, int inflight) {
     return Behaviors.setup(ctx -> {
-      ActorRef<ReplicaShell.PublishReply> replies = ctx.messageAdapter(ReplicaShell.PublishReply.class, Reply::new);
+      ActorRef<ReplicaShell.ProposeReply> replies = ctx.messageAdapter(ReplicaShell.ProposeReply.class, Reply::new);
       ArrayDeque<Long> sentAt = new ArrayDeque<>();
       Histogram latency = new Histogram(3);
       long[] counts = new long[3]; // to send, acked, refused
@@ -202,7 +204,7 @@ final class PubBench {
         while (counts[0] > 0 && sentAt.size() < inflight) {
           counts[0]--;
           sentAt.add(System.nanoTime());
-          leader.tell(new ReplicaShell.Publish("bench.msgs", null, payload, replies));
+          leader.tell(new ReplicaShell.Propose(new Wire.Publish("bench.msgs", null, payload), replies));
         }
       };
       return Behaviors.receive(PublisherCommand.class)
@@ -219,7 +221,7 @@ final class PubBench {
           })
           .onMessage(Reply.class, r -> {
             long sent = sentAt.poll();
-            if (r.reply() instanceof ReplicaShell.PubAck) {
+            if (r.reply() instanceof ReplicaShell.Applied) {
               counts[1]++;
               if (measuring[0]) {
                 latency.recordValue(Math.max(1, (System.nanoTime() - sent) / 1000));

@@ -13,11 +13,8 @@ import io.holdfast.raft.message.Membership;
 import io.holdfast.raft.message.RaftMessage;
 import io.holdfast.raft.message.Snapshot;
 import io.holdfast.storage.LogWrite;
-import io.holdfast.stream.Message;
-import io.holdfast.stream.StoredMessage;
-import io.holdfast.stream.StreamCommand;
-import io.holdfast.stream.StreamState;
 import io.holdfast.storage.RecoveredState;
+import io.holdfast.transport.CborMessage;
 import io.holdfast.transport.PeerEnvelope;
 import io.holdfast.transport.ReplicaHost;
 import java.time.Duration;
@@ -36,44 +33,54 @@ import org.apache.pekko.actor.typed.javadsl.StashBuffer;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
- * The actor shell around one stream replica's {@link RaftCore} and {@link StreamState}
- * (DESIGN.md §3): timer ticks, peer messages and publishes go in; {@link #drainReady()} moves the effects out — durable writes to the node's
+ * The actor shell around one replica's {@link RaftCore} and its {@link ReplicatedMachine} — a
+ * stream or the meta group (DESIGN.md §3): timer ticks, peer messages and proposals go in;
+ * {@link #drainReady()} moves the effects out — durable writes to the node's
  * {@link NodeStorage} (messages held by a write are sent only once it is persisted), messages to
  * peers, committed entries to the state machine and to the proposers waiting for them. No protocol
  * decisions are made here.
  *
  * <p>Phases: recovering (asks NodeStorage for what the disk holds, stashes everything else), then
  * running. A storage failure stops the replica (D10). Peers are given by {@link Connect}: the
- * {@link ReplicaHost} of each peer's node, local or across Artery (placement by the meta group and
- * the sharded stream entity come next).
+ * {@link ReplicaHost} of each peer's node, local or across Artery.
  */
 public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   public sealed interface Command {}
 
   /**
-   * Publish a message; answered with {@link PubAck} once it is committed (fsynced on a majority)
-   * and applied, or refused at once. Publishes that reach the leader between two proposals share
-   * one log entry.
+   * Append {@code proposal}; answered with {@link Applied} once it is committed (fsynced on a
+   * majority) and applied, or refused at once. Proposals that reach the leader between two
+   * log appends share one entry (up to the machine's batch limit).
    */
-  public record Publish(String subject, SortedMap<String, List<String>> headers, byte[] payload,
-      ActorRef<PublishReply> replyTo) implements Command {}
+  public record Propose(Wire.Proposal proposal, ActorRef<ProposeReply> replyTo) implements Command, CborMessage {}
 
-  public sealed interface PublishReply {}
+  @com.fasterxml.jackson.annotation.JsonTypeInfo(use = com.fasterxml.jackson.annotation.JsonTypeInfo.Id.NAME,
+      property = "t")
+  @com.fasterxml.jackson.annotation.JsonSubTypes({
+      @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = Applied.class, name = "applied"),
+      @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = Refused.class, name = "refused"),
+      @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = Superseded.class, name = "superseded"),
+      @com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = Invalid.class, name = "invalid")})
+  public sealed interface ProposeReply extends CborMessage {}
 
-  /** The message is durable and final at stream sequence {@code seq}. */
-  public record PubAck(String stream, long seq) implements PublishReply {}
+  /** Committed and applied by the leader {@code leader}; {@code outcome} says what it did. */
+  public record Applied(Wire.Outcome outcome, ActorRef<Command> leader) implements ProposeReply {}
 
-  /** Not appended here: try {@code leaderHint} (0 if unknown) — or the reason says why not. */
-  public record Refused(ProposeResult.Reason reason, int leaderHint) implements PublishReply {}
+  /** Not appended: try {@code leaderHint} (0 if unknown) — or the reason says why not. */
+  public record Refused(ProposeResult.Reason reason, int leaderHint) implements ProposeReply {}
 
-  /** Appended, then lost to a leader change or covered by a snapshot: outcome unknown, retry. */
-  public record Superseded(long index) implements PublishReply {}
+  /** Appended, then lost to a leader change or covered by a snapshot: the outcome is unknown. */
+  public record Superseded(long index) implements ProposeReply {}
 
   /** Refused for what it is (e.g. too large); retrying will not help. */
-  public record Invalid(String reason) implements PublishReply {}
+  public record Invalid(String reason) implements ProposeReply {}
 
-  /** Up to {@code max} messages from stream sequence {@code fromSeq} on, as applied here. */
-  public record GetMessages(long fromSeq, int max, ActorRef<List<StoredMessage>> replyTo) implements Command {}
+  /**
+   * A read from this replica's applied (committed, D4) state. With {@code leaderOnly} a replica
+   * that is not the leader answers {@link Wire.NotLeader} instead.
+   */
+  public record Read(Wire.Query query, boolean leaderOnly, ActorRef<Wire.ReadReply> replyTo)
+      implements Command, CborMessage {}
 
   /**
    * Where the peers are: replica id → the {@link ReplicaHost} of its node (local or remote). This
@@ -84,29 +91,28 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
   public record FromPeer(RaftMessage message) implements Command {}
 
-  public record GetStatus(ActorRef<Status> replyTo) implements Command {}
+  public record GetStatus(ActorRef<Status> replyTo) implements Command, CborMessage {}
 
-  public record Status(int id, RaftCore.Role role, long term, int leader, long commitIndex, long appliedIndex) {}
+  public record Status(int id, RaftCore.Role role, long term, int leader, long commitIndex, long appliedIndex)
+      implements CborMessage {}
 
   private enum Tick implements Command { INSTANCE }
 
-  /** Marks the end of the publishes already in the mailbox: propose them as one batch. */
+  /** Marks the end of the proposals already in the mailbox: append them as one batch. */
   private enum ProposeBatch implements Command { INSTANCE }
 
   private record FromStorage(NodeStorage.Reply reply) implements Command {}
 
   private record RecoveredFromDisk(SortedMap<String, RecoveredState> states) implements Command {}
 
-  private record Waiting(long term, List<ActorRef<PublishReply>> publishers) {}
+  private record Waiting(long term, List<ActorRef<ProposeReply>> proposers) {}
 
-  private static final int BATCH_MESSAGES_MAX = 1024;
   /**
    * A batch is one log entry, and an entry must fit one transport frame (Artery's default maximum
    * frame is 256 KiB; replication messages carry at least one entry). Larger messages will need
    * chunking or Artery's large-message channel.
    */
   public static final int BATCH_BYTES_MAX = 160 << 10;
-  public static final int MESSAGE_BYTES_MAX = 128 << 10;
 
   /** A write sent to storage and not yet persisted; {@code request} is null for the bootstrap write. */
   private record Unpersisted(LogWrite write, PersistRequest request) {}
@@ -122,48 +128,45 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private long nextWriteSeq = 1;
   private long lastPersistedSeq;
   private final TreeMap<Long, Waiting> waiting = new TreeMap<>();
-  private final ArrayList<Publish> pendingPublishes = new ArrayList<>();
+  private final ArrayList<Propose> pending = new ArrayList<>();
   private long pendingBytes;
-  private final StreamState state;
+  private final ReplicatedMachine machine;
+  private ActorRef<ReplicaHost.Command> localHost;
 
   /**
-   * @param name the replica's storage name (unique on its node), e.g. the stream name
+   * @param name the replica group's name: its storage name (unique on its node) and its address
+   *     on {@link ReplicaHost}s
    * @param self the replica id; {@code initial} is the group's membership if the disk is new
    */
   @SuppressWarnings("unchecked")
   public static Behavior<Command> create(String name, int self, Membership initial, RaftSettings settings,
-      Duration tickInterval, ActorRef<NodeStorage.Command> storage, long seed) {
+      Duration tickInterval, ActorRef<NodeStorage.Command> storage, long seed, ReplicatedMachine machine) {
     return Behaviors.withStash(10_000, stash -> Behaviors.withTimers(timers -> Behaviors.setup(ctx -> {
       ActorRef<SortedMap<String, RecoveredState>> adapter = ctx.messageAdapter(
           (Class<SortedMap<String, RecoveredState>>) (Class<?>) SortedMap.class, RecoveredFromDisk::new);
       storage.tell(new NodeStorage.GetRecovered(adapter));
-      return recovering(ctx, stash, timers, name, self, initial, settings, tickInterval, storage, seed);
+      return Behaviors.receive(Command.class)
+          .onMessage(RecoveredFromDisk.class, r -> {
+            ReplicaShell shell = new ReplicaShell(ctx, name, self, settings, storage, r.states().get(name), initial,
+                seed, machine);
+            timers.startTimerAtFixedRate(Tick.INSTANCE, tickInterval);
+            return stash.unstashAll(shell);
+          })
+          .onAnyMessage(m -> {
+            stash.stash(m);
+            return Behaviors.same();
+          })
+          .build();
     })));
   }
 
-  private static Behavior<Command> recovering(ActorContext<Command> ctx, StashBuffer<Command> stash,
-      TimerScheduler<Command> timers, String name, int self, Membership initial, RaftSettings settings,
-      Duration tickInterval, ActorRef<NodeStorage.Command> storage, long seed) {
-    return Behaviors.receive(Command.class)
-        .onMessage(RecoveredFromDisk.class, r -> {
-          RecoveredState disk = r.states().get(name);
-          ReplicaShell shell = new ReplicaShell(ctx, name, self, settings, storage, disk, initial, seed);
-          timers.startTimerAtFixedRate(Tick.INSTANCE, tickInterval);
-          return stash.unstashAll(shell);
-        })
-        .onAnyMessage(m -> {
-          stash.stash(m);
-          return Behaviors.same();
-        })
-        .build();
-  }
-
   private ReplicaShell(ActorContext<Command> ctx, String name, int self, RaftSettings settings,
-      ActorRef<NodeStorage.Command> storage, RecoveredState disk, Membership initial, long seed) {
+      ActorRef<NodeStorage.Command> storage, RecoveredState disk, Membership initial, long seed,
+      ReplicatedMachine machine) {
     super(ctx);
     this.name = name;
     this.self = self;
-    this.state = new StreamState(name);
+    this.machine = machine;
     this.storage = storage;
     this.storageReplies = ctx.messageAdapter(NodeStorage.Reply.class, FromStorage::new);
     if (disk == null) {
@@ -174,7 +177,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     } else {
       this.core = RaftCore.restart(settings, self, disk.hardState(), disk.snapshot(), disk.entries(), disk.faulty(),
           disk.snapshotFaulty(), Prng.of(seed));
-      state.restore(disk.snapshot().data());
+      machine.restore(disk.snapshot().data());
     }
   }
 
@@ -183,12 +186,13 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     return newReceiveBuilder()
         .onMessageEquals(Tick.INSTANCE, this::onTick)
         .onMessage(FromPeer.class, this::onFromPeer)
-        .onMessage(Publish.class, this::onPublish)
+        .onMessage(Propose.class, this::onPropose)
         .onMessageEquals(ProposeBatch.INSTANCE, this::onProposeBatch)
         .onMessage(FromStorage.class, this::onFromStorage)
         .onMessage(Connect.class, this::onConnect)
-        .onMessage(GetMessages.class, this::onGetMessages)
+        .onMessage(Read.class, this::onRead)
         .onMessage(GetStatus.class, this::onGetStatus)
+        .onSignal(org.apache.pekko.actor.typed.PostStop.class, s -> onStop())
         .build();
   }
 
@@ -202,68 +206,89 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     return drainReady();
   }
 
-  private Behavior<Command> onPublish(Publish p) {
+  private Behavior<Command> onPropose(Propose p) {
     if (core.role() != RaftCore.Role.LEADER) {
       p.replyTo().tell(new Refused(ProposeResult.Reason.NOT_LEADER, core.leaderId()));
       return this;
     }
-    long bytes = p.payload().length + p.subject().length() + 64L;
-    if (p.payload().length > MESSAGE_BYTES_MAX) {
-      p.replyTo().tell(new Invalid("message of " + p.payload().length + " bytes is larger than " + MESSAGE_BYTES_MAX));
+    String invalid = machine.invalid(p.proposal());
+    if (invalid != null) {
+      p.replyTo().tell(new Invalid(invalid));
       return this;
     }
+    long bytes = machine.sizeOf(p.proposal());
     if (pendingBytes + bytes > BATCH_BYTES_MAX) {
       onProposeBatch();
     }
-    if (pendingPublishes.isEmpty()) {
+    if (pending.isEmpty()) {
       getContext().getSelf().tell(ProposeBatch.INSTANCE);
     }
-    pendingPublishes.add(p);
+    pending.add(p);
     pendingBytes += bytes;
-    return pendingPublishes.size() >= BATCH_MESSAGES_MAX ? onProposeBatch() : this;
+    return pending.size() >= machine.batchMax() ? onProposeBatch() : this;
   }
 
-  /** One log entry for every publish that arrived since the last one; the leader stamps the time. */
+  /** One log entry for every proposal that arrived since the last one; the leader stamps the time. */
   private Behavior<Command> onProposeBatch() {
-    if (pendingPublishes.isEmpty()) {
+    if (pending.isEmpty()) {
       return this;
     }
-    long now = System.currentTimeMillis();
-    List<Message> messages = new ArrayList<>(pendingPublishes.size());
-    List<ActorRef<PublishReply>> publishers = new ArrayList<>(pendingPublishes.size());
-    for (Publish p : pendingPublishes) {
-      messages.add(new Message(p.subject(), p.headers(), p.payload(), now));
-      publishers.add(p.replyTo());
+    List<Wire.Proposal> proposals = new ArrayList<>(pending.size());
+    List<ActorRef<ProposeReply>> proposers = new ArrayList<>(pending.size());
+    for (Propose p : pending) {
+      proposals.add(p.proposal());
+      proposers.add(p.replyTo());
     }
-    pendingPublishes.clear();
+    pending.clear();
     pendingBytes = 0;
-    ProposeResult result = core.propose(StreamCommand.encode(new StreamCommand.PublishBatch(messages)));
+    ProposeResult result = core.propose(machine.encode(proposals, System.currentTimeMillis()));
     if (result instanceof ProposeResult.Accepted a) {
-      waiting.put(a.index(), new Waiting(a.term(), publishers));
+      waiting.put(a.index(), new Waiting(a.term(), proposers));
     } else {
       ProposeResult.Rejected r = (ProposeResult.Rejected) result;
-      publishers.forEach(p -> p.tell(new Refused(r.reason(), r.leaderHint())));
+      proposers.forEach(p -> p.tell(new Refused(r.reason(), r.leaderHint())));
     }
     return drainReady();
   }
 
   private Behavior<Command> onConnect(Connect c) {
     peers = Map.copyOf(c.peers());
-    ActorRef<Command> me = getContext().getSelf();
-    c.localHost().tell(new ReplicaHost.Register(name, m -> me.tell(new FromPeer(m))));
+    if (localHost == null) {
+      localHost = c.localHost();
+      ActorRef<Command> me = getContext().getSelf();
+      localHost.tell(new ReplicaHost.Register(name, me, m -> me.tell(new FromPeer(m))));
+    }
     return this;
   }
 
-  private Behavior<Command> onGetMessages(GetMessages g) {
-    g.replyTo().tell(state.range(g.fromSeq(), g.max()));
+  private Behavior<Command> onRead(Read r) {
+    if (r.leaderOnly() && core.role() != RaftCore.Role.LEADER) {
+      r.replyTo().tell(new Wire.NotLeader(core.leaderId()));
+      return this;
+    }
+    Wire.ReadReply reply = machine.read(r.query());
+    if (reply instanceof Wire.Info i) {
+      reply = new Wire.Info(i.state(), status());
+    }
+    r.replyTo().tell(reply);
     return this;
   }
 
   private Behavior<Command> onGetStatus(GetStatus g) {
-    g.replyTo().tell(new Status(self, core.role(), core.term(), core.leaderId(), core.commitIndex(), core.appliedIndex()));
+    g.replyTo().tell(status());
     return this;
   }
 
+  private Status status() {
+    return new Status(self, core.role(), core.term(), core.leaderId(), core.commitIndex(), core.appliedIndex());
+  }
+
+  private Behavior<Command> onStop() {
+    if (localHost != null) {
+      localHost.tell(new ReplicaHost.Unregister(name, getContext().getSelf()));
+    }
+    return this;
+  }
   private Behavior<Command> onFromStorage(FromStorage f) {
     NodeStorage.Reply reply = f.reply();
     if (reply instanceof NodeStorage.Persisted p) {
@@ -296,13 +321,13 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
       }
       ready.messages().forEach(this::send);
       if (ready.snapshotToApply() != null) {
-        state.restore(ready.snapshotToApply().data());
+        machine.restore(ready.snapshotToApply().data());
       }
       for (LogEntry e : ready.committed()) {
         apply(e);
       }
       if (ready.snapshotRequested() && core.appliedIndex() >= core.firstIndex()) {
-        core.compact(core.appliedIndex(), state.snapshot());
+        core.compact(core.appliedIndex(), machine.snapshot());
       }
     }
     return this;
@@ -330,16 +355,18 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   }
 
   private void apply(LogEntry e) {
-    List<Long> seqs = state.apply(e);
+    List<Wire.Outcome> outcomes = machine.apply(e);
     Waiting w = waiting.remove(e.index());
     if (w != null) {
-      for (int i = 0; i < w.publishers().size(); i++) {
-        w.publishers().get(i).tell(w.term() == e.term() ? new PubAck(name, seqs.get(i)) : new Superseded(e.index()));
+      ActorRef<Command> me = getContext().getSelf();
+      for (int i = 0; i < w.proposers().size(); i++) {
+        boolean ours = w.term() == e.term() && i < outcomes.size();
+        w.proposers().get(i).tell(ours ? new Applied(outcomes.get(i), me) : new Superseded(e.index()));
       }
     }
     // Proposals at lower indexes that were never applied one by one (a snapshot covered them).
     for (Waiting stale : waiting.headMap(e.index()).values()) {
-      stale.publishers().forEach(p -> p.tell(new Superseded(e.index())));
+      stale.proposers().forEach(p -> p.tell(new Superseded(e.index())));
     }
     waiting.headMap(e.index()).clear();
   }

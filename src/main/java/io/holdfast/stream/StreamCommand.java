@@ -81,7 +81,8 @@ public sealed interface StreamCommand {
     return new Message(subject, headers, payload, b.getLong());
   }
 
-  private static String readString(ByteBuffer b) {
+  /** A string as {@link Writer#string} wrote it. */
+  static String readString(ByteBuffer b) {
     byte[] s = new byte[b.getShort() & 0xffff];
     b.get(s);
     return new String(s, StandardCharsets.UTF_8);
@@ -89,9 +90,9 @@ public sealed interface StreamCommand {
 
   /** A growable big-endian buffer. */
   final class Writer {
-    ByteBuffer b = ByteBuffer.allocate(256);
+    public ByteBuffer b = ByteBuffer.allocate(256);
 
-    void ensure(int more) {
+    public void ensure(int more) {
       if (b.remaining() < more) {
         ByteBuffer bigger = ByteBuffer.allocate(Math.max(b.capacity() * 2, b.position() + more));
         b.flip();
@@ -100,7 +101,7 @@ public sealed interface StreamCommand {
       }
     }
 
-    void string(String s) {
+    public void string(String s) {
       byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
       if (bytes.length > 0xffff) {
         throw new IllegalArgumentException("string longer than 65535 bytes");
@@ -109,7 +110,7 @@ public sealed interface StreamCommand {
       b.putShort((short) bytes.length).put(bytes);
     }
 
-    byte[] bytes() {
+    public byte[] bytes() {
       return java.util.Arrays.copyOf(b.array(), b.position());
     }
   }

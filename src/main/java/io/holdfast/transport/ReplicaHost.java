@@ -20,10 +20,13 @@ public final class ReplicaHost {
 
   public sealed interface Command permits PeerEnvelope, Register, Unregister {}
 
-  /** The local replica of {@code group} takes the messages addressed to it. */
-  public record Register(String group, Consumer<RaftMessage> deliver) implements Command {}
+  /** The local replica {@code owner} of {@code group} takes the messages addressed to it. */
+  public record Register(String group, Object owner, Consumer<RaftMessage> deliver) implements Command {}
 
-  public record Unregister(String group) implements Command {}
+  /** {@code owner} stopped; ignored if another replica of the group registered since. */
+  public record Unregister(String group, Object owner) implements Command {}
+
+  private record Registration(Object owner, Consumer<RaftMessage> deliver) {}
 
   /**
    * {@code host} (of another node) as a reference held by node {@code from}: resolved through
@@ -35,20 +38,20 @@ public final class ReplicaHost {
 
   public static Behavior<Command> create() {
     return Behaviors.setup(ctx -> {
-      Map<String, Consumer<RaftMessage>> local = new HashMap<>();
+      Map<String, Registration> local = new HashMap<>();
       return Behaviors.receive(Command.class)
           .onMessage(Register.class, r -> {
-            local.put(r.group(), r.deliver());
+            local.put(r.group(), new Registration(r.owner(), r.deliver()));
             return Behaviors.same();
           })
           .onMessage(Unregister.class, u -> {
-            local.remove(u.group());
+            local.computeIfPresent(u.group(), (g, r) -> r.owner().equals(u.owner()) ? null : r);
             return Behaviors.same();
           })
           .onMessage(PeerEnvelope.class, e -> {
-            Consumer<RaftMessage> deliver = local.get(e.group());
-            if (deliver != null) {
-              deliver.accept(e.message());
+            Registration r = local.get(e.group());
+            if (r != null) {
+              r.deliver().accept(e.message());
             }
             return Behaviors.same();
           })

@@ -60,7 +60,8 @@ class ReplicaShellTest {
         "storage-" + id + "-" + incarnation, DispatcherSelector.fromConfig(NodeStorage.DISPATCHER));
     storages.put(id, storage);
     hosts.put(id, kit.spawn(ReplicaHost.create(), "host-" + id + "-" + incarnation));
-    replicas.put(id, kit.spawn(ReplicaShell.create("stream-a", id, GROUP, SETTINGS, TICK, storage, 1000L * id + incarnation),
+    replicas.put(id, kit.spawn(ReplicaShell.create("stream-a", id, GROUP, SETTINGS, TICK, storage, 1000L * id + incarnation,
+        new StreamMachine("stream-a", "stream-a")),
         "replica-" + id + "-" + incarnation));
     incarnation++;
   }
@@ -95,13 +96,13 @@ class ReplicaShellTest {
   }
 
   /** Publishes through the leader; if leadership moved meanwhile, through the next one. Returns the ack. */
-  private ReplicaShell.PubAck publish(String value) {
-    TestProbe<ReplicaShell.PublishReply> probe = kit.createTestProbe();
+  private Wire.Seq publish(String value) {
+    TestProbe<ReplicaShell.ProposeReply> probe = kit.createTestProbe();
     for (int attempt = 0; attempt < 20; attempt++) {
-      replicas.get(awaitLeader()).tell(new ReplicaShell.Publish("orders.new", null, value.getBytes(StandardCharsets.UTF_8),
-          probe.ref()));
-      if (probe.receiveMessage(Duration.ofSeconds(10)) instanceof ReplicaShell.PubAck ack) {
-        return ack;
+      replicas.get(awaitLeader()).tell(new ReplicaShell.Propose(
+          new Wire.Publish("orders.new", null, value.getBytes(StandardCharsets.UTF_8)), probe.ref()));
+      if (probe.receiveMessage(Duration.ofSeconds(10)) instanceof ReplicaShell.Applied a) {
+        return (Wire.Seq) a.outcome();
       }
     }
     throw new AssertionError("no leader accepted " + value);
@@ -109,11 +110,11 @@ class ReplicaShellTest {
 
   /** The stream as replica {@code id} has applied it: payloads in sequence order, from 1. */
   private List<String> appliedOn(int id) {
-    TestProbe<List<io.holdfast.stream.StoredMessage>> probe = kit.createTestProbe();
-    replicas.get(id).tell(new ReplicaShell.GetMessages(1, 10_000, probe.ref()));
+    TestProbe<Wire.ReadReply> probe = kit.createTestProbe();
+    replicas.get(id).tell(new ReplicaShell.Read(new Wire.GetMessages(1, 10_000), false, probe.ref()));
     List<String> out = new ArrayList<>();
     long expectedSeq = 1;
-    for (var m : probe.receiveMessage()) {
+    for (var m : ((Wire.Messages) probe.receiveMessage()).messages()) {
       assertEquals(expectedSeq++, m.seq(), "sequences are contiguous from 1");
       out.add(new String(m.message().payload(), StandardCharsets.UTF_8));
     }
@@ -138,7 +139,7 @@ class ReplicaShellTest {
     connectAll();
     List<String> acked = new ArrayList<>();
     for (int i = 0; i < 50; i++) {
-      assertEquals(new ReplicaShell.PubAck("stream-a", i + 1), publish("v" + i));
+      assertEquals(new Wire.Seq("stream-a", i + 1), publish("v" + i));
       acked.add("v" + i);
     }
     awaitAllApplied(acked);
@@ -147,7 +148,7 @@ class ReplicaShellTest {
     stop(leader); // the leader dies; the others elect a new one and go on
     connectAll();
     for (int i = 50; i < 80; i++) {
-      assertEquals(new ReplicaShell.PubAck("stream-a", i + 1), publish("v" + i));
+      assertEquals(new Wire.Seq("stream-a", i + 1), publish("v" + i));
       acked.add("v" + i);
     }
     start(leader); // back from its own disk, under its old identity (its disk is intact)
@@ -162,14 +163,14 @@ class ReplicaShellTest {
     }
     connectAll();
     int leader = awaitLeader();
-    TestProbe<ReplicaShell.PublishReply> probe = kit.createTestProbe();
+    TestProbe<ReplicaShell.ProposeReply> probe = kit.createTestProbe();
     for (int i = 0; i < 200; i++) { // no waiting in between: they arrive together and share entries
-      replicas.get(leader).tell(new ReplicaShell.Publish("orders.new", null, ("c" + i).getBytes(StandardCharsets.UTF_8),
-          probe.ref()));
+      replicas.get(leader).tell(new ReplicaShell.Propose(
+          new Wire.Publish("orders.new", null, ("c" + i).getBytes(StandardCharsets.UTF_8)), probe.ref()));
     }
     java.util.TreeSet<Long> seqs = new java.util.TreeSet<>();
-    for (ReplicaShell.PublishReply r : probe.receiveSeveralMessages(200, Duration.ofSeconds(20))) {
-      seqs.add(((ReplicaShell.PubAck) r).seq());
+    for (ReplicaShell.ProposeReply r : probe.receiveSeveralMessages(200, Duration.ofSeconds(20))) {
+      seqs.add(((Wire.Seq) ((ReplicaShell.Applied) r).outcome()).seq());
     }
     assertEquals(200, seqs.size());
     assertEquals(1L, seqs.first());

@@ -63,7 +63,7 @@ class ArteryTransportTest {
           "storage", DispatcherSelector.fromConfig(NodeStorage.DISPATCHER));
       hosts.put(id, kit.spawn(ReplicaHost.create(), "host"));
       replicas.put(id, kit.spawn(ReplicaShell.create("orders", id, Membership.ofVoters(1, 2, 3), SETTINGS,
-          Duration.ofMillis(10), storage, id), "orders"));
+          Duration.ofMillis(10), storage, id, new io.holdfast.replica.StreamMachine("orders", "orders")), "orders"));
     }
     for (int id = 1; id <= 3; id++) {
       Map<Integer, ActorRef<ReplicaHost.Command>> peers = new HashMap<>();
@@ -75,7 +75,7 @@ class ArteryTransportTest {
     }
 
     ActorTestKit first = nodes.get(0);
-    TestProbe<ReplicaShell.PublishReply> reply = first.createTestProbe();
+    TestProbe<ReplicaShell.ProposeReply> reply = first.createTestProbe();
     TestProbe<ReplicaShell.Status> status = first.createTestProbe();
     List<String> acked = new ArrayList<>();
     for (int i = 0; i < 30; i++) {
@@ -91,17 +91,18 @@ class ArteryTransportTest {
           }
           throw new AssertionError("no leader yet");
         });
-        replicas.get(leader).tell(new ReplicaShell.Publish("orders.new", null, value.getBytes(StandardCharsets.UTF_8),
-            reply.ref()));
-        applied = reply.receiveMessage(Duration.ofSeconds(10)) instanceof ReplicaShell.PubAck;
+        replicas.get(leader).tell(new ReplicaShell.Propose(
+            new io.holdfast.replica.Wire.Publish("orders.new", null, value.getBytes(StandardCharsets.UTF_8)), reply.ref()));
+        applied = reply.receiveMessage(Duration.ofSeconds(10)) instanceof ReplicaShell.Applied;
       }
       acked.add(value);
     }
-    TestProbe<List<io.holdfast.stream.StoredMessage>> appliedProbe = first.createTestProbe();
+    TestProbe<io.holdfast.replica.Wire.ReadReply> appliedProbe = first.createTestProbe();
     appliedProbe.awaitAssert(Duration.ofSeconds(20), Duration.ofMillis(50), () -> {
       for (int id = 1; id <= 3; id++) {
-        replicas.get(id).tell(new ReplicaShell.GetMessages(1, 1000, appliedProbe.ref()));
-        List<String> got = appliedProbe.receiveMessage().stream()
+        replicas.get(id).tell(new ReplicaShell.Read(new io.holdfast.replica.Wire.GetMessages(1, 1000), false,
+            appliedProbe.ref()));
+        List<String> got = ((io.holdfast.replica.Wire.Messages) appliedProbe.receiveMessage()).messages().stream()
             .map(m -> new String(m.message().payload(), StandardCharsets.UTF_8)).toList();
         assertEquals(acked, got, "node " + id);
       }

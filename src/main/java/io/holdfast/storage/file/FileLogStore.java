@@ -73,6 +73,12 @@ public final class FileLogStore implements LogStore {
     public static Options defaults(Path dir) {
       return new Options(dir, 64L << 20, 4);
     }
+
+    /** From {@code holdfast.storage.*} (reference.conf documents each). */
+    public static Options fromConfig(Path dir, com.typesafe.config.Config config) {
+      com.typesafe.config.Config c = config.getConfig("holdfast.storage");
+      return new Options(dir, c.getBytes("wal-file-bytes-max"), c.getInt("wal-files-max"), c.getBoolean("tail-marker"));
+    }
   }
 
   /**

@@ -1,0 +1,378 @@
+package io.holdfast.api;
+
+import io.holdfast.api.Records.ClusterStatus;
+import io.holdfast.api.Records.NodeInfo;
+import io.holdfast.api.Records.PubAck;
+import io.holdfast.api.Records.StreamCluster;
+import io.holdfast.api.Records.StreamConfig;
+import io.holdfast.api.Records.StreamInfo;
+import io.holdfast.api.Records.StreamMessage;
+import io.holdfast.meta.MetaCodec;
+import io.holdfast.meta.MetaState;
+import io.holdfast.node.NodeStorage;
+import io.holdfast.raft.RaftCore;
+import io.holdfast.replica.ReplicaShell;
+import io.holdfast.replica.Wire;
+import io.holdfast.server.GroupRouter;
+import io.holdfast.server.MetaWatcher;
+import io.holdfast.server.NodeDirectory;
+import io.holdfast.server.NodeSettings;
+import io.holdfast.server.StreamEntity;
+import io.holdfast.server.StreamManager;
+import io.holdfast.storage.StorageFailure;
+import io.holdfast.storage.file.FileLogStore;
+import io.holdfast.stream.Subjects;
+import io.holdfast.transport.ReplicaHost;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.SortedMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.StreamSupport;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.Extension;
+import org.apache.pekko.actor.typed.ExtensionId;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
+import org.apache.pekko.cluster.typed.Cluster;
+
+/**
+ * Holdfast inside a Pekko cluster application: {@code Holdfast.get(system)}. On a server node
+ * ({@code holdfast.node.id} ≥ 1, cluster roles {@code holdfast} and {@code holdfast-node-<id>})
+ * it opens the node's storage and runs its replicas; on an application node (id 0) it only
+ * routes. Every call returns a {@link CompletionStage} that completes within
+ * {@code holdfast.client.request-timeout}, failed with a {@link HoldfastException} if need be.
+ */
+public final class Holdfast implements Extension {
+  public static final class Id extends ExtensionId<Holdfast> {
+    @Override
+    public Holdfast createExtension(ActorSystem<?> system) {
+      return new Holdfast(system);
+    }
+  }
+
+  private static final Id ID = new Id();
+
+  public static Holdfast get(ActorSystem<?> system) {
+    return ID.apply(system);
+  }
+
+  private final ActorSystem<?> system;
+  private final NodeSettings settings;
+  private final GroupRouter router;
+  private final AtomicReference<MetaState> view = new AtomicReference<>();
+  private final ActorRef<StreamManager.Command> manager;
+  private final ClusterSharding sharding;
+
+  private Holdfast(ActorSystem<?> system) {
+    this.system = system;
+    this.settings = NodeSettings.fromConfig(system.settings().config());
+    this.router = new GroupRouter(system);
+    if (settings.server()) {
+      var roles = Cluster.get(system).selfMember().getRoles();
+      if (!roles.contains(NodeSettings.SERVER_ROLE) || !roles.contains(NodeSettings.nodeRole(settings.nodeId()))) {
+        throw new IllegalStateException("holdfast.node.id = " + settings.nodeId() + " needs the cluster roles \""
+            + NodeSettings.SERVER_ROLE + "\" and \"" + NodeSettings.nodeRole(settings.nodeId())
+            + "\" in pekko.cluster.roles");
+      }
+      FileLogStore store;
+      try {
+        store = FileLogStore.open(FileLogStore.Options.fromConfig(settings.dataDir(), system.settings().config()));
+      } catch (StorageFailure e) {
+        throw new IllegalStateException("cannot open the data directory " + settings.dataDir() + ": " + e.getMessage(), e);
+      }
+      store.recoveryNotes().forEach(n -> system.log().warn("Recovery: {}", n));
+      ActorRef<NodeStorage.Command> storage = system.systemActorOf(
+          NodeStorage.create(store, NodeStorage.Settings.fromConfig(system.settings().config())), "holdfast-storage",
+          DispatcherSelector.fromConfig(NodeStorage.DISPATCHER));
+      ActorRef<ReplicaHost.Command> host = system.systemActorOf(ReplicaHost.create(), NodeDirectory.HOST, Props.empty());
+      String http = settings.httpEnabled() ? "http://" + settings.httpHost() + ":" + settings.httpPort() : "";
+      this.manager = system.systemActorOf(StreamManager.create(settings, storage, host, store.incarnation(), http, router),
+          NodeDirectory.MANAGER, Props.empty());
+    } else {
+      this.manager = null;
+    }
+    system.systemActorOf(MetaWatcher.create(settings.metaVoters(), settings.metaPollInterval(), newer -> {
+      view.set(newer);
+      if (manager != null) {
+        manager.tell(new StreamManager.MetaUpdated(newer));
+      }
+    }), "holdfast-meta-watcher", Props.empty());
+    this.sharding = ClusterSharding.get(system);
+    sharding.init(Entity.of(StreamEntity.KEY, ctx -> StreamEntity.create(ctx.getEntityId(), view::get, router))
+        .withRole(NodeSettings.SERVER_ROLE));
+  }
+
+  public NodeSettings settings() {
+    return settings;
+  }
+
+  private Duration timeout() {
+    return settings.requestTimeout();
+  }
+
+  // ---- streams ----
+
+  public CompletionStage<StreamInfo> createStream(StreamConfig config) {
+    return meta(new MetaState.CreateStream(config.name(), config.subjects(), config.replicas()))
+        .thenCompose(v -> awaitView(s -> s.streams().containsKey(config.name())))
+        .thenCompose(v -> awaitInfo(config.name()));
+  }
+
+  /** Changes a stream's subjects (the replica count cannot change yet). */
+  public CompletionStage<StreamInfo> updateStream(StreamConfig config) {
+    return meta(new MetaState.UpdateStream(config.name(), config.subjects(), config.replicas()))
+        .thenCompose(v -> awaitView(s -> {
+          MetaState.StreamRecord r = s.streams().get(config.name());
+          return r != null && r.subjects().equals(config.subjects());
+        }))
+        .thenCompose(v -> streamInfo(config.name()));
+  }
+
+  public CompletionStage<Done> deleteStream(String name) {
+    return meta(new MetaState.DeleteStream(name))
+        .thenCompose(v -> awaitView(s -> !s.streams().containsKey(name)))
+        .thenApply(v -> Done.getInstance());
+  }
+
+  public CompletionStage<StreamInfo> streamInfo(String name) {
+    MetaState.StreamRecord s;
+    try {
+      s = stream(name);
+    } catch (HoldfastException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    return router.readFromLeader(s.group(), s.placement(), new Wire.GetInfo(true), timeout()).thenApply(reply -> {
+      Wire.Info i = (Wire.Info) check(reply);
+      var st = i.state();
+      return new StreamInfo(config(s), new Records.StreamState(st.messages(), st.bytes(), st.firstSeq(), st.lastSeq()),
+          new StreamCluster(s.group(), s.placement(), i.status().id()));
+    });
+  }
+
+  /** Every stream, with state where its leader answered in time (else state null, leader 0). */
+  public CompletionStage<List<StreamInfo>> listStreams() {
+    MetaState v = view.get();
+    if (v == null) {
+      return CompletableFuture.failedFuture(notReady());
+    }
+    List<CompletableFuture<StreamInfo>> infos = new ArrayList<>();
+    for (MetaState.StreamRecord s : v.streams().values()) {
+      infos.add(streamInfo(s.name()).toCompletableFuture().exceptionally(
+          e -> new StreamInfo(config(s), null, new StreamCluster(s.group(), s.placement(), 0))));
+    }
+    return CompletableFuture.allOf(infos.toArray(new CompletableFuture[0]))
+        .thenApply(x -> infos.stream().map(CompletableFuture::join).toList());
+  }
+
+  // ---- messages ----
+
+  /**
+   * Publishes to the stream whose subjects match {@code subject}. Completes with the ack only
+   * after the message is committed (fsynced on a majority of the stream's replicas) and applied.
+   */
+  public CompletionStage<PubAck> publish(String subject, SortedMap<String, List<String>> headers, byte[] payload) {
+    String bad = Subjects.invalidSubject(subject);
+    if (bad != null) {
+      return CompletableFuture.failedFuture(new HoldfastException.BadRequest("bad_subject", bad));
+    }
+    MetaState v = view.get();
+    if (v == null) {
+      return CompletableFuture.failedFuture(notReady());
+    }
+    MetaState.StreamRecord s = v.streamFor(subject);
+    if (s == null) {
+      return CompletableFuture.failedFuture(new HoldfastException.NotFound("no_stream",
+          "no stream captures subject '" + subject + "'"));
+    }
+    Wire.Publish p = new Wire.Publish(subject, headers, payload);
+    return router.propose(s.group(), s.placement(), p, timeout(), locateViaEntity(s.name()))
+        .thenApply(reply -> {
+          Wire.Seq seq = (Wire.Seq) ((ReplicaShell.Applied) check(reply)).outcome();
+          return new PubAck(seq.stream(), seq.seq());
+        });
+  }
+
+  /** The message at {@code seq} of {@code stream}, read from the leader's committed state. */
+  public CompletionStage<StreamMessage> getMessage(String stream, long seq) {
+    MetaState.StreamRecord s;
+    try {
+      s = stream(stream);
+    } catch (HoldfastException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    return router.readFromLeader(s.group(), s.placement(), new Wire.GetMessages(seq, 1), timeout()).thenApply(reply -> {
+      List<io.holdfast.stream.StoredMessage> found = ((Wire.Messages) check(reply)).messages();
+      if (found.isEmpty() || found.get(0).seq() != seq) {
+        throw new HoldfastException.NotFound("no_message", "stream " + stream + " has no message at sequence " + seq);
+      }
+      return message(stream, found.get(0));
+    });
+  }
+
+  /**
+   * Up to {@code max} messages from {@code fromSeq} as this node's own replica has applied them
+   * (committed, possibly behind the leader): for checking every replica separately.
+   */
+  public CompletionStage<List<StreamMessage>> readLocalReplica(String stream, long fromSeq, int max) {
+    MetaState.StreamRecord s;
+    try {
+      s = stream(stream);
+    } catch (HoldfastException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    if (!s.placement().contains(settings.nodeId())) {
+      return CompletableFuture.failedFuture(new HoldfastException.NotFound("no_local_replica",
+          "node " + settings.nodeId() + " holds no replica of stream " + stream));
+    }
+    ActorRef<ReplicaShell.Command> local = NodeDirectory.replica(system, settings.nodeId(), s.group()).orElseThrow();
+    return AskPattern.<ReplicaShell.Command, Wire.ReadReply>ask(local,
+            r -> new ReplicaShell.Read(new Wire.GetMessages(fromSeq, max), false, r), timeout(), system.scheduler())
+        .thenApply(reply -> ((Wire.Messages) reply).messages().stream().map(m -> message(stream, m)).toList());
+  }
+
+  // ---- cluster ----
+
+  /** Ready to serve: the meta view is known and, on a server node, the node is registered. */
+  public CompletionStage<ClusterStatus> clusterStatus() {
+    CompletionStage<String> registration = manager == null
+        ? CompletableFuture.completedFuture("application node")
+        : AskPattern.<StreamManager.Command, StreamManager.NodeStatus>ask(manager, StreamManager.GetNodeStatus::new,
+            timeout(), system.scheduler()).thenApply(StreamManager.NodeStatus::registration);
+    CompletionStage<Optional<ActorRef<ReplicaShell.Command>>> metaLeader = router.probe("meta", settings.metaVoters());
+    return registration.thenCombine(metaLeader, (reg, leader) -> {
+      MetaState v = view.get();
+      List<String> members = StreamSupport.stream(Cluster.get(system).state().getMembers().spliterator(), false)
+          .map(m -> m.address() + " " + m.status()).toList();
+      List<NodeInfo> nodes = new ArrayList<>();
+      if (v != null) {
+        for (MetaState.Node n : v.nodes().values()) {
+          nodes.add(new NodeInfo(n.id(), n.http(), n.incarnation(), NodeDirectory.addressOf(system, n.id()).isPresent()));
+        }
+      }
+      int leaderNode = leader.map(l -> metaNodeOf(l)).orElse(0);
+      return new ClusterStatus(settings.nodeId(), reg, v == null ? 0 : v.appliedIndex(), leaderNode, nodes, members);
+    });
+  }
+
+  private int metaNodeOf(ActorRef<ReplicaShell.Command> ref) {
+    for (int voter : settings.metaVoters()) {
+      if (NodeDirectory.replica(system, voter, "meta").map(ref::equals).orElse(false)) {
+        return voter;
+      }
+    }
+    return 0;
+  }
+
+  // ---- plumbing ----
+
+  /** The first hop: the stream's sharded entity names its leader. */
+  private java.util.function.Function<Duration, CompletionStage<Optional<ActorRef<ReplicaShell.Command>>>>
+      locateViaEntity(String stream) {
+    return wait -> sharding.entityRefFor(StreamEntity.KEY, stream)
+        .<StreamEntity.Located>ask(StreamEntity.Locate::new, wait).thenApply(StreamEntity.Located::leader);
+  }
+
+  private CompletionStage<Void> meta(MetaState.Command command) {
+    String bad = MetaState.invalid(command);
+    if (bad != null) {
+      return CompletableFuture.failedFuture(new HoldfastException.BadRequest("bad_request", bad));
+    }
+    return router.propose("meta", settings.metaVoters(), new Wire.MetaChange(MetaCodec.encode(command)), timeout(), null)
+        .thenApply(reply -> {
+          Wire.MetaOutcome o = (Wire.MetaOutcome) ((ReplicaShell.Applied) check(reply)).outcome();
+          if (o.code() != null) {
+            throw switch (o.code()) {
+              case MetaState.NOT_FOUND -> new HoldfastException.NotFound(o.code(), o.message());
+              case MetaState.BAD_REQUEST -> new HoldfastException.BadRequest(o.code(), o.message());
+              default -> new HoldfastException.Conflict(o.code(), o.message());
+            };
+          }
+          return null;
+        });
+  }
+
+  /** Waits (within the request timeout) until this node's meta view satisfies {@code done}. */
+  private CompletionStage<Void> awaitView(java.util.function.Predicate<MetaState> done) {
+    long deadline = System.nanoTime() + timeout().toNanos();
+    CompletableFuture<Void> result = new CompletableFuture<>();
+    Runnable[] check = new Runnable[1];
+    check[0] = () -> {
+      MetaState v = view.get();
+      if (v != null && done.test(v)) {
+        result.complete(null);
+      } else if (System.nanoTime() > deadline) {
+        result.completeExceptionally(new HoldfastException.OutcomeUnknown(
+            "the change is committed but this node has not seen it yet; try again shortly"));
+      } else {
+        CompletableFuture.delayedExecutor(20, TimeUnit.MILLISECONDS).execute(check[0]);
+      }
+    };
+    check[0].run();
+    return result;
+  }
+
+  /** Info of a just-created stream: waits for its first leader within the timeout, else shows it without state. */
+  private CompletionStage<StreamInfo> awaitInfo(String name) {
+    return streamInfo(name).handle((info, failure) -> {
+      if (failure == null) {
+        return info;
+      }
+      MetaState.StreamRecord s = stream(name);
+      return new StreamInfo(config(s), null, new StreamCluster(s.group(), s.placement(), 0));
+    });
+  }
+
+  private MetaState.StreamRecord stream(String name) {
+    MetaState v = view.get();
+    if (v == null) {
+      throw notReady();
+    }
+    MetaState.StreamRecord s = v.streams().get(name);
+    if (s == null) {
+      throw new HoldfastException.NotFound(MetaState.NOT_FOUND, "no stream named " + name);
+    }
+    return s;
+  }
+
+  private static StreamConfig config(MetaState.StreamRecord s) {
+    return new StreamConfig(s.name(), s.subjects(), s.replicas());
+  }
+
+  private static StreamMessage message(String stream, io.holdfast.stream.StoredMessage m) {
+    return new StreamMessage(stream, m.seq(), m.message().subject(), m.message().headers(), m.message().payload(),
+        m.message().timestampMillis());
+  }
+
+  private static HoldfastException notReady() {
+    return new HoldfastException.Unavailable("this node has not heard from the meta group yet");
+  }
+
+  /** Turns the router's non-answers into exceptions. */
+  private static Object check(Object reply) {
+    if (reply instanceof GroupRouter.Unavailable u) {
+      throw new HoldfastException.Unavailable(u.reason());
+    }
+    if (reply instanceof GroupRouter.Unknown u) {
+      throw new HoldfastException.OutcomeUnknown(u.reason());
+    }
+    if (reply instanceof ReplicaShell.Invalid i) {
+      throw new HoldfastException.BadRequest("invalid", i.reason());
+    }
+    return reply;
+  }
+
+  /** The leader's role, for callers that show it. */
+  static boolean isLeader(ReplicaShell.Status s) {
+    return s.role() == RaftCore.Role.LEADER;
+  }
+}

@@ -1,0 +1,211 @@
+package io.holdfast.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Set;
+
+/**
+ * The command-line client over a node's HTTP API: {@code stream add|info|ls|rm}, {@code pub},
+ * {@code get}. The server is {@code --server URL}, else {@code $HOLDFAST_SERVER}, else the first
+ * running node of the local cluster in {@code --dir} (default ./run). Errors print one line
+ * (a JSON error object with {@code --json}) and exit 1.
+ */
+final class ClientCommands {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private ClientCommands() {}
+
+  /** Thrown when the server answers an error; carries its JSON body. */
+  static final class ServerError extends Exception {
+    private static final long serialVersionUID = 1L;
+    final transient JsonNode body;
+    final int status;
+
+    ServerError(int status, JsonNode body) {
+      super(body.path("error").path("message").asText("HTTP " + status));
+      this.status = status;
+      this.body = body;
+    }
+
+    String code() {
+      return body.path("error").path("code").asText("http_" + status);
+    }
+  }
+
+  static final class Client {
+    final String server;
+    final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+
+    Client(String server) {
+      this.server = server.endsWith("/") ? server.substring(0, server.length() - 1) : server;
+    }
+
+    JsonNode call(String method, String path, byte[] body) throws IOException, InterruptedException, ServerError {
+      HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server + path)).timeout(Duration.ofSeconds(30));
+      b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
+      HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+      JsonNode j;
+      try {
+        j = JSON.readTree(r.body());
+      } catch (IOException e) {
+        j = JSON.createObjectNode().set("error", JSON.createObjectNode().put("code", "http_" + r.statusCode())
+            .put("message", r.body()));
+      }
+      if (r.statusCode() >= 400) {
+        throw new ServerError(r.statusCode(), j);
+      }
+      return j;
+    }
+  }
+
+  static String server(Args a) throws IOException {
+    String s = a.string("server", System.getenv("HOLDFAST_SERVER"));
+    if (s != null && !s.isBlank()) {
+      return s;
+    }
+    Path dir = Path.of(a.string("dir", "run")).toAbsolutePath().normalize();
+    if (!Files.exists(dir.resolve("cluster.json"))) {
+      throw new Args.UsageException("no server: give --server URL, set HOLDFAST_SERVER, or start a cluster with "
+          + "'holdfast cluster start' (looked in " + dir + ")");
+    }
+    LocalCluster c = LocalCluster.open(dir);
+    return c.nodes.stream().filter(n -> c.pid(n.id()).isPresent()).findFirst().orElse(c.nodes.get(0)).http();
+  }
+
+  static String encode(String s) {
+    return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
+  }
+
+  static int stream(String[] argv, PrintStream out, PrintStream err) throws Exception {
+    if (argv.length < 2) {
+      throw new Args.UsageException("stream needs an action: add, info, ls or rm");
+    }
+    Args a = Args.parse(argv, 2, Set.of("server", "dir", "subjects", "replicas"), Set.of("json"));
+    Client c = new Client(server(a));
+    boolean json = a.flag("json");
+    try {
+      switch (argv[1]) {
+        case "add" -> {
+          String name = one(a, "stream add NAME");
+          ObjectNode body = JSON.createObjectNode().put("name", name)
+              .put("replicas", (int) a.longValue("replicas", 1, 1, 5));
+          var subjects = body.putArray("subjects");
+          Arrays.stream(a.string("subjects", name + ".>").split(",")).map(String::trim).filter(x -> !x.isEmpty())
+              .forEach(subjects::add);
+          JsonNode info = c.call("POST", "/streams", body.toString().getBytes(StandardCharsets.UTF_8));
+          out.println(json ? info.toString() : "created " + describe(info));
+        }
+        case "info" -> {
+          JsonNode info = c.call("GET", "/streams/" + encode(one(a, "stream info NAME")), null);
+          out.println(json ? info.toString() : describe(info));
+        }
+        case "ls" -> {
+          JsonNode list = c.call("GET", "/streams", null);
+          if (json) {
+            out.println(list);
+          } else if (list.path("streams").isEmpty()) {
+            out.println("no streams");
+          } else {
+            list.path("streams").forEach(i -> out.println(describe(i)));
+          }
+        }
+        case "rm" -> {
+          String name = one(a, "stream rm NAME");
+          JsonNode r = c.call("DELETE", "/streams/" + encode(name), null);
+          out.println(json ? r.toString() : "deleted stream " + name);
+        }
+        default -> throw new Args.UsageException("unknown stream action '" + argv[1] + "' (expected: add, info, ls, rm)");
+      }
+      return 0;
+    } catch (ServerError e) {
+      return fail(e, json, out, err);
+    }
+  }
+
+  static int pub(String[] argv, PrintStream out, PrintStream err) throws Exception {
+    Args a = Args.parse(argv, 1, Set.of("server", "dir", "count"), Set.of("json"));
+    if (a.positional().size() != 2) {
+      throw new Args.UsageException("pub needs SUBJECT DATA ({n} in DATA becomes the message number with --count)");
+    }
+    Client c = new Client(server(a));
+    String subject = a.positional().get(0);
+    long count = a.longValue("count", 1, 1, 100_000_000);
+    try {
+      for (long i = 1; i <= count; i++) {
+        String data = a.positional().get(1).replace("{n}", Long.toString(i));
+        JsonNode ack = c.call("POST", "/pub/" + encode(subject), data.getBytes(StandardCharsets.UTF_8));
+        out.println(ack);
+      }
+      return 0;
+    } catch (ServerError e) {
+      return fail(e, a.flag("json"), out, err);
+    }
+  }
+
+  static int get(String[] argv, PrintStream out, PrintStream err) throws Exception {
+    Args a = Args.parse(argv, 1, Set.of("server", "dir"), Set.of("json"));
+    if (a.positional().size() != 2) {
+      throw new Args.UsageException("get needs STREAM SEQ");
+    }
+    long seq;
+    try {
+      seq = Long.parseLong(a.positional().get(1));
+    } catch (NumberFormatException e) {
+      throw new Args.UsageException("SEQ must be a number, got '" + a.positional().get(1) + "'");
+    }
+    Client c = new Client(server(a));
+    try {
+      JsonNode m = c.call("GET", "/streams/" + encode(a.positional().get(0)) + "/messages/" + seq, null);
+      if (a.flag("json")) {
+        out.println(m);
+      } else {
+        out.println(m.get("stream").asText() + " #" + m.get("seq").asLong() + "  " + m.get("subject").asText() + "  "
+            + m.get("time").asText() + (m.get("encoding").asText().equals("base64") ? "  (base64)" : ""));
+        out.println(m.get("data").asText());
+      }
+      return 0;
+    } catch (ServerError e) {
+      return fail(e, a.flag("json"), out, err);
+    }
+  }
+
+  private static String one(Args a, String usage) {
+    if (a.positional().size() != 1) {
+      throw new Args.UsageException("usage: " + usage);
+    }
+    return a.positional().get(0);
+  }
+
+  private static String describe(JsonNode info) {
+    JsonNode cfg = info.path("config");
+    JsonNode st = info.path("state");
+    JsonNode cl = info.path("cluster");
+    String state = st.isNull() || st.isMissingNode() ? "state unavailable"
+        : st.get("messages").asLong() + " messages, " + st.get("bytes").asLong() + " bytes, seq "
+            + st.get("first_seq").asLong() + ".." + st.get("last_seq").asLong();
+    return "stream " + cfg.path("name").asText() + "  subjects " + cfg.path("subjects") + "  replicas "
+        + cfg.path("replicas").asInt() + " on nodes " + cl.path("replicas") + ", leader "
+        + (cl.path("leader").asInt() == 0 ? "none" : "node " + cl.path("leader").asInt()) + "  " + state;
+  }
+
+  private static int fail(ServerError e, boolean json, PrintStream out, PrintStream err) {
+    if (json) {
+      out.println(e.body);
+    }
+    err.println("holdfast: " + e.code() + ": " + e.getMessage());
+    return 1;
+  }
+}

@@ -1,0 +1,388 @@
+package io.holdfast.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.File;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * A cluster of node JVMs on 127.0.0.1 under one directory: {@code DIR/cluster.json} (ids and
+ * ports, chosen free at the first start and kept), and per node {@code nodeN.conf},
+ * {@code nodeN.log}, {@code nodeN.pid} and its data in {@code nodeN/}. Processes are started
+ * detached (they outlive this command) and stopped only by the PIDs recorded here.
+ */
+final class LocalCluster {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  static final Duration READY_TIMEOUT = Duration.ofSeconds(120);
+
+  record Node(int id, int arteryPort, int httpPort) {
+    String http() {
+      return "http://127.0.0.1:" + httpPort;
+    }
+  }
+
+  final Path dir;
+  final List<Node> nodes;
+
+  private LocalCluster(Path dir, List<Node> nodes) {
+    this.dir = dir;
+    this.nodes = nodes;
+  }
+
+  static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
+    if (argv.length < 2) {
+      throw new Args.UsageException("cluster needs an action: start, stop, kill, restart or status");
+    }
+    Args a = Args.parse(argv, 2, Set.of("nodes", "dir"), Set.of("json"));
+    Path dir = Path.of(a.string("dir", "run")).toAbsolutePath().normalize();
+    switch (argv[1]) {
+      case "start" -> {
+        int n = (int) a.longValue("nodes", 3, 1, 9);
+        LocalCluster c = openOrCreate(dir, n);
+        c.startAll(err);
+        out.println(a.flag("json") ? c.nodesJson().toString() : c.describe());
+        return 0;
+      }
+      case "stop" -> {
+        LocalCluster c = open(dir);
+        c.stopAll(err);
+        out.println("stopped the cluster in " + dir);
+        return 0;
+      }
+      case "kill", "restart" -> {
+        LocalCluster c = open(dir);
+        if (a.positional().size() != 1) {
+          throw new Args.UsageException("cluster " + argv[1] + " needs a node id");
+        }
+        Node node = c.node(parseId(a.positional().get(0)));
+        if (argv[1].equals("kill")) {
+          long pid = c.kill(node.id());
+          out.println(pid > 0 ? "killed node " + node.id() + " (pid " + pid + ")" : "node " + node.id() + " was not running");
+        } else {
+          c.stop(node.id(), err);
+          c.start(node.id());
+          c.awaitReady(List.of(node), err);
+          out.println("restarted node " + node.id() + " (pid " + c.pid(node.id()).orElse(-1L) + ")");
+        }
+        return 0;
+      }
+      case "status" -> {
+        LocalCluster c = open(dir);
+        ObjectNode status = c.status();
+        if (a.flag("json")) {
+          out.println(status);
+        } else {
+          for (JsonNode n : status.get("nodes")) {
+            out.printf("node %d  pid %s  %s  %s%n", n.get("id").asInt(), n.get("pid").isNull() ? "-" : n.get("pid").asText(),
+                n.get("http").asText(), n.get("state").asText());
+          }
+        }
+        return 0;
+      }
+      default -> throw new Args.UsageException("unknown cluster action '" + argv[1]
+          + "' (expected: start, stop, kill, restart, status)");
+    }
+  }
+
+  private static int parseId(String s) {
+    try {
+      return Integer.parseInt(s);
+    } catch (NumberFormatException e) {
+      throw new Args.UsageException("node id must be a number, got '" + s + "'");
+    }
+  }
+
+  static LocalCluster open(Path dir) throws IOException {
+    Path file = dir.resolve("cluster.json");
+    if (!Files.exists(file)) {
+      throw new Args.UsageException("no cluster in " + dir + " (start one with: holdfast cluster start --dir " + dir + ")");
+    }
+    JsonNode j = JSON.readTree(file.toFile());
+    List<Node> nodes = new ArrayList<>();
+    for (JsonNode n : j.get("nodes")) {
+      nodes.add(new Node(n.get("id").asInt(), n.get("artery_port").asInt(), n.get("http_port").asInt()));
+    }
+    return new LocalCluster(dir, nodes);
+  }
+
+  /** The cluster in {@code dir} if there is one (its size must match), else a new one on free ports. */
+  static LocalCluster openOrCreate(Path dir, int n) throws IOException {
+    if (Files.exists(dir.resolve("cluster.json"))) {
+      LocalCluster c = open(dir);
+      if (c.nodes.size() != n) {
+        throw new Args.UsageException(dir + " holds a cluster of " + c.nodes.size() + " nodes, not " + n
+            + "; use another --dir or remove it");
+      }
+      return c;
+    }
+    Files.createDirectories(dir);
+    List<Node> nodes = new ArrayList<>();
+    for (int id = 1; id <= n; id++) {
+      nodes.add(new Node(id, freePort(), freePort()));
+    }
+    LocalCluster c = new LocalCluster(dir, nodes);
+    ObjectNode j = JSON.createObjectNode();
+    ArrayNode arr = j.putArray("nodes");
+    for (Node node : nodes) {
+      arr.addObject().put("id", node.id()).put("artery_port", node.arteryPort()).put("http_port", node.httpPort());
+    }
+    Files.writeString(dir.resolve("cluster.json"), j.toPrettyString());
+    for (Node node : nodes) {
+      Files.writeString(c.conf(node.id()), c.nodeConf(node));
+    }
+    return c;
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  Node node(int id) {
+    return nodes.stream().filter(n -> n.id() == id).findFirst()
+        .orElseThrow(() -> new Args.UsageException("no node " + id + " in " + dir + " (nodes 1.." + nodes.size() + ")"));
+  }
+
+  private Path conf(int id) {
+    return dir.resolve("node" + id + ".conf");
+  }
+
+  private Path pidFile(int id) {
+    return dir.resolve("node" + id + ".pid");
+  }
+
+  Path log(int id) {
+    return dir.resolve("node" + id + ".log");
+  }
+
+  private String nodeConf(Node node) {
+    int voters = nodes.size() >= 5 ? 5 : nodes.size() >= 3 ? 3 : 1;
+    StringBuilder seeds = new StringBuilder();
+    List<String> voterIds = new ArrayList<>();
+    for (int i = 0; i < voters; i++) {
+      seeds.append(i == 0 ? "" : ", ").append("\"pekko://holdfast@127.0.0.1:").append(nodes.get(i).arteryPort()).append('"');
+      voterIds.add(String.valueOf(nodes.get(i).id()));
+    }
+    return "# Written by holdfast cluster start; node " + node.id() + " of " + nodes.size() + ".\n"
+        + "include file(\"" + Home.conf().resolve("holdfast.conf") + "\")\n"
+        + "holdfast.node.id = " + node.id() + "\n"
+        + "holdfast.node.data-dir = \"" + dir.resolve("node" + node.id()).resolve("data") + "\"\n"
+        + "holdfast.meta.voters = [" + String.join(", ", voterIds) + "]\n"
+        + "holdfast.http.enabled = on\n"
+        + "holdfast.http.port = " + node.httpPort() + "\n"
+        + "pekko.remote.artery.canonical.port = " + node.arteryPort() + "\n"
+        + "pekko.cluster.seed-nodes = [" + seeds + "]\n"
+        + "pekko.cluster.roles = [\"holdfast\", \"holdfast-node-" + node.id() + "\"]\n";
+  }
+
+  Optional<Long> pid(int id) {
+    try {
+      if (!Files.exists(pidFile(id))) {
+        return Optional.empty();
+      }
+      long pid = Long.parseLong(Files.readString(pidFile(id)).trim());
+      return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).map(p -> pid);
+    } catch (IOException | NumberFormatException e) {
+      return Optional.empty();
+    }
+  }
+
+  void startAll(PrintStream err) throws Exception {
+    List<Node> started = new ArrayList<>();
+    for (Node n : nodes) {
+      if (pid(n.id()).isEmpty()) {
+        start(n.id());
+        started.add(n);
+      }
+    }
+    awaitReady(nodes, err);
+  }
+
+  /** Starts node {@code id} detached; its output goes to nodeN.log. */
+  void start(int id) throws IOException {
+    if (pid(id).isPresent()) {
+      return;
+    }
+    Files.createDirectories(dir.resolve("node" + id));
+    String java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java")
+        .toString());
+    ProcessBuilder pb = new ProcessBuilder(java, "-Xms64m", "-Xmx512m", "-XX:+UseG1GC",
+        "-cp", System.getProperty("java.class.path"), "io.holdfast.cli.Main", "node", "--config", conf(id).toString());
+    pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    pb.redirectErrorStream(true);
+    pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log(id).toFile()));
+    Process p = pb.start();
+    Files.writeString(pidFile(id), p.pid() + "\n");
+  }
+
+  /** Waits until every node in {@code which} answers /health with 200, or fails with the log tail of a dead one. */
+  void awaitReady(List<Node> which, PrintStream err) throws Exception {
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
+    long lastNote = 0;
+    while (true) {
+      List<Integer> waiting = new ArrayList<>();
+      for (Node n : which) {
+        if (pid(n.id()).isEmpty()) {
+          throw new IllegalStateException("node " + n.id() + " exited while starting; last lines of " + log(n.id())
+              + ":\n" + tail(log(n.id()), 15));
+        }
+        if (!healthy(http, n)) {
+          waiting.add(n.id());
+        }
+      }
+      if (waiting.isEmpty()) {
+        return;
+      }
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("nodes " + waiting + " not ready after " + READY_TIMEOUT.toSeconds()
+            + " s; see their logs in " + dir);
+      }
+      if (System.nanoTime() - lastNote > 5_000_000_000L) {
+        err.println("waiting for nodes " + waiting + " to be ready ...");
+        lastNote = System.nanoTime();
+      }
+      Thread.sleep(250); // polling a remote process: there is no event to wait on
+    }
+  }
+
+  static boolean healthy(HttpClient http, Node n) {
+    try {
+      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(n.http() + "/health"))
+          .timeout(Duration.ofSeconds(3)).build(), HttpResponse.BodyHandlers.ofString());
+      return r.statusCode() == 200;
+    } catch (IOException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  /** SIGKILL; returns the pid killed, or -1 if the node was not running. */
+  long kill(int id) throws Exception {
+    Optional<Long> pid = pid(id);
+    if (pid.isEmpty()) {
+      return -1;
+    }
+    ProcessHandle p = ProcessHandle.of(pid.get()).orElseThrow();
+    p.destroyForcibly();
+    p.onExit().get();
+    Files.deleteIfExists(pidFile(id));
+    return pid.get();
+  }
+
+  /** SIGTERM (clean leave), SIGKILL after 30 s. */
+  void stop(int id, PrintStream err) throws Exception {
+    Optional<Long> pid = pid(id);
+    if (pid.isPresent()) {
+      ProcessHandle p = ProcessHandle.of(pid.get()).orElseThrow();
+      p.destroy();
+      try {
+        p.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (java.util.concurrent.TimeoutException e) {
+        err.println("node " + id + " did not stop in 30 s; killing it");
+        p.destroyForcibly();
+        p.onExit().get();
+      }
+    }
+    Files.deleteIfExists(pidFile(id));
+  }
+
+  void stopAll(PrintStream err) throws Exception {
+    // Non-seed nodes first, then the rest: a whole cluster leaving at once is slower.
+    for (int i = nodes.size() - 1; i >= 0; i--) {
+      Optional<Long> pid = pid(nodes.get(i).id());
+      if (pid.isPresent()) {
+        ProcessHandle.of(pid.get()).ifPresent(ProcessHandle::destroy);
+      }
+    }
+    for (Node n : nodes) {
+      stop(n.id(), err);
+    }
+  }
+
+  ObjectNode nodesJson() {
+    ObjectNode j = JSON.createObjectNode();
+    ArrayNode arr = j.putArray("nodes");
+    for (Node n : nodes) {
+      ObjectNode o = arr.addObject().put("id", n.id());
+      Optional<Long> pid = pid(n.id());
+      if (pid.isPresent()) {
+        o.put("pid", pid.get());
+      } else {
+        o.putNull("pid");
+      }
+      o.put("http", n.http());
+    }
+    return j;
+  }
+
+  ObjectNode status() {
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    ObjectNode j = nodesJson();
+    for (JsonNode n : j.get("nodes")) {
+      String state = n.get("pid").isNull() ? "stopped" : healthy(http, node(n.get("id").asInt())) ? "ready" : "starting";
+      ((ObjectNode) n).put("state", state);
+    }
+    return j;
+  }
+
+  private String describe() {
+    StringBuilder b = new StringBuilder("cluster of " + nodes.size() + " nodes ready in " + dir + "\n");
+    for (Node n : nodes) {
+      b.append("  node ").append(n.id()).append("  pid ").append(pid(n.id()).map(String::valueOf).orElse("-"))
+          .append("  ").append(n.http()).append("  log ").append(log(n.id())).append('\n');
+    }
+    return b.toString().stripTrailing();
+  }
+
+  static String tail(Path file, int lines) {
+    try {
+      List<String> all = Files.readAllLines(file, StandardCharsets.UTF_8);
+      return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+    } catch (IOException e) {
+      return "(no log: " + e.getMessage() + ")";
+    }
+  }
+
+  /** Where the installation is: conf/ next to target/ (the jar or classes directory this runs from). */
+  static final class Home {
+    static Path conf() {
+      String env = System.getenv("HOLDFAST_HOME");
+      if (env != null) {
+        return Path.of(env, "conf");
+      }
+      try {
+        Path code = Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        for (Path p = code; p != null; p = p.getParent()) {
+          if (Files.exists(p.resolve("conf").resolve("holdfast.conf"))) {
+            return p.resolve("conf");
+          }
+        }
+      } catch (java.net.URISyntaxException e) {
+        throw new UncheckedIOException(new IOException(e));
+      }
+      throw new IllegalStateException("cannot find conf/holdfast.conf; set HOLDFAST_HOME to the Holdfast directory");
+    }
+  }
+}

@@ -1,0 +1,68 @@
+package io.holdfast.meta;
+
+import io.holdfast.stream.StreamCommand;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The bytes of meta commands in the meta group's log: u8 type, then the fields. */
+public final class MetaCodec {
+  private MetaCodec() {}
+
+  private static final byte REGISTER = 1;
+  private static final byte CREATE = 2;
+  private static final byte UPDATE = 3;
+  private static final byte DELETE = 4;
+
+  public static byte[] encode(MetaState.Command c) {
+    StreamCommand.Writer w = new StreamCommand.Writer();
+    if (c instanceof MetaState.RegisterNode r) {
+      w.b.put(REGISTER).putInt(r.id());
+      w.string(r.incarnation());
+      w.string(r.http());
+    } else if (c instanceof MetaState.CreateStream cs) {
+      w.b.put(CREATE);
+      w.string(cs.name());
+      writeStrings(w, cs.subjects());
+      w.ensure(4);
+      w.b.putInt(cs.replicas());
+    } else if (c instanceof MetaState.UpdateStream us) {
+      w.b.put(UPDATE);
+      w.string(us.name());
+      writeStrings(w, us.subjects());
+      w.ensure(4);
+      w.b.putInt(us.replicas());
+    } else {
+      w.b.put(DELETE);
+      w.string(((MetaState.DeleteStream) c).name());
+    }
+    return w.bytes();
+  }
+
+  public static MetaState.Command decodeCommand(byte[] bytes) {
+    ByteBuffer b = ByteBuffer.wrap(bytes);
+    byte type = b.get();
+    return switch (type) {
+      case REGISTER -> new MetaState.RegisterNode(b.getInt(), StreamCommand.readString(b), StreamCommand.readString(b));
+      case CREATE -> new MetaState.CreateStream(StreamCommand.readString(b), readStrings(b), b.getInt());
+      case UPDATE -> new MetaState.UpdateStream(StreamCommand.readString(b), readStrings(b), b.getInt());
+      case DELETE -> new MetaState.DeleteStream(StreamCommand.readString(b));
+      default -> throw new IllegalArgumentException("unknown meta command type " + type);
+    };
+  }
+
+  static void writeStrings(StreamCommand.Writer w, List<String> strings) {
+    w.ensure(4);
+    w.b.putInt(strings.size());
+    strings.forEach(w::string);
+  }
+
+  static List<String> readStrings(ByteBuffer b) {
+    int n = b.getInt();
+    List<String> out = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      out.add(StreamCommand.readString(b));
+    }
+    return out;
+  }
+}

@@ -1,0 +1,323 @@
+package io.holdfast.meta;
+
+import io.holdfast.raft.message.EntryType;
+import io.holdfast.raft.message.LogEntry;
+import io.holdfast.stream.StreamCommand;
+import io.holdfast.stream.Subjects;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.SortedMap;
+import java.util.SortedSet;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.regex.Pattern;
+import java.util.zip.CRC32C;
+
+/**
+ * The meta group's replicated state (DESIGN.md §3): which server nodes exist and under which disk
+ * incarnation (D9), which streams exist, with which subjects, on which nodes. Pure and
+ * deterministic like {@code StreamState}: every meta replica applies the same committed commands
+ * and agrees byte for byte. Streams appear and disappear only through committed commands (D8);
+ * a deleted stream's replica group is remembered so that nodes stop it instead of guessing.
+ *
+ * <p>A stream's replica group is named {@code <stream>-<index>} after the meta log index that
+ * created it, so a stream deleted and created again never meets the old one's log on disk.
+ */
+public final class MetaState {
+  public static final Pattern STREAM_NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
+  public static final int REPLICAS_MAX = 5;
+
+  public record Node(int id, String incarnation, String http) {}
+
+  public record StreamRecord(String name, List<String> subjects, int replicas, List<Integer> placement, String group) {
+    public StreamRecord {
+      subjects = List.copyOf(subjects);
+      placement = List.copyOf(placement);
+    }
+  }
+
+  /** An outcome: {@code code} null when the command took effect, else why not. */
+  public record Result(String code, String message) {
+    public static final Result OK = new Result(null, "ok");
+
+    public boolean ok() {
+      return code == null;
+    }
+  }
+
+  public sealed interface Command {}
+
+  /** A server node announces itself with its disk's incarnation (D9) and its HTTP address. */
+  public record RegisterNode(int id, String incarnation, String http) implements Command {}
+
+  public record CreateStream(String name, List<String> subjects, int replicas) implements Command {
+    public CreateStream {
+      subjects = List.copyOf(subjects);
+    }
+  }
+
+  /** Changes a stream's subjects; a replica-count change is refused until membership moves land. */
+  public record UpdateStream(String name, List<String> subjects, int replicas) implements Command {
+    public UpdateStream {
+      subjects = List.copyOf(subjects);
+    }
+  }
+
+  public record DeleteStream(String name) implements Command {}
+
+  /** Error codes, shared with the APIs. */
+  public static final String NOT_FOUND = "stream_not_found";
+  public static final String EXISTS = "stream_exists";
+  public static final String BAD_REQUEST = "bad_request";
+  public static final String OVERLAP = "subjects_overlap";
+  public static final String NO_RESOURCES = "insufficient_resources";
+  public static final String IDENTITY = "identity_refused";
+
+  private final TreeMap<Integer, Node> nodes = new TreeMap<>();
+  private final TreeMap<String, StreamRecord> streams = new TreeMap<>();
+  private final TreeSet<String> deletedGroups = new TreeSet<>();
+  private long appliedIndex;
+
+  public SortedMap<Integer, Node> nodes() {
+    return Collections.unmodifiableSortedMap(nodes);
+  }
+
+  public SortedMap<String, StreamRecord> streams() {
+    return Collections.unmodifiableSortedMap(streams);
+  }
+
+  public SortedSet<String> deletedGroups() {
+    return Collections.unmodifiableSortedSet(deletedGroups);
+  }
+
+  public long appliedIndex() {
+    return appliedIndex;
+  }
+
+  /** The stream whose subjects match the literal {@code subject}, or null. Subjects never overlap. */
+  public StreamRecord streamFor(String subject) {
+    for (StreamRecord s : streams.values()) {
+      if (Subjects.matchesAny(s.subjects(), subject)) {
+        return s;
+      }
+    }
+    return null;
+  }
+
+  /** Why {@code c} is malformed (before it is proposed), or null. State-dependent checks happen on apply. */
+  public static String invalid(Command c) {
+    if (c instanceof CreateStream cs) {
+      return invalidConfig(cs.name(), cs.subjects(), cs.replicas());
+    }
+    if (c instanceof UpdateStream us) {
+      return invalidConfig(us.name(), us.subjects(), us.replicas());
+    }
+    if (c instanceof DeleteStream ds) {
+      return STREAM_NAME.matcher(ds.name()).matches() ? null : "bad stream name '" + ds.name() + "'";
+    }
+    RegisterNode r = (RegisterNode) c;
+    return r.id() < 1 ? "node id must be at least 1" : null;
+  }
+
+  private static String invalidConfig(String name, List<String> subjects, int replicas) {
+    if (name == null || !STREAM_NAME.matcher(name).matches()) {
+      return "stream name must be 1-64 characters of A-Z a-z 0-9 _ -, got '" + name + "'";
+    }
+    if (subjects.isEmpty()) {
+      return "a stream needs at least one subject";
+    }
+    for (int i = 0; i < subjects.size(); i++) {
+      String why = Subjects.invalidFilter(subjects.get(i));
+      if (why != null) {
+        return why;
+      }
+      for (int j = 0; j < i; j++) {
+        if (Subjects.overlap(subjects.get(i), subjects.get(j))) {
+          return "subjects '" + subjects.get(j) + "' and '" + subjects.get(i) + "' overlap";
+        }
+      }
+    }
+    if (replicas < 1 || replicas > REPLICAS_MAX) {
+      return "replicas must be between 1 and " + REPLICAS_MAX + ", got " + replicas;
+    }
+    return null;
+  }
+
+  /** Applies one committed entry; the result of its command (OK for entries without one). */
+  public Result apply(LogEntry entry) {
+    appliedIndex = entry.index();
+    if (entry.type() != EntryType.COMMAND) {
+      return Result.OK;
+    }
+    Command c = MetaCodec.decodeCommand(entry.data());
+    String why = invalid(c);
+    if (why != null) {
+      return new Result(BAD_REQUEST, why);
+    }
+    if (c instanceof RegisterNode r) {
+      return register(r);
+    }
+    if (c instanceof CreateStream cs) {
+      return create(cs, entry.index());
+    }
+    if (c instanceof UpdateStream us) {
+      return update(us);
+    }
+    return delete((DeleteStream) c);
+  }
+
+  private Result register(RegisterNode r) {
+    Node known = nodes.get(r.id());
+    if (known != null && !known.incarnation().equals(r.incarnation())) {
+      return new Result(IDENTITY, "node " + r.id() + " is registered with disk incarnation " + known.incarnation()
+          + " but this disk is " + r.incarnation() + ": a wiped or replaced disk rejoins only as a new node id (D9)");
+    }
+    nodes.put(r.id(), new Node(r.id(), r.incarnation(), r.http()));
+    return Result.OK;
+  }
+
+  private Result create(CreateStream c, long index) {
+    StreamRecord existing = streams.get(c.name());
+    if (existing != null) {
+      boolean same = existing.subjects().equals(c.subjects()) && existing.replicas() == c.replicas();
+      return same ? Result.OK : new Result(EXISTS, "stream " + c.name() + " exists with another configuration");
+    }
+    String overlap = overlapWithOthers(c.name(), c.subjects());
+    if (overlap != null) {
+      return new Result(OVERLAP, overlap);
+    }
+    if (nodes.size() < c.replicas()) {
+      return new Result(NO_RESOURCES, c.replicas() + " replicas need " + c.replicas() + " server nodes; "
+          + nodes.size() + " are registered");
+    }
+    streams.put(c.name(), new StreamRecord(c.name(), c.subjects(), c.replicas(), place(c.replicas()),
+        c.name() + "-" + index));
+    return Result.OK;
+  }
+
+  private Result update(UpdateStream u) {
+    StreamRecord s = streams.get(u.name());
+    if (s == null) {
+      return new Result(NOT_FOUND, "no stream named " + u.name());
+    }
+    if (u.replicas() != s.replicas()) {
+      return new Result(BAD_REQUEST, "changing the replica count of a live stream is not supported yet");
+    }
+    String overlap = overlapWithOthers(u.name(), u.subjects());
+    if (overlap != null) {
+      return new Result(OVERLAP, overlap);
+    }
+    streams.put(u.name(), new StreamRecord(s.name(), u.subjects(), s.replicas(), s.placement(), s.group()));
+    return Result.OK;
+  }
+
+  private Result delete(DeleteStream d) {
+    StreamRecord s = streams.remove(d.name());
+    if (s == null) {
+      return new Result(NOT_FOUND, "no stream named " + d.name());
+    }
+    deletedGroups.add(s.group());
+    return Result.OK;
+  }
+
+  private String overlapWithOthers(String name, List<String> subjects) {
+    for (StreamRecord other : streams.values()) {
+      if (other.name().equals(name)) {
+        continue;
+      }
+      for (String a : subjects) {
+        for (String b : other.subjects()) {
+          if (Subjects.overlap(a, b)) {
+            return "subject '" + a + "' overlaps '" + b + "' of stream " + other.name();
+          }
+        }
+      }
+    }
+    return null;
+  }
+
+  /** R distinct nodes: the least loaded first, then the lowest id (deterministic on every replica). */
+  private List<Integer> place(int replicas) {
+    TreeMap<Integer, Integer> load = new TreeMap<>();
+    nodes.keySet().forEach(id -> load.put(id, 0));
+    for (StreamRecord s : streams.values()) {
+      for (int id : s.placement()) {
+        load.computeIfPresent(id, (k, v) -> v + 1);
+      }
+    }
+    List<Map.Entry<Integer, Integer>> order = new ArrayList<>(load.entrySet());
+    order.sort(Map.Entry.<Integer, Integer>comparingByValue().thenComparing(Map.Entry.comparingByKey()));
+    List<Integer> chosen = new ArrayList<>();
+    for (int i = 0; i < replicas; i++) {
+      chosen.add(order.get(i).getKey());
+    }
+    Collections.sort(chosen);
+    return chosen;
+  }
+
+  /** The whole state, checksummed (D5): u32 crc32c of the rest, then the fields. */
+  public byte[] snapshot() {
+    StreamCommand.Writer w = new StreamCommand.Writer();
+    w.b.putInt(0).putLong(appliedIndex).putInt(nodes.size());
+    for (Node n : nodes.values()) {
+      w.ensure(4);
+      w.b.putInt(n.id());
+      w.string(n.incarnation());
+      w.string(n.http());
+    }
+    w.ensure(4);
+    w.b.putInt(streams.size());
+    for (StreamRecord s : streams.values()) {
+      w.string(s.name());
+      MetaCodec.writeStrings(w, s.subjects());
+      w.ensure(8 + 4 * s.placement().size());
+      w.b.putInt(s.replicas()).putInt(s.placement().size());
+      s.placement().forEach(w.b::putInt);
+      w.string(s.group());
+    }
+    MetaCodec.writeStrings(w, List.copyOf(deletedGroups));
+    byte[] out = w.bytes();
+    CRC32C crc = new CRC32C();
+    crc.update(out, 4, out.length - 4);
+    ByteBuffer.wrap(out).putInt(0, (int) crc.getValue());
+    return out;
+  }
+
+  /** Replaces the state by a snapshot; an empty one (the group's initial snapshot) is the empty state. */
+  public void restore(byte[] snapshot) {
+    nodes.clear();
+    streams.clear();
+    deletedGroups.clear();
+    appliedIndex = 0;
+    if (snapshot.length == 0) {
+      return;
+    }
+    CRC32C crc = new CRC32C();
+    crc.update(snapshot, 4, snapshot.length - 4);
+    ByteBuffer b = ByteBuffer.wrap(snapshot);
+    if (b.getInt() != (int) crc.getValue()) {
+      throw new IllegalArgumentException("meta snapshot fails its checksum");
+    }
+    appliedIndex = b.getLong();
+    int n = b.getInt();
+    for (int i = 0; i < n; i++) {
+      Node node = new Node(b.getInt(), StreamCommand.readString(b), StreamCommand.readString(b));
+      nodes.put(node.id(), node);
+    }
+    int s = b.getInt();
+    for (int i = 0; i < s; i++) {
+      String name = StreamCommand.readString(b);
+      List<String> subjects = MetaCodec.readStrings(b);
+      int replicas = b.getInt();
+      List<Integer> placement = new ArrayList<>();
+      for (int k = b.getInt(); k > 0; k--) {
+        placement.add(b.getInt());
+      }
+      streams.put(name, new StreamRecord(name, subjects, replicas, placement, StreamCommand.readString(b)));
+    }
+    deletedGroups.addAll(MetaCodec.readStrings(b));
+  }
+}

@@ -1,0 +1,33 @@
+package io.holdfast.replica;
+
+import io.holdfast.raft.message.LogEntry;
+import java.util.List;
+
+/**
+ * The state machine a {@link ReplicaShell} replicates: a stream ({@link StreamMachine}) or the
+ * meta group ({@link MetaMachine}). Deterministic: the same committed entries give the same state
+ * and the same outcomes on every replica.
+ */
+public interface ReplicatedMachine {
+  /** Why {@code p} can never be accepted (wrong kind, too large, malformed), or null. */
+  String invalid(Wire.Proposal p);
+
+  /** Bytes {@code p} adds to a batch. */
+  long sizeOf(Wire.Proposal p);
+
+  /** Proposals per log entry at most. */
+  int batchMax();
+
+  /** One log entry for {@code batch}, in order; {@code nowMillis} is the leader's clock. */
+  byte[] encode(List<Wire.Proposal> batch, long nowMillis);
+
+  /** Applies a committed entry: one outcome per proposal it carries, in order (none for no-ops). */
+  List<Wire.Outcome> apply(LogEntry entry);
+
+  /** Answers a read from the applied (committed) state. */
+  Wire.ReadReply read(Wire.Query query);
+
+  byte[] snapshot();
+
+  void restore(byte[] snapshot);
+}

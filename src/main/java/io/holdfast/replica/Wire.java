@@ -1,0 +1,73 @@
+package io.holdfast.replica;
+
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import io.holdfast.stream.StoredMessage;
+import io.holdfast.stream.StreamState;
+import io.holdfast.transport.CborMessage;
+import java.util.List;
+import java.util.SortedMap;
+
+/**
+ * What clients send a replica and what it answers: plain records any front door (Java API, HTTP,
+ * later the NATS protocol) can build, serialized with Jackson CBOR when they cross nodes.
+ */
+public final class Wire {
+  private Wire() {}
+
+  /** Something to append to a group's log. */
+  @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "t")
+  @JsonSubTypes({@JsonSubTypes.Type(value = Publish.class, name = "pub"),
+      @JsonSubTypes.Type(value = MetaChange.class, name = "meta")})
+  public sealed interface Proposal extends CborMessage {}
+
+  /** A message for a stream, NATS-style: subject, multi-valued headers, payload. */
+  public record Publish(String subject, SortedMap<String, List<String>> headers, byte[] payload) implements Proposal {}
+
+  /** An encoded {@code MetaState.Command} for the meta group. */
+  public record MetaChange(byte[] command) implements Proposal {}
+
+  /** What a committed proposal did. */
+  @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "t")
+  @JsonSubTypes({@JsonSubTypes.Type(value = Seq.class, name = "seq"),
+      @JsonSubTypes.Type(value = MetaOutcome.class, name = "meta")})
+  public sealed interface Outcome extends CborMessage {}
+
+  /** The publish is stored at {@code seq} of {@code stream}. */
+  public record Seq(String stream, long seq) implements Outcome {}
+
+  /** A meta command's result: {@code code} null when it took effect. */
+  public record MetaOutcome(String code, String message) implements Outcome {}
+
+  @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "t")
+  @JsonSubTypes({@JsonSubTypes.Type(value = GetMessages.class, name = "msgs"),
+      @JsonSubTypes.Type(value = GetInfo.class, name = "info"),
+      @JsonSubTypes.Type(value = GetMeta.class, name = "meta")})
+  public sealed interface Query extends CborMessage {}
+
+  /** Up to {@code max} messages from {@code fromSeq} on. */
+  public record GetMessages(long fromSeq, int max) implements Query {}
+
+  /** The stream's counts and this replica's Raft status. */
+  public record GetInfo(boolean withStatus) implements Query {}
+
+  /** The meta state, if this replica has applied more than {@code knownIndex}. */
+  public record GetMeta(long knownIndex) implements Query {}
+
+  @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "t")
+  @JsonSubTypes({@JsonSubTypes.Type(value = Messages.class, name = "msgs"),
+      @JsonSubTypes.Type(value = Info.class, name = "info"),
+      @JsonSubTypes.Type(value = MetaView.class, name = "meta"),
+      @JsonSubTypes.Type(value = NotLeader.class, name = "notleader")})
+  public sealed interface ReadReply extends CborMessage {}
+
+  public record Messages(List<StoredMessage> messages) implements ReadReply {}
+
+  public record Info(StreamState.Info state, ReplicaShell.Status status) implements ReadReply {}
+
+  /** A committed meta state: {@code snapshot} is {@code MetaState.snapshot()}, empty if not newer than asked. */
+  public record MetaView(long index, byte[] snapshot) implements ReadReply {}
+
+  /** A leader-only read reached a replica that is not the leader; try {@code leaderHint} (0: unknown). */
+  public record NotLeader(int leaderHint) implements ReadReply {}
+}

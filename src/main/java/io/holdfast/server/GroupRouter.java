@@ -1,0 +1,187 @@
+package io.holdfast.server;
+
+import io.holdfast.raft.ProposeResult;
+import io.holdfast.raft.RaftCore;
+import io.holdfast.replica.ReplicaShell;
+import io.holdfast.replica.Wire;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+
+/**
+ * Sends proposals and leader reads to a replica group's current leader, from any node. The leader
+ * is cached after the first hop; a refusal naming another leader moves the cache there; a group
+ * that stops answering is located again (by {@code locate}, then by asking every replica its
+ * status). Only refusals that prove nothing was appended are retried — until the deadline, after
+ * which the caller gets {@link Unavailable}. A proposal sent and not answered is never resent
+ * here: its outcome is unknown ({@link Unknown}), and resending could store it twice.
+ */
+public final class GroupRouter {
+  /** How long a group may go without answering, while being sent to, before its leader is located again. */
+  private static final long STALL_NANOS = TimeUnit.MILLISECONDS.toNanos(1000);
+  private static final Duration PROBE_TIMEOUT = Duration.ofMillis(500);
+
+  /** The group could not take the request before the deadline (no leader, no quorum): retry later. */
+  public record Unavailable(String reason) {}
+
+  /** The request was sent and not answered in time, or its entry was superseded: it may or may not have taken effect. */
+  public record Unknown(String reason) {}
+
+  private static final class Route {
+    volatile ActorRef<ReplicaShell.Command> leader;
+    volatile long lastSend;
+    volatile long lastReply;
+  }
+
+  private final ActorSystem<?> system;
+  private final ConcurrentHashMap<String, Route> routes = new ConcurrentHashMap<>();
+
+  public GroupRouter(ActorSystem<?> system) {
+    this.system = system;
+  }
+
+  /** Forgets the cached leader of {@code group} (e.g. the group was deleted). */
+  public void forget(String group) {
+    routes.remove(group);
+  }
+
+  /**
+   * Proposes {@code proposal} to the leader of {@code group} (replicas on {@code nodes}); completes
+   * with {@link ReplicaShell.Applied}, {@link ReplicaShell.Invalid}, {@link Unavailable} or
+   * {@link Unknown}. {@code locate}, if not null, is a first hop that may know the leader.
+   */
+  public CompletionStage<Object> propose(String group, List<Integer> nodes, Wire.Proposal proposal,
+      Duration timeout, Function<Duration, CompletionStage<Optional<ActorRef<ReplicaShell.Command>>>> locate) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    return attempt(group, nodes, deadline, locate, leader -> AskPattern.<ReplicaShell.Command, ReplicaShell.ProposeReply>ask(
+        leader, r -> new ReplicaShell.Propose(proposal, r), remaining(deadline), system.scheduler()), reply -> {
+          if (reply instanceof ReplicaShell.Refused r) {
+            return r.reason() == ProposeResult.Reason.NOT_LEADER ? new Retry(r.leaderHint()) : new Retry(-1);
+          }
+          if (reply instanceof ReplicaShell.Superseded s) {
+            return new Unknown("the entry at index " + s.index() + " was superseded by a leader change");
+          }
+          return reply;
+        });
+  }
+
+  /** A read answered by the leader of {@code group} from its committed state. */
+  public CompletionStage<Object> readFromLeader(String group, List<Integer> nodes, Wire.Query query, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    return attempt(group, nodes, deadline, null, leader -> AskPattern.<ReplicaShell.Command, Wire.ReadReply>ask(
+        leader, r -> new ReplicaShell.Read(query, true, r), remaining(deadline), system.scheduler()),
+        reply -> reply instanceof Wire.NotLeader n ? new Retry(n.leaderHint()) : reply);
+  }
+
+  /** Retry after {@code leaderHint} refused: the hinted node (>0), unknown leader (0), or the same one later (-1). */
+  private record Retry(int leaderHint) {}
+
+  private <R> CompletionStage<Object> attempt(String group, List<Integer> nodes, long deadline,
+      Function<Duration, CompletionStage<Optional<ActorRef<ReplicaShell.Command>>>> locate,
+      Function<ActorRef<ReplicaShell.Command>, CompletionStage<R>> send, Function<R, Object> interpret) {
+    if (System.nanoTime() >= deadline) {
+      return CompletableFuture.completedFuture(new Unavailable("no leader of " + group + " took the request in time"));
+    }
+    Route route = routes.computeIfAbsent(group, g -> new Route());
+    long now = System.nanoTime();
+    if (route.leader != null && route.lastSend - route.lastReply > STALL_NANOS && now - route.lastReply > STALL_NANOS) {
+      route.leader = null; // sent to for a while, silent for a while: look again
+    }
+    CompletionStage<Optional<ActorRef<ReplicaShell.Command>>> leader = route.leader != null
+        ? CompletableFuture.completedFuture(Optional.of(route.leader))
+        : locate(group, nodes, deadline, locate);
+    return leader.thenCompose(found -> {
+      if (found.isEmpty()) {
+        return later(() -> attempt(group, nodes, deadline, locate, send, interpret), 100);
+      }
+      ActorRef<ReplicaShell.Command> target = found.get();
+      route.leader = target;
+      if (route.lastReply >= route.lastSend) {
+        route.lastReply = System.nanoTime(); // idle until now: the silence clock starts with this send
+      }
+      route.lastSend = System.nanoTime();
+      return send.apply(target).handle((reply, failure) -> {
+        if (failure != null) {
+          return CompletableFuture.<Object>completedFuture(new Unknown("no answer from the leader of " + group
+              + " in time; the request may or may not have taken effect"));
+        }
+        route.lastReply = System.nanoTime();
+        Object meaning = interpret.apply(reply);
+        if (meaning instanceof Retry r) {
+          if (r.leaderHint() > 0) {
+            Optional<ActorRef<ReplicaShell.Command>> hinted = NodeDirectory.replica(system, r.leaderHint(), group);
+            route.leader = hinted.filter(h -> !h.equals(target)).orElse(null);
+          } else if (r.leaderHint() == 0) {
+            route.leader = null;
+          }
+          return later(() -> attempt(group, nodes, deadline, locate, send, interpret), r.leaderHint() > 0 ? 0 : 50);
+        }
+        return CompletableFuture.completedFuture(meaning);
+      }).thenCompose(Function.identity());
+    });
+  }
+
+  /** The leader of {@code group}: from {@code locate} if given, else by asking each replica. */
+  private CompletionStage<Optional<ActorRef<ReplicaShell.Command>>> locate(String group, List<Integer> nodes,
+      long deadline, Function<Duration, CompletionStage<Optional<ActorRef<ReplicaShell.Command>>>> locate) {
+    if (locate == null) {
+      return probe(group, nodes);
+    }
+    Duration wait = min(PROBE_TIMEOUT.multipliedBy(2), remaining(deadline));
+    return locate.apply(wait).handle((found, failure) -> failure == null && found.isPresent()
+        ? CompletableFuture.completedFuture(found) : probe(group, nodes)).thenCompose(Function.identity());
+  }
+
+  /** Asks every replica of the group its status: the leader with the highest term, if any answers. */
+  public CompletionStage<Optional<ActorRef<ReplicaShell.Command>>> probe(String group, List<Integer> nodes) {
+    List<CompletableFuture<Optional<Candidate>>> asks = new ArrayList<>();
+    for (int node : nodes) {
+      Optional<ActorRef<ReplicaShell.Command>> ref = NodeDirectory.replica(system, node, group);
+      if (ref.isEmpty()) {
+        continue;
+      }
+      asks.add(AskPattern.<ReplicaShell.Command, ReplicaShell.Status>ask(ref.get(), ReplicaShell.GetStatus::new,
+              PROBE_TIMEOUT, system.scheduler()).toCompletableFuture()
+          .handle((s, failure) -> failure == null ? Optional.of(new Candidate(ref.get(), s)) : Optional.empty()));
+    }
+    return CompletableFuture.allOf(asks.toArray(new CompletableFuture[0])).thenApply(v -> {
+      Candidate best = null;
+      for (var a : asks) {
+        Candidate c = a.join().orElse(null);
+        if (c != null && c.status().role() == RaftCore.Role.LEADER
+            && (best == null || c.status().term() > best.status().term())) {
+          best = c;
+        }
+      }
+      return Optional.ofNullable(best).map(Candidate::ref);
+    });
+  }
+
+  private record Candidate(ActorRef<ReplicaShell.Command> ref, ReplicaShell.Status status) {}
+
+  private static Duration remaining(long deadline) {
+    return Duration.ofNanos(Math.max(1_000_000, deadline - System.nanoTime()));
+  }
+
+  private static Duration min(Duration a, Duration b) {
+    return a.compareTo(b) <= 0 ? a : b;
+  }
+
+  private static CompletionStage<Object> later(Supplier<CompletionStage<Object>> next, long millis) {
+    if (millis <= 0) {
+      return next.get();
+    }
+    return CompletableFuture.supplyAsync(() -> null, CompletableFuture.delayedExecutor(millis, TimeUnit.MILLISECONDS))
+        .thenCompose(v -> next.get());
+  }
+}

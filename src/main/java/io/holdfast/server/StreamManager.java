@@ -1,0 +1,172 @@
+package io.holdfast.server;
+
+import io.holdfast.meta.MetaCodec;
+import io.holdfast.meta.MetaState;
+import io.holdfast.node.NodeStorage;
+import io.holdfast.raft.message.Membership;
+import io.holdfast.replica.MetaMachine;
+import io.holdfast.replica.ReplicaShell;
+import io.holdfast.replica.ReplicatedMachine;
+import io.holdfast.replica.StreamMachine;
+import io.holdfast.replica.Wire;
+import io.holdfast.transport.ReplicaHost;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+
+/**
+ * One per server node ({@code /system/holdfast}): runs the node's replicas as children named by
+ * group — the meta replica if this node is a meta voter, and one replica per stream whose
+ * committed placement includes this node. It registers the node with the meta group under its
+ * disk's incarnation first (D9); a node the meta group refuses (its disk was wiped or replaced)
+ * hosts no stream replica. Stream replicas are stopped only when the committed meta state lists
+ * their group as deleted (D8) — never because a view lacks them.
+ */
+public final class StreamManager extends AbstractBehavior<StreamManager.Command> {
+  public sealed interface Command {}
+
+  public record MetaUpdated(MetaState view) implements Command {}
+
+  public record GetNodeStatus(ActorRef<NodeStatus> replyTo) implements Command {}
+
+  /** @param registration "pending", "registered" or "refused: <why>" */
+  public record NodeStatus(int nodeId, String registration, List<String> groups) {}
+
+  private enum Tick implements Command { INSTANCE }
+
+  private record Registered(Object outcome) implements Command {}
+
+  private final NodeSettings settings;
+  private final ActorRef<NodeStorage.Command> storage;
+  private final ActorRef<ReplicaHost.Command> host;
+  private final String incarnation;
+  private final String http;
+  private final GroupRouter router;
+  private final TreeMap<String, ActorRef<ReplicaShell.Command>> children = new TreeMap<>();
+  private final Map<String, List<Integer>> members = new HashMap<>();
+  private MetaState view;
+  private String registration = "pending";
+  private boolean registering;
+
+  public static Behavior<Command> create(NodeSettings settings, ActorRef<NodeStorage.Command> storage,
+      ActorRef<ReplicaHost.Command> host, String incarnation, String http, GroupRouter router) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+        new StreamManager(ctx, timers, settings, storage, host, incarnation, http, router)));
+  }
+
+  private StreamManager(ActorContext<Command> ctx, TimerScheduler<Command> timers, NodeSettings settings,
+      ActorRef<NodeStorage.Command> storage, ActorRef<ReplicaHost.Command> host, String incarnation, String http,
+      GroupRouter router) {
+    super(ctx);
+    this.settings = settings;
+    this.storage = storage;
+    this.host = host;
+    this.incarnation = incarnation;
+    this.http = http;
+    this.router = router;
+    if (settings.metaVoters().contains(settings.nodeId())) {
+      spawn("meta", settings.metaVoters(), new MetaMachine());
+    }
+    timers.startTimerWithFixedDelay(Tick.INSTANCE, Duration.ofMillis(500));
+    ctx.getSelf().tell(Tick.INSTANCE);
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessageEquals(Tick.INSTANCE, this::onTick)
+        .onMessage(MetaUpdated.class, this::onMetaUpdated)
+        .onMessage(Registered.class, this::onRegistered)
+        .onMessage(GetNodeStatus.class, g -> {
+          g.replyTo().tell(new NodeStatus(settings.nodeId(), registration, List.copyOf(children.keySet())));
+          return this;
+        })
+        .build();
+  }
+
+  /** Peers move (a node restarts, joins): tell every replica where its peers are now; register if not yet. */
+  private Behavior<Command> onTick() {
+    children.forEach((group, ref) -> ref.tell(new ReplicaShell.Connect(peers(members.get(group)), host)));
+    if (registration.equals("pending") && !registering) {
+      registering = true;
+      byte[] command = MetaCodec.encode(new MetaState.RegisterNode(settings.nodeId(), incarnation, http));
+      getContext().pipeToSelf(router.propose("meta", settings.metaVoters(), new Wire.MetaChange(command),
+          Duration.ofSeconds(2), null), (outcome, failure) -> new Registered(failure != null ? failure : outcome));
+    }
+    return this;
+  }
+
+  private Behavior<Command> onRegistered(Registered r) {
+    registering = false;
+    if (r.outcome() instanceof ReplicaShell.Applied a && a.outcome() instanceof Wire.MetaOutcome m) {
+      if (m.code() == null) {
+        registration = "registered";
+        getContext().getLog().info("Node {} registered with the meta group (disk incarnation {})", settings.nodeId(),
+            incarnation);
+        reconcile();
+      } else {
+        registration = "refused: " + m.message();
+        getContext().getLog().error("Node {} refused by the meta group; it hosts no stream replica: {}",
+            settings.nodeId(), m.message());
+      }
+    }
+    return this;
+  }
+
+  private Behavior<Command> onMetaUpdated(MetaUpdated u) {
+    view = u.view();
+    reconcile();
+    return this;
+  }
+
+  /** Starts the replicas committed placement gives this node; stops those of committed deletions. */
+  private void reconcile() {
+    if (view == null || !registration.equals("registered")) {
+      return;
+    }
+    for (MetaState.StreamRecord s : view.streams().values()) {
+      if (s.placement().contains(settings.nodeId()) && !children.containsKey(s.group())) {
+        spawn(s.group(), s.placement(), new StreamMachine(s.name(), s.group()));
+      }
+    }
+    for (String group : view.deletedGroups()) {
+      ActorRef<ReplicaShell.Command> child = children.remove(group);
+      if (child != null) {
+        getContext().getLog().info("Stopping replica {}: its stream was deleted", group);
+        getContext().stop(child);
+        members.remove(group);
+        router.forget(group);
+      }
+    }
+  }
+
+  private void spawn(String group, List<Integer> placement, ReplicatedMachine machine) {
+    long seed = group.hashCode() * 31L + settings.nodeId();
+    ActorRef<ReplicaShell.Command> ref = getContext().spawn(ReplicaShell.create(group, settings.nodeId(),
+        Membership.ofVoters(placement.stream().mapToInt(Integer::intValue).toArray()), settings.raft(), settings.tick(), storage, seed, machine), group);
+    children.put(group, ref);
+    members.put(group, List.copyOf(placement));
+    ref.tell(new ReplicaShell.Connect(peers(placement), host));
+  }
+
+  private Map<Integer, ActorRef<ReplicaHost.Command>> peers(List<Integer> placement) {
+    Map<Integer, ActorRef<ReplicaHost.Command>> peers = new HashMap<>();
+    for (int id : placement) {
+      if (id == settings.nodeId()) {
+        peers.put(id, host);
+      } else {
+        NodeDirectory.host(getContext().getSystem(), id).ifPresent(h -> peers.put(id, h));
+      }
+    }
+    return peers;
+  }
+}

@@ -1,0 +1,98 @@
+package io.holdfast.stream;
+
+import java.util.List;
+
+/**
+ * NATS subjects: tokens separated by {@code .}; in a stream's subject filter, {@code *} stands for
+ * exactly one token and {@code >} (last token only) for one or more. Published subjects are
+ * literal. Pure functions, shared by the meta group (overlap checks) and publish routing.
+ */
+public final class Subjects {
+  private Subjects() {}
+
+  /** Why {@code filter} is not a valid subject filter, or null if it is. */
+  public static String invalidFilter(String filter) {
+    return invalid(filter, true);
+  }
+
+  /** Why {@code subject} is not a valid literal subject to publish to, or null if it is. */
+  public static String invalidSubject(String subject) {
+    return invalid(subject, false);
+  }
+
+  private static String invalid(String s, boolean wildcards) {
+    if (s == null || s.isEmpty()) {
+      return "subject is empty";
+    }
+    if (s.length() > 512) {
+      return "subject is longer than 512 characters";
+    }
+    String[] tokens = s.split("\\.", -1);
+    for (int i = 0; i < tokens.length; i++) {
+      String t = tokens[i];
+      if (t.isEmpty()) {
+        return "subject '" + s + "' has an empty token";
+      }
+      for (int c = 0; c < t.length(); c++) {
+        char ch = t.charAt(c);
+        if (ch <= ' ' || ch == 127) {
+          return "subject '" + s + "' contains whitespace or a control character";
+        }
+      }
+      boolean wildcard = t.equals("*") || t.equals(">");
+      if (!wildcard && (t.contains("*") || t.contains(">"))) {
+        return "subject '" + s + "': '*' and '>' must be whole tokens";
+      }
+      if (wildcard && !wildcards) {
+        return "subject '" + s + "': wildcards are not allowed in a published subject";
+      }
+      if (t.equals(">") && i != tokens.length - 1) {
+        return "subject '" + s + "': '>' must be the last token";
+      }
+    }
+    return null;
+  }
+
+  /** Whether the literal {@code subject} matches {@code filter}. */
+  public static boolean matches(String filter, String subject) {
+    String[] f = filter.split("\\.", -1);
+    String[] s = subject.split("\\.", -1);
+    for (int i = 0; i < f.length; i++) {
+      if (f[i].equals(">")) {
+        return s.length > i;
+      }
+      if (i >= s.length || !(f[i].equals("*") || f[i].equals(s[i]))) {
+        return false;
+      }
+    }
+    return f.length == s.length;
+  }
+
+  /** Whether some literal subject matches both filters. */
+  public static boolean overlap(String a, String b) {
+    String[] x = a.split("\\.", -1);
+    String[] y = b.split("\\.", -1);
+    for (int i = 0; ; i++) {
+      boolean xEnd = i >= x.length;
+      boolean yEnd = i >= y.length;
+      if (xEnd || yEnd) {
+        return xEnd && yEnd;
+      }
+      if (x[i].equals(">") || y[i].equals(">")) {
+        return true;
+      }
+      if (!(x[i].equals("*") || y[i].equals("*") || x[i].equals(y[i]))) {
+        return false;
+      }
+    }
+  }
+
+  public static boolean matchesAny(List<String> filters, String subject) {
+    for (String f : filters) {
+      if (matches(f, subject)) {
+        return true;
+      }
+    }
+    return false;
+  }
+}
