@@ -30,7 +30,6 @@ import java.util.Optional;
 import java.util.SortedMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.StreamSupport;
 import org.apache.pekko.Done;
@@ -235,8 +234,8 @@ public final class Holdfast implements Extension {
           "node " + settings.nodeId() + " holds no replica of stream " + stream));
     }
     ActorRef<ReplicaShell.Command> local = NodeDirectory.replica(system, settings.nodeId(), s.group()).orElseThrow();
-    return AskPattern.<ReplicaShell.Command, Wire.ReadReply>ask(local,
-            r -> new ReplicaShell.Read(new Wire.GetMessages(fromSeq, max), false, r), timeout(), system.scheduler())
+    return router.local(AskPattern.<ReplicaShell.Command, Wire.ReadReply>ask(local,
+            r -> new ReplicaShell.Read(new Wire.GetMessages(fromSeq, max), false, r), timeout(), system.scheduler()))
         .thenApply(reply -> ((Wire.Messages) reply).messages().stream().map(m -> message(stream, m)).toList());
   }
 
@@ -246,8 +245,8 @@ public final class Holdfast implements Extension {
   public CompletionStage<ClusterStatus> clusterStatus() {
     CompletionStage<String> registration = manager == null
         ? CompletableFuture.completedFuture("application node")
-        : AskPattern.<StreamManager.Command, StreamManager.NodeStatus>ask(manager, StreamManager.GetNodeStatus::new,
-            timeout(), system.scheduler()).thenApply(StreamManager.NodeStatus::registration);
+        : router.local(AskPattern.<StreamManager.Command, StreamManager.NodeStatus>ask(manager,
+            StreamManager.GetNodeStatus::new, timeout(), system.scheduler())).thenApply(StreamManager.NodeStatus::registration);
     CompletionStage<Optional<ActorRef<ReplicaShell.Command>>> metaLeader = router.probe("meta", settings.metaVoters());
     return registration.thenCombine(metaLeader, (reg, leader) -> {
       MetaState v = view.get();
@@ -278,8 +277,8 @@ public final class Holdfast implements Extension {
   /** The first hop: the stream's sharded entity names its leader. */
   private java.util.function.Function<Duration, CompletionStage<Optional<ActorRef<ReplicaShell.Command>>>>
       locateViaEntity(String stream) {
-    return wait -> sharding.entityRefFor(StreamEntity.KEY, stream)
-        .<StreamEntity.Located>ask(StreamEntity.Locate::new, wait).thenApply(StreamEntity.Located::leader);
+    return wait -> router.local(sharding.entityRefFor(StreamEntity.KEY, stream)
+        .<StreamEntity.Located>ask(StreamEntity.Locate::new, wait)).thenApply(StreamEntity.Located::leader);
   }
 
   private CompletionStage<Void> meta(MetaState.Command command) {
@@ -314,7 +313,7 @@ public final class Holdfast implements Extension {
         result.completeExceptionally(new HoldfastException.OutcomeUnknown(
             "the change is committed but this node has not seen it yet; try again shortly"));
       } else {
-        CompletableFuture.delayedExecutor(20, TimeUnit.MILLISECONDS).execute(check[0]);
+        router.after(20, check[0]);
       }
     };
     check[0].run();

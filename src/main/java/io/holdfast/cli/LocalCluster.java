@@ -226,12 +226,39 @@ final class LocalCluster {
     String java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java")
         .toString());
     ProcessBuilder pb = new ProcessBuilder(java, "-Xms64m", "-Xmx512m", "-XX:+UseG1GC",
-        "-cp", System.getProperty("java.class.path"), "io.holdfast.cli.Main", "node", "--config", conf(id).toString());
+        "-Djava.util.concurrent.ForkJoinPool.common.parallelism=4", // see scripts/holdfast
+        "-cp", nodeClasspath(), "io.holdfast.cli.Main", "node", "--config", conf(id).toString());
     pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
     pb.redirectErrorStream(true);
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log(id).toFile()));
     Process p = pb.start();
     Files.writeString(pidFile(id), p.pid() + "\n");
+  }
+
+  /**
+   * This command's classpath, with holdfast.jar replaced by a copy under DIR/bin named after its
+   * size and time: rebuilding target/holdfast.jar (scripts/holdfast does when sources change)
+   * must not pull classes from under running nodes.
+   */
+  private String nodeClasspath() throws IOException {
+    List<String> entries = new ArrayList<>();
+    for (String e : System.getProperty("java.class.path").split(File.pathSeparator)) {
+      Path p = Path.of(e);
+      if (p.getFileName() != null && p.getFileName().toString().equals("holdfast.jar") && Files.isRegularFile(p)) {
+        Path copy = dir.resolve("bin").resolve("holdfast-" + Files.size(p) + "-" + Files.getLastModifiedTime(p).toMillis()
+            + ".jar");
+        if (!Files.exists(copy)) {
+          Files.createDirectories(copy.getParent());
+          Path tmp = Files.createTempFile(copy.getParent(), "holdfast", ".tmp");
+          Files.copy(p, tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+          Files.move(tmp, copy, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        }
+        entries.add(copy.toString());
+      } else {
+        entries.add(e);
+      }
+    }
+    return String.join(File.pathSeparator, entries);
   }
 
   /** Waits until every node in {@code which} answers /health with 200, or fails with the log tail of a dead one. */

@@ -64,8 +64,16 @@ final class PubBench {
     if (a.longValue("streams", 1, 1, 100_000) != 1) {
       throw new Args.UsageException("--streams other than 1 is not supported yet (it needs the meta group's placement)");
     }
-    if (a.flag("server") || !a.string("server", "").isEmpty()) {
-      throw new Args.UsageException("--server is not supported yet: publishing to a running cluster needs the HTTP API");
+    String server = a.string("server", null);
+    if (server != null) {
+      Map<String, Object> r = overHttp(server, replicas, size, inflight, msgs, err);
+      out.printf("bench pub: %s, %d replicas, %d-byte messages, %d in flight over HTTP: %s acked/s (%s MB/s),"
+              + " ack p50 %s us, p99 %s us, p99.9 %s us%n", server, replicas, size, inflight, r.get("acked_per_s"),
+          r.get("mb_per_s"), r.get("ack_p50_us"), r.get("ack_p99_us"), r.get("ack_p999_us"));
+      if (a.flag("json")) {
+        out.println(new ObjectMapper().writeValueAsString(r));
+      }
+      return 0;
     }
     Path parent = Path.of(a.string("dir", "target"));
     Files.createDirectories(parent);
@@ -88,6 +96,76 @@ final class PubBench {
     } finally {
       JournalBench.deleteRecursively(base);
     }
+  }
+
+  /**
+   * Publishes to a running cluster through its HTTP API (stream "bench", subjects bench.>, created
+   * with {@code replicas} if missing). The raw fsync rate is not measured: the servers' disks may
+   * be elsewhere.
+   */
+  private static Map<String, Object> overHttp(String server, int replicas, int size, int inflight, long msgs,
+      PrintStream err) throws Exception {
+    ClientCommands.Client admin = new ClientCommands.Client(server);
+    try {
+      admin.call("POST", "/streams", ("{\"name\":\"bench\",\"subjects\":[\"bench.>\"],\"replicas\":" + replicas + "}")
+          .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    } catch (ClientCommands.ServerError e) {
+      throw new IllegalStateException("cannot create stream bench: " + e.getMessage());
+    }
+    java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder()
+        .version(java.net.http.HttpClient.Version.HTTP_1_1).build();
+    byte[] payload = new byte[size];
+    java.util.Arrays.fill(payload, (byte) 'x');
+    java.net.URI uri = java.net.URI.create(admin.server + "/pub/bench.msgs");
+    long warmup = Math.min(msgs, Math.max(1000, msgs / 10));
+    err.printf("bench pub: warming up with %d messages ...%n", warmup);
+    httpRun(http, uri, payload, inflight, warmup);
+    err.printf("bench pub: publishing %d messages of %d bytes, %d in flight, over HTTP ...%n", msgs, size, inflight);
+    long start = System.nanoTime();
+    Result result = httpRun(http, uri, payload, inflight, msgs);
+    double secs = (System.nanoTime() - start) / 1e9;
+    Map<String, Object> j = new LinkedHashMap<>();
+    j.put("replicas", replicas);
+    j.put("size", size);
+    j.put("inflight", inflight);
+    j.put("msgs", msgs);
+    j.put("server", server);
+    j.put("seconds", Math.round(secs * 100) / 100.0);
+    j.put("acked_per_s", Math.round(result.acked() / secs));
+    j.put("mb_per_s", Math.round(result.acked() * (double) size / secs / 1e6 * 10) / 10.0);
+    j.put("ack_p50_us", result.latencyMicros().getValueAtPercentile(50));
+    j.put("ack_p99_us", result.latencyMicros().getValueAtPercentile(99));
+    j.put("ack_p999_us", result.latencyMicros().getValueAtPercentile(99.9));
+    j.put("refused", result.refused());
+    j.put("raw_fsync_per_s", null);
+    return j;
+  }
+
+  private static Result httpRun(java.net.http.HttpClient http, java.net.URI uri, byte[] payload, int inflight, long count)
+      throws InterruptedException {
+    java.util.concurrent.Semaphore window = new java.util.concurrent.Semaphore(inflight);
+    Histogram latency = new Histogram(3);
+    java.util.concurrent.atomic.AtomicLong acked = new java.util.concurrent.atomic.AtomicLong();
+    java.util.concurrent.atomic.AtomicLong refused = new java.util.concurrent.atomic.AtomicLong();
+    for (long i = 0; i < count; i++) {
+      window.acquire();
+      long sent = System.nanoTime();
+      http.sendAsync(java.net.http.HttpRequest.newBuilder(uri).POST(
+              java.net.http.HttpRequest.BodyPublishers.ofByteArray(payload)).build(),
+          java.net.http.HttpResponse.BodyHandlers.discarding()).whenComplete((resp, failure) -> {
+            if (failure == null && resp.statusCode() == 200) {
+              synchronized (latency) {
+                latency.recordValue(Math.max(1, (System.nanoTime() - sent) / 1000));
+              }
+              acked.incrementAndGet();
+            } else {
+              refused.incrementAndGet();
+            }
+            window.release();
+          });
+    }
+    window.acquire(inflight);
+    return new Result(acked.get(), refused.get(), latency);
   }
 
   private static Map<String, Object> publish(Path base, int replicas, int size, int inflight, long msgs,
