@@ -72,6 +72,13 @@ class ArchitectureTest {
       .because("every replica must apply the same commands to the same state, byte for byte (DESIGN.md §4)");
 
   @ArchTest
+  static final ArchRule metaStateIsPure = classes()
+      .that().resideInAPackage("io.holdfast.meta..")
+      .should().onlyDependOnClassesThat().resideInAnyPackage("io.holdfast.meta..", "io.holdfast.stream..",
+          "io.holdfast.raft.message..", "io.holdfast.base..", "java.lang..", "java.util..", "java.nio")
+      .because("every meta replica must place streams and judge identities identically (D8, D9)");
+
+  @ArchTest
   static final ArchRule storageSpiKnowsOnlyLogTypes = classes()
       .that().resideInAPackage("io.holdfast.storage")
       .should().onlyDependOnClassesThat().resideInAnyPackage("io.holdfast.storage", "io.holdfast.raft.message",

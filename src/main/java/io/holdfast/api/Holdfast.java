@@ -85,7 +85,7 @@ public final class Holdfast implements Extension {
       }
       FileLogStore store;
       try {
-        store = FileLogStore.open(FileLogStore.Options.fromConfig(settings.dataDir(), system.settings().config()));
+        store = NodeStorage.openFileStore(settings.dataDir(), system.settings().config());
       } catch (StorageFailure e) {
         throw new IllegalStateException("cannot open the data directory " + settings.dataDir() + ": " + e.getMessage(), e);
       }

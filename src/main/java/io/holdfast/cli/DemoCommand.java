@@ -39,8 +39,14 @@ final class DemoCommand {
   private DemoCommand() {}
 
   static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
-    Args a = Args.parse(argv, 1, Set.of("msgs", "dir"), Set.of("keep"));
+    Args a = Args.parse(argv, 1, Set.of("msgs", "dir", "kills"), Set.of("keep"));
     int msgs = (int) a.longValue("msgs", 20_000, 10, 10_000_000);
+    List<String> kills = List.of(a.string("kills", "leader").split(","));
+    for (String k : kills) {
+      if (!k.equals("leader") && !k.equals("follower")) {
+        throw new Args.UsageException("--kills takes a list of leader and follower, got '" + k + "'");
+      }
+    }
     Path dir = Path.of(a.string("dir", "run/demo")).toAbsolutePath().normalize();
     if (Files.exists(dir.resolve("cluster.json"))) {
       LocalCluster old = LocalCluster.open(dir);
@@ -56,10 +62,7 @@ final class DemoCommand {
       ClientCommands.Client admin = new ClientCommands.Client(cluster.nodes.get(0).http());
       admin.call("POST", "/streams", "{\"name\":\"demo\",\"subjects\":[\"demo.>\"],\"replicas\":3}"
           .getBytes(StandardCharsets.UTF_8));
-      Report r = publish(cluster, msgs, err);
-      err.println("demo: restarting node " + r.killed + " ...");
-      cluster.start(r.killed);
-      cluster.awaitReady(List.of(cluster.node(r.killed)), err);
+      Report r = publish(cluster, msgs, kills, err);
       Map<Integer, List<String>> replicas = readBack(cluster, err);
       return report(r, replicas, out, err);
     } finally {
@@ -74,28 +77,48 @@ final class DemoCommand {
     final ConcurrentHashMap<String, Long> acked = new ConcurrentHashMap<>();
     final AtomicLong unknown = new AtomicLong();
     final AtomicLong retries = new AtomicLong();
-    int killed;
+    final List<String> killed = new ArrayList<>();
     double seconds;
   }
 
-  private static Report publish(LocalCluster cluster, int msgs, PrintStream err) throws Exception {
+  /**
+   * Publishes {@code msgs} values; the i-th of {@code kills} happens after (i+1)/(kills+1) of
+   * them: SIGKILL of the stream's leader or of a follower, which is restarted (in the background,
+   * while publishing goes on) once it is dead. Returns when every publish is answered and every
+   * killed node is back.
+   */
+  private static Report publish(LocalCluster cluster, int msgs, List<String> kills, PrintStream err) throws Exception {
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     Report r = new Report();
     Semaphore inflight = new Semaphore(INFLIGHT);
     Set<Integer> dead = ConcurrentHashMap.newKeySet();
+    List<CompletableFuture<Void>> restarts = new ArrayList<>();
     long t0 = System.nanoTime();
+    int nextKill = 0;
     for (int i = 1; i <= msgs; i++) {
-      if (i == msgs / 2 + 1) {
-        inflight.acquire(INFLIGHT); // let the first half settle so the kill lands mid-stream, not mid-start
-        inflight.release(INFLIGHT);
-        JsonNode info = new ClientCommands.Client(cluster.nodes.get(0).http()).call("GET", "/streams/demo", null);
-        r.killed = info.path("cluster").path("leader").asInt();
-        if (r.killed == 0) {
-          throw new IllegalStateException("the demo stream has no leader to kill");
+      if (nextKill < kills.size() && i == (long) msgs * (nextKill + 1) / (kills.size() + 1) + 1) {
+        for (CompletableFuture<Void> restart : restarts) {
+          restart.get(); // one node down at a time
         }
-        dead.add(r.killed);
-        long pid = cluster.kill(r.killed);
-        err.printf("demo: %d acked; SIGKILLed the stream leader, node %d (pid %d)%n", r.acked.size(), r.killed, pid);
+        inflight.acquire(INFLIGHT); // let what is in flight settle so the kill lands mid-stream
+        inflight.release(INFLIGHT);
+        String role = kills.get(nextKill++);
+        int victim = victim(cluster, role);
+        dead.add(victim);
+        long pid = cluster.kill(victim);
+        r.killed.add(role + " node " + victim);
+        err.printf("demo: %d acked; SIGKILLed the stream %s, node %d (pid %d); restarting it%n", r.acked.size(), role,
+            victim, pid);
+        restarts.add(CompletableFuture.runAsync(() -> {
+          try {
+            cluster.start(victim);
+            cluster.awaitReady(List.of(cluster.node(victim)), err);
+            dead.remove(victim);
+            err.printf("demo: node %d is back%n", victim);
+          } catch (Exception e) {
+            throw new IllegalStateException("restarting node " + victim + ": " + e.getMessage(), e);
+          }
+        }, java.util.concurrent.Executors.newSingleThreadExecutor()));
       }
       inflight.acquire();
       String value = "m-" + i;
@@ -104,9 +127,35 @@ final class DemoCommand {
     }
     inflight.acquire(INFLIGHT);
     r.seconds = (System.nanoTime() - t0) / 1e9;
+    for (CompletableFuture<Void> restart : restarts) {
+      restart.get();
+    }
     err.printf("demo: published %d, acked %d in %.1f s (%d unknown outcome, %d retried)%n", r.published,
         r.acked.size(), r.seconds, r.unknown.get(), r.retries.get());
     return r;
+  }
+
+  /** The node of the demo stream's leader, or of one follower; asked of a live node. */
+  private static int victim(LocalCluster cluster, String role) throws Exception {
+    for (LocalCluster.Node n : cluster.nodes) {
+      if (cluster.pid(n.id()).isEmpty()) {
+        continue;
+      }
+      JsonNode info = new ClientCommands.Client(n.http()).call("GET", "/streams/demo", null);
+      int leader = info.path("cluster").path("leader").asInt();
+      if (leader == 0) {
+        continue;
+      }
+      if (role.equals("leader")) {
+        return leader;
+      }
+      for (JsonNode replica : info.path("cluster").path("replicas")) {
+        if (replica.asInt() != leader) {
+          return replica.asInt();
+        }
+      }
+    }
+    throw new IllegalStateException("the demo stream has no leader right now");
   }
 
   private static CompletableFuture<Void> send(HttpClient http, LocalCluster cluster, Set<Integer> dead, String value,
@@ -196,8 +245,8 @@ final class DemoCommand {
         lost++;
       }
     }
-    out.printf("published %d messages to an R3 stream on 3 nodes (%.1f s); SIGKILLed leader node %d midway, restarted it%n",
-        r.published, r.seconds, r.killed);
+    out.printf("published %d messages to an R3 stream on 3 nodes (%.1f s); SIGKILLed and restarted: %s%n",
+        r.published, r.seconds, String.join(", ", r.killed));
     out.printf("acked %d (each fsynced on a majority before its ack); %d without an answer (outcome unknown, not"
         + " retried); %d retried after a safe refusal%n", r.acked.size(), r.unknown.get(), r.retries.get());
     replicas.forEach((id, v) -> out.printf("node %d replica: %d messages%s%n", id, v.size(),

@@ -145,9 +145,6 @@ final class LocalCluster {
       arr.addObject().put("id", node.id()).put("artery_port", node.arteryPort()).put("http_port", node.httpPort());
     }
     Files.writeString(dir.resolve("cluster.json"), j.toPrettyString());
-    for (Node node : nodes) {
-      Files.writeString(c.conf(node.id()), c.nodeConf(node));
-    }
     return c;
   }
 
@@ -174,14 +171,31 @@ final class LocalCluster {
     return dir.resolve("node" + id + ".log");
   }
 
-  private String nodeConf(Node node) {
+  /**
+   * Writes every node's config. Seed nodes are the meta voters; a node first in its own seed list
+   * forms a new cluster when it cannot reach the others in time — right for node 1 when the whole
+   * cluster starts ({@code bootstrap}), wrong when it restarts alone (it would split off while the
+   * others still hold its old incarnation). So only then is any node first in its own list.
+   */
+  private void writeConfs(boolean bootstrap) throws IOException {
+    for (Node node : nodes) {
+      Files.writeString(conf(node.id()), nodeConf(node, bootstrap && node.id() == nodes.get(0).id()));
+    }
+  }
+
+  private String nodeConf(Node node, boolean firstSeed) {
     int voters = nodes.size() >= 5 ? 5 : nodes.size() >= 3 ? 3 : 1;
-    StringBuilder seeds = new StringBuilder();
+    List<String> seedList = new ArrayList<>();
     List<String> voterIds = new ArrayList<>();
     for (int i = 0; i < voters; i++) {
-      seeds.append(i == 0 ? "" : ", ").append("\"pekko://holdfast@127.0.0.1:").append(nodes.get(i).arteryPort()).append('"');
+      seedList.add("\"pekko://holdfast@127.0.0.1:" + nodes.get(i).arteryPort() + '"');
       voterIds.add(String.valueOf(nodes.get(i).id()));
     }
+    String self = "\"pekko://holdfast@127.0.0.1:" + node.arteryPort() + '"';
+    if (!firstSeed && seedList.remove(self)) {
+      seedList.add(self);
+    }
+    String seeds = String.join(", ", seedList);
     return "# Written by holdfast cluster start; node " + node.id() + " of " + nodes.size() + ".\n"
         + "include file(\"" + Home.conf().resolve("holdfast.conf") + "\")\n"
         + "holdfast.node.id = " + node.id() + "\n"
@@ -207,14 +221,15 @@ final class LocalCluster {
   }
 
   void startAll(PrintStream err) throws Exception {
-    List<Node> started = new ArrayList<>();
+    boolean noneRunning = nodes.stream().allMatch(n -> pid(n.id()).isEmpty());
+    writeConfs(noneRunning);
     for (Node n : nodes) {
       if (pid(n.id()).isEmpty()) {
         start(n.id());
-        started.add(n);
       }
     }
     awaitReady(nodes, err);
+    writeConfs(false); // from now on a node restarting alone joins the running cluster
   }
 
   /** Starts node {@code id} detached; its output goes to nodeN.log. */

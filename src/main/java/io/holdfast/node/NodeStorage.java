@@ -96,6 +96,13 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
   private long largestBatch;
   private String stoppedBecause;
 
+  /** Opens (creating if need be) the node's file store in {@code dataDir}, as {@code holdfast.storage.*} says. */
+  public static io.holdfast.storage.file.FileLogStore openFileStore(String dataDir, com.typesafe.config.Config config)
+      throws StorageFailure {
+    return io.holdfast.storage.file.FileLogStore.open(
+        io.holdfast.storage.file.FileLogStore.Options.fromConfig(java.nio.file.Path.of(dataDir), config));
+  }
+
   public static Behavior<Command> create(LogStore store, Settings settings) {
     return Behaviors.setup(ctx -> new NodeStorage(ctx, store, settings));
   }

@@ -94,8 +94,9 @@ public final class GroupRouter {
     }
     Route route = routes.computeIfAbsent(group, g -> new Route());
     long now = System.nanoTime();
-    if (route.leader != null && route.lastSend - route.lastReply > STALL_NANOS && now - route.lastReply > STALL_NANOS) {
-      route.leader = null; // sent to for a while, silent for a while: look again
+    if (route.leader != null && ((route.lastSend - route.lastReply > STALL_NANOS && now - route.lastReply > STALL_NANOS)
+        || !NodeDirectory.reachable(system, route.leader))) {
+      route.leader = null; // gone, or sent to for a while and silent for a while: look again
     }
     CompletionStage<Optional<ActorRef<ReplicaShell.Command>>> leader = route.leader != null
         ? CompletableFuture.completedFuture(Optional.of(route.leader))
@@ -147,7 +148,7 @@ public final class GroupRouter {
     List<CompletableFuture<Optional<Candidate>>> asks = new ArrayList<>();
     for (int node : nodes) {
       Optional<ActorRef<ReplicaShell.Command>> ref = NodeDirectory.replica(system, node, group);
-      if (ref.isEmpty()) {
+      if (ref.isEmpty() || !NodeDirectory.reachable(system, ref.get())) {
         continue;
       }
       asks.add(local(AskPattern.<ReplicaShell.Command, ReplicaShell.Status>ask(ref.get(), ReplicaShell.GetStatus::new,

@@ -31,6 +31,25 @@ public final class NodeDirectory {
         .findFirst();
   }
 
+  /**
+   * Whether messages to {@code ref} can arrive: it is local, or its node is a member that the
+   * failure detector does not hold unreachable. A node that left, was removed, or is unreachable
+   * (killed, paused, partitioned) is not worth waiting on.
+   */
+  public static boolean reachable(ActorSystem<?> system, ActorRef<?> ref) {
+    Address a = ref.path().address();
+    if (a.host().isEmpty()) {
+      return true;
+    }
+    var state = Cluster.get(system).state();
+    boolean member = StreamSupport.stream(state.getMembers().spliterator(), false)
+        .anyMatch(m -> m.address().equals(a) && (m.status() == MemberStatus.up() || m.status() == MemberStatus.weaklyUp()
+            || m.status() == MemberStatus.joining()));
+    boolean unreachable = StreamSupport.stream(state.getUnreachable().spliterator(), false)
+        .anyMatch(m -> m.address().equals(a));
+    return member && !unreachable;
+  }
+
   public static Optional<ActorRef<ReplicaShell.Command>> replica(ActorSystem<?> system, int nodeId, String group) {
     return addressOf(system, nodeId).map(a -> ActorRefResolver.get(system).<ReplicaShell.Command>resolveActorRef(
         a + "/system/" + MANAGER + "/" + group));

@@ -2,7 +2,6 @@ package io.holdfast.server;
 
 import com.typesafe.config.Config;
 import io.holdfast.raft.RaftSettings;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 
@@ -12,7 +11,7 @@ import java.util.List;
  *
  * @param nodeId this server node's id (1..), or 0 on an application node that only uses Holdfast
  */
-public record NodeSettings(int nodeId, Path dataDir, List<Integer> metaVoters, Duration tick, RaftSettings raft,
+public record NodeSettings(int nodeId, String dataDir, List<Integer> metaVoters, Duration tick, RaftSettings raft,
     Duration requestTimeout, Duration metaPollInterval, boolean httpEnabled, String httpHost, int httpPort) {
 
   /** The cluster role every server node has; application nodes lack it and reach streams through proxies. */
@@ -50,7 +49,7 @@ public record NodeSettings(int nodeId, Path dataDir, List<Integer> metaVoters, D
     require(poll.toMillis() >= 10, "holdfast.client.meta-poll-interval must be at least 10ms");
     int port = h.getInt("http.port");
     require(port >= 0 && port < 65536, "holdfast.http.port must be 0..65535, got " + port);
-    return new NodeSettings(id, Path.of(h.getString("node.data-dir")), List.copyOf(voters), tick, raft, timeout, poll,
+    return new NodeSettings(id, h.getString("node.data-dir"), List.copyOf(voters), tick, raft, timeout, poll,
         h.getBoolean("http.enabled"), h.getString("http.host"), port);
   }
 

@@ -64,7 +64,7 @@ public final class StreamEntity {
           })
           .onAnyMessage(c -> {
             // Always look again for Locate (the asker's cache failed it); Forward uses the cached leader.
-            if (c instanceof Forward && leader[0] != null) {
+            if (c instanceof Forward && leader[0] != null && NodeDirectory.reachable(ctx.getSystem(), leader[0])) {
               answer(c, leader[0]);
             } else {
               waiting.add(c);

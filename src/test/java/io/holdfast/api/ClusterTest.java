@@ -1,0 +1,327 @@
+package io.holdfast.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.holdfast.api.Records.PubAck;
+import io.holdfast.api.Records.StreamConfig;
+import io.holdfast.api.Records.StreamInfo;
+import io.holdfast.api.Records.StreamMessage;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Goal: streams work on a real Pekko cluster — three server ActorSystems and one application
+ * node in this JVM, on 127.0.0.1, with real files. Method: one cluster, scenarios in order:
+ * create/publish/read through the Java API (on a server node and through sharding proxies on the
+ * application node), the HTTP API's errors, leader failover, a node restarting with its data, and
+ * no quorum. Every acked message must be read back, identically, from every replica.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ClusterTest {
+  @TempDir
+  static Path tmp;
+
+  private static final Duration WAIT = Duration.ofSeconds(60);
+  private final Map<Integer, ActorSystem<Void>> nodes = new TreeMap<>();
+  private final Map<Integer, Integer> ports = new TreeMap<>();
+  private ActorSystem<Void> app;
+  private int httpPort;
+  /** value → sequence, for every acked publish. */
+  private final Map<String, Long> acked = new TreeMap<>();
+
+  @BeforeAll
+  void startCluster() throws Exception {
+    for (int id = 1; id <= 3; id++) {
+      ports.put(id, freePort());
+    }
+    httpPort = freePort();
+    for (int id = 1; id <= 3; id++) {
+      start(id);
+    }
+    app = ActorSystem.create(Behaviors.empty(), "holdfast", config(0, freePort()));
+    for (ActorSystem<Void> s : nodes.values()) {
+      await(() -> Holdfast.get(s).clusterStatus().toCompletableFuture().get().registration().equals("registered"),
+          "node registered");
+    }
+    HttpApi.start(nodes.get(1), Holdfast.get(nodes.get(1)), "127.0.0.1", httpPort).toCompletableFuture()
+        .get(30, TimeUnit.SECONDS);
+  }
+
+  @AfterAll
+  void stopCluster() throws Exception {
+    List<ActorSystem<Void>> all = new ArrayList<>();
+    if (app != null) {
+      all.add(app);
+    }
+    all.addAll(nodes.values());
+    for (ActorSystem<Void> s : all) { // one after another: all at once is slower
+      s.terminate();
+      s.getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    }
+  }
+
+  private Config config(int id, int port) {
+    StringBuilder seeds = new StringBuilder();
+    for (int p : ports.values()) {
+      seeds.append(seeds.length() == 0 ? "" : ",").append("\"pekko://holdfast@127.0.0.1:").append(p).append('"');
+    }
+    String roles = id == 0 ? "[]" : "[\"holdfast\", \"holdfast-node-" + id + "\"]";
+    return ConfigFactory.parseString("""
+        pekko.loglevel = WARNING
+        pekko.actor.provider = cluster
+        pekko.remote.artery.canonical.hostname = "127.0.0.1"
+        pekko.remote.artery.canonical.port = %d
+        pekko.cluster.seed-nodes = [%s]
+        pekko.cluster.roles = %s
+        pekko.cluster.downing-provider-class = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
+        pekko.cluster.split-brain-resolver.stable-after = 3s
+        pekko.cluster.seed-node-timeout = 1s
+        pekko.cluster.jmx.multi-mbeans-in-same-jvm = on
+        pekko.coordinated-shutdown.exit-jvm = off
+        holdfast.node.id = %d
+        holdfast.node.data-dir = "%s"
+        holdfast.client.request-timeout = 4s
+        """.formatted(port, seeds, roles, id, tmp.resolve("node" + id).toString().replace("\\", "/")))
+        .withFallback(ConfigFactory.load());
+  }
+
+  private void start(int id) {
+    nodes.put(id, ActorSystem.create(Behaviors.empty(), "holdfast", config(id, ports.get(id))));
+    Holdfast.get(nodes.get(id));
+  }
+
+  private void stop(int id) throws Exception {
+    ActorSystem<Void> s = nodes.remove(id);
+    s.terminate();
+    s.getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  interface Condition {
+    boolean holds() throws Exception;
+  }
+
+  /** Polls {@code c} until it holds; the cluster works on its own clock, there is nothing to join on. */
+  private static void await(Condition c, String what) throws Exception {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    Throwable last = null;
+    while (System.nanoTime() < deadline) {
+      try {
+        if (c.holds()) {
+          return;
+        }
+      } catch (Exception e) {
+        last = e;
+      }
+      Thread.sleep(100);
+    }
+    fail("not within " + WAIT + ": " + what + (last == null ? "" : " (last error: " + last + ")"));
+  }
+
+  private static Holdfast hf(ActorSystem<?> s) {
+    return Holdfast.get(s);
+  }
+
+  /** Publishes {@code value} through {@code via}, retrying refusals that are safe to retry. */
+  private PubAck publish(ActorSystem<?> via, String subject, String value) throws Exception {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (true) {
+      try {
+        PubAck ack = hf(via).publish(subject, null, value.getBytes(StandardCharsets.UTF_8)).toCompletableFuture().get();
+        acked.put(value, ack.seq());
+        return ack;
+      } catch (ExecutionException e) {
+        if (!(e.getCause() instanceof HoldfastException.Unavailable) || System.nanoTime() > deadline) {
+          throw e;
+        }
+      }
+    }
+  }
+
+  /** Every acked value is on every running replica at its acked sequence, and the replicas are identical. */
+  private void assertEveryReplicaHoldsEveryAck() throws Exception {
+    await(() -> {
+      List<List<String>> replicas = new ArrayList<>();
+      for (ActorSystem<Void> s : nodes.values()) {
+        List<String> values = new ArrayList<>();
+        for (StreamMessage m : hf(s).readLocalReplica("orders", 1, 100_000).toCompletableFuture().get()) {
+          assertEquals(values.size() + 1, m.seq(), "sequences are contiguous from 1");
+          values.add(new String(m.payload(), StandardCharsets.UTF_8));
+        }
+        replicas.add(values);
+      }
+      for (List<String> r : replicas) {
+        if (!r.equals(replicas.get(0))) {
+          return false; // one is still catching up
+        }
+      }
+      for (var e : acked.entrySet()) {
+        assertEquals(e.getKey(), replicas.get(0).get((int) (e.getValue() - 1)), "acked value at its sequence");
+      }
+      return true;
+    }, "all replicas identical and holding every acked value");
+  }
+
+  @Test
+  @Order(1)
+  void createPublishAndReadBackThroughTheJavaApi() throws Exception {
+    StreamInfo info = hf(nodes.get(2)).createStream(new StreamConfig("orders", List.of("orders.>"), 3))
+        .toCompletableFuture().get();
+    assertEquals(List.of(1, 2, 3), info.cluster().replicas());
+    for (int i = 1; i <= 50; i++) {
+      assertEquals(new PubAck("orders", i), publish(nodes.get(1 + i % 3), "orders.new", "v" + i),
+          "sequences are assigned contiguously from 1");
+    }
+    StreamMessage m = hf(nodes.get(3)).getMessage("orders", 7).toCompletableFuture().get();
+    assertEquals("orders.new", m.subject());
+    assertEquals("v7", new String(m.payload(), StandardCharsets.UTF_8));
+    assertEquals(50, hf(nodes.get(1)).streamInfo("orders").toCompletableFuture().get().state().lastSeq());
+    assertEveryReplicaHoldsEveryAck();
+  }
+
+  @Test
+  @Order(2)
+  void anApplicationNodePublishesThroughTheShardingProxy() throws Exception {
+    await(() -> hf(app).clusterStatus().toCompletableFuture().get().metaIndex() > 0, "app node sees the meta state");
+    PubAck ack = publish(app, "orders.app", "from-app");
+    assertEquals("orders", ack.stream());
+    assertEquals("from-app", new String(hf(app).getMessage("orders", ack.seq()).toCompletableFuture().get().payload(),
+        StandardCharsets.UTF_8));
+  }
+
+  @Test
+  @Order(3)
+  void badInputGetsTypedErrors() throws Exception {
+    Holdfast h = hf(nodes.get(1));
+    assertError(HoldfastException.BadRequest.class, () -> h.publish("orders.*", null, new byte[1]).toCompletableFuture().get());
+    assertError(HoldfastException.NotFound.class, () -> h.publish("nobody.here", null, new byte[1]).toCompletableFuture().get());
+    assertError(HoldfastException.Conflict.class, () -> h.createStream(new StreamConfig("other", List.of("orders.eu.*"), 1))
+        .toCompletableFuture().get());
+    assertError(HoldfastException.BadRequest.class, () -> h.createStream(new StreamConfig("bad name", List.of("x"), 1))
+        .toCompletableFuture().get());
+    assertError(HoldfastException.NotFound.class, () -> h.getMessage("orders", 9_999).toCompletableFuture().get());
+    assertError(HoldfastException.BadRequest.class, () -> h.publish("orders.big", null, new byte[200 << 10])
+        .toCompletableFuture().get());
+  }
+
+  @Test
+  @Order(4)
+  void httpApiAnswersJsonWithClearErrors() throws Exception {
+    HttpClient http = HttpClient.newHttpClient();
+    String base = "http://127.0.0.1:" + httpPort;
+    HttpResponse<String> pub = http.send(HttpRequest.newBuilder(URI.create(base + "/pub/orders.http"))
+        .header("Holdfast-Header-Trace", "t1").POST(HttpRequest.BodyPublishers.ofString("over http")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, pub.statusCode(), pub.body());
+    assertTrue(pub.body().matches("\\{\"stream\":\"orders\",\"seq\":\\d+}"), pub.body());
+    long seq = Long.parseLong(pub.body().replaceAll("\\D+", " ").trim());
+    acked.put("over http", seq);
+    HttpResponse<String> get = http.send(HttpRequest.newBuilder(URI.create(base + "/streams/orders/messages/" + seq))
+        .build(), HttpResponse.BodyHandlers.ofString());
+    assertTrue(get.body().contains("\"data\":\"over http\"") && get.body().contains("\"Trace\":[\"t1\"]"), get.body());
+    HttpResponse<String> badJson = http.send(HttpRequest.newBuilder(URI.create(base + "/streams"))
+        .POST(HttpRequest.BodyPublishers.ofString("{nope")).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(400, badJson.statusCode());
+    assertTrue(badJson.body().startsWith("{\"error\":{\"code\":\"bad_json\""), badJson.body());
+    HttpResponse<String> noStream = http.send(HttpRequest.newBuilder(URI.create(base + "/pub/none.here"))
+        .POST(HttpRequest.BodyPublishers.ofString("x")).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(404, noStream.statusCode());
+    assertTrue(noStream.body().contains("\"code\":\"no_stream\""), noStream.body());
+    HttpResponse<String> unknownPath = http.send(HttpRequest.newBuilder(URI.create(base + "/nothing")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(404, unknownPath.statusCode());
+    assertTrue(unknownPath.body().startsWith("{\"error\":"), unknownPath.body());
+    HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create(base + "/health")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, health.statusCode(), health.body());
+  }
+
+  @Test
+  @Order(5)
+  void theLeaderStopsAndAnotherTakesOverWithoutLosingAnAck() throws Exception {
+    int leader = hf(nodes.get(1)).streamInfo("orders").toCompletableFuture().get().cluster().leader();
+    assertTrue(leader >= 1 && leader <= 3, "a leader: " + leader);
+    stop(leader);
+    int via = nodes.keySet().iterator().next();
+    for (int i = 0; i < 20; i++) {
+      publish(nodes.get(via), "orders.after", "after-" + i);
+    }
+    int newLeader = hf(nodes.get(via)).streamInfo("orders").toCompletableFuture().get().cluster().leader();
+    assertTrue(newLeader != leader && nodes.containsKey(newLeader), "new leader " + newLeader);
+    assertEveryReplicaHoldsEveryAck();
+    start(leader); // restarts on its data: its replica catches up
+    await(() -> hf(nodes.get(leader)).clusterStatus().toCompletableFuture().get().registration().equals("registered"),
+        "restarted node registered again");
+    assertEveryReplicaHoldsEveryAck();
+  }
+
+  @Test
+  @Order(6)
+  void withoutAQuorumAPublishFailsClearlyWithinTheTimeoutAndIsNeverAcked() throws Exception {
+    List<Integer> ids = new ArrayList<>(nodes.keySet());
+    stop(ids.get(0));
+    stop(ids.get(1));
+    Holdfast lonely = hf(nodes.get(ids.get(2)));
+    long started = System.nanoTime();
+    try {
+      PubAck ack = lonely.publish("orders.lonely", null, new byte[] {1}).toCompletableFuture().get(30, TimeUnit.SECONDS);
+      fail("acked without a quorum: " + ack);
+    } catch (ExecutionException e) {
+      HoldfastException h = assertInstanceOf(HoldfastException.class, e.getCause());
+      assertEquals(503, h.httpStatus(), h.getMessage());
+    }
+    double seconds = (System.nanoTime() - started) / 1e9;
+    assertTrue(seconds < 4 + 2, "failed within the request timeout (4 s) and a margin, took " + seconds);
+  }
+
+  interface Call {
+    void run() throws Exception;
+  }
+
+  private static void assertError(Class<? extends HoldfastException> type, Call call) {
+    try {
+      call.run();
+      fail("expected " + type.getSimpleName());
+    } catch (ExecutionException | CompletionException e) {
+      assertInstanceOf(type, e.getCause(), String.valueOf(e.getCause()));
+    } catch (Exception e) {
+      fail("expected " + type.getSimpleName() + ", got " + e);
+    }
+  }
+}

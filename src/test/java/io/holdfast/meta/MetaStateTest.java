@@ -1,0 +1,98 @@
+package io.holdfast.meta;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.holdfast.raft.message.EntryType;
+import io.holdfast.raft.message.LogEntry;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The meta group's state machine: identities (D9), stream configs, placement, deletions (D8). */
+class MetaStateTest {
+  private final MetaState meta = new MetaState();
+  private long index;
+
+  private MetaState.Result apply(MetaState.Command c) {
+    return meta.apply(new LogEntry(++index, 1, EntryType.COMMAND, MetaCodec.encode(c)));
+  }
+
+  private void registerNodes(int n) {
+    for (int id = 1; id <= n; id++) {
+      assertTrue(apply(new MetaState.RegisterNode(id, "disk-" + id, "http://n" + id)).ok());
+    }
+  }
+
+  @Test
+  void aNodeIdIsBoundToItsDiskIncarnation() {
+    registerNodes(1);
+    assertTrue(apply(new MetaState.RegisterNode(1, "disk-1", "http://moved")).ok(), "same disk: address may change");
+    assertEquals("http://moved", meta.nodes().get(1).http());
+    MetaState.Result wiped = apply(new MetaState.RegisterNode(1, "a-new-disk", "http://n1"));
+    assertEquals(MetaState.IDENTITY, wiped.code());
+    assertEquals("disk-1", meta.nodes().get(1).incarnation());
+  }
+
+  @Test
+  void streamsArePlacedOnDistinctLeastLoadedNodes() {
+    registerNodes(4);
+    assertTrue(apply(new MetaState.CreateStream("a", List.of("a.>"), 3)).ok());
+    assertTrue(apply(new MetaState.CreateStream("b", List.of("b.>"), 3)).ok());
+    assertEquals(List.of(1, 2, 3), meta.streams().get("a").placement());
+    assertEquals(List.of(1, 2, 4), meta.streams().get("b").placement(), "node 4 was least loaded");
+    assertEquals(MetaState.NO_RESOURCES, apply(new MetaState.CreateStream("c", List.of("c.>"), 5)).code());
+  }
+
+  @Test
+  void subjectsMayNotOverlapAcrossStreams() {
+    registerNodes(1);
+    assertTrue(apply(new MetaState.CreateStream("a", List.of("orders.>"), 1)).ok());
+    assertEquals(MetaState.OVERLAP, apply(new MetaState.CreateStream("b", List.of("orders.eu.*"), 1)).code());
+    assertEquals("a", meta.streamFor("orders.eu.new").name());
+  }
+
+  @Test
+  void creatingTheSameStreamTwiceIsIdempotentButAnotherConfigConflicts() {
+    registerNodes(1);
+    assertTrue(apply(new MetaState.CreateStream("a", List.of("a.>"), 1)).ok());
+    assertTrue(apply(new MetaState.CreateStream("a", List.of("a.>"), 1)).ok());
+    assertEquals(MetaState.EXISTS, apply(new MetaState.CreateStream("a", List.of("x.>"), 1)).code());
+  }
+
+  @Test
+  void aDeletedStreamsGroupIsRememberedAndARecreatedStreamGetsANewGroup() {
+    registerNodes(1);
+    apply(new MetaState.CreateStream("a", List.of("a.>"), 1));
+    String first = meta.streams().get("a").group();
+    assertTrue(apply(new MetaState.DeleteStream("a")).ok());
+    assertTrue(meta.deletedGroups().contains(first));
+    apply(new MetaState.CreateStream("a", List.of("a.>"), 1));
+    assertTrue(!meta.streams().get("a").group().equals(first), "a new log, never the old one's");
+    assertEquals(MetaState.NOT_FOUND, apply(new MetaState.DeleteStream("zzz")).code());
+  }
+
+  @Test
+  void aSnapshotRestoresTheSameStateByteForByteAndRejectsDamage() {
+    registerNodes(3);
+    apply(new MetaState.CreateStream("a", List.of("a.>", "b.*"), 3));
+    apply(new MetaState.CreateStream("c", List.of("c.>"), 1));
+    apply(new MetaState.DeleteStream("c"));
+    byte[] snapshot = meta.snapshot();
+    MetaState copy = new MetaState();
+    copy.restore(snapshot);
+    assertArrayEquals(snapshot, copy.snapshot());
+    assertEquals(meta.streams(), copy.streams());
+    snapshot[snapshot.length / 2] ^= 1;
+    assertThrows(IllegalArgumentException.class, () -> new MetaState().restore(snapshot));
+  }
+
+  @Test
+  void malformedCommandsAreRefusedBeforeTheyAreProposed() {
+    assertTrue(MetaState.invalid(new MetaState.CreateStream("bad name", List.of("x"), 1)) != null);
+    assertTrue(MetaState.invalid(new MetaState.CreateStream("ok", List.of("x.>", "x.y"), 1)) != null);
+    assertTrue(MetaState.invalid(new MetaState.CreateStream("ok", List.of("x"), 7)) != null);
+    assertTrue(MetaState.invalid(new MetaState.CreateStream("ok", List.of(), 1)) != null);
+  }
+}
