@@ -118,4 +118,31 @@ class MainTest {
     assertEquals(0, r.exit());
     assertEquals("crash,partition", r.lastJson().get("faults").asText());
   }
+
+  @Test
+  void clusterAndClientCommandsRejectBadInputWithOneLineAndExitTwo() {
+    String[][] bad = {
+        {"cluster"}, {"cluster", "frobnicate"}, {"cluster", "start", "--nodes", "0"},
+        {"cluster", "status", "--dir", "/nonexistent/holdfast-dir"},
+        {"stream"}, {"stream", "add", "--server", "http://127.0.0.1:1"},
+        {"pub", "only-a-subject", "--server", "http://127.0.0.1:1"},
+        {"get", "s", "not-a-number", "--server", "http://127.0.0.1:1"},
+        {"node"}, {"node", "--config", "/nonexistent.conf"},
+        {"demo", "--kills", "everyone"},
+        {"pub", "a", "b", "--dir", "/nonexistent/holdfast-dir"}};
+    for (String[] args : bad) {
+      Run r = run(args);
+      assertEquals(2, r.exit(), String.join(" ", args) + ": " + r.err());
+      assertTrue(r.err().startsWith("holdfast: "), r.err());
+      assertFalse(r.err().contains("\tat "), "no stack trace: " + r.err());
+    }
+  }
+
+  @Test
+  void aClientThatCannotReachItsServerFailsWithoutAStackTrace() {
+    Run r = run("stream", "ls", "--server", "http://127.0.0.1:1");
+    assertEquals(1, r.exit());
+    assertTrue(r.err().startsWith("holdfast: stream failed:"), r.err());
+    assertFalse(r.err().contains("\tat "), r.err());
+  }
 }
