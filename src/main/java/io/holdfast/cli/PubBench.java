@@ -124,12 +124,20 @@ final class PubBench {
     long start = System.nanoTime();
     Result result = httpRun(http, uri, payload, inflight, msgs);
     double secs = (System.nanoTime() - start) / 1e9;
+    Map<String, Object> j = figures(replicas, size, inflight, msgs, secs, result);
+    j.put("server", server);
+    j.put("raw_fsync_per_s", null);
+    return j;
+  }
+
+  /** The JSON figures both modes print. */
+  private static Map<String, Object> figures(int replicas, int size, int inflight, long msgs, double secs,
+      Result result) {
     Map<String, Object> j = new LinkedHashMap<>();
     j.put("replicas", replicas);
     j.put("size", size);
     j.put("inflight", inflight);
     j.put("msgs", msgs);
-    j.put("server", server);
     j.put("seconds", Math.round(secs * 100) / 100.0);
     j.put("acked_per_s", Math.round(result.acked() / secs));
     j.put("mb_per_s", Math.round(result.acked() * (double) size / secs / 1e6 * 10) / 10.0);
@@ -137,7 +145,6 @@ final class PubBench {
     j.put("ack_p99_us", result.latencyMicros().getValueAtPercentile(99));
     j.put("ack_p999_us", result.latencyMicros().getValueAtPercentile(99.9));
     j.put("refused", result.refused());
-    j.put("raw_fsync_per_s", null);
     return j;
   }
 
@@ -221,19 +228,7 @@ final class PubBench {
       long start = System.nanoTime();
       Result result = run(client, publisher, leader, msgs, true);
       double secs = (System.nanoTime() - start) / 1e9;
-      Map<String, Object> j = new LinkedHashMap<>();
-      j.put("replicas", replicas);
-      j.put("size", size);
-      j.put("inflight", inflight);
-      j.put("msgs", msgs);
-      j.put("seconds", Math.round(secs * 100) / 100.0);
-      j.put("acked_per_s", Math.round(result.acked() / secs));
-      j.put("mb_per_s", Math.round(result.acked() * (double) size / secs / 1e6 * 10) / 10.0);
-      j.put("ack_p50_us", result.latencyMicros().getValueAtPercentile(50));
-      j.put("ack_p99_us", result.latencyMicros().getValueAtPercentile(99));
-      j.put("ack_p999_us", result.latencyMicros().getValueAtPercentile(99.9));
-      j.put("refused", result.refused());
-      return j;
+      return figures(replicas, size, inflight, msgs, secs, result);
     } finally {
       for (int i = systems.size() - 1; i >= 0; i--) {
         systems.get(i).terminate();

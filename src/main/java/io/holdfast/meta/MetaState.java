@@ -14,7 +14,6 @@ import java.util.SortedSet;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
-import java.util.zip.CRC32C;
 
 /**
  * The meta group's replicated state (DESIGN.md §3): which server nodes exist and under which disk
@@ -279,11 +278,7 @@ public final class MetaState {
       w.string(s.group());
     }
     MetaCodec.writeStrings(w, List.copyOf(deletedGroups));
-    byte[] out = w.bytes();
-    CRC32C crc = new CRC32C();
-    crc.update(out, 4, out.length - 4);
-    ByteBuffer.wrap(out).putInt(0, (int) crc.getValue());
-    return out;
+    return StreamCommand.sealChecksum(w.bytes());
   }
 
   /** Replaces the state by a snapshot; an empty one (the group's initial snapshot) is the empty state. */
@@ -295,12 +290,7 @@ public final class MetaState {
     if (snapshot.length == 0) {
       return;
     }
-    CRC32C crc = new CRC32C();
-    crc.update(snapshot, 4, snapshot.length - 4);
-    ByteBuffer b = ByteBuffer.wrap(snapshot);
-    if (b.getInt() != (int) crc.getValue()) {
-      throw new IllegalArgumentException("meta snapshot fails its checksum");
-    }
+    ByteBuffer b = StreamCommand.openChecksummed(snapshot, "meta snapshot");
     appliedIndex = b.getLong();
     int n = b.getInt();
     for (int i = 0; i < n; i++) {

@@ -13,9 +13,13 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 /**
  * A stream's address in the cluster: a Cluster Sharding entity keyed by stream name, hosted on
  * server nodes (application nodes reach it through sharding proxies). It holds no durable state —
- * sharding may move it freely (DESIGN.md §3). It finds the stream's current leader replica, and
- * forwards proposals to it; clients cache the leader it names and talk to it directly after this
- * first hop.
+ * sharding may move it freely (DESIGN.md §3). It names the stream's current leader replica;
+ * clients cache that and send to the leader directly after this first hop.
+ *
+ * <p>Decision: the entity names the leader rather than carrying the publish itself. A publish lost
+ * in an extra hop (the entity's node just died, sharding is rebalancing) could only be reported
+ * "outcome unknown"; a {@link Locate} has no effect, so when it is not answered the client simply
+ * asks the replicas instead, and the publish itself is sent exactly once, to a live leader.
  */
 public final class StreamEntity {
   public static final EntityTypeKey<Command> KEY = EntityTypeKey.create(Command.class, "HoldfastStream");
@@ -29,17 +33,12 @@ public final class StreamEntity {
 
   public record Located(Optional<ActorRef<ReplicaShell.Command>> leader) implements CborMessage {}
 
-  /** Hand {@code propose} to the leader; the leader answers the proposer directly. */
-  public record Forward(ReplicaShell.Propose propose) implements Command {}
-
   private record Found(Optional<ActorRef<ReplicaShell.Command>> leader) implements Command {}
 
   /** @param view this node's current meta view (may be null before the first one arrives) */
   public static Behavior<Command> create(String stream, Supplier<MetaState> view, GroupRouter router) {
     return Behaviors.setup(ctx -> {
-      @SuppressWarnings("unchecked")
-      ActorRef<ReplicaShell.Command>[] leader = new ActorRef[1];
-      java.util.ArrayList<Command> waiting = new java.util.ArrayList<>();
+      java.util.ArrayList<Locate> waiting = new java.util.ArrayList<>();
       boolean[] probing = {false};
       Runnable probe = () -> {
         MetaState v = view.get();
@@ -55,38 +54,21 @@ public final class StreamEntity {
       return Behaviors.receive(Command.class)
           .onMessage(Found.class, f -> {
             probing[0] = false;
-            leader[0] = f.leader().orElse(null);
-            for (Command c : waiting) {
-              answer(c, leader[0]);
+            for (Locate l : waiting) {
+              l.replyTo().tell(new Located(f.leader()));
             }
             waiting.clear();
             return Behaviors.same();
           })
-          .onAnyMessage(c -> {
-            // Always look again for Locate (the asker's cache failed it); Forward uses the cached leader.
-            if (c instanceof Forward && leader[0] != null && NodeDirectory.reachable(ctx.getSystem(), leader[0])) {
-              answer(c, leader[0]);
-            } else {
-              waiting.add(c);
-              if (!probing[0]) {
-                probe.run();
-              }
+          .onMessage(Locate.class, l -> {
+            // Always look again: the asker comes here because its cached leader failed it.
+            waiting.add(l);
+            if (!probing[0]) {
+              probe.run();
             }
             return Behaviors.same();
           })
           .build();
     });
-  }
-
-  private static void answer(Command c, ActorRef<ReplicaShell.Command> leader) {
-    if (c instanceof Locate l) {
-      l.replyTo().tell(new Located(Optional.ofNullable(leader)));
-    } else if (c instanceof Forward f) {
-      if (leader != null) {
-        leader.tell(f.propose());
-      } else {
-        f.propose().replyTo().tell(new ReplicaShell.Refused(io.holdfast.raft.ProposeResult.Reason.NOT_LEADER, 0));
-      }
-    }
   }
 }

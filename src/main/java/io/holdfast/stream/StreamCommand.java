@@ -88,6 +88,28 @@ public sealed interface StreamCommand {
     return new String(s, StandardCharsets.UTF_8);
   }
 
+  /**
+   * Seals a state snapshot whose first 4 bytes were left for it: a CRC32C of the rest (D5).
+   * Returns {@code bytes}.
+   */
+  static byte[] sealChecksum(byte[] bytes) {
+    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    crc.update(bytes, 4, bytes.length - 4);
+    ByteBuffer.wrap(bytes).putInt(0, (int) crc.getValue());
+    return bytes;
+  }
+
+  /** A sealed snapshot positioned after its checksum, or an exception naming {@code what} if it fails it. */
+  static ByteBuffer openChecksummed(byte[] bytes, String what) {
+    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    crc.update(bytes, 4, bytes.length - 4);
+    ByteBuffer b = ByteBuffer.wrap(bytes);
+    if (b.getInt() != (int) crc.getValue()) {
+      throw new IllegalArgumentException(what + " fails its checksum");
+    }
+    return b;
+  }
+
   /** A growable big-endian buffer. */
   final class Writer {
     public ByteBuffer b = ByteBuffer.allocate(256);

@@ -7,7 +7,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.TreeMap;
-import java.util.zip.CRC32C;
 
 /**
  * One stream's replicated state: the messages, by stream sequence. Pure and deterministic:
@@ -84,11 +83,7 @@ public final class StreamState {
       w.b.putLong(e.getKey());
       StreamCommand.writeMessage(w, e.getValue());
     }
-    byte[] out = w.bytes();
-    CRC32C crc = new CRC32C();
-    crc.update(out, 4, out.length - 4);
-    ByteBuffer.wrap(out).putInt(0, (int) crc.getValue());
-    return out;
+    return StreamCommand.sealChecksum(w.bytes());
   }
 
   /** Replaces the state by a snapshot; an empty one (a new group's initial snapshot) is the empty stream. */
@@ -99,12 +94,7 @@ public final class StreamState {
     if (snapshot.length == 0) {
       return;
     }
-    CRC32C crc = new CRC32C();
-    crc.update(snapshot, 4, snapshot.length - 4);
-    ByteBuffer b = ByteBuffer.wrap(snapshot);
-    if (b.getInt() != (int) crc.getValue()) {
-      throw new IllegalArgumentException("stream snapshot of " + name + " fails its checksum");
-    }
+    ByteBuffer b = StreamCommand.openChecksummed(snapshot, "stream snapshot of " + name);
     lastSeq = b.getLong();
     int count = b.getInt();
     for (int i = 0; i < count; i++) {
