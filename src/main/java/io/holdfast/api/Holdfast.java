@@ -122,19 +122,19 @@ public final class Holdfast implements Extension {
   // ---- streams ----
 
   public CompletionStage<StreamInfo> createStream(StreamConfig config) {
-    return meta(new MetaState.CreateStream(config.name(), config.subjects(), config.replicas()))
+    return meta(new MetaState.CreateStream(config.name(), config.subjects(), config.replicas(), config.limits()))
         .thenCompose(v -> awaitView(s -> s.streams().containsKey(config.name())))
         .thenCompose(v -> awaitInfo(config.name()));
   }
 
   /** Changes a stream's subjects (the replica count cannot change yet). */
   public CompletionStage<StreamInfo> updateStream(StreamConfig config) {
-    return meta(new MetaState.UpdateStream(config.name(), config.subjects(), config.replicas()))
+    return meta(new MetaState.UpdateStream(config.name(), config.subjects(), config.replicas(), config.limits()))
         .thenCompose(v -> awaitView(s -> {
           MetaState.StreamRecord r = s.streams().get(config.name());
-          return r != null && r.subjects().equals(config.subjects());
+          return r != null && r.subjects().equals(config.subjects()) && r.limits().equals(config.limits());
         }))
-        .thenCompose(v -> streamInfo(config.name()));
+        .thenCompose(v -> awaitInfo(config.name()));
   }
 
   public CompletionStage<Done> deleteStream(String name) {
@@ -153,7 +153,8 @@ public final class Holdfast implements Extension {
     return router.readFromLeader(s.group(), s.placement(), new Wire.GetInfo(true), timeout()).thenApply(reply -> {
       Wire.Info i = (Wire.Info) check(reply);
       var st = i.state();
-      return new StreamInfo(config(s), new Records.StreamState(st.messages(), st.bytes(), st.firstSeq(), st.lastSeq()),
+      return new StreamInfo(config(s), new Records.StreamState(st.messages(), st.bytes(), st.firstSeq(), st.lastSeq(),
+          st.firstTimestamp(), st.lastTimestamp(), st.subjects(), st.deleted()),
           new StreamCluster(s.group(), s.placement(), i.status().id()));
     });
   }
@@ -180,6 +181,22 @@ public final class Holdfast implements Extension {
    * after the message is committed (fsynced on a majority of the stream's replicas) and applied.
    */
   public CompletionStage<PubAck> publish(String subject, SortedMap<String, List<String>> headers, byte[] payload) {
+    return publish(subject, headers, payload, Records.PublishOptions.NONE);
+  }
+
+  /**
+   * Publishes with JetStream's options (de-duplication, expectations), carried as NATS headers. A
+   * publish the stream's rules refuse (an expectation, a discard-new limit, a sealed stream) fails
+   * with {@link HoldfastException.Conflict} naming the rule and the current value.
+   */
+  public CompletionStage<PubAck> publish(String subject, SortedMap<String, List<String>> headers, byte[] payload,
+      Records.PublishOptions options) {
+    java.util.TreeMap<String, List<String>> all = new java.util.TreeMap<>(headers == null ? java.util.Map.of() : headers);
+    putIf(all, io.holdfast.stream.StreamState.MSG_ID, options.msgId());
+    putIf(all, io.holdfast.stream.StreamState.EXPECTED_STREAM, options.expectedStream());
+    putIf(all, io.holdfast.stream.StreamState.EXPECTED_LAST_SEQ, options.expectedLastSeq());
+    putIf(all, io.holdfast.stream.StreamState.EXPECTED_LAST_SUBJECT_SEQ, options.expectedLastSubjectSeq());
+    putIf(all, io.holdfast.stream.StreamState.EXPECTED_LAST_MSG_ID, options.expectedLastMsgId());
     String bad = Subjects.invalidSubject(subject);
     if (bad != null) {
       return CompletableFuture.failedFuture(new HoldfastException.BadRequest("bad_subject", bad));
@@ -193,12 +210,74 @@ public final class Holdfast implements Extension {
       return CompletableFuture.failedFuture(new HoldfastException.NotFound("no_stream",
           "no stream captures subject '" + subject + "'"));
     }
-    Wire.Publish p = new Wire.Publish(subject, headers, payload);
+    Wire.Publish p = new Wire.Publish(subject, all, payload);
     return router.propose(s.group(), s.placement(), p, timeout(), locateViaEntity(s.name()))
         .thenApply(reply -> {
-          Wire.Seq seq = (Wire.Seq) ((ReplicaShell.Applied) check(reply)).outcome();
-          return new PubAck(seq.stream(), seq.seq());
+          Wire.Seq seq = (Wire.Seq) outcome(reply);
+          return new PubAck(seq.stream(), seq.seq(), seq.duplicate());
         });
+  }
+
+  private static void putIf(java.util.TreeMap<String, List<String>> headers, String name, Object value) {
+    if (value != null) {
+      headers.put(name, List.of(value.toString()));
+    }
+  }
+
+  /** Purges {@code stream}: messages matching {@code subject} (null: all), below {@code upToSeq} (0: any), keeping the newest {@code keep}. */
+  public CompletionStage<Long> purgeStream(String stream, String subject, long upToSeq, long keep) {
+    if (subject != null && Subjects.invalidFilter(subject) != null) {
+      return CompletableFuture.failedFuture(new HoldfastException.BadRequest("bad_subject",
+          Subjects.invalidFilter(subject)));
+    }
+    return streamOp(stream, new io.holdfast.stream.StreamCommand.Purge(subject, upToSeq, keep));
+  }
+
+  /** Deletes the message at {@code seq} (unless the stream denies deletes). */
+  public CompletionStage<Long> deleteMessage(String stream, long seq) {
+    return streamOp(stream, new io.holdfast.stream.StreamCommand.DeleteMessage(seq));
+  }
+
+  private CompletionStage<Long> streamOp(String stream, io.holdfast.stream.StreamCommand command) {
+    MetaState.StreamRecord s;
+    try {
+      s = stream(stream);
+    } catch (HoldfastException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    Wire.StreamOp op = new Wire.StreamOp(io.holdfast.stream.StreamCommand.encode(command));
+    return router.propose(s.group(), s.placement(), op, timeout(), locateViaEntity(s.name()))
+        .thenApply(reply -> ((Wire.Seq) outcome(reply)).seq());
+  }
+
+  /** The outcome of an applied proposal; a rejection by the stream's rules becomes an exception. */
+  private static Wire.Outcome outcome(Object reply) {
+    Wire.Outcome o = ((ReplicaShell.Applied) check(reply)).outcome();
+    if (o instanceof Wire.Rejected r) {
+      throw switch (r.code()) {
+        case "message_too_large", "bad_rollup" -> new HoldfastException.BadRequest(r.code(), r.message());
+        case "no_message" -> new HoldfastException.NotFound(r.code(), r.message());
+        default -> new HoldfastException.Conflict(r.code(), r.message());
+      };
+    }
+    return o;
+  }
+
+  /** The newest message on {@code subject} in {@code stream}. */
+  public CompletionStage<StreamMessage> getLastFor(String stream, String subject) {
+    MetaState.StreamRecord s;
+    try {
+      s = stream(stream);
+    } catch (HoldfastException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    return router.readFromLeader(s.group(), s.placement(), new Wire.GetLastFor(subject), timeout()).thenApply(reply -> {
+      List<io.holdfast.stream.StoredMessage> found = ((Wire.Messages) check(reply)).messages();
+      if (found.isEmpty()) {
+        throw new HoldfastException.NotFound("no_message", "stream " + stream + " has no message on " + subject);
+      }
+      return message(stream, found.get(0));
+    });
   }
 
   /** The message at {@code seq} of {@code stream}, read from the leader's committed state. */
@@ -320,15 +399,42 @@ public final class Holdfast implements Extension {
     return result;
   }
 
-  /** Info of a just-created stream: waits for its first leader within the timeout, else shows it without state. */
+  /**
+   * Info of a just-created or updated stream once its leader has applied the configuration (so
+   * the limits hold for every publish that follows), waiting within the timeout; after that, the
+   * stream as the meta group has it, without state.
+   */
   private CompletionStage<StreamInfo> awaitInfo(String name) {
-    return streamInfo(name).handle((info, failure) -> {
-      if (failure == null) {
-        return info;
+    long deadline = System.nanoTime() + timeout().toNanos();
+    CompletableFuture<StreamInfo> result = new CompletableFuture<>();
+    Runnable[] attempt = new Runnable[1];
+    attempt[0] = () -> {
+      MetaState.StreamRecord s;
+      try {
+        s = stream(name);
+      } catch (HoldfastException e) {
+        result.completeExceptionally(e); // deleted meanwhile
+        return;
       }
-      MetaState.StreamRecord s = stream(name);
-      return new StreamInfo(config(s), null, new StreamCluster(s.group(), s.placement(), 0));
-    });
+      router.readFromLeader(s.group(), s.placement(), new Wire.GetInfo(true), timeout()).whenComplete((reply, e) -> {
+        if (e == null && reply instanceof Wire.Info i
+            && io.holdfast.stream.StreamLimits.decode(i.limits()).equals(s.limits())) {
+          streamInfo(name).whenComplete((info, f) -> {
+            if (f == null) {
+              result.complete(info);
+            } else {
+              result.completeExceptionally(f);
+            }
+          });
+        } else if (System.nanoTime() > deadline) {
+          result.complete(new StreamInfo(config(s), null, new StreamCluster(s.group(), s.placement(), 0)));
+        } else {
+          router.after(50, attempt[0]);
+        }
+      });
+    };
+    attempt[0].run();
+    return result;
   }
 
   private MetaState.StreamRecord stream(String name) {
@@ -344,7 +450,7 @@ public final class Holdfast implements Extension {
   }
 
   private static StreamConfig config(MetaState.StreamRecord s) {
-    return new StreamConfig(s.name(), s.subjects(), s.replicas());
+    return new StreamConfig(s.name(), s.subjects(), s.replicas(), s.limits());
   }
 
   private static StreamMessage message(String stream, io.holdfast.stream.StoredMessage m) {

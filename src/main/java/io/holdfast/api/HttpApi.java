@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.holdfast.api.Records.StreamConfig;
 import io.holdfast.api.Records.StreamInfo;
 import io.holdfast.api.Records.StreamMessage;
+import io.holdfast.stream.StreamLimits;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
@@ -108,8 +109,24 @@ public final class HttpApi extends AllDirectives {
               }
             })),
             delete(() -> answer(holdfast.deleteStream(name), d -> JSON.createObjectNode().put("deleted", name))))),
-        path(PathMatchers.segment("messages").slash(PathMatchers.longSegment()),
-            seq -> get(() -> answer(holdfast.getMessage(name, seq), HttpApi::message))),
+        path(PathMatchers.segment("messages").slash(PathMatchers.longSegment()), seq -> concat(
+            get(() -> answer(holdfast.getMessage(name, seq), HttpApi::message)),
+            delete(() -> answer(holdfast.deleteMessage(name, seq), n -> JSON.createObjectNode().put("deleted", seq))))),
+        path(PathMatchers.segment("last").slash(PathMatchers.segment()),
+            subject -> get(() -> answer(holdfast.getLastFor(name, subject), HttpApi::message))),
+        path("purge", () -> post(() -> entity(Unmarshaller.entityToString(), body -> {
+          try {
+            JsonNode n = body.isBlank() ? JSON.createObjectNode() : JSON.readTree(body);
+            String subject = n.path("subject").isTextual() ? n.path("subject").asText() : null;
+            return answer(holdfast.purgeStream(name, subject, number(n, "seq", 0), number(n, "keep", 0)),
+                purged -> JSON.createObjectNode().put("purged", purged));
+          } catch (HoldfastException e) {
+            return complete(failure(e));
+          } catch (Exception e) {
+            return complete(failure(new HoldfastException.BadRequest("bad_json", "the body is not JSON: "
+                + e.getMessage())));
+          }
+        }))),
         path("local", () -> get(() -> parameterOptional("from", from -> parameterOptional("max",
             max -> localRead(name, from.orElse("1"), max.orElse("1000")))))));
   }
@@ -139,9 +156,38 @@ public final class HttpApi extends AllDirectives {
           headers.computeIfAbsent(h.name().substring(HEADER_PREFIX.length()), k -> new ArrayList<>()).add(h.value());
         }
       }
-      return answer(holdfast.publish(subject, headers, body.toArray()),
-          ack -> JSON.createObjectNode().put("stream", ack.stream()).put("seq", ack.seq()));
+      Records.PublishOptions options;
+      try {
+        options = new Records.PublishOptions(header(req, "Holdfast-Msg-Id"), header(req, "Holdfast-Expected-Stream"),
+            longHeader(req, "Holdfast-Expected-Last-Seq"), longHeader(req, "Holdfast-Expected-Last-Subject-Seq"),
+            header(req, "Holdfast-Expected-Last-Msg-Id"));
+      } catch (HoldfastException e) {
+        return complete(failure(e));
+      }
+      String rollup = header(req, "Holdfast-Rollup");
+      if (rollup != null) {
+        headers.put(io.holdfast.stream.StreamState.ROLLUP, List.of(rollup));
+      }
+      return answer(holdfast.publish(subject, headers, body.toArray(), options),
+          ack -> JSON.createObjectNode().put("stream", ack.stream()).put("seq", ack.seq())
+              .put("duplicate", ack.duplicate()));
     }));
+  }
+
+  private static String header(org.apache.pekko.http.javadsl.model.HttpRequest req, String name) {
+    return req.getHeader(name).map(HttpHeader::value).orElse(null);
+  }
+
+  private static Long longHeader(org.apache.pekko.http.javadsl.model.HttpRequest req, String name) {
+    String v = header(req, name);
+    if (v == null) {
+      return null;
+    }
+    try {
+      return Long.parseLong(v.trim());
+    } catch (NumberFormatException e) {
+      throw new HoldfastException.BadRequest("bad_request", name + " must be a number, got '" + v + "'");
+    }
   }
 
   private <T> Route answer(CompletionStage<T> result, java.util.function.Function<T, JsonNode> render) {
@@ -180,8 +226,14 @@ public final class HttpApi extends AllDirectives {
     return e;
   }
 
-  /** {"name","subjects":[...],"replicas"}; {@code name} from the path wins when given. */
-  private static StreamConfig config(String body, String pathName) {
+  /**
+   * {"name","subjects":[...],"replicas", and JetStream's limits: "max_msgs","max_bytes","max_age",
+   * "max_msgs_per_subject","max_msg_size","discard":"old|new","discard_new_per_subject",
+   * "duplicate_window","retention":"limits|interest|workqueue","sealed","deny_delete","deny_purge",
+   * "allow_rollup"}. Durations are strings like "90s", "2m", "1h" (or milliseconds as a number).
+   * {@code name} from the path wins when given.
+   */
+  static StreamConfig config(String body, String pathName) {
     JsonNode n;
     try {
       n = JSON.readTree(body);
@@ -204,19 +256,75 @@ public final class HttpApi extends AllDirectives {
     if (subjects.isEmpty() && name != null) {
       subjects.add(name + ".>"); // JetStream's default: the stream's name as a subject prefix
     }
-    JsonNode r = n.path("replicas");
-    if (!r.isMissingNode() && !r.canConvertToInt()) {
-      throw new HoldfastException.BadRequest("bad_request", "replicas must be an integer");
+    String discard = n.path("discard").asText("old");
+    if (!discard.equals("old") && !discard.equals("new")) {
+      throw new HoldfastException.BadRequest("bad_request", "discard must be old or new, got '" + discard + "'");
     }
-    return new StreamConfig(name, subjects, r.isMissingNode() ? 1 : r.asInt());
+    StreamLimits d = StreamLimits.DEFAULT;
+    StreamLimits limits = new StreamLimits(number(n, "max_msgs", d.maxMsgs()), number(n, "max_bytes", d.maxBytes()),
+        duration(n, "max_age", d.maxAgeMillis()), number(n, "max_msgs_per_subject", d.maxMsgsPerSubject()),
+        number(n, "max_msg_size", d.maxMsgSize()), discard.equals("new"), flag(n, "discard_new_per_subject"),
+        duration(n, "duplicate_window", d.duplicateWindowMillis()), n.path("retention").asText(d.retention()),
+        flag(n, "sealed"), flag(n, "deny_delete"), flag(n, "deny_purge"), flag(n, "allow_rollup"));
+    return new StreamConfig(name, subjects, (int) number(n, "replicas", 1), limits);
+  }
+
+  private static long number(JsonNode n, String field, long fallback) {
+    JsonNode v = n.path(field);
+    if (v.isMissingNode() || v.isNull()) {
+      return fallback;
+    }
+    if (!v.canConvertToLong()) {
+      throw new HoldfastException.BadRequest("bad_request", field + " must be an integer, got " + v);
+    }
+    return v.asLong();
+  }
+
+  private static boolean flag(JsonNode n, String field) {
+    JsonNode v = n.path(field);
+    if (!v.isMissingNode() && !v.isBoolean()) {
+      throw new HoldfastException.BadRequest("bad_request", field + " must be true or false, got " + v);
+    }
+    return v.asBoolean(false);
+  }
+
+  private static long duration(JsonNode n, String field, long fallback) {
+    JsonNode v = n.path(field);
+    if (v.isMissingNode() || v.isNull()) {
+      return fallback;
+    }
+    if (v.canConvertToLong()) {
+      return v.asLong();
+    }
+    try {
+      return Durations.parseMillis(v.asText());
+    } catch (IllegalArgumentException e) {
+      throw new HoldfastException.BadRequest("bad_request", field + ": " + e.getMessage());
+    }
+  }
+
+  static ObjectNode config(StreamConfig c) {
+    StreamLimits l = c.limits();
+    ObjectNode o = JSON.createObjectNode().put("name", c.name());
+    c.subjects().forEach(o.putArray("subjects")::add);
+    return o.put("replicas", c.replicas()).put("retention", l.retention()).put("max_msgs", l.maxMsgs())
+        .put("max_bytes", l.maxBytes()).put("max_age", Durations.format(l.maxAgeMillis()))
+        .put("max_msgs_per_subject", l.maxMsgsPerSubject()).put("max_msg_size", l.maxMsgSize())
+        .put("discard", l.discardNew() ? "new" : "old").put("discard_new_per_subject", l.discardNewPerSubject())
+        .put("duplicate_window", Durations.format(l.duplicateWindowMillis())).put("sealed", l.sealed())
+        .put("deny_delete", l.denyDelete()).put("deny_purge", l.denyPurge()).put("allow_rollup", l.allowRollup());
   }
 
   static ObjectNode info(StreamInfo i) {
     ObjectNode o = JSON.createObjectNode();
-    o.set("config", JSON.valueToTree(i.config()));
+    o.set("config", config(i.config()));
     if (i.state() != null) {
-      o.putObject("state").put("messages", i.state().messages()).put("bytes", i.state().bytes())
-          .put("first_seq", i.state().firstSeq()).put("last_seq", i.state().lastSeq());
+      var st = i.state();
+      o.putObject("state").put("messages", st.messages()).put("bytes", st.bytes())
+          .put("first_seq", st.firstSeq()).put("last_seq", st.lastSeq())
+          .put("first_ts", st.firstTimestampMillis() == 0 ? null : time(st.firstTimestampMillis()))
+          .put("last_ts", st.lastTimestampMillis() == 0 ? null : time(st.lastTimestampMillis()))
+          .put("num_subjects", st.subjects()).put("num_deleted", st.deleted());
     } else {
       o.putNull("state");
     }
@@ -229,13 +337,17 @@ public final class HttpApi extends AllDirectives {
   /** data as UTF-8 text when it is valid UTF-8, else base64 — "encoding" says which. */
   static ObjectNode message(StreamMessage m) {
     ObjectNode o = JSON.createObjectNode().put("stream", m.stream()).put("seq", m.seq()).put("subject", m.subject())
-        .put("time", java.time.Instant.ofEpochMilli(m.timestampMillis()).toString());
+        .put("time", time(m.timestampMillis()));
     if (!m.headers().isEmpty()) {
       o.set("headers", JSON.valueToTree(m.headers()));
     }
     String text = utf8(m.payload());
     return text != null ? o.put("data", text).put("encoding", "utf-8")
         : o.put("data", Base64.getEncoder().encodeToString(m.payload())).put("encoding", "base64");
+  }
+
+  private static String time(long millis) {
+    return java.time.Instant.ofEpochMilli(millis).toString();
   }
 
   private static String utf8(byte[] bytes) {

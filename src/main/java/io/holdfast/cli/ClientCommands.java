@@ -54,7 +54,13 @@ final class ClientCommands {
     }
 
     JsonNode call(String method, String path, byte[] body) throws IOException, InterruptedException, ServerError {
+      return call(method, path, body, java.util.Map.of());
+    }
+
+    JsonNode call(String method, String path, byte[] body, java.util.Map<String, String> headers)
+        throws IOException, InterruptedException, ServerError {
       HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server + path)).timeout(Duration.ofSeconds(30));
+      headers.forEach(b::header);
       b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
       HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
       JsonNode j;
@@ -93,20 +99,45 @@ final class ClientCommands {
     if (argv.length < 2) {
       throw new Args.UsageException("stream needs an action: add, info, ls or rm");
     }
-    Args a = Args.parse(argv, 2, Set.of("server", "dir", "subjects", "replicas"), Set.of("json"));
+    Args a = Args.parse(argv, 2, Set.of("server", "dir", "subjects", "replicas", "max-msgs", "max-bytes", "max-age",
+        "max-msgs-per-subject", "max-msg-size", "discard", "duplicate-window", "retention", "subject", "seq", "keep"),
+        Set.of("json", "discard-new-per-subject", "sealed", "deny-delete", "deny-purge", "allow-rollup"));
     Client c = new Client(server(a));
     boolean json = a.flag("json");
     try {
       switch (argv[1]) {
         case "add" -> {
           String name = one(a, "stream add NAME");
-          ObjectNode body = JSON.createObjectNode().put("name", name)
-              .put("replicas", (int) a.longValue("replicas", 1, 1, 5));
-          var subjects = body.putArray("subjects");
-          Arrays.stream(a.string("subjects", name + ".>").split(",")).map(String::trim).filter(x -> !x.isEmpty())
-              .forEach(subjects::add);
+          ObjectNode body = JSON.createObjectNode().put("name", name);
+          body.putArray("subjects");
+          applyConfigFlags(a, body, name);
           JsonNode info = c.call("POST", "/streams", body.toString().getBytes(StandardCharsets.UTF_8));
           out.println(json ? info.toString() : "created " + describe(info));
+        }
+        case "update" -> {
+          String name = one(a, "stream update NAME [options]");
+          ObjectNode body = (ObjectNode) c.call("GET", "/streams/" + encode(name), null).get("config");
+          applyConfigFlags(a, body, name);
+          JsonNode info = c.call("PUT", "/streams/" + encode(name), body.toString().getBytes(StandardCharsets.UTF_8));
+          out.println(json ? info.toString() : "updated " + describe(info));
+        }
+        case "purge" -> {
+          String name = one(a, "stream purge NAME [--subject S] [--seq N] [--keep N]");
+          ObjectNode body = JSON.createObjectNode();
+          if (a.string("subject", null) != null) {
+            body.put("subject", a.string("subject", null));
+          }
+          body.put("seq", a.longValue("seq", 0, 0, Long.MAX_VALUE)).put("keep", a.longValue("keep", 0, 0, Long.MAX_VALUE));
+          JsonNode r = c.call("POST", "/streams/" + encode(name) + "/purge", body.toString().getBytes(StandardCharsets.UTF_8));
+          out.println(json ? r.toString() : "purged " + r.path("purged").asLong() + " messages from " + name);
+        }
+        case "rm-msg" -> {
+          if (a.positional().size() != 2) {
+            throw new Args.UsageException("usage: stream rm-msg NAME SEQ");
+          }
+          long seq = parseSeq(a.positional().get(1));
+          JsonNode r = c.call("DELETE", "/streams/" + encode(a.positional().get(0)) + "/messages/" + seq, null);
+          out.println(json ? r.toString() : "deleted message " + seq + " of " + a.positional().get(0));
         }
         case "info" -> {
           JsonNode info = c.call("GET", "/streams/" + encode(one(a, "stream info NAME")), null);
@@ -127,7 +158,8 @@ final class ClientCommands {
           JsonNode r = c.call("DELETE", "/streams/" + encode(name), null);
           out.println(json ? r.toString() : "deleted stream " + name);
         }
-        default -> throw new Args.UsageException("unknown stream action '" + argv[1] + "' (expected: add, info, ls, rm)");
+        default -> throw new Args.UsageException("unknown stream action '" + argv[1]
+            + "' (expected: add, update, info, ls, rm, purge, rm-msg)");
       }
       return 0;
     } catch (ServerError e) {
@@ -135,8 +167,44 @@ final class ClientCommands {
     }
   }
 
+  /** Stream options as flags: the JSON field names with '-' for '_'; only the given ones change {@code body}. */
+  private static void applyConfigFlags(Args a, ObjectNode body, String name) {
+    if (a.string("subjects", null) != null || body.path("subjects").isEmpty()) {
+      var subjects = body.putArray("subjects");
+      Arrays.stream(a.string("subjects", name + ".>").split(",")).map(String::trim).filter(x -> !x.isEmpty())
+          .forEach(subjects::add);
+    }
+    if (a.string("replicas", null) != null || !body.has("replicas")) {
+      body.put("replicas", (int) a.longValue("replicas", 1, 1, 5));
+    }
+    for (String f : new String[] {"max-msgs", "max-bytes", "max-msgs-per-subject", "max-msg-size"}) {
+      if (a.string(f, null) != null) {
+        body.put(f.replace('-', '_'), a.longValue(f, -1, -1, Long.MAX_VALUE));
+      }
+    }
+    for (String f : new String[] {"max-age", "duplicate-window", "discard", "retention"}) {
+      if (a.string(f, null) != null) {
+        body.put(f.replace('-', '_'), a.string(f, null));
+      }
+    }
+    for (String f : new String[] {"discard-new-per-subject", "sealed", "deny-delete", "deny-purge", "allow-rollup"}) {
+      if (a.flag(f)) {
+        body.put(f.replace('-', '_'), true);
+      }
+    }
+  }
+
+  private static long parseSeq(String s) {
+    try {
+      return Long.parseLong(s);
+    } catch (NumberFormatException e) {
+      throw new Args.UsageException("SEQ must be a number, got '" + s + "'");
+    }
+  }
+
   static int pub(String[] argv, PrintStream out, PrintStream err) throws Exception {
-    Args a = Args.parse(argv, 1, Set.of("server", "dir", "count"), Set.of("json"));
+    Args a = Args.parse(argv, 1, Set.of("server", "dir", "count", "msg-id", "expected-stream", "expected-last-seq",
+        "expected-last-subject-seq", "expected-last-msg-id", "rollup"), Set.of("json"));
     if (a.positional().size() != 2) {
       throw new Args.UsageException("pub needs SUBJECT DATA ({n} in DATA becomes the message number with --count)");
     }
@@ -146,7 +214,17 @@ final class ClientCommands {
     try {
       for (long i = 1; i <= count; i++) {
         String data = a.positional().get(1).replace("{n}", Long.toString(i));
-        JsonNode ack = c.call("POST", "/pub/" + encode(subject), data.getBytes(StandardCharsets.UTF_8));
+        java.util.Map<String, String> headers = new java.util.TreeMap<>();
+        for (String option : new String[] {"msg-id", "expected-stream", "expected-last-seq", "expected-last-subject-seq",
+            "expected-last-msg-id", "rollup"}) {
+          String v = a.string(option, null);
+          if (v != null) {
+            String header = "Holdfast-" + Arrays.stream(option.split("-"))
+                .map(w -> Character.toUpperCase(w.charAt(0)) + w.substring(1)).reduce((x, y) -> x + "-" + y).orElseThrow();
+            headers.put(header, v.replace("{n}", Long.toString(i)));
+          }
+        }
+        JsonNode ack = c.call("POST", "/pub/" + encode(subject), data.getBytes(StandardCharsets.UTF_8), headers);
         out.println(ack);
       }
       return 0;
@@ -156,19 +234,16 @@ final class ClientCommands {
   }
 
   static int get(String[] argv, PrintStream out, PrintStream err) throws Exception {
-    Args a = Args.parse(argv, 1, Set.of("server", "dir"), Set.of("json"));
-    if (a.positional().size() != 2) {
-      throw new Args.UsageException("get needs STREAM SEQ");
+    Args a = Args.parse(argv, 1, Set.of("server", "dir", "last-for"), Set.of("json"));
+    String lastFor = a.string("last-for", null);
+    if (a.positional().size() != (lastFor == null ? 2 : 1)) {
+      throw new Args.UsageException("get needs STREAM SEQ, or STREAM --last-for SUBJECT");
     }
-    long seq;
-    try {
-      seq = Long.parseLong(a.positional().get(1));
-    } catch (NumberFormatException e) {
-      throw new Args.UsageException("SEQ must be a number, got '" + a.positional().get(1) + "'");
-    }
+    String path = "/streams/" + encode(a.positional().get(0)) + (lastFor == null
+        ? "/messages/" + parseSeq(a.positional().get(1)) : "/last/" + encode(lastFor));
     Client c = new Client(server(a));
     try {
-      JsonNode m = c.call("GET", "/streams/" + encode(a.positional().get(0)) + "/messages/" + seq, null);
+      JsonNode m = c.call("GET", path, null);
       if (a.flag("json")) {
         out.println(m);
       } else {

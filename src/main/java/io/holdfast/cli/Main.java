@@ -26,9 +26,16 @@ public final class Main {
         node    run one server node in the foreground: --config FILE (see conf/node1.conf)
         cluster start [--nodes 3] [--dir DIR] [--json] | stop | kill ID | restart ID | status [--json]
                 local node JVMs on 127.0.0.1, state under DIR (default ./run)
-        stream add NAME [--subjects 'a.>,b.*'] [--replicas 1|3|5] | info NAME | ls | rm NAME   [--json]
-        pub SUBJECT DATA [--count N] [--json]      prints each ack {"stream":S,"seq":N}
-        get STREAM SEQ [--json]                    prints {"stream","seq","subject","data",...}
+        stream add NAME [--subjects 'a.>,b.*'] [--replicas 1|3|5] [--max-msgs N] [--max-bytes N]
+                [--max-age 1h] [--max-msgs-per-subject N] [--max-msg-size N] [--discard old|new]
+                [--discard-new-per-subject] [--duplicate-window 2m] [--retention limits|interest|workqueue]
+                [--sealed] [--deny-delete] [--deny-purge] [--allow-rollup]
+        stream update NAME [the same options] | info NAME | ls | rm NAME
+               | purge NAME [--subject S] [--seq N] [--keep N] | rm-msg NAME SEQ     [--json]
+        pub SUBJECT DATA [--count N] [--msg-id ID] [--expected-stream S] [--expected-last-seq N]
+                [--expected-last-subject-seq N] [--expected-last-msg-id ID] [--rollup sub|all] [--json]
+                prints each ack {"stream":S,"seq":N,"duplicate":false}
+        get STREAM SEQ | get STREAM --last-for SUBJECT [--json]   prints {"stream","seq","subject","data",...}
                 client commands take --server URL, else $HOLDFAST_SERVER, else the first node of
                 --dir (default ./run)
         help    show this text

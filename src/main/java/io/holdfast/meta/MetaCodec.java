@@ -1,6 +1,7 @@
 package io.holdfast.meta;
 
 import io.holdfast.stream.StreamCommand;
+import io.holdfast.stream.StreamLimits;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,14 +25,12 @@ public final class MetaCodec {
       w.b.put(CREATE);
       w.string(cs.name());
       writeStrings(w, cs.subjects());
-      w.ensure(4);
-      w.b.putInt(cs.replicas());
+      writeLimits(w, cs.replicas(), cs.limits());
     } else if (c instanceof MetaState.UpdateStream us) {
       w.b.put(UPDATE);
       w.string(us.name());
       writeStrings(w, us.subjects());
-      w.ensure(4);
-      w.b.putInt(us.replicas());
+      writeLimits(w, us.replicas(), us.limits());
     } else {
       w.b.put(DELETE);
       w.string(((MetaState.DeleteStream) c).name());
@@ -44,11 +43,23 @@ public final class MetaCodec {
     byte type = b.get();
     return switch (type) {
       case REGISTER -> new MetaState.RegisterNode(b.getInt(), StreamCommand.readString(b), StreamCommand.readString(b));
-      case CREATE -> new MetaState.CreateStream(StreamCommand.readString(b), readStrings(b), b.getInt());
-      case UPDATE -> new MetaState.UpdateStream(StreamCommand.readString(b), readStrings(b), b.getInt());
+      case CREATE -> new MetaState.CreateStream(StreamCommand.readString(b), readStrings(b), b.getInt(), readLimits(b));
+      case UPDATE -> new MetaState.UpdateStream(StreamCommand.readString(b), readStrings(b), b.getInt(), readLimits(b));
       case DELETE -> new MetaState.DeleteStream(StreamCommand.readString(b));
       default -> throw new IllegalArgumentException("unknown meta command type " + type);
     };
+  }
+
+  private static void writeLimits(StreamCommand.Writer w, int replicas, StreamLimits limits) {
+    byte[] l = limits.encode();
+    w.ensure(8 + l.length);
+    w.b.putInt(replicas).putInt(l.length).put(l);
+  }
+
+  private static StreamLimits readLimits(ByteBuffer b) {
+    byte[] l = new byte[b.getInt()];
+    b.get(l);
+    return StreamLimits.decode(l);
   }
 
   static void writeStrings(StreamCommand.Writer w, List<String> strings) {

@@ -3,6 +3,7 @@ package io.holdfast.meta;
 import io.holdfast.raft.message.EntryType;
 import io.holdfast.raft.message.LogEntry;
 import io.holdfast.stream.StreamCommand;
+import io.holdfast.stream.StreamLimits;
 import io.holdfast.stream.Subjects;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -31,7 +32,8 @@ public final class MetaState {
 
   public record Node(int id, String incarnation, String http) {}
 
-  public record StreamRecord(String name, List<String> subjects, int replicas, List<Integer> placement, String group) {
+  public record StreamRecord(String name, List<String> subjects, int replicas, List<Integer> placement, String group,
+      StreamLimits limits) {
     public StreamRecord {
       subjects = List.copyOf(subjects);
       placement = List.copyOf(placement);
@@ -52,14 +54,18 @@ public final class MetaState {
   /** A server node announces itself with its disk's incarnation (D9) and its HTTP address. */
   public record RegisterNode(int id, String incarnation, String http) implements Command {}
 
-  public record CreateStream(String name, List<String> subjects, int replicas) implements Command {
+  public record CreateStream(String name, List<String> subjects, int replicas, StreamLimits limits) implements Command {
     public CreateStream {
       subjects = List.copyOf(subjects);
     }
+
+    public CreateStream(String name, List<String> subjects, int replicas) {
+      this(name, subjects, replicas, StreamLimits.DEFAULT);
+    }
   }
 
-  /** Changes a stream's subjects; a replica-count change is refused until membership moves land. */
-  public record UpdateStream(String name, List<String> subjects, int replicas) implements Command {
+  /** Changes a stream's subjects and limits; a replica-count change is refused until membership moves land. */
+  public record UpdateStream(String name, List<String> subjects, int replicas, StreamLimits limits) implements Command {
     public UpdateStream {
       subjects = List.copyOf(subjects);
     }
@@ -109,10 +115,12 @@ public final class MetaState {
   /** Why {@code c} is malformed (before it is proposed), or null. State-dependent checks happen on apply. */
   public static String invalid(Command c) {
     if (c instanceof CreateStream cs) {
-      return invalidConfig(cs.name(), cs.subjects(), cs.replicas());
+      String why = invalidConfig(cs.name(), cs.subjects(), cs.replicas());
+      return why != null ? why : cs.limits().invalid();
     }
     if (c instanceof UpdateStream us) {
-      return invalidConfig(us.name(), us.subjects(), us.replicas());
+      String why = invalidConfig(us.name(), us.subjects(), us.replicas());
+      return why != null ? why : us.limits().invalid();
     }
     if (c instanceof DeleteStream ds) {
       return STREAM_NAME.matcher(ds.name()).matches() ? null : "bad stream name '" + ds.name() + "'";
@@ -181,7 +189,8 @@ public final class MetaState {
   private Result create(CreateStream c, long index) {
     StreamRecord existing = streams.get(c.name());
     if (existing != null) {
-      boolean same = existing.subjects().equals(c.subjects()) && existing.replicas() == c.replicas();
+      boolean same = existing.subjects().equals(c.subjects()) && existing.replicas() == c.replicas()
+          && existing.limits().equals(c.limits());
       return same ? Result.OK : new Result(EXISTS, "stream " + c.name() + " exists with another configuration");
     }
     String overlap = overlapWithOthers(c.name(), c.subjects());
@@ -193,7 +202,7 @@ public final class MetaState {
           + nodes.size() + " are registered");
     }
     streams.put(c.name(), new StreamRecord(c.name(), c.subjects(), c.replicas(), place(c.replicas()),
-        c.name() + "-" + index));
+        c.name() + "-" + index, c.limits()));
     return Result.OK;
   }
 
@@ -209,7 +218,13 @@ public final class MetaState {
     if (overlap != null) {
       return new Result(OVERLAP, overlap);
     }
-    streams.put(u.name(), new StreamRecord(s.name(), u.subjects(), s.replicas(), s.placement(), s.group()));
+    if (s.limits().sealed() && !u.limits().sealed()) {
+      return new Result(BAD_REQUEST, "a sealed stream cannot be unsealed");
+    }
+    if (!s.limits().retention().equals(u.limits().retention())) {
+      return new Result(BAD_REQUEST, "the retention policy of a stream cannot change");
+    }
+    streams.put(u.name(), new StreamRecord(s.name(), u.subjects(), s.replicas(), s.placement(), s.group(), u.limits()));
     return Result.OK;
   }
 
@@ -276,6 +291,9 @@ public final class MetaState {
       w.b.putInt(s.replicas()).putInt(s.placement().size());
       s.placement().forEach(w.b::putInt);
       w.string(s.group());
+      byte[] limits = s.limits().encode();
+      w.ensure(4 + limits.length);
+      w.b.putInt(limits.length).put(limits);
     }
     MetaCodec.writeStrings(w, List.copyOf(deletedGroups));
     return StreamCommand.sealChecksum(w.bytes());
@@ -306,7 +324,10 @@ public final class MetaState {
       for (int k = b.getInt(); k > 0; k--) {
         placement.add(b.getInt());
       }
-      streams.put(name, new StreamRecord(name, subjects, replicas, placement, StreamCommand.readString(b)));
+      String group = StreamCommand.readString(b);
+      byte[] limits = new byte[b.getInt()];
+      b.get(limits);
+      streams.put(name, new StreamRecord(name, subjects, replicas, placement, group, StreamLimits.decode(limits)));
     }
     deletedGroups.addAll(MetaCodec.readStrings(b));
   }

@@ -91,6 +91,13 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
   public record FromPeer(RaftMessage message) implements Command {}
 
+  /**
+   * The configuration the control plane holds for this group (a stream's limits, from the meta
+   * group). The leader proposes what {@link ReplicatedMachine#toward} says until the applied state
+   * has it, so every replica changes configuration at the same point of the log.
+   */
+  public record Configure(Object desired) implements Command {}
+
   public record GetStatus(ActorRef<Status> replyTo) implements Command, CborMessage {}
 
   public record Status(int id, RaftCore.Role role, long term, int leader, long commitIndex, long appliedIndex)
@@ -132,6 +139,10 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private long pendingBytes;
   private final ReplicatedMachine machine;
   private ActorRef<ReplicaHost.Command> localHost;
+  private Object desired;
+  /** Ticks until the leader next checks configuration and housekeeping (expiry). */
+  private int housekeepingIn;
+  private static final int HOUSEKEEPING_TICKS = 20;
 
   /**
    * @param name the replica group's name: its storage name (unique on its node) and its address
@@ -190,6 +201,11 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
         .onMessageEquals(ProposeBatch.INSTANCE, this::onProposeBatch)
         .onMessage(FromStorage.class, this::onFromStorage)
         .onMessage(Connect.class, this::onConnect)
+        .onMessage(Configure.class, c -> {
+          desired = c.desired();
+          housekeepingIn = 0;
+          return this;
+        })
         .onMessage(Read.class, this::onRead)
         .onMessage(GetStatus.class, this::onGetStatus)
         .onSignal(org.apache.pekko.actor.typed.PostStop.class, s -> onStop())
@@ -198,6 +214,18 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
   private Behavior<Command> onTick() {
     core.tick();
+    if (core.role() == RaftCore.Role.LEADER && --housekeepingIn <= 0) {
+      housekeepingIn = HOUSEKEEPING_TICKS;
+      ActorRef<ProposeReply> ignore = getContext().getSystem().ignoreRef();
+      Wire.Proposal change = desired == null ? null : machine.toward(desired);
+      if (change != null) {
+        onPropose(new Propose(change, ignore));
+      }
+      Wire.Proposal chore = machine.housekeeping(System.currentTimeMillis());
+      if (chore != null) {
+        onPropose(new Propose(chore, ignore));
+      }
+    }
     return drainReady();
   }
 
@@ -217,8 +245,13 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
       return this;
     }
     long bytes = machine.sizeOf(p.proposal());
-    if (pendingBytes + bytes > BATCH_BYTES_MAX) {
+    boolean alone = machine.alone(p.proposal());
+    if (pendingBytes + bytes > BATCH_BYTES_MAX || alone) {
       onProposeBatch();
+    }
+    if (alone) {
+      pending.add(p);
+      return onProposeBatch();
     }
     if (pending.isEmpty()) {
       getContext().getSelf().tell(ProposeBatch.INSTANCE);
@@ -268,7 +301,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     }
     Wire.ReadReply reply = machine.read(r.query());
     if (reply instanceof Wire.Info i) {
-      reply = new Wire.Info(i.state(), status());
+      reply = new Wire.Info(i.state(), i.limits(), status());
     }
     r.replyTo().tell(reply);
     return this;

@@ -18,6 +18,24 @@ public interface ReplicatedMachine {
   /** Proposals per log entry at most. */
   int batchMax();
 
+  /** Whether {@code p} must be its own log entry (not batched with others). */
+  default boolean alone(Wire.Proposal p) {
+    return false;
+  }
+
+  /**
+   * What the leader should propose to bring the state to the {@code desired} configuration the
+   * control plane holds (for a stream: the meta group's limits), or null if it is there.
+   */
+  default Wire.Proposal toward(Object desired) {
+    return null;
+  }
+
+  /** A chore the leader proposes now and then (a stream's expiry by age), or null. */
+  default Wire.Proposal housekeeping(long nowMillis) {
+    return null;
+  }
+
   /** One log entry for {@code batch}, in order; {@code nowMillis} is the leader's clock. */
   byte[] encode(List<Wire.Proposal> batch, long nowMillis);
 

@@ -18,11 +18,15 @@ public final class Wire {
   /** Something to append to a group's log. */
   @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "t")
   @JsonSubTypes({@JsonSubTypes.Type(value = Publish.class, name = "pub"),
+      @JsonSubTypes.Type(value = StreamOp.class, name = "op"),
       @JsonSubTypes.Type(value = MetaChange.class, name = "meta")})
   public sealed interface Proposal extends CborMessage {}
 
   /** A message for a stream, NATS-style: subject, multi-valued headers, payload. */
   public record Publish(String subject, SortedMap<String, List<String>> headers, byte[] payload) implements Proposal {}
+
+  /** An encoded {@code StreamCommand} other than a publish (config change, purge, delete, expire). */
+  public record StreamOp(byte[] command) implements Proposal {}
 
   /** An encoded {@code MetaState.Command} for the meta group. */
   public record MetaChange(byte[] command) implements Proposal {}
@@ -30,23 +34,38 @@ public final class Wire {
   /** What a committed proposal did. */
   @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "t")
   @JsonSubTypes({@JsonSubTypes.Type(value = Seq.class, name = "seq"),
+      @JsonSubTypes.Type(value = Rejected.class, name = "rejected"),
       @JsonSubTypes.Type(value = MetaOutcome.class, name = "meta")})
   public sealed interface Outcome extends CborMessage {}
 
-  /** The publish is stored at {@code seq} of {@code stream}. */
-  public record Seq(String stream, long seq) implements Outcome {}
+  /**
+   * The publish is stored at {@code seq} of {@code stream} ({@code duplicate}: it had been, its
+   * msg id is within the duplicate window); for other stream operations, {@code seq} is their count.
+   */
+  public record Seq(String stream, long seq, boolean duplicate) implements Outcome {
+    public Seq(String stream, long seq) {
+      this(stream, seq, false);
+    }
+  }
+
+  /** The stream's rules refused it (limits, expectations, sealed...): nothing changed. */
+  public record Rejected(String code, String message) implements Outcome {}
 
   /** A meta command's result: {@code code} null when it took effect. */
   public record MetaOutcome(String code, String message) implements Outcome {}
 
   @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "t")
   @JsonSubTypes({@JsonSubTypes.Type(value = GetMessages.class, name = "msgs"),
+      @JsonSubTypes.Type(value = GetLastFor.class, name = "last"),
       @JsonSubTypes.Type(value = GetInfo.class, name = "info"),
       @JsonSubTypes.Type(value = GetMeta.class, name = "meta")})
   public sealed interface Query extends CborMessage {}
 
   /** Up to {@code max} messages from {@code fromSeq} on. */
   public record GetMessages(long fromSeq, int max) implements Query {}
+
+  /** The newest message on {@code subject} (as {@link Messages}, empty if none). */
+  public record GetLastFor(String subject) implements Query {}
 
   /** The stream's counts and this replica's Raft status. */
   public record GetInfo(boolean withStatus) implements Query {}
@@ -63,7 +82,7 @@ public final class Wire {
 
   public record Messages(List<StoredMessage> messages) implements ReadReply {}
 
-  public record Info(StreamState.Info state, ReplicaShell.Status status) implements ReadReply {}
+  public record Info(StreamState.Info state, byte[] limits, ReplicaShell.Status status) implements ReadReply {}
 
   /** A committed meta state: {@code snapshot} is {@code MetaState.snapshot()}, empty if not newer than asked. */
   public record MetaView(long index, byte[] snapshot) implements ReadReply {}

@@ -137,6 +137,10 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
       if (s.placement().contains(settings.nodeId()) && !children.containsKey(s.group())) {
         spawn(s.group(), s.placement(), new StreamMachine(s.name(), s.group()));
       }
+      ActorRef<ReplicaShell.Command> child = children.get(s.group());
+      if (child != null) {
+        child.tell(new ReplicaShell.Configure(s.limits())); // the leader brings the stream there
+      }
     }
     for (String group : view.deletedGroups()) {
       ActorRef<ReplicaShell.Command> child = children.remove(group);

@@ -18,15 +18,50 @@ public sealed interface StreamCommand {
     }
   }
 
+  /** The stream's limits change to {@code limits} (proposed by the leader when the meta group's config differs). */
+  record UpdateConfig(StreamLimits limits) implements StreamCommand {}
+
+  /**
+   * Removes messages: those matching {@code subject} (a filter; null = all), below {@code upToSeq}
+   * (0 = no bound), all but the newest {@code keep} of them (0 = keep none).
+   */
+  record Purge(String subject, long upToSeq, long keep) implements StreamCommand {}
+
+  /** Removes one message. */
+  record DeleteMessage(long seq) implements StreamCommand {}
+
+  /** The leader's clock says {@code nowMillis}: messages older than max_age go. */
+  record Expire(long nowMillis) implements StreamCommand {}
+
   byte PUBLISH_BATCH = 1;
+  byte UPDATE_CONFIG = 2;
+  byte PURGE = 3;
+  byte DELETE_MESSAGE = 4;
+  byte EXPIRE = 5;
 
   static byte[] encode(StreamCommand command) {
-    PublishBatch batch = (PublishBatch) command;
     Writer w = new Writer();
-    w.b.put(PUBLISH_BATCH);
-    w.b.putInt(batch.messages().size());
-    for (Message m : batch.messages()) {
-      writeMessage(w, m);
+    if (command instanceof PublishBatch batch) {
+      w.b.put(PUBLISH_BATCH);
+      w.b.putInt(batch.messages().size());
+      for (Message m : batch.messages()) {
+        writeMessage(w, m);
+      }
+    } else if (command instanceof UpdateConfig u) {
+      byte[] limits = u.limits().encode();
+      w.ensure(1 + limits.length);
+      w.b.put(UPDATE_CONFIG).put(limits);
+    } else if (command instanceof Purge p) {
+      w.b.put(PURGE).put((byte) (p.subject() == null ? 0 : 1));
+      if (p.subject() != null) {
+        w.string(p.subject());
+      }
+      w.ensure(16);
+      w.b.putLong(p.upToSeq()).putLong(p.keep());
+    } else if (command instanceof DeleteMessage d) {
+      w.b.put(DELETE_MESSAGE).putLong(d.seq());
+    } else {
+      w.b.put(EXPIRE).putLong(((Expire) command).nowMillis());
     }
     return w.bytes();
   }
@@ -34,18 +69,29 @@ public sealed interface StreamCommand {
   static StreamCommand decode(byte[] bytes) {
     ByteBuffer b = ByteBuffer.wrap(bytes);
     byte type = b.get();
-    if (type != PUBLISH_BATCH) {
-      throw new IllegalArgumentException("unknown stream command type " + type);
-    }
-    int count = b.getInt();
-    List<Message> messages = new ArrayList<>(count);
-    for (int i = 0; i < count; i++) {
-      messages.add(readMessage(b));
+    StreamCommand c;
+    switch (type) {
+      case PUBLISH_BATCH -> {
+        int count = b.getInt();
+        List<Message> messages = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+          messages.add(readMessage(b));
+        }
+        c = new PublishBatch(messages);
+      }
+      case UPDATE_CONFIG -> c = new UpdateConfig(StreamLimits.read(b));
+      case PURGE -> {
+        String subject = b.get() == 0 ? null : readString(b);
+        c = new Purge(subject, b.getLong(), b.getLong());
+      }
+      case DELETE_MESSAGE -> c = new DeleteMessage(b.getLong());
+      case EXPIRE -> c = new Expire(b.getLong());
+      default -> throw new IllegalArgumentException("unknown stream command type " + type);
     }
     if (b.hasRemaining()) {
       throw new IllegalArgumentException(b.remaining() + " trailing bytes in a stream command");
     }
-    return new PublishBatch(messages);
+    return c;
   }
 
   /** Message layout: subject, u16 header names × (name, u16 values × value), u32 payload, payload, i64 time. */

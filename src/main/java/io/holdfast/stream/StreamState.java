@@ -5,24 +5,67 @@ import io.holdfast.raft.message.LogEntry;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
- * One stream's replicated state: the messages, by stream sequence. Pure and deterministic:
- * every replica applies the same committed entries in the same order and ends byte for byte
- * equal. Sequences are assigned here, when a {@link StreamCommand.PublishBatch} is applied, so
- * they are contiguous from 1 whatever else the log holds (no-ops, membership changes).
+ * One stream's replicated state: its messages by stream sequence, its limits, and the publish
+ * rules of JetStream — limits with discard old/new, de-duplication by {@code Nats-Msg-Id} within
+ * the duplicate window, expectations, rollups, purge and delete. Pure and deterministic: every
+ * replica applies the same committed entries in the same order and ends byte for byte equal.
+ * Time comes only from the leader's stamp on each message (and {@link StreamCommand.Expire}), so
+ * age limits agree too. Sequences are assigned here, contiguous from 1 whatever else the log holds.
  *
- * <p>This first version keeps messages in memory and has no limits; retention, limits, subjects
- * with wildcards, de-duplication and expectations are the stream-semantics work (issue 5).
+ * <p>Publish options travel as NATS headers, so a NATS front door can pass them unchanged:
+ * {@value #MSG_ID}, {@value #EXPECTED_STREAM}, {@value #EXPECTED_LAST_SEQ},
+ * {@value #EXPECTED_LAST_SUBJECT_SEQ}, {@value #EXPECTED_LAST_MSG_ID}, and {@value #ROLLUP}
+ * ({@code sub} or {@code all}).
  */
 public final class StreamState {
+  public static final String MSG_ID = "Nats-Msg-Id";
+  public static final String EXPECTED_STREAM = "Nats-Expected-Stream";
+  public static final String EXPECTED_LAST_SEQ = "Nats-Expected-Last-Sequence";
+  public static final String EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence";
+  public static final String EXPECTED_LAST_MSG_ID = "Nats-Expected-Last-Msg-Id";
+  public static final String ROLLUP = "Holdfast-Rollup";
+
+  /**
+   * What one command did: a stored (or de-duplicated) message at {@code seq}, a count for purges,
+   * or an {@code error} code with a message (nothing changed).
+   */
+  public record Result(long seq, boolean duplicate, String error, String message) {
+    static Result stored(long seq) {
+      return new Result(seq, false, null, null);
+    }
+
+    static Result rejected(String error, String message) {
+      return new Result(0, false, error, message);
+    }
+
+    public boolean ok() {
+      return error == null;
+    }
+  }
+
+  private record MsgId(long seq, long timestamp) {}
+
   private final String name;
+  private StreamLimits limits = StreamLimits.DEFAULT;
   private final TreeMap<Long, Message> messages = new TreeMap<>();
+  /** Derived from {@link #messages}: subject → its sequences. */
+  private final HashMap<String, TreeSet<Long>> bySubject = new HashMap<>();
+  /** Msg ids inside the duplicate window, oldest first. */
+  private final LinkedHashMap<String, MsgId> msgIds = new LinkedHashMap<>();
+  private String lastMsgId = "";
   private long lastSeq;
   private long bytes;
 
+  /** @param name the stream's name (what {@value #EXPECTED_STREAM} is compared with) */
   public StreamState(String name) {
     this.name = name;
   }
@@ -31,23 +74,210 @@ public final class StreamState {
     return name;
   }
 
-  /**
-   * Applies a committed entry. Returns the sequences assigned to the messages it carried, in
-   * order (empty for entries that carry no stream command).
-   */
-  public List<Long> apply(LogEntry entry) {
+  public StreamLimits limits() {
+    return limits;
+  }
+
+  /** Applies a committed entry: one result per message of a publish batch, one for other commands, none for no-ops. */
+  public List<Result> apply(LogEntry entry) {
     if (entry.type() != EntryType.COMMAND) {
       return List.of();
     }
-    StreamCommand.PublishBatch batch = (StreamCommand.PublishBatch) StreamCommand.decode(entry.data());
-    List<Long> seqs = new ArrayList<>(batch.messages().size());
-    for (Message m : batch.messages()) {
-      lastSeq++;
-      messages.put(lastSeq, m);
-      bytes += m.sizeBytes();
-      seqs.add(lastSeq);
+    StreamCommand c = StreamCommand.decode(entry.data());
+    if (c instanceof StreamCommand.PublishBatch batch) {
+      List<Result> out = new ArrayList<>(batch.messages().size());
+      for (Message m : batch.messages()) {
+        out.add(publish(m));
+      }
+      return out;
     }
-    return seqs;
+    if (c instanceof StreamCommand.UpdateConfig u) {
+      limits = u.limits();
+      enforceLimits(null);
+      return List.of(Result.stored(lastSeq));
+    }
+    if (c instanceof StreamCommand.Purge p) {
+      return List.of(limits.denyPurge() ? Result.rejected("purge_denied", "stream " + name + " denies purge")
+          : Result.stored(purge(p.subject(), p.upToSeq(), p.keep())));
+    }
+    if (c instanceof StreamCommand.DeleteMessage d) {
+      if (limits.denyDelete()) {
+        return List.of(Result.rejected("delete_denied", "stream " + name + " denies deleting messages"));
+      }
+      return List.of(remove(d.seq()) ? Result.stored(d.seq())
+          : Result.rejected("no_message", "stream " + name + " has no message at sequence " + d.seq()));
+    }
+    expire(((StreamCommand.Expire) c).nowMillis());
+    return List.of(Result.stored(lastSeq));
+  }
+
+  private Result publish(Message m) {
+    if (limits.sealed()) {
+      return Result.rejected("stream_sealed", "stream " + name + " is sealed");
+    }
+    long size = m.sizeBytes();
+    if (limits.maxMsgSize() >= 0 && size > limits.maxMsgSize()) {
+      return Result.rejected("message_too_large", "message of " + size + " bytes exceeds max_msg_size "
+          + limits.maxMsgSize());
+    }
+    String expectedStream = header(m, EXPECTED_STREAM);
+    if (expectedStream != null && !expectedStream.equals(name)) {
+      return Result.rejected("wrong_stream", "expected stream " + expectedStream + ", this is " + name);
+    }
+    String bad = expectation(m, EXPECTED_LAST_SEQ, lastSeq, "last sequence");
+    if (bad == null) {
+      TreeSet<Long> seqs = bySubject.get(m.subject());
+      bad = expectation(m, EXPECTED_LAST_SUBJECT_SEQ, seqs == null ? 0 : seqs.last(), "last sequence of " + m.subject());
+    }
+    if (bad != null) {
+      return Result.rejected("wrong_last_sequence", bad);
+    }
+    String expectedMsgId = header(m, EXPECTED_LAST_MSG_ID);
+    if (expectedMsgId != null && !expectedMsgId.equals(lastMsgId)) {
+      return Result.rejected("wrong_last_msg_id", "expected last msg id '" + expectedMsgId + "', current is '"
+          + lastMsgId + "'");
+    }
+    String id = header(m, MSG_ID);
+    pruneMsgIds(m.timestampMillis());
+    if (id != null && msgIds.containsKey(id)) {
+      return new Result(msgIds.get(id).seq(), true, null, null);
+    }
+    String rollup = header(m, ROLLUP);
+    if (rollup != null) {
+      if (!limits.allowRollup()) {
+        return Result.rejected("rollup_denied", "stream " + name + " does not allow rollups");
+      }
+      if (!rollup.equals("sub") && !rollup.equals("all")) {
+        return Result.rejected("bad_rollup", ROLLUP + " must be sub or all, got '" + rollup + "'");
+      }
+    }
+    if (limits.discardNew()) {
+      long count = rollup == null ? messages.size() : 0;
+      if (limits.maxMsgs() >= 0 && count >= limits.maxMsgs()) {
+        return Result.rejected("maximum_messages_exceeded", "stream " + name + " holds max_msgs " + limits.maxMsgs());
+      }
+      if (limits.maxBytes() >= 0 && (rollup == null ? bytes : 0) + size > limits.maxBytes()) {
+        return Result.rejected("maximum_bytes_exceeded", "stream " + name + " would exceed max_bytes "
+            + limits.maxBytes());
+      }
+      TreeSet<Long> seqs = bySubject.get(m.subject());
+      if (limits.discardNewPerSubject() && rollup == null && seqs != null
+          && seqs.size() >= limits.maxMsgsPerSubject()) {
+        return Result.rejected("maximum_messages_per_subject_exceeded", "subject " + m.subject() + " holds "
+            + "max_msgs_per_subject " + limits.maxMsgsPerSubject());
+      }
+    }
+    if (rollup != null) {
+      purge(rollup.equals("all") ? null : m.subject(), 0, 0);
+    }
+    long seq = ++lastSeq;
+    messages.put(seq, m);
+    bySubject.computeIfAbsent(m.subject(), k -> new TreeSet<>()).add(seq);
+    bytes += size;
+    if (id != null) {
+      msgIds.put(id, new MsgId(seq, m.timestampMillis()));
+      lastMsgId = id;
+    }
+    enforceLimits(m.subject());
+    expire(m.timestampMillis());
+    return Result.stored(seq);
+  }
+
+  private static String header(Message m, String name) {
+    List<String> v = m.headers().get(name);
+    return v == null || v.isEmpty() ? null : v.get(0);
+  }
+
+  private static String expectation(Message m, String header, long actual, String what) {
+    String v = header(m, header);
+    if (v == null) {
+      return null;
+    }
+    try {
+      long expected = Long.parseLong(v.trim());
+      return expected == actual ? null : "expected " + what + " " + expected + ", current is " + actual;
+    } catch (NumberFormatException e) {
+      return header + " must be a number, got '" + v + "'";
+    }
+  }
+
+  /** Discard old: the oldest go until every limit holds (for {@code subject}'s own limit, its oldest). */
+  private void enforceLimits(String subject) {
+    if (limits.maxMsgsPerSubject() >= 0) {
+      if (subject != null) {
+        trimSubject(subject);
+      } else {
+        for (String s : new ArrayList<>(bySubject.keySet())) {
+          trimSubject(s);
+        }
+      }
+    }
+    while (limits.maxMsgs() >= 0 && messages.size() > limits.maxMsgs()) {
+      remove(messages.firstKey());
+    }
+    while (limits.maxBytes() >= 0 && bytes > limits.maxBytes() && !messages.isEmpty()) {
+      remove(messages.firstKey());
+    }
+  }
+
+  private void trimSubject(String subject) {
+    TreeSet<Long> seqs = bySubject.get(subject);
+    while (seqs != null && seqs.size() > limits.maxMsgsPerSubject()) {
+      remove(seqs.first());
+      seqs = bySubject.get(subject);
+    }
+  }
+
+  private void expire(long nowMillis) {
+    if (limits.maxAgeMillis() <= 0) {
+      return;
+    }
+    long cutoff = nowMillis - limits.maxAgeMillis();
+    while (!messages.isEmpty() && messages.firstEntry().getValue().timestampMillis() < cutoff) {
+      remove(messages.firstKey());
+    }
+  }
+
+  /** Whether an {@link StreamCommand.Expire} at {@code nowMillis} would remove something. */
+  public boolean expiresBefore(long nowMillis) {
+    return limits.maxAgeMillis() > 0 && !messages.isEmpty()
+        && messages.firstEntry().getValue().timestampMillis() < nowMillis - limits.maxAgeMillis();
+  }
+
+  private void pruneMsgIds(long nowMillis) {
+    long cutoff = nowMillis - limits.duplicateWindowMillis();
+    Iterator<MsgId> it = msgIds.values().iterator();
+    while (it.hasNext() && it.next().timestamp() < cutoff) {
+      it.remove();
+    }
+  }
+
+  private boolean remove(long seq) {
+    Message m = messages.remove(seq);
+    if (m == null) {
+      return false;
+    }
+    bytes -= m.sizeBytes();
+    TreeSet<Long> seqs = bySubject.get(m.subject());
+    seqs.remove(seq);
+    if (seqs.isEmpty()) {
+      bySubject.remove(m.subject());
+    }
+    return true;
+  }
+
+  private long purge(String filter, long upToSeq, long keep) {
+    List<Long> selected = new ArrayList<>();
+    for (var e : messages.entrySet()) {
+      if ((upToSeq <= 0 || e.getKey() < upToSeq) && (filter == null || Subjects.matches(filter, e.getValue().subject()))) {
+        selected.add(e.getKey());
+      }
+    }
+    int drop = (int) Math.max(0, selected.size() - Math.max(0, keep));
+    for (int i = 0; i < drop; i++) {
+      remove(selected.get(i));
+    }
+    return drop;
   }
 
   /** The message at {@code seq}, or null if there is none (never was, or no longer). */
@@ -56,11 +286,22 @@ public final class StreamState {
     return m == null ? null : new StoredMessage(seq, m);
   }
 
-  /** Counts of the stream as applied so far. */
-  public record Info(String name, long messages, long bytes, long firstSeq, long lastSeq) {}
+  /** The newest message whose subject is {@code subject}, or null. */
+  public StoredMessage lastFor(String subject) {
+    TreeSet<Long> seqs = bySubject.get(subject);
+    return seqs == null ? null : get(seqs.last());
+  }
+
+  /** Counts of the stream as applied so far; {@code deleted} counts the holes between first and last. */
+  public record Info(String name, long messages, long bytes, long firstSeq, long lastSeq, long firstTimestamp,
+      long lastTimestamp, long subjects, long deleted) {}
 
   public Info info() {
-    return new Info(name, messages.size(), bytes, messages.isEmpty() ? lastSeq + 1 : messages.firstKey(), lastSeq);
+    long first = messages.isEmpty() ? lastSeq + 1 : messages.firstKey();
+    long deleted = messages.isEmpty() ? 0 : lastSeq - first + 1 - messages.size();
+    return new Info(name, messages.size(), bytes, first, lastSeq,
+        messages.isEmpty() ? 0 : messages.firstEntry().getValue().timestampMillis(),
+        messages.isEmpty() ? 0 : messages.lastEntry().getValue().timestampMillis(), bySubject.size(), deleted);
   }
 
   public List<StoredMessage> range(long fromSeq, int max) {
@@ -74,14 +315,30 @@ public final class StreamState {
     return Collections.unmodifiableList(out);
   }
 
-  /** The whole state, checksummed (D5): u32 crc32c of the rest, i64 lastSeq, u32 count, messages. */
+  /**
+   * The whole state, checksummed (D5): u32 crc32c of the rest, limits, i64 lastSeq, last msg id,
+   * u32 count, messages (seq, message), u32 msg ids, (id, seq, time) oldest first.
+   */
   public byte[] snapshot() {
     StreamCommand.Writer w = new StreamCommand.Writer();
-    w.b.putInt(0).putLong(lastSeq).putInt(messages.size());
+    w.b.putInt(0);
+    byte[] l = limits.encode();
+    w.ensure(l.length + 8);
+    w.b.put(l).putLong(lastSeq);
+    w.string(lastMsgId);
+    w.ensure(4);
+    w.b.putInt(messages.size());
     for (var e : messages.entrySet()) {
       w.ensure(8);
       w.b.putLong(e.getKey());
       StreamCommand.writeMessage(w, e.getValue());
+    }
+    w.ensure(4);
+    w.b.putInt(msgIds.size());
+    for (Map.Entry<String, MsgId> e : msgIds.entrySet()) {
+      w.string(e.getKey());
+      w.ensure(16);
+      w.b.putLong(e.getValue().seq()).putLong(e.getValue().timestamp());
     }
     return StreamCommand.sealChecksum(w.bytes());
   }
@@ -89,19 +346,29 @@ public final class StreamState {
   /** Replaces the state by a snapshot; an empty one (a new group's initial snapshot) is the empty stream. */
   public void restore(byte[] snapshot) {
     messages.clear();
+    bySubject.clear();
+    msgIds.clear();
+    limits = StreamLimits.DEFAULT;
+    lastMsgId = "";
     bytes = 0;
     lastSeq = 0;
     if (snapshot.length == 0) {
       return;
     }
     ByteBuffer b = StreamCommand.openChecksummed(snapshot, "stream snapshot of " + name);
+    limits = StreamLimits.read(b);
     lastSeq = b.getLong();
+    lastMsgId = StreamCommand.readString(b);
     int count = b.getInt();
     for (int i = 0; i < count; i++) {
       long seq = b.getLong();
       Message m = StreamCommand.readMessage(b);
       messages.put(seq, m);
+      bySubject.computeIfAbsent(m.subject(), k -> new TreeSet<>()).add(seq);
       bytes += m.sizeBytes();
+    }
+    for (int n = b.getInt(); n > 0; n--) {
+      msgIds.put(StreamCommand.readString(b), new MsgId(b.getLong(), b.getLong()));
     }
   }
 }

@@ -252,6 +252,35 @@ class ClusterTest {
 
   @Test
   @Order(4)
+  void streamRulesHoldAcrossTheClusterAndTheirRejectionsAreTyped() throws Exception {
+    Holdfast h = hf(nodes.get(2));
+    io.holdfast.stream.StreamLimits d = io.holdfast.stream.StreamLimits.DEFAULT;
+    io.holdfast.stream.StreamLimits twoThenRefuse = new io.holdfast.stream.StreamLimits(2, -1, 0, -1, -1, true, false,
+        d.duplicateWindowMillis(), "limits", false, false, false, false);
+    h.createStream(new StreamConfig("limited", List.of("limited.>"), 3, twoThenRefuse)).toCompletableFuture().get();
+    Records.PublishOptions once = new Records.PublishOptions("id-1", null, null, null, null);
+    PubAck first = h.publish("limited.a", null, new byte[] {1}, once).toCompletableFuture().get();
+    PubAck again = hf(nodes.get(3)).publish("limited.a", null, new byte[] {1}, once).toCompletableFuture().get();
+    assertEquals(new PubAck("limited", 1, true), again, "a repeated msg id returns the original sequence");
+    assertEquals(new PubAck("limited", 1, false), first);
+    assertError(HoldfastException.Conflict.class, () -> h.publish("limited.b", null, new byte[0],
+        new Records.PublishOptions(null, null, 5L, null, null)).toCompletableFuture().get());
+    h.publish("limited.b", null, new byte[0], new Records.PublishOptions(null, null, 1L, null, null))
+        .toCompletableFuture().get();
+    try {
+      h.publish("limited.c", null, new byte[0]).toCompletableFuture().get();
+      fail("max_msgs 2 with discard new");
+    } catch (ExecutionException e) {
+      assertEquals("maximum_messages_exceeded", assertInstanceOf(HoldfastException.Conflict.class, e.getCause()).code());
+    }
+    assertEquals(1L, h.purgeStream("limited", "limited.a", 0, 0).toCompletableFuture().get());
+    assertTrue(h.publish("limited.c", null, new byte[0]).toCompletableFuture().get().seq() == 3);
+    assertEquals(3, h.getLastFor("limited", "limited.c").toCompletableFuture().get().seq());
+    h.deleteStream("limited").toCompletableFuture().get();
+  }
+
+  @Test
+  @Order(5)
   void httpApiAnswersJsonWithClearErrors() throws Exception {
     HttpClient http = HttpClient.newHttpClient();
     String base = "http://127.0.0.1:" + httpPort;
@@ -259,12 +288,31 @@ class ClusterTest {
         .header("Holdfast-Header-Trace", "t1").POST(HttpRequest.BodyPublishers.ofString("over http")).build(),
         HttpResponse.BodyHandlers.ofString());
     assertEquals(200, pub.statusCode(), pub.body());
-    assertTrue(pub.body().matches("\\{\"stream\":\"orders\",\"seq\":\\d+}"), pub.body());
-    long seq = Long.parseLong(pub.body().replaceAll("\\D+", " ").trim());
+    assertTrue(pub.body().matches("\\{\"stream\":\"orders\",\"seq\":\\d+,\"duplicate\":false}"), pub.body());
+    long seq = new com.fasterxml.jackson.databind.ObjectMapper().readTree(pub.body()).get("seq").asLong();
     acked.put("over http", seq);
     HttpResponse<String> get = http.send(HttpRequest.newBuilder(URI.create(base + "/streams/orders/messages/" + seq))
         .build(), HttpResponse.BodyHandlers.ofString());
     assertTrue(get.body().contains("\"data\":\"over http\"") && get.body().contains("\"Trace\":[\"t1\"]"), get.body());
+    HttpResponse<String> info = http.send(HttpRequest.newBuilder(URI.create(base + "/streams/orders")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    for (String field : new String[] {"\"max_msgs\":-1", "\"discard\":\"old\"", "\"duplicate_window\":\"2m\"",
+        "\"first_seq\":1", "\"num_subjects\":", "\"num_deleted\":0"}) {
+      assertTrue(info.body().contains(field), field + " in " + info.body());
+    }
+    HttpResponse<String> dup = http.send(HttpRequest.newBuilder(URI.create(base + "/pub/orders.http"))
+        .header("Holdfast-Msg-Id", "h-1").POST(HttpRequest.BodyPublishers.ofString("once")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> dup2 = http.send(HttpRequest.newBuilder(URI.create(base + "/pub/orders.http"))
+        .header("Holdfast-Msg-Id", "h-1").POST(HttpRequest.BodyPublishers.ofString("once")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertTrue(dup2.body().contains("\"duplicate\":true"), dup2.body());
+    acked.put("once", new com.fasterxml.jackson.databind.ObjectMapper().readTree(dup.body()).get("seq").asLong());
+    HttpResponse<String> wrongSeq = http.send(HttpRequest.newBuilder(URI.create(base + "/pub/orders.http"))
+        .header("Holdfast-Expected-Last-Seq", "1").POST(HttpRequest.BodyPublishers.ofString("no")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(409, wrongSeq.statusCode());
+    assertTrue(wrongSeq.body().contains("\"code\":\"wrong_last_sequence\""), wrongSeq.body());
     HttpResponse<String> badJson = http.send(HttpRequest.newBuilder(URI.create(base + "/streams"))
         .POST(HttpRequest.BodyPublishers.ofString("{nope")).build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(400, badJson.statusCode());
@@ -283,7 +331,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(5)
+  @Order(6)
   void theLeaderStopsAndAnotherTakesOverWithoutLosingAnAck() throws Exception {
     int leader = hf(nodes.get(1)).streamInfo("orders").toCompletableFuture().get().cluster().leader();
     assertTrue(leader >= 1 && leader <= 3, "a leader: " + leader);
@@ -310,7 +358,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(6)
+  @Order(7)
   void withoutAQuorumAPublishFailsClearlyWithinTheTimeoutAndIsNeverAcked() throws Exception {
     List<Integer> ids = new ArrayList<>(nodes.keySet());
     stop(ids.get(0));

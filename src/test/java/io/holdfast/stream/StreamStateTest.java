@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.holdfast.base.Prng;
 import io.holdfast.raft.message.EntryType;
@@ -33,13 +34,26 @@ class StreamStateTest {
   @Test
   void sequencesAreContiguousFromOneWhateverElseTheLogHolds() {
     StreamState s = new StreamState("orders");
-    assertEquals(List.of(1L, 2L), s.apply(batch(1, msg("orders.new", "a"), msg("orders.new", "b"))));
+    assertEquals(List.of(1L, 2L), seqs(s.apply(batch(1, msg("orders.new", "a"), msg("orders.new", "b")))));
     assertEquals(List.of(), s.apply(new LogEntry(2, 2, EntryType.NOOP, new byte[0])));
     assertEquals(List.of(), s.apply(new LogEntry(3, 2, EntryType.MEMBERSHIP, Membership.ofVoters(1, 2).encode())));
-    assertEquals(List.of(3L), s.apply(batch(4, msg("orders.paid", "c"))));
+    assertEquals(List.of(3L), seqs(s.apply(batch(4, msg("orders.paid", "c")))));
     assertEquals("c", new String(s.get(3).message().payload(), StandardCharsets.UTF_8));
     assertNull(s.get(4));
-    assertEquals(new StreamState.Info("orders", 3, s.info().bytes(), 1, 3), s.info());
+    StreamState.Info info = s.info();
+    assertEquals(3, info.messages());
+    assertEquals(1, info.firstSeq());
+    assertEquals(3, info.lastSeq());
+    assertEquals(2, info.subjects());
+  }
+
+  static List<Long> seqs(List<StreamState.Result> results) {
+    List<Long> out = new ArrayList<>();
+    for (StreamState.Result r : results) {
+      assertTrue(r.ok(), r.toString());
+      out.add(r.seq());
+    }
+    return out;
   }
 
   @Test

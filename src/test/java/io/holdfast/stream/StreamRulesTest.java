@@ -1,0 +1,302 @@
+package io.holdfast.stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.holdfast.base.Prng;
+import io.holdfast.raft.message.EntryType;
+import io.holdfast.raft.message.LogEntry;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Goal: JetStream's stream rules, decided inside the replicated state machine. Method: one test
+ * per rule, named after it, applying log entries directly; and a property test that random
+ * command sequences leave every replica (and every replica restored from a snapshot midway) byte
+ * for byte equal.
+ */
+class StreamRulesTest {
+  private static final long T0 = 1_700_000_000_000L;
+  private final StreamState s = new StreamState("orders");
+  private long index;
+
+  private static StreamLimits limits(long maxMsgs, long maxBytes, long maxAge, long perSubject, boolean discardNew) {
+    StreamLimits d = StreamLimits.DEFAULT;
+    return new StreamLimits(maxMsgs, maxBytes, maxAge, perSubject, d.maxMsgSize(), discardNew, false,
+        maxAge > 0 ? Math.min(maxAge, d.duplicateWindowMillis()) : d.duplicateWindowMillis(), "limits", false, false,
+        false, false);
+  }
+
+  private List<StreamState.Result> apply(StreamCommand c) {
+    return s.apply(new LogEntry(++index, 1, EntryType.COMMAND, StreamCommand.encode(c)));
+  }
+
+  private StreamState.Result configure(StreamLimits l) {
+    return apply(new StreamCommand.UpdateConfig(l)).get(0);
+  }
+
+  private StreamState.Result pub(String subject, String payload, long time, String... headers) {
+    TreeMap<String, List<String>> h = new TreeMap<>();
+    for (int i = 0; i < headers.length; i += 2) {
+      h.put(headers[i], List.of(headers[i + 1]));
+    }
+    return apply(new StreamCommand.PublishBatch(List.of(new Message(subject, h, payload.getBytes(StandardCharsets.UTF_8),
+        time)))).get(0);
+  }
+
+  private List<String> payloads() {
+    List<String> out = new ArrayList<>();
+    for (StoredMessage m : s.range(1, 1000)) {
+      out.add(new String(m.message().payload(), StandardCharsets.UTF_8));
+    }
+    return out;
+  }
+
+  @Test
+  void maxMsgsWithDiscardOldEvictsTheOldest() {
+    configure(limits(2, -1, 0, -1, false));
+    pub("a", "1", T0);
+    pub("a", "2", T0);
+    assertEquals(3, pub("a", "3", T0).seq());
+    assertEquals(List.of("2", "3"), payloads());
+    assertEquals(2, s.info().firstSeq());
+  }
+
+  @Test
+  void maxMsgsWithDiscardNewRefusesThePublish() {
+    configure(limits(2, -1, 0, -1, true));
+    pub("a", "1", T0);
+    pub("a", "2", T0);
+    StreamState.Result r = pub("a", "3", T0);
+    assertEquals("maximum_messages_exceeded", r.error());
+    assertEquals(List.of("1", "2"), payloads());
+    assertEquals(2, s.info().lastSeq(), "a refused publish takes no sequence");
+  }
+
+  @Test
+  void maxBytesEvictsOrRefusesByTheDiscardPolicy() {
+    configure(limits(-1, 10, 0, -1, false));
+    pub("a", "12345", T0); // 1 + 5 bytes
+    pub("b", "12345", T0);
+    assertEquals(List.of("12345"), payloads(), "the oldest went to stay under 10 bytes");
+    configure(limits(-1, 10, 0, -1, true));
+    assertEquals("maximum_bytes_exceeded", pub("c", "12345", T0).error());
+  }
+
+  @Test
+  void maxMsgsPerSubjectKeepsTheNewestOfEachSubject() {
+    configure(limits(-1, -1, 0, 1, false));
+    pub("a", "a1", T0);
+    pub("b", "b1", T0);
+    pub("a", "a2", T0);
+    assertEquals(List.of("b1", "a2"), payloads());
+    assertEquals("a2", new String(s.lastFor("a").message().payload(), StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void discardNewPerSubjectRefusesOnlyTheFullSubject() {
+    StreamLimits d = StreamLimits.DEFAULT;
+    configure(new StreamLimits(-1, -1, 0, 1, -1, true, true, d.duplicateWindowMillis(), "limits", false, false, false,
+        false));
+    pub("a", "a1", T0);
+    assertEquals("maximum_messages_per_subject_exceeded", pub("a", "a2", T0).error());
+    assertTrue(pub("b", "b1", T0).ok());
+  }
+
+  @Test
+  void maxAgeUsesTheLeadersStampSoReplicasAgree() {
+    configure(limits(-1, -1, 60_000, -1, false));
+    pub("a", "old", T0);
+    pub("a", "new", T0 + 30_000);
+    assertTrue(s.expiresBefore(T0 + 61_000));
+    apply(new StreamCommand.Expire(T0 + 61_000));
+    assertEquals(List.of("new"), payloads());
+    assertFalse(s.expiresBefore(T0 + 61_000));
+  }
+
+  @Test
+  void maxMsgSizeRefusesLargerMessages() {
+    StreamLimits d = StreamLimits.DEFAULT;
+    configure(new StreamLimits(-1, -1, 0, -1, 4, false, false, d.duplicateWindowMillis(), "limits", false, false, false,
+        false));
+    assertEquals("message_too_large", pub("a", "12345", T0).error());
+  }
+
+  @Test
+  void aRepeatedMsgIdInsideTheWindowReturnsTheOriginalSequenceAsDuplicate() {
+    assertEquals(1, pub("a", "x", T0, StreamState.MSG_ID, "id-1").seq());
+    StreamState.Result again = pub("a", "x", T0 + 1000, StreamState.MSG_ID, "id-1");
+    assertTrue(again.duplicate());
+    assertEquals(1, again.seq());
+    assertEquals(1, s.info().messages());
+    StreamState.Result later = pub("a", "x", T0 + StreamLimits.DEFAULT.duplicateWindowMillis() + 1001,
+        StreamState.MSG_ID, "id-1");
+    assertFalse(later.duplicate(), "outside the window it is a new message");
+    assertEquals(2, later.seq());
+  }
+
+  @Test
+  void theDuplicateWindowSurvivesASnapshot() {
+    pub("a", "x", T0, StreamState.MSG_ID, "id-1");
+    StreamState restored = new StreamState("orders");
+    restored.restore(s.snapshot());
+    StreamState.Result r = restored.apply(new LogEntry(9, 1, EntryType.COMMAND, StreamCommand.encode(
+        new StreamCommand.PublishBatch(List.of(new Message("a", new TreeMap<>(java.util.Map.of(StreamState.MSG_ID,
+            List.of("id-1"))), new byte[0], T0 + 5)))))).get(0);
+    assertTrue(r.duplicate());
+  }
+
+  @Test
+  void expectationsRejectWithTheCurrentValue() {
+    pub("a", "1", T0, StreamState.MSG_ID, "m1");
+    pub("b", "2", T0);
+    StreamState.Result wrongSeq = pub("a", "3", T0, StreamState.EXPECTED_LAST_SEQ, "1");
+    assertEquals("wrong_last_sequence", wrongSeq.error());
+    assertTrue(wrongSeq.message().contains("current is 2"), wrongSeq.message());
+    assertTrue(pub("a", "3", T0, StreamState.EXPECTED_LAST_SEQ, "2").ok());
+    assertTrue(pub("b", "4", T0, StreamState.EXPECTED_LAST_SUBJECT_SEQ, "2").ok());
+    assertEquals("wrong_last_sequence", pub("b", "5", T0, StreamState.EXPECTED_LAST_SUBJECT_SEQ, "2").error());
+    assertTrue(pub("new", "6", T0, StreamState.EXPECTED_LAST_SUBJECT_SEQ, "0").ok(), "0: no message on it yet");
+    assertEquals("wrong_stream", pub("a", "7", T0, StreamState.EXPECTED_STREAM, "payments").error());
+    assertTrue(pub("a", "7", T0, StreamState.EXPECTED_STREAM, "orders").ok());
+    assertEquals("wrong_last_msg_id", pub("a", "8", T0, StreamState.EXPECTED_LAST_MSG_ID, "zzz").error());
+    assertTrue(pub("a", "8", T0, StreamState.EXPECTED_LAST_MSG_ID, "m1").ok());
+  }
+
+  @Test
+  void aSealedStreamTakesNothing() {
+    StreamLimits d = StreamLimits.DEFAULT;
+    configure(new StreamLimits(-1, -1, 0, -1, -1, false, false, d.duplicateWindowMillis(), "limits", true, false, false,
+        false));
+    assertEquals("stream_sealed", pub("a", "x", T0).error());
+  }
+
+  @Test
+  void rollupPurgesTheSubjectOrTheStreamWhenAllowed() {
+    assertEquals("rollup_denied", pub("a", "r", T0, StreamState.ROLLUP, "sub").error());
+    StreamLimits d = StreamLimits.DEFAULT;
+    configure(new StreamLimits(-1, -1, 0, -1, -1, false, false, d.duplicateWindowMillis(), "limits", false, false,
+        false, true));
+    pub("a", "a1", T0);
+    pub("b", "b1", T0);
+    pub("a", "a2", T0, StreamState.ROLLUP, "sub");
+    assertEquals(List.of("b1", "a2"), payloads());
+    pub("c", "all", T0, StreamState.ROLLUP, "all");
+    assertEquals(List.of("all"), payloads());
+  }
+
+  @Test
+  void purgeBySubjectKeepAndSequence() {
+    for (int i = 1; i <= 6; i++) {
+      pub(i % 2 == 0 ? "even" : "odd", "m" + i, T0);
+    }
+    assertEquals(1, apply(new StreamCommand.Purge("odd", 3, 0)).get(0).seq(), "odd below seq 3: m1");
+    assertEquals(1, apply(new StreamCommand.Purge("even", 0, 2)).get(0).seq(), "even but the newest 2: m2");
+    assertEquals(List.of("m3", "m4", "m5", "m6"), payloads());
+    assertEquals(4, apply(new StreamCommand.Purge(null, 0, 0)).get(0).seq());
+    assertEquals(0, s.info().messages());
+    assertEquals(7, s.info().firstSeq(), "sequences go on after a purge");
+  }
+
+  @Test
+  void deleteRemovesOneMessageAndLeavesAHoleCountedAsDeleted() {
+    pub("a", "1", T0);
+    pub("a", "2", T0);
+    pub("a", "3", T0);
+    assertTrue(apply(new StreamCommand.DeleteMessage(2)).get(0).ok());
+    assertNull(s.get(2));
+    assertEquals(1, s.info().deleted());
+    assertEquals("no_message", apply(new StreamCommand.DeleteMessage(2)).get(0).error());
+  }
+
+  @Test
+  void denyDeleteAndDenyPurgeAreEnforced() {
+    StreamLimits d = StreamLimits.DEFAULT;
+    configure(new StreamLimits(-1, -1, 0, -1, -1, false, false, d.duplicateWindowMillis(), "limits", false, true, true,
+        false));
+    pub("a", "1", T0);
+    assertEquals("delete_denied", apply(new StreamCommand.DeleteMessage(1)).get(0).error());
+    assertEquals("purge_denied", apply(new StreamCommand.Purge(null, 0, 0)).get(0).error());
+    assertEquals(1, s.info().messages());
+  }
+
+  @Test
+  void loweringALimitEnforcesItAtOnce() {
+    for (int i = 1; i <= 5; i++) {
+      pub("a", "m" + i, T0);
+    }
+    configure(limits(2, -1, 0, -1, false));
+    assertEquals(List.of("m4", "m5"), payloads());
+  }
+
+  @Test
+  void randomCommandSequencesLeaveEveryReplicaIdentical() {
+    for (long seed = 1; seed <= 30; seed++) {
+      Prng prng = Prng.of(seed);
+      List<LogEntry> log = new ArrayList<>();
+      long time = T0;
+      for (int i = 1; i <= 300; i++) {
+        time += prng.between(0, 5000);
+        log.add(new LogEntry(i, 1, EntryType.COMMAND, StreamCommand.encode(randomCommand(prng, time))));
+      }
+      StreamState a = new StreamState("orders");
+      StreamState b = new StreamState("orders");
+      StreamState c = new StreamState("orders");
+      for (int i = 0; i < log.size(); i++) {
+        assertEquals(a.apply(log.get(i)), b.apply(log.get(i)), "seed " + seed + " entry " + (i + 1));
+        if (i == log.size() / 2) {
+          c.restore(a.snapshot()); // a replica that joins from a snapshot midway
+        } else if (i > log.size() / 2) {
+          c.apply(log.get(i));
+        }
+      }
+      assertArrayEquals(a.snapshot(), b.snapshot(), "seed " + seed);
+      assertArrayEquals(a.snapshot(), c.snapshot(), "seed " + seed + ": restored midway");
+      assertEquals(a.info(), c.info());
+    }
+  }
+
+  private static StreamCommand randomCommand(Prng prng, long time) {
+    int kind = prng.nextInt(100);
+    if (kind < 5) {
+      StreamLimits d = StreamLimits.DEFAULT;
+      boolean discardNew = prng.nextInt(2) == 0;
+      long perSubject = prng.nextInt(3) == 0 ? prng.between(1, 4) : -1;
+      return new StreamCommand.UpdateConfig(new StreamLimits(prng.nextInt(2) == 0 ? prng.between(3, 30) : -1,
+          prng.nextInt(3) == 0 ? prng.between(50, 500) : -1, prng.nextInt(3) == 0 ? prng.between(10_000, 100_000) : 0,
+          perSubject, -1, discardNew, discardNew && perSubject > 0 && prng.nextInt(2) == 0,
+          prng.between(1000, 10_000), "limits", false, false, false, prng.nextInt(2) == 0));
+    }
+    if (kind < 8) {
+      return new StreamCommand.Purge(prng.nextInt(2) == 0 ? null : "s." + prng.nextInt(4), prng.nextInt(2) == 0 ? 0
+          : prng.between(1, 200), prng.nextInt(3));
+    }
+    if (kind < 11) {
+      return new StreamCommand.DeleteMessage(prng.between(1, 200));
+    }
+    if (kind < 13) {
+      return new StreamCommand.Expire(time);
+    }
+    List<Message> batch = new ArrayList<>();
+    for (int j = prng.between(1, 4); j > 0; j--) {
+      TreeMap<String, List<String>> h = new TreeMap<>();
+      if (prng.nextInt(3) == 0) {
+        h.put(StreamState.MSG_ID, List.of("id-" + prng.nextInt(20)));
+      }
+      if (prng.nextInt(10) == 0) {
+        h.put(StreamState.EXPECTED_LAST_SEQ, List.of(Long.toString(prng.nextInt(100))));
+      }
+      if (prng.nextInt(20) == 0) {
+        h.put(StreamState.ROLLUP, List.of(prng.nextInt(2) == 0 ? "sub" : "all"));
+      }
+      batch.add(new Message("s." + prng.nextInt(4), h, new byte[prng.nextInt(40)], time));
+    }
+    return new StreamCommand.PublishBatch(batch);
+  }
+}
