@@ -144,18 +144,14 @@ public final class Holdfast implements Extension {
   }
 
   public CompletionStage<StreamInfo> streamInfo(String name) {
-    MetaState.StreamRecord s;
-    try {
-      s = stream(name);
-    } catch (HoldfastException e) {
-      return CompletableFuture.failedFuture(e);
-    }
-    return router.readFromLeader(s.group(), s.placement(), new Wire.GetInfo(true), timeout()).thenApply(reply -> {
-      Wire.Info i = (Wire.Info) check(reply);
-      var st = i.state();
-      return new StreamInfo(config(s), new Records.StreamState(st.messages(), st.bytes(), st.firstSeq(), st.lastSeq(),
-          st.firstTimestamp(), st.lastTimestamp(), st.subjects(), st.deleted()),
-          new StreamCluster(s.group(), s.placement(), i.status().id()));
+    return withStream(name, s -> {
+      return router.readFromLeader(s.group(), s.placement(), new Wire.GetInfo(true), timeout()).thenApply(reply -> {
+        Wire.Info i = (Wire.Info) check(reply);
+        var st = i.state();
+        return new StreamInfo(config(s), new Records.StreamState(st.messages(), st.bytes(), st.firstSeq(), st.lastSeq(),
+            st.firstTimestamp(), st.lastTimestamp(), st.subjects(), st.deleted()),
+            new StreamCluster(s.group(), s.placement(), i.status().id()));
+      });
     });
   }
 
@@ -239,15 +235,11 @@ public final class Holdfast implements Extension {
   }
 
   private CompletionStage<Long> streamOp(String stream, io.holdfast.stream.StreamCommand command) {
-    MetaState.StreamRecord s;
-    try {
-      s = stream(stream);
-    } catch (HoldfastException e) {
-      return CompletableFuture.failedFuture(e);
-    }
-    Wire.StreamOp op = new Wire.StreamOp(io.holdfast.stream.StreamCommand.encode(command));
-    return router.propose(s.group(), s.placement(), op, timeout(), locateViaEntity(s.name()))
-        .thenApply(reply -> ((Wire.Seq) outcome(reply)).seq());
+    return withStream(stream, s -> {
+      Wire.StreamOp op = new Wire.StreamOp(io.holdfast.stream.StreamCommand.encode(command));
+      return router.propose(s.group(), s.placement(), op, timeout(), locateViaEntity(s.name()))
+          .thenApply(reply -> ((Wire.Seq) outcome(reply)).seq());
+    });
   }
 
   /** The outcome of an applied proposal; a rejection by the stream's rules becomes an exception. */
@@ -265,35 +257,27 @@ public final class Holdfast implements Extension {
 
   /** The newest message on {@code subject} in {@code stream}. */
   public CompletionStage<StreamMessage> getLastFor(String stream, String subject) {
-    MetaState.StreamRecord s;
-    try {
-      s = stream(stream);
-    } catch (HoldfastException e) {
-      return CompletableFuture.failedFuture(e);
-    }
-    return router.readFromLeader(s.group(), s.placement(), new Wire.GetLastFor(subject), timeout()).thenApply(reply -> {
-      List<io.holdfast.stream.StoredMessage> found = ((Wire.Messages) check(reply)).messages();
-      if (found.isEmpty()) {
-        throw new HoldfastException.NotFound("no_message", "stream " + stream + " has no message on " + subject);
-      }
-      return message(stream, found.get(0));
+    return withStream(stream, s -> {
+      return router.readFromLeader(s.group(), s.placement(), new Wire.GetLastFor(subject), timeout()).thenApply(reply -> {
+        List<io.holdfast.stream.StoredMessage> found = ((Wire.Messages) check(reply)).messages();
+        if (found.isEmpty()) {
+          throw new HoldfastException.NotFound("no_message", "stream " + stream + " has no message on " + subject);
+        }
+        return message(stream, found.get(0));
+      });
     });
   }
 
   /** The message at {@code seq} of {@code stream}, read from the leader's committed state. */
   public CompletionStage<StreamMessage> getMessage(String stream, long seq) {
-    MetaState.StreamRecord s;
-    try {
-      s = stream(stream);
-    } catch (HoldfastException e) {
-      return CompletableFuture.failedFuture(e);
-    }
-    return router.readFromLeader(s.group(), s.placement(), new Wire.GetMessages(seq, 1), timeout()).thenApply(reply -> {
-      List<io.holdfast.stream.StoredMessage> found = ((Wire.Messages) check(reply)).messages();
-      if (found.isEmpty() || found.get(0).seq() != seq) {
-        throw new HoldfastException.NotFound("no_message", "stream " + stream + " has no message at sequence " + seq);
-      }
-      return message(stream, found.get(0));
+    return withStream(stream, s -> {
+      return router.readFromLeader(s.group(), s.placement(), new Wire.GetMessages(seq, 1), timeout()).thenApply(reply -> {
+        List<io.holdfast.stream.StoredMessage> found = ((Wire.Messages) check(reply)).messages();
+        if (found.isEmpty() || found.get(0).seq() != seq) {
+          throw new HoldfastException.NotFound("no_message", "stream " + stream + " has no message at sequence " + seq);
+        }
+        return message(stream, found.get(0));
+      });
     });
   }
 
@@ -302,20 +286,16 @@ public final class Holdfast implements Extension {
    * (committed, possibly behind the leader): for checking every replica separately.
    */
   public CompletionStage<List<StreamMessage>> readLocalReplica(String stream, long fromSeq, int max) {
-    MetaState.StreamRecord s;
-    try {
-      s = stream(stream);
-    } catch (HoldfastException e) {
-      return CompletableFuture.failedFuture(e);
-    }
-    if (!s.placement().contains(settings.nodeId())) {
-      return CompletableFuture.failedFuture(new HoldfastException.NotFound("no_local_replica",
-          "node " + settings.nodeId() + " holds no replica of stream " + stream));
-    }
-    ActorRef<ReplicaShell.Command> local = NodeDirectory.replica(system, settings.nodeId(), s.group()).orElseThrow();
-    return router.local(AskPattern.<ReplicaShell.Command, Wire.ReadReply>ask(local,
-            r -> new ReplicaShell.Read(new Wire.GetMessages(fromSeq, max), false, r), timeout(), system.scheduler()))
-        .thenApply(reply -> ((Wire.Messages) reply).messages().stream().map(m -> message(stream, m)).toList());
+    return withStream(stream, s -> {
+      if (!s.placement().contains(settings.nodeId())) {
+        return CompletableFuture.failedFuture(new HoldfastException.NotFound("no_local_replica",
+            "node " + settings.nodeId() + " holds no replica of stream " + stream));
+      }
+      ActorRef<ReplicaShell.Command> local = NodeDirectory.replica(system, settings.nodeId(), s.group()).orElseThrow();
+      return router.local(AskPattern.<ReplicaShell.Command, Wire.ReadReply>ask(local,
+              r -> new ReplicaShell.Read(new Wire.GetMessages(fromSeq, max), false, r), timeout(), system.scheduler()))
+          .thenApply(reply -> ((Wire.Messages) reply).messages().stream().map(m -> message(stream, m)).toList());
+    });
   }
 
   // ---- cluster ----
@@ -435,6 +415,16 @@ public final class Holdfast implements Extension {
     };
     attempt[0].run();
     return result;
+  }
+
+  /** {@code then} with the stream's record from this node's meta view, or a failed stage if there is none. */
+  private <T> CompletionStage<T> withStream(String name,
+      java.util.function.Function<MetaState.StreamRecord, CompletionStage<T>> then) {
+    try {
+      return then.apply(stream(name));
+    } catch (HoldfastException e) {
+      return CompletableFuture.failedFuture(e);
+    }
   }
 
   private MetaState.StreamRecord stream(String name) {
