@@ -16,6 +16,11 @@ public final class Coverage {
   public long wipes;
   public long compactions;
   public long snapshotsInstalled;
+  /** The stream workload on replica 1 at the end: publishes stored, de-duplicated, refused by an expectation, evicted by max_msgs. */
+  public long streamStored;
+  public long streamDuplicates;
+  public long streamRejected;
+  public long streamEvicted;
   public long leaderTerms;
 
   void count(String fault) {
@@ -52,6 +57,10 @@ public final class Coverage {
     wipes += o.wipes;
     compactions += o.compactions;
     snapshotsInstalled += o.snapshotsInstalled;
+    streamStored += o.streamStored;
+    streamDuplicates += o.streamDuplicates;
+    streamRejected += o.streamRejected;
+    streamEvicted += o.streamEvicted;
     leaderTerms += o.leaderTerms;
   }
 
@@ -61,6 +70,7 @@ public final class Coverage {
         + ", split-brain schedules " + splitBrains + ", disks with bit flips " + bitflips + ", disks wiped and rejoined as new members " + wipes
         + ", membership changes " + membershipChanges + ", transfers "
         + transfers + ", terms with a leader " + leaderTerms + ", compactions " + compactions
-        + ", snapshots installed " + snapshotsInstalled;
+        + ", snapshots installed " + snapshotsInstalled + "; stream: stored " + streamStored + ", de-duplicated "
+        + streamDuplicates + ", refused by expectations " + streamRejected + ", evicted by limits " + streamEvicted;
   }
 }

@@ -158,6 +158,24 @@ final class SimChecker {
     }
   }
 
+  /**
+   * The stream workload after convergence: every replica's stream is byte for byte the same, and
+   * the stream rules hold on it ({@link SimStream#check}).
+   */
+  void checkStreams(SimReplica[] nodes, io.holdfast.stream.StreamLimits limits) {
+    io.holdfast.stream.StreamState first = SimStream.replay(nodes[1], limits);
+    byte[] reference = first.snapshot();
+    for (int id = 2; id < nodes.length; id++) {
+      if (!java.util.Arrays.equals(reference, SimStream.replay(nodes[id], limits).snapshot())) {
+        int which = id;
+        violation(() -> "stream: replica " + which + "'s stream differs from replica 1's");
+      }
+    }
+    for (String problem : SimStream.check(first.range(1, Integer.MAX_VALUE), first.info().lastSeq(), limits)) {
+      violation(() -> "stream " + problem);
+    }
+  }
+
   /** After healing: durability and uniqueness over every replica's applied state. */
   void checkFinal(SimReplica[] nodes, boolean converged) {
     HashSet<Long> union = new HashSet<>();

@@ -145,6 +145,10 @@ public final class Simulation {
       }
       checker.checkLogMatching(nodes, now);
       checker.checkFinal(nodes, convergedAt >= 0);
+      if (convergedAt >= 0) {
+        checker.checkStreams(nodes, SimStream.limitsFor(config.seed()));
+        SimStream.replay(nodes[1], SimStream.limitsFor(config.seed()), coverage);
+      }
     } catch (RuntimeException e) {
       checker.violation(() -> "exception at tick " + now + ": " + e);
     }

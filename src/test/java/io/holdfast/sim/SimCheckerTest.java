@@ -134,4 +134,61 @@ class SimCheckerTest {
     }
     return nodes;
   }
+
+  private static io.holdfast.stream.StoredMessage stored(long seq, String msgId, long time, String expectedLastSeq) {
+    java.util.TreeMap<String, List<String>> h = new java.util.TreeMap<>();
+    h.put(io.holdfast.stream.StreamState.MSG_ID, List.of(msgId));
+    if (expectedLastSeq != null) {
+      h.put(io.holdfast.stream.StreamState.EXPECTED_LAST_SEQ, List.of(expectedLastSeq));
+    }
+    return new io.holdfast.stream.StoredMessage(seq, new io.holdfast.stream.Message("s.1", h, new byte[8], time));
+  }
+
+  private static final io.holdfast.stream.StreamLimits KEEP_3 = new io.holdfast.stream.StreamLimits(3, -1, 0, -1, -1,
+      false, false, 100, "limits", false, false, false, false);
+
+  @Test
+  void streamChecksPassAStreamThatKeepsItsRules() {
+    assertEquals(List.of(), SimStream.check(List.of(stored(3, "a", 10, null), stored(4, "b", 20, "3"),
+        stored(5, "a", 200, null)), 5, KEEP_3), "the same msg id outside the window is fine");
+  }
+
+  @Test
+  void aMessageTheLimitsSayMustRemainButIsMissingIsReported() {
+    List<String> problems = SimStream.check(List.of(stored(3, "a", 10, null), stored(5, "c", 30, null)), 5, KEEP_3);
+    assertEquals(1, problems.size(), problems.toString());
+    assertTrue(problems.get(0).startsWith("limits:"), problems.get(0));
+    assertTrue(SimStream.check(List.of(stored(4, "b", 20, null), stored(5, "c", 30, null)), 5, KEEP_3).get(0)
+        .startsWith("limits:"), "too few kept");
+  }
+
+  @Test
+  void aMsgIdStoredTwiceInsideTheWindowIsReported() {
+    List<String> problems = SimStream.check(List.of(stored(1, "a", 10, null), stored(2, "a", 60, null)), 2, KEEP_3);
+    assertEquals(1, problems.size(), problems.toString());
+    assertTrue(problems.get(0).startsWith("dedupe:"), problems.get(0));
+  }
+
+  @Test
+  void aStoredMessageWhoseExpectationDidNotHoldIsReported() {
+    List<String> problems = SimStream.check(List.of(stored(1, "a", 10, null), stored(2, "b", 20, "5")), 2, KEEP_3);
+    assertEquals(1, problems.size(), problems.toString());
+    assertTrue(problems.get(0).startsWith("expectation:"), problems.get(0));
+  }
+
+  @Test
+  void replicasWhoseStreamsDifferAreReported() {
+    SimReplica[] nodes = new SimReplica[3];
+    for (int id = 1; id <= 2; id++) {
+      nodes[id] = new SimReplica(id, Snapshot.initial(Membership.ofVoters(1, 2)));
+      nodes[id].applyValue(1, value(1, 0));
+    }
+    SimChecker same = new SimChecker();
+    same.checkStreams(nodes, KEEP_3);
+    assertEquals(0, same.violationCount());
+    nodes[2].applyValue(2, value(1, 2)); // (value(1, 1) would be the retry of value(1, 0): de-duplicated, same stream)
+    SimChecker differ = new SimChecker();
+    differ.checkStreams(nodes, KEEP_3);
+    assertEquals(1, differ.violationCount());
+  }
 }
