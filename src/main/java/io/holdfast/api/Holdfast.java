@@ -127,12 +127,17 @@ public final class Holdfast implements Extension {
         .thenCompose(v -> awaitInfo(config.name()));
   }
 
-  /** Changes a stream's subjects (the replica count cannot change yet). */
+  /**
+   * Changes a stream's subjects, limits and replica count. A new replica count moves the stream's
+   * group one membership change at a time (new nodes join as learners, then vote); the call
+   * returns once the meta group has the new placement and the leader applied the limits.
+   */
   public CompletionStage<StreamInfo> updateStream(StreamConfig config) {
     return meta(new MetaState.UpdateStream(config.name(), config.subjects(), config.replicas(), config.limits()))
         .thenCompose(v -> awaitView(s -> {
           MetaState.StreamRecord r = s.streams().get(config.name());
-          return r != null && r.subjects().equals(config.subjects()) && r.limits().equals(config.limits());
+          return r != null && r.subjects().equals(config.subjects()) && r.limits().equals(config.limits())
+              && r.replicas() == config.replicas();
         }))
         .thenCompose(v -> awaitInfo(config.name()));
   }

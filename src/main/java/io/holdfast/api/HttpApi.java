@@ -101,13 +101,20 @@ public final class HttpApi extends AllDirectives {
     return concat(
         pathEnd(() -> concat(
             get(() -> answer(holdfast.streamInfo(name), HttpApi::info)),
-            put(() -> entity(Unmarshaller.entityToString(), body -> {
+            put(() -> entity(Unmarshaller.entityToString(), body -> answer(holdfast.streamInfo(name).thenCompose(info -> {
+              // Fields left out keep their current values (a PUT of {"max_msgs":10} changes only that).
+              ObjectNode merged = config(info.config());
               try {
-                return answer(holdfast.updateStream(config(body, name)), HttpApi::info);
-              } catch (HoldfastException e) {
-                return complete(failure(e));
+                JsonNode changes = JSON.readTree(body);
+                if (changes == null || !changes.isObject()) {
+                  throw new HoldfastException.BadRequest("bad_json", "the body must be a JSON object");
+                }
+                merged.setAll((ObjectNode) changes);
+              } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                throw new HoldfastException.BadRequest("bad_json", "the body is not JSON: " + e.getOriginalMessage());
               }
-            })),
+              return holdfast.updateStream(config(merged.toString(), name));
+            }), HttpApi::info))),
             delete(() -> answer(holdfast.deleteStream(name), d -> JSON.createObjectNode().put("deleted", name))))),
         path(PathMatchers.segment("messages").slash(PathMatchers.longSegment()), seq -> concat(
             get(() -> answer(holdfast.getMessage(name, seq), HttpApi::message)),

@@ -32,11 +32,17 @@ public final class MetaState {
 
   public record Node(int id, String incarnation, String http) {}
 
+  /**
+   * @param placement the nodes that hold (or are to hold) a replica now
+   * @param initialPlacement the nodes the group was created on: only they bootstrap it; a node
+   *     added later joins empty and is brought in as a learner, then a voter (D9)
+   */
   public record StreamRecord(String name, List<String> subjects, int replicas, List<Integer> placement, String group,
-      StreamLimits limits) {
+      StreamLimits limits, List<Integer> initialPlacement) {
     public StreamRecord {
       subjects = List.copyOf(subjects);
       placement = List.copyOf(placement);
+      initialPlacement = List.copyOf(initialPlacement);
     }
   }
 
@@ -201,8 +207,9 @@ public final class MetaState {
       return new Result(NO_RESOURCES, c.replicas() + " replicas need " + c.replicas() + " server nodes; "
           + nodes.size() + " are registered");
     }
-    streams.put(c.name(), new StreamRecord(c.name(), c.subjects(), c.replicas(), place(c.replicas()),
-        c.name() + "-" + index, c.limits()));
+    List<Integer> placement = place(c.replicas(), List.of());
+    streams.put(c.name(), new StreamRecord(c.name(), c.subjects(), c.replicas(), placement, c.name() + "-" + index,
+        c.limits(), placement));
     return Result.OK;
   }
 
@@ -211,8 +218,15 @@ public final class MetaState {
     if (s == null) {
       return new Result(NOT_FOUND, "no stream named " + u.name());
     }
-    if (u.replicas() != s.replicas()) {
-      return new Result(BAD_REQUEST, "changing the replica count of a live stream is not supported yet");
+    List<Integer> placement = s.placement();
+    if (u.replicas() > s.replicas()) {
+      if (nodes.size() < u.replicas()) {
+        return new Result(NO_RESOURCES, u.replicas() + " replicas need " + u.replicas() + " server nodes; "
+            + nodes.size() + " are registered");
+      }
+      placement = place(u.replicas() - s.replicas(), s.placement());
+    } else if (u.replicas() < s.replicas()) {
+      placement = s.placement().subList(0, u.replicas()); // the highest ids go
     }
     String overlap = overlapWithOthers(u.name(), u.subjects());
     if (overlap != null) {
@@ -224,7 +238,8 @@ public final class MetaState {
     if (!s.limits().retention().equals(u.limits().retention())) {
       return new Result(BAD_REQUEST, "the retention policy of a stream cannot change");
     }
-    streams.put(u.name(), new StreamRecord(s.name(), u.subjects(), s.replicas(), s.placement(), s.group(), u.limits()));
+    streams.put(u.name(), new StreamRecord(s.name(), u.subjects(), u.replicas(), placement, s.group(), u.limits(),
+        s.initialPlacement()));
     return Result.OK;
   }
 
@@ -253,10 +268,13 @@ public final class MetaState {
     return null;
   }
 
-  /** R distinct nodes: the least loaded first, then the lowest id (deterministic on every replica). */
-  private List<Integer> place(int replicas) {
+  /**
+   * {@code existing} plus {@code more} distinct nodes: the least loaded first, then the lowest id
+   * (deterministic on every replica); sorted.
+   */
+  private List<Integer> place(int more, List<Integer> existing) {
     TreeMap<Integer, Integer> load = new TreeMap<>();
-    nodes.keySet().forEach(id -> load.put(id, 0));
+    nodes.keySet().stream().filter(id -> !existing.contains(id)).forEach(id -> load.put(id, 0));
     for (StreamRecord s : streams.values()) {
       for (int id : s.placement()) {
         load.computeIfPresent(id, (k, v) -> v + 1);
@@ -264,8 +282,8 @@ public final class MetaState {
     }
     List<Map.Entry<Integer, Integer>> order = new ArrayList<>(load.entrySet());
     order.sort(Map.Entry.<Integer, Integer>comparingByValue().thenComparing(Map.Entry.comparingByKey()));
-    List<Integer> chosen = new ArrayList<>();
-    for (int i = 0; i < replicas; i++) {
+    List<Integer> chosen = new ArrayList<>(existing);
+    for (int i = 0; i < more; i++) {
       chosen.add(order.get(i).getKey());
     }
     Collections.sort(chosen);
@@ -292,8 +310,10 @@ public final class MetaState {
       s.placement().forEach(w.b::putInt);
       w.string(s.group());
       byte[] limits = s.limits().encode();
-      w.ensure(4 + limits.length);
+      w.ensure(8 + limits.length + 4 * s.initialPlacement().size());
       w.b.putInt(limits.length).put(limits);
+      w.b.putInt(s.initialPlacement().size());
+      s.initialPlacement().forEach(w.b::putInt);
     }
     MetaCodec.writeStrings(w, List.copyOf(deletedGroups));
     return StreamCommand.sealChecksum(w.bytes());
@@ -327,7 +347,12 @@ public final class MetaState {
       String group = StreamCommand.readString(b);
       byte[] limits = new byte[b.getInt()];
       b.get(limits);
-      streams.put(name, new StreamRecord(name, subjects, replicas, placement, group, StreamLimits.decode(limits)));
+      List<Integer> initial = new ArrayList<>();
+      for (int k = b.getInt(); k > 0; k--) {
+        initial.add(b.getInt());
+      }
+      streams.put(name, new StreamRecord(name, subjects, replicas, placement, group, StreamLimits.decode(limits),
+          initial));
     }
     deletedGroups.addAll(MetaCodec.readStrings(b));
   }

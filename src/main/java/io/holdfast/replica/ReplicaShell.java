@@ -98,6 +98,19 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
    */
   public record Configure(Object desired) implements Command {}
 
+  /**
+   * The replicas the group should have (the meta group's placement). The leader moves the group
+   * there one single-server change at a time: remove a member not wanted (itself last of all: it
+   * steps down once that commits), add a wanted node as a learner, promote a wanted learner.
+   */
+  public record Members(List<Integer> desired) implements Command {}
+
+  /**
+   * This node no longer holds a replica of the group: stop once the group has let it go (its
+   * membership no longer names it) or no leader has been heard of for a long while.
+   */
+  public enum Retire implements Command { INSTANCE }
+
   public record GetStatus(ActorRef<Status> replyTo) implements Command, CborMessage {}
 
   public record Status(int id, RaftCore.Role role, long term, int leader, long commitIndex, long appliedIndex)
@@ -140,6 +153,11 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private final ReplicatedMachine machine;
   private ActorRef<ReplicaHost.Command> localHost;
   private Object desired;
+  private List<Integer> desiredMembers;
+  private boolean retiring;
+  private int ticksWithoutLeader;
+  /** A retiring replica that hears of no leader for this many ticks has been let go. */
+  private static final int RETIRE_AFTER_SILENT_TICKS = 200;
   /** Ticks until the leader next checks configuration and housekeeping (expiry). */
   private int housekeepingIn;
   private static final int HOUSEKEEPING_TICKS = 20;
@@ -201,6 +219,15 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
         .onMessageEquals(ProposeBatch.INSTANCE, this::onProposeBatch)
         .onMessage(FromStorage.class, this::onFromStorage)
         .onMessage(Connect.class, this::onConnect)
+        .onMessage(Members.class, m -> {
+          desiredMembers = List.copyOf(m.desired());
+          housekeepingIn = 0;
+          return this;
+        })
+        .onMessageEquals(Retire.INSTANCE, () -> {
+          retiring = true;
+          return this;
+        })
         .onMessage(Configure.class, c -> {
           desired = c.desired();
           housekeepingIn = 0;
@@ -214,8 +241,16 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
   private Behavior<Command> onTick() {
     core.tick();
+    if (retiring) {
+      ticksWithoutLeader = core.leaderId() == 0 ? ticksWithoutLeader + 1 : 0;
+      if (!core.membership().contains(self) || ticksWithoutLeader > RETIRE_AFTER_SILENT_TICKS) {
+        getContext().getLog().info("Replica {} of node {} retires: the group no longer needs it", name, self);
+        return Behaviors.stopped();
+      }
+    }
     if (core.role() == RaftCore.Role.LEADER && --housekeepingIn <= 0) {
       housekeepingIn = HOUSEKEEPING_TICKS;
+      changeMembership();
       ActorRef<ProposeReply> ignore = getContext().getSystem().ignoreRef();
       Wire.Proposal change = desired == null ? null : machine.toward(desired);
       if (change != null) {
@@ -282,6 +317,33 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
       proposers.forEach(p -> p.tell(new Refused(r.reason(), r.leaderHint())));
     }
     return drainReady();
+  }
+
+  /** One step toward {@link #desiredMembers}, if the last change is committed. */
+  private void changeMembership() {
+    if (desiredMembers == null || !core.membershipCommitted()) {
+      return;
+    }
+    Membership m = core.membership();
+    for (int member : m.members()) {
+      if (!desiredMembers.contains(member) && member != self) {
+        core.remove(member);
+        return;
+      }
+    }
+    for (int id : desiredMembers) {
+      if (!m.contains(id)) {
+        core.addLearner(id);
+        return;
+      }
+      if (m.learners().contains(id)) {
+        core.promote(id);
+        return;
+      }
+    }
+    if (!desiredMembers.contains(self)) {
+      core.remove(self); // last: the others are in place; this leader steps down once it commits
+    }
   }
 
   private Behavior<Command> onConnect(Connect c) {

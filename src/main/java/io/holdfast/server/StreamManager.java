@@ -45,6 +45,8 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
 
   private record Registered(Object outcome) implements Command {}
 
+  private record ReplicaStopped(String group, ActorRef<ReplicaShell.Command> ref) implements Command {}
+
   private final NodeSettings settings;
   private final ActorRef<NodeStorage.Command> storage;
   private final ActorRef<ReplicaHost.Command> host;
@@ -74,7 +76,8 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     this.http = http;
     this.router = router;
     if (settings.metaVoters().contains(settings.nodeId())) {
-      spawn("meta", settings.metaVoters(), new MetaMachine());
+      spawn("meta", settings.metaVoters(), Membership.ofVoters(settings.metaVoters().stream()
+          .mapToInt(Integer::intValue).toArray()), new MetaMachine());
     }
     timers.startTimerWithFixedDelay(Tick.INSTANCE, Duration.ofMillis(500));
     ctx.getSelf().tell(Tick.INSTANCE);
@@ -86,6 +89,14 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
         .onMessageEquals(Tick.INSTANCE, this::onTick)
         .onMessage(MetaUpdated.class, this::onMetaUpdated)
         .onMessage(Registered.class, this::onRegistered)
+        .onMessage(ReplicaStopped.class, r -> {
+          if (children.get(r.group()) == r.ref()) {
+            children.remove(r.group());
+            members.remove(r.group());
+            reconcile(); // a replica retired and is wanted again: start it anew on its data
+          }
+          return this;
+        })
         .onMessage(GetNodeStatus.class, g -> {
           g.replyTo().tell(new NodeStatus(settings.nodeId(), registration, List.copyOf(children.keySet())));
           return this;
@@ -134,12 +145,25 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
       return;
     }
     for (MetaState.StreamRecord s : view.streams().values()) {
-      if (s.placement().contains(settings.nodeId()) && !children.containsKey(s.group())) {
-        spawn(s.group(), s.placement(), new StreamMachine(s.name(), s.group()));
+      boolean placed = s.placement().contains(settings.nodeId());
+      if (placed && !children.containsKey(s.group())) {
+        // Only the nodes the group was created on bootstrap it; a node added later joins empty,
+        // as a learner the leader brings up to date (D9).
+        Membership initial = s.initialPlacement().contains(settings.nodeId())
+            ? Membership.ofVoters(s.initialPlacement().stream().mapToInt(Integer::intValue).toArray())
+            : Membership.EMPTY;
+        spawn(s.group(), s.placement(), initial, new StreamMachine(s.name(), s.group()));
       }
       ActorRef<ReplicaShell.Command> child = children.get(s.group());
-      if (child != null) {
+      if (child == null) {
+        continue;
+      }
+      if (placed) {
+        members.put(s.group(), s.placement());
         child.tell(new ReplicaShell.Configure(s.limits())); // the leader brings the stream there
+        child.tell(new ReplicaShell.Members(s.placement()));
+      } else {
+        child.tell(ReplicaShell.Retire.INSTANCE);
       }
     }
     for (String group : view.deletedGroups()) {
@@ -153,10 +177,11 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     }
   }
 
-  private void spawn(String group, List<Integer> placement, ReplicatedMachine machine) {
+  private void spawn(String group, List<Integer> placement, Membership initial, ReplicatedMachine machine) {
     long seed = group.hashCode() * 31L + settings.nodeId();
-    ActorRef<ReplicaShell.Command> ref = getContext().spawn(ReplicaShell.create(group, settings.nodeId(),
-        Membership.ofVoters(placement.stream().mapToInt(Integer::intValue).toArray()), settings.raft(), settings.tick(), storage, seed, machine), group);
+    ActorRef<ReplicaShell.Command> ref = getContext().spawn(ReplicaShell.create(group, settings.nodeId(), initial,
+        settings.raft(), settings.tick(), storage, seed, machine), group);
+    getContext().watchWith(ref, new ReplicaStopped(group, ref));
     children.put(group, ref);
     members.put(group, List.copyOf(placement));
     ref.tell(new ReplicaShell.Connect(peers(placement), host));

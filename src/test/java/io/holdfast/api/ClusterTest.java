@@ -281,6 +281,57 @@ class ClusterTest {
 
   @Test
   @Order(5)
+  void theReplicaCountOfALiveStreamGoesFromOneToThreeAndBackWithoutLosingOrDuplicating() throws Exception {
+    Holdfast h = hf(nodes.get(1));
+    StreamInfo one = h.createStream(new StreamConfig("grow", List.of("grow.>"), 1)).toCompletableFuture().get();
+    int home = one.cluster().replicas().get(0);
+    for (int i = 1; i <= 10; i++) {
+      assertEquals(i, h.publish("grow.x", null, ("g" + i).getBytes(StandardCharsets.UTF_8)).toCompletableFuture()
+          .get().seq());
+    }
+    StreamInfo three = h.updateStream(new StreamConfig("grow", List.of("grow.>"), 3)).toCompletableFuture().get();
+    assertEquals(List.of(1, 2, 3), three.cluster().replicas());
+    for (int i = 11; i <= 20; i++) {
+      publishTo(h, "grow.x", "g" + i, i);
+    }
+    for (int id : List.of(1, 2, 3)) { // the new members caught up: every replica holds all 20
+      await(() -> hf(nodes.get(id)).readLocalReplica("grow", 1, 100).toCompletableFuture().get().size() == 20,
+          "node " + id + " holds the 20 messages");
+    }
+    StreamInfo back = h.updateStream(new StreamConfig("grow", List.of("grow.>"), 1)).toCompletableFuture().get();
+    assertEquals(1, back.cluster().replicas().size());
+    int kept = back.cluster().replicas().get(0);
+    for (int i = 21; i <= 30; i++) {
+      publishTo(h, "grow.x", "g" + i, i);
+    }
+    List<StreamMessage> all = hf(nodes.get(kept)).readLocalReplica("grow", 1, 100).toCompletableFuture().get();
+    assertEquals(30, all.size());
+    for (int i = 0; i < 30; i++) {
+      assertEquals(i + 1, all.get(i).seq());
+      assertEquals("g" + (i + 1), new String(all.get(i).payload(), StandardCharsets.UTF_8));
+    }
+    assertTrue(home >= 1, "created on node " + home);
+    h.deleteStream("grow").toCompletableFuture().get();
+  }
+
+  /** Publishes, retrying what is safe to retry while the group changes members; asserts the sequence. */
+  private static void publishTo(Holdfast h, String subject, String value, long expectedSeq) throws Exception {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (true) {
+      try {
+        assertEquals(expectedSeq, h.publish(subject, null, value.getBytes(StandardCharsets.UTF_8)).toCompletableFuture()
+            .get().seq());
+        return;
+      } catch (ExecutionException e) {
+        if (!(e.getCause() instanceof HoldfastException.Unavailable) || System.nanoTime() > deadline) {
+          throw e;
+        }
+      }
+    }
+  }
+
+  @Test
+  @Order(6)
   void httpApiAnswersJsonWithClearErrors() throws Exception {
     HttpClient http = HttpClient.newHttpClient();
     String base = "http://127.0.0.1:" + httpPort;
@@ -331,7 +382,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(6)
+  @Order(7)
   void theLeaderStopsAndAnotherTakesOverWithoutLosingAnAck() throws Exception {
     int leader = hf(nodes.get(1)).streamInfo("orders").toCompletableFuture().get().cluster().leader();
     assertTrue(leader >= 1 && leader <= 3, "a leader: " + leader);
@@ -358,7 +409,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(7)
+  @Order(8)
   void withoutAQuorumAPublishFailsClearlyWithinTheTimeoutAndIsNeverAcked() throws Exception {
     List<Integer> ids = new ArrayList<>(nodes.keySet());
     stop(ids.get(0));

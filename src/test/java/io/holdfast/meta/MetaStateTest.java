@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.holdfast.raft.message.EntryType;
 import io.holdfast.raft.message.LogEntry;
+import io.holdfast.stream.StreamLimits;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -94,5 +95,30 @@ class MetaStateTest {
     assertTrue(MetaState.invalid(new MetaState.CreateStream("ok", List.of("x.>", "x.y"), 1)) != null);
     assertTrue(MetaState.invalid(new MetaState.CreateStream("ok", List.of("x"), 7)) != null);
     assertTrue(MetaState.invalid(new MetaState.CreateStream("ok", List.of(), 1)) != null);
+  }
+
+  @Test
+  void changingTheReplicaCountGrowsOnTheLeastLoadedNodesAndShrinksFromTheHighestIds() {
+    registerNodes(5);
+    apply(new MetaState.CreateStream("busy", List.of("busy.>"), 3));
+    apply(new MetaState.CreateStream("a", List.of("a.>"), 1));
+    MetaState.StreamRecord one = meta.streams().get("a");
+    assertEquals(List.of(4), one.placement());
+    assertTrue(apply(new MetaState.UpdateStream("a", List.of("a.>"), 3, StreamLimits.DEFAULT)).ok());
+    assertEquals(List.of(1, 4, 5), meta.streams().get("a").placement(), "kept 4, added the least loaded");
+    assertEquals(List.of(4), meta.streams().get("a").initialPlacement(), "only the first nodes bootstrap the group");
+    assertTrue(apply(new MetaState.UpdateStream("a", List.of("a.>"), 1, StreamLimits.DEFAULT)).ok());
+    assertEquals(List.of(1), meta.streams().get("a").placement());
+    assertTrue(apply(new MetaState.UpdateStream("a", List.of("a.>"), 5, StreamLimits.DEFAULT)).ok());
+    assertEquals(List.of(1, 2, 3, 4, 5), meta.streams().get("a").placement());
+  }
+
+  @Test
+  void growingNeedsEnoughRegisteredNodes() {
+    registerNodes(2);
+    apply(new MetaState.CreateStream("a", List.of("a.>"), 1));
+    assertEquals(MetaState.NO_RESOURCES, apply(new MetaState.UpdateStream("a", List.of("a.>"), 3, StreamLimits.DEFAULT))
+        .code());
+    assertEquals(1, meta.streams().get("a").placement().size(), "nothing changed");
   }
 }
