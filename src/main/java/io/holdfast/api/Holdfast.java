@@ -162,12 +162,24 @@ public final class Holdfast implements Extension {
 
   /** Every stream, with state where its leader answered in time (else state null, leader 0). */
   public CompletionStage<List<StreamInfo>> listStreams() {
+    return listStreams(null);
+  }
+
+  /** The streams whose subjects overlap {@code subjectFilter} (all if null), with state as {@link #listStreams()}. */
+  public CompletionStage<List<StreamInfo>> listStreams(String subjectFilter) {
+    if (subjectFilter != null && Subjects.invalidFilter(subjectFilter) != null) {
+      return CompletableFuture.failedFuture(new HoldfastException.BadRequest("bad_subject",
+          Subjects.invalidFilter(subjectFilter)));
+    }
     MetaState v = view.get();
     if (v == null) {
       return CompletableFuture.failedFuture(notReady());
     }
     List<CompletableFuture<StreamInfo>> infos = new ArrayList<>();
     for (MetaState.StreamRecord s : v.streams().values()) {
+      if (subjectFilter != null && s.subjects().stream().noneMatch(x -> Subjects.overlap(x, subjectFilter))) {
+        continue;
+      }
       infos.add(streamInfo(s.name()).toCompletableFuture().exceptionally(
           e -> new StreamInfo(config(s), null, new StreamCluster(s.group(), s.placement(), 0))));
     }

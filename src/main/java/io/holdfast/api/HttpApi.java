@@ -80,11 +80,11 @@ public final class HttpApi extends AllDirectives {
   }
 
   private Route listStreams() {
-    return answer(holdfast.listStreams(), list -> {
+    return parameterOptional("subject", subject -> answer(holdfast.listStreams(subject.orElse(null)), list -> {
       ArrayNode arr = JSON.createArrayNode();
       list.forEach(i -> arr.add(info(i)));
       return JSON.createObjectNode().set("streams", arr);
-    });
+    }));
   }
 
   private Route createStream() {

@@ -144,7 +144,8 @@ final class ClientCommands {
           out.println(json ? info.toString() : describe(info));
         }
         case "ls" -> {
-          JsonNode list = c.call("GET", "/streams", null);
+          String filter = a.string("subject", null);
+          JsonNode list = c.call("GET", "/streams" + (filter == null ? "" : "?subject=" + encode(filter)), null);
           if (json) {
             out.println(list);
           } else if (list.path("streams").isEmpty()) {

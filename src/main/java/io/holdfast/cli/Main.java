@@ -30,7 +30,7 @@ public final class Main {
                 [--max-age 1h] [--max-msgs-per-subject N] [--max-msg-size N] [--discard old|new]
                 [--discard-new-per-subject] [--duplicate-window 2m] [--retention limits|interest|workqueue]
                 [--sealed] [--deny-delete] [--deny-purge] [--allow-rollup]
-        stream update NAME [the same options] | info NAME | ls | rm NAME
+        stream update NAME [the same options] | info NAME | ls [--subject FILTER] | rm NAME
                | purge NAME [--subject S] [--seq N] [--keep N] | rm-msg NAME SEQ     [--json]
         pub SUBJECT DATA [--count N] [--msg-id ID] [--expected-stream S] [--expected-last-seq N]
                 [--expected-last-subject-seq N] [--expected-last-msg-id ID] [--rollup sub|all] [--json]

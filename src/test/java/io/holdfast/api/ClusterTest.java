@@ -364,6 +364,32 @@ class ClusterTest {
         HttpResponse.BodyHandlers.ofString());
     assertEquals(409, wrongSeq.statusCode());
     assertTrue(wrongSeq.body().contains("\"code\":\"wrong_last_sequence\""), wrongSeq.body());
+    // The error cases of the stream model, each a clear JSON error, and nothing stored by them.
+    long before = hf(nodes.get(1)).streamInfo("orders").toCompletableFuture().get().state().lastSeq();
+    HttpResponse<String> badSubject = http.send(HttpRequest.newBuilder(URI.create(base + "/pub/orders.*"))
+        .POST(HttpRequest.BodyPublishers.ofString("x")).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(400, badSubject.statusCode());
+    assertTrue(badSubject.body().contains("\"code\":\"bad_subject\""), badSubject.body());
+    HttpResponse<String> oversize = http.send(HttpRequest.newBuilder(URI.create(base + "/pub/orders.big"))
+        .POST(HttpRequest.BodyPublishers.ofByteArray(new byte[200 << 10])).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(400, oversize.statusCode());
+    assertTrue(oversize.body().contains("larger than the maximum"), oversize.body());
+    HttpResponse<String> capped = http.send(HttpRequest.newBuilder(URI.create(base + "/streams")).POST(
+        HttpRequest.BodyPublishers.ofString("{\"name\":\"capped\",\"max_msgs\":1,\"discard\":\"new\"}")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(201, capped.statusCode(), capped.body());
+    http.send(HttpRequest.newBuilder(URI.create(base + "/pub/capped.a")).POST(HttpRequest.BodyPublishers.ofString("1"))
+        .build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> full = http.send(HttpRequest.newBuilder(URI.create(base + "/pub/capped.a"))
+        .POST(HttpRequest.BodyPublishers.ofString("2")).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(409, full.statusCode());
+    assertTrue(full.body().contains("\"code\":\"maximum_messages_exceeded\""), full.body());
+    HttpResponse<String> filtered = http.send(HttpRequest.newBuilder(URI.create(base + "/streams?subject=capped.*"))
+        .build(), HttpResponse.BodyHandlers.ofString());
+    assertTrue(filtered.body().contains("\"name\":\"capped\"") && !filtered.body().contains("\"name\":\"orders\""),
+        filtered.body());
+    assertEquals(before, hf(nodes.get(1)).streamInfo("orders").toCompletableFuture().get().state().lastSeq(),
+        "refused publishes stored nothing");
     HttpResponse<String> badJson = http.send(HttpRequest.newBuilder(URI.create(base + "/streams"))
         .POST(HttpRequest.BodyPublishers.ofString("{nope")).build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(400, badJson.statusCode());
