@@ -146,6 +146,9 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   /** By write sequence number: what to resend if storage lost writes, what to report when persisted. */
   private final TreeMap<Long, Unpersisted> unpersisted = new TreeMap<>();
   private long nextWriteSeq = 1;
+  private long unpersistedBytes;
+  /** Bytes written to storage and not yet persisted, at most, before new proposals are refused. */
+  static final long UNPERSISTED_BYTES_MAX = 64L << 20;
   private long lastPersistedSeq;
   private final TreeMap<Long, Waiting> waiting = new TreeMap<>();
   private final ArrayList<Propose> pending = new ArrayList<>();
@@ -279,6 +282,12 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
       p.replyTo().tell(new Invalid(invalid));
       return this;
     }
+    if (unpersistedBytes >= UNPERSISTED_BYTES_MAX) {
+      // Storage is behind: push back on the proposer (it retries within its deadline) rather than
+      // hold without bound what the disk has not taken yet.
+      p.replyTo().tell(new Refused(ProposeResult.Reason.TOO_MANY_UNCOMMITTED, self));
+      return this;
+    }
     long bytes = machine.sizeOf(p.proposal());
     boolean alone = machine.alone(p.proposal());
     if (pendingBytes + bytes > BATCH_BYTES_MAX || alone) {
@@ -388,7 +397,9 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     NodeStorage.Reply reply = f.reply();
     if (reply instanceof NodeStorage.Persisted p) {
       while (!unpersisted.isEmpty() && unpersisted.firstKey() <= p.seq()) {
-        PersistRequest done = unpersisted.pollFirstEntry().getValue().request();
+        Unpersisted u = unpersisted.pollFirstEntry().getValue();
+        unpersistedBytes -= u.write().weightBytes();
+        PersistRequest done = u.request();
         if (done != null) {
           core.onPersisted(done);
           done.messagesAfterPersist().forEach(this::send);
@@ -432,6 +443,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private void write(LogWrite w, PersistRequest request) {
     long seq = nextWriteSeq++;
     unpersisted.put(seq, new Unpersisted(w, request));
+    unpersistedBytes += w.weightBytes();
     storage.tell(new NodeStorage.Write(name, seq, lastPersistedSeq, w, storageReplies));
   }
 
