@@ -237,7 +237,7 @@ public final class HttpApi extends AllDirectives {
    * {"name","subjects":[...],"replicas", and JetStream's limits: "max_msgs","max_bytes","max_age",
    * "max_msgs_per_subject","max_msg_size","discard":"old|new","discard_new_per_subject",
    * "duplicate_window","retention":"limits|interest|workqueue","sealed","deny_delete","deny_purge",
-   * "allow_rollup"}. Durations are strings like "90s", "2m", "1h" (or milliseconds as a number).
+   * "allow_rollup","max_consumers"}. Durations are strings like "90s", "2m", "1h" (or milliseconds as a number).
    * {@code name} from the path wins when given.
    */
   static StreamConfig config(String body, String pathName) {
@@ -272,7 +272,8 @@ public final class HttpApi extends AllDirectives {
         duration(n, "max_age", d.maxAgeMillis()), number(n, "max_msgs_per_subject", d.maxMsgsPerSubject()),
         number(n, "max_msg_size", d.maxMsgSize()), discard.equals("new"), flag(n, "discard_new_per_subject"),
         duration(n, "duplicate_window", d.duplicateWindowMillis()), n.path("retention").asText(d.retention()),
-        flag(n, "sealed"), flag(n, "deny_delete"), flag(n, "deny_purge"), flag(n, "allow_rollup"));
+        flag(n, "sealed"), flag(n, "deny_delete"), flag(n, "deny_purge"), flag(n, "allow_rollup"),
+        number(n, "max_consumers", d.maxConsumers()));
     return new StreamConfig(name, subjects, (int) number(n, "replicas", 1), limits);
   }
 
@@ -316,6 +317,7 @@ public final class HttpApi extends AllDirectives {
     c.subjects().forEach(o.putArray("subjects")::add);
     return o.put("replicas", c.replicas()).put("retention", l.retention()).put("max_msgs", l.maxMsgs())
         .put("max_bytes", l.maxBytes()).put("max_age", Durations.format(l.maxAgeMillis()))
+        .put("max_consumers", l.maxConsumers())
         .put("max_msgs_per_subject", l.maxMsgsPerSubject()).put("max_msg_size", l.maxMsgSize())
         .put("discard", l.discardNew() ? "new" : "old").put("discard_new_per_subject", l.discardNewPerSubject())
         .put("duplicate_window", Durations.format(l.duplicateWindowMillis())).put("sealed", l.sealed())

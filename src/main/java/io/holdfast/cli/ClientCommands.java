@@ -100,7 +100,7 @@ final class ClientCommands {
       throw new Args.UsageException("stream needs an action: add, info, ls or rm");
     }
     Args a = Args.parse(argv, 2, Set.of("server", "dir", "subjects", "replicas", "max-msgs", "max-bytes", "max-age",
-        "max-msgs-per-subject", "max-msg-size", "discard", "duplicate-window", "retention", "subject", "seq", "keep"),
+        "max-msgs-per-subject", "max-msg-size", "max-consumers", "discard", "duplicate-window", "retention", "subject", "seq", "keep"),
         Set.of("json", "discard-new-per-subject", "sealed", "deny-delete", "deny-purge", "allow-rollup"));
     Client c = new Client(server(a));
     boolean json = a.flag("json");
@@ -178,7 +178,7 @@ final class ClientCommands {
     if (a.string("replicas", null) != null || !body.has("replicas")) {
       body.put("replicas", (int) a.longValue("replicas", 1, 1, 5));
     }
-    for (String f : new String[] {"max-msgs", "max-bytes", "max-msgs-per-subject", "max-msg-size"}) {
+    for (String f : new String[] {"max-msgs", "max-bytes", "max-msgs-per-subject", "max-msg-size", "max-consumers"}) {
       if (a.string(f, null) != null) {
         body.put(f.replace('-', '_'), a.longValue(f, -1, -1, Long.MAX_VALUE));
       }

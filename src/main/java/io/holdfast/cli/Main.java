@@ -27,7 +27,7 @@ public final class Main {
         cluster start [--nodes 3] [--dir DIR] [--json] | stop | kill ID | restart ID | status [--json]
                 local node JVMs on 127.0.0.1, state under DIR (default ./run)
         stream add NAME [--subjects 'a.>,b.*'] [--replicas 1|3|5] [--max-msgs N] [--max-bytes N]
-                [--max-age 1h] [--max-msgs-per-subject N] [--max-msg-size N] [--discard old|new]
+                [--max-age 1h] [--max-msgs-per-subject N] [--max-msg-size N] [--max-consumers N] [--discard old|new]
                 [--discard-new-per-subject] [--duplicate-window 2m] [--retention limits|interest|workqueue]
                 [--sealed] [--deny-delete] [--deny-purge] [--allow-rollup]
         stream update NAME [the same options] | info NAME | ls [--subject FILTER] | rm NAME

@@ -17,7 +17,15 @@ import java.nio.ByteBuffer;
  */
 public record StreamLimits(long maxMsgs, long maxBytes, long maxAgeMillis, long maxMsgsPerSubject, long maxMsgSize,
     boolean discardNew, boolean discardNewPerSubject, long duplicateWindowMillis, String retention, boolean sealed,
-    boolean denyDelete, boolean denyPurge, boolean allowRollup) {
+    boolean denyDelete, boolean denyPurge, boolean allowRollup, long maxConsumers) {
+
+  /** Without a consumer limit ({@code maxConsumers} is enforced when consumers are created, issue 6). */
+  public StreamLimits(long maxMsgs, long maxBytes, long maxAgeMillis, long maxMsgsPerSubject, long maxMsgSize,
+      boolean discardNew, boolean discardNewPerSubject, long duplicateWindowMillis, String retention, boolean sealed,
+      boolean denyDelete, boolean denyPurge, boolean allowRollup) {
+    this(maxMsgs, maxBytes, maxAgeMillis, maxMsgsPerSubject, maxMsgSize, discardNew, discardNewPerSubject,
+        duplicateWindowMillis, retention, sealed, denyDelete, denyPurge, allowRollup, -1);
+  }
 
   public static final StreamLimits DEFAULT = new StreamLimits(-1, -1, 0, -1, -1, false, false, 120_000, "limits",
       false, false, false, false);
@@ -44,9 +52,9 @@ public record StreamLimits(long maxMsgs, long maxBytes, long maxAgeMillis, long 
 
   public byte[] encode() {
     StreamCommand.Writer w = new StreamCommand.Writer();
-    w.ensure(48);
+    w.ensure(56);
     w.b.putLong(maxMsgs).putLong(maxBytes).putLong(maxAgeMillis).putLong(maxMsgsPerSubject).putLong(maxMsgSize)
-        .putLong(duplicateWindowMillis);
+        .putLong(duplicateWindowMillis).putLong(maxConsumers);
     w.string(retention);
     w.ensure(1);
     w.b.put((byte) ((discardNew ? 1 : 0) | (discardNewPerSubject ? 2 : 0) | (sealed ? 4 : 0) | (denyDelete ? 8 : 0)
@@ -65,9 +73,10 @@ public record StreamLimits(long maxMsgs, long maxBytes, long maxAgeMillis, long 
     long perSubject = b.getLong();
     long maxSize = b.getLong();
     long window = b.getLong();
+    long maxConsumers = b.getLong();
     String retention = StreamCommand.readString(b);
     int f = b.get();
     return new StreamLimits(maxMsgs, maxBytes, maxAge, perSubject, maxSize, (f & 1) != 0, (f & 2) != 0, window,
-        retention, (f & 4) != 0, (f & 8) != 0, (f & 16) != 0, (f & 32) != 0);
+        retention, (f & 4) != 0, (f & 8) != 0, (f & 16) != 0, (f & 32) != 0, maxConsumers);
   }
 }

@@ -59,6 +59,19 @@ class StreamRulesTest {
   }
 
   @Test
+  void everyConfigFieldSurvivesItsEncodingAndInvalidCombinationsAreRefused() {
+    StreamLimits l = new StreamLimits(1, 2, 3000, 4, 5, true, true, 3000, "workqueue", true, true, true, true, 9);
+    assertEquals(l, StreamLimits.decode(l.encode()));
+    assertNull(l.invalid());
+    assertTrue(new StreamLimits(-1, -1, 1000, -1, -1, false, false, 2000, "limits", false, false, false, false)
+        .invalid().contains("duplicate_window"));
+    assertTrue(new StreamLimits(-1, -1, 0, -1, -1, false, false, 1000, "fifo", false, false, false, false)
+        .invalid().contains("retention"));
+    assertTrue(new StreamLimits(-1, -1, 0, 3, -1, false, true, 1000, "limits", false, false, false, false)
+        .invalid().contains("discard_new_per_subject"));
+  }
+
+  @Test
   void maxMsgsWithDiscardOldEvictsTheOldest() {
     configure(limits(2, -1, 0, -1, false));
     pub("a", "1", T0);
