@@ -94,6 +94,7 @@ public final class Holdfast implements Extension {
           NodeStorage.create(store, NodeStorage.Settings.fromConfig(system.settings().config())), "holdfast-storage",
           DispatcherSelector.fromConfig(NodeStorage.DISPATCHER));
       ActorRef<ReplicaHost.Command> host = system.systemActorOf(ReplicaHost.create(), NodeDirectory.HOST, Props.empty());
+      system.systemActorOf(ReplicaHost.largeMessages(host), NodeDirectory.LARGE, Props.empty());
       String http = settings.httpEnabled() ? "http://" + settings.httpHost() + ":" + settings.httpPort() : "";
       this.manager = system.systemActorOf(StreamManager.create(settings, storage, host, store.incarnation(), http, router),
           NodeDirectory.MANAGER, Props.empty());

@@ -86,8 +86,20 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
    * Where the peers are: replica id → the {@link ReplicaHost} of its node (local or remote). This
    * replica registers itself with {@code localHost} to receive what its peers send it.
    */
-  public record Connect(Map<Integer, ActorRef<ReplicaHost.Command>> peers, ActorRef<ReplicaHost.Command> localHost)
-      implements Command {}
+  public record Connect(Map<Integer, ActorRef<ReplicaHost.Command>> peers, ActorRef<ReplicaHost.Command> localHost,
+      Map<Integer, ActorRef<ReplicaHost.Command>> largePeers) implements Command {
+    /** Snapshots go the same way as everything else (fine in one JVM, or while they fit a frame). */
+    public Connect(Map<Integer, ActorRef<ReplicaHost.Command>> peers, ActorRef<ReplicaHost.Command> localHost) {
+      this(peers, localHost, peers);
+    }
+  }
+
+  /**
+   * Compact the log once the entries applied since the last snapshot carry {@code afterBytes} (and
+   * at least as many as that snapshot, so snapshotting costs O(1) per byte written), unless the
+   * state's snapshot would exceed {@code snapshotBytesMax}. Off until told.
+   */
+  public record Compaction(long afterBytes, long snapshotBytesMax) implements Command {}
 
   public record FromPeer(RaftMessage message) implements Command {}
 
@@ -143,6 +155,11 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private final ActorRef<NodeStorage.Reply> storageReplies;
   private final RaftCore core;
   private Map<Integer, ActorRef<ReplicaHost.Command>> peers = Map.of();
+  private Map<Integer, ActorRef<ReplicaHost.Command>> largePeers = Map.of();
+  private Compaction compaction = new Compaction(Long.MAX_VALUE, Long.MAX_VALUE);
+  private long appliedBytesSinceSnapshot;
+  private long lastSnapshotBytes;
+  private boolean warnedSnapshotTooLarge;
   /** By write sequence number: what to resend if storage lost writes, what to report when persisted. */
   private final TreeMap<Long, Unpersisted> unpersisted = new TreeMap<>();
   private long nextWriteSeq = 1;
@@ -222,6 +239,10 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
         .onMessageEquals(ProposeBatch.INSTANCE, this::onProposeBatch)
         .onMessage(FromStorage.class, this::onFromStorage)
         .onMessage(Connect.class, this::onConnect)
+        .onMessage(Compaction.class, c -> {
+          compaction = c;
+          return this;
+        })
         .onMessage(Members.class, m -> {
           desiredMembers = List.copyOf(m.desired());
           housekeepingIn = 0;
@@ -357,6 +378,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
   private Behavior<Command> onConnect(Connect c) {
     peers = Map.copyOf(c.peers());
+    largePeers = Map.copyOf(c.largePeers());
     if (localHost == null) {
       localHost = c.localHost();
       ActorRef<Command> me = getContext().getSelf();
@@ -431,12 +453,30 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
       }
       for (LogEntry e : ready.committed()) {
         apply(e);
+        appliedBytesSinceSnapshot += e.data().length;
       }
-      if (ready.snapshotRequested() && core.appliedIndex() >= core.firstIndex()) {
-        core.compact(core.appliedIndex(), machine.snapshot());
+      boolean due = appliedBytesSinceSnapshot >= Math.max(compaction.afterBytes(), lastSnapshotBytes);
+      if ((ready.snapshotRequested() || due) && core.appliedIndex() >= core.firstIndex()) {
+        compact();
       }
     }
     return this;
+  }
+
+  /** Snapshots the applied state into the core (which persists it and drops the log before it). */
+  private void compact() {
+    byte[] snapshot = machine.snapshot();
+    appliedBytesSinceSnapshot = 0;
+    if (snapshot.length > compaction.snapshotBytesMax()) {
+      if (!warnedSnapshotTooLarge) {
+        warnedSnapshotTooLarge = true;
+        getContext().getLog().warn("Replica {} keeps its whole log: its state ({} bytes) exceeds the snapshot maximum"
+            + " of {} bytes; give the stream limits", name, snapshot.length, compaction.snapshotBytesMax());
+      }
+      return;
+    }
+    lastSnapshotBytes = snapshot.length;
+    core.compact(core.appliedIndex(), snapshot);
   }
 
   /** Sends a durable write; {@code request} (null for bootstrap) is reported to the core when persisted. */
@@ -455,7 +495,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   }
 
   private void send(RaftMessage m) {
-    ActorRef<ReplicaHost.Command> host = peers.get(m.to());
+    ActorRef<ReplicaHost.Command> host = (ReplicaHost.large(m) ? largePeers : peers).get(m.to());
     if (host != null) {
       host.tell(new PeerEnvelope(name, m));
     }

@@ -20,6 +20,8 @@ import org.apache.pekko.cluster.typed.Cluster;
 public final class NodeDirectory {
   public static final String MANAGER = "holdfast";
   public static final String HOST = "holdfast-host";
+  /** Listed in {@code pekko.remote.artery.large-message-destinations} (reference.conf). */
+  public static final String LARGE = "holdfast-large";
 
   private NodeDirectory() {}
 
@@ -58,5 +60,11 @@ public final class NodeDirectory {
   public static Optional<ActorRef<ReplicaHost.Command>> host(ActorSystem<?> system, int nodeId) {
     return addressOf(system, nodeId).map(a -> ActorRefResolver.get(system).<ReplicaHost.Command>resolveActorRef(
         a + "/system/" + HOST));
+  }
+
+  /** Where node {@code nodeId} takes snapshots: its forwarder on the large-message stream. */
+  public static Optional<ActorRef<ReplicaHost.Command>> largeHost(ActorSystem<?> system, int nodeId) {
+    return addressOf(system, nodeId).map(a -> ActorRefResolver.get(system).<ReplicaHost.Command>resolveActorRef(
+        a + "/system/" + LARGE));
   }
 }

@@ -12,7 +12,8 @@ import java.util.List;
  * @param nodeId this server node's id (1..), or 0 on an application node that only uses Holdfast
  */
 public record NodeSettings(int nodeId, String dataDir, List<Integer> metaVoters, Duration tick, RaftSettings raft,
-    Duration requestTimeout, Duration metaPollInterval, boolean httpEnabled, String httpHost, int httpPort) {
+    Duration requestTimeout, Duration metaPollInterval, boolean httpEnabled, String httpHost, int httpPort,
+    long compactAfterBytes, long snapshotBytesMax) {
 
   /** The cluster role every server node has; application nodes lack it and reach streams through proxies. */
   public static final String SERVER_ROLE = "holdfast";
@@ -49,8 +50,14 @@ public record NodeSettings(int nodeId, String dataDir, List<Integer> metaVoters,
     require(poll.toMillis() >= 10, "holdfast.client.meta-poll-interval must be at least 10ms");
     int port = h.getInt("http.port");
     require(port >= 0 && port < 65536, "holdfast.http.port must be 0..65535, got " + port);
+    long compactAfter = h.getBytes("raft.compact-after");
+    long snapshotMax = h.getBytes("raft.snapshot-bytes-max");
+    long largeFrame = config.getBytes("pekko.remote.artery.advanced.maximum-large-frame-size");
+    require(compactAfter >= 1024, "holdfast.raft.compact-after must be at least 1 KiB");
+    require(snapshotMax + (1 << 20) <= largeFrame, "holdfast.raft.snapshot-bytes-max (" + snapshotMax
+        + ") must stay 1 MiB under pekko.remote.artery.advanced.maximum-large-frame-size (" + largeFrame + ")");
     return new NodeSettings(id, h.getString("node.data-dir"), List.copyOf(voters), tick, raft, timeout, poll,
-        h.getBoolean("http.enabled"), h.getString("http.host"), port);
+        h.getBoolean("http.enabled"), h.getString("http.host"), port, compactAfter, snapshotMax);
   }
 
   private static void require(boolean ok, String message) {

@@ -106,7 +106,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
 
   /** Peers move (a node restarts, joins): tell every replica where its peers are now; register if not yet. */
   private Behavior<Command> onTick() {
-    children.forEach((group, ref) -> ref.tell(new ReplicaShell.Connect(peers(members.get(group)), host)));
+    children.forEach((group, ref) -> connect(ref, members.get(group)));
     if (registration.equals("pending") && !registering) {
       registering = true;
       byte[] command = MetaCodec.encode(new MetaState.RegisterNode(settings.nodeId(), incarnation, http));
@@ -184,18 +184,23 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     getContext().watchWith(ref, new ReplicaStopped(group, ref));
     children.put(group, ref);
     members.put(group, List.copyOf(placement));
-    ref.tell(new ReplicaShell.Connect(peers(placement), host));
+    ref.tell(new ReplicaShell.Compaction(settings.compactAfterBytes(), settings.snapshotBytesMax()));
+    connect(ref, placement);
   }
 
-  private Map<Integer, ActorRef<ReplicaHost.Command>> peers(List<Integer> placement) {
+  /** Tells a replica where its peers' hosts are: the usual one, and the large-message one for snapshots. */
+  private void connect(ActorRef<ReplicaShell.Command> replica, List<Integer> placement) {
     Map<Integer, ActorRef<ReplicaHost.Command>> peers = new HashMap<>();
+    Map<Integer, ActorRef<ReplicaHost.Command>> large = new HashMap<>();
     for (int id : placement) {
       if (id == settings.nodeId()) {
         peers.put(id, host);
+        large.put(id, host);
       } else {
         NodeDirectory.host(getContext().getSystem(), id).ifPresent(h -> peers.put(id, h));
+        NodeDirectory.largeHost(getContext().getSystem(), id).ifPresent(h -> large.put(id, h));
       }
     }
-    return peers;
+    replica.tell(new ReplicaShell.Connect(peers, host, large));
   }
 }

@@ -36,6 +36,25 @@ public final class ReplicaHost {
     return ActorRefResolver.get(from).resolveActorRef(ActorRefResolver.get(owner).toSerializationFormat(host));
   }
 
+  /**
+   * Forwards to {@code host} the envelopes that arrive on Artery's large-message stream (snapshots;
+   * its path is listed in {@code pekko.remote.artery.large-message-destinations}).
+   */
+  public static Behavior<Command> largeMessages(ActorRef<Command> host) {
+    return Behaviors.receive(Command.class)
+        .onMessage(PeerEnvelope.class, e -> {
+          host.tell(e);
+          return Behaviors.same();
+        })
+        .build();
+  }
+
+  /** Whether {@code m} carries a snapshot and so goes on the large-message stream. */
+  public static boolean large(RaftMessage m) {
+    return m instanceof RaftMessage.InstallSnapshot
+        || m instanceof RaftMessage.RepairResult r && r.snapshot() != null;
+  }
+
   public static Behavior<Command> create() {
     return Behaviors.setup(ctx -> {
       Map<String, Registration> local = new HashMap<>();

@@ -122,6 +122,7 @@ class ClusterTest {
         holdfast.node.id = %d
         holdfast.node.data-dir = "%s"
         holdfast.client.request-timeout = 4s
+        holdfast.raft.compact-after = 16 KiB
         """.formatted(port, seeds, roles, id, tmp.resolve("node" + id).toString().replace("\\", "/")))
         .withFallback(ConfigFactory.load());
   }
@@ -314,6 +315,34 @@ class ClusterTest {
     h.deleteStream("grow").toCompletableFuture().get();
   }
 
+  @Test
+  @Order(6)
+  void aNewReplicaCatchesUpFromASnapshotLargerThanAFrameAfterTheLogWasCompacted() throws Exception {
+    Holdfast h = hf(nodes.get(1));
+    h.createStream(new StreamConfig("compacted", List.of("compacted.>"), 1)).toCompletableFuture().get();
+    byte[] kib = new byte[1024];
+    List<java.util.concurrent.CompletableFuture<PubAck>> acks = new ArrayList<>();
+    for (int i = 0; i < 400; i++) { // 400 KiB of state: compacted every 16 KiB; its snapshot exceeds a 256 KiB frame
+      kib[0] = (byte) i;
+      acks.add(h.publish("compacted.x", null, kib.clone()).toCompletableFuture());
+    }
+    for (var a : acks) {
+      a.get();
+    }
+    h.updateStream(new StreamConfig("compacted", List.of("compacted.>"), 3)).toCompletableFuture().get();
+    for (int id : List.of(1, 2, 3)) {
+      await(() -> hf(nodes.get(id)).readLocalReplica("compacted", 1, 1000).toCompletableFuture().get().size() == 400,
+          "node " + id + " holds all 400 messages");
+    }
+    List<StreamMessage> on3 = hf(nodes.get(3)).readLocalReplica("compacted", 1, 1000).toCompletableFuture().get();
+    List<StreamMessage> on1 = hf(nodes.get(1)).readLocalReplica("compacted", 1, 1000).toCompletableFuture().get();
+    for (int i = 0; i < 400; i++) {
+      assertEquals(i + 1, on3.get(i).seq());
+      assertTrue(java.util.Arrays.equals(on1.get(i).payload(), on3.get(i).payload()), "message " + (i + 1));
+    }
+    h.deleteStream("compacted").toCompletableFuture().get();
+  }
+
   /** Publishes, retrying what is safe to retry while the group changes members; asserts the sequence. */
   private static void publishTo(Holdfast h, String subject, String value, long expectedSeq) throws Exception {
     long deadline = System.nanoTime() + WAIT.toNanos();
@@ -331,7 +360,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(6)
+  @Order(7)
   void httpApiAnswersJsonWithClearErrors() throws Exception {
     HttpClient http = HttpClient.newHttpClient();
     String base = "http://127.0.0.1:" + httpPort;
@@ -408,7 +437,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(7)
+  @Order(8)
   void theLeaderStopsAndAnotherTakesOverWithoutLosingAnAck() throws Exception {
     int leader = hf(nodes.get(1)).streamInfo("orders").toCompletableFuture().get().cluster().leader();
     assertTrue(leader >= 1 && leader <= 3, "a leader: " + leader);
@@ -435,7 +464,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(8)
+  @Order(9)
   void withoutAQuorumAPublishFailsClearlyWithinTheTimeoutAndIsNeverAcked() throws Exception {
     List<Integer> ids = new ArrayList<>(nodes.keySet());
     stop(ids.get(0));
