@@ -56,7 +56,7 @@ public final class Main {
     };
   }
 
-  static int run(String[] argv, PrintStream out, PrintStream err) {
+  public static int run(String[] argv, PrintStream out, PrintStream err) {
     if (argv.length == 0 || argv[0].equals("help") || argv[0].equals("--help") || argv[0].equals("-h")) {
       out.print(USAGE);
       return argv.length == 0 ? 2 : 0;

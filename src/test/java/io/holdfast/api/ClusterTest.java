@@ -419,6 +419,24 @@ class ClusterTest {
         filtered.body());
     assertEquals(before, hf(nodes.get(1)).streamInfo("orders").toCompletableFuture().get().state().lastSeq(),
         "refused publishes stored nothing");
+    // The same error cases through the command line: exit 1, the JSON error with --json, one line on stderr.
+    String[][] refused = {
+        {"pub", "orders.*", "x"}, {"pub", "nobody.here", "x"}, {"pub", "orders.a", "x", "--expected-last-seq", "1"},
+        {"pub", "capped.a", "3"}, {"stream", "info", "missing"}, {"get", "orders", "999999"}};
+    String[] codes = {"bad_subject", "no_stream", "wrong_last_sequence", "maximum_messages_exceeded", "stream_not_found",
+        "no_message"};
+    for (int i = 0; i < refused.length; i++) {
+      java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+      java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+      List<String> argv = new ArrayList<>(List.of(refused[i]));
+      argv.addAll(List.of("--server", base, "--json"));
+      int exit = io.holdfast.cli.Main.run(argv.toArray(new String[0]), new java.io.PrintStream(out, true),
+          new java.io.PrintStream(err, true));
+      assertEquals(1, exit, String.join(" ", refused[i]) + ": " + err);
+      assertTrue(out.toString().contains("\"code\":\"" + codes[i] + "\""), out.toString());
+      assertTrue(err.toString().startsWith("holdfast: " + codes[i] + ": ") && !err.toString().contains("\tat "),
+          err.toString());
+    }
     HttpResponse<String> badJson = http.send(HttpRequest.newBuilder(URI.create(base + "/streams"))
         .POST(HttpRequest.BodyPublishers.ofString("{nope")).build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(400, badJson.statusCode());
