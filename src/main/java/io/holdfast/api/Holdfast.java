@@ -309,7 +309,9 @@ public final class Holdfast implements Extension {
         return CompletableFuture.failedFuture(new HoldfastException.NotFound("no_local_replica",
             "node " + settings.nodeId() + " holds no replica of stream " + stream));
       }
-      ActorRef<ReplicaShell.Command> local = NodeDirectory.replica(system, settings.nodeId(), s.group()).orElseThrow();
+      ActorRef<ReplicaShell.Command> local = NodeDirectory.replica(system, settings.nodeId(), s.group())
+          .orElseThrow(() -> new HoldfastException.Unavailable("the replica of stream " + stream + " on node "
+              + settings.nodeId() + " is not running yet"));
       return router.local(AskPattern.<ReplicaShell.Command, Wire.ReadReply>ask(local,
               r -> new ReplicaShell.Read(new Wire.GetMessages(fromSeq, max), false, r), timeout(), system.scheduler()))
           .thenApply(reply -> ((Wire.Messages) reply).messages().stream().map(m -> message(stream, m)).toList());

@@ -34,15 +34,29 @@ public final class MetaState {
 
   /**
    * @param placement the nodes that hold (or are to hold) a replica now
-   * @param initialPlacement the nodes the group was created on: only they bootstrap it; a node
-   *     added later joins empty and is brought in as a learner, then a voter (D9)
+   * @param initialPlacement the nodes the group was created on: its bootstrap membership
+   * @param joins per node that ever held the group, how many times it was added after creation:
+   *     0 for a creation node, which bootstraps the group; a node added later (again) joins empty,
+   *     with a fresh log ({@link #storageName}), and is brought in as a learner, then a voter (D9)
    */
   public record StreamRecord(String name, List<String> subjects, int replicas, List<Integer> placement, String group,
-      StreamLimits limits, List<Integer> initialPlacement) {
+      StreamLimits limits, List<Integer> initialPlacement, SortedMap<Integer, Integer> joins) {
     public StreamRecord {
       subjects = List.copyOf(subjects);
       placement = List.copyOf(placement);
       initialPlacement = List.copyOf(initialPlacement);
+      joins = Collections.unmodifiableSortedMap(new TreeMap<>(joins));
+    }
+
+    /** Whether {@code node} bootstraps the group (it is a creation node that never left). */
+    public boolean bootstraps(int node) {
+      return joins.getOrDefault(node, -1) == 0;
+    }
+
+    /** Where {@code node} keeps this group's log: a rejoining node never meets its old log. */
+    public String storageName(int node) {
+      int n = joins.getOrDefault(node, 0);
+      return n == 0 ? group : group + "~" + n;
     }
   }
 
@@ -207,9 +221,11 @@ public final class MetaState {
       return new Result(NO_RESOURCES, c.replicas() + " replicas need " + c.replicas() + " server nodes; "
           + nodes.size() + " are registered");
     }
-    List<Integer> placement = place(c.replicas(), List.of());
+    List<Integer> placement = place(c.replicas(), List.of(), java.util.Set.of());
+    TreeMap<Integer, Integer> joins = new TreeMap<>();
+    placement.forEach(n -> joins.put(n, 0));
     streams.put(c.name(), new StreamRecord(c.name(), c.subjects(), c.replicas(), placement, c.name() + "-" + index,
-        c.limits(), placement));
+        c.limits(), placement, joins));
     return Result.OK;
   }
 
@@ -220,11 +236,14 @@ public final class MetaState {
     }
     List<Integer> placement = s.placement();
     if (u.replicas() > s.replicas()) {
-      if (nodes.size() < u.replicas()) {
-        return new Result(NO_RESOURCES, u.replicas() + " replicas need " + u.replicas() + " server nodes; "
-            + nodes.size() + " are registered");
+      // A node that held the group and left is not placed again (yet): bringing a replica back
+      // onto a node that may still run its old one is not proven safe. Only fresh nodes join.
+      long fresh = nodes.keySet().stream().filter(id -> !s.joins().containsKey(id)).count();
+      if (fresh < u.replicas() - s.replicas()) {
+        return new Result(NO_RESOURCES, u.replicas() + " replicas need " + (u.replicas() - s.replicas())
+            + " more server nodes that never held stream " + s.name() + "; " + fresh + " are registered");
       }
-      placement = place(u.replicas() - s.replicas(), s.placement());
+      placement = place(u.replicas() - s.replicas(), s.placement(), s.joins().keySet());
     } else if (u.replicas() < s.replicas()) {
       placement = s.placement().subList(0, u.replicas()); // the highest ids go
     }
@@ -238,8 +257,14 @@ public final class MetaState {
     if (!s.limits().retention().equals(u.limits().retention())) {
       return new Result(BAD_REQUEST, "the retention policy of a stream cannot change");
     }
+    TreeMap<Integer, Integer> joins = new TreeMap<>(s.joins());
+    for (int n : placement) {
+      if (!s.placement().contains(n)) {
+        joins.merge(n, 1, Integer::sum); // 0 + 1 for a creation node coming back, 1 for a first-time joiner
+      }
+    }
     streams.put(u.name(), new StreamRecord(s.name(), u.subjects(), u.replicas(), placement, s.group(), u.limits(),
-        s.initialPlacement()));
+        s.initialPlacement(), joins));
     return Result.OK;
   }
 
@@ -272,9 +297,10 @@ public final class MetaState {
    * {@code existing} plus {@code more} distinct nodes: the least loaded first, then the lowest id
    * (deterministic on every replica); sorted.
    */
-  private List<Integer> place(int more, List<Integer> existing) {
+  private List<Integer> place(int more, List<Integer> existing, java.util.Set<Integer> excluded) {
     TreeMap<Integer, Integer> load = new TreeMap<>();
-    nodes.keySet().stream().filter(id -> !existing.contains(id)).forEach(id -> load.put(id, 0));
+    nodes.keySet().stream().filter(id -> !existing.contains(id) && !excluded.contains(id))
+        .forEach(id -> load.put(id, 0));
     for (StreamRecord s : streams.values()) {
       for (int id : s.placement()) {
         load.computeIfPresent(id, (k, v) -> v + 1);
@@ -314,6 +340,9 @@ public final class MetaState {
       w.b.putInt(limits.length).put(limits);
       w.b.putInt(s.initialPlacement().size());
       s.initialPlacement().forEach(w.b::putInt);
+      w.ensure(4 + 8 * s.joins().size());
+      w.b.putInt(s.joins().size());
+      s.joins().forEach((node, count) -> w.b.putInt(node).putInt(count));
     }
     MetaCodec.writeStrings(w, List.copyOf(deletedGroups));
     return StreamCommand.sealChecksum(w.bytes());
@@ -351,8 +380,12 @@ public final class MetaState {
       for (int k = b.getInt(); k > 0; k--) {
         initial.add(b.getInt());
       }
+      TreeMap<Integer, Integer> joins = new TreeMap<>();
+      for (int k = b.getInt(); k > 0; k--) {
+        joins.put(b.getInt(), b.getInt());
+      }
       streams.put(name, new StreamRecord(name, subjects, replicas, placement, group, StreamLimits.decode(limits),
-          initial));
+          initial, joins));
     }
     deletedGroups.addAll(MetaCodec.readStrings(b));
   }

@@ -150,6 +150,8 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private record Unpersisted(LogWrite write, PersistRequest request) {}
 
   private final String name;
+  /** Where its log lives on the node: the group's name, or a fresh one for a node that rejoins the group. */
+  private final String storageName;
   private final int self;
   private final ActorRef<NodeStorage.Command> storage;
   private final ActorRef<NodeStorage.Reply> storageReplies;
@@ -187,17 +189,27 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
    *     on {@link ReplicaHost}s
    * @param self the replica id; {@code initial} is the group's membership if the disk is new
    */
-  @SuppressWarnings("unchecked")
   public static Behavior<Command> create(String name, int self, Membership initial, RaftSettings settings,
       Duration tickInterval, ActorRef<NodeStorage.Command> storage, long seed, ReplicatedMachine machine) {
+    return create(name, name, self, initial, settings, tickInterval, storage, seed, machine);
+  }
+
+  /**
+   * As above, with the log stored under {@code storageName}: a node that rejoins a group it was
+   * removed from starts a new log there, never its old one (D9).
+   */
+  @SuppressWarnings("unchecked")
+  public static Behavior<Command> create(String name, String storageName, int self, Membership initial,
+      RaftSettings settings, Duration tickInterval, ActorRef<NodeStorage.Command> storage, long seed,
+      ReplicatedMachine machine) {
     return Behaviors.withStash(10_000, stash -> Behaviors.withTimers(timers -> Behaviors.setup(ctx -> {
       ActorRef<SortedMap<String, RecoveredState>> adapter = ctx.messageAdapter(
           (Class<SortedMap<String, RecoveredState>>) (Class<?>) SortedMap.class, RecoveredFromDisk::new);
       storage.tell(new NodeStorage.GetRecovered(adapter));
       return Behaviors.receive(Command.class)
           .onMessage(RecoveredFromDisk.class, r -> {
-            ReplicaShell shell = new ReplicaShell(ctx, name, self, settings, storage, r.states().get(name), initial,
-                seed, machine);
+            ReplicaShell shell = new ReplicaShell(ctx, name, storageName, self, settings, storage,
+                r.states().get(storageName), initial, seed, machine);
             timers.startTimerAtFixedRate(Tick.INSTANCE, tickInterval);
             return stash.unstashAll(shell);
           })
@@ -209,11 +221,12 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     })));
   }
 
-  private ReplicaShell(ActorContext<Command> ctx, String name, int self, RaftSettings settings,
+  private ReplicaShell(ActorContext<Command> ctx, String name, String storageName, int self, RaftSettings settings,
       ActorRef<NodeStorage.Command> storage, RecoveredState disk, Membership initial, long seed,
       ReplicatedMachine machine) {
     super(ctx);
     this.name = name;
+    this.storageName = storageName;
     this.self = self;
     this.machine = machine;
     this.storage = storage;
@@ -484,13 +497,14 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     long seq = nextWriteSeq++;
     unpersisted.put(seq, new Unpersisted(w, request));
     unpersistedBytes += w.weightBytes();
-    storage.tell(new NodeStorage.Write(name, seq, lastPersistedSeq, w, storageReplies));
+    storage.tell(new NodeStorage.Write(storageName, seq, lastPersistedSeq, w, storageReplies));
   }
 
   /** Storage restarted and lost writes: send again, in order, every one not yet persisted from {@code seq}. */
   private void resendFrom(long seq) {
     for (var e : unpersisted.tailMap(seq, true).entrySet()) {
-      storage.tell(new NodeStorage.Write(name, e.getKey(), lastPersistedSeq, e.getValue().write(), storageReplies));
+      storage.tell(new NodeStorage.Write(storageName, e.getKey(), lastPersistedSeq, e.getValue().write(),
+          storageReplies));
     }
   }
 

@@ -53,7 +53,11 @@ public final class NodeDirectory {
   }
 
   public static Optional<ActorRef<ReplicaShell.Command>> replica(ActorSystem<?> system, int nodeId, String group) {
-    return addressOf(system, nodeId).map(a -> ActorRefResolver.get(system).<ReplicaShell.Command>resolveActorRef(
+    Optional<Address> address = addressOf(system, nodeId);
+    if (address.isPresent() && address.get().equals(Cluster.get(system).selfMember().address())) {
+      return LocalReplicas.get(system).find(group); // see LocalReplicas: no stale local references
+    }
+    return address.map(a -> ActorRefResolver.get(system).<ReplicaShell.Command>resolveActorRef(
         a + "/system/" + MANAGER + "/" + group));
   }
 

@@ -55,6 +55,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
   private final GroupRouter router;
   private final TreeMap<String, ActorRef<ReplicaShell.Command>> children = new TreeMap<>();
   private final Map<String, List<Integer>> members = new HashMap<>();
+  private final java.util.Set<String> retiring = new java.util.HashSet<>();
   private MetaState view;
   private String registration = "pending";
   private boolean registering;
@@ -76,7 +77,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     this.http = http;
     this.router = router;
     if (settings.metaVoters().contains(settings.nodeId())) {
-      spawn("meta", settings.metaVoters(), Membership.ofVoters(settings.metaVoters().stream()
+      spawn("meta", "meta", settings.metaVoters(), Membership.ofVoters(settings.metaVoters().stream()
           .mapToInt(Integer::intValue).toArray()), new MetaMachine());
     }
     timers.startTimerWithFixedDelay(Tick.INSTANCE, Duration.ofMillis(500));
@@ -90,9 +91,11 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
         .onMessage(MetaUpdated.class, this::onMetaUpdated)
         .onMessage(Registered.class, this::onRegistered)
         .onMessage(ReplicaStopped.class, r -> {
+          LocalReplicas.get(getContext().getSystem()).stopped(r.group(), r.ref());
           if (children.get(r.group()) == r.ref()) {
             children.remove(r.group());
             members.remove(r.group());
+            retiring.remove(r.group());
             reconcile(); // a replica retired and is wanted again: start it anew on its data
           }
           return this;
@@ -147,22 +150,27 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     for (MetaState.StreamRecord s : view.streams().values()) {
       boolean placed = s.placement().contains(settings.nodeId());
       if (placed && !children.containsKey(s.group())) {
-        // Only the nodes the group was created on bootstrap it; a node added later joins empty,
-        // as a learner the leader brings up to date (D9).
-        Membership initial = s.initialPlacement().contains(settings.nodeId())
+        // Only the nodes the group was created on bootstrap it, and only while they never left; a
+        // node added later (or again) joins with a fresh, empty log, as a learner the leader brings
+        // up to date — never with a log from before it was removed (D9).
+        Membership initial = s.bootstraps(settings.nodeId())
             ? Membership.ofVoters(s.initialPlacement().stream().mapToInt(Integer::intValue).toArray())
             : Membership.EMPTY;
-        spawn(s.group(), s.placement(), initial, new StreamMachine(s.name(), s.group()));
+        spawn(s.group(), s.storageName(settings.nodeId()), s.placement(), initial,
+            new StreamMachine(s.name(), s.group()));
       }
       ActorRef<ReplicaShell.Command> child = children.get(s.group());
       if (child == null) {
         continue;
       }
-      if (placed) {
+      if (placed && retiring.contains(s.group())) {
+        getContext().stop(child); // placed again while retiring: start anew, on a fresh log, once it stopped
+      } else if (placed) {
         members.put(s.group(), s.placement());
         child.tell(new ReplicaShell.Configure(s.limits())); // the leader brings the stream there
         child.tell(new ReplicaShell.Members(s.placement()));
       } else {
+        retiring.add(s.group());
         child.tell(ReplicaShell.Retire.INSTANCE);
       }
     }
@@ -177,11 +185,13 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     }
   }
 
-  private void spawn(String group, List<Integer> placement, Membership initial, ReplicatedMachine machine) {
-    long seed = group.hashCode() * 31L + settings.nodeId();
-    ActorRef<ReplicaShell.Command> ref = getContext().spawn(ReplicaShell.create(group, settings.nodeId(), initial,
-        settings.raft(), settings.tick(), storage, seed, machine), group);
+  private void spawn(String group, String storageName, List<Integer> placement, Membership initial,
+      ReplicatedMachine machine) {
+    long seed = storageName.hashCode() * 31L + settings.nodeId();
+    ActorRef<ReplicaShell.Command> ref = getContext().spawn(ReplicaShell.create(group, storageName, settings.nodeId(),
+        initial, settings.raft(), settings.tick(), storage, seed, machine), group);
     getContext().watchWith(ref, new ReplicaStopped(group, ref));
+    LocalReplicas.get(getContext().getSystem()).started(group, ref);
     children.put(group, ref);
     members.put(group, List.copyOf(placement));
     ref.tell(new ReplicaShell.Compaction(settings.compactAfterBytes(), settings.snapshotBytesMax()));

@@ -311,6 +311,14 @@ class ClusterTest {
       assertEquals(i + 1, all.get(i).seq());
       assertEquals("g" + (i + 1), new String(all.get(i).payload(), StandardCharsets.UTF_8));
     }
+    // Back to 3 is refused clearly: the nodes that left may not be placed again (not proven safe yet).
+    try {
+      h.updateStream(new StreamConfig("grow", List.of("grow.>"), 3)).toCompletableFuture().get();
+      fail("re-placed on nodes that left");
+    } catch (ExecutionException e) {
+      assertEquals(io.holdfast.meta.MetaState.NO_RESOURCES,
+          assertInstanceOf(HoldfastException.Conflict.class, e.getCause()).code());
+    }
     assertTrue(home >= 1, "created on node " + home);
     h.deleteStream("grow").toCompletableFuture().get();
   }

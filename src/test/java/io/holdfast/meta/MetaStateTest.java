@@ -107,8 +107,23 @@ class MetaStateTest {
     assertTrue(apply(new MetaState.UpdateStream("a", List.of("a.>"), 3, StreamLimits.DEFAULT)).ok());
     assertEquals(List.of(1, 4, 5), meta.streams().get("a").placement(), "kept 4, added the least loaded");
     assertEquals(List.of(4), meta.streams().get("a").initialPlacement(), "only the first nodes bootstrap the group");
+    MetaState.StreamRecord three = meta.streams().get("a");
+    assertTrue(three.bootstraps(4) && !three.bootstraps(1) && !three.bootstraps(5));
+    assertEquals(three.group() + "~1", three.storageName(1), "a joiner starts a log of its own");
     assertTrue(apply(new MetaState.UpdateStream("a", List.of("a.>"), 1, StreamLimits.DEFAULT)).ok());
     assertEquals(List.of(1), meta.streams().get("a").placement());
+    assertTrue(apply(new MetaState.UpdateStream("a", List.of("a.>"), 2, StreamLimits.DEFAULT)).ok());
+    assertEquals(List.of(1, 2), meta.streams().get("a").placement(), "nodes 4 and 5 held it: only node 2 is fresh");
+    assertTrue(apply(new MetaState.UpdateStream("a", List.of("a.>"), 3, StreamLimits.DEFAULT)).ok());
+    assertEquals(List.of(1, 2, 3), meta.streams().get("a").placement());
+    assertEquals(MetaState.NO_RESOURCES, apply(new MetaState.UpdateStream("a", List.of("a.>"), 4, StreamLimits.DEFAULT))
+        .code(), "nodes 4 and 5 left: they are not placed again");
+  }
+
+  @Test
+  void theReplicaCountGrowsUpToEveryRegisteredNode() {
+    registerNodes(5);
+    apply(new MetaState.CreateStream("a", List.of("a.>"), 1));
     assertTrue(apply(new MetaState.UpdateStream("a", List.of("a.>"), 5, StreamLimits.DEFAULT)).ok());
     assertEquals(List.of(1, 2, 3, 4, 5), meta.streams().get("a").placement());
   }
