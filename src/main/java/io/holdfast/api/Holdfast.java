@@ -10,7 +10,6 @@ import io.holdfast.api.Records.StreamMessage;
 import io.holdfast.meta.MetaCodec;
 import io.holdfast.meta.MetaState;
 import io.holdfast.node.NodeStorage;
-import io.holdfast.raft.RaftCore;
 import io.holdfast.replica.ReplicaShell;
 import io.holdfast.replica.Wire;
 import io.holdfast.server.GroupRouter;
@@ -484,10 +483,5 @@ public final class Holdfast implements Extension {
       throw new HoldfastException.BadRequest("invalid", i.reason());
     }
     return reply;
-  }
-
-  /** The leader's role, for callers that show it. */
-  static boolean isLeader(ReplicaShell.Status s) {
-    return s.role() == RaftCore.Role.LEADER;
   }
 }
