@@ -116,8 +116,8 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   public record Members(List<Integer> desired) implements Command {}
 
   /**
-   * This node no longer holds a replica of the group: stop once the group has let it go (its
-   * membership no longer names it) or no leader has been heard of for a long while.
+   * This node no longer holds a replica of the group: stop once the group has let it go (a
+   * committed membership no longer names it) or no leader has been heard of for a long while.
    */
   public enum Retire implements Command { INSTANCE }
 
@@ -278,7 +278,10 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     core.tick();
     if (retiring) {
       ticksWithoutLeader = core.leaderId() == 0 ? ticksWithoutLeader + 1 : 0;
-      if (!core.membership().contains(self) || ticksWithoutLeader > RETIRE_AFTER_SILENT_TICKS) {
+      // Only once its removal is committed: a leader that removes itself must stay until the rest
+      // of the group has that change, or the group can be left without a quorum.
+      boolean letGo = !core.membership().contains(self) && core.membershipCommitted();
+      if (letGo || ticksWithoutLeader > RETIRE_AFTER_SILENT_TICKS) {
         getContext().getLog().info("Replica {} of node {} retires: the group no longer needs it", name, self);
         return Behaviors.stopped();
       }
