@@ -33,6 +33,12 @@ class StreamRulesTest {
         false, false);
   }
 
+  /** No size limits; only the flags. */
+  private static StreamLimits flags(boolean sealed, boolean denyDelete, boolean denyPurge, boolean allowRollup) {
+    return new StreamLimits(-1, -1, 0, -1, -1, false, false, StreamLimits.DEFAULT.duplicateWindowMillis(), "limits",
+        sealed, denyDelete, denyPurge, allowRollup);
+  }
+
   private List<StreamState.Result> apply(StreamCommand c) {
     return s.apply(new LogEntry(++index, 1, EntryType.COMMAND, StreamCommand.encode(c)));
   }
@@ -184,18 +190,14 @@ class StreamRulesTest {
 
   @Test
   void aSealedStreamTakesNothing() {
-    StreamLimits d = StreamLimits.DEFAULT;
-    configure(new StreamLimits(-1, -1, 0, -1, -1, false, false, d.duplicateWindowMillis(), "limits", true, false, false,
-        false));
+    configure(flags(true, false, false, false));
     assertEquals("stream_sealed", pub("a", "x", T0).error());
   }
 
   @Test
   void rollupPurgesTheSubjectOrTheStreamWhenAllowed() {
     assertEquals("rollup_denied", pub("a", "r", T0, StreamState.ROLLUP, "sub").error());
-    StreamLimits d = StreamLimits.DEFAULT;
-    configure(new StreamLimits(-1, -1, 0, -1, -1, false, false, d.duplicateWindowMillis(), "limits", false, false,
-        false, true));
+    configure(flags(false, false, false, true));
     pub("a", "a1", T0);
     pub("b", "b1", T0);
     pub("a", "a2", T0, StreamState.ROLLUP, "sub");
@@ -230,9 +232,7 @@ class StreamRulesTest {
 
   @Test
   void denyDeleteAndDenyPurgeAreEnforced() {
-    StreamLimits d = StreamLimits.DEFAULT;
-    configure(new StreamLimits(-1, -1, 0, -1, -1, false, false, d.duplicateWindowMillis(), "limits", false, true, true,
-        false));
+    configure(flags(false, true, true, false));
     pub("a", "1", T0);
     assertEquals("delete_denied", apply(new StreamCommand.DeleteMessage(1)).get(0).error());
     assertEquals("purge_denied", apply(new StreamCommand.Purge(null, 0, 0)).get(0).error());
