@@ -248,7 +248,16 @@ public final class Holdfast implements Extension {
 
   /** Deletes the message at {@code seq} (unless the stream denies deletes). */
   public CompletionStage<Long> deleteMessage(String stream, long seq) {
-    return streamOp(stream, new io.holdfast.stream.StreamCommand.DeleteMessage(seq));
+    return deleteMessage(stream, seq, false);
+  }
+
+  /**
+   * Deletes the message at {@code seq}; with {@code erase}, each replica also overwrites its payload
+   * on disk as it applies the delete (before that node acknowledges any later write). The subject
+   * and headers stay in the log: replicated decisions (de-duplication, per-subject limits) use them.
+   */
+  public CompletionStage<Long> deleteMessage(String stream, long seq, boolean erase) {
+    return streamOp(stream, new io.holdfast.stream.StreamCommand.DeleteMessage(seq, erase));
   }
 
   private CompletionStage<Long> streamOp(String stream, io.holdfast.stream.StreamCommand command) {

@@ -118,7 +118,11 @@ public final class HttpApi extends AllDirectives {
             delete(() -> answer(holdfast.deleteStream(name), d -> JSON.createObjectNode().put("deleted", name))))),
         path(PathMatchers.segment("messages").slash(PathMatchers.longSegment()), seq -> concat(
             get(() -> answer(holdfast.getMessage(name, seq), HttpApi::message)),
-            delete(() -> answer(holdfast.deleteMessage(name, seq), n -> JSON.createObjectNode().put("deleted", seq))))),
+            delete(() -> parameterOptional("erase", erase -> {
+              boolean wipe = erase.map(v -> v.isEmpty() || v.equals("true")).orElse(false);
+              return answer(holdfast.deleteMessage(name, seq, wipe),
+                  n -> JSON.createObjectNode().put("deleted", seq).put("erased", wipe));
+            })))),
         path(PathMatchers.segment("last").slash(PathMatchers.segment()),
             subject -> get(() -> answer(holdfast.getLastFor(name, subject), HttpApi::message))),
         path("purge", () -> post(() -> entity(Unmarshaller.entityToString(), body -> {

@@ -101,7 +101,8 @@ final class ClientCommands {
     }
     Args a = Args.parse(argv, 2, Set.of("server", "dir", "subjects", "replicas", "max-msgs", "max-bytes", "max-age",
         "max-msgs-per-subject", "max-msg-size", "max-consumers", "discard", "duplicate-window", "retention", "subject", "seq", "keep"),
-        Set.of("json", "discard-new-per-subject", "sealed", "deny-delete", "deny-purge", "allow-rollup"));
+        Set.of("json", "discard-new-per-subject", "sealed", "deny-delete", "deny-purge", "allow-rollup",
+        "erase"));
     Client c = new Client(server(a));
     boolean json = a.flag("json");
     try {
@@ -133,11 +134,14 @@ final class ClientCommands {
         }
         case "rm-msg" -> {
           if (a.positional().size() != 2) {
-            throw new Args.UsageException("usage: stream rm-msg NAME SEQ");
+            throw new Args.UsageException("usage: stream rm-msg NAME SEQ [--erase]");
           }
           long seq = parseSeq(a.positional().get(1));
-          JsonNode r = c.call("DELETE", "/streams/" + encode(a.positional().get(0)) + "/messages/" + seq, null);
-          out.println(json ? r.toString() : "deleted message " + seq + " of " + a.positional().get(0));
+          boolean erase = a.flag("erase");
+          JsonNode r = c.call("DELETE", "/streams/" + encode(a.positional().get(0)) + "/messages/" + seq
+              + (erase ? "?erase=true" : ""), null);
+          out.println(json ? r.toString() : (erase ? "deleted and erased message " : "deleted message ") + seq + " of "
+              + a.positional().get(0));
         }
         case "info" -> {
           JsonNode info = c.call("GET", "/streams/" + encode(one(a, "stream info NAME")), null);

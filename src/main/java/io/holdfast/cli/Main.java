@@ -31,7 +31,7 @@ public final class Main {
                 [--discard-new-per-subject] [--duplicate-window 2m] [--retention limits|interest|workqueue]
                 [--sealed] [--deny-delete] [--deny-purge] [--allow-rollup]
         stream update NAME [the same options] | info NAME | ls [--subject FILTER] | rm NAME
-               | purge NAME [--subject S] [--seq N] [--keep N] | rm-msg NAME SEQ     [--json]
+               | purge NAME [--subject S] [--seq N] [--keep N] | rm-msg NAME SEQ [--erase]   [--json]
         pub SUBJECT DATA [--count N] [--msg-id ID] [--expected-stream S] [--expected-last-seq N]
                 [--expected-last-subject-seq N] [--expected-last-msg-id ID] [--rollup sub|all] [--json]
                 prints each ack {"stream":S,"seq":N,"duplicate":false}

@@ -46,6 +46,14 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
   public record Write(String writer, long seq, long lastPersistedSeq, LogWrite write, ActorRef<Reply> replyTo)
       implements Command {}
 
+  /**
+   * Overwrite, wherever this node's disk holds it, the region {@code region} picks in entry
+   * (index, term) of {@code writer} ({@link LogStore#erase}). Handled in order with writes: every
+   * write sent before it is synced first, and no later write is acknowledged before it is done.
+   */
+  public record Erase(String writer, long index, long term, java.util.function.Function<byte[], int[]> region)
+      implements Command {}
+
   public record GetRecovered(ActorRef<SortedMap<String, RecoveredState>> replyTo) implements Command {}
 
   public record GetStats(ActorRef<Stats> replyTo) implements Command {}
@@ -118,6 +126,7 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
     return newReceiveBuilder()
         .onMessage(Write.class, this::onWrite)
         .onMessageEquals(FlushBatch.INSTANCE, this::onFlushBatch)
+        .onMessage(Erase.class, this::onErase)
         .onMessage(GetRecovered.class, this::onGetRecovered)
         .onMessage(GetStats.class, this::onGetStats)
         .build();
@@ -187,6 +196,23 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
     batch.clear();
     for (Pending p : unanswered) {
       p.replyTo().tell(new StorageStopped(p.writer(), stoppedBecause));
+    }
+    return this;
+  }
+
+  private Behavior<Command> onErase(Erase e) {
+    if (stoppedBecause != null) {
+      return this;
+    }
+    if (!batch.isEmpty()) {
+      flush(); // so the writes' acknowledgements go out; erase would sync them anyway
+    }
+    try {
+      int copies = store.erase(e.writer(), e.index(), e.term(), e.region());
+      getContext().getLog().info("Erased a message of {} at log index {}: {} cop{} overwritten", e.writer(), e.index(),
+          copies, copies == 1 ? "y" : "ies");
+    } catch (StorageFailure failure) {
+      return stop(failure);
     }
     return this;
   }

@@ -469,7 +469,14 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
         apply(e);
         appliedBytesSinceSnapshot += e.data().length;
       }
-      boolean due = appliedBytesSinceSnapshot >= Math.max(compaction.afterBytes(), lastSnapshotBytes);
+      // An erased message: overwrite this replica's copies, and snapshot now so that no snapshot
+      // kept on disk holds it (the store zeros the older snapshot files as the new one replaces them).
+      List<ReplicatedMachine.Erasure> erasures = machine.takeErasures();
+      for (ReplicatedMachine.Erasure x : erasures) {
+        storage.tell(new NodeStorage.Erase(storageName, x.index(), x.term(), x.region()));
+      }
+      boolean due = !erasures.isEmpty()
+          || appliedBytesSinceSnapshot >= Math.max(compaction.afterBytes(), lastSnapshotBytes);
       if ((ready.snapshotRequested() || due) && core.appliedIndex() >= core.firstIndex()) {
         compact();
       }

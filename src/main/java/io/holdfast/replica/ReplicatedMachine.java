@@ -42,6 +42,17 @@ public interface ReplicatedMachine {
   /** Applies a committed entry: one outcome per proposal it carries, in order (none for no-ops). */
   List<Wire.Outcome> apply(LogEntry entry);
 
+  /**
+   * Bytes to overwrite on this replica's disk because of what was just applied (an erased
+   * message): entry (index, term) and, within its data, the {offset, length} {@code region} picks.
+   */
+  record Erasure(long index, long term, java.util.function.Function<byte[], int[]> region) {}
+
+  /** The erasures the entries applied since the last call asked for. */
+  default List<Erasure> takeErasures() {
+    return List.of();
+  }
+
   /** Answers a read from the applied (committed) state. */
   Wire.ReadReply read(Wire.Query query);
 

@@ -85,6 +85,16 @@ public final class StreamMachine implements ReplicatedMachine {
   }
 
   @Override
+  public List<Erasure> takeErasures() {
+    List<StreamState.Location> erased = state.takeErasures();
+    List<Erasure> out = new ArrayList<>(erased.size());
+    for (StreamState.Location at : erased) {
+      out.add(new Erasure(at.index(), at.term(), data -> StreamCommand.payloadRegion(data, at.ordinal())));
+    }
+    return out;
+  }
+
+  @Override
   public Wire.ReadReply read(Wire.Query query) {
     if (query instanceof Wire.GetMessages g) {
       return new Wire.Messages(state.range(g.fromSeq(), g.max()));

@@ -25,6 +25,15 @@ public interface LogStore extends AutoCloseable {
   /** Makes everything written so far durable. */
   void sync() throws StorageFailure;
 
+  /**
+   * Overwrites with zeros, in place and durably, the bytes {@code region} picks ({offset, length}
+   * within the data of entry (index, term) of {@code replica}, or null: none) in every copy of that
+   * entry the store still holds, and zeros the replica's older snapshot files when a newer snapshot
+   * replaces them. Syncs everything written first. Returns the number of copies overwritten.
+   */
+  int erase(String replica, long index, long term, java.util.function.Function<byte[], int[]> region)
+      throws StorageFailure;
+
   /** Bytes written and not yet synced. */
   long unsyncedBytes();
 

@@ -27,8 +27,15 @@ public sealed interface StreamCommand {
    */
   record Purge(String subject, long upToSeq, long keep) implements StreamCommand {}
 
-  /** Removes one message. */
-  record DeleteMessage(long seq) implements StreamCommand {}
+  /**
+   * Removes one message; with {@code erase}, every replica also overwrites the message's payload
+   * where its own disk holds it (log records, and snapshots once a newer one replaces them).
+   */
+  record DeleteMessage(long seq, boolean erase) implements StreamCommand {
+    public DeleteMessage(long seq) {
+      this(seq, false);
+    }
+  }
 
   /** The leader's clock says {@code nowMillis}: messages older than max_age go. */
   record Expire(long nowMillis) implements StreamCommand {}
@@ -38,6 +45,7 @@ public sealed interface StreamCommand {
   byte PURGE = 3;
   byte DELETE_MESSAGE = 4;
   byte EXPIRE = 5;
+  byte ERASE_MESSAGE = 6;
 
   static byte[] encode(StreamCommand command) {
     Writer w = new Writer();
@@ -59,7 +67,7 @@ public sealed interface StreamCommand {
       w.ensure(16);
       w.b.putLong(p.upToSeq()).putLong(p.keep());
     } else if (command instanceof DeleteMessage d) {
-      w.b.put(DELETE_MESSAGE).putLong(d.seq());
+      w.b.put(d.erase() ? ERASE_MESSAGE : DELETE_MESSAGE).putLong(d.seq());
     } else {
       w.b.put(EXPIRE).putLong(((Expire) command).nowMillis());
     }
@@ -84,7 +92,8 @@ public sealed interface StreamCommand {
         String subject = b.get() == 0 ? null : readString(b);
         c = new Purge(subject, b.getLong(), b.getLong());
       }
-      case DELETE_MESSAGE -> c = new DeleteMessage(b.getLong());
+      case DELETE_MESSAGE -> c = new DeleteMessage(b.getLong(), false);
+      case ERASE_MESSAGE -> c = new DeleteMessage(b.getLong(), true);
       case EXPIRE -> c = new Expire(b.getLong());
       default -> throw new IllegalArgumentException("unknown stream command type " + type);
     }
@@ -125,6 +134,41 @@ public sealed interface StreamCommand {
     byte[] payload = new byte[b.getInt()];
     b.get(payload);
     return new Message(subject, headers, payload, b.getLong());
+  }
+
+  /**
+   * Where the payload of message {@code ordinal} lies in an encoded {@link PublishBatch}: {offset,
+   * length}, or null if {@code entry} is not a publish batch that long. Lets storage overwrite a
+   * payload without knowing this format (erase, {@link DeleteMessage}).
+   */
+  static int[] payloadRegion(byte[] entry, int ordinal) {
+    try {
+      ByteBuffer b = ByteBuffer.wrap(entry);
+      if (b.get() != PUBLISH_BATCH || ordinal < 0 || ordinal >= b.getInt()) {
+        return null;
+      }
+      for (int i = 0; ; i++) {
+        skipString(b); // subject
+        for (int names = b.getShort() & 0xffff; names > 0; names--) {
+          skipString(b);
+          for (int values = b.getShort() & 0xffff; values > 0; values--) {
+            skipString(b);
+          }
+        }
+        int length = b.getInt();
+        if (i == ordinal) {
+          return b.remaining() >= length ? new int[] {b.position(), length} : null;
+        }
+        b.position(b.position() + length + 8);
+      }
+    } catch (RuntimeException malformed) {
+      return null;
+    }
+  }
+
+  private static void skipString(ByteBuffer b) {
+    int length = b.getShort() & 0xffff;
+    b.position(b.position() + length);
   }
 
   /** A string as {@link Writer#string} wrote it. */

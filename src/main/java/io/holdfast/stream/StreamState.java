@@ -54,9 +54,16 @@ public final class StreamState {
 
   private record MsgId(long seq, long timestamp) {}
 
+  /** Where a message's bytes are in the log: message {@code ordinal} of the publish batch at (index, term). */
+  public record Location(long index, long term, int ordinal) {}
+
   private final String name;
   private StreamLimits limits = StreamLimits.DEFAULT;
   private final TreeMap<Long, Message> messages = new TreeMap<>();
+  /** Derived from the log, same keys as {@link #messages}: where each message was written. */
+  private final HashMap<Long, Location> locations = new HashMap<>();
+  /** Erased messages' locations not yet taken by the shell ({@link #takeErasures()}); not replicated state. */
+  private final ArrayList<Location> erasures = new ArrayList<>();
   /** Derived from {@link #messages}: subject → its sequences. */
   private final HashMap<String, TreeSet<Long>> bySubject = new HashMap<>();
   /** Msg ids inside the duplicate window, oldest first. */
@@ -86,8 +93,8 @@ public final class StreamState {
     StreamCommand c = StreamCommand.decode(entry.data());
     if (c instanceof StreamCommand.PublishBatch batch) {
       List<Result> out = new ArrayList<>(batch.messages().size());
-      for (Message m : batch.messages()) {
-        out.add(publish(m));
+      for (int i = 0; i < batch.messages().size(); i++) {
+        out.add(publish(batch.messages().get(i), new Location(entry.index(), entry.term(), i)));
       }
       return out;
     }
@@ -104,14 +111,20 @@ public final class StreamState {
       if (limits.denyDelete()) {
         return List.of(Result.rejected("delete_denied", "stream " + name + " denies deleting messages"));
       }
-      return List.of(remove(d.seq()) ? Result.stored(d.seq())
-          : Result.rejected("no_message", "stream " + name + " has no message at sequence " + d.seq()));
+      Location at = locations.get(d.seq());
+      if (!remove(d.seq())) {
+        return List.of(Result.rejected("no_message", "stream " + name + " has no message at sequence " + d.seq()));
+      }
+      if (d.erase()) {
+        erasures.add(at);
+      }
+      return List.of(Result.stored(d.seq()));
     }
     expire(((StreamCommand.Expire) c).nowMillis());
     return List.of(Result.stored(lastSeq));
   }
 
-  private Result publish(Message m) {
+  private Result publish(Message m, Location at) {
     if (limits.sealed()) {
       return Result.rejected("stream_sealed", "stream " + name + " is sealed");
     }
@@ -172,6 +185,7 @@ public final class StreamState {
     }
     long seq = ++lastSeq;
     messages.put(seq, m);
+    locations.put(seq, at);
     bySubject.computeIfAbsent(m.subject(), k -> new TreeSet<>()).add(seq);
     bytes += size;
     if (id != null) {
@@ -257,6 +271,7 @@ public final class StreamState {
     if (m == null) {
       return false;
     }
+    locations.remove(seq);
     bytes -= m.sizeBytes();
     TreeSet<Long> seqs = bySubject.get(m.subject());
     seqs.remove(seq);
@@ -278,6 +293,16 @@ public final class StreamState {
       remove(selected.get(i));
     }
     return drop;
+  }
+
+  /**
+   * Where the messages erased since the last call were in the log (every replica applies the same
+   * erase, so each overwrites its own copy). Taking them clears the list.
+   */
+  public List<Location> takeErasures() {
+    List<Location> out = List.copyOf(erasures);
+    erasures.clear();
+    return out;
   }
 
   /** The message at {@code seq}, or null if there is none (never was, or no longer). */
@@ -317,7 +342,8 @@ public final class StreamState {
 
   /**
    * The whole state, checksummed (D5): u32 crc32c of the rest, limits, i64 lastSeq, last msg id,
-   * u32 count, messages (seq, message), u32 msg ids, (id, seq, time) oldest first.
+   * u32 count, messages (seq, message, location: i64 index, i64 term, i32 ordinal), u32 msg ids,
+   * (id, seq, time) oldest first.
    */
   public byte[] snapshot() {
     StreamCommand.Writer w = new StreamCommand.Writer();
@@ -332,6 +358,9 @@ public final class StreamState {
       w.ensure(8);
       w.b.putLong(e.getKey());
       StreamCommand.writeMessage(w, e.getValue());
+      Location at = locations.get(e.getKey());
+      w.ensure(20);
+      w.b.putLong(at.index()).putLong(at.term()).putInt(at.ordinal());
     }
     w.ensure(4);
     w.b.putInt(msgIds.size());
@@ -346,6 +375,8 @@ public final class StreamState {
   /** Replaces the state by a snapshot; an empty one (a new group's initial snapshot) is the empty stream. */
   public void restore(byte[] snapshot) {
     messages.clear();
+    locations.clear();
+    erasures.clear();
     bySubject.clear();
     msgIds.clear();
     limits = StreamLimits.DEFAULT;
@@ -364,6 +395,7 @@ public final class StreamState {
       long seq = b.getLong();
       Message m = StreamCommand.readMessage(b);
       messages.put(seq, m);
+      locations.put(seq, new Location(b.getLong(), b.getLong(), b.getInt()));
       bySubject.computeIfAbsent(m.subject(), k -> new TreeSet<>()).add(seq);
       bytes += m.sizeBytes();
     }

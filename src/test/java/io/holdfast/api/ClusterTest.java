@@ -287,6 +287,54 @@ class ClusterTest {
   }
 
   @Test
+  @Order(4)
+  void anErasedMessageIsOverwrittenOnEveryNodesDisk() throws Exception {
+    Holdfast h = hf(nodes.get(1));
+    h.createStream(new StreamConfig("secrets", List.of("secrets.>"), 3)).toCompletableFuture().get();
+    byte[] secret = ("ERASE-ME-" + System.nanoTime()).getBytes(StandardCharsets.UTF_8);
+    long seq = publishRetrying(h, "secrets.a", new String(secret, StandardCharsets.UTF_8)).seq();
+    byte[] deletedOnly = ("DELETE-ME-" + System.nanoTime()).getBytes(StandardCharsets.UTF_8);
+    long plain = publishRetrying(h, "secrets.a", new String(deletedOnly, StandardCharsets.UTF_8)).seq();
+    long kept = publishRetrying(h, "secrets.a", "kept").seq();
+    await(() -> nodesHolding(secret) == 3, "the secret written on all three nodes");
+    assertEquals(plain, h.deleteMessage("secrets", plain).toCompletableFuture().get());
+    assertEquals(seq, h.deleteMessage("secrets", seq, true).toCompletableFuture().get());
+    await(() -> nodesHolding(secret) == 0, "no file on any node holds the erased payload");
+    assertEquals(3, nodesHolding(deletedOnly), "control: a plain delete leaves the bytes in the log");
+    assertError(HoldfastException.NotFound.class, () -> h.getMessage("secrets", seq).toCompletableFuture().get());
+    assertEquals("kept", new String(h.getMessage("secrets", kept).toCompletableFuture().get().payload(),
+        StandardCharsets.UTF_8));
+    h.deleteStream("secrets").toCompletableFuture().get();
+  }
+
+  /** How many server nodes have a file under their data directory that contains {@code bytes}. */
+  private int nodesHolding(byte[] bytes) throws IOException {
+    int n = 0;
+    for (int id = 1; id <= 3; id++) {
+      try (var files = java.nio.file.Files.walk(tmp.resolve("node" + id))) {
+        if (files.filter(java.nio.file.Files::isRegularFile).anyMatch(f -> contains(f, bytes))) {
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+
+  private static boolean contains(Path file, byte[] what) {
+    try {
+      byte[] buf = java.nio.file.Files.readAllBytes(file);
+      for (int i = 0; i + what.length <= buf.length; i++) {
+        if (java.util.Arrays.equals(buf, i, i + what.length, what, 0, what.length)) {
+          return true;
+        }
+      }
+      return false;
+    } catch (IOException gone) {
+      return false; // deleted while we walked
+    }
+  }
+
+  @Test
   @Order(5)
   void theReplicaCountOfALiveStreamGoesFromOneToThreeAndBackWithoutLosingOrDuplicating() throws Exception {
     Holdfast h = hf(nodes.get(1));
@@ -416,6 +464,12 @@ class ClusterTest {
         .POST(HttpRequest.BodyPublishers.ofString("2")).build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(409, full.statusCode());
     assertTrue(full.body().contains("\"code\":\"maximum_messages_exceeded\""), full.body());
+    HttpResponse<String> erased = http.send(HttpRequest.newBuilder(URI.create(base + "/streams/capped/messages/1?erase=true"))
+        .DELETE().build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals("{\"deleted\":1,\"erased\":true}", erased.body());
+    HttpResponse<String> gone = http.send(HttpRequest.newBuilder(URI.create(base + "/streams/capped/messages/1?erase=true"))
+        .DELETE().build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(404, gone.statusCode(), gone.body());
     HttpResponse<String> filtered = http.send(HttpRequest.newBuilder(URI.create(base + "/streams?subject=capped.*"))
         .build(), HttpResponse.BodyHandlers.ofString());
     assertTrue(filtered.body().contains("\"name\":\"capped\"") && !filtered.body().contains("\"name\":\"orders\""),

@@ -86,6 +86,11 @@ class NodeStorageTest {
     }
 
     @Override
+    public int erase(String replica, long index, long term, java.util.function.Function<byte[], int[]> region) {
+      return inner.erase(replica, index, term, region);
+    }
+
+    @Override
     public long unsyncedBytes() {
       return inner.unsyncedBytes();
     }

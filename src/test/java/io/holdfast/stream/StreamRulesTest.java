@@ -231,6 +231,39 @@ class StreamRulesTest {
   }
 
   @Test
+  void eraseNamesWhereThePayloadIsInTheLogEvenAfterASnapshot() {
+    TreeMap<String, List<String>> h = new TreeMap<>(java.util.Map.of("k", List.of("v")));
+    byte[] batch = StreamCommand.encode(new StreamCommand.PublishBatch(List.of(
+        new Message("a", h, "first".getBytes(StandardCharsets.UTF_8), T0),
+        new Message("b.c", h, "SECRET".getBytes(StandardCharsets.UTF_8), T0))));
+    s.apply(new LogEntry(++index, 7, EntryType.COMMAND, batch));
+    long batchIndex = index;
+    StreamState restored = new StreamState("orders");
+    restored.restore(s.snapshot());
+    for (StreamState replica : List.of(s, restored)) {
+      List<StreamState.Result> r = replica.apply(new LogEntry(index + 1, 7, EntryType.COMMAND,
+          StreamCommand.encode(new StreamCommand.DeleteMessage(2, true))));
+      assertTrue(r.get(0).ok());
+      assertNull(replica.get(2));
+      List<StreamState.Location> erased = replica.takeErasures();
+      assertEquals(List.of(new StreamState.Location(batchIndex, 7, 1)), erased);
+      assertTrue(replica.takeErasures().isEmpty(), "taking the erasures clears them");
+      int[] region = StreamCommand.payloadRegion(batch, erased.get(0).ordinal());
+      assertEquals("SECRET", new String(batch, region[0], region[1], StandardCharsets.UTF_8));
+    }
+    assertArrayEquals(s.snapshot(), restored.snapshot());
+    assertNull(StreamCommand.payloadRegion(batch, 2), "no third message");
+    assertNull(StreamCommand.payloadRegion(StreamCommand.encode(new StreamCommand.Expire(T0)), 0), "not a publish");
+  }
+
+  @Test
+  void aPlainDeleteAsksForNoErasure() {
+    pub("a", "1", T0);
+    assertTrue(apply(new StreamCommand.DeleteMessage(1)).get(0).ok());
+    assertTrue(s.takeErasures().isEmpty());
+  }
+
+  @Test
   void denyDeleteAndDenyPurgeAreEnforced() {
     configure(flags(false, true, true, false));
     pub("a", "1", T0);

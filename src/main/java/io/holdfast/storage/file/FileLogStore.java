@@ -225,7 +225,7 @@ public final class FileLogStore implements LogStore {
     flush();
     try {
       for (var e : snapshotsToPrune.entrySet()) {
-        SnapshotFiles.deleteAllBut(options.dir(), e.getKey(), e.getValue().meta());
+        SnapshotFiles.deleteAllBut(options.dir(), e.getKey(), e.getValue().meta(), true);
       }
       snapshotsToPrune.clear();
       if (headBytes >= options.walFileBytesMax()) {
@@ -237,6 +237,67 @@ public final class FileLogStore implements LogStore {
     } catch (IOException e) {
       throw fail("rolling or cleaning the write-ahead log", e);
     }
+  }
+
+  /**
+   * Reads every WAL file and rewrites, in place, each intact record of {@code replica} that holds
+   * entry (index, term): the region is zeroed and the record's body checksum recomputed, then the
+   * file is fsynced. Old files too (entries a snapshot covers stay on disk until their file is
+   * cleaned). The replica's snapshot files are marked to be zeroed when a newer snapshot replaces
+   * them (the mark is a file, so it survives a restart). A crash between the two writes leaves a body that fails its checksum: recovery marks
+   * its entries faulty and repairs them from peers, as for any damaged payload (D6).
+   */
+  @Override
+  public int erase(String replica, long index, long term, java.util.function.Function<byte[], int[]> region)
+      throws StorageFailure {
+    sync();
+    int copies = 0;
+    try {
+      SnapshotFiles.markZeroOnReplace(options.dir(), replica);
+      for (Path file : walFiles.values()) {
+        copies += eraseIn(file, replica, index, term, region);
+      }
+    } catch (IOException e) {
+      throw fail("erasing entry " + index + " of " + replica, e);
+    }
+    return copies;
+  }
+
+  private static int eraseIn(Path file, String replica, long index, long term,
+      java.util.function.Function<byte[], int[]> region) throws IOException {
+    byte[] buf = Files.readAllBytes(file);
+    int copies = 0;
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+      for (int at = FILE_HEADER_BYTES; at < buf.length; ) {
+        WalRecord.Decoded d = WalRecord.decode(buf, at, buf.length);
+        if (d == null) {
+          break; // a torn tail being written to, or damage recovery already reported
+        }
+        if (d.bodyValid() && d.replica().equals(replica)) {
+          int bodyAt = d.end();
+          for (LogEntry e : d.entries()) {
+            bodyAt -= e.data().length;
+          }
+          int entryAt = bodyAt;
+          for (LogEntry e : d.entries()) {
+            int[] r = e.index() == index && e.term() == term ? region.apply(e.data()) : null;
+            if (r != null && r[0] >= 0 && r[1] > 0 && r[0] + r[1] <= e.data().length) {
+              Arrays.fill(buf, entryAt + r[0], entryAt + r[0] + r[1], (byte) 0);
+              ch.write(ByteBuffer.wrap(buf, entryAt + r[0], r[1]), entryAt + r[0]);
+              int crc = WalRecord.crc(buf, bodyAt, d.end() - bodyAt, null, 0, 0);
+              ch.write(ByteBuffer.allocate(4).putInt(0, crc), bodyAt - 4);
+              copies++;
+            }
+            entryAt += e.data().length;
+          }
+        }
+        at = d.end();
+      }
+      if (copies > 0) {
+        ch.force(false);
+      }
+    }
+    return copies;
   }
 
   @Override
@@ -640,7 +701,7 @@ public final class FileLogStore implements LogStore {
         recoveryNotes.add("snapshot " + log.snapshot.meta().index() + " of " + replica
             + " is missing or fails its checksum: its content must be fetched from a peer");
       } else {
-        SnapshotFiles.deleteAllBut(options.dir(), replica, log.snapshot.meta());
+        SnapshotFiles.deleteAllBut(options.dir(), replica, log.snapshot.meta(), false);
       }
     }
     RecoveredState state = new RecoveredState(log.hardState, snapshot, log.recoveredEntries, log.faulty, snapshotFaulty);

@@ -25,6 +25,7 @@ import java.util.HexFormat;
 final class SnapshotFiles {
   private static final int MAGIC = 0x4846534e; // "HFSN"
   private static final int VERSION = 1;
+  private static final String ZERO_MARKER = "zero-on-replace";
 
   private SnapshotFiles() {}
 
@@ -94,24 +95,60 @@ final class SnapshotFiles {
     return new Snapshot(meta, data);
   }
 
-  /** Deletes every snapshot file of the replica except {@code keep}. */
-  static void deleteAllBut(Path root, String replica, SnapshotMeta keep) throws IOException {
+  /** Marks that the replica's current snapshots may hold erased data: they are zeroed when deleted. */
+  static void markZeroOnReplace(Path root, String replica) throws IOException {
+    Path dir = dirOf(root, replica);
+    Files.createDirectories(dir);
+    Path marker = dir.resolve(ZERO_MARKER);
+    if (!Files.exists(marker)) {
+      Files.createFile(marker);
+      Fsync.directory(dir);
+    }
+  }
+
+  /**
+   * Deletes every snapshot file of the replica except {@code keep}, zeroing each first if the
+   * replica is marked ({@link #markZeroOnReplace}). {@code keepIsNewer}: {@code keep} was written
+   * after the mark, so it holds nothing erased and the mark goes.
+   */
+  static void deleteAllBut(Path root, String replica, SnapshotMeta keep, boolean keepIsNewer) throws IOException {
     Path dir = dirOf(root, replica);
     if (!Files.isDirectory(dir)) {
       return;
     }
     String keepName = keep == null ? "" : fileOf(root, replica, keep).getFileName().toString();
+    boolean zero = Files.exists(dir.resolve(ZERO_MARKER));
     boolean deleted = false;
     try (var files = Files.list(dir)) {
       for (Path f : (Iterable<Path>) files::iterator) {
-        if (!f.getFileName().toString().equals(keepName)) {
+        String name = f.getFileName().toString();
+        if (!name.equals(keepName) && !name.equals(ZERO_MARKER)) {
+          if (zero) {
+            zero(f);
+          }
           Files.delete(f);
           deleted = true;
         }
       }
     }
+    if (zero && keepIsNewer) {
+      Files.delete(dir.resolve(ZERO_MARKER));
+      deleted = true;
+    }
     if (deleted) {
       Fsync.directory(dir);
+    }
+  }
+
+  /** Overwrites a file's bytes with zeros, durably (the blocks, not just the name, lose the data). */
+  private static void zero(Path file) throws IOException {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+      ByteBuffer zeros = ByteBuffer.allocate(1 << 16);
+      for (long at = 0, size = ch.size(); at < size; ) {
+        zeros.clear().limit((int) Math.min(zeros.capacity(), size - at));
+        at += ch.write(zeros, at);
+      }
+      ch.force(false);
     }
   }
 }

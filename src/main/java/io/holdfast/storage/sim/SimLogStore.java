@@ -103,6 +103,26 @@ public final class SimLogStore implements LogStore {
     done.clear();
   }
 
+  /** Zeros the region in the durable copy of the entry (the simulated disk keeps no older copies or snapshots). */
+  @Override
+  public int erase(String replica, long index, long term, java.util.function.Function<byte[], int[]> region) {
+    sync();
+    Image image = durable.get(replica);
+    long at = image == null ? -1 : index - image.snapshot.index() - 1;
+    if (at < 0 || at >= image.entries.size() || image.entries.get((int) at).term() != term) {
+      return 0;
+    }
+    LogEntry e = image.entries.get((int) at);
+    int[] r = region.apply(e.data());
+    if (r == null || r[0] < 0 || r[1] <= 0 || r[0] + r[1] > e.data().length) {
+      return 0;
+    }
+    byte[] data = e.data().clone();
+    java.util.Arrays.fill(data, r[0], r[0] + r[1], (byte) 0);
+    image.entries.set((int) at, new LogEntry(e.index(), e.term(), e.type(), data));
+    return 1;
+  }
+
   @Override
   public long unsyncedBytes() {
     return unsyncedBytes;

@@ -269,6 +269,56 @@ class FileLogStoreTest extends LogStoreContract {
     assertTrue(f.getMessage().contains(first.getFileName().toString()), f.getMessage());
   }
 
+  /** Occurrences of {@code what} in {@code buf}. */
+  private static int count(byte[] buf, byte[] what) {
+    int n = 0;
+    for (int i = 0; i + what.length <= buf.length; i++) {
+      if (java.util.Arrays.equals(buf, i, i + what.length, what, 0, what.length)) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  @Test
+  void eraseZerosEveryCopyOfTheRegionAndTheOldSnapshotsAndTheLogStillReads() throws Exception {
+    byte[] secret = "TOP-SECRET-PAYLOAD".getBytes(StandardCharsets.UTF_8);
+    byte[] data = ("head:" + new String(secret, StandardCharsets.UTF_8) + ":tail").getBytes(StandardCharsets.UTF_8);
+    LogEntry secretEntry = new LogEntry(2, 1, io.holdfast.raft.message.EntryType.COMMAND, data);
+    FileLogStore s = open();
+    s.write("a", LogWrite.append(1, List.of(entry(1, 1, "v1"), secretEntry, entry(3, 1, "v3"))));
+    s.write("b", LogWrite.append(1, List.of(entry(1, 1, "v1"), secretEntry))); // another replica: not erased
+    Snapshot old = new Snapshot(new SnapshotMeta(1, 1, Membership.ofVoters(1)), data);
+    s.write("a", new LogWrite(null, old, 0, List.of()));
+    s.write("a", LogWrite.append(2, List.of(secretEntry, entry(3, 1, "v3")))); // a second copy, in a later record
+    s.sync();
+    Path oldFile = SnapshotFiles.fileOf(dir(), "a", old.meta());
+    Path keptLink = tmp.resolve("old-snapshot-link");
+    Files.createLink(keptLink, oldFile); // sees the blocks after the name is deleted
+
+    int copies = s.erase("a", 2, 1, d -> new int[] {5, secret.length});
+    assertEquals(2, copies);
+    assertEquals(1, count(Files.readAllBytes(onlyWalFile()), secret), "only replica b's copy is left in the WAL");
+    assertEquals(0, s.erase("a", 2, 9, d -> new int[] {5, secret.length}), "another term is another entry");
+    s.close();
+
+    s = open(); // the log still reads, checksums rewritten, and the snapshot mark survived the restart
+    RecoveredState a = s.recovered().get("a");
+    assertTrue(a.faulty().isEmpty(), "checksums were rewritten: " + a.faulty());
+    byte[] erased = data.clone();
+    java.util.Arrays.fill(erased, 5, 5 + secret.length, (byte) 0);
+    assertEquals(List.of(new LogEntry(2, 1, secretEntry.type(), erased), entry(3, 1, "v3")), a.entries());
+    assertArrayEquals(data, s.recovered().get("b").entries().get(1).data());
+    s.write("a", new LogWrite(null, new Snapshot(new SnapshotMeta(2, 1, Membership.ofVoters(1)), new byte[] {1}), 0,
+        List.of()));
+    s.sync();
+    assertTrue(Files.notExists(oldFile));
+    assertEquals(0, count(Files.readAllBytes(keptLink), secret));
+    byte[] left = Files.readAllBytes(keptLink);
+    assertTrue(left.length > data.length && java.util.Arrays.equals(new byte[left.length], left), "zeros, not unlinked");
+    s.close();
+  }
+
   @Test
   void corruptSnapshotIsReportedAndNeverTakenAsEmpty() throws Exception {
     FileLogStore s = open();
