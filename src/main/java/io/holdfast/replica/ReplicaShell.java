@@ -170,6 +170,8 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private final TreeMap<Long, Waiting> waiting = new TreeMap<>();
   private final ArrayList<Propose> pending = new ArrayList<>();
   private long pendingBytes;
+  /** {@link ReplicatedMachine#batchKind} of what {@link #pending} holds. */
+  private int pendingKind;
   private final ReplicatedMachine machine;
   private ActorRef<ReplicaHost.Command> localHost;
   private Object desired;
@@ -325,9 +327,11 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     }
     long bytes = machine.sizeOf(p.proposal());
     boolean alone = machine.alone(p.proposal());
-    if (pendingBytes + bytes > BATCH_BYTES_MAX || alone) {
+    int kind = machine.batchKind(p.proposal());
+    if (pendingBytes + bytes > BATCH_BYTES_MAX || alone || (!pending.isEmpty() && kind != pendingKind)) {
       onProposeBatch();
     }
+    pendingKind = kind;
     if (alone) {
       pending.add(p);
       return onProposeBatch();

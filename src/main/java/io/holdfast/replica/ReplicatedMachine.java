@@ -18,6 +18,11 @@ public interface ReplicatedMachine {
   /** Proposals per log entry at most. */
   int batchMax();
 
+  /** Proposals of different kinds never share a log entry (a stream's publishes and its consumers' acks). */
+  default int batchKind(Wire.Proposal p) {
+    return 0;
+  }
+
   /** Whether {@code p} must be its own log entry (not batched with others). */
   default boolean alone(Wire.Proposal p) {
     return false;

@@ -14,6 +14,7 @@ import java.util.List;
 public final class StreamMachine implements ReplicatedMachine {
   public static final int BATCH_MESSAGES_MAX = 1024;
   public static final int MESSAGE_BYTES_MAX = 128 << 10;
+  private static final List<String> CONSUME_KINDS = List.of("fetch", "ack", "nak", "progress", "term");
 
   private final String stream;
   private final StreamState state;
@@ -28,13 +29,18 @@ public final class StreamMachine implements ReplicatedMachine {
   public String invalid(Wire.Proposal p) {
     if (p instanceof Wire.StreamOp op) {
       try {
-        return StreamCommand.decode(op.command()) instanceof StreamCommand.PublishBatch ? "publish with Publish" : null;
+        StreamCommand c = StreamCommand.decode(op.command());
+        return c instanceof StreamCommand.PublishBatch || c instanceof StreamCommand.ConsumerBatch
+            ? "publish with Publish, fetch and ack with Consume" : null;
       } catch (RuntimeException e) {
         return "malformed stream operation: " + e.getMessage();
       }
     }
+    if (p instanceof Wire.Consume c) {
+      return CONSUME_KINDS.contains(c.kind()) ? null : "unknown consumer request '" + c.kind() + "'";
+    }
     if (!(p instanceof Wire.Publish pub)) {
-      return "a stream takes publishes and stream operations only";
+      return "a stream takes publishes, consumer requests and stream operations only";
     }
     if (pub.payload() != null && pub.payload().length > MESSAGE_BYTES_MAX) {
       return "message of " + pub.payload().length + " bytes is larger than the maximum of " + MESSAGE_BYTES_MAX;
@@ -46,6 +52,9 @@ public final class StreamMachine implements ReplicatedMachine {
   public long sizeOf(Wire.Proposal p) {
     if (p instanceof Wire.StreamOp op) {
       return op.command().length;
+    }
+    if (p instanceof Wire.Consume c) {
+      return 32L + c.consumer().length();
     }
     Wire.Publish pub = (Wire.Publish) p;
     return (pub.payload() == null ? 0 : pub.payload().length) + pub.subject().length() + 64L;
@@ -62,9 +71,26 @@ public final class StreamMachine implements ReplicatedMachine {
   }
 
   @Override
+  public int batchKind(Wire.Proposal p) {
+    return p instanceof Wire.Consume ? 1 : 0;
+  }
+
+  @Override
   public byte[] encode(List<Wire.Proposal> batch, long nowMillis) {
     if (batch.get(0) instanceof Wire.StreamOp op) {
-      return op.command();
+      StreamCommand c = StreamCommand.decode(op.command());
+      return c instanceof StreamCommand.AddConsumer a
+          ? StreamCommand.encode(new StreamCommand.AddConsumer(a.config(), nowMillis)) : op.command();
+    }
+    if (batch.get(0) instanceof Wire.Consume) {
+      List<StreamCommand.ConsumerOp> ops = new ArrayList<>(batch.size());
+      for (Wire.Proposal p : batch) {
+        Wire.Consume c = (Wire.Consume) p;
+        ops.add(c.kind().equals("fetch") ? new StreamCommand.Fetch(c.consumer(), c.max())
+            : new StreamCommand.Ack(c.consumer(), c.seq(), StreamCommand.AckKind.valueOf(c.kind().toUpperCase(
+                java.util.Locale.ROOT)), c.delayMillis()));
+      }
+      return StreamCommand.encode(new StreamCommand.ConsumerBatch(nowMillis, ops));
     }
     List<Message> messages = new ArrayList<>(batch.size());
     for (Wire.Proposal p : batch) {
@@ -79,7 +105,9 @@ public final class StreamMachine implements ReplicatedMachine {
     List<StreamState.Result> results = state.apply(entry);
     List<Wire.Outcome> out = new ArrayList<>(results.size());
     for (StreamState.Result r : results) {
-      out.add(r.ok() ? new Wire.Seq(stream, r.seq(), r.duplicate()) : new Wire.Rejected(r.error(), r.message()));
+      out.add(!r.ok() ? new Wire.Rejected(r.error(), r.message())
+          : r.deliveries() != null ? new Wire.Delivered(r.deliveries())
+          : new Wire.Seq(stream, r.seq(), r.duplicate()));
     }
     return out;
   }
@@ -98,6 +126,13 @@ public final class StreamMachine implements ReplicatedMachine {
   public Wire.ReadReply read(Wire.Query query) {
     if (query instanceof Wire.GetMessages g) {
       return new Wire.Messages(state.range(g.fromSeq(), g.max()));
+    }
+    if (query instanceof Wire.GetConsumers g) {
+      if (g.name() == null) {
+        return new Wire.Consumers(state.consumerInfos());
+      }
+      io.holdfast.stream.ConsumerInfo info = state.consumerInfo(g.name());
+      return new Wire.Consumers(info == null ? List.of() : List.of(info));
     }
     if (query instanceof Wire.GetLastFor l) {
       StoredMessage m = state.lastFor(l.subject());

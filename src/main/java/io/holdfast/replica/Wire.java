@@ -19,8 +19,17 @@ public final class Wire {
   @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "t")
   @JsonSubTypes({@JsonSubTypes.Type(value = Publish.class, name = "pub"),
       @JsonSubTypes.Type(value = StreamOp.class, name = "op"),
-      @JsonSubTypes.Type(value = MetaChange.class, name = "meta")})
+      @JsonSubTypes.Type(value = MetaChange.class, name = "meta"),
+      @JsonSubTypes.Type(value = Consume.class, name = "consume")})
   public sealed interface Proposal extends CborMessage {}
+
+  /**
+   * A subscriber's request to a stream's consumer: {@code kind} {@code fetch} (up to {@code max}
+   * messages), or {@code ack}, {@code nak} (redeliver after {@code delayMillis}), {@code progress},
+   * {@code term} for the message at stream sequence {@code seq}. Batched like publishes: many acks
+   * share one log entry.
+   */
+  public record Consume(String consumer, String kind, long seq, int max, long delayMillis) implements Proposal {}
 
   /** A message for a stream, NATS-style: subject, multi-valued headers, payload. */
   public record Publish(String subject, SortedMap<String, List<String>> headers, byte[] payload) implements Proposal {}
@@ -35,8 +44,12 @@ public final class Wire {
   @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "t")
   @JsonSubTypes({@JsonSubTypes.Type(value = Seq.class, name = "seq"),
       @JsonSubTypes.Type(value = Rejected.class, name = "rejected"),
-      @JsonSubTypes.Type(value = MetaOutcome.class, name = "meta")})
+      @JsonSubTypes.Type(value = MetaOutcome.class, name = "meta"),
+      @JsonSubTypes.Type(value = Delivered.class, name = "delivered")})
   public sealed interface Outcome extends CborMessage {}
+
+  /** What a fetch delivered (possibly nothing). */
+  public record Delivered(List<io.holdfast.stream.Delivery> deliveries) implements Outcome {}
 
   /**
    * The publish is stored at {@code seq} of {@code stream} ({@code duplicate}: it had been, its
@@ -58,8 +71,12 @@ public final class Wire {
   @JsonSubTypes({@JsonSubTypes.Type(value = GetMessages.class, name = "msgs"),
       @JsonSubTypes.Type(value = GetLastFor.class, name = "last"),
       @JsonSubTypes.Type(value = GetInfo.class, name = "info"),
-      @JsonSubTypes.Type(value = GetMeta.class, name = "meta")})
+      @JsonSubTypes.Type(value = GetMeta.class, name = "meta"),
+      @JsonSubTypes.Type(value = GetConsumers.class, name = "consumers")})
   public sealed interface Query extends CborMessage {}
+
+  /** The consumer {@code name}, or every consumer if null (as {@link Consumers}). */
+  public record GetConsumers(String name) implements Query {}
 
   /** Up to {@code max} messages from {@code fromSeq} on. */
   public record GetMessages(long fromSeq, int max) implements Query {}
@@ -77,8 +94,11 @@ public final class Wire {
   @JsonSubTypes({@JsonSubTypes.Type(value = Messages.class, name = "msgs"),
       @JsonSubTypes.Type(value = Info.class, name = "info"),
       @JsonSubTypes.Type(value = MetaView.class, name = "meta"),
-      @JsonSubTypes.Type(value = NotLeader.class, name = "notleader")})
+      @JsonSubTypes.Type(value = NotLeader.class, name = "notleader"),
+      @JsonSubTypes.Type(value = Consumers.class, name = "consumers")})
   public sealed interface ReadReply extends CborMessage {}
+
+  public record Consumers(List<io.holdfast.stream.ConsumerInfo> consumers) implements ReadReply {}
 
   public record Messages(List<StoredMessage> messages) implements ReadReply {}
 

@@ -46,6 +46,41 @@ public sealed interface StreamCommand {
   byte DELETE_MESSAGE = 4;
   byte EXPIRE = 5;
   byte ERASE_MESSAGE = 6;
+  byte ADD_CONSUMER = 7;
+  byte DELETE_CONSUMER = 8;
+  byte CONSUMER_BATCH = 9;
+
+  /** Creates a consumer (the same config again is a no-op); {@code nowMillis} is stamped by the leader. */
+  record AddConsumer(ConsumerConfig config, long nowMillis) implements StreamCommand {}
+
+  record DeleteConsumer(String name) implements StreamCommand {}
+
+  /** Fetches and acks that reached the leader together, in order, at the leader's {@code nowMillis}. */
+  record ConsumerBatch(long nowMillis, List<ConsumerOp> ops) implements StreamCommand {
+    public ConsumerBatch {
+      ops = List.copyOf(ops);
+    }
+  }
+
+  /** What a subscriber asks of a consumer. */
+  sealed interface ConsumerOp {}
+
+  /** Up to {@code max} messages: due redeliveries first, then new ones, within max_ack_pending. */
+  record Fetch(String consumer, int max) implements ConsumerOp {}
+
+  /** An acknowledgement of the message at stream sequence {@code seq}; {@code delayMillis} for a nak. */
+  record Ack(String consumer, long seq, AckKind kind, long delayMillis) implements ConsumerOp {}
+
+  enum AckKind {
+    /** Done with it ({@code ack_policy all}: with every earlier one too). */
+    ACK,
+    /** Not done: deliver it again after {@code delayMillis}. */
+    NAK,
+    /** Still working on it: the ack deadline starts again. */
+    PROGRESS,
+    /** Never deliver it again. */
+    TERM
+  }
 
   static byte[] encode(StreamCommand command) {
     Writer w = new Writer();
@@ -68,6 +103,30 @@ public sealed interface StreamCommand {
       w.b.putLong(p.upToSeq()).putLong(p.keep());
     } else if (command instanceof DeleteMessage d) {
       w.b.put(d.erase() ? ERASE_MESSAGE : DELETE_MESSAGE).putLong(d.seq());
+    } else if (command instanceof AddConsumer a) {
+      w.b.put(ADD_CONSUMER).putLong(a.nowMillis());
+      a.config().write(w);
+    } else if (command instanceof DeleteConsumer d) {
+      w.b.put(DELETE_CONSUMER);
+      w.string(d.name());
+    } else if (command instanceof ConsumerBatch batch) {
+      w.b.put(CONSUMER_BATCH).putLong(batch.nowMillis()).putInt(batch.ops().size());
+      for (ConsumerOp op : batch.ops()) {
+        if (op instanceof Fetch f) {
+          w.ensure(1);
+          w.b.put((byte) 0);
+          w.string(f.consumer());
+          w.ensure(4);
+          w.b.putInt(f.max());
+        } else {
+          Ack a = (Ack) op;
+          w.ensure(1);
+          w.b.put((byte) (1 + a.kind().ordinal()));
+          w.string(a.consumer());
+          w.ensure(16);
+          w.b.putLong(a.seq()).putLong(a.delayMillis());
+        }
+      }
     } else {
       w.b.put(EXPIRE).putLong(((Expire) command).nowMillis());
     }
@@ -95,6 +154,23 @@ public sealed interface StreamCommand {
       case DELETE_MESSAGE -> c = new DeleteMessage(b.getLong(), false);
       case ERASE_MESSAGE -> c = new DeleteMessage(b.getLong(), true);
       case EXPIRE -> c = new Expire(b.getLong());
+      case ADD_CONSUMER -> {
+        long now = b.getLong();
+        c = new AddConsumer(ConsumerConfig.read(b), now);
+      }
+      case DELETE_CONSUMER -> c = new DeleteConsumer(readString(b));
+      case CONSUMER_BATCH -> {
+        long now = b.getLong();
+        int count = b.getInt();
+        List<ConsumerOp> ops = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+          int kind = b.get();
+          String consumer = readString(b);
+          ops.add(kind == 0 ? new Fetch(consumer, b.getInt())
+              : new Ack(consumer, b.getLong(), AckKind.values()[kind - 1], b.getLong()));
+        }
+        c = new ConsumerBatch(now, ops);
+      }
       default -> throw new IllegalArgumentException("unknown stream command type " + type);
     }
     if (b.hasRemaining()) {

@@ -36,9 +36,15 @@ public final class StreamState {
 
   /**
    * What one command did: a stored (or de-duplicated) message at {@code seq}, a count for purges,
-   * or an {@code error} code with a message (nothing changed).
+   * what a fetch delivered ({@code deliveries}, null for anything else), or an {@code error} code
+   * with a message (nothing changed).
    */
-  public record Result(long seq, boolean duplicate, String error, String message) {
+  public record Result(long seq, boolean duplicate, String error, String message, List<Delivery> deliveries) {
+    /** Not a fetch: {@code deliveries} is null. */
+    public Result(long seq, boolean duplicate, String error, String message) {
+      this(seq, duplicate, error, message, null);
+    }
+
     static Result stored(long seq) {
       return new Result(seq, false, null, null);
     }
@@ -68,6 +74,7 @@ public final class StreamState {
   private final HashMap<String, TreeSet<Long>> bySubject = new HashMap<>();
   /** Msg ids inside the duplicate window, oldest first. */
   private final LinkedHashMap<String, MsgId> msgIds = new LinkedHashMap<>();
+  private final TreeMap<String, ConsumerState> consumers = new TreeMap<>();
   private String lastMsgId = "";
   private long lastSeq;
   private long bytes;
@@ -120,8 +127,262 @@ public final class StreamState {
       }
       return List.of(Result.stored(d.seq()));
     }
-    expire(((StreamCommand.Expire) c).nowMillis());
+    if (c instanceof StreamCommand.AddConsumer a) {
+      return List.of(addConsumer(a.config(), a.nowMillis()));
+    }
+    if (c instanceof StreamCommand.DeleteConsumer d) {
+      if (consumers.remove(d.name()) == null) {
+        return List.of(Result.rejected("no_consumer", "stream " + name + " has no consumer " + d.name()));
+      }
+      sweepInterest();
+      return List.of(Result.stored(0));
+    }
+    if (c instanceof StreamCommand.ConsumerBatch batch) {
+      List<Result> out = new ArrayList<>(batch.ops().size());
+      for (StreamCommand.ConsumerOp op : batch.ops()) {
+        out.add(op instanceof StreamCommand.Fetch f ? fetch(f, batch.nowMillis())
+            : ack((StreamCommand.Ack) op, batch.nowMillis()));
+      }
+      return out;
+    }
+    long now = ((StreamCommand.Expire) c).nowMillis();
+    expire(now);
+    List<String> idle = new ArrayList<>();
+    consumers.forEach((n, cs) -> {
+      if (inactive(cs, now)) {
+        idle.add(n);
+      }
+    });
+    if (!idle.isEmpty()) {
+      idle.forEach(consumers::remove);
+      sweepInterest();
+    }
     return List.of(Result.stored(lastSeq));
+  }
+
+  // =========================================================================================
+  // Consumers
+  // =========================================================================================
+
+  private static boolean inactive(ConsumerState c, long now) {
+    return !c.config.durable() && c.lastActiveMillis + c.config.inactiveThresholdMillis() < now;
+  }
+
+  private Result addConsumer(ConsumerConfig config, long now) {
+    String bad = config.invalid();
+    if (bad != null) {
+      return Result.rejected("bad_consumer", bad);
+    }
+    ConsumerState existing = consumers.get(config.name());
+    if (existing != null) {
+      return existing.config.equals(config) ? Result.stored(0)
+          : Result.rejected("consumer_exists", "consumer " + config.name() + " exists with another configuration");
+    }
+    if (limits.maxConsumers() >= 0 && consumers.size() >= limits.maxConsumers()) {
+      return Result.rejected("maximum_consumers_exceeded", "stream " + name + " has max_consumers "
+          + limits.maxConsumers());
+    }
+    if (limits.retention().equals("workqueue")) {
+      if (!config.deliverPolicy().equals("all")) {
+        return Result.rejected("bad_consumer", "a workqueue stream's consumers must deliver all");
+      }
+      for (ConsumerState other : consumers.values()) {
+        if (other.config.overlaps(config)) {
+          return Result.rejected("workqueue_overlap", "on a workqueue stream consumers may not overlap: "
+              + config.name() + " and " + other.config.name() + " share subjects");
+        }
+      }
+    }
+    long first = messages.isEmpty() ? lastSeq + 1 : messages.firstKey();
+    long start = switch (config.deliverPolicy()) {
+      case "new", "last_per_subject" -> lastSeq + 1;
+      case "by_start_sequence" -> Math.max(first, config.optStartSeq());
+      case "by_start_time" -> {
+        long at = lastSeq + 1;
+        for (var e : messages.entrySet()) {
+          if (e.getValue().timestampMillis() >= config.optStartTimeMillis()) {
+            at = e.getKey();
+            break;
+          }
+        }
+        yield at;
+      }
+      case "last" -> {
+        long at = lastSeq + 1;
+        for (var e : messages.descendingMap().entrySet()) {
+          if (config.takes(e.getValue().subject())) {
+            at = e.getKey();
+            break;
+          }
+        }
+        yield at;
+      }
+      default -> first;
+    };
+    ConsumerState cs = new ConsumerState(config, lastSeq, start, now);
+    if (config.deliverPolicy().equals("last_per_subject")) {
+      bySubject.forEach((subject, seqs) -> {
+        if (config.takes(subject)) {
+          cs.backlog.add(seqs.last());
+        }
+      });
+    }
+    consumers.put(config.name(), cs);
+    return Result.stored(0);
+  }
+
+  /** How far one fetch scans past messages its filter does not take (it continues on the next fetch). */
+  private static final int FETCH_SCAN_MAX = 100_000;
+
+  private Result fetch(StreamCommand.Fetch f, long now) {
+    ConsumerState c = consumers.get(f.consumer());
+    if (c == null) {
+      return Result.rejected("no_consumer", "stream " + name + " has no consumer " + f.consumer());
+    }
+    c.lastActiveMillis = now;
+    ConsumerConfig cfg = c.config;
+    List<Delivery> out = new ArrayList<>();
+    List<Long> finished = new ArrayList<>();
+    for (var it = c.pending.entrySet().iterator(); it.hasNext() && out.size() < f.max(); ) {
+      var e = it.next();
+      ConsumerState.Pending p = e.getValue();
+      if (p.deadlineMillis() > now) {
+        continue;
+      }
+      Message m = messages.get(e.getKey());
+      if (m == null || (cfg.maxDeliver() > 0 && p.deliveries() >= cfg.maxDeliver())) {
+        it.remove(); // gone from the stream, or delivered max_deliver times: never again
+        finished.add(e.getKey());
+        continue;
+      }
+      int deliveries = p.deliveries() + 1;
+      e.setValue(new ConsumerState.Pending(++c.consumerSeq, deliveries, now + cfg.ackWaitFor(deliveries)));
+      out.add(new Delivery(cfg.name(), new StoredMessage(e.getKey(), m), c.consumerSeq, deliveries, 0));
+    }
+    int scanned = 0;
+    while (out.size() < f.max() && (cfg.maxAckPending() < 0 || c.pending.size() < cfg.maxAckPending())
+        && scanned < FETCH_SCAN_MAX) {
+      long seq;
+      if (!c.backlog.isEmpty()) {
+        seq = c.backlog.pollFirst();
+        if (!messages.containsKey(seq)) {
+          continue;
+        }
+      } else {
+        Long next = messages.ceilingKey(c.nextSeq);
+        if (next == null) {
+          c.nextSeq = lastSeq + 1;
+          break;
+        }
+        c.nextSeq = next + 1;
+        scanned++;
+        if (!cfg.takes(messages.get(next).subject())) {
+          continue;
+        }
+        seq = next;
+      }
+      c.consumerSeq++;
+      if (cfg.ackPolicy().equals("none")) {
+        finished.add(seq);
+      } else {
+        c.pending.put(seq, new ConsumerState.Pending(c.consumerSeq, 1, now + cfg.ackWaitFor(1)));
+      }
+      out.add(new Delivery(cfg.name(), new StoredMessage(seq, messages.get(seq)), c.consumerSeq, 1, 0));
+    }
+    long notReached = Math.max(0, lastSeq + 1 - c.nextSeq) + c.backlog.size();
+    List<Delivery> stamped = new ArrayList<>(out.size());
+    for (Delivery d : out) {
+      stamped.add(new Delivery(d.consumer(), d.message(), d.consumerSeq(), d.deliveries(), notReached));
+    }
+    finished.forEach(this::retain);
+    return new Result(0, false, null, null, stamped);
+  }
+
+  private Result ack(StreamCommand.Ack a, long now) {
+    ConsumerState c = consumers.get(a.consumer());
+    if (c == null) {
+      return Result.rejected("no_consumer", "stream " + name + " has no consumer " + a.consumer());
+    }
+    c.lastActiveMillis = now;
+    ConsumerState.Pending p = c.pending.get(a.seq());
+    switch (a.kind()) {
+      case ACK -> {
+        List<Long> done = new ArrayList<>(c.config.ackPolicy().equals("all")
+            ? c.pending.headMap(a.seq(), true).keySet() : p == null ? List.of() : List.of(a.seq()));
+        done.forEach(c.pending::remove);
+        done.forEach(this::retain);
+      }
+      case TERM -> {
+        if (p != null) {
+          c.pending.remove(a.seq());
+          retain(a.seq());
+        }
+      }
+      case NAK -> {
+        if (p != null) {
+          c.pending.put(a.seq(), new ConsumerState.Pending(p.consumerSeq(), p.deliveries(),
+              now + Math.max(0, a.delayMillis())));
+        }
+      }
+      case PROGRESS -> {
+        if (p != null) {
+          c.pending.put(a.seq(), new ConsumerState.Pending(p.consumerSeq(), p.deliveries(),
+              now + c.config.ackWaitFor(p.deliveries())));
+        }
+      }
+    }
+    return Result.stored(a.seq());
+  }
+
+  /**
+   * Retention once a consumer is done with {@code seq}: on a workqueue stream the message goes
+   * (consumers do not overlap); on an interest stream it goes once every consumer that existed
+   * when it was stored and takes its subject is done with it.
+   */
+  private void retain(long seq) {
+    Message m = messages.get(seq);
+    if (m == null || limits.retention().equals("limits")) {
+      return;
+    }
+    if (limits.retention().equals("workqueue") || !interested(seq, m)) {
+      remove(seq);
+    }
+  }
+
+  private boolean interested(long seq, Message m) {
+    for (ConsumerState c : consumers.values()) {
+      if (c.createdAtSeq < seq && c.config.takes(m.subject()) && !c.done(seq)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Interest retention after a consumer went: every message nobody still waits for goes. */
+  private void sweepInterest() {
+    if (!limits.retention().equals("interest")) {
+      return;
+    }
+    List<Long> gone = new ArrayList<>();
+    messages.forEach((seq, m) -> {
+      if (!interested(seq, m)) {
+        gone.add(seq);
+      }
+    });
+    gone.forEach(this::remove);
+  }
+
+  /** The consumer's state, or null if there is no such consumer. */
+  public ConsumerInfo consumerInfo(String consumer) {
+    ConsumerState c = consumers.get(consumer);
+    return c == null ? null : new ConsumerInfo(name, c.config, c.nextSeq - 1, c.consumerSeq, c.ackFloor(),
+        c.pending.size(), c.redelivered(), Math.max(0, lastSeq + 1 - c.nextSeq) + c.backlog.size());
+  }
+
+  public List<ConsumerInfo> consumerInfos() {
+    List<ConsumerInfo> out = new ArrayList<>();
+    consumers.keySet().forEach(n -> out.add(consumerInfo(n)));
+    return out;
   }
 
   private Result publish(Message m, Location at) {
@@ -194,6 +455,9 @@ public final class StreamState {
     }
     enforceLimits(m.subject());
     expire(m.timestampMillis());
+    if (limits.retention().equals("interest") && !interested(seq, m)) {
+      remove(seq); // JetStream's interest retention: a message no consumer takes is not kept
+    }
     return Result.stored(seq);
   }
 
@@ -254,6 +518,11 @@ public final class StreamState {
 
   /** Whether an {@link StreamCommand.Expire} at {@code nowMillis} would remove something. */
   public boolean expiresBefore(long nowMillis) {
+    for (ConsumerState c : consumers.values()) {
+      if (inactive(c, nowMillis)) {
+        return true;
+      }
+    }
     return limits.maxAgeMillis() > 0 && !messages.isEmpty()
         && messages.firstEntry().getValue().timestampMillis() < nowMillis - limits.maxAgeMillis();
   }
@@ -272,6 +541,10 @@ public final class StreamState {
       return false;
     }
     locations.remove(seq);
+    for (ConsumerState c : consumers.values()) {
+      c.pending.remove(seq);
+      c.backlog.remove(seq);
+    }
     bytes -= m.sizeBytes();
     TreeSet<Long> seqs = bySubject.get(m.subject());
     seqs.remove(seq);
@@ -343,7 +616,7 @@ public final class StreamState {
   /**
    * The whole state, checksummed (D5): u32 crc32c of the rest, limits, i64 lastSeq, last msg id,
    * u32 count, messages (seq, message, location: i64 index, i64 term, i32 ordinal), u32 msg ids,
-   * (id, seq, time) oldest first.
+   * (id, seq, time) oldest first, u32 consumers, each {@link ConsumerState#write}.
    */
   public byte[] snapshot() {
     StreamCommand.Writer w = new StreamCommand.Writer();
@@ -369,12 +642,16 @@ public final class StreamState {
       w.ensure(16);
       w.b.putLong(e.getValue().seq()).putLong(e.getValue().timestamp());
     }
+    w.ensure(4);
+    w.b.putInt(consumers.size());
+    consumers.values().forEach(c -> c.write(w));
     return StreamCommand.sealChecksum(w.bytes());
   }
 
   /** Replaces the state by a snapshot; an empty one (a new group's initial snapshot) is the empty stream. */
   public void restore(byte[] snapshot) {
     messages.clear();
+    consumers.clear();
     locations.clear();
     erasures.clear();
     bySubject.clear();
@@ -401,6 +678,10 @@ public final class StreamState {
     }
     for (int n = b.getInt(); n > 0; n--) {
       msgIds.put(StreamCommand.readString(b), new MsgId(b.getLong(), b.getLong()));
+    }
+    for (int n = b.getInt(); n > 0; n--) {
+      ConsumerState c = ConsumerState.read(b);
+      consumers.put(c.config.name(), c);
     }
   }
 }

@@ -317,7 +317,30 @@ class StreamRulesTest {
       return new StreamCommand.UpdateConfig(new StreamLimits(prng.nextInt(2) == 0 ? prng.between(3, 30) : -1,
           prng.nextInt(3) == 0 ? prng.between(50, 500) : -1, prng.nextInt(3) == 0 ? prng.between(10_000, 100_000) : 0,
           perSubject, -1, discardNew, discardNew && perSubject > 0 && prng.nextInt(2) == 0,
-          prng.between(1000, 10_000), "limits", false, false, false, prng.nextInt(2) == 0));
+          prng.between(1000, 10_000), List.of("limits", "interest", "workqueue").get(prng.nextInt(3)), false, false,
+          false, prng.nextInt(2) == 0));
+    }
+    if (kind < 16) {
+      String consumer = "c" + prng.nextInt(3);
+      if (kind == 13) {
+        return new StreamCommand.DeleteConsumer(consumer);
+      }
+      List<String> filter = prng.nextInt(2) == 0 ? List.of() : List.of("s." + prng.nextInt(4));
+      String deliver = List.of("all", "last", "new", "last_per_subject", "by_start_sequence").get(prng.nextInt(5));
+      return new StreamCommand.AddConsumer(new ConsumerConfig(consumer, prng.nextInt(3) > 0, deliver, 3, 0, filter,
+          List.of("explicit", "all", "none").get(prng.nextInt(3)), prng.between(100, 5000),
+          prng.nextInt(2) == 0 ? -1 : prng.between(1, 4), prng.nextInt(2) == 0 ? List.of() : List.of(50L, 500L),
+          prng.nextInt(2) == 0 ? -1 : prng.between(1, 10), "instant", 20_000), time);
+    }
+    if (kind < 30) {
+      List<StreamCommand.ConsumerOp> ops = new ArrayList<>();
+      for (int j = prng.between(1, 6); j > 0; j--) {
+        String consumer = "c" + prng.nextInt(3);
+        ops.add(prng.nextInt(3) == 0 ? new StreamCommand.Fetch(consumer, prng.between(1, 10))
+            : new StreamCommand.Ack(consumer, prng.between(1, 200),
+                StreamCommand.AckKind.values()[prng.nextInt(4)], prng.nextInt(1000)));
+      }
+      return new StreamCommand.ConsumerBatch(time, ops);
     }
     if (kind < 8) {
       return new StreamCommand.Purge(prng.nextInt(2) == 0 ? null : "s." + prng.nextInt(4), prng.nextInt(2) == 0 ? 0

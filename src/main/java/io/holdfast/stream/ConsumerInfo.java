@@ -1,0 +1,10 @@
+package io.holdfast.stream;
+
+/**
+ * A consumer's state as applied: {@code deliveredSeq} is the highest stream sequence delivered so
+ * far, {@code consumerSeq} the number of deliveries, {@code ackFloor} the stream sequence below
+ * which everything is done; {@code ackPending} delivered and unacked, {@code redelivered} of those
+ * delivered more than once, {@code pending} not reached yet.
+ */
+public record ConsumerInfo(String stream, ConsumerConfig config, long deliveredSeq, long consumerSeq, long ackFloor,
+    long ackPending, long redelivered, long pending) {}
