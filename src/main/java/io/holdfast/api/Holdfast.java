@@ -268,13 +268,50 @@ public final class Holdfast implements Extension {
     });
   }
 
+  // ---- consumers ----
+
+  /** Create, inspect, list and delete a stream's consumers. */
+  public Consumers consumers() {
+    return new Consumers(this);
+  }
+
+  /** A handle on the consumer {@code name} of {@code stream}: pull with {@link Consumer#fetch}, or subscribe with {@link Consumer#source}. */
+  public Consumer consumer(String stream, String name) {
+    return new Consumer(this, stream, name);
+  }
+
+  /** A stream operation (consumer create/delete) through the stream's leader; its count/seq. */
+  CompletionStage<Long> streamCommand(String stream, io.holdfast.stream.StreamCommand command) {
+    return streamOp(stream, command);
+  }
+
+  /** A fetch or an ack for one of the stream's consumers, through its leader; the applied outcome. */
+  CompletionStage<Wire.Outcome> consume(String stream, Wire.Consume request) {
+    return withStream(stream, s -> router.propose(s.group(), s.placement(), request, timeout(), locateViaEntity(s.name()))
+        .thenApply(Holdfast::outcome));
+  }
+
+  /** The consumers of {@code stream} (all, or only {@code name}) as its leader has applied them. */
+  CompletionStage<List<io.holdfast.stream.ConsumerInfo>> consumerInfos(String stream, String name) {
+    return withStream(stream, s -> router.readFromLeader(s.group(), s.placement(), new Wire.GetConsumers(name),
+        timeout()).thenApply(reply -> ((Wire.Consumers) check(reply)).consumers()));
+  }
+
+  ActorSystem<?> system() {
+    return system;
+  }
+
+  void after(long millis, Runnable task) {
+    router.after(millis, task);
+  }
+
   /** The outcome of an applied proposal; a rejection by the stream's rules becomes an exception. */
   private static Wire.Outcome outcome(Object reply) {
     Wire.Outcome o = ((ReplicaShell.Applied) check(reply)).outcome();
     if (o instanceof Wire.Rejected r) {
       throw switch (r.code()) {
-        case "message_too_large", "bad_rollup" -> new HoldfastException.BadRequest(r.code(), r.message());
-        case "no_message" -> new HoldfastException.NotFound(r.code(), r.message());
+        case "message_too_large", "bad_rollup", "bad_consumer" -> new HoldfastException.BadRequest(r.code(), r.message());
+        case "no_message", "no_consumer" -> new HoldfastException.NotFound(r.code(), r.message());
         default -> new HoldfastException.Conflict(r.code(), r.message());
       };
     }
