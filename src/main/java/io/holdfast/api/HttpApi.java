@@ -66,7 +66,9 @@ public final class HttpApi extends AllDirectives {
         pathPrefix("streams", () -> concat(
             pathEnd(() -> concat(get(this::listStreams), post(this::createStream))),
             pathPrefix(PathMatchers.segment(), this::stream))),
-        path(PathMatchers.segment("pub").slash(PathMatchers.segment()), subject -> post(() -> publish(subject)))));
+        path(PathMatchers.segment("pub").slash(PathMatchers.segment()), subject -> post(() -> publish(subject))),
+        path(PathMatchers.segment("ack").slash(PathMatchers.segment()), token -> post(() -> parameterOptional("kind",
+            kind -> parameterOptional("delay", delay -> ack(token, kind.orElse("ack"), delay.orElse("0s"))))))));
   }
 
   private Route health() {
@@ -139,7 +141,101 @@ public final class HttpApi extends AllDirectives {
           }
         }))),
         path("local", () -> get(() -> parameterOptional("from", from -> parameterOptional("max",
-            max -> localRead(name, from.orElse("1"), max.orElse("1000")))))));
+            max -> localRead(name, from.orElse("1"), max.orElse("1000")))))),
+        pathPrefix("consumers", () -> consumers(name)));
+  }
+
+  // ---- consumers ----
+
+  private Route consumers(String stream) {
+    return concat(
+        pathEnd(() -> concat(
+            get(() -> answer(holdfast.consumers().list(stream), list -> {
+              ArrayNode arr = JSON.createArrayNode();
+              list.forEach(i -> arr.add(ConsumerJson.info(i)));
+              return JSON.createObjectNode().set("consumers", arr);
+            })),
+            post(() -> entity(Unmarshaller.entityToString(), body -> {
+              try {
+                return answer(holdfast.consumers().create(stream, ConsumerJson.config(body)), ConsumerJson::info, 201);
+              } catch (HoldfastException e) {
+                return complete(failure(e));
+              }
+            })))),
+        pathPrefix(PathMatchers.segment(), consumer -> concat(
+            pathEnd(() -> concat(
+                get(() -> answer(holdfast.consumers().info(stream, consumer), ConsumerJson::info)),
+                delete(() -> answer(holdfast.consumers().delete(stream, consumer),
+                    d -> JSON.createObjectNode().put("deleted", consumer))))),
+            path("next", () -> post(() -> parameterOptional("batch", batch -> parameterOptional("wait",
+                wait -> next(stream, consumer, batch.orElse("10"), wait.orElse("0s")))))),
+            path("events", () -> get(() -> parameterOptional("count", count -> events(stream, consumer, count)))))));
+  }
+
+  /** A pull: up to {@code batch} (≤ 1000) messages, waiting up to {@code wait} (≤ 30 s) for the first. */
+  private Route next(String stream, String consumer, String batch, String wait) {
+    int max;
+    long waitMillis;
+    try {
+      max = Integer.parseInt(batch);
+      waitMillis = Durations.parseMillis(wait);
+      if (max < 1 || max > 1000 || waitMillis < 0 || waitMillis > 30_000) {
+        throw new IllegalArgumentException("batch must be 1..1000 and wait at most 30s");
+      }
+    } catch (IllegalArgumentException e) {
+      return complete(failure(new HoldfastException.BadRequest("bad_request", e.getMessage())));
+    }
+    return answer(holdfast.consumer(stream, consumer).fetch(max, java.time.Duration.ofMillis(waitMillis)), list -> {
+      ArrayNode arr = JSON.createArrayNode();
+      list.forEach(m -> arr.add(ConsumerJson.message(m)));
+      return JSON.createObjectNode().set("messages", arr);
+    });
+  }
+
+  /**
+   * Server-sent events: one {@code message} event per delivery (data: the message JSON with its
+   * ack token), {@code count} of them if given. Flow control is TCP's: the consumer's source
+   * fetches only as fast as the client reads. A comment line every 15 s keeps idle proxies open.
+   */
+  private Route events(String stream, String consumer, java.util.Optional<String> count) {
+    long limit;
+    try {
+      limit = count.map(Long::parseLong).orElse(Long.MAX_VALUE);
+    } catch (NumberFormatException e) {
+      return complete(failure(new HoldfastException.BadRequest("bad_request", "count must be an integer")));
+    }
+    Consumer c = holdfast.consumer(stream, consumer).withBatch(64).withMaxMessages(limit);
+    return completeWithFuture(holdfast.consumers().info(stream, consumer).handle((info, e) -> {
+      if (e != null) {
+        return failure(e);
+      }
+      org.apache.pekko.stream.javadsl.Source<org.apache.pekko.util.ByteString, ?> body = c.source()
+          .map(m -> org.apache.pekko.util.ByteString.fromString("event: message\ndata: " + ConsumerJson.message(m)
+              + "\n\n"))
+          .keepAlive(java.time.Duration.ofSeconds(15), () -> org.apache.pekko.util.ByteString.fromString(":\n\n"));
+      return HttpResponse.create().withEntity(HttpEntities.create(
+          org.apache.pekko.http.javadsl.model.MediaTypes.TEXT_EVENT_STREAM.toContentType(), body));
+    }));
+  }
+
+  private Route ack(String token, String kind, String delay) {
+    try {
+      AckToken t = AckToken.parse(token);
+      if (!List.of("ack", "nak", "progress", "term").contains(kind)) {
+        throw new HoldfastException.BadRequest("bad_request", "kind must be ack, nak, progress or term, got '" + kind + "'");
+      }
+      long delayMillis;
+      try {
+        delayMillis = Durations.parseMillis(delay);
+      } catch (IllegalArgumentException e) {
+        throw new HoldfastException.BadRequest("bad_request", "delay: " + e.getMessage());
+      }
+      return answer(holdfast.consume(t.stream(), new io.holdfast.replica.Wire.Consume(t.consumer(), kind, t.seq(), 0,
+          delayMillis)), o -> JSON.createObjectNode().put("stream", t.stream()).put("consumer", t.consumer())
+              .put("seq", t.seq()).put("kind", kind));
+    } catch (HoldfastException e) {
+      return complete(failure(e));
+    }
   }
 
   private Route localRead(String name, String from, String max) {

@@ -12,6 +12,8 @@ import java.util.Set;
  */
 final class Args {
   private final Map<String, String> options = new LinkedHashMap<>();
+  /** Every value of each option, in order (an option given several times, like --filter). */
+  private final Map<String, List<String>> all = new LinkedHashMap<>();
   private final List<String> positional = new ArrayList<>();
 
   /** Thrown for bad command-line input; the message is shown to the user as is. */
@@ -45,6 +47,7 @@ final class Args {
             inline = argv[++i];
           }
           a.options.put(name, inline);
+          a.all.computeIfAbsent(name, k -> new ArrayList<>()).add(inline);
         } else {
           throw new UsageException("unknown option --" + name);
         }
@@ -57,6 +60,11 @@ final class Args {
 
   boolean flag(String name) {
     return options.containsKey(name);
+  }
+
+  /** Every value given for {@code name}, in order; empty if none. */
+  List<String> strings(String name) {
+    return all.getOrDefault(name, List.of());
   }
 
   String string(String name, String fallback) {

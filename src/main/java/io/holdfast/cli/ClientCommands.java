@@ -281,7 +281,7 @@ final class ClientCommands {
         + (cl.path("leader").asInt() == 0 ? "none" : "node " + cl.path("leader").asInt()) + "  " + state;
   }
 
-  private static int fail(ServerError e, boolean json, PrintStream out, PrintStream err) {
+  static int fail(ServerError e, boolean json, PrintStream out, PrintStream err) {
     if (json) {
       out.println(e.body);
     }

@@ -36,6 +36,13 @@ public final class Main {
                 [--expected-last-subject-seq N] [--expected-last-msg-id ID] [--rollup sub|all] [--json]
                 prints each ack {"stream":S,"seq":N,"duplicate":false}
         get STREAM SEQ | get STREAM --last-for SUBJECT [--json]   prints {"stream","seq","subject","data",...}
+        consumer add STREAM NAME [--deliver all|last|new|last_per_subject|seq:N|time:ISO] [--ack explicit|all|none]
+                [--ack-wait 30s] [--max-deliver N] [--max-ack-pending N] [--backoff 1s,5s] [--filter SUBJ]...
+                [--replay instant|original] [--ephemeral [--inactive-threshold 5s]]
+        consumer info STREAM NAME | ls STREAM | rm STREAM NAME     [--json]
+        sub STREAM [--consumer NAME] [--count N] [--ack] [--json]   one line per message,
+                {"stream","seq","consumer_seq","delivered","subject","data"}; without --consumer an
+                ephemeral consumer (--deliver, --filter as above)
                 client commands take --server URL, else $HOLDFAST_SERVER, else the first node of
                 --dir (default ./run)
         help    show this text
@@ -70,6 +77,8 @@ public final class Main {
         case "stream" -> ClientCommands.stream(argv, out, err);
         case "pub" -> ClientCommands.pub(argv, out, err);
         case "get" -> ClientCommands.get(argv, out, err);
+        case "consumer" -> ConsumerCommands.consumer(argv, out, err);
+        case "sub" -> ConsumerCommands.sub(argv, out, err);
         case "demo" -> DemoCommand.run(argv, out, err);
         default -> throw new Args.UsageException("unknown command '" + argv[0] + "'");
       };

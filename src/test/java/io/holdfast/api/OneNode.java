@@ -11,11 +11,11 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /** A one-node Holdfast server in this JVM (its own meta group of one), for API tests that need no failover. */
-final class OneNode implements AutoCloseable {
-  final ActorSystem<Void> system;
-  final Holdfast holdfast;
+public final class OneNode implements AutoCloseable {
+  public final ActorSystem<Void> system;
+  public final Holdfast holdfast;
 
-  OneNode(Path dataDir) throws Exception {
+  public OneNode(Path dataDir) throws Exception {
     int port = freePort();
     system = ActorSystem.create(Behaviors.empty(), "holdfast", ConfigFactory.parseString("""
         pekko.loglevel = WARNING
