@@ -464,12 +464,6 @@ class ClusterTest {
         .POST(HttpRequest.BodyPublishers.ofString("2")).build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(409, full.statusCode());
     assertTrue(full.body().contains("\"code\":\"maximum_messages_exceeded\""), full.body());
-    HttpResponse<String> erased = http.send(HttpRequest.newBuilder(URI.create(base + "/streams/capped/messages/1?erase=true"))
-        .DELETE().build(), HttpResponse.BodyHandlers.ofString());
-    assertEquals("{\"deleted\":1,\"erased\":true}", erased.body());
-    HttpResponse<String> gone = http.send(HttpRequest.newBuilder(URI.create(base + "/streams/capped/messages/1?erase=true"))
-        .DELETE().build(), HttpResponse.BodyHandlers.ofString());
-    assertEquals(404, gone.statusCode(), gone.body());
     HttpResponse<String> filtered = http.send(HttpRequest.newBuilder(URI.create(base + "/streams?subject=capped.*"))
         .build(), HttpResponse.BodyHandlers.ofString());
     assertTrue(filtered.body().contains("\"name\":\"capped\"") && !filtered.body().contains("\"name\":\"orders\""),
@@ -494,6 +488,13 @@ class ClusterTest {
       assertTrue(err.toString().startsWith("holdfast: " + codes[i] + ": ") && !err.toString().contains("\tat "),
           err.toString());
     }
+    // after the CLI checks above, which need capped full
+    HttpResponse<String> erased = http.send(HttpRequest.newBuilder(URI.create(base + "/streams/capped/messages/1?erase=true"))
+        .DELETE().build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals("{\"deleted\":1,\"erased\":true}", erased.body());
+    HttpResponse<String> gone = http.send(HttpRequest.newBuilder(URI.create(base + "/streams/capped/messages/1?erase=true"))
+        .DELETE().build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(404, gone.statusCode(), gone.body());
     HttpResponse<String> badJson = http.send(HttpRequest.newBuilder(URI.create(base + "/streams"))
         .POST(HttpRequest.BodyPublishers.ofString("{nope")).build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(400, badJson.statusCode());
@@ -540,6 +541,79 @@ class ClusterTest {
 
   @Test
   @Order(9)
+  void aConsumerMidStreamAcrossALeaderStopRedeliversNothingAckedAndLosesNothingUnacked() throws Exception {
+    Holdfast h = hf(app); // an application node: it reaches the stream through the cluster
+    h.createStream(new StreamConfig("tasks", List.of("tasks.>"), 3)).toCompletableFuture().get();
+    for (int i = 1; i <= 200; i++) {
+      publishRetrying(h, "tasks.t", "t" + i);
+    }
+    h.consumers().create("tasks", new io.holdfast.stream.ConsumerConfig("worker", true, "all", 0, 0, List.of(),
+        "explicit", 3000, -1, List.of(), 50, "instant", 0)).toCompletableFuture().get();
+    var queue = h.consumer("tasks", "worker").withBatch(10).source()
+        .runWith(org.apache.pekko.stream.javadsl.Sink.queue(), app);
+    // Deliveries are numbered by the replicated state (consumer_seq). After an ack is confirmed, the
+    // consumer's delivery count read from its leader bounds everything delivered before the ack was
+    // applied; a delivery of that message numbered above it happened after: a redelivery of an ack.
+    java.util.Map<Long, Long> ackedBy = new java.util.HashMap<>();
+    java.util.Set<Long> seen = new java.util.HashSet<>();
+    int redeliveries = 0;
+    int stopped = 0;
+    while (seen.size() < 200) {
+      Message m = queue.pull().toCompletableFuture().get(WAIT.toSeconds(), TimeUnit.SECONDS)
+          .orElseThrow(() -> new AssertionError("the source ended"));
+      Long bound = ackedBy.get(m.seq());
+      assertTrue(bound == null || m.consumerSeq() <= bound, "seq " + m.seq() + " delivered as consumer_seq "
+          + m.consumerSeq() + " after its ack was applied (deliveries then: " + bound + ")");
+      redeliveries += seen.add(m.seq()) ? 0 : 1;
+      if (ackRetrying(m)) {
+        ackedBy.put(m.seq(), deliveriesRetrying(h));
+      }
+      if (ackedBy.size() == 100 && stopped == 0) {
+        stopped = h.streamInfo("tasks").toCompletableFuture().get().cluster().leader();
+        stop(stopped); // mid-stream: the source holds fetched, unacked messages right now
+      }
+    }
+    queue.cancel();
+    assertTrue(stopped > 0, "the leader was stopped");
+    assertEquals(200, seen.size(), "every message delivered");
+    var info = h.consumers().info("tasks", "worker").toCompletableFuture().get();
+    assertEquals(200, info.ackFloor(), "every message acked in the end (redeliveries: " + redeliveries + ")");
+    restart(stopped);
+  }
+
+  /** The consumer's delivery count as its leader has applied it, retrying while there is no leader. */
+  private static long deliveriesRetrying(Holdfast h) throws Exception {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (true) {
+      try {
+        return h.consumers().info("tasks", "worker").toCompletableFuture().get().consumerSeq();
+      } catch (ExecutionException e) {
+        if (!(e.getCause() instanceof HoldfastException.Unavailable) || System.nanoTime() > deadline) {
+          throw e;
+        }
+      }
+    }
+  }
+
+  /** Acks, retrying while the stream has no leader; false if the ack could not be confirmed (it will come back). */
+  private static boolean ackRetrying(Message m) throws Exception {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (System.nanoTime() < deadline) {
+      try {
+        m.ack().toCompletableFuture().get();
+        return true;
+      } catch (ExecutionException e) {
+        if (!(e.getCause() instanceof HoldfastException.Unavailable)
+            && !(e.getCause() instanceof HoldfastException.OutcomeUnknown)) {
+          throw e;
+        }
+      }
+    }
+    return false;
+  }
+
+  @Test
+  @Order(10)
   void withoutAQuorumAPublishFailsClearlyWithinTheTimeoutAndIsNeverAcked() throws Exception {
     List<Integer> ids = new ArrayList<>(nodes.keySet());
     stop(ids.get(0));
