@@ -21,6 +21,10 @@ public final class Coverage {
   public long streamDuplicates;
   public long streamRejected;
   public long streamEvicted;
+  /** The consumer workload on replica 1: deliveries (of which redeliveries) and confirmed acks. */
+  public long consumerDeliveries;
+  public long consumerRedeliveries;
+  public long consumerAcks;
   public long leaderTerms;
 
   void count(String fault) {
@@ -61,6 +65,9 @@ public final class Coverage {
     streamDuplicates += o.streamDuplicates;
     streamRejected += o.streamRejected;
     streamEvicted += o.streamEvicted;
+    consumerDeliveries += o.consumerDeliveries;
+    consumerRedeliveries += o.consumerRedeliveries;
+    consumerAcks += o.consumerAcks;
     leaderTerms += o.leaderTerms;
   }
 
@@ -71,6 +78,8 @@ public final class Coverage {
         + ", membership changes " + membershipChanges + ", transfers "
         + transfers + ", terms with a leader " + leaderTerms + ", compactions " + compactions
         + ", snapshots installed " + snapshotsInstalled + "; stream: stored " + streamStored + ", de-duplicated "
-        + streamDuplicates + ", refused by expectations " + streamRejected + ", evicted by limits " + streamEvicted;
+        + streamDuplicates + ", refused by expectations " + streamRejected + ", evicted by limits " + streamEvicted
+        + "; consumers: delivered " + consumerDeliveries + " (redelivered " + consumerRedeliveries + "), acked "
+        + consumerAcks;
   }
 }

@@ -174,6 +174,14 @@ final class SimChecker {
     for (String problem : SimStream.check(first.range(1, Integer.MAX_VALUE), first.info().lastSeq(), limits)) {
       violation(() -> "stream " + problem);
     }
+    SimStream.Replay replay = SimStream.replay(nodes[1], limits, null);
+    SimStream.drain(replay);
+    List<Long> retained = replay.state().range(1, Integer.MAX_VALUE).stream().map(m -> m.seq()).toList();
+    for (String c : SimStream.CONSUMERS) {
+      for (String problem : SimStream.checkConsumer(c, replay.events().get(c), replay.stored(), retained)) {
+        violation(() -> problem);
+      }
+    }
   }
 
   /** After healing: durability and uniqueness over every replica's applied state. */

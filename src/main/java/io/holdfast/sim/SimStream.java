@@ -52,29 +52,176 @@ final class SimStream {
     return new Message("s." + counter % 5, headers, payload, index * MILLIS_PER_INDEX);
   }
 
+  /** The durable consumers of the workload, both created before the first publish, deliver all, explicit acks. */
+  static final List<String> CONSUMERS = List.of("d0", "d1");
+  /** Ack wait of the workload's consumers, in milliseconds of the stream's clock (50 log indexes). */
+  static final long ACK_WAIT_MILLIS = 50 * MILLIS_PER_INDEX;
+
+  /**
+   * What the workload's subscribers saw, per consumer in the order it happened: deliveries
+   * ({@code acked} false) and confirmed acks ({@code acked} true); {@code value} is the delivered
+   * message's client value (0 for acks).
+   */
+  record Event(long seq, boolean acked, long value) {}
+
+  /** A replayed stream and what its consumers saw; {@code stored}: stream sequence → client value of every stored publish. */
+  record Replay(StreamState state, java.util.Map<String, List<Event>> events, java.util.Map<Long, Long> stored) {}
+
   /** The stream a replica's applied values make, from the configured limits on. */
   static StreamState replay(SimReplica r, StreamLimits limits) {
-    return replay(r, limits, null);
+    return replay(r, limits, null).state();
   }
 
-  /** As {@link #replay(SimReplica, StreamLimits)}, counting into {@code coverage} if given. */
-  static StreamState replay(SimReplica r, StreamLimits limits, Coverage coverage) {
+  /**
+   * As {@link #replay(SimReplica, StreamLimits)}, with the consumer workload's events, counting
+   * into {@code coverage} if given. After each publish, the value decides a subscriber's step on
+   * consumer {@code d<client%2>}: fetch up to 1–4 messages, or ack / nak / term the oldest message
+   * it holds, or nothing — all through {@link StreamCommand.ConsumerBatch} entries at the same
+   * point of the log on every replica.
+   */
+  static Replay replay(SimReplica r, StreamLimits limits, Coverage coverage) {
     StreamState s = new StreamState("sim");
     s.apply(new LogEntry(1, 1, EntryType.COMMAND, StreamCommand.encode(new StreamCommand.UpdateConfig(limits))));
+    java.util.Map<String, List<Event>> events = new java.util.TreeMap<>();
+    java.util.Map<String, java.util.ArrayDeque<Long>> held = new java.util.TreeMap<>();
+    for (String c : CONSUMERS) {
+      s.apply(new LogEntry(1, 1, EntryType.COMMAND, StreamCommand.encode(new StreamCommand.AddConsumer(
+          new io.holdfast.stream.ConsumerConfig(c, true, "all", 0, 0, List.of(), "explicit", ACK_WAIT_MILLIS, -1,
+              List.of(), 64, "instant", 0), 0))));
+      events.put(c, new ArrayList<>());
+      held.put(c, new java.util.ArrayDeque<>());
+    }
+    java.util.Map<Long, Long> stored = new HashMap<>();
     for (int i = 0; i < r.valueCount(); i++) {
       long index = r.indexAt(i);
+      long value = r.valueAt(i);
       StreamState.Result result = s.apply(new LogEntry(index, 1, EntryType.COMMAND,
-          StreamCommand.encode(new StreamCommand.PublishBatch(List.of(message(index, r.valueAt(i))))))).get(0);
+          StreamCommand.encode(new StreamCommand.PublishBatch(List.of(message(index, value)))))).get(0);
+      if (result.ok() && !result.duplicate()) {
+        stored.put(result.seq(), value);
+      }
       if (coverage != null) {
         coverage.streamStored += result.ok() && !result.duplicate() ? 1 : 0;
         coverage.streamDuplicates += result.duplicate() ? 1 : 0;
         coverage.streamRejected += result.ok() ? 0 : 1;
       }
+      long counter = value & 0xffffffffL;
+      String consumer = CONSUMERS.get((int) ((value >>> 32) % CONSUMERS.size()));
+      long now = index * MILLIS_PER_INDEX;
+      switch ((int) (counter % 4)) {
+        case 0 -> fetch(s, consumer, (int) (1 + counter / 4 % 4), now, events.get(consumer), held.get(consumer), coverage);
+        case 1, 2 -> {
+          Long oldest = held.get(consumer).poll();
+          if (oldest != null) {
+            StreamCommand.AckKind kind = counter % 29 == 1 ? StreamCommand.AckKind.TERM
+                : counter % 11 == 2 ? StreamCommand.AckKind.NAK : StreamCommand.AckKind.ACK;
+            ack(s, consumer, oldest, kind, now, events.get(consumer), coverage);
+          }
+        }
+        default -> { }
+      }
     }
     if (coverage != null) {
       coverage.streamEvicted += coverage.streamStored - s.info().messages();
     }
-    return s;
+    return new Replay(s, events, stored);
+  }
+
+  private static void fetch(StreamState s, String consumer, int max, long now, List<Event> events,
+      java.util.ArrayDeque<Long> held, Coverage coverage) {
+    // Consumer entries take index 1: only publishes' indexes matter to the state (erase locations).
+    StreamState.Result r = s.apply(new LogEntry(1, 1, EntryType.COMMAND, StreamCommand.encode(
+        new StreamCommand.ConsumerBatch(now, List.of(new StreamCommand.Fetch(consumer, max)))))).get(0);
+    for (io.holdfast.stream.Delivery d : r.deliveries()) {
+      long seq = d.message().seq();
+      events.add(new Event(seq, false, SimReplica.getLong(d.message().message().payload(), 0)));
+      held.remove(seq);
+      held.add(seq);
+      if (coverage != null) {
+        coverage.consumerDeliveries++;
+        coverage.consumerRedeliveries += d.deliveries() > 1 ? 1 : 0;
+      }
+    }
+  }
+
+  private static void ack(StreamState s, String consumer, long seq, StreamCommand.AckKind kind, long now,
+      List<Event> events, Coverage coverage) {
+    StreamState.Result r = s.apply(new LogEntry(1, 1, EntryType.COMMAND, StreamCommand.encode(
+        new StreamCommand.ConsumerBatch(now, List.of(new StreamCommand.Ack(consumer, seq, kind, 0)))))).get(0);
+    if (r.ok() && kind == StreamCommand.AckKind.ACK) {
+      events.add(new Event(seq, true, 0));
+      if (coverage != null) {
+        coverage.consumerAcks++;
+      }
+    }
+  }
+
+  /**
+   * Drains every consumer of a replayed stream: fetches (acking everything) with the clock moved
+   * past the ack wait each round until nothing comes, so whatever it still holds is delivered.
+   */
+  static void drain(Replay replay) {
+    StreamState s = replay.state();
+    long now = s.info().lastTimestamp() + 1;
+    for (String c : CONSUMERS) {
+      for (int round = 0; round < 1_000_000; round++) {
+        now += ACK_WAIT_MILLIS + 1;
+        List<Event> events = replay.events().get(c);
+        int before = events.size();
+        java.util.ArrayDeque<Long> got = new java.util.ArrayDeque<>();
+        fetch(s, c, 64, now, events, got, null);
+        if (events.size() == before) {
+          break;
+        }
+        for (long seq : got) {
+          ack(s, c, seq, StreamCommand.AckKind.ACK, now, events, null);
+        }
+      }
+    }
+  }
+
+  /**
+   * What is wrong with what a consumer's subscribers saw, independent of how {@link StreamState}
+   * decides it: a delivery of something other than what was stored at that sequence; a delivery
+   * of a message after its ack was confirmed; first deliveries out of stream order; and, after a
+   * drain, a message still in the stream ({@code retained}) that was never delivered.
+   */
+  static List<String> checkConsumer(String consumer, List<Event> events, java.util.Map<Long, Long> stored,
+      List<Long> retained) {
+    List<String> problems = new ArrayList<>();
+    java.util.HashSet<Long> acked = new java.util.HashSet<>();
+    java.util.HashSet<Long> delivered = new java.util.HashSet<>();
+    long lastFirst = 0;
+    for (Event e : events) {
+      if (e.acked()) {
+        acked.add(e.seq());
+        continue;
+      }
+      Long value = stored.get(e.seq());
+      if (value == null || value != e.value()) {
+        problems.add("consumer " + consumer + ": delivered " + describe(e.value()) + " at sequence " + e.seq()
+            + ", which holds " + (value == null ? "nothing stored" : describe(value)));
+      }
+      if (acked.contains(e.seq())) {
+        problems.add("consumer " + consumer + ": sequence " + e.seq() + " delivered again after its ack");
+      }
+      if (delivered.add(e.seq())) {
+        if (e.seq() <= lastFirst) {
+          problems.add("consumer " + consumer + ": first delivery of " + e.seq() + " after that of " + lastFirst);
+        }
+        lastFirst = e.seq();
+      }
+    }
+    for (long seq : retained) {
+      if (!delivered.contains(seq)) {
+        problems.add("consumer " + consumer + ": sequence " + seq + " is in the stream but was never delivered");
+      }
+    }
+    return problems;
+  }
+
+  private static String describe(long value) {
+    return "c" + (value >>> 32) + "#" + (value & 0xffffffffL);
   }
 
   /** What is wrong with a final stream: {@code retained} in sequence order, {@code lastSeq} the last assigned. */

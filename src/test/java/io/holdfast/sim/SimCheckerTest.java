@@ -191,4 +191,51 @@ class SimCheckerTest {
     differ.checkStreams(nodes, KEEP_3);
     assertEquals(1, differ.violationCount());
   }
+
+  // ---- consumers: each check passes a history that keeps the rule and reports one that breaks it ----
+
+  private static SimStream.Event delivered(long seq, long value) {
+    return new SimStream.Event(seq, false, value);
+  }
+
+  private static SimStream.Event acked(long seq) {
+    return new SimStream.Event(seq, true, 0);
+  }
+
+  private static final java.util.Map<Long, Long> STORED = java.util.Map.of(1L, 11L, 2L, 12L, 3L, 13L);
+
+  @Test
+  void aConsumerHistoryThatKeepsTheRulesPasses() {
+    assertEquals(List.of(), SimStream.checkConsumer("d0", List.of(delivered(1, 11), delivered(2, 12), delivered(1, 11),
+        acked(1), delivered(3, 13), acked(2), acked(3)), STORED, List.of(1L, 2L, 3L)));
+  }
+
+  @Test
+  void aDeliveryAfterItsAckIsReported() {
+    List<String> problems = SimStream.checkConsumer("d0", List.of(delivered(1, 11), acked(1), delivered(1, 11)),
+        STORED, List.of(1L));
+    assertEquals(1, problems.size(), problems.toString());
+    assertTrue(problems.get(0).contains("delivered again after its ack"), problems.get(0));
+  }
+
+  @Test
+  void aDeliveryOfSomethingNotStoredThereIsReported() {
+    List<String> problems = SimStream.checkConsumer("d0", List.of(delivered(1, 12)), STORED, List.of());
+    assertTrue(problems.get(0).contains("at sequence 1, which holds"), problems.toString());
+    assertTrue(SimStream.checkConsumer("d0", List.of(delivered(9, 19)), STORED, List.of()).get(0)
+        .contains("nothing stored"));
+  }
+
+  @Test
+  void firstDeliveriesOutOfStreamOrderAreReported() {
+    List<String> problems = SimStream.checkConsumer("d0", List.of(delivered(2, 12), delivered(1, 11)), STORED,
+        List.of());
+    assertTrue(problems.get(0).contains("first delivery of 1 after that of 2"), problems.toString());
+  }
+
+  @Test
+  void aRetainedMessageNeverDeliveredIsReported() {
+    List<String> problems = SimStream.checkConsumer("d0", List.of(delivered(1, 11)), STORED, List.of(1L, 3L));
+    assertEquals(List.of("consumer d0: sequence 3 is in the stream but was never delivered"), problems);
+  }
 }
