@@ -20,6 +20,9 @@ public final class Main {
         bench pub
                 acknowledged publishes per second (fsynced on a majority), in-process nodes on loopback
                 [--replicas 1|3] [--size 1024] [--inflight 1000] [--msgs N] [--dir DIR] [--json]
+        bench consume
+                fill a stream, then drain it through a consumer Source (or HTTP pulls with --server)
+                [--replicas 1|3] [--msgs N] [--size 1024] [--ack explicit|none] [--server URL] [--json]
         demo    start a 3-node cluster, publish 20,000 acked messages while SIGKILLing the stream
                 leader, read every replica back, report {"published","acked","read","lost",...}
                 [--msgs 20000] [--dir DIR] [--keep]
@@ -54,12 +57,13 @@ public final class Main {
 
   private static int bench(String[] argv, PrintStream out, PrintStream err) throws Exception {
     if (argv.length < 2) {
-      throw new Args.UsageException("bench needs a target: journal or pub");
+      throw new Args.UsageException("bench needs a target: journal, pub or consume");
     }
     return switch (argv[1]) {
       case "journal" -> JournalBench.run(argv, out, err);
       case "pub" -> PubBench.run(argv, out, err);
-      default -> throw new Args.UsageException("unknown benchmark '" + argv[1] + "' (expected: journal, pub)");
+      case "consume" -> ConsumeBench.run(argv, out, err);
+      default -> throw new Args.UsageException("unknown benchmark '" + argv[1] + "' (expected: journal, pub, consume)");
     };
   }
 

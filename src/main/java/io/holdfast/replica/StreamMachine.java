@@ -14,6 +14,11 @@ import java.util.List;
 public final class StreamMachine implements ReplicatedMachine {
   public static final int BATCH_MESSAGES_MAX = 1024;
   public static final int MESSAGE_BYTES_MAX = 128 << 10;
+  /**
+   * Bytes of messages one fetch answers with at most (beyond its first message): the answer crosses
+   * Artery as one ordinary message, and must stay well inside its frame (256 KiB by default).
+   */
+  public static final long FETCH_BYTES_MAX = 96 << 10;
   private static final List<String> CONSUME_KINDS = List.of("fetch", "ack", "nak", "progress", "term");
 
   private final String stream;
@@ -86,7 +91,7 @@ public final class StreamMachine implements ReplicatedMachine {
       List<StreamCommand.ConsumerOp> ops = new ArrayList<>(batch.size());
       for (Wire.Proposal p : batch) {
         Wire.Consume c = (Wire.Consume) p;
-        ops.add(c.kind().equals("fetch") ? new StreamCommand.Fetch(c.consumer(), c.max())
+        ops.add(c.kind().equals("fetch") ? new StreamCommand.Fetch(c.consumer(), c.max(), FETCH_BYTES_MAX)
             : new StreamCommand.Ack(c.consumer(), c.seq(), StreamCommand.AckKind.valueOf(c.kind().toUpperCase(
                 java.util.Locale.ROOT)), c.delayMillis()));
       }

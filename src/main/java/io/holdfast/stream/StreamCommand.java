@@ -65,8 +65,15 @@ public sealed interface StreamCommand {
   /** What a subscriber asks of a consumer. */
   sealed interface ConsumerOp {}
 
-  /** Up to {@code max} messages: due redeliveries first, then new ones, within max_ack_pending. */
-  record Fetch(String consumer, int max) implements ConsumerOp {}
+  /**
+   * Up to {@code max} messages and about {@code maxBytes} (at least one message): due redeliveries
+   * first, then new ones, within max_ack_pending.
+   */
+  record Fetch(String consumer, int max, long maxBytes) implements ConsumerOp {
+    public Fetch(String consumer, int max) {
+      this(consumer, max, Long.MAX_VALUE);
+    }
+  }
 
   /** An acknowledgement of the message at stream sequence {@code seq}; {@code delayMillis} for a nak. */
   record Ack(String consumer, long seq, AckKind kind, long delayMillis) implements ConsumerOp {}
@@ -116,8 +123,8 @@ public sealed interface StreamCommand {
           w.ensure(1);
           w.b.put((byte) 0);
           w.string(f.consumer());
-          w.ensure(4);
-          w.b.putInt(f.max());
+          w.ensure(12);
+          w.b.putInt(f.max()).putLong(f.maxBytes());
         } else {
           Ack a = (Ack) op;
           w.ensure(1);
@@ -166,7 +173,7 @@ public sealed interface StreamCommand {
         for (int i = 0; i < count; i++) {
           int kind = b.get();
           String consumer = readString(b);
-          ops.add(kind == 0 ? new Fetch(consumer, b.getInt())
+          ops.add(kind == 0 ? new Fetch(consumer, b.getInt(), b.getLong())
               : new Ack(consumer, b.getLong(), AckKind.values()[kind - 1], b.getLong()));
         }
         c = new ConsumerBatch(now, ops);

@@ -243,6 +243,7 @@ public final class StreamState {
     ConsumerConfig cfg = c.config;
     List<Delivery> out = new ArrayList<>();
     List<Long> finished = new ArrayList<>();
+    long[] bytes = {0};
     for (var it = c.pending.entrySet().iterator(); it.hasNext() && out.size() < f.max(); ) {
       var e = it.next();
       ConsumerState.Pending p = e.getValue();
@@ -255,6 +256,9 @@ public final class StreamState {
         finished.add(e.getKey());
         continue;
       }
+      if (!fits(out, bytes, m, f.maxBytes())) {
+        break;
+      }
       int deliveries = p.deliveries() + 1;
       e.setValue(new ConsumerState.Pending(++c.consumerSeq, deliveries, now + cfg.ackWaitFor(deliveries)));
       out.add(new Delivery(cfg.name(), new StoredMessage(e.getKey(), m), c.consumerSeq, deliveries, 0));
@@ -263,9 +267,11 @@ public final class StreamState {
     while (out.size() < f.max() && (cfg.maxAckPending() < 0 || c.pending.size() < cfg.maxAckPending())
         && scanned < FETCH_SCAN_MAX) {
       long seq;
-      if (!c.backlog.isEmpty()) {
-        seq = c.backlog.pollFirst();
+      boolean fromBacklog = !c.backlog.isEmpty();
+      if (fromBacklog) {
+        seq = c.backlog.first();
         if (!messages.containsKey(seq)) {
+          c.backlog.pollFirst();
           continue;
         }
       } else {
@@ -274,12 +280,20 @@ public final class StreamState {
           c.nextSeq = lastSeq + 1;
           break;
         }
-        c.nextSeq = next + 1;
         scanned++;
         if (!cfg.takes(messages.get(next).subject())) {
+          c.nextSeq = next + 1;
           continue;
         }
         seq = next;
+      }
+      if (!fits(out, bytes, messages.get(seq), f.maxBytes())) {
+        break; // taken by the next fetch
+      }
+      if (fromBacklog) {
+        c.backlog.pollFirst();
+      } else {
+        c.nextSeq = seq + 1;
       }
       c.consumerSeq++;
       if (cfg.ackPolicy().equals("none")) {
@@ -296,6 +310,15 @@ public final class StreamState {
     }
     finished.forEach(this::retain);
     return new Result(0, false, null, null, stamped);
+  }
+
+  /** Whether {@code m} joins a fetch within its byte budget (the first message always does); counts it if so. */
+  private static boolean fits(List<Delivery> out, long[] bytes, Message m, long maxBytes) {
+    if (!out.isEmpty() && bytes[0] + m.sizeBytes() > maxBytes) {
+      return false;
+    }
+    bytes[0] += m.sizeBytes();
+    return true;
   }
 
   private Result ack(StreamCommand.Ack a, long now) {

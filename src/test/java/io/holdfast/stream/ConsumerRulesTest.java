@@ -221,6 +221,18 @@ class ConsumerRulesTest {
   }
 
   @Test
+  void aFetchStaysWithinItsByteBudgetButAlwaysTakesOneMessage() {
+    fiveMessages(); // subjects of 3 bytes, payloads of 2: 5 bytes each
+    add(consumer("c", "all", "explicit", 10_000, -1, List.of(), -1));
+    StreamState.Result r = apply(new StreamCommand.ConsumerBatch(T0, List.of(new StreamCommand.Fetch("c", 10, 12))))
+        .get(0);
+    assertEquals(2, r.deliveries().size(), "two fit in 12 bytes");
+    r = apply(new StreamCommand.ConsumerBatch(T0, List.of(new StreamCommand.Fetch("c", 10, 1)))).get(0);
+    assertEquals(1, r.deliveries().size(), "one always goes");
+    assertEquals(3, r.deliveries().get(0).message().seq(), "and none was skipped");
+  }
+
+  @Test
   void consumersOfOneDurableShareItsMessages() {
     fiveMessages();
     add(consumer("q", "all", "explicit", 10_000, -1, List.of(), -1));

@@ -1,0 +1,248 @@
+package io.holdfast.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.typesafe.config.ConfigFactory;
+import io.holdfast.api.Holdfast;
+import io.holdfast.api.Records.StreamConfig;
+import io.holdfast.stream.ConsumerConfig;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.stream.javadsl.Sink;
+
+/**
+ * {@code holdfast bench consume}: fills a stream with {@code --msgs} messages of {@code --size}
+ * bytes, then drains it through a consumer — a Pekko Streams {@code Source} in-process, or HTTP
+ * pulls with {@code --server} — acking each message ({@code --ack explicit}, acks pipelined 64
+ * deep) or not ({@code --ack none}). In-process it starts {@code --replicas} server nodes as
+ * ActorSystems in this JVM on 127.0.0.1 (real files under ./target) and measures the raw fsync
+ * rate of the same disk as the baseline: a fetch and each batch of acks is one commit.
+ */
+final class ConsumeBench {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private ConsumeBench() {}
+
+  static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
+    Args a = Args.parse(argv, 2, Set.of("replicas", "size", "msgs", "ack", "server", "dir", "batch"), Set.of("json"));
+    int replicas = (int) a.longValue("replicas", 3, 1, 5);
+    int size = (int) a.longValue("size", 1024, 0, 128 << 10);
+    long msgs = a.longValue("msgs", 100_000, 1, 100_000_000);
+    int batch = (int) a.longValue("batch", 256, 1, 1000);
+    String ack = a.string("ack", "explicit");
+    if (!ack.equals("explicit") && !ack.equals("none")) {
+      throw new Args.UsageException("--ack must be explicit or none, got '" + ack + "'");
+    }
+    Map<String, Object> r = new LinkedHashMap<>();
+    r.put("msgs", msgs);
+    r.put("size", size);
+    r.put("ack", ack);
+    r.put("replicas", replicas);
+    String server = a.string("server", null);
+    if (server != null) {
+      overHttp(new ClientCommands.Client(server), replicas, size, msgs, batch, ack, r, err);
+      r.put("server", server);
+      r.put("raw_fsync_per_s", null);
+    } else {
+      Path parent = Path.of(a.string("dir", "target"));
+      Files.createDirectories(parent);
+      Path base = Files.createTempDirectory(parent, "holdfast-bench-consume-");
+      try {
+        err.printf("bench consume: raw fsync rate of %s ...%n", base);
+        double raw = JournalBench.rawFsync(base.resolve("raw-fsync.dat"), 2)[0];
+        inProcess(base, replicas, size, msgs, batch, ack, r, err);
+        r.put("raw_fsync_per_s", Math.round(raw));
+        r.put("ratio_vs_raw_fsync", Math.round(((Number) r.get("consumed_per_s")).doubleValue() / raw * 10) / 10.0);
+      } finally {
+        JournalBench.deleteRecursively(base);
+      }
+    }
+    out.printf("bench consume: %d messages of %d bytes, %d replicas, ack %s: %s consumed/s (%s MB/s), filled at %s/s%n",
+        msgs, size, replicas, ack, r.get("consumed_per_s"), r.get("mb_per_s"), r.get("fill_per_s"));
+    if (a.flag("json")) {
+      out.println(JSON.writeValueAsString(r));
+    }
+    return 0;
+  }
+
+  private static void figures(Map<String, Object> r, long msgs, int size, double fillSecs, double drainSecs) {
+    r.put("fill_per_s", Math.round(msgs / fillSecs));
+    r.put("seconds", Math.round(drainSecs * 100) / 100.0);
+    r.put("consumed_per_s", Math.round(msgs / drainSecs));
+    r.put("mb_per_s", Math.round(msgs * (double) size / drainSecs / 1e6 * 10) / 10.0);
+  }
+
+  private static void inProcess(Path base, int replicas, int size, long msgs, int batch, String ack,
+      Map<String, Object> r, PrintStream err) throws Exception {
+    List<Integer> ports = new ArrayList<>();
+    for (int id = 1; id <= replicas; id++) {
+      ports.add(freePort());
+    }
+    List<ActorSystem<Void>> nodes = new ArrayList<>();
+    try {
+      for (int id = 1; id <= replicas; id++) {
+        nodes.add(startNode(base, id, ports));
+      }
+      Holdfast h = Holdfast.get(nodes.get(0));
+      long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+      while (true) { // every node registered, or stream creation would find too few
+        try {
+          h.createStream(new StreamConfig("bench", List.of("bench.>"), replicas)).toCompletableFuture().get();
+          break;
+        } catch (Exception notYet) {
+          if (System.nanoTime() > deadline) {
+            throw new IllegalStateException("the in-process cluster did not form within 90 s: " + notYet.getMessage());
+          }
+          Thread.sleep(200); // a command-line tool waiting for its cluster, not a test
+        }
+      }
+      err.printf("bench consume: filling stream bench with %d messages of %d bytes (%d replicas) ...%n", msgs, size,
+          replicas);
+      byte[] payload = new byte[size];
+      Semaphore window = new Semaphore(512);
+      AtomicLong failed = new AtomicLong();
+      long start = System.nanoTime();
+      for (long i = 0; i < msgs; i++) {
+        window.acquire();
+        h.publish("bench.m", null, payload).whenComplete((ok, e) -> {
+          if (e != null) {
+            failed.incrementAndGet();
+          }
+          window.release();
+        });
+      }
+      window.acquire(512);
+      double fill = (System.nanoTime() - start) / 1e9;
+      if (failed.get() > 0) {
+        throw new IllegalStateException(failed.get() + " publishes failed while filling");
+      }
+      h.consumers().create("bench", new ConsumerConfig("drain", true, "all", 0, 0, List.of(), ack, 30_000, -1, List.of(),
+          -1, "instant", 0)).toCompletableFuture().get();
+      err.printf("bench consume: draining through a consumer Source, ack %s ...%n", ack);
+      start = System.nanoTime();
+      var source = h.consumer("bench", "drain").withBatch(batch).withMaxMessages(msgs).source();
+      var acked = ack.equals("none") ? source
+          : source.mapAsync(64, m -> m.ack().thenApply(d -> m));
+      long count = acked.runWith(Sink.fold(0L, (n, m) -> n + 1), nodes.get(0)).toCompletableFuture()
+          .get(1, TimeUnit.HOURS);
+      double drain = (System.nanoTime() - start) / 1e9;
+      if (count != msgs) {
+        throw new IllegalStateException("drained " + count + " of " + msgs);
+      }
+      figures(r, msgs, size, fill, drain);
+    } finally {
+      for (int i = nodes.size() - 1; i >= 0; i--) {
+        nodes.get(i).terminate();
+        nodes.get(i).getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  private static ActorSystem<Void> startNode(Path base, int id, List<Integer> ports) {
+    StringBuilder seeds = new StringBuilder();
+    StringBuilder voters = new StringBuilder();
+    for (int i = 0; i < ports.size(); i++) {
+      seeds.append(i == 0 ? "" : ",").append("\"pekko://holdfast@127.0.0.1:").append(ports.get(i)).append('"');
+      voters.append(i == 0 ? "" : ",").append(i + 1);
+    }
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "holdfast", ConfigFactory.parseString("""
+        pekko.loglevel = WARNING
+        pekko.actor.provider = cluster
+        pekko.remote.artery.canonical.hostname = "127.0.0.1"
+        pekko.remote.artery.canonical.port = %d
+        pekko.cluster.seed-nodes = [%s]
+        pekko.cluster.roles = ["holdfast", "holdfast-node-%d"]
+        pekko.cluster.jmx.multi-mbeans-in-same-jvm = on
+        pekko.coordinated-shutdown.exit-jvm = off
+        holdfast.node.id = %d
+        holdfast.node.data-dir = "%s"
+        holdfast.meta.voters = [%s]
+        """.formatted(ports.get(id - 1), seeds, id, id, base.resolve("node" + id).toString().replace("\\", "/"),
+        voters)).withFallback(ConfigFactory.load()));
+    Holdfast.get(system);
+    return system;
+  }
+
+  private static int freePort() throws java.io.IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  /** The same over a running cluster's HTTP API: pulls of {@code batch}, acks by token 64 in flight. */
+  private static void overHttp(ClientCommands.Client c, int replicas, int size, long msgs, int batch, String ack,
+      Map<String, Object> r, PrintStream err) throws Exception {
+    String stream = "bench-consume-" + System.currentTimeMillis();
+    try {
+      c.call("POST", "/streams", ("{\"name\":\"" + stream + "\",\"replicas\":" + replicas + "}")
+          .getBytes(StandardCharsets.UTF_8));
+      java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder()
+          .version(java.net.http.HttpClient.Version.HTTP_1_1).build();
+      err.printf("bench consume: filling stream %s with %d messages over HTTP ...%n", stream, msgs);
+      Semaphore window = new Semaphore(128);
+      AtomicLong failed = new AtomicLong();
+      java.net.URI pub = java.net.URI.create(c.server + "/pub/" + stream + ".m");
+      byte[] payload = new byte[size];
+      long start = System.nanoTime();
+      for (long i = 0; i < msgs; i++) {
+        window.acquire();
+        http.sendAsync(java.net.http.HttpRequest.newBuilder(pub).POST(
+                java.net.http.HttpRequest.BodyPublishers.ofByteArray(payload)).build(),
+            java.net.http.HttpResponse.BodyHandlers.discarding()).whenComplete((resp, e) -> {
+              if (e != null || resp.statusCode() != 200) {
+                failed.incrementAndGet();
+              }
+              window.release();
+            });
+      }
+      window.acquire(128);
+      double fill = (System.nanoTime() - start) / 1e9;
+      if (failed.get() > 0) {
+        throw new IllegalStateException(failed.get() + " publishes failed while filling");
+      }
+      c.call("POST", "/streams/" + stream + "/consumers", ("{\"name\":\"drain\",\"ack_policy\":\"" + ack
+          + "\",\"max_ack_pending\":-1}").getBytes(StandardCharsets.UTF_8));
+      err.printf("bench consume: draining with HTTP pulls of %d, ack %s ...%n", batch, ack);
+      start = System.nanoTime();
+      long got = 0;
+      Semaphore acks = new Semaphore(64);
+      while (got < msgs) {
+        JsonNode page = c.call("POST", "/streams/" + stream + "/consumers/drain/next?batch=" + Math.min(batch, msgs - got)
+            + "&wait=5s", null);
+        for (JsonNode m : page.path("messages")) {
+          got++;
+          if (ack.equals("explicit")) {
+            acks.acquire();
+            http.sendAsync(java.net.http.HttpRequest.newBuilder(java.net.URI.create(c.server + "/ack/"
+                    + m.path("ack_token").asText())).POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
+                java.net.http.HttpResponse.BodyHandlers.discarding()).whenComplete((resp, e) -> acks.release());
+          }
+        }
+      }
+      acks.acquire(64);
+      figures(r, msgs, size, fill, (System.nanoTime() - start) / 1e9);
+    } finally {
+      try {
+        c.call("DELETE", "/streams/" + stream, null);
+      } catch (ClientCommands.ServerError ignored) {
+        // the figures stand; the operator sees the stream if it could not be removed
+      }
+    }
+  }
+}
