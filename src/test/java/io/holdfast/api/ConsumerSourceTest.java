@@ -186,6 +186,21 @@ class ConsumerSourceTest {
   }
 
   @Test
+  void replayOriginalSpacesMessagesAsTheyWerePublished() throws Exception {
+    h.createStream(new StreamConfig("paced", List.of("paced.>"), 1)).toCompletableFuture().get();
+    h.publish("paced.a", null, new byte[] {1}).toCompletableFuture().get();
+    Thread.sleep(400); // not a wait for a condition: it puts 400 ms between the two publish timestamps
+    h.publish("paced.a", null, new byte[] {2}).toCompletableFuture().get();
+    h.consumers().create("paced", new ConsumerConfig("replay", true, "all", 0, 0, List.of(), "explicit", 30_000, -1,
+        List.of(), -1, "original", 0)).toCompletableFuture().get();
+    List<Long> arrivals = h.consumer("paced", "replay").withMaxMessages(2).source()
+        .map(m -> System.nanoTime()).runWith(Sink.seq(), node.system).toCompletableFuture()
+        .get(WAIT_SECONDS, TimeUnit.SECONDS);
+    long gapMillis = (arrivals.get(1) - arrivals.get(0)) / 1_000_000;
+    assertTrue(gapMillis >= 350, "replayed " + gapMillis + " ms apart, published 400 ms apart");
+  }
+
+  @Test
   void aSourceOnAMissingConsumerFailsClearly() throws Exception {
     try {
       collect(h.consumer("jobs", "nobody"));
