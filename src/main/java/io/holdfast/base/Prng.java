@@ -38,6 +38,21 @@ public final class Prng {
     return (int) Long.remainderUnsigned(nextLong(), bound);
   }
 
+  /** Uniform in [0, bound). */
+  public long nextLong(long bound) {
+    if (bound <= 0) {
+      throw new IllegalArgumentException("bound must be positive: " + bound);
+    }
+    return Long.remainderUnsigned(nextLong(), bound);
+  }
+
+  /** Fisher–Yates, in place. */
+  public <T> void shuffle(java.util.List<T> list) {
+    for (int i = list.size() - 1; i > 0; i--) {
+      java.util.Collections.swap(list, i, nextInt(i + 1));
+    }
+  }
+
   /** Uniform in [min, max], both inclusive. */
   public int between(int min, int max) {
     if (max < min) {

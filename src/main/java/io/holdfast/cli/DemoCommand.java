@@ -212,11 +212,16 @@ final class DemoCommand {
   }
 
   private static List<String> readReplica(LocalCluster.Node n) throws Exception {
+    return readReplica(n, "demo");
+  }
+
+  /** Node {@code n}'s own replica of {@code stream}, payloads by sequence from 1 (null for a hole). */
+  static List<String> readReplica(LocalCluster.Node n, String stream) throws Exception {
     ClientCommands.Client c = new ClientCommands.Client(n.http());
     List<String> values = new ArrayList<>();
     long from = 1;
     while (true) {
-      JsonNode page = c.call("GET", "/streams/demo/local?from=" + from + "&max=5000", null).path("messages");
+      JsonNode page = c.call("GET", "/streams/" + stream + "/local?from=" + from + "&max=5000", null).path("messages");
       if (page.isEmpty()) {
         return values;
       }
@@ -259,7 +264,7 @@ final class DemoCommand {
     return lost == 0 && divergent == 0 ? 0 : 1;
   }
 
-  private static void deleteTree(Path dir) throws IOException {
+  static void deleteTree(Path dir) throws IOException {
     if (!Files.exists(dir)) {
       return;
     }

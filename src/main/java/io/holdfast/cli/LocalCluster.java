@@ -33,9 +33,18 @@ final class LocalCluster {
   private static final ObjectMapper JSON = new ObjectMapper();
   static final Duration READY_TIMEOUT = Duration.ofSeconds(120);
 
-  record Node(int id, int arteryPort, int httpPort) {
+  /**
+   * A node: its id, ports, and the loopback address it binds and connects from ({@code host}):
+   * 127.0.0.1 for ordinary clusters; 127.0.0.(10+id) for the fault campaign, so that packet
+   * filters can cut the links between two nodes (Artery's outbound connections bind it too).
+   */
+  record Node(int id, int arteryPort, int httpPort, String host) {
     String http() {
-      return "http://127.0.0.1:" + httpPort;
+      return "http://" + host + ":" + httpPort;
+    }
+
+    String artery() {
+      return "\"pekko://holdfast@" + host + ":" + arteryPort + '"';
     }
   }
 
@@ -118,13 +127,19 @@ final class LocalCluster {
     JsonNode j = JSON.readTree(file.toFile());
     List<Node> nodes = new ArrayList<>();
     for (JsonNode n : j.get("nodes")) {
-      nodes.add(new Node(n.get("id").asInt(), n.get("artery_port").asInt(), n.get("http_port").asInt()));
+      nodes.add(new Node(n.get("id").asInt(), n.get("artery_port").asInt(), n.get("http_port").asInt(),
+          n.path("host").asText("127.0.0.1")));
     }
     return new LocalCluster(dir, nodes);
   }
 
   /** The cluster in {@code dir} if there is one (its size must match), else a new one on free ports. */
   static LocalCluster openOrCreate(Path dir, int n) throws IOException {
+    return openOrCreate(dir, n, false);
+  }
+
+  /** With {@code hostPerNode}, node i binds 127.0.0.(10+i) instead of 127.0.0.1 (see {@link Node}). */
+  static LocalCluster openOrCreate(Path dir, int n, boolean hostPerNode) throws IOException {
     if (Files.exists(dir.resolve("cluster.json"))) {
       LocalCluster c = open(dir);
       if (c.nodes.size() != n) {
@@ -136,13 +151,14 @@ final class LocalCluster {
     Files.createDirectories(dir);
     List<Node> nodes = new ArrayList<>();
     for (int id = 1; id <= n; id++) {
-      nodes.add(new Node(id, freePort(), freePort()));
+      nodes.add(new Node(id, freePort(), freePort(), hostPerNode ? "127.0.0." + (10 + id) : "127.0.0.1"));
     }
     LocalCluster c = new LocalCluster(dir, nodes);
     ObjectNode j = JSON.createObjectNode();
     ArrayNode arr = j.putArray("nodes");
     for (Node node : nodes) {
-      arr.addObject().put("id", node.id()).put("artery_port", node.arteryPort()).put("http_port", node.httpPort());
+      arr.addObject().put("id", node.id()).put("artery_port", node.arteryPort()).put("http_port", node.httpPort())
+          .put("host", node.host());
     }
     Files.writeString(dir.resolve("cluster.json"), j.toPrettyString());
     return c;
@@ -178,9 +194,31 @@ final class LocalCluster {
    * others still hold its old incarnation). So only then is any node first in its own list.
    */
   private void writeConfs(boolean bootstrap) throws IOException {
+    writeConfs(bootstrap ? nodes.get(0).id() : 0);
+  }
+
+  /** As {@link #writeConfs(boolean)}, with node {@code bootstrapId} (0: none) the one that may form the cluster. */
+  private void writeConfs(int bootstrapId) throws IOException {
     for (Node node : nodes) {
-      Files.writeString(conf(node.id()), nodeConf(node, bootstrap && node.id() == nodes.get(0).id()));
+      Files.writeString(conf(node.id()), nodeConf(node, node.id() == bootstrapId));
     }
+  }
+
+  /**
+   * Starts {@code ids} when no node of the cluster runs (after a power loss of all of them): the
+   * first of them may form the cluster anew, as node 1 does at the first start. Returns at once;
+   * call {@link #noBootstrap()} once they are up (they read their configs as they start).
+   */
+  void restartWhenAllDown(List<Integer> ids) throws IOException {
+    writeConfs(ids.get(0));
+    for (int id : ids) {
+      start(id);
+    }
+  }
+
+  /** Configs in which no node forms a cluster of its own: for nodes restarting into a running cluster. */
+  void noBootstrap() throws IOException {
+    writeConfs(0);
   }
 
   private String nodeConf(Node node, boolean firstSeed) {
@@ -188,12 +226,14 @@ final class LocalCluster {
     List<String> seedList = new ArrayList<>();
     List<String> voterIds = new ArrayList<>();
     for (int i = 0; i < voters; i++) {
-      seedList.add("\"pekko://holdfast@127.0.0.1:" + nodes.get(i).arteryPort() + '"');
+      seedList.add(nodes.get(i).artery());
       voterIds.add(String.valueOf(nodes.get(i).id()));
     }
-    String self = "\"pekko://holdfast@127.0.0.1:" + node.arteryPort() + '"';
-    if (!firstSeed && seedList.remove(self)) {
-      seedList.add(self);
+    String self = node.artery();
+    if (seedList.remove(self)) {
+      seedList.add(firstSeed ? 0 : seedList.size(), self); // only the first seed may form a cluster by itself
+    } else if (firstSeed) {
+      seedList.add(0, self);
     }
     String seeds = String.join(", ", seedList);
     return "# Written by holdfast cluster start; node " + node.id() + " of " + nodes.size() + ".\n"
@@ -202,8 +242,11 @@ final class LocalCluster {
         + "holdfast.node.data-dir = \"" + dir.resolve("node" + node.id()).resolve("data") + "\"\n"
         + "holdfast.meta.voters = [" + String.join(", ", voterIds) + "]\n"
         + "holdfast.http.enabled = on\n"
+        + "holdfast.http.host = \"" + node.host() + "\"\n"
         + "holdfast.http.port = " + node.httpPort() + "\n"
+        + "pekko.remote.artery.canonical.hostname = \"" + node.host() + "\"\n"
         + "pekko.remote.artery.canonical.port = " + node.arteryPort() + "\n"
+        + "pekko.remote.artery.advanced.tcp.outbound-client-hostname = \"" + node.host() + "\"\n"
         + "pekko.cluster.seed-nodes = [" + seeds + "]\n"
         + "pekko.cluster.roles = [\"holdfast\", \"holdfast-node-" + node.id() + "\"]\n";
   }
@@ -331,6 +374,25 @@ final class LocalCluster {
     p.onExit().get();
     Files.deleteIfExists(pidFile(id));
     return pid.get();
+  }
+
+  /** Sends a signal by name (STOP, CONT) to node {@code id}'s recorded process, if it runs. */
+  void signal(int id, String signal) throws IOException {
+    Optional<Long> pid = pid(id);
+    if (pid.isPresent()) {
+      try {
+        new ProcessBuilder("kill", "-" + signal, String.valueOf(pid.get())).inheritIO().start().waitFor();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  /** SIGCONT to every running node (none stays paused). */
+  void resumeAll() throws IOException {
+    for (Node n : nodes) {
+      signal(n.id(), "CONT");
+    }
   }
 
   /** SIGTERM (clean leave), SIGKILL after 30 s. */

@@ -26,6 +26,10 @@ public final class Main {
         demo    start a 3-node cluster, publish 20,000 acked messages while SIGKILLing the stream
                 leader, read every replica back, report {"published","acked","read","lost",...}
                 [--msgs 20000] [--dir DIR] [--keep]
+        torture the fault campaign on real node processes, checked as Jepsen counts
+                [--nodes 3|5] [--replicas 3|5] [--seconds 60] [--rate 2000] [--faults LIST|all] [--seed S]
+                [--dir DIR] [--json]; faults: kill, powerloss, pause, partition (root, iptables), bitflip,
+                truncate, snapshot-corrupt, membership, split-brain; report.html in DIR
         node    run one server node in the foreground: --config FILE (see conf/node1.conf)
         cluster start [--nodes 3] [--dir DIR] [--json] | stop | kill ID | restart ID | status [--json]
                 local node JVMs on 127.0.0.1, state under DIR (default ./run)
@@ -84,6 +88,7 @@ public final class Main {
         case "consumer" -> ConsumerCommands.consumer(argv, out, err);
         case "sub" -> ConsumerCommands.sub(argv, out, err);
         case "demo" -> DemoCommand.run(argv, out, err);
+        case "torture" -> TortureCommand.run(argv, out, err);
         default -> throw new Args.UsageException("unknown command '" + argv[0] + "'");
       };
     } catch (Args.UsageException | IllegalArgumentException e) {

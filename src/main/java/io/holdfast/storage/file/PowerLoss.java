@@ -1,0 +1,49 @@
+package io.holdfast.storage.file;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A power cut, applied to the data directory of a node that was just SIGKILLed: every WAL byte
+ * beyond what {@link TailMarker} says was synced is gone, as if it had only ever been in the page
+ * cache. (Everything acknowledged is within the marker: the store records it after each fsync and
+ * before any acknowledgement.) For the fault campaign ({@code holdfast torture}); never run on a
+ * live node.
+ */
+public final class PowerLoss {
+  private static final int WAL_FILE_HEADER_BYTES = 40;
+
+  private PowerLoss() {}
+
+  /** Cuts the unsynced tail; returns the number of bytes removed. */
+  public static long cutUnsynced(Path dataDir) throws IOException {
+    TailMarker.Position synced = TailMarker.read(dataDir);
+    Path walDir = dataDir.resolve("wal");
+    if (synced == null || !Files.isDirectory(walDir)) {
+      return 0;
+    }
+    List<Path> files = new ArrayList<>();
+    try (var s = Files.list(walDir)) {
+      s.filter(p -> p.getFileName().toString().endsWith(".wal")).forEach(files::add);
+    }
+    long cut = 0;
+    for (Path f : files) {
+      long seq = Long.parseLong(f.getFileName().toString().replace(".wal", ""));
+      long keep = seq < synced.walFile() ? Long.MAX_VALUE : seq == synced.walFile() ? synced.end() : WAL_FILE_HEADER_BYTES;
+      long size = Files.size(f);
+      if (size > keep) {
+        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.WRITE)) {
+          ch.truncate(keep);
+          ch.force(true);
+        }
+        cut += size - keep;
+      }
+    }
+    return cut;
+  }
+}
