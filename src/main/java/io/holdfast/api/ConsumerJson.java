@@ -69,14 +69,7 @@ final class ConsumerJson {
   }
 
   private static long millis(JsonNode v, String field) {
-    if (v.canConvertToLong()) {
-      return v.asLong();
-    }
-    try {
-      return Durations.parseMillis(v.asText());
-    } catch (IllegalArgumentException e) {
-      throw new HoldfastException.BadRequest("bad_consumer", field + ": " + e.getMessage());
-    }
+    return Durations.fromJson(v, field, "bad_consumer");
   }
 
   static ObjectNode config(ConsumerConfig c) {

@@ -42,4 +42,16 @@ public final class Durations {
     }
     return millis + "ms";
   }
+
+  /** A JSON duration: milliseconds as a number, or a string like "90s"; a bad one is a {@code code} error naming {@code field}. */
+  static long fromJson(com.fasterxml.jackson.databind.JsonNode v, String field, String code) {
+    if (v.canConvertToLong()) {
+      return v.asLong();
+    }
+    try {
+      return parseMillis(v.asText());
+    } catch (IllegalArgumentException e) {
+      throw new HoldfastException.BadRequest(code, field + ": " + e.getMessage());
+    }
+  }
 }

@@ -398,17 +398,7 @@ public final class HttpApi extends AllDirectives {
 
   private static long duration(JsonNode n, String field, long fallback) {
     JsonNode v = n.path(field);
-    if (v.isMissingNode() || v.isNull()) {
-      return fallback;
-    }
-    if (v.canConvertToLong()) {
-      return v.asLong();
-    }
-    try {
-      return Durations.parseMillis(v.asText());
-    } catch (IllegalArgumentException e) {
-      throw new HoldfastException.BadRequest("bad_request", field + ": " + e.getMessage());
-    }
+    return v.isMissingNode() || v.isNull() ? fallback : Durations.fromJson(v, field, "bad_request");
   }
 
   static ObjectNode config(StreamConfig c) {

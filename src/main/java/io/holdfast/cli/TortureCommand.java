@@ -102,13 +102,13 @@ final class TortureCommand {
           "{\"name\":\"readers\",\"ack_wait\":\"10s\"}".getBytes(StandardCharsets.UTF_8));
       run.workload(seconds, rate, faults, replicas);
       run.heal();
-      Check c = run.check();
+      Check c = run.check(replicas);
       Path report = run.report(c, seconds, faultArg, nodes, replicas);
       out.printf("torture: %d s, %d nodes, R%d, faults %s, seed %d%n", seconds, nodes, replicas, faultArg, seed);
       out.printf("  acked %d of %d published (%d unknown outcome, %d failed after retries), consumed %d%n", c.acked,
           run.published.get(), run.unknown.size(), run.failed.get(), run.consumed.get());
-      out.printf("  lost %d (in the middle %d), lost on a node %d, unexpected %d, recovered %d, duplicates %d%n",
-          c.lost, c.lostMiddle, c.lostOnNode, c.unexpected, c.recovered, c.duplicates);
+      out.printf("  lost %d (in the middle %d), lost on a node %d, unexpected %d, recovered %d, duplicates %d,"
+          + " misplaced %d%n", c.lost, c.lostMiddle, c.lostOnNode, c.unexpected, c.recovered, c.duplicates, c.misplaced);
       for (String note : c.notes) {
         out.println("  " + note);
       }
@@ -119,6 +119,7 @@ final class TortureCommand {
             .put("nodes", nodes).put("replicas", replicas).put("published", run.published.get()).put("acked", c.acked)
             .put("lost", c.lost).put("lost_middle", c.lostMiddle).put("lost_on_node", c.lostOnNode)
             .put("unexpected", c.unexpected).put("recovered", c.recovered).put("duplicates", c.duplicates)
+            .put("misplaced", c.misplaced)
             .put("unknown", run.unknown.size()).put("consumed", run.consumed.get())
             .put("faults_injected", run.windows.size()).put("nodes_refused", run.refused.size())
             .put("nodes_read", c.readNodes)
@@ -321,6 +322,7 @@ final class TortureCommand {
         if (now() >= seconds - 3) {
           break;
         }
+        noticeExits();
         if (next % order.size() == 0) {
           prng.shuffle(order);
         }
@@ -386,8 +388,8 @@ final class TortureCommand {
           return "partition " + side + " from the rest";
         }
         case "bitflip", "truncate", "snapshot-corrupt" -> {
-          if (refused.size() >= minority) {
-            return null; // damage stays on a minority: one already refused to open
+          if (refused.size() >= minority || live.stream().anyMatch(id -> !LocalCluster.healthy(http, cluster.node(id)))) {
+            return null; // damage stays on a minority: one already refused to open, or may be about to
           }
           List<Integer> victims = new ArrayList<>(live);
           prng.shuffle(victims);
@@ -398,12 +400,7 @@ final class TortureCommand {
             down.add(v);
             done.add("node " + v + ": " + damage(fault, dataDir(v)));
           }
-          restart(victims, true);
-          for (int v : victims) {
-            if (refused.containsKey(v)) {
-              done.add("node " + v + " refused to open: " + refused.get(v));
-            }
-          }
+          restart(victims, false); // whether they open again is noticed before the next fault
           return fault + " " + String.join("; ", done);
         }
         case "membership" -> {
@@ -530,6 +527,35 @@ final class TortureCommand {
       return ids;
     }
 
+    /**
+     * A live node that is not running although the nemesis did not stop it has exited by itself:
+     * refused, if its storage would not open (it stays down); otherwise the cluster downed it (the
+     * split-brain resolver, on the losing side of a partition: the node leaves and its JVM exits),
+     * and it is started again, as its supervisor would.
+     */
+    void noticeExits() throws Exception {
+      for (int id : live()) {
+        if (!down.contains(id) && cluster.pid(id).isEmpty()) {
+          String why = whyExited(id);
+          if (why.contains("failed to start")) {
+            refused.put(id, why);
+            windows.add(new Window(now(), now(), "refused: node " + id + ": " + why));
+            err.printf("torture: %.1f s: node %d refused to open: %s%n", now(), id, why);
+          } else {
+            windows.add(new Window(now(), now(), "downed: node " + id + " left the cluster; restarted"));
+            err.printf("torture: %.1f s: node %d was downed by the cluster and exited; restarting it%n", now(), id);
+            restart(List.of(id), false);
+          }
+        }
+      }
+    }
+
+    /** The node's own last word on why it stopped (its "failed to start" line), from its log. */
+    String whyExited(int id) {
+      return LocalCluster.tail(cluster.log(id), 40).lines().filter(l -> l.contains("failed to start"))
+          .reduce((x, y) -> y).orElse("exited (downed by the cluster)");
+    }
+
     /** Nodes whose storage has not refused to open. */
     List<Integer> live() {
       List<Integer> ids = new ArrayList<>();
@@ -589,9 +615,10 @@ final class TortureCommand {
       while (!waiting.isEmpty() && System.nanoTime() < deadline) {
         for (int id : new ArrayList<>(waiting)) {
           if (cluster.pid(id).isEmpty()) {
-            String why = LocalCluster.tail(cluster.log(id), 40).lines().filter(l -> l.contains("failed to start"))
-                .reduce((x, y) -> y).orElse("exited");
-            refused.put(id, why);
+            String why = whyExited(id);
+            if (why.contains("failed to start")) {
+              refused.put(id, why);
+            }
             waiting.remove((Integer) id);
           } else if (LocalCluster.healthy(http, cluster.node(id))) {
             waiting.remove((Integer) id);
@@ -620,13 +647,31 @@ final class TortureCommand {
       if (!stopped.isEmpty()) {
         restart(stopped, true);
       }
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+      long noneUpSince = System.nanoTime();
+      boolean rebootstrapped = false;
       while (System.nanoTime() < deadline) {
         List<LocalCluster.Node> up = new ArrayList<>();
         for (LocalCluster.Node node : cluster.nodes) {
           if (cluster.pid(node.id()).isPresent() && LocalCluster.healthy(http, node)) {
             up.add(node);
           }
+        }
+        noticeExits(); // downed again while the cluster settles: started again (or refused for good)
+        if (!up.isEmpty()) {
+          noneUpSince = System.nanoTime();
+        } else if (!rebootstrapped && System.nanoTime() - noneUpSince > TimeUnit.SECONDS.toNanos(30)) {
+          // The Pekko cluster dissolved (its split-brain resolver downs every node when membership
+          // stays unstable) and the nodes, restarted, wait to join a cluster nobody forms. An
+          // operator starts them again with one of them allowed to form it.
+          rebootstrapped = true;
+          err.println("torture: healing: no node up for 30 s: the cluster dissolved; starting it again");
+          windows.add(new Window(now(), now(), "rebootstrap: the Pekko cluster had dissolved"));
+          for (int id : live()) {
+            cluster.kill(id);
+          }
+          restart(live(), true);
+          continue;
         }
         Set<Integer> sizes = new HashSet<>();
         boolean allRead = true;
@@ -644,13 +689,14 @@ final class TortureCommand {
             + sizes);
         sleepMillis(2000); // polling other processes: their state is the condition
       }
-      err.println("torture: the replicas did not converge within 120 s after healing");
+      err.println("torture: the replicas did not converge within 180 s after healing");
     }
 
     // ---- checking ----
 
-    Check check() throws Exception {
-      Check c = new Check(cluster.nodes.size());
+    /** Reads every node's own replica (a node without one says so and is skipped) and counts. */
+    Check check(int replicaCount) throws Exception {
+      Check c = new Check(replicaCount);
       c.acked = acked.size();
       Map<Integer, List<String>> replicas = new LinkedHashMap<>();
       for (LocalCluster.Node node : cluster.nodes) {
@@ -661,55 +707,17 @@ final class TortureCommand {
         }
         try {
           replicas.put(node.id(), DemoCommand.readReplica(node, STREAM));
+        } catch (ClientCommands.ServerError e) {
+          if (!e.code().equals("no_local_replica")) {
+            c.nodesDown.add(node.id());
+            c.notes.add("node " + node.id() + " could not be read: " + e.getMessage());
+          }
         } catch (Exception e) {
           c.nodesDown.add(node.id());
           c.notes.add("node " + node.id() + " could not be read: " + e.getMessage());
         }
       }
-      Map<String, Integer> everywhere = new HashMap<>();
-      Set<String> union = new HashSet<>();
-      for (var e : replicas.entrySet()) {
-        Map<String, Integer> count = new HashMap<>();
-        for (String v : e.getValue()) {
-          if (v != null) {
-            count.merge(v, 1, Integer::sum);
-            union.add(v);
-          }
-        }
-        for (var x : count.entrySet()) {
-          everywhere.merge(x.getKey(), 1, Integer::sum);
-          if (x.getValue() > 1) {
-            c.duplicates += x.getValue() - 1;
-          }
-        }
-      }
-      c.duplicates = replicas.isEmpty() ? 0 : c.duplicates / Math.max(1, replicas.size());
-      for (var v : everywhere.entrySet()) {
-        if (v.getValue() < replicas.size()) {
-          c.lostOnNode++;
-        }
-      }
-      Map<String, Long> newestReadOfClient = new HashMap<>();
-      for (String v : union) {
-        if (!attempted.contains(v)) {
-          c.unexpected++;
-          continue;
-        }
-        if (!acked.containsKey(v)) {
-          c.recovered++;
-        }
-        String[] parts = v.split("-");
-        newestReadOfClient.merge(parts[0], Long.parseLong(parts[1]), Math::max);
-      }
-      for (String v : acked.keySet()) {
-        if (!union.contains(v)) {
-          c.lost++;
-          String[] parts = v.split("-");
-          if (newestReadOfClient.getOrDefault(parts[0], 0L) > Long.parseLong(parts[1])) {
-            c.lostMiddle++;
-          }
-        }
-      }
+      count(replicas, attempted, acked, c);
       c.readNodes = replicas.size();
       if (replicas.isEmpty()) {
         c.notes.add("no node could be read");
@@ -801,8 +809,72 @@ final class TortureCommand {
     }
   }
 
+  /**
+   * Counts a history as Jepsen does, from what each node holds ({@code replicas}: values by stream
+   * sequence from 1, null for a hole), what clients attempted and what was acked (value → seq):
+   * lost (acked, read nowhere), lost_middle (lost, while a later value of the same client was
+   * read), lost_on_node (read on some node, missing on another), unexpected (read, never
+   * attempted), recovered (read, not acked), duplicates (extra copies of a value on a node; no
+   * client retries an ambiguous publish, so none is explained by a retry), misplaced (acked at one
+   * sequence, stored at another).
+   */
+  static void count(Map<Integer, List<String>> replicas, Set<String> attempted, Map<String, Long> acked, Check c) {
+    Map<String, Integer> nodesHolding = new HashMap<>();
+    Set<String> union = new HashSet<>();
+    Set<String> misplaced = new HashSet<>();
+    for (List<String> values : replicas.values()) {
+      Map<String, Integer> copies = new HashMap<>();
+      for (String v : values) {
+        if (v != null) {
+          copies.merge(v, 1, Integer::sum);
+          union.add(v);
+        }
+      }
+      long extra = 0;
+      for (var x : copies.entrySet()) {
+        nodesHolding.merge(x.getKey(), 1, Integer::sum);
+        extra += x.getValue() - 1;
+      }
+      c.duplicates = Math.max(c.duplicates, extra);
+      for (var a : acked.entrySet()) {
+        int at = (int) (a.getValue() - 1);
+        if (copies.containsKey(a.getKey()) && (at >= values.size() || !a.getKey().equals(values.get(at)))) {
+          misplaced.add(a.getKey());
+        }
+      }
+    }
+    c.misplaced = misplaced.size();
+    for (int holding : nodesHolding.values()) {
+      if (holding < replicas.size()) {
+        c.lostOnNode++;
+      }
+    }
+    Map<String, Long> newestReadOfClient = new HashMap<>();
+    for (String v : union) {
+      if (!attempted.contains(v)) {
+        c.unexpected++;
+        continue;
+      }
+      if (!acked.containsKey(v)) {
+        c.recovered++;
+      }
+      String[] parts = v.split("-");
+      newestReadOfClient.merge(parts[0], Long.parseLong(parts[1]), Math::max);
+    }
+    for (String v : acked.keySet()) {
+      if (!union.contains(v)) {
+        c.lost++;
+        String[] parts = v.split("-");
+        if (newestReadOfClient.getOrDefault(parts[0], 0L) > Long.parseLong(parts[1])) {
+          c.lostMiddle++;
+        }
+      }
+    }
+  }
+
   /** The history's counts, as Jepsen counts them. */
   static final class Check {
+    /** The stream's replica count: a majority of them must be read. */
     final int nodes;
     long acked;
     long lost;
@@ -811,6 +883,7 @@ final class TortureCommand {
     long unexpected;
     long recovered;
     long duplicates;
+    long misplaced;
     int readNodes;
     final List<Integer> nodesDown = new ArrayList<>();
     final List<String> notes = new ArrayList<>();
@@ -819,9 +892,10 @@ final class TortureCommand {
       this.nodes = nodes;
     }
 
-    /** Nothing acked lost, no divergence, nothing invented or doubled — read from a majority of the nodes at least. */
+    /** Nothing acked lost, no divergence, nothing invented, doubled or moved — read from a majority of the replicas. */
     boolean valid() {
-      return readNodes > nodes / 2 && lost == 0 && lostOnNode == 0 && unexpected == 0 && duplicates == 0;
+      return readNodes > nodes / 2 && lost == 0 && lostOnNode == 0 && unexpected == 0 && duplicates == 0
+          && misplaced == 0;
     }
   }
 

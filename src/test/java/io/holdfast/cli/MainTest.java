@@ -139,6 +139,19 @@ class MainTest {
   }
 
   @Test
+  void tortureRejectsBadInputWithAClearUsageError() {
+    Run unknown = run("torture", "--faults", "kill,meteor");
+    assertEquals(2, unknown.exit());
+    assertTrue(unknown.err().contains("unknown fault 'meteor'"), unknown.err());
+    Run tooFew = run("torture", "--nodes", "2");
+    assertEquals(2, tooFew.exit());
+    assertTrue(tooFew.err().contains("--nodes must be between 3 and 9"), tooFew.err());
+    Run replicas = run("torture", "--nodes", "3", "--replicas", "5");
+    assertEquals(2, replicas.exit());
+    assertTrue(replicas.err().contains("--replicas must be between 1 and 3"), replicas.err());
+  }
+
+  @Test
   void aClientThatCannotReachItsServerFailsWithoutAStackTrace() {
     Run r = run("stream", "ls", "--server", "http://127.0.0.1:1");
     assertEquals(1, r.exit());

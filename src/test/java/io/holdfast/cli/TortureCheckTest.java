@@ -1,0 +1,98 @@
+package io.holdfast.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Goal: the torture checker counts what Jepsen counts, and each count can fail. Method: small
+ * hand-made histories, one per count: a clean one passes, each damaged one moves exactly its count
+ * and makes the run invalid.
+ */
+class TortureCheckTest {
+  private static final Set<String> ATTEMPTED = Set.of("0-1", "0-2", "0-3", "1-1", "1-2");
+
+  private static Map<String, Long> acked(Object... valueSeq) {
+    Map<String, Long> m = new HashMap<>();
+    for (int i = 0; i < valueSeq.length; i += 2) {
+      m.put((String) valueSeq[i], ((Number) valueSeq[i + 1]).longValue());
+    }
+    return m;
+  }
+
+  private static TortureCommand.Check count(Map<String, Long> acked, List<String>... replicas) {
+    Map<Integer, List<String>> byNode = new LinkedHashMap<>();
+    for (int i = 0; i < replicas.length; i++) {
+      byNode.put(i + 1, replicas[i]);
+    }
+    TortureCommand.Check c = new TortureCommand.Check(3);
+    c.readNodes = replicas.length;
+    c.acked = acked.size();
+    TortureCommand.count(byNode, ATTEMPTED, acked, c);
+    return c;
+  }
+
+  private static final List<String> GOOD = Arrays.asList("0-1", "1-1", "0-2", "1-2");
+  private static final Map<String, Long> ACKED = acked("0-1", 1, "1-1", 2, "0-2", 3);
+
+  @Test
+  void aCleanHistoryIsValidAndCountsWhatWasReadButNotAcked() {
+    TortureCommand.Check c = count(ACKED, GOOD, GOOD, GOOD);
+    assertTrue(c.valid());
+    assertEquals(1, c.recovered, "1-2 was read but its ack never came");
+    assertEquals(0, c.lost + c.lostOnNode + c.unexpected + c.duplicates + c.misplaced);
+  }
+
+  @Test
+  void anAckedValueReadNowhereIsLostAndInTheMiddleWhenALaterOneWasRead() {
+    List<String> without = Arrays.asList("0-1", "1-1", null, "1-2", "0-3");
+    TortureCommand.Check c = count(acked("0-1", 1, "1-1", 2, "0-2", 3), without, without, without);
+    assertEquals(1, c.lost);
+    assertEquals(1, c.lostMiddle, "0-3 of the same client was read");
+    assertFalse(c.valid());
+  }
+
+  @Test
+  void aValueOnSomeNodesButNotAnotherIsLostOnANode() {
+    TortureCommand.Check c = count(ACKED, GOOD, GOOD, Arrays.asList("0-1", "1-1", "0-2"));
+    assertEquals(1, c.lostOnNode);
+    assertFalse(c.valid());
+  }
+
+  @Test
+  void aValueNobodyPublishedIsUnexpected() {
+    List<String> invented = Arrays.asList("0-1", "1-1", "0-2", "7-7");
+    TortureCommand.Check c = count(ACKED, invented, invented, invented);
+    assertEquals(1, c.unexpected);
+    assertFalse(c.valid());
+  }
+
+  @Test
+  void aValueStoredTwiceIsADuplicate() {
+    List<String> twice = Arrays.asList("0-1", "1-1", "0-2", "0-2");
+    TortureCommand.Check c = count(ACKED, twice, twice, twice);
+    assertEquals(1, c.duplicates);
+    assertFalse(c.valid());
+  }
+
+  @Test
+  void anAckedValueAtAnotherSequenceIsMisplaced() {
+    List<String> moved = Arrays.asList("1-1", "0-1", "0-2");
+    TortureCommand.Check c = count(ACKED, moved, moved, moved);
+    assertEquals(2, c.misplaced);
+    assertFalse(c.valid());
+  }
+
+  @Test
+  void readingOnlyAMinorityOfNodesIsNotValid() {
+    assertFalse(count(ACKED, GOOD).valid(), "one node of three read");
+  }
+}
