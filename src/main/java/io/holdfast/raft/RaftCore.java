@@ -443,6 +443,16 @@ public final class RaftCore {
     return membership;
   }
 
+  /**
+   * Whether reads from the applied state are current: this replica leads and has committed and
+   * applied an entry of its own term. A new leader does not know how far the log is committed
+   * until then (Raft §8); its applied state can be far behind — after a whole-cluster restart,
+   * empty.
+   */
+  public boolean leaderReadable() {
+    return role == Role.LEADER && termAt(commitIndex) == term && appliedIndex >= commitIndex;
+  }
+
   /** Whether the membership in force is committed (no change is pending). */
   public boolean membershipCommitted() {
     return log.lastMembershipIndex() <= commitIndex;

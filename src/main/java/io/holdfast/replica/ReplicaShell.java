@@ -410,6 +410,13 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
       r.replyTo().tell(new Wire.NotLeader(core.leaderId()));
       return this;
     }
+    if (r.leaderOnly() && !core.leaderReadable()) {
+      // Elected, but nothing of its term committed yet: its state may be stale (found by the
+      // fault campaign: after a whole-cluster restart, a new meta leader answered with an empty
+      // state, and publishes were refused with "no stream"). Ask again shortly.
+      r.replyTo().tell(new Wire.NotLeader(-1));
+      return this;
+    }
     Wire.ReadReply reply = machine.read(r.query());
     if (reply instanceof Wire.Info i) {
       reply = new Wire.Info(i.state(), i.limits(), status());

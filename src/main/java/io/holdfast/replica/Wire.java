@@ -107,6 +107,9 @@ public final class Wire {
   /** A committed meta state: {@code snapshot} is {@code MetaState.snapshot()}, empty if not newer than asked. */
   public record MetaView(long index, byte[] snapshot) implements ReadReply {}
 
-  /** A leader-only read reached a replica that is not the leader; try {@code leaderHint} (0: unknown). */
+  /**
+   * A leader-only read reached a replica that is not the leader; try {@code leaderHint} (0:
+   * unknown; -1: this replica leads but cannot answer yet — ask it again shortly).
+   */
   public record NotLeader(int leaderHint) implements ReadReply {}
 }

@@ -215,6 +215,27 @@ class RaftCoreTest {
     assertEquals(3, leader.commitIndex(), "it commits once the no-op of term 4 does");
   }
 
+  @Test
+  void aNewLeaderIsNotReadableUntilAnEntryOfItsTermCommits() {
+    CoreHarness h = new CoreHarness();
+    h.add(1, restarted(1, 3, 0, log(1, 2), 1, 2, 3));
+    h.add(2, restarted(2, 3, 0, log(1, 2), 1, 2, 3));
+    h.add(3, restarted(3, 3, 0, log(1, 2), 1, 2, 3));
+    RaftCore leader = h.core(1);
+    h.timeOut(1);
+    for (int round = 0; round < 100 && leader.role() != RaftCore.Role.LEADER; round++) {
+      for (int id = 1; id <= 3; id++) {
+        h.persist(id);
+      }
+      h.deliverAll(); // the round that elects it sends the no-op, which nobody has persisted yet
+    }
+    assertEquals(RaftCore.Role.LEADER, leader.role());
+    assertFalse(leader.leaderReadable(), "commit index " + leader.commitIndex() + " is not of term " + leader.term());
+    h.stabilize();
+    assertTrue(leader.leaderReadable());
+    assertFalse(h.core(2).leaderReadable(), "a follower never is");
+  }
+
   // --- Elections: pre-vote, check-quorum, lease ---------------------------------------------------
 
   @Test
