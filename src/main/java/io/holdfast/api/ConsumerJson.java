@@ -22,15 +22,7 @@ final class ConsumerJson {
 
   /** A consumer config from a JSON body; an ephemeral one without a name gets a random one. */
   static ConsumerConfig config(String body) {
-    JsonNode n;
-    try {
-      n = JSON.readTree(body);
-    } catch (Exception e) {
-      throw new HoldfastException.BadRequest("bad_json", "the body is not JSON: " + e.getMessage());
-    }
-    if (n == null || !n.isObject()) {
-      throw new HoldfastException.BadRequest("bad_json", "the body must be a JSON object");
-    }
+    JsonNode n = HttpApi.jsonObject(body);
     boolean durable = n.path("durable").asBoolean(true);
     String name = n.path("name").asText(n.path("durable_name").asText(null));
     if (name == null && !durable) {

@@ -341,15 +341,7 @@ public final class HttpApi extends AllDirectives {
    * {@code name} from the path wins when given.
    */
   static StreamConfig config(String body, String pathName) {
-    JsonNode n;
-    try {
-      n = JSON.readTree(body);
-    } catch (Exception e) {
-      throw new HoldfastException.BadRequest("bad_json", "the body is not JSON: " + e.getMessage());
-    }
-    if (n == null || !n.isObject()) {
-      throw new HoldfastException.BadRequest("bad_json", "the body must be a JSON object");
-    }
+    JsonNode n = jsonObject(body);
     String name = pathName != null ? pathName : n.path("name").asText(null);
     List<String> subjects = new ArrayList<>();
     JsonNode s = n.path("subjects");
@@ -375,6 +367,20 @@ public final class HttpApi extends AllDirectives {
         flag(n, "sealed"), flag(n, "deny_delete"), flag(n, "deny_purge"), flag(n, "allow_rollup"),
         number(n, "max_consumers", d.maxConsumers()));
     return new StreamConfig(name, subjects, (int) number(n, "replicas", 1), limits);
+  }
+
+  /** A request body that must be a JSON object, or a {@code bad_json} error saying why not. */
+  static JsonNode jsonObject(String body) {
+    JsonNode n;
+    try {
+      n = JSON.readTree(body);
+    } catch (Exception e) {
+      throw new HoldfastException.BadRequest("bad_json", "the body is not JSON: " + e.getMessage());
+    }
+    if (n == null || !n.isObject()) {
+      throw new HoldfastException.BadRequest("bad_json", "the body must be a JSON object");
+    }
+    return n;
   }
 
   private static long number(JsonNode n, String field, long fallback) {
