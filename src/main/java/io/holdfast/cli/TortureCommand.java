@@ -792,9 +792,10 @@ final class TortureCommand {
           + "<body style='font-family:sans-serif'><h1>Holdfast torture: " + (c.valid() ? "valid" : "INVALID") + "</h1>"
           + "<p>" + nodes + " nodes, R" + replicas + ", " + seconds + " s, faults " + escape(faults) + "</p>"
           + "<table border=1 cellpadding=4><tr><th>acked</th><th>lost</th><th>lost_middle</th><th>lost_on_node</th>"
-          + "<th>unexpected</th><th>recovered</th><th>duplicates</th><th>unknown</th><th>consumed</th></tr><tr><td>"
-          + c.acked + "</td><td>" + c.lost + "</td><td>" + c.lostMiddle + "</td><td>" + c.lostOnNode + "</td><td>"
-          + c.unexpected + "</td><td>" + c.recovered + "</td><td>" + c.duplicates + "</td><td>" + unknown.size()
+          + "<th>unexpected</th><th>recovered</th><th>duplicates</th><th>misplaced</th><th>unknown</th><th>consumed</th>"
+          + "</tr><tr><td>" + c.acked + "</td><td>" + c.lost + "</td><td>" + c.lostMiddle + "</td><td>" + c.lostOnNode
+          + "</td><td>" + c.unexpected + "</td><td>" + c.recovered + "</td><td>" + c.duplicates + "</td><td>"
+          + c.misplaced + "</td><td>" + unknown.size()
           + "</td><td>" + consumed.get() + "</td></tr></table><p>Shaded: fault windows (hover for what).</p>" + svg
           + "<h2>Faults</h2><table border=1 cellpadding=4>" + rows + "</table>"
           + (c.notes.isEmpty() ? "" : "<h2>Notes</h2><ul><li>" + escape(String.join("\n", c.notes))
