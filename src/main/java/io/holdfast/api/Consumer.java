@@ -31,7 +31,7 @@ import org.reactivestreams.Publisher;
  * consumer or stream fails it.
  */
 public final class Consumer {
-  static final long IDLE_MAX_MILLIS = 100;
+  private static final long IDLE_MAX_MILLIS = 100;
   private static final int BATCH_DEFAULT = 256;
   /** Marks the end of a source with a message limit (compared by identity; streams carry no nulls). */
   private static final List<Message> END = new ArrayList<>();

@@ -26,7 +26,7 @@ public final class Consumers {
     if (bad != null) {
       return CompletableFuture.failedFuture(new HoldfastException.BadRequest("bad_consumer", bad));
     }
-    return holdfast.streamCommand(stream, new StreamCommand.AddConsumer(config, 0))
+    return holdfast.streamOp(stream, new StreamCommand.AddConsumer(config, 0))
         .thenCompose(x -> info(stream, config.name()));
   }
 
@@ -45,6 +45,6 @@ public final class Consumers {
 
   /** Deletes the consumer; its unacked messages are no longer waited for (interest retention may remove them). */
   public CompletionStage<Done> delete(String stream, String name) {
-    return holdfast.streamCommand(stream, new StreamCommand.DeleteConsumer(name)).thenApply(x -> Done.getInstance());
+    return holdfast.streamOp(stream, new StreamCommand.DeleteConsumer(name)).thenApply(x -> Done.getInstance());
   }
 }

@@ -260,7 +260,8 @@ public final class Holdfast implements Extension {
     return streamOp(stream, new io.holdfast.stream.StreamCommand.DeleteMessage(seq, erase));
   }
 
-  private CompletionStage<Long> streamOp(String stream, io.holdfast.stream.StreamCommand command) {
+  /** A stream operation (purge, delete, consumer create/delete) through the stream's leader; its count or seq. */
+  CompletionStage<Long> streamOp(String stream, io.holdfast.stream.StreamCommand command) {
     return withStream(stream, s -> {
       Wire.StreamOp op = new Wire.StreamOp(io.holdfast.stream.StreamCommand.encode(command));
       return router.propose(s.group(), s.placement(), op, timeout(), locateViaEntity(s.name()))
@@ -278,11 +279,6 @@ public final class Holdfast implements Extension {
   /** A handle on the consumer {@code name} of {@code stream}: pull with {@link Consumer#fetch}, or subscribe with {@link Consumer#source}. */
   public Consumer consumer(String stream, String name) {
     return new Consumer(this, stream, name);
-  }
-
-  /** A stream operation (consumer create/delete) through the stream's leader; its count/seq. */
-  CompletionStage<Long> streamCommand(String stream, io.holdfast.stream.StreamCommand command) {
-    return streamOp(stream, command);
   }
 
   /** A fetch or an ack for one of the stream's consumers, through its leader; the applied outcome. */

@@ -701,7 +701,6 @@ final class TortureCommand {
       Map<Integer, List<String>> replicas = new LinkedHashMap<>();
       for (LocalCluster.Node node : cluster.nodes) {
         if (refused.containsKey(node.id()) || cluster.pid(node.id()).isEmpty()) {
-          c.nodesDown.add(node.id());
           c.notes.add("node " + node.id() + " is down: " + refused.getOrDefault(node.id(), "not running"));
           continue;
         }
@@ -709,11 +708,9 @@ final class TortureCommand {
           replicas.put(node.id(), DemoCommand.readReplica(node, STREAM));
         } catch (ClientCommands.ServerError e) {
           if (!e.code().equals("no_local_replica")) {
-            c.nodesDown.add(node.id());
-            c.notes.add("node " + node.id() + " could not be read: " + e.getMessage());
+              c.notes.add("node " + node.id() + " could not be read: " + e.getMessage());
           }
         } catch (Exception e) {
-          c.nodesDown.add(node.id());
           c.notes.add("node " + node.id() + " could not be read: " + e.getMessage());
         }
       }
@@ -886,7 +883,6 @@ final class TortureCommand {
     long duplicates;
     long misplaced;
     int readNodes;
-    final List<Integer> nodesDown = new ArrayList<>();
     final List<String> notes = new ArrayList<>();
 
     Check(int nodes) {

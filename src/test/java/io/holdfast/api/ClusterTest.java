@@ -178,18 +178,28 @@ class ClusterTest {
 
   /** Publishes through {@code h}, retrying the refusals that prove nothing was appended, within {@link #WAIT}. */
   private static PubAck publishRetrying(Holdfast h, String subject, String value) throws Exception {
+    return retrying(() -> h.publish(subject, null, value.getBytes(StandardCharsets.UTF_8)),
+        HoldfastException.Unavailable.class);
+  }
+
+  /**
+   * The result of {@code call}, made again while it fails with one of {@code retryable} (refusals
+   * that prove nothing happened; for an idempotent call also an unknown outcome), within {@link #WAIT}.
+   */
+  @SafeVarargs
+  private static <T> T retrying(java.util.concurrent.Callable<java.util.concurrent.CompletionStage<T>> call,
+      Class<? extends HoldfastException>... retryable) throws Exception {
     long deadline = System.nanoTime() + WAIT.toNanos();
     while (true) {
       try {
-        return h.publish(subject, null, value.getBytes(StandardCharsets.UTF_8)).toCompletableFuture().get();
+        return call.call().toCompletableFuture().get();
       } catch (ExecutionException e) {
-        if (!(e.getCause() instanceof HoldfastException.Unavailable) || System.nanoTime() > deadline) {
+        if (System.nanoTime() > deadline || java.util.Arrays.stream(retryable).noneMatch(c -> c.isInstance(e.getCause()))) {
           throw e;
         }
       }
     }
   }
-
 
   /** Every acked value is on every running replica at its acked sequence, and the replicas are identical. */
   private void assertEveryReplicaHoldsEveryAck() throws Exception {
@@ -583,33 +593,20 @@ class ClusterTest {
 
   /** The consumer's delivery count as its leader has applied it, retrying while there is no leader. */
   private static long deliveriesRetrying(Holdfast h) throws Exception {
-    long deadline = System.nanoTime() + WAIT.toNanos();
-    while (true) {
-      try {
-        return h.consumers().info("tasks", "worker").toCompletableFuture().get().consumerSeq();
-      } catch (ExecutionException e) {
-        if (!(e.getCause() instanceof HoldfastException.Unavailable) || System.nanoTime() > deadline) {
-          throw e;
-        }
-      }
-    }
+    return retrying(() -> h.consumers().info("tasks", "worker"), HoldfastException.Unavailable.class).consumerSeq();
   }
 
-  /** Acks, retrying while the stream has no leader; false if the ack could not be confirmed (it will come back). */
+  /** Acks, retrying while the stream has no leader (acks are idempotent); false if it could not be confirmed (it will come back). */
   private static boolean ackRetrying(Message m) throws Exception {
-    long deadline = System.nanoTime() + WAIT.toNanos();
-    while (System.nanoTime() < deadline) {
-      try {
-        m.ack().toCompletableFuture().get();
-        return true;
-      } catch (ExecutionException e) {
-        if (!(e.getCause() instanceof HoldfastException.Unavailable)
-            && !(e.getCause() instanceof HoldfastException.OutcomeUnknown)) {
-          throw e;
-        }
+    try {
+      retrying(m::ack, HoldfastException.Unavailable.class, HoldfastException.OutcomeUnknown.class);
+      return true;
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof HoldfastException.Unavailable || e.getCause() instanceof HoldfastException.OutcomeUnknown) {
+        return false;
       }
+      throw e;
     }
-    return false;
   }
 
   @Test
