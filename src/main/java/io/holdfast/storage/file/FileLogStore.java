@@ -27,7 +27,10 @@ import java.util.TreeMap;
  * covers a whole batch of writes across all streams (group commit), plus snapshot files.
  *
  * <p>Layout under the data directory: {@code holdfast.id} (incarnation, D9), {@code wal/NNN.wal}
- * (40-byte checksummed file header, then {@link WalRecord}s), {@code snapshots/<replica>/}.
+ * (48-byte checksummed file header, then {@link WalRecord}s), {@code wal.tail} ({@link TailMarker}),
+ * {@code snapshots/<replica>/}. Each file header records the final length of the file before it,
+ * so a cut at the end of an older file is found even on a record boundary (the tail marker covers
+ * the newest file).
  * Writes are buffered in memory and reach the file only in {@link #sync()}, immediately followed
  * by the fsync: a process killed between write and sync loses exactly what a power cut would.
  *
@@ -41,12 +44,16 @@ import java.util.TreeMap;
  * nothing valid after it and beyond what {@link TailMarker} says was synced, is a torn write and
  * is truncated. A damaged payload anywhere else keeps
  * its entries' identities (they are in the checksummed header) and is reported as faulty entries.
- * A damaged record header, or damage in an older file, cannot be attributed: the store refuses to
- * open rather than truncate over it.
+ * A damaged record header is read from the copy in the record's trailer and rewritten from it; a
+ * damaged file header is rebuilt from the file name and the identity. What still cannot be
+ * attributed — both header copies damaged, a synced tail cut off, a file cut short or missing —
+ * makes the store refuse to open rather than truncate over it.
  */
 public final class FileLogStore implements LogStore {
-  private static final long FILE_MAGIC = 0x484657414c303031L; // "HFWAL001"
-  private static final int FILE_HEADER_BYTES = 40;
+  private static final long FILE_MAGIC = 0x484657414c303032L; // "HFWAL002"
+  private static final long FILE_MAGIC_V1 = 0x484657414c303031L; // "HFWAL001": records without trailers
+  /** u64 magic | u64 file sequence | 16 bytes incarnation | u64 length of the previous file | u32 crc | u32 pad. */
+  static final int FILE_HEADER_BYTES = 48;
 
   /**
    * @param dir data directory (created if missing)
@@ -127,6 +134,8 @@ public final class FileLogStore implements LogStore {
   private String failure;
   private TailMarker tailMarker;
   private TailMarker.Position syncedAtOpen;
+  /** The tail marker existed but had no valid slot: nothing is known about the synced extent. */
+  private boolean markerLost;
 
   private FileLogStore(Options options) {
     this.options = options;
@@ -274,18 +283,17 @@ public final class FileLogStore implements LogStore {
           break; // a torn tail being written to, or damage recovery already reported
         }
         if (d.bodyValid() && d.replica().equals(replica)) {
-          int bodyAt = d.end();
-          for (LogEntry e : d.entries()) {
-            bodyAt -= e.data().length;
-          }
+          int bodyAt = d.bodyAt();
+          int bodyEnd = WalRecord.bodyEnd(at, d);
           int entryAt = bodyAt;
           for (LogEntry e : d.entries()) {
             int[] r = e.index() == index && e.term() == term ? region.apply(e.data()) : null;
             if (r != null && r[0] >= 0 && r[1] > 0 && r[0] + r[1] <= e.data().length) {
               Arrays.fill(buf, entryAt + r[0], entryAt + r[0] + r[1], (byte) 0);
               ch.write(ByteBuffer.wrap(buf, entryAt + r[0], r[1]), entryAt + r[0]);
-              int crc = WalRecord.crc(buf, bodyAt, d.end() - bodyAt, null, 0, 0);
+              int crc = WalRecord.crc(buf, bodyAt, bodyEnd - bodyAt, null, 0, 0);
               ch.write(ByteBuffer.allocate(4).putInt(0, crc), bodyAt - 4);
+              ch.write(ByteBuffer.allocate(4).putInt(0, crc), bodyEnd);
               copies++;
             }
             entryAt += e.data().length;
@@ -348,7 +356,7 @@ public final class FileLogStore implements LogStore {
 
   private void roll() throws IOException {
     head.close();
-    createWalFile(headSeq + 1);
+    createWalFile(headSeq + 1, headBytes);
   }
 
   /**
@@ -386,22 +394,28 @@ public final class FileLogStore implements LogStore {
     }
   }
 
-  private void createWalFile(long seq) throws IOException {
+  private void createWalFile(long seq, long previousLength) throws IOException {
     Path file = walDir.resolve(String.format("%020d.wal", seq));
     FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-    ByteBuffer h = ByteBuffer.allocate(FILE_HEADER_BYTES);
-    h.putLong(FILE_MAGIC).putLong(seq).put(HexFormat.of().parseHex(incarnation));
-    h.putInt(WalRecord.crc(h.array(), 0, 32, null, 0, 0)).putInt(0);
-    h.flip();
-    while (h.hasRemaining()) {
-      ch.write(h);
-    }
+    writeFileHeader(ch, seq, previousLength);
+    ch.position(FILE_HEADER_BYTES);
     ch.force(true);
     Fsync.directory(walDir);
     head = ch;
     headSeq = seq;
     headBytes = FILE_HEADER_BYTES;
     walFiles.put(seq, file);
+  }
+
+  private void writeFileHeader(FileChannel ch, long seq, long previousLength) throws IOException {
+    ByteBuffer h = ByteBuffer.allocate(FILE_HEADER_BYTES);
+    h.putLong(FILE_MAGIC).putLong(seq).put(HexFormat.of().parseHex(incarnation)).putLong(previousLength);
+    h.putInt(WalRecord.crc(h.array(), 0, 40, null, 0, 0)).putInt(0);
+    h.flip();
+    long at = 0;
+    while (h.hasRemaining()) {
+      at += ch.write(h, at);
+    }
   }
 
   // =========================================================================================
@@ -503,10 +517,13 @@ public final class FileLogStore implements LogStore {
     try {
       syncedAtOpen = TailMarker.read(dir);
     } catch (IOException damagedMarker) {
-      throw new StorageFailure(damagedMarker.getMessage() + ". Nothing was truncated. Move the data directory away so"
-          + " the node rejoins as a new member (D6, D9).");
+      markerLost = true; // fatal only if the newest WAL file ends in an invalid record (recoverFile)
+      recoveryNotes.add(damagedMarker.getMessage() + "; the WAL ends cleanly or the store would not open; rewritten");
     }
-    if (syncedAtOpen == null && hadData) {
+    if (syncedAtOpen != null && !syncedAtOpen.certain()) {
+      recoveryNotes.add(TailMarker.FILE + " had one invalid slot (a torn write or damage); rewritten");
+    }
+    if (syncedAtOpen == null && !markerLost && hadData) {
       recoveryNotes.add("no " + TailMarker.FILE + ": the synced extent of the newest WAL file cannot be checked");
     }
     incarnation = Identity.read(dir);
@@ -556,7 +573,7 @@ public final class FileLogStore implements LogStore {
 
   private static boolean headerValid(byte[] h) {
     ByteBuffer b = ByteBuffer.wrap(h);
-    return b.getLong(0) == FILE_MAGIC && b.getInt(32) == WalRecord.crc(h, 0, 32, null, 0, 0);
+    return b.getLong(0) == FILE_MAGIC && b.getInt(40) == WalRecord.crc(h, 0, 40, null, 0, 0);
   }
 
   private void recover() throws IOException, StorageFailure {
@@ -567,44 +584,72 @@ public final class FileLogStore implements LogStore {
       throw damaged(walDir.resolve(String.format("%020d.wal", markedFile)), 0,
           "the tail marker says this WAL file was synced up to offset " + syncedAtOpen.end() + ", but it is gone");
     }
+    long previousLength = -1;
     for (var e : files.entrySet()) {
       boolean newest = e.getKey().equals(files.lastKey());
+      boolean first = e.getKey().equals(files.firstKey());
+      if (!first && !files.containsKey(e.getKey() - 1)) {
+        throw damaged(walDir.resolve(String.format("%020d.wal", e.getKey() - 1)), 0,
+            "this WAL file is missing between older and newer ones (cleaning deletes only the oldest)");
+      }
       long syncedEnd = e.getKey() == markedFile ? syncedAtOpen.end() : 0;
-      if (recoverFile(e.getKey(), e.getValue(), newest, syncedEnd)) {
+      if (recoverFile(e.getKey(), e.getValue(), newest, syncedEnd, first ? -1 : previousLength)) {
         walFiles.put(e.getKey(), e.getValue());
       }
+      previousLength = Files.size(e.getValue());
     }
     for (var e : replicas.entrySet()) {
       recovered.put(e.getKey(), recoveredState(e.getKey(), e.getValue()));
     }
-    if (options.tailMarker()) {
-      tailMarker = TailMarker.open(options.dir(), syncedAtOpen);
-    }
     if (walFiles.isEmpty()) {
-      createWalFile(files.isEmpty() ? 1 : files.lastKey() + 1);
+      createWalFile(files.isEmpty() ? 1 : files.lastKey() + 1, -1);
     } else {
       headSeq = walFiles.lastKey();
       head = FileChannel.open(walFiles.get(headSeq), StandardOpenOption.WRITE);
       headBytes = head.size();
       head.position(headBytes);
     }
+    if (options.tailMarker()) {
+      tailMarker = TailMarker.open(options.dir(), syncedAtOpen, headSeq, headBytes);
+    }
   }
 
-  /** Replays one WAL file; returns false if it was an empty, torn-at-creation newest file (deleted). */
-  private boolean recoverFile(long seq, Path file, boolean newest, long syncedEnd) throws IOException, StorageFailure {
+  /**
+   * Replays one WAL file; returns false if it was an empty, torn-at-creation newest file (deleted).
+   * {@code previousLength}: the length of the file before it, to check against this file's header
+   * (-1: none to check).
+   */
+  private boolean recoverFile(long seq, Path file, boolean newest, long syncedEnd, long previousLength)
+      throws IOException, StorageFailure {
     byte[] buf = Files.readAllBytes(file);
     if (buf.length < FILE_HEADER_BYTES || !headerValid(buf)) {
-      if (newest && buf.length < FILE_HEADER_BYTES) {
+      if (newest && buf.length <= FILE_HEADER_BYTES && syncedEnd <= FILE_HEADER_BYTES) {
         Files.delete(file);
         Fsync.directory(walDir);
         recoveryNotes.add("deleted " + file + ": created but never written before a crash");
         return false;
       }
-      throw damaged(file, 0, "file header fails its checksum");
+      if (buf.length >= 8 && ByteBuffer.wrap(buf).getLong(0) == FILE_MAGIC_V1) {
+        throw new StorageFailure(file + " was written by an earlier Holdfast (WAL format HFWAL001, records without"
+            + " header copies), which this version does not read. Nothing was changed.");
+      }
+      try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+        writeFileHeader(ch, seq, previousLength);
+        ch.force(false);
+      }
+      recoveryNotes.add("the file header of " + file + " failed its checksum; rebuilt from the file name and "
+          + Identity.FILE + " (its records are checked one by one as always)");
+      buf = Files.readAllBytes(file);
     }
     ByteBuffer h = ByteBuffer.wrap(buf);
     if (h.getLong(8) != seq || !HexFormat.of().formatHex(buf, 16, 32).equals(incarnation)) {
       throw damaged(file, 0, "file header names another file or another data directory");
+    }
+    long recordedPrevious = h.getLong(32);
+    if (previousLength >= 0 && recordedPrevious >= 0 && recordedPrevious != previousLength) {
+      throw damaged(walDir.resolve(String.format("%020d.wal", seq - 1)), (int) Math.min(previousLength, recordedPrevious),
+          "the next file's header says this file ended at offset " + recordedPrevious + " but it is "
+              + previousLength + " bytes long: it was " + (previousLength < recordedPrevious ? "cut" : "extended"));
     }
     int at = FILE_HEADER_BYTES;
     while (at < buf.length) {
@@ -612,14 +657,18 @@ public final class FileLogStore implements LogStore {
       boolean bad = d == null || !d.bodyValid();
       boolean nothingValidAfter = bad && nextIntactRecord(buf, at + 1) < 0;
       if (bad && newest && nothingValidAfter && at >= syncedEnd) {
+        if (markerLost || (syncedAtOpen != null && !syncedAtOpen.certain())) {
+          throw damaged(file, at, "the newest WAL file ends in an invalid record and " + TailMarker.FILE
+              + " is damaged, so a torn write cannot be told from a cut or damaged synced tail");
+        }
         truncate(file, at, buf.length);
         return true;
       }
       if (d == null) {
         throw damaged(file, at, at < syncedEnd
-            ? "a record header fails its checksum before offset " + syncedEnd + ", up to which the tail marker says"
-                + " this file was synced (and acknowledged), so it is damage, not a torn write"
-            : "a record header fails its checksum with " + (nothingValidAfter ? "more WAL files after it"
+            ? "a record fails both its header checksums before offset " + syncedEnd + ", up to which the tail marker"
+                + " says this file was synced (and acknowledged), so it is damage, not a torn write"
+            : "a record fails both its header checksums with " + (nothingValidAfter ? "more WAL files after it"
                 : "valid records after it") + ", so it is not a torn write");
       }
       try {
@@ -631,6 +680,9 @@ public final class FileLogStore implements LogStore {
         recoveryNotes.add("payload of " + d.entries().size() + " entries of " + d.replica() + " fails its checksum in "
             + file + " at offset " + at + ": marked faulty, to be repaired from peers");
       }
+      if (!WalRecord.copiesAgree(buf, at, d)) {
+        heal(file, buf, at, d);
+      }
       at = d.end();
     }
     if (buf.length < syncedEnd) {
@@ -638,6 +690,19 @@ public final class FileLogStore implements LogStore {
           + ", where the tail marker says it was synced (and acknowledged): it was cut");
     }
     return true;
+  }
+
+  /** Rewrites a record's damaged header copy (or trailer, or body checksum) from the intact one. */
+  private void heal(Path file, byte[] buf, int at, WalRecord.Decoded d) throws IOException {
+    WalRecord.heal(buf, at, d);
+    int bodyEnd = WalRecord.bodyEnd(at, d);
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.wrap(buf, at, d.bodyAt() - at), at);
+      ch.write(ByteBuffer.wrap(buf, bodyEnd, d.end() - bodyEnd), bodyEnd);
+      ch.force(false);
+    }
+    recoveryNotes.add((d.fromCopy() ? "the header" : "the trailer copy of the header") + " of the record of "
+        + d.replica() + " at offset " + at + " of " + file + " was damaged; rewritten from the other copy");
   }
 
   private static int nextIntactRecord(byte[] buf, int from) {

@@ -16,8 +16,6 @@ import java.util.List;
  * live node.
  */
 public final class PowerLoss {
-  private static final int WAL_FILE_HEADER_BYTES = 40;
-
   private PowerLoss() {}
 
   /** Cuts the unsynced tail; returns the number of bytes removed. */
@@ -34,7 +32,7 @@ public final class PowerLoss {
     long cut = 0;
     for (Path f : files) {
       long seq = Long.parseLong(f.getFileName().toString().replace(".wal", ""));
-      long keep = seq < synced.walFile() ? Long.MAX_VALUE : seq == synced.walFile() ? synced.end() : WAL_FILE_HEADER_BYTES;
+      long keep = seq < synced.walFile() ? Long.MAX_VALUE : seq == synced.walFile() ? synced.end() : FileLogStore.FILE_HEADER_BYTES;
       long size = Files.size(f);
       if (size > keep) {
         try (FileChannel ch = FileChannel.open(f, StandardOpenOption.WRITE)) {

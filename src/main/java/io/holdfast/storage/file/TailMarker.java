@@ -16,14 +16,18 @@ import java.nio.file.StandardOpenOption;
  *
  * <p>File {@code wal.tail}: two 32-byte slots written alternately, each {@code u64 sequence |
  * u64 WAL file | u64 end offset | u32 crc32c | u32 pad}; the valid slot with the higher sequence
- * wins, so a write torn by a crash leaves the previous slot.
+ * wins, so a write torn by a crash leaves the previous slot. With one slot invalid, the valid one
+ * may be the older: the position read is then not {@code certain} (the store refuses to take an
+ * invalid tail beyond it for a torn write), and the store writes both slots again as soon as it
+ * opens, as it does when it creates the file, so a crash alone never leaves an invalid slot behind
+ * a later WAL write.
  */
 final class TailMarker implements AutoCloseable {
   static final String FILE = "wal.tail";
   private static final int SLOT_BYTES = 32;
 
-  /** A synced position of the WAL. */
-  record Position(long sequence, long walFile, long end) {}
+  /** A synced position of the WAL; {@code certain}: both slots were valid, so this is the newest. */
+  record Position(long sequence, long walFile, long end, boolean certain) {}
 
   private final FileChannel channel;
   private long sequence;
@@ -42,27 +46,41 @@ final class TailMarker implements AutoCloseable {
     }
     byte[] in = Files.readAllBytes(file);
     Position best = null;
-    for (int at = 0; at + SLOT_BYTES <= in.length; at += SLOT_BYTES) {
+    int valid = 0;
+    for (int at = 0; at + SLOT_BYTES <= 2 * SLOT_BYTES && at + SLOT_BYTES <= in.length; at += SLOT_BYTES) {
       ByteBuffer b = ByteBuffer.wrap(in, at, SLOT_BYTES);
       long seq = b.getLong(at);
-      if (WalRecord.crc(in, at, 24, null, 0, 0) == b.getInt(at + 24) && (best == null || seq > best.sequence())) {
-        best = new Position(seq, b.getLong(at + 8), b.getLong(at + 16));
+      if (WalRecord.crc(in, at, 24, null, 0, 0) == b.getInt(at + 24)) {
+        valid++;
+        if (best == null || seq > best.sequence()) {
+          best = new Position(seq, b.getLong(at + 8), b.getLong(at + 16), false);
+        }
       }
     }
     if (best == null) {
       throw new IOException(file + " has no valid slot: the synced extent of the WAL is unknown");
     }
-    return best;
+    return new Position(best.sequence(), best.walFile(), best.end(), valid == 2);
   }
 
-  static TailMarker open(Path dir, Position last) throws IOException {
+  /**
+   * Opens the marker for writing after recovery, the WAL being synced up to {@code end} of
+   * {@code walFile}. A new file, or one that had an invalid slot ({@code last} null or not
+   * certain), gets both slots written at once.
+   */
+  static TailMarker open(Path dir, Position last, long walFile, long end) throws IOException {
     Path file = dir.resolve(FILE);
     boolean created = !Files.exists(file);
     FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
     if (created) {
       Fsync.directory(dir);
     }
-    return new TailMarker(ch, last == null ? 0 : last.sequence());
+    TailMarker marker = new TailMarker(ch, last == null ? 0 : last.sequence());
+    if (last == null || !last.certain()) {
+      marker.record(walFile, end);
+      marker.record(walFile, end);
+    }
+    return marker;
   }
 
   /** Durably records that the WAL is synced up to {@code end} in {@code walFile}. */

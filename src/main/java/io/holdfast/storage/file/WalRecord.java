@@ -8,6 +8,7 @@ import io.holdfast.raft.message.SnapshotMeta;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.zip.CRC32C;
 
@@ -16,22 +17,30 @@ import java.util.zip.CRC32C;
  * written again so that an old WAL file can be deleted).
  *
  * <pre>
- *   u32 magic 'HFRC' | u8 flags | 3 pad | u32 headerLength | u32 bodyLength | u32 headerCrc
- *   header: u16 replicaLength, replica (UTF-8)
- *           [HARD_STATE] u64 term, i32 vote
- *           [SNAPSHOT]   u64 index, u64 term, u64 dataLength, u32 dataCrc, u32 membershipLength, membership
- *           [ENTRIES or REPAIR] u64 entriesFrom, u32 count, count × (u64 index, u64 term, u8 type, u32 dataLength)
+ *   fixed:   u32 magic 'HFRC' | u8 flags | 3 pad | u32 headerLength | u32 bodyLength | u32 headerCrc
+ *   header:  u16 replicaLength, replica (UTF-8)
+ *            [HARD_STATE] u64 term, i32 vote
+ *            [SNAPSHOT]   u64 index, u64 term, u64 dataLength, u32 dataCrc, u32 membershipLength, membership
+ *            [ENTRIES or REPAIR] u64 entriesFrom, u32 count, count × (u64 index, u64 term, u8 type, u32 dataLength)
  *   u32 bodyCrc | body: the entries' payloads, concatenated
+ *   trailer: u32 bodyCrc | header (again) | fixed (again) | u32 recordLength | u32 magic 'HFRT'
  * </pre>
  *
  * The header checksum covers the fixed part and the header, the body checksum the body. Entry
  * identities (index, term) live in the header, apart from the payloads: a flipped bit in a payload
  * leaves the entry's identity known, so it can be marked faulty and repaired (D6) instead of
- * ending the log there.
+ * ending the log there. The trailer holds a second copy of everything but the payloads, found
+ * from the record's end: a flipped bit in the header (or its lengths, or its magic) is read
+ * around through the copy, so the record stays attributable to its replica and entries. Only
+ * damage to both copies leaves a record that cannot be attributed. The copy costs
+ * {@code 2 × (24 + headerLength) + 8} bytes per record, about 21 bytes per entry.
  */
 final class WalRecord {
   static final int MAGIC = 0x48465243; // "HFRC"
+  static final int TRAILER_MAGIC = 0x48465254; // "HFRT"
   static final int FIXED_BYTES = 20;
+  /** The trailer's end: u32 recordLength, u32 magic. */
+  private static final int TRAILER_END_BYTES = 8;
   static final int HARD_STATE = 1;
   static final int SNAPSHOT = 2;
   static final int ENTRIES = 4;
@@ -41,9 +50,13 @@ final class WalRecord {
   /** A snapshot as the log refers to it; its data lives in a snapshot file. */
   record SnapshotRef(SnapshotMeta meta, long dataLength, int dataCrc) {}
 
-  /** A decoded record; {@code bodyValid} false means the payloads failed their checksum. */
+  /**
+   * A decoded record; {@code bodyValid} false means the payloads failed their checksum.
+   * {@code fromCopy}: the header at the record's start was damaged and the trailer's copy was read.
+   * The body runs from {@code bodyAt}; its checksum is stored just before it and just after it.
+   */
   record Decoded(int flags, String replica, HardState hardState, SnapshotRef snapshot, long entriesFrom,
-      List<LogEntry> entries, boolean bodyValid, int end) {}
+      List<LogEntry> entries, boolean bodyValid, int bodyAt, int end, boolean fromCopy) {}
 
   private WalRecord() {}
 
@@ -64,10 +77,11 @@ final class WalRecord {
         bodyLength += e.data().length;
       }
     }
-    if (bodyLength > Integer.MAX_VALUE - headerLength - FIXED_BYTES - 4) {
+    if (bodyLength > Integer.MAX_VALUE - 2L * (headerLength + FIXED_BYTES + 4) - TRAILER_END_BYTES) {
       throw new IllegalArgumentException("record too large: " + bodyLength + " bytes");
     }
-    ByteBuffer b = ByteBuffer.allocate(FIXED_BYTES + headerLength + 4 + (int) bodyLength);
+    int length = 2 * (FIXED_BYTES + headerLength + 4) + (int) bodyLength + TRAILER_END_BYTES;
+    ByteBuffer b = ByteBuffer.allocate(length);
     b.putInt(MAGIC).put((byte) flags).put((byte) 0).put((byte) 0).put((byte) 0);
     b.putInt(headerLength).putInt((int) bodyLength).putInt(0);
     b.putShort((short) name.length).put(name);
@@ -94,41 +108,78 @@ final class WalRecord {
     }
     byte[] out = b.array();
     b.putInt(16, crc(out, 0, 16, out, FIXED_BYTES, headerLength));
-    b.putInt(bodyCrcAt, crc(out, bodyAt, (int) bodyLength, null, 0, 0));
+    int bodyCrc = crc(out, bodyAt, (int) bodyLength, null, 0, 0);
+    b.putInt(bodyCrcAt, bodyCrc);
+    b.putInt(bodyCrc).put(out, FIXED_BYTES, headerLength).put(out, 0, FIXED_BYTES);
+    b.putInt(length).putInt(TRAILER_MAGIC);
     return out;
   }
 
   /**
-   * Decodes the record at {@code at}, or returns null if its fixed part or header is not intact
-   * (bad magic, lengths past the end, header checksum mismatch): then nothing about it can be trusted.
+   * Decodes the record at {@code at}: from its header, or, if that is not intact, from the copy in
+   * its trailer (found by searching forward for a trailer whose record length leads back to
+   * {@code at}). Returns null if neither copy is intact or the record does not end by
+   * {@code limit} (a torn write, or damage to both copies): then nothing about it can be trusted.
    */
   static Decoded decode(byte[] buf, int at, int limit) {
     if (at + FIXED_BYTES + 4 > limit) {
       return null;
     }
+    Decoded d = decodeAt(buf, at, at, limit, false);
+    if (d != null) {
+      return d;
+    }
     ByteBuffer b = ByteBuffer.wrap(buf, 0, limit);
-    if (b.getInt(at) != MAGIC) {
+    for (int end = at + 2 * (FIXED_BYTES + 2 + 4) + TRAILER_END_BYTES; end <= limit; end++) {
+      if (b.getInt(end - 4) == TRAILER_MAGIC && b.getInt(end - 8) == end - at) {
+        d = decodeAt(buf, at, end - TRAILER_END_BYTES - FIXED_BYTES, limit, true);
+        if (d != null && d.end() == end) {
+          return d;
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Decodes the record starting at {@code at} from the fixed part at {@code fixedAt} (which is
+   * {@code at}, or the trailer's copy, followed there by the header, or preceded by it).
+   */
+  private static Decoded decodeAt(byte[] buf, int at, int fixedAt, int limit, boolean copy) {
+    if (fixedAt < at || fixedAt + FIXED_BYTES > limit) {
       return null;
     }
-    int flags = buf[at + 4] & 0xff;
-    int headerLength = b.getInt(at + 8);
-    int bodyLength = b.getInt(at + 12);
-    int headerCrc = b.getInt(at + 16);
-    if (headerLength < 2 || bodyLength < 0 || (long) at + FIXED_BYTES + headerLength + 4 + bodyLength > limit) {
+    ByteBuffer b = ByteBuffer.wrap(buf, 0, limit);
+    if (b.getInt(fixedAt) != MAGIC) {
       return null;
     }
-    if (crc(buf, at, 16, buf, at + FIXED_BYTES, headerLength) != headerCrc) {
+    int flags = buf[fixedAt + 4] & 0xff;
+    int headerLength = b.getInt(fixedAt + 8);
+    int bodyLength = b.getInt(fixedAt + 12);
+    int headerCrc = b.getInt(fixedAt + 16);
+    long length = 2L * (FIXED_BYTES + headerLength + 4) + bodyLength + TRAILER_END_BYTES;
+    if (headerLength < 2 || bodyLength < 0 || at + length > limit) {
       return null;
     }
+    int headerAt = copy ? fixedAt - headerLength : fixedAt + FIXED_BYTES;
+    if (headerAt < at || crc(buf, fixedAt, 16, buf, headerAt, headerLength) != headerCrc) {
+      return null;
+    }
+    int bodyAt = at + FIXED_BYTES + headerLength + 4;
+    int bodyCrc = b.getInt(bodyAt - 4);
+    int bodyCrcCopy = b.getInt(bodyAt + bodyLength);
+    int actual = crc(buf, bodyAt, bodyLength, null, 0, 0);
     try {
-      return decodeTrusted(b, flags, at, headerLength, bodyLength);
+      return decodeTrusted(b, flags, headerAt, headerLength, bodyAt, bodyLength,
+          actual == bodyCrc || actual == bodyCrcCopy, (int) (at + length), copy);
     } catch (RuntimeException malformed) {
       return null; // a header that passed its checksum but does not parse: treat as not intact
     }
   }
 
-  private static Decoded decodeTrusted(ByteBuffer b, int flags, int at, int headerLength, int bodyLength) {
-    b.position(at + FIXED_BYTES);
+  private static Decoded decodeTrusted(ByteBuffer b, int flags, int headerAt, int headerLength, int bodyAt,
+      int bodyLength, boolean bodyValid, int end, boolean copy) {
+    b.position(headerAt);
     byte[] name = new byte[b.getShort() & 0xffff];
     b.get(name);
     HardState hs = null;
@@ -164,13 +215,10 @@ final class WalRecord {
         length[i] = b.getInt();
       }
     }
-    if (b.position() != at + FIXED_BYTES + headerLength) {
+    if (b.position() != headerAt + headerLength) {
       throw new IllegalArgumentException("header length mismatch");
     }
-    int bodyCrc = b.getInt();
-    int bodyAt = b.position();
     byte[] buf = b.array();
-    boolean bodyValid = crc(buf, bodyAt, bodyLength, null, 0, 0) == bodyCrc;
     List<LogEntry> entries = new ArrayList<>(index.length);
     int p = bodyAt;
     for (int i = 0; i < index.length; i++) {
@@ -185,7 +233,52 @@ final class WalRecord {
       throw new IllegalArgumentException("body length mismatch");
     }
     return new Decoded(flags, new String(name, StandardCharsets.UTF_8), hs, snap, entriesFrom, entries, bodyValid,
-        bodyAt + bodyLength);
+        bodyAt, end, copy);
+  }
+
+  /**
+   * Whether the record's two header copies, its trailer's end and (when the body is intact) its two
+   * body checksums all agree; if not, {@link #heal} rewrites the damaged parts.
+   */
+  static boolean copiesAgree(byte[] buf, int at, Decoded d) {
+    int headerLength = d.bodyAt() - at - FIXED_BYTES - 4;
+    int copyAt = bodyEnd(at, d);
+    ByteBuffer b = ByteBuffer.wrap(buf);
+    return !d.fromCopy()
+        && Arrays.equals(buf, at, at + FIXED_BYTES, buf, d.end() - TRAILER_END_BYTES - FIXED_BYTES,
+            d.end() - TRAILER_END_BYTES)
+        && Arrays.equals(buf, at + FIXED_BYTES, d.bodyAt() - 4, buf, copyAt + 4, copyAt + 4 + headerLength)
+        && b.getInt(d.end() - 8) == d.end() - at && b.getInt(d.end() - 4) == TRAILER_MAGIC
+        && (!d.bodyValid() || b.getInt(d.bodyAt() - 4) == b.getInt(copyAt));
+  }
+
+  /**
+   * Rewrites, in {@code buf}, the damaged copy of the record's header from the intact one, and both
+   * body checksums when the body is intact. The caller writes the ranges {@code [at, bodyAt)} and
+   * {@code [bodyEnd, end)} back to the file; the payloads are not touched.
+   */
+  static void heal(byte[] buf, int at, Decoded d) {
+    int headerLength = d.bodyAt() - at - FIXED_BYTES - 4;
+    int bodyEnd = bodyEnd(at, d);
+    int fixedCopyAt = d.end() - TRAILER_END_BYTES - FIXED_BYTES;
+    ByteBuffer b = ByteBuffer.wrap(buf);
+    if (d.fromCopy()) {
+      System.arraycopy(buf, fixedCopyAt, buf, at, FIXED_BYTES);
+      System.arraycopy(buf, bodyEnd + 4, buf, at + FIXED_BYTES, headerLength);
+    } else {
+      System.arraycopy(buf, at, buf, fixedCopyAt, FIXED_BYTES);
+      System.arraycopy(buf, at + FIXED_BYTES, buf, bodyEnd + 4, headerLength);
+      b.putInt(d.end() - 8, d.end() - at).putInt(d.end() - 4, TRAILER_MAGIC);
+    }
+    if (d.bodyValid()) {
+      int c = crc(buf, d.bodyAt(), bodyEnd - d.bodyAt(), null, 0, 0);
+      b.putInt(d.bodyAt() - 4, c).putInt(bodyEnd, c);
+    }
+  }
+
+  /** Where the record's body ends (and the trailer, starting with the body checksum's copy, begins). */
+  static int bodyEnd(int at, Decoded d) {
+    return d.end() - TRAILER_END_BYTES - FIXED_BYTES - (d.bodyAt() - at - FIXED_BYTES - 4) - 4;
   }
 
   static int crc(byte[] a, int aAt, int aLength, byte[] b, int bAt, int bLength) {

@@ -76,12 +76,18 @@ class FileLogStoreTest extends LogStoreContract {
   private static List<Integer> recordOffsets(Path wal) throws IOException {
     byte[] buf = Files.readAllBytes(wal);
     List<Integer> offsets = new ArrayList<>();
-    int at = 40;
+    int at = FileLogStore.FILE_HEADER_BYTES;
     while (at < buf.length) {
       offsets.add(at);
       at = WalRecord.decode(buf, at, buf.length).end();
     }
     return offsets;
+  }
+
+  /** Offset of the first payload byte of the {@code n}th record of a WAL file. */
+  private static int payloadOf(Path wal, int n) throws IOException {
+    byte[] buf = Files.readAllBytes(wal);
+    return WalRecord.decode(buf, recordOffsets(wal).get(n), buf.length).bodyAt();
   }
 
   private static void flipBit(Path file, int offset) throws IOException {
@@ -120,7 +126,7 @@ class FileLogStoreTest extends LogStoreContract {
     writeThreeBatches();
     Path wal = onlyWalFile();
     long size = Files.size(wal);
-    flipBit(wal, (int) size - 2);
+    flipBit(wal, payloadOf(wal, 2) + 1);
     FileLogStore s = open();
     RecoveredState a = s.recovered().get("a");
     assertEquals(size, Files.size(wal), "the tail marker says it was synced: nothing is truncated");
@@ -139,7 +145,7 @@ class FileLogStoreTest extends LogStoreContract {
     s.close();
     Path wal = onlyWalFile();
     int last = recordOffsets(wal).get(2);
-    flipBit(wal, (int) Files.size(wal) - 2);
+    flipBit(wal, payloadOf(wal, 2) + 1);
     s = FileLogStore.open(noMarker);
     assertEquals(entries(1, 6, 1), s.recovered().get("a").entries(), "acknowledged entries 7-9 silently gone (F3)");
     assertEquals(last, Files.size(wal));
@@ -178,7 +184,7 @@ class FileLogStoreTest extends LogStoreContract {
     Path wal = onlyWalFile();
     long size = Files.size(wal);
     List<Integer> offsets = recordOffsets(wal);
-    flipBit(wal, offsets.get(2) - 3); // a payload byte of the middle record (entries 4-6)
+    flipBit(wal, payloadOf(wal, 1) + 3); // a payload byte of the middle record (entries 4-6)
 
     FileLogStore s = open();
     RecoveredState a = s.recovered().get("a");
@@ -199,7 +205,7 @@ class FileLogStoreTest extends LogStoreContract {
   void rewritingFaultyEntriesHealsThem() throws Exception {
     writeThreeBatches();
     Path wal = onlyWalFile();
-    flipBit(wal, recordOffsets(wal).get(2) - 3);
+    flipBit(wal, payloadOf(wal, 1) + 3);
     FileLogStore s = open();
     s.write("a", LogWrite.append(4, entries(4, 9, 1))); // what a repair from the leader writes
     s.sync();
@@ -214,7 +220,7 @@ class FileLogStoreTest extends LogStoreContract {
   void aRepairRecordHealsAFaultyEntryWithoutTruncatingAnything() throws Exception {
     writeThreeBatches();
     Path wal = onlyWalFile();
-    flipBit(wal, recordOffsets(wal).get(2) - 3); // entries 4-6
+    flipBit(wal, payloadOf(wal, 1) + 3); // entries 4-6
     FileLogStore s = open();
     assertEquals(3, s.recovered().get("a").faulty().size());
     s.write("a", new LogWrite(null, null, 0, List.of(), entries(4, 5, 1))); // repair 4 and 5 only
@@ -229,24 +235,156 @@ class FileLogStoreTest extends LogStoreContract {
   }
 
   @Test
-  void damagedRecordHeaderWithValidRecordsAfterItRefusesToOpen() throws Exception {
+  void aDamagedRecordHeaderIsReadFromItsCopyAndRewritten() throws Exception {
     writeThreeBatches();
     Path wal = onlyWalFile();
-    byte[] before = Files.readAllBytes(wal);
-    flipBit(wal, recordOffsets(wal).get(1) + 22); // inside the middle record's header
-    StorageFailure f = assertThrows(StorageFailure.class, this::open);
-    assertTrue(f.getMessage().contains("offset " + recordOffsets0(before).get(1)), f.getMessage());
-    assertTrue(f.getMessage().contains("Nothing was truncated"));
-    byte[] after = Files.readAllBytes(wal);
-    assertEquals(before.length, after.length, "the damaged file is left as it was, for repair or forensics");
+    List<Integer> offsets = recordOffsets(wal);
+    for (int offset : List.of(offsets.get(0) + 1, offsets.get(1) + 9, offsets.get(2) + 22)) {
+      flipBit(wal, offset); // the magic, the header length, the entry identities: one per record
+    }
+    FileLogStore s = open();
+    RecoveredState a = s.recovered().get("a");
+    assertEquals(entries(1, 9, 1), a.entries(), "every entry known, none faulty");
+    assertTrue(a.faulty().isEmpty());
+    assertEquals(3, s.recoveryNotes().stream().filter(n -> n.startsWith("the header of the record")).count(),
+        s.recoveryNotes().toString());
+    s.close();
+    assertEquals(offsets, recordOffsets(wal), "healed in place: every header reads again from the record's start");
   }
 
-  private static List<Integer> recordOffsets0(byte[] buf) {
-    List<Integer> offsets = new ArrayList<>();
-    for (int at = 40; at < buf.length; at = WalRecord.decode(buf, at, buf.length).end()) {
-      offsets.add(at);
+  @Test
+  void aSingleFlippedBitAnywhereInTheWalLosesNoEntryAndNeverStopsTheStore() throws Exception {
+    writeThreeBatches();
+    Path wal = onlyWalFile();
+    byte[] intact = Files.readAllBytes(wal);
+    List<Integer> offsets = recordOffsets(wal);
+    for (int offset = 0; offset < intact.length; offset++) {
+      Files.write(wal, intact);
+      flipBit(wal, offset);
+      FileLogStore s = open(); // a refusal here fails the test: every single flip must be attributable
+      RecoveredState a = s.recovered().get("a");
+      assertEquals(9, a.lastIndex(), "offset " + offset);
+      for (LogEntry e : a.entries()) {
+        if (!a.faulty().containsKey(e.index())) {
+          assertEquals(entries(e.index(), e.index(), 1).get(0), e, "offset " + offset);
+        }
+      }
+      boolean inAPayload = false;
+      for (int r = 0; r < offsets.size(); r++) {
+        WalRecord.Decoded d = WalRecord.decode(intact, offsets.get(r), intact.length);
+        inAPayload |= offset >= d.bodyAt() && offset < WalRecord.bodyEnd(offsets.get(r), d);
+      }
+      assertEquals(inAPayload ? 3 : 0, a.faulty().size(), "only a damaged payload is faulty; offset " + offset);
+      s.close();
     }
-    return offsets;
+  }
+
+  @Test
+  void aDamagedTrailerIsRewrittenFromTheHeader() throws Exception {
+    writeThreeBatches();
+    Path wal = onlyWalFile();
+    byte[] intact = Files.readAllBytes(wal);
+    flipBit(wal, recordOffsets(wal).get(2) - 12); // inside the middle record's trailer copy
+    flipBit(wal, intact.length - 2); // the last record's trailer magic
+    FileLogStore s = open();
+    assertEquals(entries(1, 9, 1), s.recovered().get("a").entries());
+    assertEquals(2, s.recoveryNotes().stream().filter(n -> n.startsWith("the trailer copy")).count(),
+        s.recoveryNotes().toString());
+    s.close();
+    assertArrayEquals(intact, Files.readAllBytes(wal), "both copies intact again, byte for byte");
+  }
+
+  @Test
+  void bothHeaderCopiesDamagedWithValidRecordsAfterItRefusesToOpen() throws Exception {
+    writeThreeBatches();
+    Path wal = onlyWalFile();
+    List<Integer> offsets = recordOffsets(wal);
+    flipBit(wal, offsets.get(1) + 22); // the middle record's header ...
+    flipBit(wal, offsets.get(2) - 12); // ... and its copy
+    byte[] before = Files.readAllBytes(wal);
+    StorageFailure f = assertThrows(StorageFailure.class, this::open);
+    assertTrue(f.getMessage().contains("offset " + offsets.get(1)), f.getMessage());
+    assertTrue(f.getMessage().contains("Nothing was truncated"));
+    assertArrayEquals(before, Files.readAllBytes(wal), "the damaged file is left as it was, for repair or forensics");
+  }
+
+  @Test
+  void aDamagedFileHeaderIsRebuiltAndItsRecordsRead() throws Exception {
+    writeThreeBatches();
+    Path wal = onlyWalFile();
+    flipBit(wal, 20); // inside the incarnation
+    FileLogStore s = open();
+    assertEquals(entries(1, 9, 1), s.recovered().get("a").entries());
+    assertTrue(s.recoveryNotes().stream().anyMatch(n -> n.startsWith("the file header of")), s.recoveryNotes().toString());
+    s.close();
+    FileLogStore again = open();
+    assertTrue(again.recoveryNotes().isEmpty(), "rebuilt on disk: " + again.recoveryNotes());
+    again.close();
+  }
+
+  @Test
+  void aTailMarkerWithNoValidSlotIsRewrittenWhenTheWalEndsCleanly() throws Exception {
+    writeThreeBatches();
+    Path marker = dir().resolve(TailMarker.FILE);
+    flipBit(marker, 3);
+    flipBit(marker, 32 + 3);
+    FileLogStore s = open();
+    assertEquals(entries(1, 9, 1), s.recovered().get("a").entries());
+    s.close();
+    TailMarker.Position now = TailMarker.read(dir());
+    assertTrue(now.certain(), "both slots written again");
+    assertEquals(Files.size(onlyWalFile()), now.end());
+  }
+
+  @Test
+  void aDamagedTailMarkerAndAnInvalidLastRecordRefuseToOpen() throws Exception {
+    writeThreeBatches();
+    Path wal = onlyWalFile();
+    long newest = (TailMarker.read(dir()).sequence() % 2) * 32;
+    flipBit(dir().resolve(TailMarker.FILE), (int) newest + 3); // the other slot is one sync older: before the last record
+    flipBit(wal, payloadOf(wal, 2) + 1);
+    StorageFailure f = assertThrows(StorageFailure.class, this::open);
+    assertTrue(f.getMessage().contains("cannot be told from a cut"), f.getMessage());
+  }
+
+  @Test
+  void anOlderWalFileCutAtARecordBoundaryIsRefused() throws Exception {
+    FileLogStore.Options small = new FileLogStore.Options(dir(), 4096, 100);
+    FileLogStore s = FileLogStore.open(small);
+    for (int i = 1; i <= 100; i++) {
+      s.write("a", LogWrite.append(i, List.of(entry(i, 1, "x".repeat(100)))));
+      s.sync();
+    }
+    s.close();
+    Path first;
+    try (Stream<Path> files = Files.list(dir().resolve("wal"))) {
+      first = files.min(Comparator.naturalOrder()).orElseThrow();
+    }
+    List<Integer> offsets = recordOffsets(first);
+    try (var ch = java.nio.channels.FileChannel.open(first, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.truncate(offsets.get(offsets.size() - 1)); // the last record gone, cleanly: the file still reads
+    }
+    StorageFailure f = assertThrows(StorageFailure.class, () -> FileLogStore.open(small));
+    assertTrue(f.getMessage().contains(first.getFileName().toString()) && f.getMessage().contains("it was cut"),
+        f.getMessage());
+  }
+
+  @Test
+  void aWalFileMissingBetweenOthersIsRefused() throws Exception {
+    FileLogStore.Options small = new FileLogStore.Options(dir(), 4096, 100);
+    FileLogStore s = FileLogStore.open(small);
+    for (int i = 1; i <= 100; i++) {
+      s.write("a", LogWrite.append(i, List.of(entry(i, 1, "x".repeat(100)))));
+      s.sync();
+    }
+    s.close();
+    List<Path> files;
+    try (Stream<Path> list = Files.list(dir().resolve("wal"))) {
+      files = list.sorted().toList();
+    }
+    Files.delete(files.get(1));
+    StorageFailure f = assertThrows(StorageFailure.class, () -> FileLogStore.open(small));
+    assertTrue(f.getMessage().contains("missing between older and newer"), f.getMessage());
   }
 
   @Test
@@ -388,7 +526,7 @@ class FileLogStoreTest extends LogStoreContract {
 
   @Test
   void cleaningDeletesOldWalFilesAndLosesNothing() throws Exception {
-    FileLogStore.Options small = new FileLogStore.Options(dir(), 8192, 3);
+    FileLogStore.Options small = new FileLogStore.Options(dir(), 16384, 3);
     FileLogStore s = FileLogStore.open(small);
     TreeMap<String, Long> last = new TreeMap<>();
     for (int round = 1; round <= 300; round++) {
@@ -429,14 +567,14 @@ class FileLogStoreTest extends LogStoreContract {
     assertTrue(pinned > 3, "nothing compacted, so nothing may be deleted: " + pinned);
     s.write("a", new LogWrite(null, new Snapshot(new SnapshotMeta(100, 1, Membership.ofVoters(1)), new byte[] {1}), 0,
         List.of()));
-    for (int i = 101; i <= 130; i++) { // cleaning runs when the next WAL file is started
+    for (int i = 101; i <= 115; i++) { // cleaning runs when the next WAL file is started
       s.write("a", LogWrite.append(i, List.of(entry(i, 1, "y".repeat(200)))));
       s.sync();
     }
     assertTrue(s.walFileCount() <= 3, "once compacted, the old files go: " + s.walFileCount());
     s.close();
     s = FileLogStore.open(small);
-    assertEquals(130, s.recovered().get("a").lastIndex());
+    assertEquals(115, s.recovered().get("a").lastIndex());
     assertEquals(100, s.recovered().get("a").snapshot().index());
     s.close();
   }
