@@ -54,7 +54,13 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
   public record Erase(String writer, long index, long term, java.util.function.Function<byte[], int[]> region)
       implements Command {}
 
-  public record GetRecovered(ActorRef<SortedMap<String, RecoveredState>> replyTo) implements Command {}
+  public record GetRecovered(ActorRef<Recovered> replyTo) implements Command {}
+
+  /**
+   * What the store recovered, by replica; {@code lostTailTerm} is {@link LogStore#lostTailTerm()},
+   * for replicas not on the disk.
+   */
+  public record Recovered(SortedMap<String, RecoveredState> states, long lostTailTerm) {}
 
   public record GetStats(ActorRef<Stats> replyTo) implements Command {}
 
@@ -218,7 +224,7 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
   }
 
   private Behavior<Command> onGetRecovered(GetRecovered r) {
-    r.replyTo().tell(store.recovered());
+    r.replyTo().tell(new Recovered(store.recovered(), store.lostTailTerm()));
     return this;
   }
 

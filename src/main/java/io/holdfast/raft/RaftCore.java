@@ -55,6 +55,16 @@ import java.util.TreeMap;
  * ({@link RepairRequest}); once enough voters affirmatively answer that they do not hold it that
  * it cannot have been committed ({@link #cannotHaveBeenCommitted}), and the leader discards it
  * and everything after it, and steps down (CTRL, FAST'18). A damaged replica may therefore lead without ever imposing its damage (D7).
+ *
+ * <p>A lost tail (D6, D7): when storage finds that a synced tail of the node's log was cut off and
+ * cannot say whose records it held, every replica on the node may have lost entries it
+ * acknowledged and votes it granted, in terms up to the highest term the node ever synced
+ * ({@code lostTailTerm}, kept outside the log). Such a replica takes that term (abstaining in it),
+ * and until it has persisted an entry of a later term — which only a leader elected without it can
+ * send, and which comes after every entry committed before the loss (Log Matching) — it does not
+ * vote, campaign, take a leadership transfer, or tell a repairing leader that it lacks an entry.
+ * It does follow and acknowledge: what it persists now, it holds. A sole voter has nobody to
+ * recover from and carries on.
  */
 public final class RaftCore {
   public enum Role { FOLLOWER, PRE_CANDIDATE, CANDIDATE, LEADER }
@@ -91,6 +101,8 @@ public final class RaftCore {
 
   /** Entries whose payload is unknown (failed its checksum): index → term. */
   private final TreeMap<Long, Long> faulty = new TreeMap<>();
+  /** Non-zero while recovering from a lost tail: see the class comment. */
+  private long lostTailTerm;
   /** Repaired entries not yet durable: index → id of the persist request carrying them (0: not issued). */
   private final TreeMap<Long, Long> repairing = new TreeMap<>();
   private final ArrayList<LogEntry> repairsToPersist = new ArrayList<>();
@@ -159,6 +171,16 @@ public final class RaftCore {
    */
   public static RaftCore restart(RaftSettings settings, int self, HardState hardState, Snapshot snapshot,
       List<LogEntry> entries, java.util.SortedMap<Long, Long> faulty, boolean snapshotDamaged, Prng prng) {
+    return restart(settings, self, hardState, snapshot, entries, faulty, snapshotDamaged, 0, prng);
+  }
+
+  /**
+   * As above; {@code lostTailTerm} &gt; 0: storage lost a synced tail it could not attribute, and
+   * this replica's terms and votes up to that term may be gone with it (see the class comment).
+   */
+  public static RaftCore restart(RaftSettings settings, int self, HardState hardState, Snapshot snapshot,
+      List<LogEntry> entries, java.util.SortedMap<Long, Long> faulty, boolean snapshotDamaged, long lostTailTerm,
+      Prng prng) {
     RaftCore core = new RaftCore(settings, self, snapshot, prng);
     core.faulty.putAll(faulty);
     core.snapshotDamaged = snapshotDamaged && snapshot.index() > 0; // an empty initial state cannot be damaged
@@ -176,8 +198,10 @@ public final class RaftCore {
     // The log cannot hold a term above the current one. If the stored hard state is behind the log
     // (a torn write kept entries but not the term and vote written with them), take the log's term
     // and assume we voted in it for someone we cannot name: abstain rather than risk voting twice (D7).
-    core.term = Math.max(hardState.term(), core.log.lastTerm());
+    // A lost tail may have held any term up to lostTailTerm, and a vote in it: the same rule.
+    core.term = Math.max(Math.max(hardState.term(), core.log.lastTerm()), lostTailTerm);
     core.votedFor = core.term == hardState.term() ? hardState.votedFor() : HardState.VOTE_UNKNOWN;
+    core.lostTailTerm = core.log.lastTerm() > lostTailTerm ? 0 : lostTailTerm;
     core.becomeFollower(core.term, 0);
     return core;
   }
@@ -309,6 +333,9 @@ public final class RaftCore {
       diskLastIndex = head.diskLastAfter();
     }
     repairing.values().removeIf(id -> id != 0 && id <= head.id());
+    if (lostTailTerm > 0 && log.term(persistedIndex()) > lostTailTerm) {
+      lostTailTerm = 0; // holds what a leader elected without us holds: everything committed before the loss
+    }
     if (role == Role.CANDIDATE && durableHardState.term() == term && durableHardState.votedFor() == self
         && !votes.containsKey(self)) {
       votes.put(self, true);
@@ -581,7 +608,12 @@ public final class RaftCore {
   }
 
   private boolean promotable() {
-    return membership.isVoter(self);
+    return membership.isVoter(self) && !recoveringLostTail();
+  }
+
+  /** Recovering from a lost tail (see the class comment): no votes, no campaigns, no "absent" answers. */
+  public boolean recoveringLostTail() {
+    return lostTailTerm > 0 && !(membership.voters().size() == 1 && membership.isVoter(self));
   }
 
   private void tickElection() {
@@ -675,6 +707,7 @@ public final class RaftCore {
     boolean canVote = rv.preVote()
         ? rv.term() > term
         : votedFor == rv.from() || (votedFor == HardState.NO_VOTE && leaderId == 0);
+    canVote &= !recoveringLostTail();
     boolean upToDate = rv.lastLogTerm() > log.lastTerm()
         || (rv.lastLogTerm() == log.lastTerm() && rv.lastLogIndex() >= log.lastIndex());
     // Whether we are a voter in our own view does not matter: we may have been promoted by an
@@ -1205,7 +1238,9 @@ public final class RaftCore {
     Snapshot snapshot = null;
     boolean absent = false;
     if (index > log.lastIndex() || (index > log.snapshotIndex() && log.term(index) != r.entryTerm())) {
-      absent = true; // not in our log: a committed entry never leaves a log that held it durably
+      // Not in our log: a committed entry never leaves a log that held it durably — unless a lost
+      // tail took it, so while recovering we do not say so.
+      absent = !recoveringLostTail();
     } else if (index <= log.snapshotIndex()) {
       snapshot = snapshotDamaged ? null : latestSnapshot; // committed, and compacted here: our snapshot covers it
     } else if (!faulty.containsKey(index)) {

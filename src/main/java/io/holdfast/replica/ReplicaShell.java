@@ -133,7 +133,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
   private record FromStorage(NodeStorage.Reply reply) implements Command {}
 
-  private record RecoveredFromDisk(SortedMap<String, RecoveredState> states) implements Command {}
+  private record RecoveredFromDisk(NodeStorage.Recovered recovered) implements Command {}
 
   private record Waiting(long term, List<ActorRef<ProposeReply>> proposers) {}
 
@@ -203,13 +203,12 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
       RaftSettings settings, Duration tickInterval, ActorRef<NodeStorage.Command> storage, long seed,
       ReplicatedMachine machine) {
     return Behaviors.withStash(10_000, stash -> Behaviors.withTimers(timers -> Behaviors.setup(ctx -> {
-      ActorRef<SortedMap<String, RecoveredState>> adapter = ctx.messageAdapter(
-          (Class<SortedMap<String, RecoveredState>>) (Class<?>) SortedMap.class, RecoveredFromDisk::new);
+      ActorRef<NodeStorage.Recovered> adapter = ctx.messageAdapter(NodeStorage.Recovered.class, RecoveredFromDisk::new);
       storage.tell(new NodeStorage.GetRecovered(adapter));
       return Behaviors.receive(Command.class)
           .onMessage(RecoveredFromDisk.class, r -> {
             ReplicaShell shell = new ReplicaShell(ctx, name, storageName, self, settings, storage,
-                r.states().get(storageName), initial, seed, machine);
+                r.recovered().states().get(storageName), r.recovered().lostTailTerm(), initial, seed, machine);
             timers.startTimerAtFixedRate(Tick.INSTANCE, tickInterval);
             return stash.unstashAll(shell);
           })
@@ -222,7 +221,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   }
 
   private ReplicaShell(ActorContext<Command> ctx, String name, String storageName, int self, RaftSettings settings,
-      ActorRef<NodeStorage.Command> storage, RecoveredState disk, Membership initial, long seed,
+      ActorRef<NodeStorage.Command> storage, RecoveredState disk, long nodeLostTailTerm, Membership initial, long seed,
       ReplicatedMachine machine) {
     super(ctx);
     this.name = name;
@@ -232,13 +231,15 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     this.storage = storage;
     this.storageReplies = ctx.messageAdapter(NodeStorage.Reply.class, FromStorage::new);
     if (disk == null) {
-      // A new replica: its first durable write is the group's initial snapshot (bootstrap).
+      // A new replica: its first durable write is the group's initial snapshot (bootstrap). On a
+      // node that lost a synced tail, it may instead be one whose records were all in that tail.
       Snapshot bootstrap = Snapshot.initial(initial);
-      this.core = RaftCore.restart(settings, self, HardState.INITIAL, bootstrap, List.of(), Prng.of(seed));
+      this.core = RaftCore.restart(settings, self, HardState.INITIAL, bootstrap, List.of(), new java.util.TreeMap<>(),
+          false, nodeLostTailTerm, Prng.of(seed));
       write(new LogWrite(null, bootstrap, 0, List.of()), null);
     } else {
       this.core = RaftCore.restart(settings, self, disk.hardState(), disk.snapshot(), disk.entries(), disk.faulty(),
-          disk.snapshotFaulty(), Prng.of(seed));
+          disk.snapshotFaulty(), disk.lostTailTerm(), Prng.of(seed));
       machine.restore(disk.snapshot().data());
     }
   }

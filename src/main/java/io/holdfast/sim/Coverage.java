@@ -14,6 +14,8 @@ public final class Coverage {
   public long splitBrains;
   public long bitflips;
   public long wipes;
+  /** Disks whose synced tail was cut off, and that recovered before voting again. */
+  public long lostTails;
   public long compactions;
   public long snapshotsInstalled;
   /** The stream workload on replica 1 at the end: publishes stored, de-duplicated, refused by an expectation, evicted by max_msgs. */
@@ -46,6 +48,8 @@ public final class Coverage {
       bitflips++;
     } else if (fault.startsWith("wipe")) {
       wipes++;
+    } else if (fault.startsWith("cut")) {
+      lostTails++;
     }
   }
 
@@ -59,6 +63,7 @@ public final class Coverage {
     splitBrains += o.splitBrains;
     bitflips += o.bitflips;
     wipes += o.wipes;
+    lostTails += o.lostTails;
     compactions += o.compactions;
     snapshotsInstalled += o.snapshotsInstalled;
     streamStored += o.streamStored;
@@ -75,6 +80,7 @@ public final class Coverage {
   public String toString() {
     return "crashes " + crashes + ", power losses " + powerLosses + ", partitions " + partitions + ", pauses " + pauses
         + ", split-brain schedules " + splitBrains + ", disks with bit flips " + bitflips + ", disks wiped and rejoined as new members " + wipes
+        + ", synced tails cut " + lostTails
         + ", membership changes " + membershipChanges + ", transfers "
         + transfers + ", terms with a leader " + leaderTerms + ", compactions " + compactions
         + ", snapshots installed " + snapshotsInstalled + "; stream: stored " + streamStored + ", de-duplicated "

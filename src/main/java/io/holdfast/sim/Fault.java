@@ -30,13 +30,15 @@ public enum Fault {
    * Bit rot on a fixed minority of replicas: while one of them is down, payloads of random entries
    * in its durable log go bad (their identities survive, as in the file store). An entry is never
    * damaged on two replicas at once: the promise is repair from an intact copy, and after
-   * membership changes an entry may be committed on as few as two.
+   * membership changes an entry may be committed on as few as two. Also, less often, a synced
+   * tail cut off (the last writes that reached the platter gone): the store reports the lost tail
+   * and the replica recovers from its peers before it votes again.
    */
   BITFLIP,
   /**
-   * Damage the store cannot attribute on one of that minority (a synced tail cut off, a lost
-   * write, a damaged record header): the file store refuses to open; the disk is wiped and the
-   * machine rejoins as a new member (D9), added as a learner and promoted.
+   * Damage the store cannot attribute nor recover around on one of that minority (both copies of a
+   * record header damaged, a file missing): the file store refuses to open; the disk is wiped and
+   * the machine rejoins as a new member (D9), added as a learner and promoted.
    */
   WIPE;
 

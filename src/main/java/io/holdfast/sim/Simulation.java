@@ -491,6 +491,11 @@ public final class Simulation {
       int old = r.id;
       r.wipe(n);
       fault("wipe: the store of " + old + " refuses to open (damage it cannot attribute); wiped, rejoins as " + r.id);
+    } else if (corruptible[r.slot] && nemesisPrng.chance(opt.bitflipProbability() / 3)) {
+      int cut = r.disk.cutSyncedTail(nemesisPrng);
+      if (cut > 0) {
+        fault("cut: the last " + cut + " synced writes of " + r.id + " are gone (a lost tail: it recovers before voting)");
+      }
     } else if (corruptible[r.slot] && nemesisPrng.chance(opt.bitflipProbability())) {
       // Never the same entry on two disks at once: repair needs one intact copy among those that
       // committed it, and a group shrunk by membership changes may commit on just two.
@@ -537,8 +542,9 @@ public final class Simulation {
       entries = entries.subList(0, (int) (faulty.firstKey() - d.snapshot().index() - 1));
       faulty = new TreeMap<>();
     }
+    long lostTailTerm = config.mode() == Mode.IGNORE_LOST_TAIL ? 0 : d.lostTailTerm();
     r.core = RaftCore.restart(opt.raft(), r.id, d.hardState(), d.snapshot(), entries, faulty, d.snapshotFaulty(),
-        corePrng.fork());
+        lostTailTerm, corePrng.fork());
     r.restoreState(d.snapshot());
     checker.observeSnapshot(r, d.snapshot());
     r.restartAt = -1;

@@ -19,6 +19,14 @@ public interface LogStore extends AutoCloseable {
   /** Every replica's durable state, as recovered when the store was opened. */
   SortedMap<String, RecoveredState> recovered();
 
+  /**
+   * Non-zero once the store found a synced tail cut off that it could not attribute: the highest
+   * term synced before. A replica new to this node starts as one that may have lost its tail.
+   */
+  default long lostTailTerm() {
+    return 0;
+  }
+
   /** Buffers a replica's write, behind every earlier one. */
   void write(String replica, LogWrite write) throws StorageFailure;
 

@@ -18,9 +18,17 @@ import java.util.SortedMap;
  *     them; repair them from peers (D6)
  * @param snapshotFaulty the snapshot's data failed its checksum or is missing: its identity
  *     (index, term, membership) is known, its content must be fetched from a peer (D8)
+ * @param lostTailTerm non-zero: a synced tail of the node's log was cut off and could not be
+ *     attributed, so entries and votes of this replica in terms up to this one may be gone; the
+ *     replica recovers them from its peers before it votes again (D6, D7; {@code RaftCore})
  */
-public record RecoveredState(
-    HardState hardState, Snapshot snapshot, List<LogEntry> entries, SortedMap<Long, Long> faulty, boolean snapshotFaulty) {
+public record RecoveredState(HardState hardState, Snapshot snapshot, List<LogEntry> entries,
+    SortedMap<Long, Long> faulty, boolean snapshotFaulty, long lostTailTerm) {
+
+  public RecoveredState(HardState hardState, Snapshot snapshot, List<LogEntry> entries, SortedMap<Long, Long> faulty,
+      boolean snapshotFaulty) {
+    this(hardState, snapshot, entries, faulty, snapshotFaulty, 0);
+  }
 
   public RecoveredState {
     entries = List.copyOf(entries);

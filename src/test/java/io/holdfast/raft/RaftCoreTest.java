@@ -46,6 +46,45 @@ class RaftCoreTest {
         Snapshot.initial(Membership.ofVoters(voters)), entries, Prng.of(id));
   }
 
+  // --- D6/D7: a lost tail ----------------------------------------------------------------------
+
+  @Test
+  void aReplicaThatLostItsTailNeitherVotesNorCampaignsUntilItHoldsAnEntryOfALaterTerm() {
+    // Entries 1-3 of term 2 were committed on 1 and 3; then 3's synced tail was cut off: it holds
+    // only entry 1, and its store says terms up to 2 may be gone. 2 never had entries 2-3.
+    CoreHarness h = new CoreHarness();
+    h.add(1, restarted(1, 2, 1, log(2, 2, 2), 1, 2, 3));
+    h.add(2, restarted(2, 2, 1, log(2), 1, 2, 3));
+    h.add(3, RaftCore.restart(CoreHarness.SETTINGS, 3, new HardState(2, 1), Snapshot.initial(Membership.ofVoters(1, 2, 3)),
+        log(2), new java.util.TreeMap<>(), false, 2, Prng.of(3)));
+    assertTrue(h.core(3).recoveringLostTail());
+
+    h.isolated.add(1); // the only intact copy is away
+    h.runFor(10 * CoreHarness.SETTINGS.electionTimeoutTicks());
+    assertNotEquals(RaftCore.Role.LEADER, h.core(2).role(), "3's vote would have let 2 lead without entries 2-3");
+    assertNotEquals(RaftCore.Role.LEADER, h.core(3).role());
+    assertTrue(h.delivered.stream().noneMatch(m -> m instanceof RequestVote rv && rv.from() == 3), "3 never campaigns");
+    assertTrue(h.delivered.stream().noneMatch(m -> m instanceof RequestVoteResult r && r.from() == 3 && r.granted()),
+        "3 grants nothing, not even a pre-vote");
+
+    h.isolated.clear();
+    h.runFor(10 * CoreHarness.SETTINGS.electionTimeoutTicks());
+    assertEquals(RaftCore.Role.LEADER, h.core(1).role(), "only the replica holding 1-3 can win");
+    assertFalse(h.core(3).recoveringLostTail(), "3 holds an entry of the new leader's term: recovered");
+    assertEquals(h.core(1).lastIndex(), h.core(3).lastIndex());
+    assertEquals(log(2, 2, 2), h.applied.get(3).subList(0, 3), "3 applies the entries it had lost, from 1");
+  }
+
+  @Test
+  void aSoleVoterThatLostItsTailCarriesOn() {
+    CoreHarness h = new CoreHarness();
+    h.add(1, RaftCore.restart(CoreHarness.SETTINGS, 1, new HardState(4, 1), Snapshot.initial(Membership.ofVoters(1)),
+        log(4), new java.util.TreeMap<>(), false, 7, Prng.of(1)));
+    assertFalse(h.core(1).recoveringLostTail(), "nobody to recover from");
+    h.elect(1);
+    assertTrue(h.core(1).term() > 7, "it never votes again in a term the lost tail may have held");
+  }
+
   // --- D1: persist before acknowledging --------------------------------------------------------
 
   @Test

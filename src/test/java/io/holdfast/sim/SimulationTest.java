@@ -136,6 +136,24 @@ class SimulationTest {
   }
 
   @Test
+  void aCutSyncedTailIsRecoveredFromPeersBeforeTheReplicaVotesAndNothingIsLost() throws Exception {
+    List<SimResult> results = Seeds.run(1, 60, 3, EnumSet.of(Fault.BITFLIP, Fault.CRASH, Fault.PARTITION), Mode.SAFE);
+    assertEquals("", Seeds.failures(results, 3, "bitflip,crash,partition", Mode.SAFE));
+    long cuts = results.stream().mapToLong(r -> r.coverage().lostTails).sum();
+    assertTrue(cuts > 10, "synced tails were cut: " + cuts);
+  }
+
+  @Test
+  void aReplicaThatVotesRightAfterLosingItsTailIsCaught() throws Exception {
+    List<SimResult> results = Seeds.run(1, 60, 3, EnumSet.of(Fault.BITFLIP, Fault.CRASH, Fault.PARTITION),
+        Mode.IGNORE_LOST_TAIL);
+    long lost = results.stream().mapToLong(SimResult::lost).sum();
+    long failed = results.stream().filter(r -> !r.ok()).count();
+    assertTrue(lost > 0, "voting with a cut log must lose acknowledged writes on some seed");
+    assertTrue(failed > 5, "on several seeds: " + failed);
+  }
+
+  @Test
   void wipedDisksRejoinAsNewMembersAndLoseNothing() throws Exception {
     List<SimResult> results = Seeds.run(1, 60, 3, EnumSet.of(Fault.WIPE, Fault.CRASH, Fault.PARTITION), Mode.SAFE);
     assertEquals("", Seeds.failures(results, 3, "wipe,crash,partition", Mode.SAFE));

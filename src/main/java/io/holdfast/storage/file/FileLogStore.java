@@ -136,6 +136,10 @@ public final class FileLogStore implements LogStore {
   private TailMarker.Position syncedAtOpen;
   /** The tail marker existed but had no valid slot: nothing is known about the synced extent. */
   private boolean markerLost;
+  /** The highest term written (the tail marker records it with each sync). */
+  private long termMax;
+  /** Non-zero: a synced tail was cut off once, holding terms up to this one ({@link LostTail}). */
+  private long lostTailTerm;
 
   private FileLogStore(Options options) {
     this.options = options;
@@ -171,6 +175,16 @@ public final class FileLogStore implements LogStore {
   @Override
   public SortedMap<String, RecoveredState> recovered() {
     return Collections.unmodifiableSortedMap(recovered);
+  }
+
+  /**
+   * Non-zero if a synced tail of the WAL was once found cut off: the highest term the node had
+   * synced then. A replica new to this node starts as one that may have lost its tail with it
+   * (its records may all have been in the tail).
+   */
+  @Override
+  public long lostTailTerm() {
+    return lostTailTerm;
   }
 
   /** What recovery did that an operator should know (torn tails truncated, identity rebuilt). */
@@ -216,6 +230,11 @@ public final class FileLogStore implements LogStore {
     }
     append(WalRecord.encode(replica, flags, w.hardState(), ref, w.entriesFrom(), w.entries()));
     apply(log, replica, headSeq, ref, w.entriesFrom(), w.entries(), true, w.hardState());
+    termMax = Math.max(termMax, w.hardState() == null ? 0 : w.hardState().term());
+    termMax = Math.max(termMax, ref == null ? 0 : ref.meta().term());
+    for (LogEntry e : w.entries()) {
+      termMax = Math.max(termMax, e.term());
+    }
     if (!w.repaired().isEmpty()) {
       append(WalRecord.encode(replica, WalRecord.REPAIR, null, null, 0, w.repaired()));
       repair(log, w.repaired());
@@ -347,7 +366,7 @@ public final class FileLogStore implements LogStore {
       headBytes += buffered;
       buffered = 0;
       if (tailMarker != null) {
-        tailMarker.record(headSeq, headBytes);
+        tailMarker.record(headSeq, headBytes, termMax);
       }
     } catch (IOException e) {
       throw fail("writing and syncing " + walFiles.get(headSeq), e);
@@ -520,6 +539,8 @@ public final class FileLogStore implements LogStore {
       markerLost = true; // fatal only if the newest WAL file ends in an invalid record (recoverFile)
       recoveryNotes.add(damagedMarker.getMessage() + "; the WAL ends cleanly or the store would not open; rewritten");
     }
+    lostTailTerm = LostTail.read(dir);
+    termMax = syncedAtOpen == null ? 0 : syncedAtOpen.termMax();
     if (syncedAtOpen != null && !syncedAtOpen.certain()) {
       recoveryNotes.add(TailMarker.FILE + " had one invalid slot (a torn write or damage); rewritten");
     }
@@ -600,6 +621,7 @@ public final class FileLogStore implements LogStore {
     }
     for (var e : replicas.entrySet()) {
       recovered.put(e.getKey(), recoveredState(e.getKey(), e.getValue()));
+      termMax = Math.max(termMax, e.getValue().hardState.term());
     }
     if (walFiles.isEmpty()) {
       createWalFile(files.isEmpty() ? 1 : files.lastKey() + 1, -1);
@@ -610,7 +632,7 @@ public final class FileLogStore implements LogStore {
       head.position(headBytes);
     }
     if (options.tailMarker()) {
-      tailMarker = TailMarker.open(options.dir(), syncedAtOpen, headSeq, headBytes);
+      tailMarker = TailMarker.open(options.dir(), syncedAtOpen, headSeq, headBytes, termMax);
     }
   }
 
@@ -664,6 +686,10 @@ public final class FileLogStore implements LogStore {
         truncate(file, at, buf.length);
         return true;
       }
+      if (d == null && newest && nothingValidAfter && syncedAtOpen != null && syncedAtOpen.certain()) {
+        loseTail(file, buf, at, syncedEnd, "a record that fails both its header checksums (or was cut in the middle)");
+        return true;
+      }
       if (d == null) {
         throw damaged(file, at, at < syncedEnd
             ? "a record fails both its header checksums before offset " + syncedEnd + ", up to which the tail marker"
@@ -686,10 +712,36 @@ public final class FileLogStore implements LogStore {
       at = d.end();
     }
     if (buf.length < syncedEnd) {
+      if (newest && syncedAtOpen.certain()) {
+        loseTail(file, buf, buf.length, syncedEnd, "the end of the file");
+        return true;
+      }
       throw damaged(file, buf.length, "the file ends before offset " + syncedEnd
           + ", where the tail marker says it was synced (and acknowledged): it was cut");
     }
     return true;
+  }
+
+  /**
+   * The newest WAL file was synced up to {@code syncedEnd} but holds nothing attributable from
+   * {@code at} on: a synced tail is lost, and nobody can say whose records it held. Recorded first
+   * ({@link LostTail}, with the highest term the node had synced, which bounds what may be gone),
+   * so every replica on the node recovers from its peers before it votes again (RaftCore's lost
+   * tail); then the unreadable bytes are copied aside for forensics and cut, and the tail marker is
+   * rewritten at open. A crash in between finds the same cut again.
+   */
+  private void loseTail(Path file, byte[] buf, int at, long syncedEnd, String what) throws IOException {
+    lostTailTerm = Math.max(lostTailTerm, syncedAtOpen.termMax());
+    LostTail.write(options.dir(), lostTailTerm);
+    if (at < buf.length) {
+      Path aside = file.resolveSibling(file.getFileName() + ".lost-" + at);
+      Files.write(aside, java.util.Arrays.copyOfRange(buf, at, buf.length));
+      truncate(file, at, buf.length);
+    }
+    recoveryNotes.add("LOST TAIL: " + file + " was synced up to offset " + syncedEnd + " but from offset " + at + " on"
+        + " holds " + what + " (" + (syncedEnd - at) + " bytes unaccounted for). The entries and votes in it cannot be"
+        + " attributed: every replica on this node whose log ends in term " + lostTailTerm + " or earlier recovers"
+        + " from its peers before it votes again. A replica without peers (one replica) has lost them for good.");
   }
 
   /** Rewrites a record's damaged header copy (or trailer, or body checksum) from the intact one. */
@@ -769,7 +821,10 @@ public final class FileLogStore implements LogStore {
         SnapshotFiles.deleteAllBut(options.dir(), replica, log.snapshot.meta(), false);
       }
     }
-    RecoveredState state = new RecoveredState(log.hardState, snapshot, log.recoveredEntries, log.faulty, snapshotFaulty);
+    long lastTerm = log.recoveredEntries.isEmpty() ? snapshot.term() : log.recoveredEntries.get(
+        log.recoveredEntries.size() - 1).term();
+    RecoveredState state = new RecoveredState(log.hardState, snapshot, log.recoveredEntries, log.faulty, snapshotFaulty,
+        lastTerm > lostTailTerm ? 0 : lostTailTerm);
     log.recoveredEntries = null; // handed over: the store keeps no payloads
     return state;
   }

@@ -14,8 +14,11 @@ import java.nio.file.StandardOpenOption;
  * the store records (WAL file, end offset) here and fsyncs it too, before any acknowledgement.
  * Recovery then treats anything invalid before that point as damage, never as a torn tail.
  *
- * <p>File {@code wal.tail}: two 32-byte slots written alternately, each {@code u64 sequence |
- * u64 WAL file | u64 end offset | u32 crc32c | u32 pad}; the valid slot with the higher sequence
+ * <p>It also keeps the highest term the node ever synced: should a synced tail be cut off after
+ * all, that bounds the terms and votes that may have gone with it ({@code RaftCore}'s lost tail).
+ *
+ * <p>File {@code wal.tail}: two 40-byte slots written alternately, each {@code u64 sequence |
+ * u64 WAL file | u64 end offset | u64 highest term | u32 crc32c | u32 pad}; the valid slot with the higher sequence
  * wins, so a write torn by a crash leaves the previous slot. With one slot invalid, the valid one
  * may be the older: the position read is then not {@code certain} (the store refuses to take an
  * invalid tail beyond it for a torn write), and the store writes both slots again as soon as it
@@ -24,10 +27,11 @@ import java.nio.file.StandardOpenOption;
  */
 final class TailMarker implements AutoCloseable {
   static final String FILE = "wal.tail";
-  private static final int SLOT_BYTES = 32;
+  static final int SLOT_BYTES = 40;
+  private static final int SLOT_DATA_BYTES = 32;
 
   /** A synced position of the WAL; {@code certain}: both slots were valid, so this is the newest. */
-  record Position(long sequence, long walFile, long end, boolean certain) {}
+  record Position(long sequence, long walFile, long end, long termMax, boolean certain) {}
 
   private final FileChannel channel;
   private long sequence;
@@ -50,17 +54,17 @@ final class TailMarker implements AutoCloseable {
     for (int at = 0; at + SLOT_BYTES <= 2 * SLOT_BYTES && at + SLOT_BYTES <= in.length; at += SLOT_BYTES) {
       ByteBuffer b = ByteBuffer.wrap(in, at, SLOT_BYTES);
       long seq = b.getLong(at);
-      if (WalRecord.crc(in, at, 24, null, 0, 0) == b.getInt(at + 24)) {
+      if (WalRecord.crc(in, at, SLOT_DATA_BYTES, null, 0, 0) == b.getInt(at + SLOT_DATA_BYTES)) {
         valid++;
         if (best == null || seq > best.sequence()) {
-          best = new Position(seq, b.getLong(at + 8), b.getLong(at + 16), false);
+          best = new Position(seq, b.getLong(at + 8), b.getLong(at + 16), b.getLong(at + 24), false);
         }
       }
     }
     if (best == null) {
       throw new IOException(file + " has no valid slot: the synced extent of the WAL is unknown");
     }
-    return new Position(best.sequence(), best.walFile(), best.end(), valid == 2);
+    return new Position(best.sequence(), best.walFile(), best.end(), best.termMax(), valid == 2);
   }
 
   /**
@@ -68,7 +72,7 @@ final class TailMarker implements AutoCloseable {
    * {@code walFile}. A new file, or one that had an invalid slot ({@code last} null or not
    * certain), gets both slots written at once.
    */
-  static TailMarker open(Path dir, Position last, long walFile, long end) throws IOException {
+  static TailMarker open(Path dir, Position last, long walFile, long end, long termMax) throws IOException {
     Path file = dir.resolve(FILE);
     boolean created = !Files.exists(file);
     FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
@@ -76,19 +80,19 @@ final class TailMarker implements AutoCloseable {
       Fsync.directory(dir);
     }
     TailMarker marker = new TailMarker(ch, last == null ? 0 : last.sequence());
-    if (last == null || !last.certain()) {
-      marker.record(walFile, end);
-      marker.record(walFile, end);
+    if (last == null || !last.certain() || last.walFile() != walFile || last.end() != end) {
+      marker.record(walFile, end, termMax);
+      marker.record(walFile, end, termMax);
     }
     return marker;
   }
 
-  /** Durably records that the WAL is synced up to {@code end} in {@code walFile}. */
-  void record(long walFile, long end) throws IOException {
+  /** Durably records that the WAL is synced up to {@code end} in {@code walFile}, holding terms up to {@code termMax}. */
+  void record(long walFile, long end, long termMax) throws IOException {
     sequence++;
     slot.clear();
-    slot.putLong(sequence).putLong(walFile).putLong(end);
-    slot.putInt(WalRecord.crc(slot.array(), 0, 24, null, 0, 0)).putInt(0);
+    slot.putLong(sequence).putLong(walFile).putLong(end).putLong(termMax);
+    slot.putInt(WalRecord.crc(slot.array(), 0, SLOT_DATA_BYTES, null, 0, 0)).putInt(0);
     slot.flip();
     long at = (sequence % 2) * SLOT_BYTES;
     while (slot.hasRemaining()) {

@@ -25,6 +25,11 @@ import java.util.TreeMap;
  * (the kernel writes back on its own schedule) and the write after that prefix may be torn: only
  * a prefix of its parts survives. Never-acknowledged data surviving must be as harmless as it
  * disappearing. The other {@link CrashLoses} kinds model disks that lie about fsync.
+ *
+ * <p>{@link #cutSyncedTail} models a synced tail cut off a down node's log (Jepsen's truncation)
+ * that the store detects but cannot attribute, as the file store does with its tail marker: the
+ * store then reports, for every replica whose log ends in a term no later than the highest term it
+ * ever synced, that term as {@link RecoveredState#lostTailTerm()}.
  */
 public final class SimLogStore implements LogStore {
   /** What a crash takes away. */
@@ -49,7 +54,15 @@ public final class SimLogStore implements LogStore {
   }
 
   private final String incarnation;
-  private final TreeMap<String, Image> durable = new TreeMap<>();
+  private TreeMap<String, Image> durable = new TreeMap<>();
+  /** The durable images as they were at the last checkpoint, and every write made durable since. */
+  private TreeMap<String, Image> checkpoint = new TreeMap<>();
+  private final ArrayList<Pending> durableSinceCheckpoint = new ArrayList<>();
+  private static final int CHECKPOINT_EVERY = 32;
+  /** The highest term ever synced (the file store keeps it in its tail marker, outside the log). */
+  private long syncedTermMax;
+  /** Non-zero once a cut was found: kept outside the log, like the file store's {@code wal.lost-tail}. */
+  private long lostTailTerm;
   private final ArrayList<Pending> unsynced = new ArrayList<>();
   private long unsyncedBytes;
 
@@ -73,7 +86,9 @@ public final class SimLogStore implements LogStore {
     for (var e : durable.entrySet()) {
       Image i = e.getValue();
       Snapshot snapshot = i.snapshotFaulty ? new Snapshot(i.snapshot.meta(), new byte[0]) : i.snapshot;
-      out.put(e.getKey(), new RecoveredState(i.hardState, snapshot, i.entries, i.faulty, i.snapshotFaulty));
+      long lastTerm = i.entries.isEmpty() ? i.snapshot.term() : i.entries.get(i.entries.size() - 1).term();
+      out.put(e.getKey(), new RecoveredState(i.hardState, snapshot, i.entries, i.faulty, i.snapshotFaulty,
+          lastTerm > lostTailTerm ? 0 : lostTailTerm));
     }
     return out;
   }
@@ -98,9 +113,67 @@ public final class SimLogStore implements LogStore {
     List<Pending> done = unsynced.subList(0, count);
     for (Pending p : done) {
       unsyncedBytes -= p.write().weightBytes();
-      apply(p, Integer.MAX_VALUE, true);
+      applyDurably(p);
     }
     done.clear();
+  }
+
+  /** Applies a write that reached the platter whole, and remembers it for {@link #cutSyncedTail}. */
+  private void applyDurably(Pending p) {
+    apply(p, Integer.MAX_VALUE, true);
+    LogWrite w = p.write();
+    syncedTermMax = Math.max(syncedTermMax, w.hardState() == null ? 0 : w.hardState().term());
+    syncedTermMax = Math.max(syncedTermMax, w.snapshot() == null ? 0 : w.snapshot().term());
+    for (LogEntry e : w.entries()) {
+      syncedTermMax = Math.max(syncedTermMax, e.term());
+    }
+    durableSinceCheckpoint.add(p);
+    if (durableSinceCheckpoint.size() >= CHECKPOINT_EVERY) {
+      checkpoint();
+    }
+  }
+
+  /** Damage changed the images outside any write: later cuts roll back to no earlier than here. */
+  private void checkpoint() {
+    checkpoint = copy(durable);
+    durableSinceCheckpoint.clear();
+  }
+
+  private static TreeMap<String, Image> copy(TreeMap<String, Image> images) {
+    TreeMap<String, Image> out = new TreeMap<>();
+    for (var e : images.entrySet()) {
+      Image from = e.getValue();
+      Image to = new Image();
+      to.hardState = from.hardState;
+      to.snapshot = from.snapshot;
+      to.entries.addAll(from.entries);
+      to.faulty.putAll(from.faulty);
+      to.snapshotFaulty = from.snapshotFaulty;
+      out.put(e.getKey(), to);
+    }
+    return out;
+  }
+
+  /**
+   * While the node is down, the last {@code 1..n} writes that reached the platter are cut off
+   * (n: those since the last checkpoint, so possibly many syncs' worth). The cut is detected but
+   * cannot be attributed: from now on every replica whose log ends in a term no later than the
+   * highest synced term reports that term as lost. Returns how many writes were cut.
+   */
+  public int cutSyncedTail(Prng prng) {
+    if (durableSinceCheckpoint.isEmpty()) {
+      return 0;
+    }
+    int cut = 1 + prng.nextInt(durableSinceCheckpoint.size());
+    List<Pending> kept = new ArrayList<>(durableSinceCheckpoint.subList(0, durableSinceCheckpoint.size() - cut));
+    durable = copy(checkpoint);
+    durableSinceCheckpoint.clear();
+    for (Pending p : kept) {
+      apply(p, Integer.MAX_VALUE, true);
+      durableSinceCheckpoint.add(p);
+    }
+    lostTailTerm = syncedTermMax;
+    return cut;
   }
 
   /** Zeros the region in the durable copy of the entry (the simulated disk keeps no older copies or snapshots). */
@@ -120,6 +193,7 @@ public final class SimLogStore implements LogStore {
     byte[] data = e.data().clone();
     java.util.Arrays.fill(data, r[0], r[0] + r[1], (byte) 0);
     image.entries.set((int) at, new LogEntry(e.index(), e.term(), e.type(), data));
+    checkpoint();
     return 1;
   }
 
@@ -135,7 +209,7 @@ public final class SimLogStore implements LogStore {
         if (!unsynced.isEmpty() && prng.chance(0.5)) {
           int survivors = prng.nextInt(unsynced.size());
           for (int i = 0; i < survivors; i++) {
-            apply(unsynced.get(i), Integer.MAX_VALUE, true);
+            applyDurably(unsynced.get(i));
           }
           tear(prng, unsynced.get(survivors));
         }
@@ -153,6 +227,9 @@ public final class SimLogStore implements LogStore {
         }
       }
     }
+    if (loses != CrashLoses.UNSYNCED_WRITES) {
+      checkpoint(); // the lying disks changed the images outside the write history
+    }
     unsynced.clear();
     unsyncedBytes = 0;
   }
@@ -162,7 +239,9 @@ public final class SimLogStore implements LogStore {
     if (p.write().snapshot() != null && prng.chance(0.5)) {
       return;
     }
-    apply(p, prng.nextInt(p.write().entries().size() + 1), false);
+    LogWrite w = p.write();
+    List<LogEntry> kept = w.entries().subList(0, prng.nextInt(w.entries().size() + 1));
+    applyDurably(new Pending(p.replica(), new LogWrite(null, w.snapshot(), w.entriesFrom(), kept)));
   }
 
   /**
@@ -190,6 +269,7 @@ public final class SimLogStore implements LogStore {
         damaged++;
       }
     }
+    checkpoint();
     return damaged;
   }
 
@@ -200,6 +280,7 @@ public final class SimLogStore implements LogStore {
       return false;
     }
     image.snapshotFaulty = true;
+    checkpoint();
     return true;
   }
 

@@ -153,15 +153,68 @@ class FileLogStoreTest extends LogStoreContract {
   }
 
   @Test
-  void syncedTailCutOffAtARecordBoundaryIsRefused() throws Exception {
+  void aSyncedTailCutOffIsRecordedAsALostTailAndEveryReplicaOnTheNodeRecovers() throws Exception {
+    FileLogStore s = open();
+    s.write("a", new LogWrite(new HardState(3, 1), null, 1, entries(1, 3, 3)));
+    s.write("b", new LogWrite(new HardState(5, 2), null, 1, entries(1, 2, 5)));
+    s.sync();
+    s.write("a", LogWrite.append(4, entries(4, 6, 3)));
+    s.sync();
+    s.write("b", new LogWrite(new HardState(7, 2), null, 3, entries(3, 3, 7)));
+    s.sync();
+    s.close();
+    Path wal = onlyWalFile();
+    List<Integer> offsets = recordOffsets(wal);
+    byte[] before = Files.readAllBytes(wal);
+    try (var ch = java.nio.channels.FileChannel.open(wal, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.truncate(offsets.get(offsets.size() - 1) + 30); // into the last record (b's term 7): nothing attributable left
+    }
+    s = open();
+    assertEquals(7, s.lostTailTerm(), "the highest term the node had synced bounds what may be gone");
+    assertEquals(7, s.recovered().get("a").lostTailTerm(), "a's log ends in term 3: it may have lost anything");
+    assertEquals(7, s.recovered().get("b").lostTailTerm());
+    assertEquals(entries(1, 6, 3), s.recovered().get("a").entries(), "everything before the cut is kept");
+    assertEquals(entries(1, 2, 5), s.recovered().get("b").entries());
+    assertTrue(s.recoveryNotes().stream().anyMatch(n -> n.startsWith("LOST TAIL")), s.recoveryNotes().toString());
+    assertArrayEquals(java.util.Arrays.copyOfRange(before, offsets.get(offsets.size() - 1), offsets.get(offsets.size() - 1) + 30),
+        Files.readAllBytes(wal.resolveSibling(wal.getFileName() + ".lost-" + offsets.get(offsets.size() - 1))),
+        "the unreadable bytes are kept aside");
+    s.write("b", new LogWrite(new HardState(8, 2), null, 3, entries(3, 3, 8))); // b recovers: an entry of a later term
+    s.sync();
+    s.close();
+
+    s = open();
+    assertTrue(s.recoveryNotes().isEmpty(), "the cut is not found again: " + s.recoveryNotes());
+    assertEquals(7, s.recovered().get("a").lostTailTerm(), "a has not recovered yet: it still may not vote");
+    assertEquals(0, s.recovered().get("b").lostTailTerm(), "b holds an entry of term 8: recovered");
+    s.close();
+  }
+
+  @Test
+  void aSyncedTailCutOffAtARecordBoundaryIsALostTailToo() throws Exception {
     writeThreeBatches();
     Path wal = onlyWalFile();
     int last = recordOffsets(wal).get(2);
     try (var ch = java.nio.channels.FileChannel.open(wal, java.nio.file.StandardOpenOption.WRITE)) {
       ch.truncate(last); // Jepsen's truncate: a clean cut, indistinguishable from a torn write by the WAL alone
     }
+    FileLogStore s = open();
+    assertEquals(1, s.lostTailTerm(), "found through the tail marker");
+    assertEquals(entries(1, 6, 1), s.recovered().get("a").entries());
+    s.close();
+  }
+
+  @Test
+  void aDamagedLostTailRecordRefusesToOpen() throws Exception {
+    writeThreeBatches();
+    Path wal = onlyWalFile();
+    try (var ch = java.nio.channels.FileChannel.open(wal, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.truncate(recordOffsets(wal).get(2));
+    }
+    open().close();
+    flipBit(dir().resolve(LostTail.FILE), 2);
     StorageFailure f = assertThrows(StorageFailure.class, this::open);
-    assertTrue(f.getMessage().contains("it was cut"), f.getMessage());
+    assertTrue(f.getMessage().contains("lost WAL tail"), f.getMessage());
   }
 
   @Test
@@ -169,7 +222,7 @@ class FileLogStoreTest extends LogStoreContract {
     writeThreeBatches();
     Path marker = dir().resolve(TailMarker.FILE);
     TailMarker.Position before = TailMarker.read(dir());
-    long slot = (before.sequence() % 2) * 32;
+    long slot = (before.sequence() % 2) * TailMarker.SLOT_BYTES;
     flipBit(marker, (int) slot + 3);
     TailMarker.Position after = TailMarker.read(dir());
     assertEquals(before.sequence() - 1, after.sequence(), "the other slot, one sync older");
@@ -327,7 +380,7 @@ class FileLogStoreTest extends LogStoreContract {
     writeThreeBatches();
     Path marker = dir().resolve(TailMarker.FILE);
     flipBit(marker, 3);
-    flipBit(marker, 32 + 3);
+    flipBit(marker, TailMarker.SLOT_BYTES + 3);
     FileLogStore s = open();
     assertEquals(entries(1, 9, 1), s.recovered().get("a").entries());
     s.close();
@@ -340,7 +393,7 @@ class FileLogStoreTest extends LogStoreContract {
   void aDamagedTailMarkerAndAnInvalidLastRecordRefuseToOpen() throws Exception {
     writeThreeBatches();
     Path wal = onlyWalFile();
-    long newest = (TailMarker.read(dir()).sequence() % 2) * 32;
+    long newest = (TailMarker.read(dir()).sequence() % 2) * TailMarker.SLOT_BYTES;
     flipBit(dir().resolve(TailMarker.FILE), (int) newest + 3); // the other slot is one sync older: before the last record
     flipBit(wal, payloadOf(wal, 2) + 1);
     StorageFailure f = assertThrows(StorageFailure.class, this::open);
