@@ -383,6 +383,22 @@ public final class Holdfast implements Extension {
     });
   }
 
+  /**
+   * The groups whose replica on this node is recovering from a lost WAL tail (it does not vote
+   * until it holds an entry of a later term: RaftCore's lost tail); a replica that does not answer
+   * in time is listed too, as not known to be recovered.
+   */
+  public CompletionStage<List<String>> recoveringLostTail() {
+    List<CompletableFuture<Optional<String>>> asks = new ArrayList<>();
+    for (var e : io.holdfast.server.LocalReplicas.get(system).all().entrySet()) {
+      asks.add(AskPattern.<ReplicaShell.Command, ReplicaShell.Status>ask(e.getValue(), ReplicaShell.GetStatus::new,
+              Duration.ofSeconds(2), system.scheduler()).toCompletableFuture()
+          .handle((s, failure) -> failure != null || s.recoveringLostTail() ? Optional.of(e.getKey()) : Optional.empty()));
+    }
+    return CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new))
+        .thenApply(v -> asks.stream().map(CompletableFuture::join).flatMap(Optional::stream).sorted().toList());
+  }
+
   private int metaNodeOf(ActorRef<ReplicaShell.Command> ref) {
     for (int voter : settings.metaVoters()) {
       if (NodeDirectory.replica(system, voter, "meta").map(ref::equals).orElse(false)) {

@@ -71,14 +71,20 @@ public final class HttpApi extends AllDirectives {
             kind -> parameterOptional("delay", delay -> ack(token, kind.orElse("ack"), delay.orElse("0s"))))))));
   }
 
+  /**
+   * 200 once the node serves; {@code recovering_lost_tail} lists the groups whose replica here is
+   * still recovering entries a cut-off WAL tail took (they serve, but do not vote yet).
+   */
   private Route health() {
-    return completeWithFuture(holdfast.clusterStatus().handle((s, e) -> {
-      boolean ready = e == null && s.metaIndex() > 0 && s.metaLeader() > 0
-          && (s.node() == 0 || "registered".equals(s.registration()));
+    return completeWithFuture(holdfast.clusterStatus().thenCombine(holdfast.recoveringLostTail(), (s, recovering) -> {
+      boolean ready = s.metaIndex() > 0 && s.metaLeader() > 0 && (s.node() == 0 || "registered".equals(s.registration()));
       ObjectNode body = JSON.createObjectNode().put("status", ready ? "ok" : "starting")
           .put("node", holdfast.settings().nodeId());
+      ArrayNode groups = body.putArray("recovering_lost_tail");
+      recovering.forEach(groups::add);
       return respond(ready ? 200 : 503, body);
-    }));
+    }).exceptionally(e -> respond(503, JSON.createObjectNode().put("status", "starting")
+        .put("node", holdfast.settings().nodeId()))));
   }
 
   private Route listStreams() {

@@ -351,10 +351,15 @@ final class LocalCluster {
   }
 
   static boolean healthy(HttpClient http, Node n) {
+    return healthy(http, n, false);
+  }
+
+  /** As above; {@code recovered}: and no replica on it still recovering a lost WAL tail. */
+  static boolean healthy(HttpClient http, Node n, boolean recovered) {
     try {
       HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(n.http() + "/health"))
           .timeout(Duration.ofSeconds(3)).build(), HttpResponse.BodyHandlers.ofString());
-      return r.statusCode() == 200;
+      return r.statusCode() == 200 && (!recovered || r.body().contains("\"recovering_lost_tail\":[]"));
     } catch (IOException e) {
       return false;
     } catch (InterruptedException e) {

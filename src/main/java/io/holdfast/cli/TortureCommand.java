@@ -388,8 +388,11 @@ final class TortureCommand {
           return "partition " + side + " from the rest";
         }
         case "bitflip", "truncate", "snapshot-corrupt" -> {
-          if (refused.size() >= minority || live.stream().anyMatch(id -> !LocalCluster.healthy(http, cluster.node(id)))) {
-            return null; // damage stays on a minority: one already refused to open, or may be about to
+          if (refused.size() >= minority
+              || live.stream().anyMatch(id -> !LocalCluster.healthy(http, cluster.node(id), true))) {
+            // Damage stays on a minority: one already refused to open, or may be about to, or is
+            // still recovering what a cut-off tail took.
+            return null;
           }
           List<Integer> victims = new ArrayList<>(live);
           prng.shuffle(victims);

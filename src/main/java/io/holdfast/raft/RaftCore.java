@@ -59,7 +59,8 @@ import java.util.TreeMap;
  * <p>A lost tail (D6, D7): when storage finds that a synced tail of the node's log was cut off and
  * cannot say whose records it held, every replica on the node may have lost entries it
  * acknowledged and votes it granted, in terms up to the highest term the node ever synced
- * ({@code lostTailTerm}, kept outside the log). Such a replica takes that term (abstaining in it),
+ * ({@code lostTailTerm}, kept outside the log). Such a replica moves to the term after it (so a
+ * leader of that term steps down, and acknowledgements sent before the loss can no longer count),
  * and until it has persisted an entry of a later term — which only a leader elected without it can
  * send, and which comes after every entry committed before the loss (Log Matching) — it does not
  * vote, campaign, take a leadership transfer, or tell a repairing leader that it lacks an entry.
@@ -198,8 +199,10 @@ public final class RaftCore {
     // The log cannot hold a term above the current one. If the stored hard state is behind the log
     // (a torn write kept entries but not the term and vote written with them), take the log's term
     // and assume we voted in it for someone we cannot name: abstain rather than risk voting twice (D7).
-    // A lost tail may have held any term up to lostTailTerm, and a vote in it: the same rule.
-    core.term = Math.max(Math.max(hardState.term(), core.log.lastTerm()), lostTailTerm);
+    // A lost tail may have held any term up to lostTailTerm, and a vote in it: go past it, so
+    // that a leader of that term steps down and the one elected next (without us) has a later
+    // term, whose entries end the recovery; results we sent before the loss are then stale.
+    core.term = Math.max(Math.max(hardState.term(), core.log.lastTerm()), lostTailTerm > 0 ? lostTailTerm + 1 : 0);
     core.votedFor = core.term == hardState.term() ? hardState.votedFor() : HardState.VOTE_UNKNOWN;
     core.lostTailTerm = core.log.lastTerm() > lostTailTerm ? 0 : lostTailTerm;
     core.becomeFollower(core.term, 0);
@@ -801,7 +804,11 @@ public final class RaftCore {
     if (ourTerm != prevTerm) {
       long hintIndex = log.lastIndexWithTermAtMost(prev, prevTerm);
       long hintTerm = log.term(hintIndex);
-      send(new AppendEntriesResult(self, ae.from(), term, false, 0, ae.prevLogIndex(), hintIndex, Math.max(hintTerm, 0), 0));
+      // Recovering a lost tail: the leader may count us as matching entries we no longer hold, and
+      // would take this rejection for a stale one. Say what we lost, as for damaged entries.
+      long lostFrom = recoveringLostTail() ? Math.min(prev, log.lastIndex() + 1) : 0;
+      send(new AppendEntriesResult(self, ae.from(), term, false, 0, ae.prevLogIndex(), hintIndex, Math.max(hintTerm, 0),
+          lostFrom));
       return;
     }
     for (LogEntry e : entries) {

@@ -123,8 +123,9 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
   public record GetStatus(ActorRef<Status> replyTo) implements Command, CborMessage {}
 
-  public record Status(int id, RaftCore.Role role, long term, int leader, long commitIndex, long appliedIndex)
-      implements CborMessage {}
+  /** {@code recoveringLostTail}: see {@link RaftCore#recoveringLostTail()}. */
+  public record Status(int id, RaftCore.Role role, long term, int leader, long commitIndex, long appliedIndex,
+      boolean recoveringLostTail) implements CborMessage {}
 
   private enum Tick implements Command { INSTANCE }
 
@@ -432,7 +433,8 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   }
 
   private Status status() {
-    return new Status(self, core.role(), core.term(), core.leaderId(), core.commitIndex(), core.appliedIndex());
+    return new Status(self, core.role(), core.term(), core.leaderId(), core.commitIndex(), core.appliedIndex(),
+        core.recoveringLostTail());
   }
 
   private Behavior<Command> onStop() {

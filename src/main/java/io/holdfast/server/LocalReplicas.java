@@ -41,4 +41,9 @@ public final class LocalReplicas implements Extension {
   public Optional<ActorRef<ReplicaShell.Command>> find(String group) {
     return Optional.ofNullable(replicas.get(group));
   }
+
+  /** Every running replica on this node, by group. */
+  public java.util.Map<String, ActorRef<ReplicaShell.Command>> all() {
+    return java.util.Map.copyOf(replicas);
+  }
 }

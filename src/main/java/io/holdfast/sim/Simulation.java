@@ -491,12 +491,13 @@ public final class Simulation {
       int old = r.id;
       r.wipe(n);
       fault("wipe: the store of " + old + " refuses to open (damage it cannot attribute); wiped, rejoins as " + r.id);
-    } else if (corruptible[r.slot] && nemesisPrng.chance(opt.bitflipProbability() / 3)) {
+    } else if (corruptible[r.slot] && safeToWipe(r) && nemesisPrng.chance(opt.bitflipProbability() / 3)) {
+      // Only where a wipe could go: the group must be able to elect, and catch it up, without it.
       int cut = r.disk.cutSyncedTail(nemesisPrng);
       if (cut > 0) {
         fault("cut: the last " + cut + " synced writes of " + r.id + " are gone (a lost tail: it recovers before voting)");
       }
-    } else if (corruptible[r.slot] && nemesisPrng.chance(opt.bitflipProbability())) {
+    } else if (corruptible[r.slot] && !recoveringLostTail(r) && nemesisPrng.chance(opt.bitflipProbability())) {
       // Never the same entry on two disks at once: repair needs one intact copy among those that
       // committed it, and a group shrunk by membership changes may commit on just two.
       java.util.TreeSet<Long> damagedElsewhere = new java.util.TreeSet<>();
@@ -691,7 +692,9 @@ public final class Simulation {
         what = "promote " + id;
       }
     }
-    if (what == null && !restoreOnly) {
+    if (what == null && !restoreOnly && !recoveringLostTail(null)) {
+      // Not while a replica recovers a lost tail: its vote is out until then, and a group shrunk
+      // to two voters could not elect without it (one damaged voter in two is not a minority).
       int target = nodes[1 + nemesisPrng.nextInt(n)].id;
       result = leader.core.remove(target);
       what = "remove " + target;
@@ -743,8 +746,23 @@ public final class Simulation {
 
   /** Any damaged entry or snapshot on any machine, on disk or still being repaired. */
   private boolean anyDamage() {
+    if (recoveringLostTail(null)) {
+      return true;
+    }
     for (int slot = 1; slot <= n; slot++) {
-      if (!damagedEntries(nodes[slot]).isEmpty() || snapshotDamaged(nodes[slot])) {
+      SimReplica r = nodes[slot];
+      if (!damagedEntries(r).isEmpty() || snapshotDamaged(r)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Whether a machine other than {@code except} (null: any) still recovers what a lost tail took (one damage at a time). */
+  private boolean recoveringLostTail(SimReplica except) {
+    for (int slot = 1; slot <= n; slot++) {
+      SimReplica r = nodes[slot];
+      if (r != except && (r.core != null ? r.core.recoveringLostTail() : r.disk.lostTailPending(SimReplica.REPLICA))) {
         return true;
       }
     }

@@ -520,6 +520,7 @@ class ClusterTest {
     HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create(base + "/health")).build(),
         HttpResponse.BodyHandlers.ofString());
     assertEquals(200, health.statusCode(), health.body());
+    assertTrue(health.body().contains("\"recovering_lost_tail\":[]"), "no replica lost a tail: " + health.body());
   }
 
   @Test

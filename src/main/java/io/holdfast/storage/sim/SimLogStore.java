@@ -284,6 +284,12 @@ public final class SimLogStore implements LogStore {
     return true;
   }
 
+  /** Whether the replica's log still ends at or below the term of a lost tail (it has not recovered). */
+  public boolean lostTailPending(String replica) {
+    RecoveredState state = recovered().get(replica);
+    return state != null && state.lostTailTerm() > 0;
+  }
+
   public boolean snapshotFaulty(String replica) {
     Image image = durable.get(replica);
     return image != null && image.snapshotFaulty;
