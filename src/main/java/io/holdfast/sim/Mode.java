@@ -25,13 +25,7 @@ public enum Mode {
    * An honest disk, but recovery treats a damaged entry the way NATS did: the log is cut at the
    * first one, as if it were a torn tail. Acknowledged entries after it are forgotten.
    */
-  TRUNCATE_ON_CORRUPTION("truncate-on-corruption", SimLogStore.CrashLoses.UNSYNCED_WRITES),
-  /**
-   * A replica whose node lost a synced tail of its log restarts from what is left as if nothing
-   * were missing: it votes at once, though votes and acknowledged entries may have gone with the
-   * tail (what a store that takes a cut for a torn write does).
-   */
-  IGNORE_LOST_TAIL("ignore-lost-tail", SimLogStore.CrashLoses.UNSYNCED_WRITES);
+  TRUNCATE_ON_CORRUPTION("truncate-on-corruption", SimLogStore.CrashLoses.UNSYNCED_WRITES);
 
   public final String cliName;
   final SimLogStore.CrashLoses crashLoses;
@@ -39,6 +33,11 @@ public enum Mode {
   Mode(String cliName, SimLogStore.CrashLoses crashLoses) {
     this.cliName = cliName;
     this.crashLoses = crashLoses;
+  }
+
+  /** The disk reports a write durable only once an fsync covers it (the bug planted, if any, is elsewhere). */
+  boolean honestFsync() {
+    return crashLoses == SimLogStore.CrashLoses.UNSYNCED_WRITES;
   }
 
   public static Mode parse(String text) {

@@ -281,7 +281,7 @@ public final class Simulation {
   private void handleReady(SimReplica r, Ready ready) {
     if (ready.persist() != null) {
       r.disk.write(SimReplica.REPLICA, SimReplica.toWrite(ready.persist()));
-      if (config.mode() != Mode.SAFE) {
+      if (!config.mode().honestFsync()) {
         schedule(0, Kind.WRITE_DONE, r.slot, r.epoch, null, ready.persist(), 0);
       } else {
         r.inFlight.add(ready.persist());
@@ -335,7 +335,7 @@ public final class Simulation {
       return;
     }
     r.syncScheduled = true;
-    if (config.mode() == Mode.SAFE) {
+    if (config.mode().honestFsync()) {
       int latency = diskPrng.between(opt.syncLatencyMin(), opt.syncLatencyMax());
       schedule(latency, Kind.SYNC_DONE, r.slot, r.epoch, null, null, r.disk.unsyncedCount());
     } else {
@@ -543,9 +543,8 @@ public final class Simulation {
       entries = entries.subList(0, (int) (faulty.firstKey() - d.snapshot().index() - 1));
       faulty = new TreeMap<>();
     }
-    long lostTailTerm = config.mode() == Mode.IGNORE_LOST_TAIL ? 0 : d.lostTailTerm();
     r.core = RaftCore.restart(opt.raft(), r.id, d.hardState(), d.snapshot(), entries, faulty, d.snapshotFaulty(),
-        lostTailTerm, corePrng.fork());
+        d.lostTailTerm(), corePrng.fork());
     r.restoreState(d.snapshot());
     checker.observeSnapshot(r, d.snapshot());
     r.restartAt = -1;

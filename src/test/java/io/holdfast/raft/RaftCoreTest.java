@@ -76,6 +76,20 @@ class RaftCoreTest {
   }
 
   @Test
+  void negativeControlWithoutTheLostTailRuleTheCutReplicaElectsALeaderMissingCommittedEntries() {
+    // The same history, but 3 restarts as if its store had taken the cut for a torn write.
+    CoreHarness h = new CoreHarness();
+    h.add(1, restarted(1, 2, 1, log(2, 2, 2), 1, 2, 3));
+    h.add(2, restarted(2, 2, 1, log(2), 1, 2, 3));
+    h.add(3, restarted(3, 2, 1, log(2), 1, 2, 3));
+    h.isolated.add(1);
+    h.runFor(10 * CoreHarness.SETTINGS.electionTimeoutTicks());
+    RaftCore leader = h.core(2).role() == RaftCore.Role.LEADER ? h.core(2) : h.core(3);
+    assertEquals(RaftCore.Role.LEADER, leader.role(), "2 or 3 leads with the other's vote");
+    assertNotEquals(2, leader.termAt(2), "entry 2 of term 2, committed on 1 and 3, is overwritten: this history loses it");
+  }
+
+  @Test
   void aSoleVoterThatLostItsTailCarriesOn() {
     CoreHarness h = new CoreHarness();
     h.add(1, RaftCore.restart(CoreHarness.SETTINGS, 1, new HardState(4, 1), Snapshot.initial(Membership.ofVoters(1)),
