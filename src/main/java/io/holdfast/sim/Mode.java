@@ -25,7 +25,12 @@ public enum Mode {
    * An honest disk, but recovery treats a damaged entry the way NATS did: the log is cut at the
    * first one, as if it were a torn tail. Acknowledged entries after it are forgotten.
    */
-  TRUNCATE_ON_CORRUPTION("truncate-on-corruption", SimLogStore.CrashLoses.UNSYNCED_WRITES);
+  TRUNCATE_ON_CORRUPTION("truncate-on-corruption", SimLogStore.CrashLoses.UNSYNCED_WRITES),
+  /**
+   * An honest disk, but a replica whose node lost a synced tail restarts from what is left as if
+   * nothing were missing and votes at once (what a store that takes the cut for a torn write does).
+   */
+  IGNORE_LOST_TAIL("ignore-lost-tail", SimLogStore.CrashLoses.UNSYNCED_WRITES);
 
   public final String cliName;
   final SimLogStore.CrashLoses crashLoses;

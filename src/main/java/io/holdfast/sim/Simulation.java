@@ -11,6 +11,7 @@ import io.holdfast.raft.message.Membership;
 import io.holdfast.raft.message.RaftMessage;
 import io.holdfast.raft.message.Snapshot;
 import io.holdfast.storage.RecoveredState;
+import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.PriorityQueue;
@@ -77,6 +78,12 @@ public final class Simulation {
   private int splitBrainStep;
   private long splitBrainNextAt;
   private int[] splitBrainGroup;
+  /** The lost-tail schedule ({@link #lostTail}): step, when the next one is due, its roles. */
+  private int lostTailStep;
+  private long lostTailNextAt;
+  private int[] lostTailLagging;
+  private SimReplica lostTailVictim;
+  private SimReplica lostTailLeader;
   /** The minority whose disks may rot (bitflip); fixed for the run. */
   private final boolean[] corruptible;
 
@@ -436,7 +443,7 @@ public final class Simulation {
         resume(r);
       }
     }
-    if (partitionUntil >= 0 && partitionUntil <= now && splitBrainStep == 0) {
+    if (partitionUntil >= 0 && partitionUntil <= now && splitBrainStep == 0 && lostTailStep == 0) {
       healPartition();
     }
     if (nemesisPrng.chance(opt.crashProbability())) {
@@ -453,7 +460,7 @@ public final class Simulation {
         }
       }
     }
-    if (partitionUntil < 0 && splitBrainStep == 0 && nemesisPrng.chance(opt.partitionProbability())) {
+    if (partitionUntil < 0 && splitBrainStep == 0 && lostTailStep == 0 && nemesisPrng.chance(opt.partitionProbability())) {
       partitionRandomly();
     }
     if (nemesisPrng.chance(opt.pauseProbability())) {
@@ -480,12 +487,20 @@ public final class Simulation {
       membershipStep(true); // a wiped machine rejoins without waiting for the liveness phase
     }
     splitBrain();
+    lostTail();
   }
 
   private void crash(SimReplica r, long restartAt) {
+    crash(r, restartAt, lostTailStep == 0); // the lost-tail schedule is the one damage while it runs
+  }
+
+  /** {@code damage}: the disk may also rot, be wiped or lose a tail (one of them, by chance). */
+  private void crash(SimReplica r, long restartAt, boolean damage) {
     fault("crash " + r.id + " (restart at " + restartAt + ")");
     r.disk.crash(diskPrng, config.mode().crashLoses);
-    if (corruptible[r.slot] && !membershipSettled()) {
+    if (!damage) {
+      // the caller damages the disk itself
+    } else if (corruptible[r.slot] && !membershipSettled()) {
       // one damage event at a time: no rot while a wiped machine is still rejoining
     } else if (corruptible[r.slot] && safeToWipe(r) && nemesisPrng.chance(opt.wipeProbability())) {
       int old = r.id;
@@ -534,8 +549,11 @@ public final class Simulation {
     if (now > 0) {
       fault("restart " + r.id);
     }
+    // Nothing on the disk: a new replica, or one whose every record was in a lost tail (the
+    // store's node-wide lost-tail term then covers it, as the file store's does).
     RecoveredState d = r.disk.recovered().getOrDefault(SimReplica.REPLICA, new RecoveredState(
-        io.holdfast.raft.message.HardState.INITIAL, Snapshot.initial(Membership.EMPTY), List.of(), new TreeMap<>(), false));
+        io.holdfast.raft.message.HardState.INITIAL, Snapshot.initial(Membership.EMPTY), List.of(), new TreeMap<>(), false,
+        r.disk.lostTailTerm()));
     List<LogEntry> entries = d.entries();
     SortedMap<Long, Long> faulty = d.faulty();
     if (config.mode() == Mode.TRUNCATE_ON_CORRUPTION && !faulty.isEmpty()) {
@@ -543,8 +561,9 @@ public final class Simulation {
       entries = entries.subList(0, (int) (faulty.firstKey() - d.snapshot().index() - 1));
       faulty = new TreeMap<>();
     }
+    long lostTailTerm = config.mode() == Mode.IGNORE_LOST_TAIL ? 0 : d.lostTailTerm();
     r.core = RaftCore.restart(opt.raft(), r.id, d.hardState(), d.snapshot(), entries, faulty, d.snapshotFaulty(),
-        d.lostTailTerm(), corePrng.fork());
+        lostTailTerm, corePrng.fork());
     r.restoreState(d.snapshot());
     checker.observeSnapshot(r, d.snapshot());
     r.restartAt = -1;
@@ -631,7 +650,7 @@ public final class Simulation {
     if (opt.splitBrainAt() < 0) {
       return;
     }
-    if (splitBrainStep == 0 && now == opt.splitBrainAt()) {
+    if (splitBrainStep == 0 && now == opt.splitBrainAt() && lostTailStep == 0) {
       splitBrainGroup = randomGroup(n);
       int minoritySize = (n - 1) / 2;
       isolate(java.util.Arrays.copyOf(splitBrainGroup, minoritySize));
@@ -661,6 +680,71 @@ public final class Simulation {
   }
 
   /**
+   * The schedule where a lost tail costs acknowledged writes if the replica that lost it votes
+   * (RaftCore's lost-tail rule): a minority is cut off and misses writes, which commit on the
+   * leader, one damageable follower and the rest; that follower goes down and its disk loses
+   * everything synced since the minority left; it comes back, and the leader's side is cut off, so
+   * that the follower and the minority are a majority. Were it to vote, a replica without those
+   * writes could lead. Starts at {@code lostTailAt}, or as soon after as a leader, a damageable
+   * follower and no other damage or partition allow.
+   */
+  private void lostTail() {
+    if (opt.lostTailAt() < 0 || now < opt.lostTailAt()) {
+      return;
+    }
+    if (lostTailStep == 0 && lostTailLagging == null) {
+      SimReplica leader = leader();
+      if (leader == null || partitionUntil >= 0 || splitBrainStep != 0) {
+        return;
+      }
+      List<Integer> others = new ArrayList<>();
+      SimReplica victim = null;
+      for (int slot : randomGroup(n)) {
+        if (nodes[slot] == leader) {
+          continue;
+        }
+        if (victim == null && corruptible[slot] && nodes[slot].running()) {
+          victim = nodes[slot];
+        } else {
+          others.add(slot);
+        }
+      }
+      if (victim == null || !safeToWipe(victim)) {
+        return; // the group must be settled and undamaged, as for a wipe
+      }
+      lostTailLagging = others.subList(0, (n - 1) / 2).stream().mapToInt(Integer::intValue).toArray();
+      lostTailVictim = victim;
+      lostTailLeader = leader;
+      isolate(lostTailLagging);
+      victim.disk.mark();
+      fault("lost-tail 1: " + java.util.Arrays.toString(lostTailLagging) + " miss writes committed by " + leader.id
+          + " with " + victim.id);
+      lostTailStep = 1;
+      lostTailNextAt = now + nemesisPrng.between(50, 300);
+    } else if (lostTailStep == 1 && now >= lostTailNextAt) {
+      SimReplica victim = lostTailVictim;
+      if (victim.up()) {
+        crash(victim, now + nemesisPrng.between(1, 20), false);
+      }
+      int cut = victim.disk.cutSinceMark();
+      fault("cut: lost-tail 2: " + victim.id + " loses the last " + cut + " synced writes");
+      lostTailStep = 2;
+      lostTailNextAt = now + nemesisPrng.between(25, 60);
+    } else if (lostTailStep == 2 && now >= lostTailNextAt) {
+      int[] majority = java.util.Arrays.copyOf(lostTailLagging, lostTailLagging.length + 1);
+      majority[lostTailLagging.length] = lostTailVictim.slot;
+      isolate(majority);
+      fault("lost-tail 3: " + java.util.Arrays.toString(majority) + " form the majority, away from "
+          + lostTailLeader.id);
+      lostTailStep = 3;
+      lostTailNextAt = now + nemesisPrng.between(100, 400);
+    } else if (lostTailStep == 3 && now >= lostTailNextAt) {
+      lostTailStep = 0; // done: lostTailLagging stays set, so it runs once
+      healPartition();
+    }
+  }
+
+  /**
    * One step toward "every machine's current replica is a voter": remove a member no machine is
    * any more (its disk was wiped), add a machine's new replica as a learner, promote a learner.
    * When there is nothing to restore and {@code restoreOnly} is false, start a cycle by removing a
@@ -668,8 +752,8 @@ public final class Simulation {
    */
   private void membershipStep(boolean restoreOnly) {
     SimReplica leader = leader();
-    if (leader == null) {
-      return;
+    if (leader == null || lostTailStep != 0) {
+      return; // no membership change under the lost-tail schedule: it needs the group it started with
     }
     Membership m = leader.core.membership();
     java.util.TreeSet<Integer> desired = currentIds();

@@ -35,7 +35,8 @@ record SwarmOptions(
     double membershipStepProbability,
     int splitBrainAt,
     double bitflipProbability,
-    double wipeProbability) {
+    double wipeProbability,
+    int lostTailAt) {
 
   static SwarmOptions random(Prng prng, int replicas, EnumSet<Fault> faults) {
     int electionTimeout = prng.between(10, 20);
@@ -79,6 +80,8 @@ record SwarmOptions(
         faults.contains(Fault.MEMBERSHIP) && replicas >= 3 ? 1.0 / prng.between(60, 250) : 0,
         faults.contains(Fault.SPLIT_BRAIN) && replicas >= 3 ? prng.between(200, safetyTicks - 1000) : -1,
         faults.contains(Fault.BITFLIP) && replicas >= 3 ? 0.3 + 0.7 * prng.nextDouble() : 0,
-        faults.contains(Fault.WIPE) && replicas >= 3 ? 0.05 + 0.25 * prng.nextDouble() : 0);
+        faults.contains(Fault.WIPE) && replicas >= 3 ? 0.05 + 0.25 * prng.nextDouble() : 0,
+        // drawn last, so adding it changed no other knob of any seed
+        faults.contains(Fault.BITFLIP) && replicas >= 3 ? prng.between(200, safetyTicks - 1000) : -1);
   }
 }

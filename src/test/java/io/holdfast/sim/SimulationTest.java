@@ -144,6 +144,16 @@ class SimulationTest {
   }
 
   @Test
+  void aReplicaThatVotesRightAfterLosingItsTailIsCaught() throws Exception {
+    List<SimResult> results = Seeds.run(1, 40, 3, EnumSet.of(Fault.BITFLIP, Fault.CRASH, Fault.PARTITION),
+        Mode.IGNORE_LOST_TAIL);
+    long lost = results.stream().mapToLong(SimResult::lost).sum();
+    long failed = results.stream().filter(r -> !r.ok()).count();
+    assertTrue(lost > 0, "voting with a cut log must lose acknowledged writes under the lost-tail schedule");
+    assertTrue(failed > 10, "on many seeds: " + failed);
+  }
+
+  @Test
   void wipedDisksRejoinAsNewMembersAndLoseNothing() throws Exception {
     List<SimResult> results = Seeds.run(1, 60, 3, EnumSet.of(Fault.WIPE, Fault.CRASH, Fault.PARTITION), Mode.SAFE);
     assertEquals("", Seeds.failures(results, 3, "wipe,crash,partition", Mode.SAFE));

@@ -410,6 +410,9 @@ public final class FileLogStore implements LogStore {
     }
     if (deleted) {
       Fsync.directory(walDir);
+      if (tailMarker != null) {
+        tailMarker.record(headSeq, headBytes, termMax); // it may have named a file just deleted
+      }
     }
   }
 

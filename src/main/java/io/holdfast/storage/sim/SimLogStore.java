@@ -59,6 +59,9 @@ public final class SimLogStore implements LogStore {
   private TreeMap<String, Image> checkpoint = new TreeMap<>();
   private final ArrayList<Pending> durableSinceCheckpoint = new ArrayList<>();
   private static final int CHECKPOINT_EVERY = 32;
+  /** A mark set by {@link #mark}: the images then, and every write made durable since. */
+  private TreeMap<String, Image> marked;
+  private final ArrayList<Pending> durableSinceMark = new ArrayList<>();
   /** The highest term ever synced (the file store keeps it in its tail marker, outside the log). */
   private long syncedTermMax;
   /** Non-zero once a cut was found: kept outside the log, like the file store's {@code wal.lost-tail}. */
@@ -128,15 +131,47 @@ public final class SimLogStore implements LogStore {
       syncedTermMax = Math.max(syncedTermMax, e.term());
     }
     durableSinceCheckpoint.add(p);
+    if (marked != null) {
+      durableSinceMark.add(p);
+    }
     if (durableSinceCheckpoint.size() >= CHECKPOINT_EVERY) {
       checkpoint();
     }
   }
 
-  /** Damage changed the images outside any write: later cuts roll back to no earlier than here. */
   private void checkpoint() {
     checkpoint = copy(durable);
     durableSinceCheckpoint.clear();
+  }
+
+  /** Damage changed the images outside any write: later cuts roll back to no earlier than here. */
+  private void rebase() {
+    checkpoint();
+    marked = null;
+    durableSinceMark.clear();
+  }
+
+  /** Remembers the durable images now, so that {@link #cutSinceMark} can cut everything after. */
+  public void mark() {
+    marked = copy(durable);
+    durableSinceMark.clear();
+  }
+
+  /**
+   * A synced tail cut off: every write made durable since {@link #mark} is gone (none if damage
+   * rebased the disk since). Returns how many writes were cut.
+   */
+  public int cutSinceMark() {
+    if (marked == null) {
+      return 0;
+    }
+    int cut = durableSinceMark.size();
+    durable = marked;
+    marked = null;
+    durableSinceMark.clear();
+    checkpoint();
+    lostTailTerm = syncedTermMax;
+    return cut;
   }
 
   private static TreeMap<String, Image> copy(TreeMap<String, Image> images) {
@@ -173,6 +208,8 @@ public final class SimLogStore implements LogStore {
       durableSinceCheckpoint.add(p);
     }
     lostTailTerm = syncedTermMax;
+    marked = null;
+    durableSinceMark.clear();
     return cut;
   }
 
@@ -193,7 +230,7 @@ public final class SimLogStore implements LogStore {
     byte[] data = e.data().clone();
     java.util.Arrays.fill(data, r[0], r[0] + r[1], (byte) 0);
     image.entries.set((int) at, new LogEntry(e.index(), e.term(), e.type(), data));
-    checkpoint();
+    rebase();
     return 1;
   }
 
@@ -228,7 +265,7 @@ public final class SimLogStore implements LogStore {
       }
     }
     if (loses != CrashLoses.UNSYNCED_WRITES) {
-      checkpoint(); // the lying disks changed the images outside the write history
+      rebase(); // the lying disks changed the images outside the write history
     }
     unsynced.clear();
     unsyncedBytes = 0;
@@ -269,7 +306,7 @@ public final class SimLogStore implements LogStore {
         damaged++;
       }
     }
-    checkpoint();
+    rebase();
     return damaged;
   }
 
@@ -280,14 +317,19 @@ public final class SimLogStore implements LogStore {
       return false;
     }
     image.snapshotFaulty = true;
-    checkpoint();
+    rebase();
     return true;
+  }
+
+  @Override
+  public long lostTailTerm() {
+    return lostTailTerm;
   }
 
   /** Whether the replica's log still ends at or below the term of a lost tail (it has not recovered). */
   public boolean lostTailPending(String replica) {
     RecoveredState state = recovered().get(replica);
-    return state != null && state.lostTailTerm() > 0;
+    return state != null ? state.lostTailTerm() > 0 : lostTailTerm > 0;
   }
 
   public boolean snapshotFaulty(String replica) {
