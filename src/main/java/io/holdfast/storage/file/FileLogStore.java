@@ -739,7 +739,7 @@ public final class FileLogStore implements LogStore {
     if (at < buf.length) {
       Path aside = file.resolveSibling(file.getFileName() + ".lost-" + at);
       Files.write(aside, java.util.Arrays.copyOfRange(buf, at, buf.length));
-      truncate(file, at, buf.length);
+      cut(file, at);
     }
     recoveryNotes.add("LOST TAIL: " + file + " was synced up to offset " + syncedEnd + " but from offset " + at + " on"
         + " holds " + what + " (" + (syncedEnd - at) + " bytes unaccounted for). The entries and votes in it cannot be"
@@ -773,11 +773,15 @@ public final class FileLogStore implements LogStore {
   }
 
   private void truncate(Path file, int at, int length) throws IOException {
+    cut(file, at);
+    recoveryNotes.add("truncated a torn write of " + (length - at) + " bytes at the end of " + file + " (offset " + at + ")");
+  }
+
+  private static void cut(Path file, int at) throws IOException {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
       ch.truncate(at);
       ch.force(true);
     }
-    recoveryNotes.add("truncated a torn write of " + (length - at) + " bytes at the end of " + file + " (offset " + at + ")");
   }
 
   private void applyRecovered(WalRecord.Decoded d, long fileSeq) {
