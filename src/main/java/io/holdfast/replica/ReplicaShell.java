@@ -21,7 +21,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.SortedMap;
 import java.util.TreeMap;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -199,7 +198,6 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
    * As above, with the log stored under {@code storageName}: a node that rejoins a group it was
    * removed from starts a new log there, never its old one (D9).
    */
-  @SuppressWarnings("unchecked")
   public static Behavior<Command> create(String name, String storageName, int self, Membership initial,
       RaftSettings settings, Duration tickInterval, ActorRef<NodeStorage.Command> storage, long seed,
       ReplicatedMachine machine) {
@@ -243,6 +241,12 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
           disk.snapshotFaulty(), disk.lostTailTerm(), Prng.of(seed));
       machine.restore(disk.snapshot().data());
     }
+    recoveringLostTail = core.recoveringLostTail();
+    if (recoveringLostTail) {
+      ctx.getLog().warn("Replica {} of node {} may have lost entries and votes with a cut-off WAL tail: it follows,"
+          + " but does not vote until it holds an entry of a term after {}", name, self,
+          disk == null ? nodeLostTailTerm : disk.lostTailTerm());
+    }
   }
 
   @Override
@@ -278,8 +282,16 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
         .build();
   }
 
+  /** Logged once when the replica stops recovering a lost tail. */
+  private boolean recoveringLostTail;
+
   private Behavior<Command> onTick() {
     core.tick();
+    if (recoveringLostTail && !core.recoveringLostTail()) {
+      recoveringLostTail = false;
+      getContext().getLog().info("Replica {} of node {} recovered what a cut-off WAL tail took: it votes again", name,
+          self);
+    }
     if (retiring) {
       ticksWithoutLeader = core.leaderId() == 0 ? ticksWithoutLeader + 1 : 0;
       // Only once its removal is committed: a leader that removes itself must stay until the rest

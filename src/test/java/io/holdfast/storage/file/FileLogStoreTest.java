@@ -400,19 +400,23 @@ class FileLogStoreTest extends LogStoreContract {
     assertTrue(f.getMessage().contains("cannot be told from a cut"), f.getMessage());
   }
 
-  @Test
-  void anOlderWalFileCutAtARecordBoundaryIsRefused() throws Exception {
-    FileLogStore.Options small = new FileLogStore.Options(dir(), 4096, 100);
+  /** 100 entries of {@code payload} bytes, one sync each, in 4 KiB WAL files never cleaned; the files in order. */
+  private List<Path> walFilesAfterAHundredEntries(FileLogStore.Options small, int payload) throws Exception {
     FileLogStore s = FileLogStore.open(small);
     for (int i = 1; i <= 100; i++) {
-      s.write("a", LogWrite.append(i, List.of(entry(i, 1, "x".repeat(100)))));
+      s.write("a", LogWrite.append(i, List.of(entry(i, 1, "x".repeat(payload)))));
       s.sync();
     }
     s.close();
-    Path first;
-    try (Stream<Path> files = Files.list(dir().resolve("wal"))) {
-      first = files.min(Comparator.naturalOrder()).orElseThrow();
+    try (Stream<Path> list = Files.list(dir().resolve("wal"))) {
+      return list.sorted().toList();
     }
+  }
+
+  @Test
+  void anOlderWalFileCutAtARecordBoundaryIsRefused() throws Exception {
+    FileLogStore.Options small = new FileLogStore.Options(dir(), 4096, 100);
+    Path first = walFilesAfterAHundredEntries(small, 100).get(0);
     List<Integer> offsets = recordOffsets(first);
     try (var ch = java.nio.channels.FileChannel.open(first, java.nio.file.StandardOpenOption.WRITE)) {
       ch.truncate(offsets.get(offsets.size() - 1)); // the last record gone, cleanly: the file still reads
@@ -425,17 +429,7 @@ class FileLogStoreTest extends LogStoreContract {
   @Test
   void aWalFileMissingBetweenOthersIsRefused() throws Exception {
     FileLogStore.Options small = new FileLogStore.Options(dir(), 4096, 100);
-    FileLogStore s = FileLogStore.open(small);
-    for (int i = 1; i <= 100; i++) {
-      s.write("a", LogWrite.append(i, List.of(entry(i, 1, "x".repeat(100)))));
-      s.sync();
-    }
-    s.close();
-    List<Path> files;
-    try (Stream<Path> list = Files.list(dir().resolve("wal"))) {
-      files = list.sorted().toList();
-    }
-    Files.delete(files.get(1));
+    Files.delete(walFilesAfterAHundredEntries(small, 100).get(1));
     StorageFailure f = assertThrows(StorageFailure.class, () -> FileLogStore.open(small));
     assertTrue(f.getMessage().contains("missing between older and newer"), f.getMessage());
   }
@@ -635,15 +629,7 @@ class FileLogStoreTest extends LogStoreContract {
   @Test
   void aMissingWalFileThatAReplicaNeedsRefusesToOpen() throws Exception {
     FileLogStore.Options small = new FileLogStore.Options(dir(), 4096, 100);
-    FileLogStore s = FileLogStore.open(small);
-    for (int i = 1; i <= 100; i++) {
-      s.write("a", LogWrite.append(i, List.of(entry(i, 1, "x".repeat(200)))));
-      s.sync();
-    }
-    s.close();
-    try (Stream<Path> files = Files.list(dir().resolve("wal"))) {
-      Files.delete(files.min(Comparator.naturalOrder()).orElseThrow());
-    }
+    Files.delete(walFilesAfterAHundredEntries(small, 200).get(0));
     StorageFailure f = assertThrows(StorageFailure.class, () -> FileLogStore.open(small));
     assertTrue(f.getMessage().contains("WAL files holding what came before them are gone"), f.getMessage());
   }
