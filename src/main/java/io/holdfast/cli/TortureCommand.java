@@ -676,20 +676,28 @@ final class TortureCommand {
           restart(live(), true);
           continue;
         }
+        // Converged: every node's own replica reaches the last sequence the leader reports. Equal
+        // sizes alone are not enough: right after every node restarted, all replicas read empty
+        // until they learn the commit index again.
         Set<Integer> sizes = new HashSet<>();
-        boolean allRead = true;
+        long lastSeq = -1;
+        boolean allRead = !up.isEmpty();
         for (LocalCluster.Node node : up) {
           try {
+            if (lastSeq < 0) {
+              lastSeq = new ClientCommands.Client(node.http()).call("GET", "/streams/" + STREAM, null)
+                  .path("state").path("last_seq").asLong(-1);
+            }
             sizes.add(DemoCommand.readReplica(node, STREAM).size());
           } catch (Exception e) {
             allRead = false;
           }
         }
-        if (allRead && sizes.size() == 1 && up.size() == live().size()) {
+        if (allRead && lastSeq >= 0 && sizes.equals(Set.of((int) lastSeq)) && up.size() == live().size()) {
           return;
         }
         err.println("torture: healing: " + up.size() + " of " + cluster.nodes.size() + " nodes up, replica sizes "
-            + sizes);
+            + sizes + ", leader's last sequence " + lastSeq);
         sleepMillis(2000); // polling other processes: their state is the condition
       }
       err.println("torture: the replicas did not converge within 180 s after healing");

@@ -479,8 +479,15 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     return Behaviors.stopped();
   }
 
+  /** The term in which this replica last logged that it leads (leadership changes are rare: logged). */
+  private long ledInTerm;
+
   /** The only place effects leave the core. */
   private Behavior<Command> drainReady() {
+    if (core.role() == RaftCore.Role.LEADER && core.term() != ledInTerm) {
+      ledInTerm = core.term();
+      getContext().getLog().info("Replica {} of node {} leads in term {}", name, self, ledInTerm);
+    }
     while (core.hasReady()) {
       Ready ready = core.ready();
       if (ready.persist() != null) {
