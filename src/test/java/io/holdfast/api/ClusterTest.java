@@ -524,7 +524,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(8)
+  @Order(9)
   void theLeaderStopsAndAnotherTakesOverWithoutLosingAnAck() throws Exception {
     int leader = hf(nodes.get(1)).streamInfo("orders").toCompletableFuture().get().cluster().leader();
     assertTrue(leader >= 1 && leader <= 3, "a leader: " + leader);
@@ -551,7 +551,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(9)
+  @Order(10)
   void aConsumerMidStreamAcrossALeaderStopRedeliversNothingAckedAndLosesNothingUnacked() throws Exception {
     Holdfast h = hf(app); // an application node: it reaches the stream through the cluster
     h.createStream(new StreamConfig("tasks", List.of("tasks.>"), 3)).toCompletableFuture().get();
@@ -611,7 +611,36 @@ class ClusterTest {
   }
 
   @Test
-  @Order(10)
+  @Order(8)
+  void aFollowerWhoseSyncedWalTailWasCutRecoversItFromItsPeersAndNothingAckedIsLost() throws Exception {
+    int leader = hf(nodes.values().iterator().next()).streamInfo("orders").toCompletableFuture().get().cluster().leader();
+    int victim = leader == 3 ? 2 : 3; // a follower, and not the first seed
+    ActorSystem<Void> via = nodes.get(leader);
+    for (int i = 0; i < 20; i++) {
+      publish(via, "orders.tail", "tail-" + i);
+    }
+    assertEveryReplicaHoldsEveryAck();
+    stop(victim); // a clean stop: everything written is synced, and the tail marker says so
+    Path data = tmp.resolve("node" + victim);
+    Path wal;
+    try (var files = java.nio.file.Files.list(data.resolve("wal"))) {
+      wal = files.filter(p -> p.toString().endsWith(".wal")).max(java.util.Comparator.naturalOrder()).orElseThrow();
+    }
+    try (var ch = java.nio.channels.FileChannel.open(wal, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.truncate(ch.size() - 300); // Jepsen's truncation: the last synced (and acknowledged) records gone
+    }
+    restart(victim); // it opens, and its replica ends up identical to the others, holding every ack
+    assertTrue(java.nio.file.Files.exists(data.resolve("wal.lost-tail")), "the cut was found as a lost tail");
+    await(() -> hf(nodes.get(victim)).recoveringLostTail().toCompletableFuture().get().isEmpty(),
+        "its replicas recovered what the tail took and vote again");
+    for (int i = 0; i < 5; i++) {
+      publish(nodes.get(victim), "orders.tail", "after-tail-" + i);
+    }
+    assertEveryReplicaHoldsEveryAck();
+  }
+
+  @Test
+  @Order(11)
   void withoutAQuorumAPublishFailsClearlyWithinTheTimeoutAndIsNeverAcked() throws Exception {
     List<Integer> ids = new ArrayList<>(nodes.keySet());
     stop(ids.get(0));
