@@ -391,8 +391,8 @@ public final class Holdfast implements Extension {
   public CompletionStage<List<String>> recoveringLostTail() {
     List<CompletableFuture<Optional<String>>> asks = new ArrayList<>();
     for (var e : io.holdfast.server.LocalReplicas.get(system).all().entrySet()) {
-      asks.add(AskPattern.<ReplicaShell.Command, ReplicaShell.Status>ask(e.getValue(), ReplicaShell.GetStatus::new,
-              Duration.ofSeconds(2), system.scheduler()).toCompletableFuture()
+      asks.add(router.local(AskPattern.<ReplicaShell.Command, ReplicaShell.Status>ask(e.getValue(),
+              ReplicaShell.GetStatus::new, Duration.ofSeconds(2), system.scheduler()))
           .handle((s, failure) -> failure != null || s.recoveringLostTail() ? Optional.of(e.getKey()) : Optional.empty()));
     }
     return CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new))

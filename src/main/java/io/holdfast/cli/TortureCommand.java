@@ -93,7 +93,7 @@ final class TortureCommand {
     Run run = new Run(cluster, seed, err);
     try {
       if (partitions) {
-        Net.setUp(cluster);
+        Net.setUp();
       }
       cluster.startAll(err);
       new ClientCommands.Client(cluster.nodes.get(0).http()).call("POST", "/streams", ("{\"name\":\"" + STREAM
@@ -497,15 +497,17 @@ final class TortureCommand {
     }
 
     private Path weightedBySize(List<Path> files) throws IOException {
+      long[] sizes = new long[files.size()];
       long total = 0;
-      for (Path f : files) {
-        total += Files.size(f);
+      for (int i = 0; i < sizes.length; i++) {
+        sizes[i] = Files.size(files.get(i));
+        total += sizes[i];
       }
       long pick = prng.nextLong(total);
-      for (Path f : files) {
-        pick -= Files.size(f);
+      for (int i = 0; i < sizes.length; i++) {
+        pick -= sizes[i];
         if (pick < 0) {
-          return f;
+          return files.get(i);
         }
       }
       return files.get(files.size() - 1);
@@ -719,7 +721,7 @@ final class TortureCommand {
           replicas.put(node.id(), DemoCommand.readReplica(node, STREAM));
         } catch (ClientCommands.ServerError e) {
           if (!e.code().equals("no_local_replica")) {
-              c.notes.add("node " + node.id() + " could not be read: " + e.getMessage());
+            c.notes.add("node " + node.id() + " could not be read: " + e.getMessage());
           }
         } catch (Exception e) {
           c.notes.add("node " + node.id() + " could not be read: " + e.getMessage());
@@ -941,7 +943,7 @@ final class TortureCommand {
       }
     }
 
-    static void setUp(LocalCluster cluster) throws IOException {
+    static void setUp() throws IOException {
       exec(false, "iptables", "-N", CHAIN); // exists already after an interrupted run: fine
       exec(true, "iptables", "-F", CHAIN);
       if (exec(false, "iptables", "-C", "INPUT", "-j", CHAIN) != 0) {

@@ -20,7 +20,9 @@ import java.util.SortedMap;
  *     (index, term, membership) is known, its content must be fetched from a peer (D8)
  * @param lostTailTerm non-zero: a synced tail of the node's log was cut off and could not be
  *     attributed, so entries and votes of this replica in terms up to this one may be gone; the
- *     replica recovers them from its peers before it votes again (D6, D7; {@code RaftCore})
+ *     replica recovers them from its peers before it votes again (D6, D7; {@code RaftCore}). A
+ *     store passes its node-wide term; a replica whose log already ends in a later term has
+ *     recovered, and gets 0 here.
  */
 public record RecoveredState(HardState hardState, Snapshot snapshot, List<LogEntry> entries,
     SortedMap<Long, Long> faulty, boolean snapshotFaulty, long lostTailTerm) {
@@ -33,6 +35,8 @@ public record RecoveredState(HardState hardState, Snapshot snapshot, List<LogEnt
   public RecoveredState {
     entries = List.copyOf(entries);
     faulty = java.util.Collections.unmodifiableSortedMap(new java.util.TreeMap<>(faulty));
+    long lastTerm = entries.isEmpty() ? snapshot.term() : entries.get(entries.size() - 1).term();
+    lostTailTerm = lastTerm > lostTailTerm ? 0 : lostTailTerm;
   }
 
   public boolean damaged() {

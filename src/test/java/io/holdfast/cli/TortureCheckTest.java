@@ -40,6 +40,12 @@ class TortureCheckTest {
     return c;
   }
 
+  /** Three nodes that all hold {@code replica}, against the usual acked values. */
+  private static TortureCommand.Check countOnEveryNode(String... replica) {
+    List<String> r = Arrays.asList(replica);
+    return count(ACKED, r, r, r);
+  }
+
   private static final List<String> GOOD = Arrays.asList("0-1", "1-1", "0-2", "1-2");
   private static final Map<String, Long> ACKED = acked("0-1", 1, "1-1", 2, "0-2", 3);
 
@@ -69,24 +75,21 @@ class TortureCheckTest {
 
   @Test
   void aValueNobodyPublishedIsUnexpected() {
-    List<String> invented = Arrays.asList("0-1", "1-1", "0-2", "7-7");
-    TortureCommand.Check c = count(ACKED, invented, invented, invented);
+    TortureCommand.Check c = countOnEveryNode("0-1", "1-1", "0-2", "7-7");
     assertEquals(1, c.unexpected);
     assertFalse(c.valid());
   }
 
   @Test
   void aValueStoredTwiceIsADuplicate() {
-    List<String> twice = Arrays.asList("0-1", "1-1", "0-2", "0-2");
-    TortureCommand.Check c = count(ACKED, twice, twice, twice);
+    TortureCommand.Check c = countOnEveryNode("0-1", "1-1", "0-2", "0-2");
     assertEquals(1, c.duplicates);
     assertFalse(c.valid());
   }
 
   @Test
   void anAckedValueAtAnotherSequenceIsMisplaced() {
-    List<String> moved = Arrays.asList("1-1", "0-1", "0-2");
-    TortureCommand.Check c = count(ACKED, moved, moved, moved);
+    TortureCommand.Check c = countOnEveryNode("1-1", "0-1", "0-2");
     assertEquals(2, c.misplaced);
     assertFalse(c.valid());
   }

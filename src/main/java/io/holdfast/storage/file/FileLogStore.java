@@ -570,7 +570,7 @@ public final class FileLogStore implements LogStore {
   }
 
   private String incarnationFromWalHeaders() throws IOException, StorageFailure {
-    for (Path f : listWalFiles().values()) {
+    for (Path f : listWalFiles(walDir).values()) {
       byte[] h = new byte[FILE_HEADER_BYTES];
       try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
         if (ch.read(ByteBuffer.wrap(h)) == FILE_HEADER_BYTES && headerValid(h)) {
@@ -582,7 +582,8 @@ public final class FileLogStore implements LogStore {
         + "it cannot be told apart from another node's; move it away so the node starts as a new member (D9)");
   }
 
-  private TreeMap<Long, Path> listWalFiles() throws IOException {
+  /** The WAL files in {@code walDir}, by sequence number. */
+  static TreeMap<Long, Path> listWalFiles(Path walDir) throws IOException {
     TreeMap<Long, Path> files = new TreeMap<>();
     try (var s = Files.list(walDir)) {
       for (Path f : (Iterable<Path>) s::iterator) {
@@ -602,7 +603,7 @@ public final class FileLogStore implements LogStore {
 
   private void recover() throws IOException, StorageFailure {
     // Replay every WAL file in order; each replica's picture is rebuilt from its records.
-    TreeMap<Long, Path> files = listWalFiles();
+    TreeMap<Long, Path> files = listWalFiles(walDir);
     long markedFile = syncedAtOpen == null ? -1 : syncedAtOpen.walFile();
     if (markedFile >= 0 && !files.containsKey(markedFile) && syncedAtOpen.end() > FILE_HEADER_BYTES) {
       throw damaged(walDir.resolve(String.format("%020d.wal", markedFile)), 0,
@@ -828,10 +829,8 @@ public final class FileLogStore implements LogStore {
         SnapshotFiles.deleteAllBut(options.dir(), replica, log.snapshot.meta(), false);
       }
     }
-    long lastTerm = log.recoveredEntries.isEmpty() ? snapshot.term() : log.recoveredEntries.get(
-        log.recoveredEntries.size() - 1).term();
     RecoveredState state = new RecoveredState(log.hardState, snapshot, log.recoveredEntries, log.faulty, snapshotFaulty,
-        lastTerm > lostTailTerm ? 0 : lostTailTerm);
+        lostTailTerm);
     log.recoveredEntries = null; // handed over: the store keeps no payloads
     return state;
   }

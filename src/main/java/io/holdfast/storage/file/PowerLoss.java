@@ -5,8 +5,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * A power cut, applied to the data directory of a node that was just SIGKILLed: every WAL byte
@@ -25,13 +23,10 @@ public final class PowerLoss {
     if (synced == null || !Files.isDirectory(walDir)) {
       return 0;
     }
-    List<Path> files = new ArrayList<>();
-    try (var s = Files.list(walDir)) {
-      s.filter(p -> p.getFileName().toString().endsWith(".wal")).forEach(files::add);
-    }
     long cut = 0;
-    for (Path f : files) {
-      long seq = Long.parseLong(f.getFileName().toString().replace(".wal", ""));
+    for (var e : FileLogStore.listWalFiles(walDir).entrySet()) {
+      long seq = e.getKey();
+      Path f = e.getValue();
       long keep = seq < synced.walFile() ? Long.MAX_VALUE : seq == synced.walFile() ? synced.end() : FileLogStore.FILE_HEADER_BYTES;
       long size = Files.size(f);
       if (size > keep) {

@@ -241,7 +241,7 @@ final class WalRecord {
    * body checksums all agree; if not, {@link #heal} rewrites the damaged parts.
    */
   static boolean copiesAgree(byte[] buf, int at, Decoded d) {
-    int headerLength = d.bodyAt() - at - FIXED_BYTES - 4;
+    int headerLength = headerLength(at, d);
     int copyAt = bodyEnd(at, d);
     ByteBuffer b = ByteBuffer.wrap(buf);
     return !d.fromCopy()
@@ -258,7 +258,7 @@ final class WalRecord {
    * {@code [bodyEnd, end)} back to the file; the payloads are not touched.
    */
   static void heal(byte[] buf, int at, Decoded d) {
-    int headerLength = d.bodyAt() - at - FIXED_BYTES - 4;
+    int headerLength = headerLength(at, d);
     int bodyEnd = bodyEnd(at, d);
     int fixedCopyAt = d.end() - TRAILER_END_BYTES - FIXED_BYTES;
     ByteBuffer b = ByteBuffer.wrap(buf);
@@ -278,7 +278,11 @@ final class WalRecord {
 
   /** Where the record's body ends (and the trailer, starting with the body checksum's copy, begins). */
   static int bodyEnd(int at, Decoded d) {
-    return d.end() - TRAILER_END_BYTES - FIXED_BYTES - (d.bodyAt() - at - FIXED_BYTES - 4) - 4;
+    return d.end() - TRAILER_END_BYTES - FIXED_BYTES - headerLength(at, d) - 4;
+  }
+
+  private static int headerLength(int at, Decoded d) {
+    return d.bodyAt() - at - FIXED_BYTES - 4;
   }
 
   static int crc(byte[] a, int aAt, int aLength, byte[] b, int bAt, int bLength) {

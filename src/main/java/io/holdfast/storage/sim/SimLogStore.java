@@ -89,9 +89,8 @@ public final class SimLogStore implements LogStore {
     for (var e : durable.entrySet()) {
       Image i = e.getValue();
       Snapshot snapshot = i.snapshotFaulty ? new Snapshot(i.snapshot.meta(), new byte[0]) : i.snapshot;
-      long lastTerm = i.entries.isEmpty() ? i.snapshot.term() : i.entries.get(i.entries.size() - 1).term();
       out.put(e.getKey(), new RecoveredState(i.hardState, snapshot, i.entries, i.faulty, i.snapshotFaulty,
-          lastTerm > lostTailTerm ? 0 : lostTailTerm));
+          lostTailTerm));
     }
     return out;
   }
@@ -328,8 +327,10 @@ public final class SimLogStore implements LogStore {
 
   /** Whether the replica's log still ends at or below the term of a lost tail (it has not recovered). */
   public boolean lostTailPending(String replica) {
-    RecoveredState state = recovered().get(replica);
-    return state != null ? state.lostTailTerm() > 0 : lostTailTerm > 0;
+    Image image = durable.get(replica); // not recovered(): that copies every replica's log
+    long lastTerm = image == null ? 0
+        : image.entries.isEmpty() ? image.snapshot.term() : image.entries.get(image.entries.size() - 1).term();
+    return lostTailTerm > 0 && lastTerm <= lostTailTerm;
   }
 
   public boolean snapshotFaulty(String replica) {
