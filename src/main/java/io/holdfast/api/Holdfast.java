@@ -9,6 +9,7 @@ import io.holdfast.api.Records.StreamInfo;
 import io.holdfast.api.Records.StreamMessage;
 import io.holdfast.meta.MetaCodec;
 import io.holdfast.meta.MetaState;
+import io.holdfast.meta.ReplicaIds;
 import io.holdfast.node.NodeStorage;
 import io.holdfast.replica.ReplicaShell;
 import io.holdfast.replica.Wire;
@@ -95,7 +96,8 @@ public final class Holdfast implements Extension {
       ActorRef<ReplicaHost.Command> host = system.systemActorOf(ReplicaHost.create(), NodeDirectory.HOST, Props.empty());
       system.systemActorOf(ReplicaHost.largeMessages(host), NodeDirectory.LARGE, Props.empty());
       String http = settings.httpEnabled() ? "http://" + settings.httpHost() + ":" + settings.httpPort() : "";
-      this.manager = system.systemActorOf(StreamManager.create(settings, storage, host, store.incarnation(), http, router),
+      this.manager = system.systemActorOf(StreamManager.create(settings, storage, host, store.incarnation(),
+              store.recovered().keySet(), http, router),
           NodeDirectory.MANAGER, Props.empty());
     } else {
       this.manager = null;
@@ -155,7 +157,7 @@ public final class Holdfast implements Extension {
         var st = i.state();
         return new StreamInfo(config(s), new Records.StreamState(st.messages(), st.bytes(), st.firstSeq(), st.lastSeq(),
             st.firstTimestamp(), st.lastTimestamp(), st.subjects(), st.deleted()),
-            new StreamCluster(s.group(), s.placement(), i.status().id()));
+            new StreamCluster(s.group(), s.placement(), ReplicaIds.node(i.status().id())));
       });
     });
   }
@@ -375,7 +377,8 @@ public final class Holdfast implements Extension {
       List<NodeInfo> nodes = new ArrayList<>();
       if (v != null) {
         for (MetaState.Node n : v.nodes().values()) {
-          nodes.add(new NodeInfo(n.id(), n.http(), n.incarnation(), NodeDirectory.addressOf(system, n.id()).isPresent()));
+          nodes.add(new NodeInfo(n.id(), n.http(), n.incarnation(), n.generation(),
+              NodeDirectory.addressOf(system, n.id()).isPresent()));
         }
       }
       int leaderNode = leader.map(l -> metaNodeOf(l)).orElse(0);

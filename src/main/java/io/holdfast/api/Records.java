@@ -57,8 +57,12 @@ public final class Records {
   public record StreamMessage(String stream, long seq, String subject, SortedMap<String, List<String>> headers,
       byte[] payload, long timestampMillis) {}
 
-  /** A server node as the meta group knows it, and whether it is a cluster member now. */
-  public record NodeInfo(int id, String http, String incarnation, boolean up) {}
+  /**
+   * A server node as the meta group knows it, and whether it is a cluster member now.
+   *
+   * @param generation how many times it came back with a new disk (holdfast.node.rejoin)
+   */
+  public record NodeInfo(int id, String http, String incarnation, int generation, boolean up) {}
 
   /** This node's view: its id (0 on an application node), its registration, the meta state's nodes and streams. */
   public record ClusterStatus(int node, String registration, long metaIndex, int metaLeader, List<NodeInfo> nodes,

@@ -241,6 +241,7 @@ final class LocalCluster {
         + "holdfast.node.id = " + node.id() + "\n"
         + "holdfast.node.data-dir = \"" + dir.resolve("node" + node.id()).resolve("data") + "\"\n"
         + "holdfast.meta.voters = [" + String.join(", ", voterIds) + "]\n"
+        + "holdfast.node.rejoin = " + (Files.exists(formedMarker()) ? "on" : "off") + "\n"
         + "holdfast.http.enabled = on\n"
         + "holdfast.http.host = \"" + node.host() + "\"\n"
         + "holdfast.http.port = " + node.httpPort() + "\n"
@@ -272,7 +273,19 @@ final class LocalCluster {
       }
     }
     awaitReady(nodes, err);
+    if (!Files.exists(formedMarker())) {
+      Files.writeString(formedMarker(), "the cluster formed; nodes start with holdfast.node.rejoin = on\n");
+    }
     writeConfs(false); // from now on a node restarting alone joins the running cluster
+  }
+
+  /**
+   * Written once the cluster first formed. From then on every node starts with
+   * {@code holdfast.node.rejoin = on}: one whose data directory was wiped comes back as a new member
+   * instead of bootstrapping a meta group of its own from an empty log.
+   */
+  private Path formedMarker() {
+    return dir.resolve("cluster.formed");
   }
 
   /** Starts node {@code id} detached; its output goes to nodeN.log. */

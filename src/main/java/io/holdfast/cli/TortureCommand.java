@@ -43,7 +43,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code partition} (iptables rules between the nodes' addresses: one node isolated, or a
  * minority from a majority), {@code bitflip} and {@code truncate} (data files of a minority,
  * while it is down), {@code snapshot-corrupt} (snapshot and identity files of a minority),
- * {@code membership} (the stream grown onto every node and shrunk back, under the other faults)
+ * {@code membership} (a replica removed from the stream, its node wiped and started again, so that
+ * it comes back as a new member under new replica ids, and the stream grown back onto it; or the
+ * node wiped without the removal, so that its return replaces each replica it held)
  * and {@code split-brain} (a minority paused, another node power-lost, then the pause swapped for
  * a partition so that those two could form a majority without the node that has every write).
  *
@@ -316,7 +318,6 @@ final class TortureCommand {
         return;
       }
       int next = 0;
-      boolean membershipDone = false;
       while (now() < seconds - 3) {
         sleepMillis(prng.between(1500, 3500));
         if (now() >= seconds - 3) {
@@ -327,12 +328,6 @@ final class TortureCommand {
           prng.shuffle(order);
         }
         String fault = order.get(next++ % order.size());
-        if (fault.equals("membership")) {
-          if (membershipDone || cluster.nodes.size() <= replicas) {
-            continue; // see the class comment: once per run, and only with spare nodes
-          }
-          membershipDone = true;
-        }
         double start = now();
         String what = inject(fault, replicas);
         if (what != null) {
@@ -407,11 +402,7 @@ final class TortureCommand {
           return fault + " " + String.join("; ", done);
         }
         case "membership" -> {
-          ClientCommands.Client c = new ClientCommands.Client(cluster.node(randomLiveNode()).http());
-          c.call("PUT", "/streams/" + STREAM, ("{\"replicas\":" + n + "}").getBytes(StandardCharsets.UTF_8));
-          sleepMillis(prng.between(2000, 4000));
-          c.call("PUT", "/streams/" + STREAM, ("{\"replicas\":" + replicas + "}").getBytes(StandardCharsets.UTF_8));
-          return "membership: stream grown to R" + n + " and shrunk back to R" + replicas;
+          return membership(replicas);
         }
         default -> { // split-brain
           if (live.size() < n) {
@@ -434,6 +425,112 @@ final class TortureCommand {
           Net.heal();
           return "split-brain: node " + paused + " paused, node " + powerLost + " power-lost (" + cut
               + " bytes), then " + full + " partitioned away";
+        }
+      }
+    }
+
+    /**
+     * D9 under load: removes a replica (the stream shrunk by one; the meta group picks the node),
+     * wipes that node's data directory and starts it again. It registers its new disk with
+     * {@code holdfast.node.rejoin} on, so its meta replica comes back as a new member under a new
+     * id; then the stream is grown back and its replica there joins the same way. Every other
+     * time the removal is skipped: the node is wiped while it holds the replica, and its return
+     * alone replaces the replica by a new member. Like damage, a wipe lands only while every other
+     * node is whole, and the fault ends once the new replica has caught up, so that no later
+     * damage meets a majority without the data.
+     */
+    String membership(int replicas) throws Exception {
+      List<Integer> live = live();
+      if (!refused.isEmpty() || !down.isEmpty()
+          || live.stream().anyMatch(id -> cluster.pid(id).isEmpty() || !LocalCluster.healthy(http, cluster.node(id), true))) {
+        return null;
+      }
+      ClientCommands.Client any = new ClientCommands.Client(cluster.node(randomLiveNode()).http());
+      List<Integer> before = placement(any);
+      boolean remove = replicas > 1 && prng.nextInt(2) == 0;
+      int victim;
+      StringBuilder what = new StringBuilder("membership: ");
+      if (remove) {
+        any.call("PUT", "/streams/" + STREAM, ("{\"replicas\":" + (replicas - 1) + "}").getBytes(StandardCharsets.UTF_8));
+        List<Integer> after = placement(any);
+        victim = before.stream().filter(id -> !after.contains(id)).findFirst().orElse(before.get(before.size() - 1));
+        what.append("replica on node ").append(victim).append(" removed (R").append(replicas).append(" -> R")
+            .append(replicas - 1).append("), ");
+      } else {
+        victim = before.get(prng.nextInt(before.size()));
+      }
+      cluster.kill(victim);
+      down.add(victim);
+      deleteTree(dataDir(victim));
+      restart(List.of(victim), true);
+      ClientCommands.Client other = new ClientCommands.Client(cluster.node(live.stream().filter(id -> id != victim)
+          .findFirst().orElseThrow()).http());
+      what.append("node ").append(victim).append(" wiped and back as a new member (generation ")
+          .append(generation(other, victim)).append(")");
+      if (remove) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+          try {
+            other.call("PUT", "/streams/" + STREAM, ("{\"replicas\":" + replicas + "}").getBytes(StandardCharsets.UTF_8));
+            break;
+          } catch (ClientCommands.ServerError | IOException e) {
+            if (System.nanoTime() > deadline) {
+              throw e;
+            }
+            sleepMillis(500); // the meta group is still changing its own membership: retry
+          }
+        }
+        what.append(", stream grown back to R").append(replicas).append(" on ").append(placement(other));
+      }
+      if (placement(other).contains(victim)) { // with spare nodes the stream may have grown onto another one
+        what.append(awaitCaughtUp(victim) ? "; caught up" : "; NOT caught up within 90 s");
+      }
+      return what.toString();
+    }
+
+    private List<Integer> placement(ClientCommands.Client c) throws Exception {
+      List<Integer> ids = new ArrayList<>();
+      c.call("GET", "/streams/" + STREAM, null).path("cluster").path("replicas").forEach(x -> ids.add(x.asInt()));
+      return ids;
+    }
+
+    private int generation(ClientCommands.Client c, int node) throws Exception {
+      for (JsonNode x : c.call("GET", "/cluster", null).path("nodes")) {
+        if (x.path("id").asInt() == node) {
+          return x.path("generation").asInt();
+        }
+      }
+      return -1;
+    }
+
+    /** Until node {@code id}'s own replica holds what the leader held when this began (90 s at most). */
+    private boolean awaitCaughtUp(int id) throws Exception {
+      long target = -1;
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+      while (System.nanoTime() < deadline) {
+        try {
+          if (target < 0) {
+            target = new ClientCommands.Client(cluster.node(id).http()).call("GET", "/streams/" + STREAM, null)
+                .path("state").path("last_seq").asLong(-1);
+          }
+          if (target >= 0 && DemoCommand.readReplica(cluster.node(id), STREAM).size() >= target) {
+            return true;
+          }
+        } catch (Exception e) {
+          // not serving yet, or no replica there yet
+        }
+        sleepMillis(500); // another process's progress is the condition
+      }
+      return false;
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+      if (!Files.exists(dir)) {
+        return;
+      }
+      try (var walk = Files.walk(dir)) {
+        for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+          Files.delete(p);
         }
       }
     }

@@ -21,6 +21,8 @@ public final class MetaCodec {
       w.b.put(REGISTER).putInt(r.id());
       w.string(r.incarnation());
       w.string(r.http());
+      w.ensure(1);
+      w.b.put((byte) (r.rejoin() ? 1 : 0));
     } else if (c instanceof MetaState.CreateStream cs) {
       w.b.put(CREATE);
       w.string(cs.name());
@@ -42,7 +44,8 @@ public final class MetaCodec {
     ByteBuffer b = ByteBuffer.wrap(bytes);
     byte type = b.get();
     return switch (type) {
-      case REGISTER -> new MetaState.RegisterNode(b.getInt(), StreamCommand.readString(b), StreamCommand.readString(b));
+      case REGISTER -> new MetaState.RegisterNode(b.getInt(), StreamCommand.readString(b), StreamCommand.readString(b),
+          b.get() == 1);
       case CREATE -> new MetaState.CreateStream(StreamCommand.readString(b), readStrings(b), b.getInt(), readLimits(b));
       case UPDATE -> new MetaState.UpdateStream(StreamCommand.readString(b), readStrings(b), b.getInt(), readLimits(b));
       case DELETE -> new MetaState.DeleteStream(StreamCommand.readString(b));

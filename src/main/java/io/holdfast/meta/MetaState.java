@@ -30,14 +30,21 @@ public final class MetaState {
   public static final Pattern STREAM_NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
   public static final int REPLICAS_MAX = 5;
 
-  public record Node(int id, String incarnation, String http) {}
+  /**
+   * A server node as the meta group knows it.
+   *
+   * @param generation how many times the node came back with a new disk ({@link RegisterNode#rejoin}):
+   *     its meta replica's id is {@code ReplicaIds.of(id, generation)}
+   */
+  public record Node(int id, String incarnation, String http, int generation) {}
 
   /**
    * @param placement the nodes that hold (or are to hold) a replica now
    * @param initialPlacement the nodes the group was created on: its bootstrap membership
    * @param joins per node that ever held the group, how many times it was added after creation:
-   *     0 for a creation node, which bootstraps the group; a node added later (again) joins empty,
-   *     with a fresh log ({@link #storageName}), and is brought in as a learner, then a voter (D9)
+   *     0 for a creation node, which bootstraps the group; a node added later (again), or whose
+   *     disk was wiped while it held the group, joins empty, with a fresh log ({@link #storageName})
+   *     under a new replica id ({@link #replicaId}), as a learner, then a voter (D9)
    */
   public record StreamRecord(String name, List<String> subjects, int replicas, List<Integer> placement, String group,
       StreamLimits limits, List<Integer> initialPlacement, SortedMap<Integer, Integer> joins) {
@@ -55,8 +62,17 @@ public final class MetaState {
 
     /** Where {@code node} keeps this group's log: a rejoining node never meets its old log. */
     public String storageName(int node) {
-      int n = joins.getOrDefault(node, 0);
-      return n == 0 ? group : group + "~" + n;
+      return ReplicaIds.storageName(group, joins.getOrDefault(node, 0));
+    }
+
+    /** The Raft id of {@code node}'s replica: a node placed again is a new member, under a new id. */
+    public int replicaId(int node) {
+      return ReplicaIds.of(node, joins.getOrDefault(node, 0));
+    }
+
+    /** The Raft ids of the replicas placement wants: the group's desired membership. */
+    public List<Integer> replicaIds() {
+      return placement.stream().map(this::replicaId).toList();
     }
   }
 
@@ -71,8 +87,15 @@ public final class MetaState {
 
   public sealed interface Command {}
 
-  /** A server node announces itself with its disk's incarnation (D9) and its HTTP address. */
-  public record RegisterNode(int id, String incarnation, String http) implements Command {}
+  /**
+   * A server node announces itself with its disk's incarnation (D9) and its HTTP address.
+   *
+   * @param rejoin the node was started into a running cluster ({@code holdfast.node.rejoin}): a new
+   *     incarnation under a known id is then a wiped or replaced disk coming back as a new member,
+   *     not a mistake — every replica it held, meta included, is replaced by a new one under a new
+   *     Raft id ({@link ReplicaIds}). Without it a new incarnation is refused.
+   */
+  public record RegisterNode(int id, String incarnation, String http, boolean rejoin) implements Command {}
 
   public record CreateStream(String name, List<String> subjects, int replicas, StreamLimits limits) implements Command {
     public CreateStream {
@@ -198,12 +221,36 @@ public final class MetaState {
 
   private Result register(RegisterNode r) {
     Node known = nodes.get(r.id());
-    if (known != null && !known.incarnation().equals(r.incarnation())) {
-      return new Result(IDENTITY, "node " + r.id() + " is registered with disk incarnation " + known.incarnation()
-          + " but this disk is " + r.incarnation() + ": a wiped or replaced disk rejoins only as a new node id (D9)");
+    if (known != null && known.incarnation().equals(r.incarnation())) {
+      nodes.put(r.id(), new Node(r.id(), r.incarnation(), r.http(), known.generation()));
+      return Result.OK;
     }
-    nodes.put(r.id(), new Node(r.id(), r.incarnation(), r.http()));
+    if (known != null && !r.rejoin()) {
+      return new Result(IDENTITY, "node " + r.id() + " is registered with disk incarnation " + known.incarnation()
+          + " but this disk is " + r.incarnation() + ": a wiped or replaced disk comes back only as a new member,"
+          + " started with holdfast.node.rejoin = on (D9)");
+    }
+    // A rejoining node that was never registered may still have run a meta replica under its id
+    // and lost that disk before registering: it too comes back under a new id.
+    int generation = known != null ? known.generation() + 1 : r.rejoin() ? 1 : 0;
+    nodes.put(r.id(), new Node(r.id(), r.incarnation(), r.http(), generation));
+    if (known != null) {
+      for (StreamRecord s : List.copyOf(streams.values())) {
+        if (s.placement().contains(r.id())) { // its replica's log is gone: a new member replaces it
+          TreeMap<Integer, Integer> joins = new TreeMap<>(s.joins());
+          joins.merge(r.id(), 1, Integer::sum);
+          streams.put(s.name(), new StreamRecord(s.name(), s.subjects(), s.replicas(), s.placement(), s.group(),
+              s.limits(), s.initialPlacement(), joins));
+        }
+      }
+    }
     return Result.OK;
+  }
+
+  /** The Raft id of the meta replica on {@code node}: it changes each time the node rejoins with a new disk. */
+  public int metaReplicaId(int node) {
+    Node n = nodes.get(node);
+    return ReplicaIds.of(node, n == null ? 0 : n.generation());
   }
 
   private Result create(CreateStream c, long index) {
@@ -221,7 +268,7 @@ public final class MetaState {
       return new Result(NO_RESOURCES, c.replicas() + " replicas need " + c.replicas() + " server nodes; "
           + nodes.size() + " are registered");
     }
-    List<Integer> placement = place(c.replicas(), List.of(), java.util.Set.of());
+    List<Integer> placement = place(c.replicas(), List.of());
     TreeMap<Integer, Integer> joins = new TreeMap<>();
     placement.forEach(n -> joins.put(n, 0));
     streams.put(c.name(), new StreamRecord(c.name(), c.subjects(), c.replicas(), placement, c.name() + "-" + index,
@@ -236,14 +283,14 @@ public final class MetaState {
     }
     List<Integer> placement = s.placement();
     if (u.replicas() > s.replicas()) {
-      // A node that held the group and left is not placed again (yet): bringing a replica back
-      // onto a node that may still run its old one is not proven safe. Only fresh nodes join.
-      long fresh = nodes.keySet().stream().filter(id -> !s.joins().containsKey(id)).count();
-      if (fresh < u.replicas() - s.replicas()) {
-        return new Result(NO_RESOURCES, u.replicas() + " replicas need " + (u.replicas() - s.replicas())
-            + " more server nodes that never held stream " + s.name() + "; " + fresh + " are registered");
+      // A node that held the group before may be placed again: it joins as a new member, under a
+      // new replica id and with a fresh log (joins below), so its old replica — perhaps still
+      // running, retiring — can never be taken for it.
+      if (nodes.size() < u.replicas()) {
+        return new Result(NO_RESOURCES, u.replicas() + " replicas need " + u.replicas() + " server nodes; "
+            + nodes.size() + " are registered");
       }
-      placement = place(u.replicas() - s.replicas(), s.placement(), s.joins().keySet());
+      placement = place(u.replicas() - s.replicas(), s.placement());
     } else if (u.replicas() < s.replicas()) {
       placement = s.placement().subList(0, u.replicas()); // the highest ids go
     }
@@ -297,10 +344,9 @@ public final class MetaState {
    * {@code existing} plus {@code more} distinct nodes: the least loaded first, then the lowest id
    * (deterministic on every replica); sorted.
    */
-  private List<Integer> place(int more, List<Integer> existing, java.util.Set<Integer> excluded) {
+  private List<Integer> place(int more, List<Integer> existing) {
     TreeMap<Integer, Integer> load = new TreeMap<>();
-    nodes.keySet().stream().filter(id -> !existing.contains(id) && !excluded.contains(id))
-        .forEach(id -> load.put(id, 0));
+    nodes.keySet().stream().filter(id -> !existing.contains(id)).forEach(id -> load.put(id, 0));
     for (StreamRecord s : streams.values()) {
       for (int id : s.placement()) {
         load.computeIfPresent(id, (k, v) -> v + 1);
@@ -325,6 +371,8 @@ public final class MetaState {
       w.b.putInt(n.id());
       w.string(n.incarnation());
       w.string(n.http());
+      w.ensure(4);
+      w.b.putInt(n.generation());
     }
     w.ensure(4);
     w.b.putInt(streams.size());
@@ -361,7 +409,7 @@ public final class MetaState {
     appliedIndex = b.getLong();
     int n = b.getInt();
     for (int i = 0; i < n; i++) {
-      Node node = new Node(b.getInt(), StreamCommand.readString(b), StreamCommand.readString(b));
+      Node node = new Node(b.getInt(), StreamCommand.readString(b), StreamCommand.readString(b), b.getInt());
       nodes.put(node.id(), node);
     }
     int s = b.getInt();

@@ -123,8 +123,9 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   public record GetStatus(ActorRef<Status> replyTo) implements Command, CborMessage {}
 
   /** {@code recoveringLostTail}: see {@link RaftCore#recoveringLostTail()}. */
+  /** @param voters the voting members in this replica's view (replica ids: {@code ReplicaIds}) */
   public record Status(int id, RaftCore.Role role, long term, int leader, long commitIndex, long appliedIndex,
-      boolean recoveringLostTail) implements CborMessage {}
+      boolean recoveringLostTail, List<Integer> voters) implements CborMessage {}
 
   private enum Tick implements Command { INSTANCE }
 
@@ -243,7 +244,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     }
     recoveringLostTail = core.recoveringLostTail();
     if (recoveringLostTail) {
-      ctx.getLog().warn("Replica {} of node {} may have lost entries and votes with a cut-off WAL tail: it follows,"
+      ctx.getLog().warn("Replica {} (id {}) may have lost entries and votes with a cut-off WAL tail: it follows,"
           + " but does not vote until it holds an entry of a term after {}", name, self,
           disk == null ? nodeLostTailTerm : disk.lostTailTerm());
     }
@@ -289,7 +290,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     core.tick();
     if (recoveringLostTail && !core.recoveringLostTail()) {
       recoveringLostTail = false;
-      getContext().getLog().info("Replica {} of node {} recovered what a cut-off WAL tail took: it votes again", name,
+      getContext().getLog().info("Replica {} (id {}) recovered what a cut-off WAL tail took: it votes again", name,
           self);
     }
     if (retiring) {
@@ -298,7 +299,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
       // of the group has that change, or the group can be left without a quorum.
       boolean letGo = !core.membership().contains(self) && core.membershipCommitted();
       if (letGo || ticksWithoutLeader > RETIRE_AFTER_SILENT_TICKS) {
-        getContext().getLog().info("Replica {} of node {} retires: the group no longer needs it", name, self);
+        getContext().getLog().info("Replica {} (id {}) retires: the group no longer needs it", name, self);
         return Behaviors.stopped();
       }
     }
@@ -389,22 +390,29 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     Membership m = core.membership();
     for (int member : m.members()) {
       if (!desiredMembers.contains(member) && member != self) {
-        core.remove(member);
+        logChange("removes " + member, core.remove(member));
         return;
       }
     }
     for (int id : desiredMembers) {
       if (!m.contains(id)) {
-        core.addLearner(id);
+        logChange("adds " + id + " as a learner", core.addLearner(id));
         return;
       }
       if (m.learners().contains(id)) {
-        core.promote(id);
+        logChange("promotes " + id + " to voter", core.promote(id));
         return;
       }
     }
     if (!desiredMembers.contains(self)) {
-      core.remove(self); // last: the others are in place; this leader steps down once it commits
+      // last: the others are in place; this leader steps down once it commits
+      logChange("removes itself", core.remove(self));
+    }
+  }
+
+  private void logChange(String what, ProposeResult result) {
+    if (result instanceof ProposeResult.Accepted) {
+      getContext().getLog().info("Replica {} (id {}) leads a membership change: it {}", name, self, what);
     }
   }
 
@@ -446,7 +454,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
   private Status status() {
     return new Status(self, core.role(), core.term(), core.leaderId(), core.commitIndex(), core.appliedIndex(),
-        core.recoveringLostTail());
+        core.recoveringLostTail(), List.copyOf(core.membership().voters()));
   }
 
   private Behavior<Command> onStop() {
@@ -486,7 +494,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private Behavior<Command> drainReady() {
     if (core.role() == RaftCore.Role.LEADER && core.term() != ledInTerm) {
       ledInTerm = core.term();
-      getContext().getLog().info("Replica {} of node {} leads in term {}", name, self, ledInTerm);
+      getContext().getLog().info("Replica {} (id {}) leads in term {}", name, self, ledInTerm);
     }
     while (core.hasReady()) {
       Ready ready = core.ready();

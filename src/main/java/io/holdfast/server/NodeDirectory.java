@@ -1,5 +1,6 @@
 package io.holdfast.server;
 
+import io.holdfast.meta.ReplicaIds;
 import io.holdfast.replica.ReplicaShell;
 import io.holdfast.transport.ReplicaHost;
 import java.util.Optional;
@@ -16,6 +17,9 @@ import org.apache.pekko.cluster.typed.Cluster;
  * replicas live at fixed paths under it: {@code /system/holdfast/<group>} and its
  * {@link ReplicaHost} at {@code /system/holdfast-host}. Paths carry no actor uid, so a reference
  * stays good across the node's restarts.
+ *
+ * <p>Every {@code nodeId} here may also be a Raft replica id: it leads to the replica's node
+ * ({@link ReplicaIds#node}), so a leader hint can be followed as it is.
  */
 public final class NodeDirectory {
   public static final String MANAGER = "holdfast";
@@ -26,7 +30,7 @@ public final class NodeDirectory {
   private NodeDirectory() {}
 
   public static Optional<Address> addressOf(ActorSystem<?> system, int nodeId) {
-    String role = NodeSettings.nodeRole(nodeId);
+    String role = NodeSettings.nodeRole(ReplicaIds.node(nodeId));
     return StreamSupport.stream(Cluster.get(system).state().getMembers().spliterator(), false)
         .filter(m -> m.hasRole(role) && m.status() != MemberStatus.removed() && m.status() != MemberStatus.down())
         .map(m -> m.address())

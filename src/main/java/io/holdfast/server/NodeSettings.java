@@ -1,6 +1,7 @@
 package io.holdfast.server;
 
 import com.typesafe.config.Config;
+import io.holdfast.meta.ReplicaIds;
 import io.holdfast.raft.RaftSettings;
 import java.time.Duration;
 import java.util.List;
@@ -11,7 +12,7 @@ import java.util.List;
  *
  * @param nodeId this server node's id (1..), or 0 on an application node that only uses Holdfast
  */
-public record NodeSettings(int nodeId, String dataDir, List<Integer> metaVoters, Duration tick, RaftSettings raft,
+public record NodeSettings(int nodeId, String dataDir, boolean rejoin, List<Integer> metaVoters, Duration tick, RaftSettings raft,
     Duration requestTimeout, Duration metaPollInterval, boolean httpEnabled, String httpHost, int httpPort,
     long compactAfterBytes, long snapshotBytesMax) {
 
@@ -30,12 +31,14 @@ public record NodeSettings(int nodeId, String dataDir, List<Integer> metaVoters,
   public static NodeSettings fromConfig(Config config) {
     Config h = config.getConfig("holdfast");
     int id = h.getInt("node.id");
-    require(id >= 0, "holdfast.node.id must be 0 (application node) or a server node id >= 1, got " + id);
+    require(id >= 0 && id < ReplicaIds.STRIDE, "holdfast.node.id must be 0 (application node) or a server node id"
+        + " from 1 to " + (ReplicaIds.STRIDE - 1) + ", got " + id);
     List<Integer> voters = h.getIntList("meta.voters");
     require(voters.size() == 1 || voters.size() == 3 || voters.size() == 5,
         "holdfast.meta.voters must list 1, 3 or 5 node ids, got " + voters);
-    require(voters.stream().distinct().count() == voters.size() && voters.stream().allMatch(v -> v >= 1),
-        "holdfast.meta.voters must be distinct node ids >= 1, got " + voters);
+    require(voters.stream().distinct().count() == voters.size()
+        && voters.stream().allMatch(v -> v >= 1 && v < ReplicaIds.STRIDE),
+        "holdfast.meta.voters must be distinct node ids from 1 to " + (ReplicaIds.STRIDE - 1) + ", got " + voters);
     Duration tick = h.getDuration("raft.tick");
     require(!tick.isNegative() && tick.toMillis() >= 1, "holdfast.raft.tick must be at least 1ms");
     int election = (int) (h.getDuration("raft.election-timeout").toMillis() / tick.toMillis());
@@ -56,7 +59,7 @@ public record NodeSettings(int nodeId, String dataDir, List<Integer> metaVoters,
     require(compactAfter >= 1024, "holdfast.raft.compact-after must be at least 1 KiB");
     require(snapshotMax + (1 << 20) <= largeFrame, "holdfast.raft.snapshot-bytes-max (" + snapshotMax
         + ") must stay 1 MiB under pekko.remote.artery.advanced.maximum-large-frame-size (" + largeFrame + ")");
-    return new NodeSettings(id, h.getString("node.data-dir"), List.copyOf(voters), tick, raft, timeout, poll,
+    return new NodeSettings(id, h.getString("node.data-dir"), h.getBoolean("node.rejoin"), List.copyOf(voters), tick, raft, timeout, poll,
         h.getBoolean("http.enabled"), h.getString("http.host"), port, compactAfter, snapshotMax);
   }
 

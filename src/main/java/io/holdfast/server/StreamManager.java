@@ -2,6 +2,7 @@ package io.holdfast.server;
 
 import io.holdfast.meta.MetaCodec;
 import io.holdfast.meta.MetaState;
+import io.holdfast.meta.ReplicaIds;
 import io.holdfast.node.NodeStorage;
 import io.holdfast.raft.message.Membership;
 import io.holdfast.replica.MetaMachine;
@@ -30,6 +31,12 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * disk's incarnation first (D9); a node the meta group refuses (its disk was wiped or replaced)
  * hosts no stream replica. Stream replicas are stopped only when the committed meta state lists
  * their group as deleted (D8) — never because a view lacks them.
+ *
+ * <p>Replicas run under Raft ids that carry their node's join count ({@link ReplicaIds}). A meta
+ * voter whose data directory holds no meta replica starts one at once only while the cluster forms
+ * ({@code holdfast.node.rejoin} off); a rejoining node first registers its disk, and then starts
+ * its meta replica as a new member under the id the meta group gave it — an empty log must never
+ * vote under an id whose votes the group remembers (D9).
  */
 public final class StreamManager extends AbstractBehavior<StreamManager.Command> {
   public sealed interface Command {}
@@ -55,20 +62,24 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
   private final GroupRouter router;
   private final TreeMap<String, ActorRef<ReplicaShell.Command>> children = new TreeMap<>();
   private final Map<String, List<Integer>> members = new HashMap<>();
+  /** Each running replica's Raft id. */
+  private final Map<String, Integer> ids = new HashMap<>();
   private final java.util.Set<String> retiring = new java.util.HashSet<>();
   private MetaState view;
   private String registration = "pending";
   private boolean registering;
 
   public static Behavior<Command> create(NodeSettings settings, ActorRef<NodeStorage.Command> storage,
-      ActorRef<ReplicaHost.Command> host, String incarnation, String http, GroupRouter router) {
+      ActorRef<ReplicaHost.Command> host, String incarnation, java.util.Set<String> stored, String http,
+      GroupRouter router) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new StreamManager(ctx, timers, settings, storage, host, incarnation, http, router)));
+        new StreamManager(ctx, timers, settings, storage, host, incarnation, stored, http, router)));
   }
 
+  /** @param stored the names of the replica logs the data directory held at start */
   private StreamManager(ActorContext<Command> ctx, TimerScheduler<Command> timers, NodeSettings settings,
-      ActorRef<NodeStorage.Command> storage, ActorRef<ReplicaHost.Command> host, String incarnation, String http,
-      GroupRouter router) {
+      ActorRef<NodeStorage.Command> storage, ActorRef<ReplicaHost.Command> host, String incarnation,
+      java.util.Set<String> stored, String http, GroupRouter router) {
     super(ctx);
     this.settings = settings;
     this.storage = storage;
@@ -76,9 +87,15 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     this.incarnation = incarnation;
     this.http = http;
     this.router = router;
-    if (settings.metaVoters().contains(settings.nodeId())) {
-      spawn("meta", "meta", settings.metaVoters(), Membership.ofVoters(settings.metaVoters().stream()
-          .mapToInt(Integer::intValue).toArray()), new MetaMachine());
+    if (metaVoter()) {
+      int join = stored.stream().mapToInt(n -> ReplicaIds.joinOf(n, "meta")).max().orElse(-1);
+      if (join >= 0 || !settings.rejoin()) {
+        spawnMeta(Math.max(join, 0), Membership.ofVoters(settings.metaVoters().stream()
+            .mapToInt(Integer::intValue).toArray())); // the membership only counts on an empty log
+      } else {
+        ctx.getLog().info("Node {} rejoins with no meta replica on its disk: it starts one as a new member once"
+            + " the meta group has registered this disk", settings.nodeId());
+      }
     }
     timers.startTimerWithFixedDelay(Tick.INSTANCE, Duration.ofMillis(500));
     ctx.getSelf().tell(Tick.INSTANCE);
@@ -95,6 +112,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
           if (children.get(r.group()) == r.ref()) {
             children.remove(r.group());
             members.remove(r.group());
+            ids.remove(r.group());
             retiring.remove(r.group());
             reconcile(); // a replica retired and is wanted again: start it anew on its data
           }
@@ -112,7 +130,8 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     children.forEach((group, ref) -> connect(ref, members.get(group)));
     if (registration.equals("pending") && !registering) {
       registering = true;
-      byte[] command = MetaCodec.encode(new MetaState.RegisterNode(settings.nodeId(), incarnation, http));
+      byte[] command = MetaCodec.encode(new MetaState.RegisterNode(settings.nodeId(), incarnation, http,
+          settings.rejoin()));
       getContext().pipeToSelf(router.propose("meta", settings.metaVoters(), new Wire.MetaChange(command),
           Duration.ofSeconds(2), null), (outcome, failure) -> new Registered(failure != null ? failure : outcome));
     }
@@ -129,8 +148,14 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
         reconcile();
       } else {
         registration = "refused: " + m.message();
-        getContext().getLog().error("Node {} refused by the meta group; it hosts no stream replica: {}",
+        getContext().getLog().error("Node {} refused by the meta group; it hosts no replica: {}",
             settings.nodeId(), m.message());
+        ActorRef<ReplicaShell.Command> meta = children.get("meta");
+        if (meta != null) {
+          // This disk is not the one the group knows under this id (wiped, yet started with rejoin
+          // off): its meta replica holds nothing the group agreed to and must not vote again.
+          getContext().stop(meta);
+        }
       }
     }
     return this;
@@ -147,8 +172,19 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     if (view == null || !registration.equals("registered")) {
       return;
     }
+    MetaState.Node me = view.nodes().get(settings.nodeId());
+    if (me == null || !me.incarnation().equals(incarnation)) {
+      return; // a view from before this disk registered: its placement may name replicas this disk never had
+    }
+    reconcileMeta(me);
     for (MetaState.StreamRecord s : view.streams().values()) {
       boolean placed = s.placement().contains(settings.nodeId());
+      int id = s.replicaId(settings.nodeId());
+      if (placed && children.containsKey(s.group()) && ids.get(s.group()) != id && !retiring.contains(s.group())) {
+        // Placed anew (this node came back with a new disk): the running replica is not the member wanted.
+        getContext().getLog().info("Replica {} is replaced by a new member with id {}", s.group(), id);
+        retiring.add(s.group());
+      }
       if (placed && !children.containsKey(s.group())) {
         // Only the nodes the group was created on bootstrap it, and only while they never left; a
         // node added later (or again) joins with a fresh, empty log, as a learner the leader brings
@@ -156,7 +192,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
         Membership initial = s.bootstraps(settings.nodeId())
             ? Membership.ofVoters(s.initialPlacement().stream().mapToInt(Integer::intValue).toArray())
             : Membership.EMPTY;
-        spawn(s.group(), s.storageName(settings.nodeId()), s.placement(), initial,
+        spawn(s.group(), s.storageName(settings.nodeId()), id, s.replicaIds(), initial,
             new StreamMachine(s.name(), s.group()));
       }
       ActorRef<ReplicaShell.Command> child = children.get(s.group());
@@ -166,9 +202,9 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
       if (placed && retiring.contains(s.group())) {
         getContext().stop(child); // placed again while retiring: start anew, on a fresh log, once it stopped
       } else if (placed) {
-        members.put(s.group(), s.placement());
+        members.put(s.group(), s.replicaIds());
         child.tell(new ReplicaShell.Configure(s.limits())); // the leader brings the stream there
-        child.tell(new ReplicaShell.Members(s.placement()));
+        child.tell(new ReplicaShell.Members(s.replicaIds()));
       } else {
         retiring.add(s.group());
         child.tell(ReplicaShell.Retire.INSTANCE);
@@ -185,30 +221,67 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     }
   }
 
-  private void spawn(String group, String storageName, List<Integer> placement, Membership initial,
+  private boolean metaVoter() {
+    return settings.metaVoters().contains(settings.nodeId());
+  }
+
+  /**
+   * Starts the meta replica of a rejoining node once the committed view holds this disk, under the
+   * id the meta group gave it; tells a running one which ids the meta voters have now (a voter that
+   * rejoined with a new disk is replaced by its new replica, one membership change at a time).
+   */
+  private void reconcileMeta(MetaState.Node me) {
+    if (!metaVoter()) {
+      return;
+    }
+    if (!children.containsKey("meta")) {
+      spawnMeta(me.generation(), Membership.EMPTY); // a learner the leader brings up to date
+    }
+    ActorRef<ReplicaShell.Command> meta = children.get("meta");
+    if (meta != null) {
+      List<Integer> desired = settings.metaVoters().stream().map(view::metaReplicaId).toList();
+      members.put("meta", desired);
+      meta.tell(new ReplicaShell.Members(desired));
+    }
+  }
+
+  private void spawnMeta(int join, Membership initial) {
+    List<Integer> voters = settings.metaVoters().stream()
+        .map(v -> v == settings.nodeId() ? ReplicaIds.of(v, join) : view != null ? view.metaReplicaId(v) : v)
+        .toList();
+    spawn("meta", ReplicaIds.storageName("meta", join), ReplicaIds.of(settings.nodeId(), join), voters, initial,
+        new MetaMachine());
+  }
+
+  private void spawn(String group, String storageName, int self, List<Integer> peerIds, Membership initial,
       ReplicatedMachine machine) {
-    long seed = storageName.hashCode() * 31L + settings.nodeId();
-    ActorRef<ReplicaShell.Command> ref = getContext().spawn(ReplicaShell.create(group, storageName, settings.nodeId(),
+    long seed = storageName.hashCode() * 31L + self;
+    ActorRef<ReplicaShell.Command> ref = getContext().spawn(ReplicaShell.create(group, storageName, self,
         initial, settings.raft(), settings.tick(), storage, seed, machine), group);
     getContext().watchWith(ref, new ReplicaStopped(group, ref));
     LocalReplicas.get(getContext().getSystem()).started(group, ref);
     children.put(group, ref);
-    members.put(group, List.copyOf(placement));
+    ids.put(group, self);
+    members.put(group, List.copyOf(peerIds));
     ref.tell(new ReplicaShell.Compaction(settings.compactAfterBytes(), settings.snapshotBytesMax()));
-    connect(ref, placement);
+    connect(ref, peerIds);
   }
 
-  /** Tells a replica where its peers' hosts are: the usual one, and the large-message one for snapshots. */
-  private void connect(ActorRef<ReplicaShell.Command> replica, List<Integer> placement) {
+  /**
+   * Tells a replica where its peers' hosts are, by Raft id: the usual one, and the large-message
+   * one for snapshots. A replica id leads to its node ({@link ReplicaIds#node}).
+   */
+  private void connect(ActorRef<ReplicaShell.Command> replica, List<Integer> peerIds) {
     Map<Integer, ActorRef<ReplicaHost.Command>> peers = new HashMap<>();
     Map<Integer, ActorRef<ReplicaHost.Command>> large = new HashMap<>();
-    for (int id : placement) {
-      if (id == settings.nodeId()) {
+    for (int id : peerIds) {
+      int node = ReplicaIds.node(id);
+      if (node == settings.nodeId()) {
         peers.put(id, host);
         large.put(id, host);
       } else {
-        NodeDirectory.host(getContext().getSystem(), id).ifPresent(h -> peers.put(id, h));
-        NodeDirectory.largeHost(getContext().getSystem(), id).ifPresent(h -> large.put(id, h));
+        NodeDirectory.host(getContext().getSystem(), node).ifPresent(h -> peers.put(id, h));
+        NodeDirectory.largeHost(getContext().getSystem(), node).ifPresent(h -> large.put(id, h));
       }
     }
     replica.tell(new ReplicaShell.Connect(peers, host, large));

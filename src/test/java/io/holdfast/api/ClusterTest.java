@@ -57,6 +57,8 @@ class ClusterTest {
   private final Map<Integer, Integer> ports = new TreeMap<>();
   private ActorSystem<Void> app;
   private int httpPort;
+  /** Set once the cluster formed: nodes start with holdfast.node.rejoin on from then on. */
+  private boolean formed;
   /** value → sequence, for every acked publish. */
   private final Map<String, Long> acked = new TreeMap<>();
 
@@ -76,6 +78,7 @@ class ClusterTest {
     }
     HttpApi.start(nodes.get(1), Holdfast.get(nodes.get(1)), "127.0.0.1", httpPort).toCompletableFuture()
         .get(30, TimeUnit.SECONDS);
+    formed = true;
   }
 
   @AfterAll
@@ -121,9 +124,10 @@ class ClusterTest {
         pekko.coordinated-shutdown.exit-jvm = off
         holdfast.node.id = %d
         holdfast.node.data-dir = "%s"
+        holdfast.node.rejoin = %s
         holdfast.client.request-timeout = 4s
         holdfast.raft.compact-after = 16 KiB
-        """.formatted(port, seeds, roles, id, tmp.resolve("node" + id).toString().replace("\\", "/")))
+        """.formatted(port, seeds, roles, id, tmp.resolve("node" + id).toString().replace("\\", "/"), formed))
         .withFallback(ConfigFactory.load());
   }
 
@@ -375,13 +379,15 @@ class ClusterTest {
       assertEquals(i + 1, all.get(i).seq());
       assertEquals("g" + (i + 1), new String(all.get(i).payload(), StandardCharsets.UTF_8));
     }
-    // Back to 3 is refused clearly: the nodes that left may not be placed again (not proven safe yet).
-    try {
-      h.updateStream(new StreamConfig("grow", List.of("grow.>"), 3)).toCompletableFuture().get();
-      fail("re-placed on nodes that left");
-    } catch (ExecutionException e) {
-      assertEquals(io.holdfast.meta.MetaState.NO_RESOURCES,
-          assertInstanceOf(HoldfastException.Conflict.class, e.getCause()).code());
+    // Back to 3: the nodes that left are placed again, as new members (new replica ids, fresh logs).
+    StreamInfo again = h.updateStream(new StreamConfig("grow", List.of("grow.>"), 3)).toCompletableFuture().get();
+    assertEquals(List.of(1, 2, 3), again.cluster().replicas());
+    for (int i = 31; i <= 40; i++) {
+      publishTo(h, "grow.x", "g" + i, i);
+    }
+    for (int id : List.of(1, 2, 3)) {
+      await(() -> hf(nodes.get(id)).readLocalReplica("grow", 1, 100).toCompletableFuture().get().size() == 40,
+          "node " + id + " holds the 40 messages again");
     }
     h.deleteStream("grow").toCompletableFuture().get();
   }
@@ -524,7 +530,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(9)
+  @Order(10)
   void theLeaderStopsAndAnotherTakesOverWithoutLosingAnAck() throws Exception {
     int leader = hf(nodes.get(1)).streamInfo("orders").toCompletableFuture().get().cluster().leader();
     assertTrue(leader >= 1 && leader <= 3, "a leader: " + leader);
@@ -543,6 +549,17 @@ class ClusterTest {
     }
   }
 
+  /** The voters of {@code group} as node {@code s}'s own replica sees them (empty if it has none). */
+  private static List<Integer> voters(ActorSystem<Void> s, String group) throws Exception {
+    var replica = io.holdfast.server.LocalReplicas.get(s).find(group);
+    if (replica.isEmpty()) {
+      return List.of();
+    }
+    return org.apache.pekko.actor.typed.javadsl.AskPattern.<io.holdfast.replica.ReplicaShell.Command,
+        io.holdfast.replica.ReplicaShell.Status>ask(replica.get(), io.holdfast.replica.ReplicaShell.GetStatus::new,
+        Duration.ofSeconds(2), s.scheduler()).toCompletableFuture().get().voters();
+  }
+
   private void restart(int id) throws Exception {
     start(id);
     await(() -> hf(nodes.get(id)).clusterStatus().toCompletableFuture().get().registration().equals("registered"),
@@ -551,7 +568,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(10)
+  @Order(11)
   void aConsumerMidStreamAcrossALeaderStopRedeliversNothingAckedAndLosesNothingUnacked() throws Exception {
     Holdfast h = hf(app); // an application node: it reaches the stream through the cluster
     h.createStream(new StreamConfig("tasks", List.of("tasks.>"), 3)).toCompletableFuture().get();
@@ -640,7 +657,55 @@ class ClusterTest {
   }
 
   @Test
-  @Order(11)
+  @Order(9)
+  void aNodeWhoseDiskWasWipedComesBackAsANewMemberOfEveryGroupAndNothingAckedIsLost() throws Exception {
+    int leader = hf(nodes.get(1)).streamInfo("orders").toCompletableFuture().get().cluster().leader();
+    int victim = leader == 3 ? 2 : 3; // not the first seed
+    int other = 5 - victim; // neither node 1 nor the victim
+    for (int i = 0; i < 20; i++) {
+      publish(nodes.get(1), "orders.wipe", "before-wipe-" + i);
+    }
+    stop(victim);
+    Path data = tmp.resolve("node" + victim);
+    try (var walk = java.nio.file.Files.walk(data)) { // the disk is replaced: nothing of the node survives
+      for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        java.nio.file.Files.delete(p);
+      }
+    }
+    for (int i = 0; i < 10; i++) {
+      publish(nodes.get(1), "orders.wipe", "while-wiped-" + i);
+    }
+    restart(victim); // rejoin on: it registers its new disk; its replicas come back as new members and catch up
+    var me = hf(nodes.get(1)).clusterStatus().toCompletableFuture().get().nodes().stream()
+        .filter(n -> n.id() == victim).findFirst().orElseThrow();
+    assertEquals(1, me.generation(), "registered as the node's first new disk");
+    String orders = hf(nodes.get(1)).streamInfo("orders").toCompletableFuture().get().cluster().group();
+    List<Integer> voters = new ArrayList<>(List.of(1, other, 1000 + victim));
+    java.util.Collections.sort(voters);
+    for (String group : List.of("meta", orders)) { // the old replica id removed, the new one a voter, everywhere
+      await(() -> {
+        for (ActorSystem<Void> s : nodes.values()) {
+          if (!voters(s, group).equals(voters)) {
+            return false;
+          }
+        }
+        return true;
+      }, group + " has voters " + voters + " on every node");
+    }
+    // The new replicas vote: with the third node stopped, the meta group and the stream still
+    // have a majority only because the victim's new replicas took the old ones' places as voters.
+    stop(other);
+    retrying(() -> hf(nodes.get(1)).createStream(new StreamConfig("after-wipe", List.of("after-wipe.>"), 1)),
+        HoldfastException.Unavailable.class, HoldfastException.OutcomeUnknown.class);
+    for (int i = 0; i < 10; i++) {
+      publish(nodes.get(victim), "orders.wipe", "other-down-" + i);
+    }
+    restart(other);
+    hf(nodes.get(1)).deleteStream("after-wipe").toCompletableFuture().get();
+  }
+
+  @Test
+  @Order(12)
   void withoutAQuorumAPublishFailsClearlyWithinTheTimeoutAndIsNeverAcked() throws Exception {
     List<Integer> ids = new ArrayList<>(nodes.keySet());
     stop(ids.get(0));

@@ -22,18 +22,51 @@ class MetaStateTest {
 
   private void registerNodes(int n) {
     for (int id = 1; id <= n; id++) {
-      assertTrue(apply(new MetaState.RegisterNode(id, "disk-" + id, "http://n" + id)).ok());
+      assertTrue(apply(new MetaState.RegisterNode(id, "disk-" + id, "http://n" + id, false)).ok());
     }
   }
 
   @Test
   void aNodeIdIsBoundToItsDiskIncarnation() {
     registerNodes(1);
-    assertTrue(apply(new MetaState.RegisterNode(1, "disk-1", "http://moved")).ok(), "same disk: address may change");
+    assertTrue(apply(new MetaState.RegisterNode(1, "disk-1", "http://moved", false)).ok(), "same disk: address may change");
     assertEquals("http://moved", meta.nodes().get(1).http());
-    MetaState.Result wiped = apply(new MetaState.RegisterNode(1, "a-new-disk", "http://n1"));
-    assertEquals(MetaState.IDENTITY, wiped.code());
+    MetaState.Result wiped = apply(new MetaState.RegisterNode(1, "a-new-disk", "http://n1", false));
+    assertEquals(MetaState.IDENTITY, wiped.code(), "a new disk without rejoin is a mistake, not a new member");
     assertEquals("disk-1", meta.nodes().get(1).incarnation());
+    assertEquals(0, meta.nodes().get(1).generation());
+  }
+
+  @Test
+  void aRejoiningDiskReplacesEveryReplicaItsNodeHeldByANewMemberUnderANewId() {
+    registerNodes(4);
+    apply(new MetaState.CreateStream("a", List.of("a.>"), 3));
+    apply(new MetaState.CreateStream("b", List.of("b.>"), 1));
+    assertEquals(List.of(1, 2, 3), meta.streams().get("a").replicaIds());
+    assertEquals(List.of(4), meta.streams().get("b").placement());
+    assertEquals(3, meta.metaReplicaId(3));
+
+    assertTrue(apply(new MetaState.RegisterNode(3, "disk-3", "http://n3", true)).ok());
+    assertEquals(0, meta.nodes().get(3).generation(), "the same disk with rejoin on: nothing to replace");
+    assertTrue(apply(new MetaState.RegisterNode(3, "wiped-3", "http://n3", true)).ok());
+    assertEquals("wiped-3", meta.nodes().get(3).incarnation());
+    assertEquals(1, meta.nodes().get(3).generation());
+    assertEquals(1003, meta.metaReplicaId(3), "the meta replica comes back as a new member");
+    MetaState.StreamRecord a = meta.streams().get("a");
+    assertEquals(List.of(1, 2, 3), a.placement(), "still placed there");
+    assertEquals(List.of(1, 2, 1003), a.replicaIds(), "under a new id");
+    assertEquals(a.group() + "~1", a.storageName(3), "on a fresh log");
+    assertTrue(!a.bootstraps(3), "it joins as a learner; it never bootstraps the group again");
+    assertEquals(List.of(4), meta.streams().get("b").replicaIds(), "a stream the node did not hold is untouched");
+
+    assertTrue(apply(new MetaState.RegisterNode(3, "wiped-3", "http://n3", true)).ok(), "a retried registration");
+    assertEquals(1, meta.nodes().get(3).generation(), "changes nothing");
+    assertTrue(apply(new MetaState.RegisterNode(3, "wiped-again", "http://n3", true)).ok());
+    assertEquals(List.of(1, 2, 2003), meta.streams().get("a").replicaIds());
+    assertEquals(2003, meta.metaReplicaId(3));
+
+    assertTrue(apply(new MetaState.RegisterNode(7, "disk-7", "http://n7", true)).ok());
+    assertEquals(1007, meta.metaReplicaId(7), "an unknown node that rejoins may have voted under its id before");
   }
 
   @Test
@@ -113,11 +146,14 @@ class MetaStateTest {
     assertTrue(apply(new MetaState.UpdateStream("a", List.of("a.>"), 1, StreamLimits.DEFAULT)).ok());
     assertEquals(List.of(1), meta.streams().get("a").placement());
     assertTrue(apply(new MetaState.UpdateStream("a", List.of("a.>"), 2, StreamLimits.DEFAULT)).ok());
-    assertEquals(List.of(1, 2), meta.streams().get("a").placement(), "nodes 4 and 5 held it: only node 2 is fresh");
-    assertTrue(apply(new MetaState.UpdateStream("a", List.of("a.>"), 3, StreamLimits.DEFAULT)).ok());
-    assertEquals(List.of(1, 2, 3), meta.streams().get("a").placement());
-    assertEquals(MetaState.NO_RESOURCES, apply(new MetaState.UpdateStream("a", List.of("a.>"), 4, StreamLimits.DEFAULT))
-        .code(), "nodes 4 and 5 left: they are not placed again");
+    assertEquals(List.of(1, 4), meta.streams().get("a").placement(), "node 4 held it before: it is placed again");
+    MetaState.StreamRecord back = meta.streams().get("a");
+    assertEquals(List.of(1001, 1004), back.replicaIds(), "as a new member, never under its old replica id 4");
+    assertEquals(back.group() + "~1", back.storageName(4), "and on a fresh log");
+    assertTrue(!back.bootstraps(4));
+    assertTrue(apply(new MetaState.UpdateStream("a", List.of("a.>"), 1, StreamLimits.DEFAULT)).ok());
+    assertTrue(apply(new MetaState.UpdateStream("a", List.of("a.>"), 2, StreamLimits.DEFAULT)).ok());
+    assertEquals(List.of(1001, 2004), meta.streams().get("a").replicaIds(), "each time it comes back, a new id");
   }
 
   @Test
