@@ -29,6 +29,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -123,7 +124,7 @@ final class TortureCommand {
             .put("unexpected", c.unexpected).put("recovered", c.recovered).put("duplicates", c.duplicates)
             .put("misplaced", c.misplaced)
             .put("unknown", run.unknown.size()).put("consumed", run.consumed.get())
-            .put("faults_injected", run.windows.size()).put("nodes_refused", run.refused.size())
+            .put("faults_injected", run.windows.size()).put("nodes_refused", run.refusals.get())
             .put("nodes_read", c.readNodes)
             .put("valid", c.valid());
         out.println(j);
@@ -166,8 +167,13 @@ final class TortureCommand {
     final ConcurrentHashMap<Integer, List<Long>> latencies = new ConcurrentHashMap<>();
     final List<Window> windows = Collections.synchronizedList(new ArrayList<>());
     final Set<Integer> down = ConcurrentHashMap.newKeySet();
-    /** Nodes whose storage refused to open after damage (fail-stop, D5/D6): down for the rest of the run. */
+    /**
+     * Nodes whose storage refused to open after damage (fail-stop, D5/D6), until the operator's
+     * remedy: {@link #replaceRefused} gives each a new disk, and it comes back as a new member (D9).
+     */
     final Map<Integer, String> refused = new ConcurrentHashMap<>();
+    /** How many times a node refused to open, over the run. */
+    final AtomicInteger refusals = new AtomicInteger();
     long t0;
 
     Run(LocalCluster cluster, long seed, PrintStream err) {
@@ -324,6 +330,7 @@ final class TortureCommand {
           break;
         }
         noticeExits();
+        replaceRefused();
         if (next % order.size() == 0) {
           prng.shuffle(order);
         }
@@ -482,9 +489,7 @@ final class TortureCommand {
         }
         what.append(", stream grown back to R").append(replicas).append(" on ").append(placement(other));
       }
-      if (placement(other).contains(victim)) { // with spare nodes the stream may have grown onto another one
-        what.append(awaitCaughtUp(victim) ? "; caught up" : "; NOT caught up within 90 s");
-      }
+      what.append(awaitCaughtUp(victim) ? "; caught up" : "; NOT caught up within 90 s");
       return what.toString();
     }
 
@@ -503,15 +508,47 @@ final class TortureCommand {
       return -1;
     }
 
-    /** Until node {@code id}'s own replica holds what the leader held when this began (90 s at most). */
+    private void refuse(int id, String why) {
+      refused.put(id, why);
+      refusals.incrementAndGet();
+    }
+
+    /**
+     * What an operator does with a node whose storage refuses to open: replaces its disk. The
+     * data directory is wiped and the node started again; with {@code holdfast.node.rejoin} on it
+     * registers the new disk and each of its replicas comes back as a new member, caught up from
+     * the others before the next fault (as after the membership fault).
+     */
+    void replaceRefused() throws Exception {
+      for (int id : List.copyOf(refused.keySet())) {
+        double start = now();
+        deleteTree(dataDir(id));
+        refused.remove(id);
+        down.add(id);
+        restart(List.of(id), true);
+        boolean caughtUp = cluster.pid(id).isPresent() && awaitCaughtUp(id);
+        String what = "replaced: node " + id + "'s refused disk wiped; back as a new member"
+            + (caughtUp ? ", caught up" : ", NOT caught up within 90 s");
+        windows.add(new Window(start, now(), what));
+        err.printf("torture: %.1f s: %s%n", now(), what);
+      }
+    }
+
+    /**
+     * Until node {@code id}'s own replica holds what the leader held when this began (90 s at
+     * most); at once if the stream is not placed there (with spare nodes it may have grown elsewhere).
+     */
     private boolean awaitCaughtUp(int id) throws Exception {
       long target = -1;
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
       while (System.nanoTime() < deadline) {
         try {
+          ClientCommands.Client c = new ClientCommands.Client(cluster.node(id).http());
+          if (!placement(c).contains(id)) {
+            return true;
+          }
           if (target < 0) {
-            target = new ClientCommands.Client(cluster.node(id).http()).call("GET", "/streams/" + STREAM, null)
-                .path("state").path("last_seq").asLong(-1);
+            target = c.call("GET", "/streams/" + STREAM, null).path("state").path("last_seq").asLong(-1);
           }
           if (target >= 0 && DemoCommand.readReplica(cluster.node(id), STREAM).size() >= target) {
             return true;
@@ -640,7 +677,7 @@ final class TortureCommand {
         if (!down.contains(id) && cluster.pid(id).isEmpty()) {
           String why = whyExited(id);
           if (why.contains("failed to start")) {
-            refused.put(id, why);
+            refuse(id, why);
             windows.add(new Window(now(), now(), "refused: node " + id + ": " + why));
             err.printf("torture: %.1f s: node %d refused to open: %s%n", now(), id, why);
           } else {
@@ -719,7 +756,7 @@ final class TortureCommand {
           if (cluster.pid(id).isEmpty()) {
             String why = whyExited(id);
             if (why.contains("failed to start")) {
-              refused.put(id, why);
+              refuse(id, why);
             }
             waiting.remove((Integer) id);
           } else if (LocalCluster.healthy(http, cluster.node(id))) {
@@ -740,6 +777,7 @@ final class TortureCommand {
     void heal() throws Exception {
       Net.heal();
       cluster.resumeAll();
+      replaceRefused();
       List<Integer> stopped = new ArrayList<>();
       for (int id : live()) {
         if (cluster.pid(id).isEmpty()) {
@@ -759,7 +797,8 @@ final class TortureCommand {
             up.add(node);
           }
         }
-        noticeExits(); // downed again while the cluster settles: started again (or refused for good)
+        noticeExits(); // downed again while the cluster settles: started again
+        replaceRefused(); // or refused: given a new disk
         if (!up.isEmpty()) {
           noneUpSince = System.nanoTime();
         } else if (!rebootstrapped && System.nanoTime() - noneUpSince > TimeUnit.SECONDS.toNanos(30)) {

@@ -465,6 +465,12 @@ public final class RaftCore {
     return log.lastIndex();
   }
 
+  /** Leader: the highest index member {@code id} persisted that matches this log; -1 if not known here. */
+  public long matchIndex(int id) {
+    Progress pr = role == Role.LEADER ? progress.get(id) : null;
+    return pr == null ? -1 : pr.match;
+  }
+
   public long firstIndex() {
     return log.firstIndex();
   }

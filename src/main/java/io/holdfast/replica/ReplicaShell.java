@@ -382,6 +382,9 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     return drainReady();
   }
 
+  /** How many committed entries a learner may still lack when it is promoted (a few appends' worth). */
+  private static final long PROMOTE_LAG_MAX = 1024;
+
   /** One step toward {@link #desiredMembers}, if the last change is committed. */
   private void changeMembership() {
     if (desiredMembers == null || !core.membershipCommitted()) {
@@ -400,7 +403,11 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
         return;
       }
       if (m.learners().contains(id)) {
-        logChange("promotes " + id + " to voter", core.promote(id));
+        // Only once it holds nearly all that is committed: a voter still catching up counts
+        // toward the quorum size without helping to reach it.
+        if (core.matchIndex(id) + PROMOTE_LAG_MAX >= core.commitIndex()) {
+          logChange("promotes " + id + " to voter", core.promote(id));
+        }
         return;
       }
     }
