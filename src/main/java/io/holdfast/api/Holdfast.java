@@ -392,14 +392,24 @@ public final class Holdfast implements Extension {
    * in time is listed too, as not known to be recovered.
    */
   public CompletionStage<List<String>> recoveringLostTail() {
-    List<CompletableFuture<Optional<String>>> asks = new ArrayList<>();
+    return localReplicas().thenApply(all -> all.entrySet().stream()
+        .filter(e -> e.getValue().map(ReplicaShell.Status::recoveringLostTail).orElse(true))
+        .map(java.util.Map.Entry::getKey).toList());
+  }
+
+  /** Each replica on this node by group, with its status; empty if it did not answer within 2 s. */
+  public CompletionStage<SortedMap<String, Optional<ReplicaShell.Status>>> localReplicas() {
+    java.util.TreeMap<String, CompletableFuture<Optional<ReplicaShell.Status>>> asks = new java.util.TreeMap<>();
     for (var e : io.holdfast.server.LocalReplicas.get(system).all().entrySet()) {
-      asks.add(router.local(AskPattern.<ReplicaShell.Command, ReplicaShell.Status>ask(e.getValue(),
+      asks.put(e.getKey(), router.local(AskPattern.<ReplicaShell.Command, ReplicaShell.Status>ask(e.getValue(),
               ReplicaShell.GetStatus::new, Duration.ofSeconds(2), system.scheduler()))
-          .handle((s, failure) -> failure != null || s.recoveringLostTail() ? Optional.of(e.getKey()) : Optional.empty()));
+          .handle((st, failure) -> failure != null ? Optional.empty() : Optional.of(st)));
     }
-    return CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new))
-        .thenApply(v -> asks.stream().map(CompletableFuture::join).flatMap(Optional::stream).sorted().toList());
+    return CompletableFuture.allOf(asks.values().toArray(CompletableFuture[]::new)).thenApply(v -> {
+      SortedMap<String, Optional<ReplicaShell.Status>> out = new java.util.TreeMap<>();
+      asks.forEach((group, f) -> out.put(group, f.join()));
+      return out;
+    });
   }
 
   private int metaNodeOf(ActorRef<ReplicaShell.Command> ref) {

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.holdfast.api.Records.StreamConfig;
 import io.holdfast.api.Records.StreamInfo;
 import io.holdfast.api.Records.StreamMessage;
+import io.holdfast.replica.ReplicaShell;
 import io.holdfast.stream.StreamLimits;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -73,15 +74,30 @@ public final class HttpApi extends AllDirectives {
 
   /**
    * 200 once the node serves; {@code recovering_lost_tail} lists the groups whose replica here is
-   * still recovering entries a cut-off WAL tail took (they serve, but do not vote yet).
+   * still recovering entries a cut-off WAL tail took (they serve, but do not vote yet);
+   * {@code replicas} gives each local replica's Raft state (null if it did not answer in time).
    */
   private Route health() {
-    return completeWithFuture(holdfast.clusterStatus().thenCombine(holdfast.recoveringLostTail(), (s, recovering) -> {
+    return completeWithFuture(holdfast.clusterStatus().thenCombine(holdfast.localReplicas(), (s, replicas) -> {
       boolean ready = s.metaIndex() > 0 && s.metaLeader() > 0 && (s.node() == 0 || "registered".equals(s.registration()));
       ObjectNode body = JSON.createObjectNode().put("status", ready ? "ok" : "starting")
           .put("node", holdfast.settings().nodeId());
       ArrayNode groups = body.putArray("recovering_lost_tail");
-      recovering.forEach(groups::add);
+      ObjectNode each = body.putObject("replicas");
+      replicas.forEach((group, status) -> {
+        if (status.map(ReplicaShell.Status::recoveringLostTail).orElse(true)) {
+          groups.add(group);
+        }
+        if (status.isEmpty()) {
+          each.putNull(group);
+          return;
+        }
+        ReplicaShell.Status st = status.get();
+        ObjectNode r = each.putObject(group).put("id", st.id()).put("role", st.role().name().toLowerCase())
+            .put("term", st.term()).put("leader", st.leader()).put("commit", st.commitIndex())
+            .put("applied", st.appliedIndex());
+        st.voters().forEach(r.putArray("voters")::add);
+      });
       return respond(ready ? 200 : 503, body);
     }).exceptionally(e -> respond(503, JSON.createObjectNode().put("status", "starting")
         .put("node", holdfast.settings().nodeId()))));

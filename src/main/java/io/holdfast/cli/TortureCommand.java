@@ -458,7 +458,7 @@ final class TortureCommand {
       int victim;
       StringBuilder what = new StringBuilder("membership: ");
       if (remove) {
-        any.call("PUT", "/streams/" + STREAM, ("{\"replicas\":" + (replicas - 1) + "}").getBytes(StandardCharsets.UTF_8));
+        setReplicas(any, replicas - 1);
         List<Integer> after = placement(any);
         victim = before.stream().filter(id -> !after.contains(id)).findFirst().orElse(before.get(before.size() - 1));
         what.append("replica on node ").append(victim).append(" removed (R").append(replicas).append(" -> R")
@@ -475,22 +475,41 @@ final class TortureCommand {
       what.append("node ").append(victim).append(" wiped and back as a new member (generation ")
           .append(generation(other, victim)).append(")");
       if (remove) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (true) {
-          try {
-            other.call("PUT", "/streams/" + STREAM, ("{\"replicas\":" + replicas + "}").getBytes(StandardCharsets.UTF_8));
-            break;
-          } catch (ClientCommands.ServerError | IOException e) {
-            if (System.nanoTime() > deadline) {
-              throw e;
-            }
-            sleepMillis(500); // the meta group is still changing its own membership: retry
-          }
-        }
+        setReplicas(other, replicas);
         what.append(", stream grown back to R").append(replicas).append(" on ").append(placement(other));
       }
       what.append(awaitCaughtUp(victim) ? "; caught up" : "; NOT caught up within 90 s");
       return what.toString();
+    }
+
+    /**
+     * Sets the stream's replica count, again while the answer is an error (it is idempotent): the
+     * call returns once the stream's leader applied it, which waits for a leader (60 s at most).
+     */
+    private void setReplicas(ClientCommands.Client c, int replicas) throws Exception {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (true) {
+        try {
+          c.call("PUT", "/streams/" + STREAM, ("{\"replicas\":" + replicas + "}").getBytes(StandardCharsets.UTF_8));
+          return;
+        } catch (ClientCommands.ServerError | IOException e) {
+          if (System.nanoTime() > deadline) {
+            for (LocalCluster.Node node : cluster.nodes) { // what each replica thought, for the log
+              try {
+                for (String path : List.of("/health", "/streams/" + STREAM)) {
+                  err.println("torture: node " + node.id() + " " + path + ": " + http.send(HttpRequest.newBuilder(
+                      URI.create(node.http() + path)).timeout(Duration.ofSeconds(10)).build(),
+                      HttpResponse.BodyHandlers.ofString()).body());
+                }
+              } catch (IOException unreachable) {
+                err.println("torture: node " + node.id() + " health: " + unreachable);
+              }
+            }
+            throw e;
+          }
+          sleepMillis(500); // no leader yet, or the meta group is changing its own membership
+        }
+      }
     }
 
     private List<Integer> placement(ClientCommands.Client c) throws Exception {
