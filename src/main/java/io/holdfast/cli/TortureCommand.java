@@ -458,7 +458,7 @@ final class TortureCommand {
       int victim;
       StringBuilder what = new StringBuilder("membership: ");
       if (remove) {
-        setReplicas(any, replicas - 1);
+        setReplicas(live, replicas - 1);
         List<Integer> after = placement(any);
         victim = before.stream().filter(id -> !after.contains(id)).findFirst().orElse(before.get(before.size() - 1));
         what.append("replica on node ").append(victim).append(" removed (R").append(replicas).append(" -> R")
@@ -475,7 +475,7 @@ final class TortureCommand {
       what.append("node ").append(victim).append(" wiped and back as a new member (generation ")
           .append(generation(other, victim)).append(")");
       if (remove) {
-        setReplicas(other, replicas);
+        setReplicas(live, replicas);
         what.append(", stream grown back to R").append(replicas).append(" on ").append(placement(other));
       }
       what.append(awaitCaughtUp(victim) ? "; caught up" : "; NOT caught up within 90 s");
@@ -483,12 +483,14 @@ final class TortureCommand {
     }
 
     /**
-     * Sets the stream's replica count, again while the answer is an error (it is idempotent): the
-     * call returns once the stream's leader applied it, which waits for a leader (60 s at most).
+     * Sets the stream's replica count through one of {@code via} after another, again while the
+     * answer is an error (it is idempotent): the call returns once the stream's leader applied it,
+     * which waits for a leader (60 s at most).
      */
-    private void setReplicas(ClientCommands.Client c, int replicas) throws Exception {
+    private void setReplicas(List<Integer> via, int replicas) throws Exception {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-      while (true) {
+      for (int attempt = 0; ; attempt++) {
+        ClientCommands.Client c = new ClientCommands.Client(cluster.node(via.get(attempt % via.size())).http());
         try {
           c.call("PUT", "/streams/" + STREAM, ("{\"replicas\":" + replicas + "}").getBytes(StandardCharsets.UTF_8));
           return;
@@ -839,22 +841,28 @@ final class TortureCommand {
         Set<Integer> sizes = new HashSet<>();
         long lastSeq = -1;
         boolean allRead = !up.isEmpty();
+        List<String> errors = new ArrayList<>();
         for (LocalCluster.Node node : up) {
           try {
             if (lastSeq < 0) {
               lastSeq = new ClientCommands.Client(node.http()).call("GET", "/streams/" + STREAM, null)
                   .path("state").path("last_seq").asLong(-1);
             }
+          } catch (Exception e) {
+            errors.add("node " + node.id() + " stream info: " + e.getMessage()); // the next node may answer
+          }
+          try {
             sizes.add(DemoCommand.readReplica(node, STREAM).size());
           } catch (Exception e) {
             allRead = false;
+            errors.add("node " + node.id() + " replica: " + e.getMessage());
           }
         }
         if (allRead && lastSeq >= 0 && sizes.equals(Set.of((int) lastSeq)) && up.size() == live().size()) {
           return;
         }
         err.println("torture: healing: " + up.size() + " of " + cluster.nodes.size() + " nodes up, replica sizes "
-            + sizes + ", leader's last sequence " + lastSeq);
+            + sizes + ", leader's last sequence " + lastSeq + (errors.isEmpty() ? "" : "; " + errors));
         sleepMillis(2000); // polling other processes: their state is the condition
       }
       err.println("torture: the replicas did not converge within 180 s after healing");

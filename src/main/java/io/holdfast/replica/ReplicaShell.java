@@ -118,7 +118,16 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
    * This node no longer holds a replica of the group: stop once the group has let it go (a
    * committed membership no longer names it) or no leader has been heard of for a long while.
    */
-  public enum Retire implements Command { INSTANCE }
+  public enum Retire implements Command {
+    INSTANCE,
+    /**
+     * As {@link #INSTANCE}, and a new member replaces this replica on its node (placed again, a
+     * new id), which starts only once this one stopped: stop as soon as this replica does not
+     * lead (a removed follower may never hear that its removal committed); a leader first hands
+     * its leadership to another voter, which then removes this replica's id.
+     */
+    REPLACED
+  }
 
   public record GetStatus(ActorRef<Status> replyTo) implements Command, CborMessage {}
 
@@ -178,6 +187,8 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private Object desired;
   private List<Integer> desiredMembers;
   private boolean retiring;
+  private boolean replaced;
+  private int transferIn;
   private int ticksWithoutLeader;
   /** A retiring replica that hears of no leader for this many ticks has been let go. */
   private static final int RETIRE_AFTER_SILENT_TICKS = 200;
@@ -268,8 +279,9 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
           housekeepingIn = 0;
           return this;
         })
-        .onMessageEquals(Retire.INSTANCE, () -> {
+        .onMessage(Retire.class, r -> {
           retiring = true;
+          replaced |= r == Retire.REPLACED;
           return this;
         })
         .onMessage(Configure.class, c -> {
@@ -298,7 +310,12 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
       // Only once its removal is committed: a leader that removes itself must stay until the rest
       // of the group has that change, or the group can be left without a quorum.
       boolean letGo = !core.membership().contains(self) && core.membershipCommitted();
-      if (letGo || ticksWithoutLeader > RETIRE_AFTER_SILENT_TICKS) {
+      if (replaced && core.role() == RaftCore.Role.LEADER && --transferIn <= 0) {
+        transferIn = HOUSEKEEPING_TICKS; // one try per second: each makes the target campaign
+        core.membership().voters().stream().filter(v -> v != self).findFirst().ifPresent(core::transferLeadership);
+      }
+      if (letGo || ticksWithoutLeader > RETIRE_AFTER_SILENT_TICKS
+          || (replaced && core.role() != RaftCore.Role.LEADER)) {
         getContext().getLog().info("Replica {} (id {}) retires: the group no longer needs it", name, self);
         return Behaviors.stopped();
       }

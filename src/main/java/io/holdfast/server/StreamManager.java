@@ -181,8 +181,9 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
       boolean placed = s.placement().contains(settings.nodeId());
       int id = s.replicaId(settings.nodeId());
       if (placed && children.containsKey(s.group()) && ids.get(s.group()) != id && !retiring.contains(s.group())) {
-        // Placed anew (this node came back with a new disk): the running replica is not the member wanted.
-        getContext().getLog().info("Replica {} is replaced by a new member with id {}", s.group(), id);
+        // Placed anew while the old replica runs: the group removes its id; it retires, then the new one starts.
+        getContext().getLog().info("Replica {} (id {}) is replaced by a new member with id {}", s.group(),
+            ids.get(s.group()), id);
         retiring.add(s.group());
       }
       if (placed && !children.containsKey(s.group())) {
@@ -200,7 +201,10 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
         continue;
       }
       if (placed && retiring.contains(s.group())) {
-        getContext().stop(child); // placed again while retiring: start anew, on a fresh log, once it stopped
+        // Placed again while retiring: the new member starts (fresh log, new id) once this one has
+        // stopped — at once unless it leads; a leader that is removing itself must first see the
+        // rest of the group take that change, or the group could be left without a quorum.
+        child.tell(ReplicaShell.Retire.REPLACED);
       } else if (placed) {
         members.put(s.group(), s.replicaIds());
         child.tell(new ReplicaShell.Configure(s.limits())); // the leader brings the stream there
