@@ -452,14 +452,13 @@ final class TortureCommand {
           || live.stream().anyMatch(id -> cluster.pid(id).isEmpty() || !LocalCluster.healthy(http, cluster.node(id), true))) {
         return null;
       }
-      ClientCommands.Client any = new ClientCommands.Client(cluster.node(randomLiveNode()).http());
-      List<Integer> before = placement(any);
+      List<Integer> before = placement(live);
       boolean remove = replicas > 1 && prng.nextInt(2) == 0;
       int victim;
       StringBuilder what = new StringBuilder("membership: ");
       if (remove) {
         setReplicas(live, replicas - 1);
-        List<Integer> after = placement(any);
+        List<Integer> after = placement(live);
         victim = before.stream().filter(id -> !after.contains(id)).findFirst().orElse(before.get(before.size() - 1));
         what.append("replica on node ").append(victim).append(" removed (R").append(replicas).append(" -> R")
             .append(replicas - 1).append("), ");
@@ -470,37 +469,39 @@ final class TortureCommand {
       down.add(victim);
       deleteTree(dataDir(victim));
       restart(List.of(victim), true);
-      ClientCommands.Client other = new ClientCommands.Client(cluster.node(live.stream().filter(id -> id != victim)
-          .findFirst().orElseThrow()).http());
       what.append("node ").append(victim).append(" wiped and back as a new member (generation ")
-          .append(generation(other, victim)).append(")");
+          .append(generation(live, victim)).append(")");
       if (remove) {
         setReplicas(live, replicas);
-        what.append(", stream grown back to R").append(replicas).append(" on ").append(placement(other));
+        what.append(", stream grown back to R").append(replicas).append(" on ").append(placement(live));
       }
       what.append(awaitCaughtUp(victim) ? "; caught up" : "; NOT caught up within 90 s");
       return what.toString();
     }
 
-    /**
-     * Sets the stream's replica count through one of {@code via} after another, again while the
-     * answer is an error (it is idempotent): the call returns once the stream's leader applied it,
-     * which waits for a leader (60 s at most).
-     */
+    /** Sets the stream's replica count; returns once the stream's leader applied it. */
     private void setReplicas(List<Integer> via, int replicas) throws Exception {
+      call(via, "PUT", "/streams/" + STREAM, ("{\"replicas\":" + replicas + "}").getBytes(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * An idempotent API call through one of {@code via} after another, made again while the
+     * answer is an error — no leader yet, one changing, the meta group changing its own
+     * membership — for 60 s at most; then every node's view is logged and the error thrown.
+     */
+    private JsonNode call(List<Integer> via, String method, String path, byte[] body) throws Exception {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
       for (int attempt = 0; ; attempt++) {
         ClientCommands.Client c = new ClientCommands.Client(cluster.node(via.get(attempt % via.size())).http());
         try {
-          c.call("PUT", "/streams/" + STREAM, ("{\"replicas\":" + replicas + "}").getBytes(StandardCharsets.UTF_8));
-          return;
+          return c.call(method, path, body);
         } catch (ClientCommands.ServerError | IOException e) {
           if (System.nanoTime() > deadline) {
             for (LocalCluster.Node node : cluster.nodes) { // what each replica thought, for the log
               try {
-                for (String path : List.of("/health", "/streams/" + STREAM)) {
-                  err.println("torture: node " + node.id() + " " + path + ": " + http.send(HttpRequest.newBuilder(
-                      URI.create(node.http() + path)).timeout(Duration.ofSeconds(10)).build(),
+                for (String what : List.of("/health", "/streams/" + STREAM)) {
+                  err.println("torture: node " + node.id() + " " + what + ": " + http.send(HttpRequest.newBuilder(
+                      URI.create(node.http() + what)).timeout(Duration.ofSeconds(10)).build(),
                       HttpResponse.BodyHandlers.ofString()).body());
                 }
               } catch (IOException unreachable) {
@@ -509,19 +510,23 @@ final class TortureCommand {
             }
             throw e;
           }
-          sleepMillis(500); // no leader yet, or the meta group is changing its own membership
+          sleepMillis(500); // the next node, a little later
         }
       }
     }
 
-    private List<Integer> placement(ClientCommands.Client c) throws Exception {
+    private List<Integer> placement(List<Integer> via) throws Exception {
+      return placement(call(via, "GET", "/streams/" + STREAM, null));
+    }
+
+    private static List<Integer> placement(JsonNode streamInfo) {
       List<Integer> ids = new ArrayList<>();
-      c.call("GET", "/streams/" + STREAM, null).path("cluster").path("replicas").forEach(x -> ids.add(x.asInt()));
+      streamInfo.path("cluster").path("replicas").forEach(x -> ids.add(x.asInt()));
       return ids;
     }
 
-    private int generation(ClientCommands.Client c, int node) throws Exception {
-      for (JsonNode x : c.call("GET", "/cluster", null).path("nodes")) {
+    private int generation(List<Integer> via, int node) throws Exception {
+      for (JsonNode x : call(via, "GET", "/cluster", null).path("nodes")) {
         if (x.path("id").asInt() == node) {
           return x.path("generation").asInt();
         }
@@ -564,12 +569,12 @@ final class TortureCommand {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
       while (System.nanoTime() < deadline) {
         try {
-          ClientCommands.Client c = new ClientCommands.Client(cluster.node(id).http());
-          if (!placement(c).contains(id)) {
+          JsonNode info = new ClientCommands.Client(cluster.node(id).http()).call("GET", "/streams/" + STREAM, null);
+          if (!placement(info).contains(id)) {
             return true;
           }
           if (target < 0) {
-            target = c.call("GET", "/streams/" + STREAM, null).path("state").path("last_seq").asLong(-1);
+            target = info.path("state").path("last_seq").asLong(-1);
           }
           if (target >= 0 && DemoCommand.readReplica(cluster.node(id), STREAM).size() >= target) {
             return true;

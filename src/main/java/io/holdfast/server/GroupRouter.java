@@ -29,8 +29,6 @@ public final class GroupRouter {
   /** How long a group may go without answering, while being sent to, before its leader is located again. */
   private static final long STALL_NANOS = 1_000_000_000L;
   private static final Duration PROBE_TIMEOUT = Duration.ofMillis(500);
-  /** How long one try of a read waits for the leader before it is located again. */
-  private static final Duration READ_HOP = Duration.ofSeconds(2);
 
   /** The group could not take the request before the deadline (no leader, no quorum): retry later. */
   public record Unavailable(String reason) {}
@@ -64,7 +62,7 @@ public final class GroupRouter {
   public CompletionStage<Object> propose(String group, List<Integer> nodes, Wire.Proposal proposal,
       Duration timeout, Function<Duration, CompletionStage<Optional<ActorRef<ReplicaShell.Command>>>> locate) {
     long deadline = System.nanoTime() + timeout.toNanos();
-    return attempt(group, nodes, deadline, false, locate, leader -> local(AskPattern.<ReplicaShell.Command,
+    return attempt(group, nodes, deadline, locate, leader -> local(AskPattern.<ReplicaShell.Command,
         ReplicaShell.ProposeReply>ask(leader, r -> new ReplicaShell.Propose(proposal, r), remaining(deadline),
         system.scheduler())), reply -> {
           if (reply instanceof ReplicaShell.Refused r) {
@@ -78,22 +76,21 @@ public final class GroupRouter {
   }
 
   /**
-   * A read answered by the leader of {@code group} from its committed state. A read changes
-   * nothing, so one that goes unanswered for {@link #READ_HOP} is sent again, to the leader
-   * located anew, until the deadline.
+   * A read answered by the leader of {@code group} from its committed state. It waits for the
+   * leader's answer until the deadline (a busy leader answers reads after the proposals queued
+   * before them; cutting the wait short and asking again would only queue the read anew).
    */
   public CompletionStage<Object> readFromLeader(String group, List<Integer> nodes, Wire.Query query, Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
-    return attempt(group, nodes, deadline, true, null, leader -> local(AskPattern.<ReplicaShell.Command,
-        Wire.ReadReply>ask(leader, r -> new ReplicaShell.Read(query, true, r), min(READ_HOP, remaining(deadline)),
-        system.scheduler())), reply -> reply instanceof Wire.NotLeader n ? new Retry(n.leaderHint()) : reply);
+    return attempt(group, nodes, deadline, null, leader -> local(AskPattern.<ReplicaShell.Command, Wire.ReadReply>ask(
+        leader, r -> new ReplicaShell.Read(query, true, r), remaining(deadline), system.scheduler())),
+        reply -> reply instanceof Wire.NotLeader n ? new Retry(n.leaderHint()) : reply);
   }
 
   /** Retry after {@code leaderHint} refused: the hinted node (>0), unknown leader (0), or the same one later (-1). */
   private record Retry(int leaderHint) {}
 
-  /** @param idempotent whether a request sent and not answered may be sent again (a read) */
-  private <R> CompletionStage<Object> attempt(String group, List<Integer> nodes, long deadline, boolean idempotent,
+  private <R> CompletionStage<Object> attempt(String group, List<Integer> nodes, long deadline,
       Function<Duration, CompletionStage<Optional<ActorRef<ReplicaShell.Command>>>> locate,
       Function<ActorRef<ReplicaShell.Command>, CompletionStage<R>> send, Function<R, Object> interpret) {
     if (System.nanoTime() >= deadline) {
@@ -110,7 +107,7 @@ public final class GroupRouter {
         : locate(group, nodes, deadline, locate);
     return leader.thenCompose(found -> {
       if (found.isEmpty()) {
-        return later(() -> attempt(group, nodes, deadline, idempotent, locate, send, interpret), 100);
+        return later(() -> attempt(group, nodes, deadline, locate, send, interpret), 100);
       }
       ActorRef<ReplicaShell.Command> target = found.get();
       route.leader = target;
@@ -120,15 +117,13 @@ public final class GroupRouter {
       route.lastSend = System.nanoTime();
       return send.apply(target).handle((reply, failure) -> {
         if (failure != null) {
-          // Located again next time. Sequential requests that each wait out their deadline never
-          // look stalled to the check above (each send restarts the silence clock), and a path
-          // reference outlives its actor: a node restarted without this replica (retired, or a
-          // wiped disk back as a new member) is reachable, yet nothing there answers.
+          // Located again by the next request. Requests sent one at a time, each waiting out its
+          // deadline, never look stalled to the check above (each send restarts the silence
+          // clock); and a path reference outlives its actor: a node restarted without this
+          // replica (retired, or a wiped disk back as a new member) is reachable, yet nothing
+          // there answers.
           if (route.leader == target) {
             route.leader = null;
-          }
-          if (idempotent) {
-            return attempt(group, nodes, deadline, idempotent, locate, send, interpret);
           }
           return CompletableFuture.<Object>completedFuture(new Unknown("no answer from the leader of " + group
               + " in time; the request may or may not have taken effect"));
@@ -142,8 +137,7 @@ public final class GroupRouter {
           } else if (r.leaderHint() == 0) {
             route.leader = null;
           }
-          return later(() -> attempt(group, nodes, deadline, idempotent, locate, send, interpret),
-              r.leaderHint() > 0 ? 0 : 50);
+          return later(() -> attempt(group, nodes, deadline, locate, send, interpret), r.leaderHint() > 0 ? 0 : 50);
         }
         return CompletableFuture.completedFuture(meaning);
       }).thenCompose(Function.identity());
