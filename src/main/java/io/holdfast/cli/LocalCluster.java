@@ -151,7 +151,8 @@ final class LocalCluster {
     Files.createDirectories(dir);
     List<Node> nodes = new ArrayList<>();
     for (int id = 1; id <= n; id++) {
-      nodes.add(new Node(id, freePort(), freePort(), hostPerNode ? "127.0.0." + (10 + id) : "127.0.0.1"));
+      String host = hostPerNode ? "127.0.0." + (10 + id) : "127.0.0.1";
+      nodes.add(new Node(id, freePort(host), freePort(host), host));
     }
     LocalCluster c = new LocalCluster(dir, nodes);
     ObjectNode j = JSON.createObjectNode();
@@ -164,10 +165,22 @@ final class LocalCluster {
     return c;
   }
 
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
+  /**
+   * A port free on {@code host}, below Linux's ephemeral range (32768–60999): a port the kernel
+   * hands out is also what it picks as the source port of outgoing connections, so between this
+   * check and the node's bind another connection could take it (seen once: "Bind failed").
+   */
+  private static int freePort(String host) throws IOException {
+    java.util.Random random = new java.util.Random();
+    for (int i = 0; i < 200; i++) {
+      int port = 20_000 + random.nextInt(12_000);
+      try (ServerSocket s = new ServerSocket(port, 1, InetAddress.getByName(host))) {
+        return s.getLocalPort();
+      } catch (IOException taken) {
+        // another one
+      }
     }
+    throw new IOException("no free port found on " + host + " in 20000-31999");
   }
 
   Node node(int id) {
