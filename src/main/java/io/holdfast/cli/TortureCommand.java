@@ -694,7 +694,7 @@ final class TortureCommand {
 
     /**
      * A live node that is not running although the nemesis did not stop it has exited by itself:
-     * refused, if its storage would not open (it stays down); otherwise the cluster downed it (the
+     * refused, if its storage would not open (down until {@link #replaceRefused}); otherwise the cluster downed it (the
      * split-brain resolver, on the losing side of a partition: the node leaves and its JVM exits),
      * and it is started again, as its supervisor would.
      */
