@@ -392,9 +392,13 @@ public final class Holdfast implements Extension {
    * in time is listed too, as not known to be recovered.
    */
   public CompletionStage<List<String>> recoveringLostTail() {
-    return localReplicas().thenApply(all -> all.entrySet().stream()
-        .filter(e -> e.getValue().map(ReplicaShell.Status::recoveringLostTail).orElse(true))
+    return localReplicas().thenApply(all -> all.entrySet().stream().filter(e -> recoveringLostTail(e.getValue()))
         .map(java.util.Map.Entry::getKey).toList());
+  }
+
+  /** Whether a local replica of {@link #localReplicas} is recovering a lost tail; one that did not answer may be. */
+  static boolean recoveringLostTail(Optional<ReplicaShell.Status> status) {
+    return status.map(ReplicaShell.Status::recoveringLostTail).orElse(true);
   }
 
   /** Each replica on this node by group, with its status; empty if it did not answer within 2 s. */

@@ -85,7 +85,7 @@ public final class HttpApi extends AllDirectives {
       ArrayNode groups = body.putArray("recovering_lost_tail");
       ObjectNode each = body.putObject("replicas");
       replicas.forEach((group, status) -> {
-        if (status.map(ReplicaShell.Status::recoveringLostTail).orElse(true)) {
+        if (Holdfast.recoveringLostTail(status)) {
           groups.add(group);
         }
         if (status.isEmpty()) {

@@ -70,7 +70,7 @@ final class ConsumeBench {
         r.put("raw_fsync_per_s", Math.round(raw));
         r.put("ratio_vs_raw_fsync", Math.round(((Number) r.get("consumed_per_s")).doubleValue() / raw * 10) / 10.0);
       } finally {
-        JournalBench.deleteRecursively(base);
+        DemoCommand.deleteTree(base);
       }
     }
     out.printf("bench consume: %d messages of %d bytes, %d replicas, ack %s: %s consumed/s (%s MB/s), filled at %s/s%n",

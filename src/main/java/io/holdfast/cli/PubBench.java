@@ -94,7 +94,7 @@ final class PubBench {
       }
       return 0;
     } finally {
-      JournalBench.deleteRecursively(base);
+      DemoCommand.deleteTree(base);
     }
   }
 

@@ -466,9 +466,7 @@ final class TortureCommand {
         victim = before.get(prng.nextInt(before.size()));
       }
       cluster.kill(victim);
-      down.add(victim);
-      deleteTree(dataDir(victim));
-      restart(List.of(victim), true);
+      wipeAndRestart(victim);
       what.append("node ").append(victim).append(" wiped and back as a new member (generation ")
           .append(generation(live, victim)).append(")");
       if (remove) {
@@ -548,10 +546,8 @@ final class TortureCommand {
     void replaceRefused() throws Exception {
       for (int id : List.copyOf(refused.keySet())) {
         double start = now();
-        deleteTree(dataDir(id));
         refused.remove(id);
-        down.add(id);
-        restart(List.of(id), true);
+        wipeAndRestart(id);
         boolean caughtUp = cluster.pid(id).isPresent() && awaitCaughtUp(id);
         String what = "replaced: node " + id + "'s refused disk wiped; back as a new member"
             + (caughtUp ? ", caught up" : ", NOT caught up within 90 s");
@@ -587,15 +583,11 @@ final class TortureCommand {
       return false;
     }
 
-    private static void deleteTree(Path dir) throws IOException {
-      if (!Files.exists(dir)) {
-        return;
-      }
-      try (var walk = Files.walk(dir)) {
-        for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-          Files.delete(p);
-        }
-      }
+    /** A stopped node's data directory deleted, and the node started again: it rejoins with a new disk. */
+    private void wipeAndRestart(int id) throws Exception {
+      down.add(id);
+      DemoCommand.deleteTree(dataDir(id));
+      restart(List.of(id), true);
     }
 
     /**
@@ -694,9 +686,9 @@ final class TortureCommand {
 
     /**
      * A live node that is not running although the nemesis did not stop it has exited by itself:
-     * refused, if its storage would not open (down until {@link #replaceRefused}); otherwise the cluster downed it (the
-     * split-brain resolver, on the losing side of a partition: the node leaves and its JVM exits),
-     * and it is started again, as its supervisor would.
+     * refused, if its storage would not open (down until {@link #replaceRefused}); otherwise the
+     * cluster downed it (the split-brain resolver, on the losing side of a partition: the node
+     * leaves and its JVM exits), and it is started again, as its supervisor would.
      */
     void noticeExits() throws Exception {
       for (int id : live()) {

@@ -265,8 +265,7 @@ public final class MetaState {
       return new Result(OVERLAP, overlap);
     }
     if (nodes.size() < c.replicas()) {
-      return new Result(NO_RESOURCES, c.replicas() + " replicas need " + c.replicas() + " server nodes; "
-          + nodes.size() + " are registered");
+      return tooFewNodes(c.replicas());
     }
     List<Integer> placement = place(c.replicas(), List.of());
     TreeMap<Integer, Integer> joins = new TreeMap<>();
@@ -287,8 +286,7 @@ public final class MetaState {
       // new replica id and with a fresh log (joins below), so its old replica — perhaps still
       // running, retiring — can never be taken for it.
       if (nodes.size() < u.replicas()) {
-        return new Result(NO_RESOURCES, u.replicas() + " replicas need " + u.replicas() + " server nodes; "
-            + nodes.size() + " are registered");
+        return tooFewNodes(u.replicas());
       }
       placement = place(u.replicas() - s.replicas(), s.placement());
     } else if (u.replicas() < s.replicas()) {
@@ -313,6 +311,11 @@ public final class MetaState {
     streams.put(u.name(), new StreamRecord(s.name(), u.subjects(), u.replicas(), placement, s.group(), u.limits(),
         s.initialPlacement(), joins));
     return Result.OK;
+  }
+
+  private Result tooFewNodes(int replicas) {
+    return new Result(NO_RESOURCES, replicas + " replicas need " + replicas + " server nodes; " + nodes.size()
+        + " are registered");
   }
 
   private Result delete(DeleteStream d) {

@@ -131,8 +131,10 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
   public record GetStatus(ActorRef<Status> replyTo) implements Command, CborMessage {}
 
-  /** {@code recoveringLostTail}: see {@link RaftCore#recoveringLostTail()}. */
-  /** @param voters the voting members in this replica's view (replica ids: {@code ReplicaIds}) */
+  /**
+   * @param recoveringLostTail see {@link RaftCore#recoveringLostTail()}
+   * @param voters the voting members in this replica's view (replica ids: {@code ReplicaIds})
+   */
   public record Status(int id, RaftCore.Role role, long term, int leader, long commitIndex, long appliedIndex,
       boolean recoveringLostTail, List<Integer> voters) implements CborMessage {}
 

@@ -12,8 +12,8 @@ import java.util.List;
  *
  * @param nodeId this server node's id (1..), or 0 on an application node that only uses Holdfast
  */
-public record NodeSettings(int nodeId, String dataDir, boolean rejoin, List<Integer> metaVoters, Duration tick, RaftSettings raft,
-    Duration requestTimeout, Duration metaPollInterval, boolean httpEnabled, String httpHost, int httpPort,
+public record NodeSettings(int nodeId, String dataDir, boolean rejoin, List<Integer> metaVoters, Duration tick,
+    RaftSettings raft, Duration requestTimeout, Duration metaPollInterval, boolean httpEnabled, String httpHost, int httpPort,
     long compactAfterBytes, long snapshotBytesMax) {
 
   /** The cluster role every server node has; application nodes lack it and reach streams through proxies. */
@@ -59,8 +59,8 @@ public record NodeSettings(int nodeId, String dataDir, boolean rejoin, List<Inte
     require(compactAfter >= 1024, "holdfast.raft.compact-after must be at least 1 KiB");
     require(snapshotMax + (1 << 20) <= largeFrame, "holdfast.raft.snapshot-bytes-max (" + snapshotMax
         + ") must stay 1 MiB under pekko.remote.artery.advanced.maximum-large-frame-size (" + largeFrame + ")");
-    return new NodeSettings(id, h.getString("node.data-dir"), h.getBoolean("node.rejoin"), List.copyOf(voters), tick, raft, timeout, poll,
-        h.getBoolean("http.enabled"), h.getString("http.host"), port, compactAfter, snapshotMax);
+    return new NodeSettings(id, h.getString("node.data-dir"), h.getBoolean("node.rejoin"), List.copyOf(voters), tick,
+        raft, timeout, poll, h.getBoolean("http.enabled"), h.getString("http.host"), port, compactAfter, snapshotMax);
   }
 
   private static void require(boolean ok, String message) {

@@ -243,7 +243,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     }
     ActorRef<ReplicaShell.Command> meta = children.get("meta");
     if (meta != null) {
-      List<Integer> desired = settings.metaVoters().stream().map(view::metaReplicaId).toList();
+      List<Integer> desired = settings.metaVoters().stream().map(this::metaIdOf).toList();
       members.put("meta", desired);
       meta.tell(new ReplicaShell.Members(desired));
     }
@@ -251,10 +251,14 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
 
   private void spawnMeta(int join, Membership initial) {
     List<Integer> voters = settings.metaVoters().stream()
-        .map(v -> v == settings.nodeId() ? ReplicaIds.of(v, join) : view != null ? view.metaReplicaId(v) : v)
-        .toList();
+        .map(v -> v == settings.nodeId() ? ReplicaIds.of(v, join) : metaIdOf(v)).toList();
     spawn("meta", ReplicaIds.storageName("meta", join), ReplicaIds.of(settings.nodeId(), join), voters, initial,
         new MetaMachine());
+  }
+
+  /** The meta replica id of voter {@code node} as the view has it (its node id before any view). */
+  private int metaIdOf(int node) {
+    return view == null ? node : view.metaReplicaId(node);
   }
 
   private void spawn(String group, String storageName, int self, List<Integer> peerIds, Membership initial,
