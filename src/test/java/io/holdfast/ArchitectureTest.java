@@ -72,6 +72,16 @@ class ArchitectureTest {
       .because("every replica must apply the same commands to the same state, byte for byte (DESIGN.md §4)");
 
   @ArchTest
+  static final ArchRule segmentStoreIsPureOverTheDiskSpi = noClasses()
+      .that().resideInAPackage("io.holdfast.storage.segment..")
+      .should().dependOnClassesThat().resideInAnyPackage("org.apache.pekko..", "scala..", "java.io..",
+          "java.nio.file..", "java.nio.channels..", "java.net..", "java.util.concurrent..", "java.time..")
+      .orShould().callMethod(System.class, "currentTimeMillis")
+      .orShould().callMethod(System.class, "nanoTime")
+      .because("the segment store reaches files only through the Disk SPI, so the simulator runs the same code"
+          + " on its simulated disk");
+
+  @ArchTest
   static final ArchRule metaStateIsPure = classes()
       .that().resideInAPackage("io.holdfast.meta..")
       .should().onlyDependOnClassesThat().resideInAnyPackage("io.holdfast.meta..", "io.holdfast.stream..",
