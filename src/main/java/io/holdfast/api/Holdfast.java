@@ -11,6 +11,7 @@ import io.holdfast.meta.MetaCodec;
 import io.holdfast.meta.MetaState;
 import io.holdfast.meta.ReplicaIds;
 import io.holdfast.node.NodeStorage;
+import io.holdfast.replica.ReplicaDriver;
 import io.holdfast.replica.ReplicaShell;
 import io.holdfast.replica.Wire;
 import io.holdfast.server.GroupRouter;
@@ -397,20 +398,20 @@ public final class Holdfast implements Extension {
   }
 
   /** Whether a local replica of {@link #localReplicas} is recovering a lost tail; one that did not answer may be. */
-  static boolean recoveringLostTail(Optional<ReplicaShell.Status> status) {
-    return status.map(ReplicaShell.Status::recoveringLostTail).orElse(true);
+  static boolean recoveringLostTail(Optional<ReplicaDriver.Status> status) {
+    return status.map(ReplicaDriver.Status::recoveringLostTail).orElse(true);
   }
 
   /** Each replica on this node by group, with its status; empty if it did not answer within 2 s. */
-  public CompletionStage<SortedMap<String, Optional<ReplicaShell.Status>>> localReplicas() {
-    java.util.TreeMap<String, CompletableFuture<Optional<ReplicaShell.Status>>> asks = new java.util.TreeMap<>();
+  public CompletionStage<SortedMap<String, Optional<ReplicaDriver.Status>>> localReplicas() {
+    java.util.TreeMap<String, CompletableFuture<Optional<ReplicaDriver.Status>>> asks = new java.util.TreeMap<>();
     for (var e : io.holdfast.server.LocalReplicas.get(system).all().entrySet()) {
-      asks.put(e.getKey(), router.local(AskPattern.<ReplicaShell.Command, ReplicaShell.Status>ask(e.getValue(),
+      asks.put(e.getKey(), router.local(AskPattern.<ReplicaShell.Command, ReplicaDriver.Status>ask(e.getValue(),
               ReplicaShell.GetStatus::new, Duration.ofSeconds(2), system.scheduler()))
           .handle((st, failure) -> failure != null ? Optional.empty() : Optional.of(st)));
     }
     return CompletableFuture.allOf(asks.values().toArray(CompletableFuture[]::new)).thenApply(v -> {
-      SortedMap<String, Optional<ReplicaShell.Status>> out = new java.util.TreeMap<>();
+      SortedMap<String, Optional<ReplicaDriver.Status>> out = new java.util.TreeMap<>();
       asks.forEach((group, f) -> out.put(group, f.join()));
       return out;
     });

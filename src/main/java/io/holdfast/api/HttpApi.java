@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.holdfast.api.Records.StreamConfig;
 import io.holdfast.api.Records.StreamInfo;
 import io.holdfast.api.Records.StreamMessage;
+import io.holdfast.replica.ReplicaDriver;
 import io.holdfast.replica.ReplicaShell;
 import io.holdfast.stream.StreamLimits;
 import java.nio.ByteBuffer;
@@ -92,7 +93,7 @@ public final class HttpApi extends AllDirectives {
           each.putNull(group);
           return;
         }
-        ReplicaShell.Status st = status.get();
+        ReplicaDriver.Status st = status.get();
         ObjectNode r = each.putObject(group).put("id", st.id()).put("role", st.role().name().toLowerCase())
             .put("term", st.term()).put("leader", st.leader()).put("commit", st.commitIndex())
             .put("applied", st.appliedIndex());

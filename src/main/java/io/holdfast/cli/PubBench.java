@@ -7,10 +7,13 @@ import io.holdfast.node.NodeStorage;
 import io.holdfast.raft.RaftCore;
 import io.holdfast.raft.RaftSettings;
 import io.holdfast.raft.message.Membership;
+import io.holdfast.replica.ReplicaDriver;
 import io.holdfast.replica.ReplicaShell;
 import io.holdfast.replica.StreamMachine;
 import io.holdfast.replica.Wire;
+import io.holdfast.storage.file.FileDisk;
 import io.holdfast.storage.file.FileLogStore;
+import io.holdfast.storage.segment.SegmentStore;
 import io.holdfast.transport.ReplicaHost;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -200,13 +203,15 @@ final class PubBench {
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "bench-node-" + id, config);
         systems.add(system);
         FileLogStore store = FileLogStore.open(FileLogStore.Options.defaults(base.resolve("node" + id)));
+        Path streams = base.resolve("node" + id).resolve("streams").resolve("bench");
         stores.add(store);
         ActorRef<NodeStorage.Command> storage = system.systemActorOf(
             NodeStorage.create(store, NodeStorage.Settings.fromConfig(config)), "storage",
             DispatcherSelector.fromConfig(NodeStorage.DISPATCHER));
         hosts.put(id, system.systemActorOf(ReplicaHost.create(), "host", Props.empty()));
         shells.put(id, system.systemActorOf(ReplicaShell.create("bench", id, Membership.ofVoters(ids), raft,
-            Duration.ofMillis(10), storage, id, new StreamMachine("bench", "bench")), "bench", Props.empty()));
+            Duration.ofMillis(10), storage, id, new StreamMachine("bench", synced -> SegmentStore.open(
+                new FileDisk(streams), SegmentStore.Options.defaults(), synced))), "bench", Props.empty()));
       }
       for (int id = 1; id <= replicas; id++) {
         Map<Integer, ActorRef<ReplicaHost.Command>> peers = new HashMap<>();
@@ -251,7 +256,7 @@ final class PubBench {
       Map<Integer, ActorRef<ReplicaShell.Command>> shells) throws Exception {
     for (int attempt = 0; attempt < 600; attempt++) {
       for (ActorRef<ReplicaShell.Command> shell : shells.values()) {
-        ReplicaShell.Status s = AskPattern.<ReplicaShell.Command, ReplicaShell.Status>ask(shell,
+        ReplicaDriver.Status s = AskPattern.<ReplicaShell.Command, ReplicaDriver.Status>ask(shell,
             ReplicaShell.GetStatus::new, Duration.ofSeconds(5), system.scheduler()).toCompletableFuture().get();
         if (s.role() == RaftCore.Role.LEADER && s.commitIndex() > 0) {
           return shell;

@@ -102,6 +102,8 @@ public final class RaftCore {
 
   /** Entries whose payload is unknown (failed its checksum): index → term. */
   private final TreeMap<Long, Long> faulty = new TreeMap<>();
+  /** Set by the host: see {@link #setStoreDamaged}. */
+  private boolean storeDamaged;
   /** Non-zero while recovering from a lost tail: see the class comment. */
   private long lostTailTerm;
   /** Repaired entries not yet durable: index → id of the persist request carrying them (0: not issued). */
@@ -617,7 +619,21 @@ public final class RaftCore {
   }
 
   private boolean promotable() {
-    return membership.isVoter(self) && !recoveringLostTail();
+    return membership.isVoter(self) && !recoveringLostTail() && !(storeDamaged && membership.voters().size() > 1);
+  }
+
+  /**
+   * The host's state machine store lacks messages this replica has applied (damaged, or not yet
+   * caught up): until it says otherwise, the replica neither campaigns nor takes a leadership
+   * transfer, so a replica that cannot serve committed data never leads (D7). It still votes and
+   * follows. A sole voter has nobody else to lead and carries on.
+   */
+  public void setStoreDamaged(boolean damaged) {
+    storeDamaged = damaged;
+  }
+
+  public boolean storeDamaged() {
+    return storeDamaged;
   }
 
   /** Recovering from a lost tail (see the class comment): no votes, no campaigns, no "absent" answers. */

@@ -37,7 +37,7 @@ public final class MetaMachine implements ReplicatedMachine {
   }
 
   @Override
-  public List<Wire.Outcome> apply(LogEntry entry) {
+  public List<Wire.Outcome> apply(LogEntry entry, boolean answered) {
     MetaState.Result r = state.apply(entry);
     return entry.type() == io.holdfast.raft.message.EntryType.COMMAND
         ? List.of(new Wire.MetaOutcome(r.code(), r.message())) : List.of();

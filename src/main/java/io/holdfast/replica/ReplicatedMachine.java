@@ -44,8 +44,12 @@ public interface ReplicatedMachine {
   /** One log entry for {@code batch}, in order; {@code nowMillis} is the leader's clock. */
   byte[] encode(List<Wire.Proposal> batch, long nowMillis);
 
-  /** Applies a committed entry: one outcome per proposal it carries, in order (none for no-ops). */
-  List<Wire.Outcome> apply(LogEntry entry);
+  /**
+   * Applies a committed entry: one outcome per proposal it carries, in order (none for no-ops).
+   * {@code answered}: a proposer waits for these outcomes here (only then are messages a fetch
+   * delivered read from the store).
+   */
+  List<Wire.Outcome> apply(LogEntry entry, boolean answered);
 
   /**
    * Bytes to overwrite on this replica's disk because of what was just applied (an erased
@@ -61,7 +65,72 @@ public interface ReplicatedMachine {
   /** Answers a read from the applied (committed) state. */
   Wire.ReadReply read(Wire.Query query);
 
+  /** The applied state's metadata: with a store, the store holds the rest (synced first: {@link #syncStore}). */
   byte[] snapshot();
 
+  /** Replaces the state by a snapshot's; with a store, the store already holds what it covers. */
   void restore(byte[] snapshot);
+
+  // =========================================================================================
+  // The machine's own store (a stream's messages). The meta group's machine has none: these
+  // defaults say so.
+  // =========================================================================================
+
+  /** At start: opens the store on what the disk holds (cutting what the snapshot does not cover), then restores. */
+  default void open(byte[] snapshot) {
+    restore(snapshot);
+  }
+
+  /**
+   * The sequences a snapshot covers that this replica's store lacks at its end ({from, to}), to
+   * fetch from a peer before installing it; null if it lacks none.
+   */
+  default long[] missingFor(byte[] snapshot) {
+    return null;
+  }
+
+  /** An fsync of everything the store was given so far, or null if there is nothing to sync. */
+  default io.holdfast.storage.StoreSync syncStore() {
+    return null;
+  }
+
+  /** A {@link #syncStore} job has run. */
+  default void storeSynced(io.holdfast.storage.StoreSync job) {}
+
+  /** A snapshot is durable: the store may drop what it no longer covers. */
+  default void snapshotDurable(byte[] snapshot) {}
+
+  /** Writes out what the store buffers in memory (not a sync). */
+  default void flushStore() {}
+
+  /** Intact records from {@code fromSeq} to {@code toSeq}, about {@code bytesMax}; lacking ones go in {@code missing}. */
+  default List<byte[]> records(long fromSeq, long toSeq, long bytesMax, io.holdfast.base.RangeSet missing) {
+    missing.add(fromSeq, toSeq);
+    return List.of();
+  }
+
+  /** The sequence a record of {@link #records} holds. */
+  default long recordSeq(byte[] record) {
+    throw new UnsupportedOperationException("no store");
+  }
+
+  /** Takes a record fetched from a peer (the next one, or a repair); false if not taken. */
+  default boolean take(byte[] record) {
+    return false;
+  }
+
+  /** The highest sequence the store holds. */
+  default long storeLastSeq() {
+    return 0;
+  }
+
+  /** Messages in the applied state that the store does not hold intact: to repair from a peer (D6). */
+  default io.holdfast.base.RangeSet missingLive() {
+    return new io.holdfast.base.RangeSet();
+  }
+
+  /** What the store found that an operator should know (recovery, damage); taking them clears them. */
+  default List<String> takeStoreNotes() {
+    return List.of();
+  }
 }

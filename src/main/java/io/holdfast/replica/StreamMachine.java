@@ -1,7 +1,12 @@
 package io.holdfast.replica;
 
+import io.holdfast.base.RangeSet;
 import io.holdfast.raft.message.LogEntry;
+import io.holdfast.storage.StoreSync;
+import io.holdfast.storage.segment.SegmentStore;
+import io.holdfast.stream.Delivery;
 import io.holdfast.stream.Message;
+import io.holdfast.stream.MessageStore;
 import io.holdfast.stream.StoredMessage;
 import io.holdfast.stream.StreamCommand;
 import io.holdfast.stream.StreamLimits;
@@ -9,27 +14,41 @@ import io.holdfast.stream.StreamState;
 import io.holdfast.stream.Subjects;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.LongFunction;
 
-/** A stream replica's machine: publishes become {@link StreamCommand.PublishBatch} entries. */
+/**
+ * A stream replica's machine: publishes become {@link StreamCommand.PublishBatch} entries; the
+ * applied state is a {@link StreamState} whose messages live in a {@link SegmentStore} on disk.
+ */
 public final class StreamMachine implements ReplicatedMachine {
   public static final int BATCH_MESSAGES_MAX = 1024;
   public static final int MESSAGE_BYTES_MAX = 128 << 10;
   /**
-   * Bytes of messages one fetch answers with at most (beyond its first message): the answer crosses
-   * Artery as one ordinary message, and must stay well inside its frame (256 KiB by default).
+   * Bytes of messages one fetch or read answers with at most (beyond its first message): the
+   * answer crosses Artery as one ordinary message, and must stay well inside its frame (256 KiB by
+   * default).
    */
   public static final long FETCH_BYTES_MAX = 96 << 10;
   private static final List<String> CONSUME_KINDS = List.of("fetch", "ack", "nak", "progress", "term");
 
   private final String stream;
-  private final StreamState state;
+  private final LongFunction<SegmentStore> openStore;
+  private SegmentStore store;
+  private StreamState state;
 
-  /** @param stream the stream's name (what acks carry); @param group its replica group's name */
-  public StreamMachine(String stream, String group) {
+  /**
+   * @param stream the stream's name (what acks carry)
+   * @param openStore opens this replica's store, cut to the given last synced sequence (the one its snapshot covers)
+   */
+  public StreamMachine(String stream, LongFunction<SegmentStore> openStore) {
     this.stream = stream;
-    this.state = new StreamState(stream);
+    this.openStore = openStore;
   }
 
+  /** The applied state (tests and diagnostics). */
+  public StreamState state() {
+    return state;
+  }
   @Override
   public String invalid(Wire.Proposal p) {
     if (p instanceof Wire.StreamOp op) {
@@ -106,22 +125,39 @@ public final class StreamMachine implements ReplicatedMachine {
   }
 
   @Override
-  public List<Wire.Outcome> apply(LogEntry entry) {
+  public List<Wire.Outcome> apply(LogEntry entry, boolean answered) {
     List<StreamState.Result> results = state.apply(entry);
     List<Wire.Outcome> out = new ArrayList<>(results.size());
     for (StreamState.Result r : results) {
       out.add(!r.ok() ? new Wire.Rejected(r.error(), r.message())
-          : r.deliveries() != null ? new Wire.Delivered(r.deliveries())
+          : r.deliveries() != null ? new Wire.Delivered(answered ? bodies(r.deliveries()) : List.of())
           : new Wire.Seq(stream, r.seq(), r.duplicate()));
+    }
+    return out;
+  }
+
+  /**
+   * What a fetch delivered, with the messages read from this replica's store. One whose copy is
+   * damaged here is left out: the consumer holds it as delivered, so it comes again after its ack
+   * wait, by when the store has it repaired.
+   */
+  private List<Delivery> bodies(List<StreamState.Delivered> delivered) {
+    List<Delivery> out = new ArrayList<>(delivered.size());
+    for (StreamState.Delivered d : delivered) {
+      try {
+        out.add(state.deliver(d));
+      } catch (StreamState.Damaged e) {
+        // left out, see above
+      }
     }
     return out;
   }
 
   @Override
   public List<Erasure> takeErasures() {
-    List<StreamState.Location> erased = state.takeErasures();
+    List<MessageStore.Location> erased = state.takeErasures();
     List<Erasure> out = new ArrayList<>(erased.size());
-    for (StreamState.Location at : erased) {
+    for (MessageStore.Location at : erased) {
       out.add(new Erasure(at.index(), at.term(), data -> StreamCommand.payloadRegion(data, at.ordinal())));
     }
     return out;
@@ -129,21 +165,25 @@ public final class StreamMachine implements ReplicatedMachine {
 
   @Override
   public Wire.ReadReply read(Wire.Query query) {
-    if (query instanceof Wire.GetMessages g) {
-      return new Wire.Messages(state.range(g.fromSeq(), g.max()));
-    }
-    if (query instanceof Wire.GetConsumers g) {
-      if (g.name() == null) {
-        return new Wire.Consumers(state.consumerInfos());
+    try {
+      if (query instanceof Wire.GetMessages g) {
+        return new Wire.Messages(state.range(g.fromSeq(), g.max(), FETCH_BYTES_MAX));
       }
-      io.holdfast.stream.ConsumerInfo info = state.consumerInfo(g.name());
-      return new Wire.Consumers(info == null ? List.of() : List.of(info));
+      if (query instanceof Wire.GetConsumers g) {
+        if (g.name() == null) {
+          return new Wire.Consumers(state.consumerInfos());
+        }
+        io.holdfast.stream.ConsumerInfo info = state.consumerInfo(g.name());
+        return new Wire.Consumers(info == null ? List.of() : List.of(info));
+      }
+      if (query instanceof Wire.GetLastFor l) {
+        StoredMessage m = state.lastFor(l.subject());
+        return new Wire.Messages(m == null ? List.of() : List.of(m));
+      }
+      return new Wire.Info(state.info(), state.limits().encode(), null);
+    } catch (StreamState.Damaged e) {
+      return new Wire.NotLeader(-1); // this copy is being repaired: ask again shortly
     }
-    if (query instanceof Wire.GetLastFor l) {
-      StoredMessage m = state.lastFor(l.subject());
-      return new Wire.Messages(m == null ? List.of() : List.of(m));
-    }
-    return new Wire.Info(state.info(), state.limits().encode(), null);
   }
 
   /** Expiry by age when the oldest message is past max_age by the leader's clock. */
@@ -169,5 +209,86 @@ public final class StreamMachine implements ReplicatedMachine {
   @Override
   public void restore(byte[] snapshot) {
     state.restore(snapshot);
+  }
+
+  @Override
+  public void open(byte[] snapshot) {
+    store = openStore.apply(StreamState.span(snapshot)[1]);
+    state = new StreamState(stream, store);
+    state.restore(snapshot);
+  }
+
+  @Override
+  public long[] missingFor(byte[] snapshot) {
+    long[] span = StreamState.span(snapshot);
+    return span[1] <= store.lastSeq() ? null : new long[] {Math.max(store.lastSeq() + 1, span[0]), span[1]};
+  }
+
+  @Override
+  public StoreSync syncStore() {
+    SegmentStore.SyncJob job = store.syncJob();
+    if (job.empty()) {
+      store.synced(job);
+      return null;
+    }
+    return job;
+  }
+
+  @Override
+  public void storeSynced(StoreSync job) {
+    store.synced((SegmentStore.SyncJob) job);
+  }
+
+  @Override
+  public void snapshotDurable(byte[] snapshot) {
+    store.dropBelow(StreamState.span(snapshot)[0]);
+  }
+
+  @Override
+  public void flushStore() {
+    store.flush();
+  }
+
+  @Override
+  public List<byte[]> records(long fromSeq, long toSeq, long bytesMax, RangeSet missing) {
+    return store.records(fromSeq, toSeq, bytesMax, missing);
+  }
+
+  @Override
+  public long recordSeq(byte[] record) {
+    return io.holdfast.storage.segment.SegmentFormat.recordSeq(record);
+  }
+
+  @Override
+  public boolean take(byte[] record) {
+    return store.take(record);
+  }
+
+  @Override
+  public long storeLastSeq() {
+    return store.lastSeq();
+  }
+
+  @Override
+  public RangeSet missingLive() {
+    RangeSet missing = store.missing(state.firstSeq(), state.lastSeq());
+    if (!missing.isEmpty()) {
+      for (long[] r : state.deletedIn(state.firstSeq(), state.lastSeq()).ranges()) {
+        missing.remove(r[0], r[1]);
+      }
+    }
+    return missing;
+  }
+
+  @Override
+  public List<String> takeStoreNotes() {
+    return store.takeNotes();
+  }
+
+  /** Closes the store's files (the replica stopped). */
+  public void close() {
+    if (store != null) {
+      store.close();
+    }
   }
 }

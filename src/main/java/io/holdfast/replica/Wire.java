@@ -102,7 +102,7 @@ public final class Wire {
 
   public record Messages(List<StoredMessage> messages) implements ReadReply {}
 
-  public record Info(StreamState.Info state, byte[] limits, ReplicaShell.Status status) implements ReadReply {}
+  public record Info(StreamState.Info state, byte[] limits, ReplicaDriver.Status status) implements ReadReply {}
 
   /** A committed meta state: {@code snapshot} is {@code MetaState.snapshot()}, empty if not newer than asked. */
   public record MetaView(long index, byte[] snapshot) implements ReadReply {}

@@ -2,6 +2,7 @@ package io.holdfast.server;
 
 import io.holdfast.raft.ProposeResult;
 import io.holdfast.raft.RaftCore;
+import io.holdfast.replica.ReplicaDriver;
 import io.holdfast.replica.ReplicaShell;
 import io.holdfast.replica.Wire;
 import java.time.Duration;
@@ -163,7 +164,7 @@ public final class GroupRouter {
       if (ref.isEmpty() || !NodeDirectory.reachable(system, ref.get())) {
         continue;
       }
-      asks.add(local(AskPattern.<ReplicaShell.Command, ReplicaShell.Status>ask(ref.get(), ReplicaShell.GetStatus::new,
+      asks.add(local(AskPattern.<ReplicaShell.Command, ReplicaDriver.Status>ask(ref.get(), ReplicaShell.GetStatus::new,
               PROBE_TIMEOUT, system.scheduler()))
           .handle((s, failure) -> failure == null ? Optional.of(new Candidate(ref.get(), s)) : Optional.empty()));
     }
@@ -180,7 +181,7 @@ public final class GroupRouter {
     });
   }
 
-  private record Candidate(ActorRef<ReplicaShell.Command> ref, ReplicaShell.Status status) {}
+  private record Candidate(ActorRef<ReplicaShell.Command> ref, ReplicaDriver.Status status) {}
 
   private static Duration remaining(long deadline) {
     return Duration.ofNanos(Math.max(1_000_000, deadline - System.nanoTime()));

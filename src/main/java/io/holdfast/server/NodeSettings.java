@@ -11,10 +11,14 @@ import java.util.List;
  * start-up so that a bad value stops the node with a clear message instead of surprising later.
  *
  * @param nodeId this server node's id (1..), or 0 on an application node that only uses Holdfast
+ * @param compactAfterBytes a replica snapshots once the entries applied since its last snapshot carry this many bytes
+ * @param logMemoryMax log entries the node's replicas hold in memory together, about: each compacts
+ *     after {@link #compactAfterBytes(int)}
+ * @param store the layout of each stream replica's message store
  */
 public record NodeSettings(int nodeId, String dataDir, boolean rejoin, List<Integer> metaVoters, Duration tick,
     RaftSettings raft, Duration requestTimeout, Duration metaPollInterval, boolean httpEnabled, String httpHost, int httpPort,
-    long compactAfterBytes, long snapshotBytesMax) {
+    long compactAfterBytes, long logMemoryMax, io.holdfast.storage.segment.SegmentStore.Options store) {
 
   /** The cluster role every server node has; application nodes lack it and reach streams through proxies. */
   public static final String SERVER_ROLE = "holdfast";
@@ -54,13 +58,27 @@ public record NodeSettings(int nodeId, String dataDir, boolean rejoin, List<Inte
     int port = h.getInt("http.port");
     require(port >= 0 && port < 65536, "holdfast.http.port must be 0..65535, got " + port);
     long compactAfter = h.getBytes("raft.compact-after");
-    long snapshotMax = h.getBytes("raft.snapshot-bytes-max");
-    long largeFrame = config.getBytes("pekko.remote.artery.advanced.maximum-large-frame-size");
     require(compactAfter >= 1024, "holdfast.raft.compact-after must be at least 1 KiB");
-    require(snapshotMax + (1 << 20) <= largeFrame, "holdfast.raft.snapshot-bytes-max (" + snapshotMax
-        + ") must stay 1 MiB under pekko.remote.artery.advanced.maximum-large-frame-size (" + largeFrame + ")");
+    long logMemory = h.getBytes("raft.log-memory-max");
+    require(logMemory >= compactAfter, "holdfast.raft.log-memory-max must be at least holdfast.raft.compact-after");
+    long largeFrame = config.getBytes("pekko.remote.artery.advanced.maximum-large-frame-size");
+    require(largeFrame >= 2 * io.holdfast.replica.ReplicaDriver.FETCH_RECORDS_BYTES,
+        "pekko.remote.artery.advanced.maximum-large-frame-size must be at least 2 MiB: store records travel in 1 MiB chunks");
+    io.holdfast.storage.segment.SegmentStore.Options store;
+    try {
+      store = new io.holdfast.storage.segment.SegmentStore.Options(h.getBytes("store.segment-bytes-max"),
+          h.getInt("store.segment-records-max"));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("holdfast.store." + e.getMessage());
+    }
     return new NodeSettings(id, h.getString("node.data-dir"), h.getBoolean("node.rejoin"), List.copyOf(voters), tick,
-        raft, timeout, poll, h.getBoolean("http.enabled"), h.getString("http.host"), port, compactAfter, snapshotMax);
+        raft, timeout, poll, h.getBoolean("http.enabled"), h.getString("http.host"), port, compactAfter, logMemory,
+        store);
+  }
+
+  /** Bytes after which each of {@code replicas} replicas on this node compacts: the memory budget shared, 64 KiB at least. */
+  public long compactAfterBytes(int replicas) {
+    return Math.max(64 << 10, Math.min(compactAfterBytes, logMemoryMax / Math.max(1, replicas)));
   }
 
   private static void require(boolean ok, String message) {

@@ -10,6 +10,8 @@ import io.holdfast.replica.ReplicaShell;
 import io.holdfast.replica.ReplicatedMachine;
 import io.holdfast.replica.StreamMachine;
 import io.holdfast.replica.Wire;
+import io.holdfast.storage.file.FileDisk;
+import io.holdfast.storage.segment.SegmentStore;
 import io.holdfast.transport.ReplicaHost;
 import java.time.Duration;
 import java.util.HashMap;
@@ -18,6 +20,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -60,6 +63,9 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
   private final String incarnation;
   private final String http;
   private final GroupRouter router;
+  public static final String REPLICA_DISPATCHER = "holdfast.replica-dispatcher";
+  public static final String STORE_SYNC_DISPATCHER = "holdfast.store-sync-dispatcher";
+  private final java.util.concurrent.Executor syncExecutor;
   private final TreeMap<String, ActorRef<ReplicaShell.Command>> children = new TreeMap<>();
   private final Map<String, List<Integer>> members = new HashMap<>();
   /** Each running replica's Raft id. */
@@ -87,6 +93,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     this.incarnation = incarnation;
     this.http = http;
     this.router = router;
+    this.syncExecutor = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(STORE_SYNC_DISPATCHER));
     if (metaVoter()) {
       int join = stored.stream().mapToInt(n -> ReplicaIds.joinOf(n, "meta")).max().orElse(-1);
       if (join >= 0 || !settings.rejoin()) {
@@ -193,8 +200,9 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
         Membership initial = s.bootstraps(settings.nodeId())
             ? Membership.ofVoters(s.initialPlacement().stream().mapToInt(Integer::intValue).toArray())
             : Membership.EMPTY;
-        spawn(s.group(), s.storageName(settings.nodeId()), id, s.replicaIds(), initial,
-            new StreamMachine(s.name(), s.group()));
+        String storageName = s.storageName(settings.nodeId());
+        spawn(s.group(), storageName, id, s.replicaIds(), initial, new StreamMachine(s.name(),
+            synced -> SegmentStore.open(new FileDisk(storeDir(storageName)), settings.store(), synced)));
       }
       ActorRef<ReplicaShell.Command> child = children.get(s.group());
       if (child == null) {
@@ -261,18 +269,31 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     return view == null ? node : view.metaReplicaId(node);
   }
 
+  /** Where a stream replica keeps its messages: {@code <data-dir>/streams/<storage name>}. */
+  private java.nio.file.Path storeDir(String storageName) {
+    return java.nio.file.Path.of(settings.dataDir(), "streams", storageName);
+  }
+
   private void spawn(String group, String storageName, int self, List<Integer> peerIds, Membership initial,
       ReplicatedMachine machine) {
     long seed = storageName.hashCode() * 31L + self;
+    Runnable close = machine instanceof StreamMachine m ? m::close : () -> { };
     ActorRef<ReplicaShell.Command> ref = getContext().spawn(ReplicaShell.create(group, storageName, self,
-        initial, settings.raft(), settings.tick(), storage, seed, machine), group);
+        initial, settings.raft(), settings.tick(), storage, seed, machine, syncExecutor, close), group,
+        DispatcherSelector.fromConfig(REPLICA_DISPATCHER));
     getContext().watchWith(ref, new ReplicaStopped(group, ref));
     LocalReplicas.get(getContext().getSystem()).started(group, ref);
     children.put(group, ref);
     ids.put(group, self);
     members.put(group, List.copyOf(peerIds));
-    ref.tell(new ReplicaShell.Compaction(settings.compactAfterBytes(), settings.snapshotBytesMax()));
     connect(ref, peerIds);
+    compactionChanged();
+  }
+
+  /** Each replica's share of the node's log memory changes with how many there are. */
+  private void compactionChanged() {
+    long after = settings.compactAfterBytes(children.size());
+    children.values().forEach(c -> c.tell(new ReplicaShell.Compaction(after)));
   }
 
   /**

@@ -80,7 +80,8 @@ final class SimStream {
    * point of the log on every replica.
    */
   static Replay replay(SimReplica r, StreamLimits limits, Coverage coverage) {
-    StreamState s = new StreamState("sim");
+    StreamState s = new StreamState("sim", io.holdfast.storage.segment.SegmentStore.open(
+        new io.holdfast.storage.sim.SimDisk(), new io.holdfast.storage.segment.SegmentStore.Options(64 << 10, 256), 0));
     s.apply(new LogEntry(1, 1, EntryType.COMMAND, StreamCommand.encode(new StreamCommand.UpdateConfig(limits))));
     java.util.Map<String, List<Event>> events = new java.util.TreeMap<>();
     java.util.Map<String, java.util.ArrayDeque<Long>> held = new java.util.TreeMap<>();
@@ -132,7 +133,7 @@ final class SimStream {
     // Consumer entries take index 1: only publishes' indexes matter to the state (erase locations).
     StreamState.Result r = s.apply(new LogEntry(1, 1, EntryType.COMMAND, StreamCommand.encode(
         new StreamCommand.ConsumerBatch(now, List.of(new StreamCommand.Fetch(consumer, max)))))).get(0);
-    for (io.holdfast.stream.Delivery d : r.deliveries()) {
+    for (io.holdfast.stream.Delivery d : r.deliveries().stream().map(s::deliver).toList()) {
       long seq = d.message().seq();
       events.add(new Event(seq, false, SimReplica.getLong(d.message().message().payload(), 0)));
       held.remove(seq);

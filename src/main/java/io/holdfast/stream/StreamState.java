@@ -1,25 +1,33 @@
 package io.holdfast.stream;
 
+import io.holdfast.base.RangeSet;
 import io.holdfast.raft.message.EntryType;
 import io.holdfast.raft.message.LogEntry;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.PriorityQueue;
 import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
- * One stream's replicated state: its messages by stream sequence, its limits, and the publish
- * rules of JetStream — limits with discard old/new, de-duplication by {@code Nats-Msg-Id} within
- * the duplicate window, expectations, rollups, purge and delete. Pure and deterministic: every
- * replica applies the same committed entries in the same order and ends byte for byte equal.
- * Time comes only from the leader's stamp on each message (and {@link StreamCommand.Expire}), so
- * age limits agree too. Sequences are assigned here, contiguous from 1 whatever else the log holds.
+ * One stream's replicated state and the publish rules of JetStream — limits with discard old/new,
+ * de-duplication by {@code Nats-Msg-Id} within the duplicate window, expectations, rollups, purge
+ * and delete — and its consumers. Pure and deterministic: every replica applies the same committed
+ * entries in the same order and ends byte for byte equal. Time comes only from the leader's stamp
+ * on each message (and {@link StreamCommand.Expire}), so age limits agree too. Sequences are
+ * assigned here, contiguous from 1 whatever else the log holds.
+ *
+ * <p>The messages are in the {@link MessageStore}, not here (DESIGN.md §3): this object holds what
+ * the rules need about the whole stream — first and last sequence, counts, the deleted sequences
+ * as ranges, each subject's count and newest sequence, the duplicate window, the consumers — and
+ * reads the store's index for facts about single messages (the one being evicted, say). Its heap
+ * grows with subjects, consumers and the duplicate window, never with messages. A snapshot is that
+ * metadata alone: the store holds the messages it covers (synced before the snapshot is taken).
  *
  * <p>Publish options travel as NATS headers, so a NATS front door can pass them unchanged:
  * {@value #MSG_ID}, {@value #EXPECTED_STREAM}, {@value #EXPECTED_LAST_SEQ},
@@ -39,7 +47,7 @@ public final class StreamState {
    * what a fetch delivered ({@code deliveries}, null for anything else), or an {@code error} code
    * with a message (nothing changed).
    */
-  public record Result(long seq, boolean duplicate, String error, String message, List<Delivery> deliveries) {
+  public record Result(long seq, boolean duplicate, String error, String message, List<Delivered> deliveries) {
     /** Not a fetch: {@code deliveries} is null. */
     public Result(long seq, boolean duplicate, String error, String message) {
       this(seq, duplicate, error, message, null);
@@ -58,30 +66,74 @@ public final class StreamState {
     }
   }
 
+  /**
+   * One message a fetch handed to a consumer: its stream sequence, its consumer sequence (a new
+   * one on every delivery), how many times it has been delivered, and how many messages the
+   * consumer has not reached yet. The message itself is read from the store by whoever answers.
+   */
+  public record Delivered(String consumer, long seq, long consumerSeq, int deliveries, long pending) {}
+
+  /** A message that is in the stream but whose stored copy is damaged on this replica (it is being repaired). */
+  public static final class Damaged extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    Damaged(String message) {
+      super(message);
+    }
+  }
+
   private record MsgId(long seq, long timestamp) {}
 
-  /** Where a message's bytes are in the log: message {@code ordinal} of the publish batch at (index, term). */
-  public record Location(long index, long term, int ordinal) {}
+  /** A subject with messages in the stream: its id in the store, how many it has, its newest. */
+  private static final class Subject {
+    final String name;
+    final int id;
+    long count;
+    long last;
+    /** At or below its oldest message (0: unknown): where a search for that one starts. Not replicated. */
+    long firstHint;
+
+    Subject(String name, int id) {
+      this.name = name;
+      this.id = id;
+    }
+  }
+
+  /** Subjects with at most this many messages find their oldest by walking back from the newest. */
+  private static final int WALK_BACK_MAX = 64;
 
   private final String name;
+  private final MessageStore store;
   private StreamLimits limits = StreamLimits.DEFAULT;
-  private final TreeMap<Long, Message> messages = new TreeMap<>();
-  /** Derived from the log, same keys as {@link #messages}: where each message was written. */
-  private final HashMap<Long, Location> locations = new HashMap<>();
-  /** Erased messages' locations not yet taken by the shell ({@link #takeErasures()}); not replicated state. */
-  private final ArrayList<Location> erasures = new ArrayList<>();
-  /** Derived from {@link #messages}: subject → its sequences. */
-  private final HashMap<String, TreeSet<Long>> bySubject = new HashMap<>();
+  private long lastSeq;
+  /** The oldest message still in the stream; lastSeq + 1 when the stream is empty. */
+  private long firstSeq = 1;
+  private long messages;
+  private long bytes;
+  /** Sequences between firstSeq and lastSeq that are no longer in the stream. */
+  private final RangeSet deleted = new RangeSet();
+  private final TreeMap<String, Subject> subjects = new TreeMap<>();
+  private final HashMap<Integer, Subject> subjectsById = new HashMap<>();
+  private int nextSubjectId = 1;
   /** Msg ids inside the duplicate window, oldest first. */
   private final LinkedHashMap<String, MsgId> msgIds = new LinkedHashMap<>();
   private final TreeMap<String, ConsumerState> consumers = new TreeMap<>();
   private String lastMsgId = "";
-  private long lastSeq;
-  private long bytes;
+  /**
+   * Erased sequences still in the stream's range: a replica that skips the erase by installing a
+   * snapshot erases its own copy when it restores one.
+   */
+  private final TreeSet<Long> erased = new TreeSet<>();
+  /** Erased messages' locations not yet taken by the shell ({@link #takeErasures()}); not replicated state. */
+  private final ArrayList<MessageStore.Location> erasures = new ArrayList<>();
 
-  /** @param name the stream's name (what {@value #EXPECTED_STREAM} is compared with) */
-  public StreamState(String name) {
+  /**
+   * @param name the stream's name (what {@value #EXPECTED_STREAM} is compared with)
+   * @param store where its messages are
+   */
+  public StreamState(String name, MessageStore store) {
     this.name = name;
+    this.store = store;
   }
 
   public String name() {
@@ -90,6 +142,10 @@ public final class StreamState {
 
   public StreamLimits limits() {
     return limits;
+  }
+
+  public MessageStore store() {
+    return store;
   }
 
   /** Applies a committed entry: one result per message of a publish batch, one for other commands, none for no-ops. */
@@ -101,7 +157,7 @@ public final class StreamState {
     if (c instanceof StreamCommand.PublishBatch batch) {
       List<Result> out = new ArrayList<>(batch.messages().size());
       for (int i = 0; i < batch.messages().size(); i++) {
-        out.add(publish(batch.messages().get(i), new Location(entry.index(), entry.term(), i)));
+        out.add(publish(batch.messages().get(i), new MessageStore.Location(entry.index(), entry.term(), i)));
       }
       return out;
     }
@@ -115,17 +171,7 @@ public final class StreamState {
           : Result.stored(purge(p.subject(), p.upToSeq(), p.keep())));
     }
     if (c instanceof StreamCommand.DeleteMessage d) {
-      if (limits.denyDelete()) {
-        return List.of(Result.rejected("delete_denied", "stream " + name + " denies deleting messages"));
-      }
-      Location at = locations.get(d.seq());
-      if (!remove(d.seq())) {
-        return List.of(Result.rejected("no_message", "stream " + name + " has no message at sequence " + d.seq()));
-      }
-      if (d.erase()) {
-        erasures.add(at);
-      }
-      return List.of(Result.stored(d.seq()));
+      return List.of(delete(d));
     }
     if (c instanceof StreamCommand.AddConsumer a) {
       return List.of(addConsumer(a.config(), a.nowMillis()));
@@ -158,6 +204,52 @@ public final class StreamState {
       sweepInterest();
     }
     return List.of(Result.stored(lastSeq));
+  }
+
+  private Result delete(StreamCommand.DeleteMessage d) {
+    if (limits.denyDelete()) {
+      return Result.rejected("delete_denied", "stream " + name + " denies deleting messages");
+    }
+    if (!remove(d.seq())) {
+      return Result.rejected("no_message", "stream " + name + " has no message at sequence " + d.seq());
+    }
+    if (d.erase()) {
+      erased.add(d.seq());
+      MessageStore.Location at = store.erase(d.seq());
+      if (at != null) {
+        erasures.add(at);
+      }
+    }
+    return Result.stored(d.seq());
+  }
+
+  // =========================================================================================
+  // Messages in the store
+  // =========================================================================================
+
+  /** Whether {@code seq} is in the stream. */
+  public boolean live(long seq) {
+    return seq >= firstSeq && seq <= lastSeq && !deleted.contains(seq);
+  }
+
+  /** The first message in the stream at or after {@code seq}, or lastSeq + 1. */
+  private long nextLive(long seq) {
+    return deleted.nextAbsent(Math.max(seq, firstSeq));
+  }
+
+  /** The store's facts about a message in the stream; a replica whose store lost them cannot go on. */
+  private MessageStore.Entry facts(long seq) {
+    MessageStore.Entry e = store.entry(seq);
+    if (e == null) {
+      throw new MessageStore.Unreadable("stream " + name + ": message " + seq + " is in the stream but not in its"
+          + " store; this replica's copy must be rebuilt");
+    }
+    return e;
+  }
+
+  private String subjectOf(MessageStore.Entry e) {
+    Subject s = subjectsById.get(e.subjectId());
+    return s == null ? null : s.name;
   }
 
   // =========================================================================================
@@ -193,42 +285,51 @@ public final class StreamState {
         }
       }
     }
-    long first = messages.isEmpty() ? lastSeq + 1 : messages.firstKey();
     long start = switch (config.deliverPolicy()) {
       case "new", "last_per_subject" -> lastSeq + 1;
-      case "by_start_sequence" -> Math.max(first, config.optStartSeq());
-      case "by_start_time" -> {
-        long at = lastSeq + 1;
-        for (var e : messages.entrySet()) {
-          if (e.getValue().timestampMillis() >= config.optStartTimeMillis()) {
-            at = e.getKey();
-            break;
-          }
-        }
-        yield at;
-      }
+      case "by_start_sequence" -> Math.max(firstSeq, config.optStartSeq());
+      case "by_start_time" -> firstAtOrAfter(config.optStartTimeMillis());
       case "last" -> {
-        long at = lastSeq + 1;
-        for (var e : messages.descendingMap().entrySet()) {
-          if (config.takes(e.getValue().subject())) {
-            at = e.getKey();
-            break;
+        long at = -1;
+        for (Subject s : subjects.values()) {
+          if (config.takes(s.name)) {
+            at = Math.max(at, s.last);
           }
         }
-        yield at;
+        yield at < 0 ? lastSeq + 1 : at;
       }
-      default -> first;
+      default -> firstSeq;
     };
     ConsumerState cs = new ConsumerState(config, lastSeq, start, now);
     if (config.deliverPolicy().equals("last_per_subject")) {
-      bySubject.forEach((subject, seqs) -> {
-        if (config.takes(subject)) {
-          cs.backlog.add(seqs.last());
+      for (Subject s : subjects.values()) {
+        if (config.takes(s.name)) {
+          cs.backlog.add(s.last);
         }
-      });
+      }
     }
     consumers.put(config.name(), cs);
     return Result.stored(0);
+  }
+
+  /**
+   * The first message stamped at or after {@code millis} (lastSeq + 1 if none), by binary search
+   * over the store's index: leader stamps grow along the log (a leader's clock behind its
+   * predecessor's makes the answer approximate, but the same on every replica).
+   */
+  private long firstAtOrAfter(long millis) {
+    long lo = firstSeq;
+    long hi = lastSeq + 1;
+    while (lo < hi) { // the smallest x whose next message is stamped at or after millis (or is none)
+      long mid = lo + (hi - lo) / 2;
+      long m = nextLive(mid);
+      if (m > lastSeq || facts(m).timestampMillis() >= millis) {
+        hi = mid;
+      } else {
+        lo = m + 1;
+      }
+    }
+    return nextLive(lo);
   }
 
   /** How far one fetch scans past messages its filter does not take (it continues on the next fetch). */
@@ -241,53 +342,57 @@ public final class StreamState {
     }
     c.lastActiveMillis = now;
     ConsumerConfig cfg = c.config;
-    List<Delivery> out = new ArrayList<>();
+    List<Delivered> out = new ArrayList<>();
     List<Long> finished = new ArrayList<>();
-    long[] bytes = {0};
+    long[] taken = {0};
     for (var it = c.pending.entrySet().iterator(); it.hasNext() && out.size() < f.max(); ) {
       var e = it.next();
       ConsumerState.Pending p = e.getValue();
       if (p.deadlineMillis() > now) {
         continue;
       }
-      Message m = messages.get(e.getKey());
-      if (m == null || (cfg.maxDeliver() > 0 && p.deliveries() >= cfg.maxDeliver())) {
+      long seq = e.getKey();
+      if (!live(seq) || (cfg.maxDeliver() > 0 && p.deliveries() >= cfg.maxDeliver())) {
         it.remove(); // gone from the stream, or delivered max_deliver times: never again
-        finished.add(e.getKey());
+        finished.add(seq);
         continue;
       }
-      if (!fits(out, bytes, m, f.maxBytes())) {
+      if (!fits(out, taken, facts(seq).sizeBytes(), f.maxBytes())) {
         break;
       }
       int deliveries = p.deliveries() + 1;
       e.setValue(new ConsumerState.Pending(++c.consumerSeq, deliveries, now + cfg.ackWaitFor(deliveries)));
-      out.add(new Delivery(cfg.name(), new StoredMessage(e.getKey(), m), c.consumerSeq, deliveries, 0));
+      out.add(new Delivered(cfg.name(), seq, c.consumerSeq, deliveries, 0));
     }
     int scanned = 0;
     while (out.size() < f.max() && (cfg.maxAckPending() < 0 || c.pending.size() < cfg.maxAckPending())
         && scanned < FETCH_SCAN_MAX) {
       long seq;
+      MessageStore.Entry facts;
       boolean fromBacklog = !c.backlog.isEmpty();
       if (fromBacklog) {
         seq = c.backlog.first();
-        if (!messages.containsKey(seq)) {
+        if (!live(seq)) {
           c.backlog.pollFirst();
           continue;
         }
+        facts = facts(seq);
       } else {
-        Long next = messages.ceilingKey(c.nextSeq);
-        if (next == null) {
+        long next = nextLive(c.nextSeq);
+        if (next > lastSeq) {
           c.nextSeq = lastSeq + 1;
           break;
         }
         scanned++;
-        if (!cfg.takes(messages.get(next).subject())) {
+        facts = facts(next);
+        String subject = subjectOf(facts);
+        if (subject == null || !cfg.takes(subject)) {
           c.nextSeq = next + 1;
           continue;
         }
         seq = next;
       }
-      if (!fits(out, bytes, messages.get(seq), f.maxBytes())) {
+      if (!fits(out, taken, facts.sizeBytes(), f.maxBytes())) {
         break; // taken by the next fetch
       }
       if (fromBacklog) {
@@ -301,23 +406,23 @@ public final class StreamState {
       } else {
         c.pending.put(seq, new ConsumerState.Pending(c.consumerSeq, 1, now + cfg.ackWaitFor(1)));
       }
-      out.add(new Delivery(cfg.name(), new StoredMessage(seq, messages.get(seq)), c.consumerSeq, 1, 0));
+      out.add(new Delivered(cfg.name(), seq, c.consumerSeq, 1, 0));
     }
     long notReached = Math.max(0, lastSeq + 1 - c.nextSeq) + c.backlog.size();
-    List<Delivery> stamped = new ArrayList<>(out.size());
-    for (Delivery d : out) {
-      stamped.add(new Delivery(d.consumer(), d.message(), d.consumerSeq(), d.deliveries(), notReached));
+    List<Delivered> stamped = new ArrayList<>(out.size());
+    for (Delivered d : out) {
+      stamped.add(new Delivered(d.consumer(), d.seq(), d.consumerSeq(), d.deliveries(), notReached));
     }
     finished.forEach(this::retain);
     return new Result(0, false, null, null, stamped);
   }
 
-  /** Whether {@code m} joins a fetch within its byte budget (the first message always does); counts it if so. */
-  private static boolean fits(List<Delivery> out, long[] bytes, Message m, long maxBytes) {
-    if (!out.isEmpty() && bytes[0] + m.sizeBytes() > maxBytes) {
+  /** Whether a message of {@code size} joins a fetch within its byte budget (the first always does); counts it if so. */
+  private static boolean fits(List<Delivered> out, long[] taken, long size, long maxBytes) {
+    if (!out.isEmpty() && taken[0] + size > maxBytes) {
       return false;
     }
-    bytes[0] += m.sizeBytes();
+    taken[0] += size;
     return true;
   }
 
@@ -363,36 +468,33 @@ public final class StreamState {
    * when it was stored and takes its subject is done with it.
    */
   private void retain(long seq) {
-    Message m = messages.get(seq);
-    if (m == null || limits.retention().equals("limits")) {
+    if (!live(seq) || limits.retention().equals("limits")) {
       return;
     }
-    if (limits.retention().equals("workqueue") || !interested(seq, m)) {
+    if (limits.retention().equals("workqueue") || !interested(seq, subjectOf(facts(seq)))) {
       remove(seq);
     }
   }
 
-  private boolean interested(long seq, Message m) {
+  private boolean interested(long seq, String subject) {
     for (ConsumerState c : consumers.values()) {
-      if (c.createdAtSeq < seq && c.config.takes(m.subject()) && !c.done(seq)) {
+      if (c.createdAtSeq < seq && subject != null && c.config.takes(subject) && !c.done(seq)) {
         return true;
       }
     }
     return false;
   }
 
-  /** Interest retention after a consumer went: every message nobody still waits for goes. */
+  /** Interest retention after a consumer went: every message nobody still waits for goes (an index walk). */
   private void sweepInterest() {
     if (!limits.retention().equals("interest")) {
       return;
     }
-    List<Long> gone = new ArrayList<>();
-    messages.forEach((seq, m) -> {
-      if (!interested(seq, m)) {
-        gone.add(seq);
+    for (long seq = nextLive(firstSeq); seq <= lastSeq; seq = nextLive(seq + 1)) {
+      if (!interested(seq, subjectOf(facts(seq)))) {
+        remove(seq);
       }
-    });
-    gone.forEach(this::remove);
+    }
   }
 
   /** The consumer's state, or null if there is no such consumer. */
@@ -408,7 +510,11 @@ public final class StreamState {
     return out;
   }
 
-  private Result publish(Message m, Location at) {
+  // =========================================================================================
+  // Publishing and limits
+  // =========================================================================================
+
+  private Result publish(Message m, MessageStore.Location at) {
     if (limits.sealed()) {
       return Result.rejected("stream_sealed", "stream " + name + " is sealed");
     }
@@ -421,10 +527,11 @@ public final class StreamState {
     if (expectedStream != null && !expectedStream.equals(name)) {
       return Result.rejected("wrong_stream", "expected stream " + expectedStream + ", this is " + name);
     }
+    Subject subject = subjects.get(m.subject());
     String bad = expectation(m, EXPECTED_LAST_SEQ, lastSeq, "last sequence");
     if (bad == null) {
-      TreeSet<Long> seqs = bySubject.get(m.subject());
-      bad = expectation(m, EXPECTED_LAST_SUBJECT_SEQ, seqs == null ? 0 : seqs.last(), "last sequence of " + m.subject());
+      bad = expectation(m, EXPECTED_LAST_SUBJECT_SEQ, subject == null ? 0 : subject.last,
+          "last sequence of " + m.subject());
     }
     if (bad != null) {
       return Result.rejected("wrong_last_sequence", bad);
@@ -449,7 +556,7 @@ public final class StreamState {
       }
     }
     if (limits.discardNew()) {
-      long count = rollup == null ? messages.size() : 0;
+      long count = rollup == null ? messages : 0;
       if (limits.maxMsgs() >= 0 && count >= limits.maxMsgs()) {
         return Result.rejected("maximum_messages_exceeded", "stream " + name + " holds max_msgs " + limits.maxMsgs());
       }
@@ -457,20 +564,27 @@ public final class StreamState {
         return Result.rejected("maximum_bytes_exceeded", "stream " + name + " would exceed max_bytes "
             + limits.maxBytes());
       }
-      TreeSet<Long> seqs = bySubject.get(m.subject());
-      if (limits.discardNewPerSubject() && rollup == null && seqs != null
-          && seqs.size() >= limits.maxMsgsPerSubject()) {
+      if (limits.discardNewPerSubject() && rollup == null && subject != null
+          && subject.count >= limits.maxMsgsPerSubject()) {
         return Result.rejected("maximum_messages_per_subject_exceeded", "subject " + m.subject() + " holds "
             + "max_msgs_per_subject " + limits.maxMsgsPerSubject());
       }
     }
     if (rollup != null) {
       purge(rollup.equals("all") ? null : m.subject(), 0, 0);
+      subject = subjects.get(m.subject());
     }
     long seq = ++lastSeq;
-    messages.put(seq, m);
-    locations.put(seq, at);
-    bySubject.computeIfAbsent(m.subject(), k -> new TreeSet<>()).add(seq);
+    if (subject == null) {
+      subject = new Subject(m.subject(), nextSubjectId++);
+      subject.firstHint = seq;
+      subjects.put(subject.name, subject);
+      subjectsById.put(subject.id, subject);
+    }
+    store.append(seq, m, subject.id, subject.last, at);
+    subject.count++;
+    subject.last = seq;
+    messages++;
     bytes += size;
     if (id != null) {
       msgIds.put(id, new MsgId(seq, m.timestampMillis()));
@@ -478,7 +592,7 @@ public final class StreamState {
     }
     enforceLimits(m.subject());
     expire(m.timestampMillis());
-    if (limits.retention().equals("interest") && !interested(seq, m)) {
+    if (limits.retention().equals("interest") && live(seq) && !interested(seq, m.subject())) {
       remove(seq); // JetStream's interest retention: a message no consumer takes is not kept
     }
     return Result.stored(seq);
@@ -508,25 +622,53 @@ public final class StreamState {
       if (subject != null) {
         trimSubject(subject);
       } else {
-        for (String s : new ArrayList<>(bySubject.keySet())) {
+        for (String s : new ArrayList<>(subjects.keySet())) {
           trimSubject(s);
         }
       }
     }
-    while (limits.maxMsgs() >= 0 && messages.size() > limits.maxMsgs()) {
-      remove(messages.firstKey());
+    while (limits.maxMsgs() >= 0 && messages > limits.maxMsgs()) {
+      remove(firstSeq);
     }
-    while (limits.maxBytes() >= 0 && bytes > limits.maxBytes() && !messages.isEmpty()) {
-      remove(messages.firstKey());
+    while (limits.maxBytes() >= 0 && bytes > limits.maxBytes() && messages > 0) {
+      remove(firstSeq);
     }
   }
 
-  private void trimSubject(String subject) {
-    TreeSet<Long> seqs = bySubject.get(subject);
-    while (seqs != null && seqs.size() > limits.maxMsgsPerSubject()) {
-      remove(seqs.first());
-      seqs = bySubject.get(subject);
+  private void trimSubject(String name) {
+    Subject s = subjects.get(name);
+    while (s != null && s.count > limits.maxMsgsPerSubject()) {
+      long oldest = oldestOf(s);
+      remove(oldest);
+      s.firstHint = oldest + 1;
+      s = subjects.get(name);
     }
+  }
+
+  /**
+   * The oldest message of {@code s}: for a few messages, by walking back from its newest along the
+   * store's previous-of-subject links (each visit one index entry); else by scanning the index
+   * forward from where its oldest was last found. Either way the answer is the same.
+   */
+  private long oldestOf(Subject s) {
+    if (s.count <= WALK_BACK_MAX) {
+      long oldest = s.last;
+      long found = 0;
+      for (long p = s.last; found < s.count && p >= firstSeq; p = facts(p).prevSameSubject()) {
+        if (live(p)) {
+          oldest = p;
+          found++;
+        }
+      }
+      return oldest;
+    }
+    for (long seq = nextLive(Math.max(s.firstHint, firstSeq)); seq <= lastSeq; seq = nextLive(seq + 1)) {
+      if (facts(seq).subjectId() == s.id) {
+        return seq;
+      }
+    }
+    throw new MessageStore.Unreadable("stream " + name + ": subject " + s.name + " counts " + s.count
+        + " messages but none was found in the store");
   }
 
   private void expire(long nowMillis) {
@@ -534,8 +676,8 @@ public final class StreamState {
       return;
     }
     long cutoff = nowMillis - limits.maxAgeMillis();
-    while (!messages.isEmpty() && messages.firstEntry().getValue().timestampMillis() < cutoff) {
-      remove(messages.firstKey());
+    while (messages > 0 && facts(firstSeq).timestampMillis() < cutoff) {
+      remove(firstSeq);
     }
   }
 
@@ -546,8 +688,8 @@ public final class StreamState {
         return true;
       }
     }
-    return limits.maxAgeMillis() > 0 && !messages.isEmpty()
-        && messages.firstEntry().getValue().timestampMillis() < nowMillis - limits.maxAgeMillis();
+    return limits.maxAgeMillis() > 0 && messages > 0
+        && facts(firstSeq).timestampMillis() < nowMillis - limits.maxAgeMillis();
   }
 
   private void pruneMsgIds(long nowMillis) {
@@ -558,59 +700,180 @@ public final class StreamState {
     }
   }
 
+  /** Takes {@code seq} out of the stream (its stored copy stays until its whole segment goes). */
   private boolean remove(long seq) {
-    Message m = messages.remove(seq);
-    if (m == null) {
+    if (!live(seq)) {
       return false;
     }
-    locations.remove(seq);
+    MessageStore.Entry e = facts(seq);
     for (ConsumerState c : consumers.values()) {
       c.pending.remove(seq);
       c.backlog.remove(seq);
     }
-    bytes -= m.sizeBytes();
-    TreeSet<Long> seqs = bySubject.get(m.subject());
-    seqs.remove(seq);
-    if (seqs.isEmpty()) {
-      bySubject.remove(m.subject());
+    bytes -= e.sizeBytes();
+    messages--;
+    Subject s = subjectsById.get(e.subjectId());
+    if (s != null) {
+      s.count--;
+      if (s.count == 0) {
+        subjects.remove(s.name);
+        subjectsById.remove(s.id);
+      } else if (s.last == seq) {
+        long p = e.prevSameSubject();
+        while (!live(p)) {
+          p = facts(p).prevSameSubject(); // a live one precedes: the links pass every message of the subject
+        }
+        s.last = p;
+      }
+    }
+    if (seq == firstSeq) {
+      firstSeq = deleted.nextAbsent(seq + 1);
+      deleted.removeBelow(firstSeq);
+      erased.headSet(firstSeq).clear();
+    } else {
+      deleted.add(seq);
     }
     return true;
   }
 
+  /**
+   * Removes the messages matching {@code filter} (null: all) below {@code upToSeq} (0: no bound),
+   * but for the newest {@code keep} of them. Returns how many went. Costs an index read per message
+   * removed (and per message kept, with a filter and {@code keep}).
+   */
   private long purge(String filter, long upToSeq, long keep) {
-    List<Long> selected = new ArrayList<>();
-    for (var e : messages.entrySet()) {
-      if ((upToSeq <= 0 || e.getKey() < upToSeq) && (filter == null || Subjects.matches(filter, e.getValue().subject()))) {
-        selected.add(e.getKey());
+    long bound = upToSeq > 0 ? Math.min(upToSeq - 1, lastSeq) : lastSeq;
+    long before = messages;
+    if (filter == null) {
+      long cut = bound; // the messages at or below cut go
+      long seq = deleted.previousAbsent(bound);
+      for (long k = 0; k < keep; k++, seq = deleted.previousAbsent(seq - 1)) {
+        if (seq < firstSeq) {
+          return 0; // no more than keep of them
+        }
+        cut = seq - 1;
+      }
+      if (cut >= lastSeq) {
+        purgeAll();
+      } else {
+        for (long at = nextLive(firstSeq); at <= cut; at = nextLive(at + 1)) {
+          remove(at);
+        }
+      }
+      return before - messages;
+    }
+    List<Subject> matching = new ArrayList<>();
+    for (Subject s : subjects.values()) {
+      if (Subjects.matches(filter, s.name)) {
+        matching.add(s);
       }
     }
-    int drop = (int) Math.max(0, selected.size() - Math.max(0, keep));
-    for (int i = 0; i < drop; i++) {
-      remove(selected.get(i));
+    long cut = bound;
+    if (keep > 0) {
+      cut = newestKept(matching, bound, keep);
+      if (cut < 0) {
+        return 0; // no more than keep of them
+      }
     }
-    return drop;
+    for (Subject s : matching) {
+      long p = s.last;
+      while (p >= firstSeq && p > 0) {
+        long prev = facts(p).prevSameSubject();
+        if (p <= cut) {
+          remove(p);
+        }
+        p = prev;
+      }
+    }
+    return before - messages;
+  }
+
+  /**
+   * Among the messages of {@code matching} at or below {@code bound}, the sequence just below the
+   * newest {@code keep} of them (a merge walking back along each subject's links), or -1 if there
+   * are no more than {@code keep}.
+   */
+  private long newestKept(List<Subject> matching, long bound, long keep) {
+    PriorityQueue<long[]> newest = new PriorityQueue<>((a, b) -> Long.compare(b[0], a[0])); // {seq}
+    for (Subject s : matching) {
+      long p = s.last;
+      while (p >= firstSeq && p > 0 && (p > bound || !live(p))) {
+        p = facts(p).prevSameSubject();
+      }
+      if (p >= firstSeq && p > 0) {
+        newest.add(new long[] {p});
+      }
+    }
+    for (long k = 0; k < keep; k++) {
+      long[] top = newest.poll();
+      if (top == null) {
+        return -1;
+      }
+      long p = facts(top[0]).prevSameSubject();
+      while (p >= firstSeq && p > 0 && !live(p)) {
+        p = facts(p).prevSameSubject();
+      }
+      if (p >= firstSeq && p > 0) {
+        newest.add(new long[] {p});
+      }
+    }
+    long[] next = newest.peek();
+    return next == null ? -1 : next[0];
+  }
+
+  private void purgeAll() {
+    for (ConsumerState c : consumers.values()) {
+      c.pending.clear();
+      c.backlog.clear();
+    }
+    firstSeq = lastSeq + 1;
+    messages = 0;
+    bytes = 0;
+    deleted.clear();
+    subjects.clear();
+    subjectsById.clear();
+    erased.clear();
   }
 
   /**
    * Where the messages erased since the last call were in the log (every replica applies the same
-   * erase, so each overwrites its own copy). Taking them clears the list.
+   * erase, so each overwrites its own copies). Taking them clears the list.
    */
-  public List<Location> takeErasures() {
-    List<Location> out = List.copyOf(erasures);
+  public List<MessageStore.Location> takeErasures() {
+    List<MessageStore.Location> out = List.copyOf(erasures);
     erasures.clear();
     return out;
   }
 
-  /** The message at {@code seq}, or null if there is none (never was, or no longer). */
+  // =========================================================================================
+  // Reads
+  // =========================================================================================
+
+  /**
+   * The message at {@code seq}, or null if there is none (never was, or no longer). Throws {@link
+   * Damaged} if it is in the stream but this replica's copy is damaged.
+   */
   public StoredMessage get(long seq) {
-    Message m = messages.get(seq);
-    return m == null ? null : new StoredMessage(seq, m);
+    if (!live(seq)) {
+      return null;
+    }
+    Message m = store.read(seq);
+    if (m == null) {
+      throw new Damaged("stream " + name + ": the copy of message " + seq + " on this replica is damaged; it is"
+          + " being repaired from a peer");
+    }
+    return new StoredMessage(seq, m);
+  }
+
+  /** What a fetch delivered, with the message read from the store (by the replica that answers the fetch). */
+  public Delivery deliver(Delivered d) {
+    return new Delivery(d.consumer(), get(d.seq()), d.consumerSeq(), d.deliveries(), d.pending());
   }
 
   /** The newest message whose subject is {@code subject}, or null. */
   public StoredMessage lastFor(String subject) {
-    TreeSet<Long> seqs = bySubject.get(subject);
-    return seqs == null ? null : get(seqs.last());
+    Subject s = subjects.get(subject);
+    return s == null ? null : get(s.last);
   }
 
   /** Counts of the stream as applied so far; {@code deleted} counts the holes between first and last. */
@@ -618,46 +881,87 @@ public final class StreamState {
       long lastTimestamp, long subjects, long deleted) {}
 
   public Info info() {
-    long first = messages.isEmpty() ? lastSeq + 1 : messages.firstKey();
-    long deleted = messages.isEmpty() ? 0 : lastSeq - first + 1 - messages.size();
-    return new Info(name, messages.size(), bytes, first, lastSeq,
-        messages.isEmpty() ? 0 : messages.firstEntry().getValue().timestampMillis(),
-        messages.isEmpty() ? 0 : messages.lastEntry().getValue().timestampMillis(), bySubject.size(), deleted);
+    boolean empty = messages == 0;
+    long deletedCount = empty ? 0 : lastSeq - firstSeq + 1 - messages;
+    return new Info(name, messages, bytes, firstSeq, lastSeq, empty ? 0 : facts(firstSeq).timestampMillis(),
+        empty ? 0 : facts(deleted.previousAbsent(lastSeq)).timestampMillis(), subjects.size(), deletedCount);
+  }
+
+  /** Up to {@code max} messages from {@code fromSeq} on, about {@code bytesMax} bytes at most (at least one). */
+  public List<StoredMessage> range(long fromSeq, int max, long bytesMax) {
+    List<StoredMessage> out = new ArrayList<>();
+    long taken = 0;
+    for (long seq = nextLive(fromSeq); seq <= lastSeq && out.size() < max; seq = nextLive(seq + 1)) {
+      StoredMessage m = get(seq);
+      if (!out.isEmpty() && taken + m.message().sizeBytes() > bytesMax) {
+        break;
+      }
+      taken += m.message().sizeBytes();
+      out.add(m);
+    }
+    return out;
   }
 
   public List<StoredMessage> range(long fromSeq, int max) {
-    List<StoredMessage> out = new ArrayList<>();
-    for (var e : messages.tailMap(fromSeq, true).entrySet()) {
-      if (out.size() >= max) {
-        break;
-      }
-      out.add(new StoredMessage(e.getKey(), e.getValue()));
-    }
-    return Collections.unmodifiableList(out);
+    return range(fromSeq, max, Long.MAX_VALUE);
   }
 
+  /** The sequences in [from, to] that are no longer in the stream (for repairs: those need no copy). */
+  public RangeSet deletedIn(long from, long to) {
+    RangeSet out = new RangeSet();
+    out.add(from, Math.min(to, firstSeq - 1));
+    for (long[] r : deleted.ranges()) {
+      out.add(Math.max(r[0], from), Math.min(r[1], to));
+    }
+    out.add(Math.max(from, lastSeq + 1), to);
+    return out;
+  }
+
+  /** The oldest message in the stream (lastSeq + 1 if empty). */
+  public long firstSeq() {
+    return firstSeq;
+  }
+
+  public long lastSeq() {
+    return lastSeq;
+  }
+
+  /** Subjects with messages in the stream (the part of this object's heap that grows with the stream's variety). */
+  public int subjectCount() {
+    return subjects.size();
+  }
+
+  // =========================================================================================
+  // Snapshots
+  // =========================================================================================
+
+  private static final byte SNAPSHOT_VERSION = 2;
+
   /**
-   * The whole state, checksummed (D5): u32 crc32c of the rest, limits, i64 lastSeq, last msg id,
-   * u32 count, messages (seq, message, location: i64 index, i64 term, i32 ordinal), u32 msg ids,
-   * (id, seq, time) oldest first, u32 consumers, each {@link ConsumerState#write}.
+   * The metadata, checksummed (D5): u32 crc32c of the rest, u8 version, i64 firstSeq, i64 lastSeq
+   * (the store holds every message up to it), limits, i64 messages, i64 bytes, last msg id, i32
+   * next subject id, u32 subjects × (name, i32 id, i64 count, i64 last), u32 deleted ranges ×
+   * (i64, i64), u32 msg ids × (id, i64 seq, i64 time) oldest first, u32 consumers × {@link
+   * ConsumerState#write}, u32 erased × i64. No message: its size follows subjects and consumers.
    */
   public byte[] snapshot() {
     StreamCommand.Writer w = new StreamCommand.Writer();
-    w.b.putInt(0);
+    w.b.putInt(0).put(SNAPSHOT_VERSION).putLong(firstSeq).putLong(lastSeq);
     byte[] l = limits.encode();
-    w.ensure(l.length + 8);
-    w.b.put(l).putLong(lastSeq);
+    w.ensure(l.length + 16);
+    w.b.put(l).putLong(messages).putLong(bytes);
     w.string(lastMsgId);
-    w.ensure(4);
-    w.b.putInt(messages.size());
-    for (var e : messages.entrySet()) {
-      w.ensure(8);
-      w.b.putLong(e.getKey());
-      StreamCommand.writeMessage(w, e.getValue());
-      Location at = locations.get(e.getKey());
+    w.ensure(8);
+    w.b.putInt(nextSubjectId).putInt(subjects.size());
+    for (Subject s : subjects.values()) {
+      w.string(s.name);
       w.ensure(20);
-      w.b.putLong(at.index()).putLong(at.term()).putInt(at.ordinal());
+      w.b.putInt(s.id).putLong(s.count).putLong(s.last);
     }
+    List<long[]> ranges = deleted.ranges();
+    w.ensure(4 + 16 * ranges.size());
+    w.b.putInt(ranges.size());
+    ranges.forEach(r -> w.b.putLong(r[0]).putLong(r[1]));
     w.ensure(4);
     w.b.putInt(msgIds.size());
     for (Map.Entry<String, MsgId> e : msgIds.entrySet()) {
@@ -668,36 +972,64 @@ public final class StreamState {
     w.ensure(4);
     w.b.putInt(consumers.size());
     consumers.values().forEach(c -> c.write(w));
+    w.ensure(4 + 8 * erased.size());
+    w.b.putInt(erased.size());
+    erased.forEach(w.b::putLong);
     return StreamCommand.sealChecksum(w.bytes());
   }
 
-  /** Replaces the state by a snapshot; an empty one (a new group's initial snapshot) is the empty stream. */
+  /** The range of sequences a snapshot's stream spans: {first, last} ({1, 0} for an empty initial one). */
+  public static long[] span(byte[] snapshot) {
+    if (snapshot.length == 0) {
+      return new long[] {1, 0};
+    }
+    ByteBuffer b = ByteBuffer.wrap(snapshot);
+    return new long[] {b.getLong(5), b.getLong(13)};
+  }
+
+  /**
+   * Replaces the state by a snapshot; an empty one (a new group's initial snapshot) is the empty
+   * stream. The store must hold the messages it covers. Messages erased since the store took
+   * them are erased there now.
+   */
   public void restore(byte[] snapshot) {
-    messages.clear();
     consumers.clear();
-    locations.clear();
     erasures.clear();
-    bySubject.clear();
+    subjects.clear();
+    subjectsById.clear();
     msgIds.clear();
+    deleted.clear();
+    erased.clear();
     limits = StreamLimits.DEFAULT;
     lastMsgId = "";
     bytes = 0;
+    messages = 0;
     lastSeq = 0;
+    firstSeq = 1;
+    nextSubjectId = 1;
     if (snapshot.length == 0) {
       return;
     }
     ByteBuffer b = StreamCommand.openChecksummed(snapshot, "stream snapshot of " + name);
-    limits = StreamLimits.read(b);
+    if (b.get() != SNAPSHOT_VERSION) {
+      throw new IllegalArgumentException("stream snapshot of " + name + " has an unknown version");
+    }
+    firstSeq = b.getLong();
     lastSeq = b.getLong();
+    limits = StreamLimits.read(b);
+    messages = b.getLong();
+    bytes = b.getLong();
     lastMsgId = StreamCommand.readString(b);
-    int count = b.getInt();
-    for (int i = 0; i < count; i++) {
-      long seq = b.getLong();
-      Message m = StreamCommand.readMessage(b);
-      messages.put(seq, m);
-      locations.put(seq, new Location(b.getLong(), b.getLong(), b.getInt()));
-      bySubject.computeIfAbsent(m.subject(), k -> new TreeSet<>()).add(seq);
-      bytes += m.sizeBytes();
+    nextSubjectId = b.getInt();
+    for (int n = b.getInt(); n > 0; n--) {
+      Subject s = new Subject(StreamCommand.readString(b), b.getInt());
+      s.count = b.getLong();
+      s.last = b.getLong();
+      subjects.put(s.name, s);
+      subjectsById.put(s.id, s);
+    }
+    for (int n = b.getInt(); n > 0; n--) {
+      deleted.add(b.getLong(), b.getLong());
     }
     for (int n = b.getInt(); n > 0; n--) {
       msgIds.put(StreamCommand.readString(b), new MsgId(b.getLong(), b.getLong()));
@@ -705,6 +1037,15 @@ public final class StreamState {
     for (int n = b.getInt(); n > 0; n--) {
       ConsumerState c = ConsumerState.read(b);
       consumers.put(c.config.name(), c);
+    }
+    for (int n = b.getInt(); n > 0; n--) {
+      erased.add(b.getLong());
+    }
+    for (long seq : erased) {
+      MessageStore.Entry e = store.entry(seq);
+      if (e != null && !e.erased()) {
+        store.erase(seq); // its log copies went with the entries this snapshot replaced
+      }
     }
   }
 }

@@ -6,13 +6,15 @@ import org.apache.pekko.serialization.ByteBufferSerializer;
 import org.apache.pekko.serialization.SerializerWithStringManifest;
 
 /**
- * Pekko serializer for {@link PeerEnvelope} (bound in reference.conf), with {@link RaftCodec}'s
- * binary layout. Replicas on different nodes exchange nothing else. As a
+ * Pekko serializer for {@link PeerEnvelope} and {@link StoreEnvelope} (bound in reference.conf),
+ * with {@link RaftCodec}'s and {@link StoreCodec}'s binary layouts. Replicas on different nodes
+ * exchange nothing else. As a
  * {@link ByteBufferSerializer}, Artery has it write into and read from its own envelope buffers,
  * without a byte[] in between (the profile of `bench pub` showed these copies).
  */
 public final class RaftMessageSerializer extends SerializerWithStringManifest implements ByteBufferSerializer {
   private static final String ENVELOPE = "E1";
+  private static final String STORE = "S1";
 
   public RaftMessageSerializer(ExtendedActorSystem system) {
     // stateless; Pekko constructs serializers with the system
@@ -28,6 +30,9 @@ public final class RaftMessageSerializer extends SerializerWithStringManifest im
     if (o instanceof PeerEnvelope) {
       return ENVELOPE;
     }
+    if (o instanceof StoreEnvelope) {
+      return STORE;
+    }
     throw new IllegalArgumentException("cannot serialize " + o.getClass().getName());
   }
 
@@ -35,6 +40,9 @@ public final class RaftMessageSerializer extends SerializerWithStringManifest im
   public byte[] toBinary(Object o) {
     if (o instanceof PeerEnvelope e) {
       return RaftCodec.encode(e);
+    }
+    if (o instanceof StoreEnvelope e) {
+      return StoreCodec.encode(e);
     }
     throw new IllegalArgumentException("cannot serialize " + o.getClass().getName());
   }
@@ -45,6 +53,10 @@ public final class RaftMessageSerializer extends SerializerWithStringManifest im
       RaftCodec.encode(e, buf);
       return;
     }
+    if (o instanceof StoreEnvelope e) {
+      StoreCodec.encode(e, buf);
+      return;
+    }
     throw new IllegalArgumentException("cannot serialize " + o.getClass().getName());
   }
 
@@ -53,6 +65,9 @@ public final class RaftMessageSerializer extends SerializerWithStringManifest im
     if (ENVELOPE.equals(manifest)) {
       return RaftCodec.decode(buf);
     }
+    if (STORE.equals(manifest)) {
+      return StoreCodec.decode(buf);
+    }
     throw new IllegalArgumentException("unknown manifest '" + manifest + "'");
   }
 
@@ -60,6 +75,9 @@ public final class RaftMessageSerializer extends SerializerWithStringManifest im
   public Object fromBinary(byte[] bytes, String manifest) {
     if (ENVELOPE.equals(manifest)) {
       return RaftCodec.decode(bytes);
+    }
+    if (STORE.equals(manifest)) {
+      return StoreCodec.decode(ByteBuffer.wrap(bytes));
     }
     throw new IllegalArgumentException("unknown manifest '" + manifest + "'");
   }

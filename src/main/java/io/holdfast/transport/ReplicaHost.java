@@ -18,15 +18,22 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 public final class ReplicaHost {
   private ReplicaHost() {}
 
-  public sealed interface Command permits PeerEnvelope, Register, Unregister {}
+  public sealed interface Command permits PeerEnvelope, StoreEnvelope, Register, Unregister {}
 
   /** The local replica {@code owner} of {@code group} takes the messages addressed to it. */
-  public record Register(String group, Object owner, Consumer<RaftMessage> deliver) implements Command {}
+  public record Register(String group, Object owner, Consumer<RaftMessage> deliver,
+      Consumer<io.holdfast.storage.StoreMessage> deliverStore) implements Command {
+    /** A replica without a message store (the meta group's, in tests). */
+    public Register(String group, Object owner, Consumer<RaftMessage> deliver) {
+      this(group, owner, deliver, m -> { });
+    }
+  }
 
   /** {@code owner} stopped; ignored if another replica of the group registered since. */
   public record Unregister(String group, Object owner) implements Command {}
 
-  private record Registration(Object owner, Consumer<RaftMessage> deliver) {}
+  private record Registration(Object owner, Consumer<RaftMessage> deliver,
+      Consumer<io.holdfast.storage.StoreMessage> deliverStore) {}
 
   /**
    * {@code host} (of another node) as a reference held by node {@code from}: resolved through
@@ -46,6 +53,10 @@ public final class ReplicaHost {
           host.tell(e);
           return Behaviors.same();
         })
+        .onMessage(StoreEnvelope.class, e -> {
+          host.tell(e);
+          return Behaviors.same();
+        })
         .build();
   }
 
@@ -60,7 +71,7 @@ public final class ReplicaHost {
       Map<String, Registration> local = new HashMap<>();
       return Behaviors.receive(Command.class)
           .onMessage(Register.class, r -> {
-            local.put(r.group(), new Registration(r.owner(), r.deliver()));
+            local.put(r.group(), new Registration(r.owner(), r.deliver(), r.deliverStore()));
             return Behaviors.same();
           })
           .onMessage(Unregister.class, u -> {
@@ -71,6 +82,13 @@ public final class ReplicaHost {
             Registration r = local.get(e.group());
             if (r != null) {
               r.deliver().accept(e.message());
+            }
+            return Behaviors.same();
+          })
+          .onMessage(StoreEnvelope.class, e -> {
+            Registration r = local.get(e.group());
+            if (r != null) {
+              r.deliverStore().accept(e.message());
             }
             return Behaviors.same();
           })

@@ -556,7 +556,7 @@ class ClusterTest {
       return List.of();
     }
     return org.apache.pekko.actor.typed.javadsl.AskPattern.<io.holdfast.replica.ReplicaShell.Command,
-        io.holdfast.replica.ReplicaShell.Status>ask(replica.get(), io.holdfast.replica.ReplicaShell.GetStatus::new,
+        io.holdfast.replica.ReplicaDriver.Status>ask(replica.get(), io.holdfast.replica.ReplicaShell.GetStatus::new,
         Duration.ofSeconds(2), s.scheduler()).toCompletableFuture().get().voters();
   }
 

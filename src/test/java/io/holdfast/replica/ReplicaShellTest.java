@@ -61,7 +61,9 @@ class ReplicaShellTest {
     storages.put(id, storage);
     hosts.put(id, kit.spawn(ReplicaHost.create(), "host-" + id + "-" + incarnation));
     replicas.put(id, kit.spawn(ReplicaShell.create("stream-a", id, GROUP, SETTINGS, TICK, storage, 1000L * id + incarnation,
-        new StreamMachine("stream-a", "stream-a")),
+        new StreamMachine("stream-a", synced -> io.holdfast.storage.segment.SegmentStore.open(
+            new io.holdfast.storage.file.FileDisk(tmp.resolve("node" + id).resolve("streams")),
+            io.holdfast.storage.segment.SegmentStore.Options.defaults(), synced))),
         "replica-" + id + "-" + incarnation));
     incarnation++;
   }
@@ -83,7 +85,7 @@ class ReplicaShellTest {
 
   /** The replica that currently leads, once there is one. */
   private int awaitLeader() {
-    TestProbe<ReplicaShell.Status> status = kit.createTestProbe();
+    TestProbe<ReplicaDriver.Status> status = kit.createTestProbe();
     return status.awaitAssert(Duration.ofSeconds(20), Duration.ofMillis(20), () -> {
       for (int id : replicas.keySet()) {
         replicas.get(id).tell(new ReplicaShell.GetStatus(status.ref()));

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
  */
 class ConsumerRulesTest {
   private static final long T0 = 1_700_000_000_000L;
-  private final StreamState s = new StreamState("orders");
+  private final StreamState s = TestStores.stream("orders");
   private long index;
 
   private List<StreamState.Result> apply(StreamCommand c) {
@@ -50,7 +50,7 @@ class ConsumerRulesTest {
     StreamState.Result r = apply(new StreamCommand.ConsumerBatch(now, List.of(new StreamCommand.Fetch(consumer, max))))
         .get(0);
     assertTrue(r.ok(), r.message());
-    return r.deliveries();
+    return r.deliveries().stream().map(s::deliver).toList();
   }
 
   /** Payloads of what a fetch delivered. */
@@ -229,7 +229,7 @@ class ConsumerRulesTest {
     assertEquals(2, r.deliveries().size(), "two fit in 12 bytes");
     r = apply(new StreamCommand.ConsumerBatch(T0, List.of(new StreamCommand.Fetch("c", 10, 1)))).get(0);
     assertEquals(1, r.deliveries().size(), "one always goes");
-    assertEquals(3, r.deliveries().get(0).message().seq(), "and none was skipped");
+    assertEquals(3, r.deliveries().get(0).seq(), "and none was skipped");
   }
 
   @Test
@@ -314,8 +314,7 @@ class ConsumerRulesTest {
     add(consumer("c", "all", "explicit", 1000, 3, List.of(200L), 10, "a.>"));
     fetched("c", 2, T0);
     ack("c", 1, StreamCommand.AckKind.ACK, 0, T0 + 1);
-    StreamState restored = new StreamState("orders");
-    restored.restore(s.snapshot());
+    StreamState restored = TestStores.restoredFrom(s);
     assertArrayEquals(s.snapshot(), restored.snapshot());
     assertEquals(s.consumerInfo("c"), restored.consumerInfo("c"));
   }

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
  */
 class StreamRulesTest {
   private static final long T0 = 1_700_000_000_000L;
-  private final StreamState s = new StreamState("orders");
+  private final StreamState s = TestStores.stream("orders");
   private long index;
 
   private static StreamLimits limits(long maxMsgs, long maxBytes, long maxAge, long perSubject, boolean discardNew) {
@@ -163,8 +163,7 @@ class StreamRulesTest {
   @Test
   void theDuplicateWindowSurvivesASnapshot() {
     pub("a", "x", T0, StreamState.MSG_ID, "id-1");
-    StreamState restored = new StreamState("orders");
-    restored.restore(s.snapshot());
+    StreamState restored = TestStores.restoredFrom(s);
     StreamState.Result r = restored.apply(new LogEntry(9, 1, EntryType.COMMAND, StreamCommand.encode(
         new StreamCommand.PublishBatch(List.of(new Message("a", new TreeMap<>(java.util.Map.of(StreamState.MSG_ID,
             List.of("id-1"))), new byte[0], T0 + 5)))))).get(0);
@@ -238,15 +237,14 @@ class StreamRulesTest {
         new Message("b.c", h, "SECRET".getBytes(StandardCharsets.UTF_8), T0))));
     s.apply(new LogEntry(++index, 7, EntryType.COMMAND, batch));
     long batchIndex = index;
-    StreamState restored = new StreamState("orders");
-    restored.restore(s.snapshot());
+    StreamState restored = TestStores.restoredFrom(s);
     for (StreamState replica : List.of(s, restored)) {
       List<StreamState.Result> r = replica.apply(new LogEntry(index + 1, 7, EntryType.COMMAND,
           StreamCommand.encode(new StreamCommand.DeleteMessage(2, true))));
       assertTrue(r.get(0).ok());
       assertNull(replica.get(2));
-      List<StreamState.Location> erased = replica.takeErasures();
-      assertEquals(List.of(new StreamState.Location(batchIndex, 7, 1)), erased);
+      List<MessageStore.Location> erased = replica.takeErasures();
+      assertEquals(List.of(new MessageStore.Location(batchIndex, 7, 1)), erased);
       assertTrue(replica.takeErasures().isEmpty(), "taking the erasures clears them");
       int[] region = StreamCommand.payloadRegion(batch, erased.get(0).ordinal());
       assertEquals("SECRET", new String(batch, region[0], region[1], StandardCharsets.UTF_8));
@@ -291,13 +289,13 @@ class StreamRulesTest {
         time += prng.between(0, 5000);
         log.add(new LogEntry(i, 1, EntryType.COMMAND, StreamCommand.encode(randomCommand(prng, time))));
       }
-      StreamState a = new StreamState("orders");
-      StreamState b = new StreamState("orders");
-      StreamState c = new StreamState("orders");
+      StreamState a = TestStores.stream("orders");
+      StreamState b = TestStores.stream("orders");
+      StreamState c = null;
       for (int i = 0; i < log.size(); i++) {
         assertEquals(a.apply(log.get(i)), b.apply(log.get(i)), "seed " + seed + " entry " + (i + 1));
         if (i == log.size() / 2) {
-          c.restore(a.snapshot()); // a replica that joins from a snapshot midway
+          c = TestStores.restoredFrom(a); // a replica that joins from a snapshot midway
         } else if (i > log.size() / 2) {
           c.apply(log.get(i));
         }

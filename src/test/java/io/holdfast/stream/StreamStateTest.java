@@ -33,7 +33,7 @@ class StreamStateTest {
 
   @Test
   void sequencesAreContiguousFromOneWhateverElseTheLogHolds() {
-    StreamState s = new StreamState("orders");
+    StreamState s = TestStores.stream("orders");
     assertEquals(List.of(1L, 2L), seqs(s.apply(batch(1, msg("orders.new", "a"), msg("orders.new", "b")))));
     assertEquals(List.of(), s.apply(new LogEntry(2, 2, EntryType.NOOP, new byte[0])));
     assertEquals(List.of(), s.apply(new LogEntry(3, 2, EntryType.MEMBERSHIP, Membership.ofVoters(1, 2).encode())));
@@ -67,13 +67,12 @@ class StreamStateTest {
       }
       log.add(batch(i, ms.toArray(new Message[0])));
     }
-    StreamState a = new StreamState("s");
-    StreamState b = new StreamState("s");
+    StreamState a = TestStores.stream("s");
+    StreamState b = TestStores.stream("s");
     log.forEach(a::apply);
     log.forEach(b::apply);
     assertArrayEquals(a.snapshot(), b.snapshot());
-    StreamState restored = new StreamState("s");
-    restored.restore(a.snapshot());
+    StreamState restored = TestStores.restoredFrom(a);
     assertArrayEquals(a.snapshot(), restored.snapshot());
     assertEquals(a.info(), restored.info());
     assertEquals(a.range(10, 5), restored.range(10, 5));
@@ -81,11 +80,11 @@ class StreamStateTest {
 
   @Test
   void aDamagedSnapshotIsRefusedNeverTakenAsEmpty() {
-    StreamState s = new StreamState("s");
+    StreamState s = TestStores.stream("s");
     s.apply(batch(1, msg("x", "y")));
     byte[] snap = s.snapshot();
     snap[snap.length - 3] ^= 0x01;
-    assertThrows(IllegalArgumentException.class, () -> new StreamState("s").restore(snap));
+    assertThrows(IllegalArgumentException.class, () -> TestStores.stream("s").restore(snap));
   }
 
   @Test

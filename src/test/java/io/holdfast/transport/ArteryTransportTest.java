@@ -6,6 +6,7 @@ import com.typesafe.config.ConfigFactory;
 import io.holdfast.node.NodeStorage;
 import io.holdfast.raft.RaftSettings;
 import io.holdfast.raft.message.Membership;
+import io.holdfast.replica.ReplicaDriver;
 import io.holdfast.replica.ReplicaShell;
 import io.holdfast.storage.file.FileLogStore;
 import java.nio.charset.StandardCharsets;
@@ -58,12 +59,15 @@ class ArteryTransportTest {
           """).withFallback(ConfigFactory.load()));
       nodes.add(kit);
       FileLogStore store = FileLogStore.open(FileLogStore.Options.defaults(tmp.resolve("node" + id)));
+      java.nio.file.Path streams = tmp.resolve("node" + id).resolve("streams");
       stores.add(store);
       ActorRef<NodeStorage.Command> storage = kit.spawn(NodeStorage.create(store, new NodeStorage.Settings(4096, 16 << 20)),
           "storage", DispatcherSelector.fromConfig(NodeStorage.DISPATCHER));
       hosts.put(id, kit.spawn(ReplicaHost.create(), "host"));
       replicas.put(id, kit.spawn(ReplicaShell.create("orders", id, Membership.ofVoters(1, 2, 3), SETTINGS,
-          Duration.ofMillis(10), storage, id, new io.holdfast.replica.StreamMachine("orders", "orders")), "orders"));
+          Duration.ofMillis(10), storage, id, new io.holdfast.replica.StreamMachine("orders",
+              synced -> io.holdfast.storage.segment.SegmentStore.open(new io.holdfast.storage.file.FileDisk(
+                  streams), io.holdfast.storage.segment.SegmentStore.Options.defaults(), synced))), "orders"));
     }
     for (int id = 1; id <= 3; id++) {
       Map<Integer, ActorRef<ReplicaHost.Command>> peers = new HashMap<>();
@@ -76,7 +80,7 @@ class ArteryTransportTest {
 
     ActorTestKit first = nodes.get(0);
     TestProbe<ReplicaShell.ProposeReply> reply = first.createTestProbe();
-    TestProbe<ReplicaShell.Status> status = first.createTestProbe();
+    TestProbe<ReplicaDriver.Status> status = first.createTestProbe();
     List<String> acked = new ArrayList<>();
     for (int i = 0; i < 30; i++) {
       String value = "order-" + i;

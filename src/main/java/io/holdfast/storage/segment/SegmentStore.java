@@ -71,6 +71,8 @@ public final class SegmentStore implements MessageStore {
     boolean dirty;
     /** Sync jobs in flight that hold its files: they are not closed until those finish. */
     int pins;
+    /** A filler segment being repaired into: the last sequence written so far (in order). -1: not a filler. */
+    long filledTo = -1;
 
     Segment(long base) {
       this.base = base;
@@ -256,7 +258,7 @@ public final class SegmentStore implements MessageStore {
    * What an fsync of everything appended so far takes: run it ({@link SyncJob#run}, on any thread),
    * then hand it back to {@link #synced}. It covers messages up to {@link SyncJob#lastSeq()}.
    */
-  public final class SyncJob {
+  public final class SyncJob implements io.holdfast.storage.StoreSync {
     private final List<DiskFile> files;
     private final List<Segment> pinned;
     private final boolean directory;
@@ -279,6 +281,7 @@ public final class SegmentStore implements MessageStore {
     }
 
     /** Fsyncs the files, then the directory. Throws {@link io.holdfast.storage.DiskFailure} (fatal, D10). */
+    @Override
     public void run() {
       for (DiskFile f : files) {
         f.sync();
@@ -422,7 +425,7 @@ public final class SegmentStore implements MessageStore {
       appendRecord(seq, r, SegmentFormat.recordMessage(r), SegmentFormat.recordErased(r) ? SegmentFormat.FLAG_ERASED : 0);
       return true;
     }
-    return damaged.contains(seq) && repair(seq, r);
+    return (damaged.contains(seq) || segmentOf(seq) == null) && repair(seq, r);
   }
 
   private boolean repair(long seq, byte[] r) {
@@ -431,10 +434,13 @@ public final class SegmentStore implements MessageStore {
     if (s == null) {
       s = filler(seq);
     }
-    SegmentFormat.IndexEntry e = indexEntry(s, seq);
-    if (e == null) {
-      rebuildIndex(s);
+    SegmentFormat.IndexEntry e = null;
+    if (s.filledTo < 0) {
       e = indexEntry(s, seq);
+      if (e == null) {
+        rebuildIndex(s);
+        e = indexEntry(s, seq);
+      }
     }
     long offset;
     if (e != null) {
@@ -444,31 +450,43 @@ public final class SegmentStore implements MessageStore {
         return false;
       }
       offset = e.offset();
-    } else if (seq == s.base || indexEntry(s, seq - 1) != null && !damaged.contains(seq - 1)) {
-      // A filler segment, or a tail whose index went with its records: lay the record after its predecessor.
-      SegmentFormat.IndexEntry before = seq == s.base ? null : indexEntry(s, seq - 1);
-      offset = before == null ? SegmentFormat.HEADER_BYTES : before.offset() + before.length();
+    } else if (s.filledTo >= s.base && seq > s.filledTo + 1) {
+      // A hole in what the peers hold (gone from the stream): the filler ends before it, a new one starts here.
+      long last = s.lastSeq;
+      s.lastSeq = s.filledTo;
+      sealFile(s);
+      s = filler(seq);
+      s.lastSeq = last;
+      offset = SegmentFormat.HEADER_BYTES;
+    } else if (s.filledTo >= 0) {
+      offset = s.end; // filled in order
     } else {
-      return false; // its predecessor comes first
+      return false; // a segment whose index lost this entry: rebuilt from its records once they are back
     }
     writeAt(s, true, offset, r);
     writeAt(s, false, entryAt(s, seq), SegmentFormat.entryOf(r, offset));
     s.end = Math.max(s.end, offset + r.length);
+    if (s.filledTo >= 0) {
+      s.filledTo = seq;
+    }
     damaged.remove(seq);
     long nextDamaged = damaged.nextPresent(s.base);
-    if (!s.sealed && s != active && (nextDamaged == -1 || nextDamaged > s.lastSeq)) {
+    boolean filled = s.filledTo < 0 || s.filledTo == s.lastSeq;
+    if (!s.sealed && s != active && filled && (nextDamaged == -1 || nextDamaged > s.lastSeq)) {
       sealFile(s); // whole again: its footer marks it so
     }
     return true;
   }
 
-  /** A new segment for the missing range that starts at {@code seq} and lies between two segments (or after the last). */
+  /**
+   * A new segment for missing records from {@code seq} on, up to the next segment (or the end),
+   * filled in order by repairs ({@link Segment#filledTo}).
+   */
   private Segment filler(long seq) {
     Map.Entry<Long, Segment> next = segments.higherEntry(seq);
-    long last = next == null ? lastSeq : next.getKey() - 1;
-    long damagedEnd = damaged.nextAbsent(seq) - 1;
     Segment s = create(seq);
-    s.lastSeq = Math.min(last, damagedEnd);
+    s.lastSeq = next == null ? lastSeq : next.getKey() - 1;
+    s.filledTo = seq - 1;
     notes.add("filler segment " + dataName(seq) + " created for messages " + seq + ".." + s.lastSeq);
     return s;
   }
@@ -487,7 +505,7 @@ public final class SegmentStore implements MessageStore {
       out.add(at, Math.min(s.base - 1, to));
       at = Math.max(at, s.lastSeq + 1);
     }
-    out.add(at, Math.min(to, lastSeq));
+    out.add(at, to);
     for (long[] r : damaged.ranges()) {
       out.add(Math.max(r[0], from), Math.min(r[1], to));
     }

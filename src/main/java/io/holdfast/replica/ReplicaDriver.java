@@ -1,0 +1,787 @@
+package io.holdfast.replica;
+
+import io.holdfast.base.Prng;
+import io.holdfast.base.RangeSet;
+import io.holdfast.raft.PersistRequest;
+import io.holdfast.raft.ProposeResult;
+import io.holdfast.raft.RaftCore;
+import io.holdfast.raft.RaftSettings;
+import io.holdfast.raft.Ready;
+import io.holdfast.raft.message.HardState;
+import io.holdfast.raft.message.LogEntry;
+import io.holdfast.raft.message.Membership;
+import io.holdfast.raft.message.RaftMessage;
+import io.holdfast.raft.message.Snapshot;
+import io.holdfast.storage.DiskFailure;
+import io.holdfast.storage.LogWrite;
+import io.holdfast.storage.RecoveredState;
+import io.holdfast.storage.StoreMessage;
+import io.holdfast.storage.StoreSync;
+import io.holdfast.stream.MessageStore;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeMap;
+import java.util.function.Function;
+
+/**
+ * Everything one replica decides, around its {@link RaftCore} and its {@link ReplicatedMachine}:
+ * the order of persisting, sending and applying; batching proposals into entries and answering
+ * their proposers; snapshots (only of what the machine's store has synced) and log compaction;
+ * catching a snapshot's messages up from a peer before installing it; repairing the store from
+ * peers; membership steps; retirement. Pure and single-threaded, like the core: the actor shell
+ * ({@link ReplicaShell}) and the simulator run this same object and differ only in their {@link
+ * Host}, which moves the effects (DESIGN.md §3: "the simulator runs production logic").
+ *
+ * @param <T> how a proposer is answered (an actor reference in the shell, a client in the simulator)
+ */
+public final class ReplicaDriver<T> {
+  /** The effects a driver asks for. Each call returns at once; completions come back as driver calls. */
+  public interface Host<T> {
+    /**
+     * Make {@code write} durable behind every earlier write, then call {@link #onPersisted} with
+     * {@code request} (in the order the writes were made). A null request is the bootstrap write:
+     * nothing to report.
+     */
+    void persist(LogWrite write, PersistRequest request);
+
+    void send(RaftMessage message);
+
+    void send(StoreMessage message);
+
+    void reply(T proposer, Reply reply);
+
+    /** Run {@link StoreSync#run} off this replica's thread (it blocks), then call {@link #onStoreSynced}. */
+    void syncStore(StoreSync job);
+
+    /** Overwrite, in the node's log, the region {@code region} picks in entry (index, term) (an erased message). */
+    void eraseLog(long index, long term, Function<byte[], int[]> region);
+
+    /** This replica cannot go on (its storage failed, or lost what it cannot rebuild): stop it. */
+    void fail(String reason);
+
+    void info(String message);
+
+    void warn(String message);
+  }
+
+  /** What a proposer hears. */
+  public sealed interface Reply {
+    /** Committed and applied; {@code outcome} says what it did. */
+    record Applied(Wire.Outcome outcome) implements Reply {}
+
+    /** Not appended: try {@code leaderHint} (0 if unknown) — or the reason says why not. */
+    record Refused(ProposeResult.Reason reason, int leaderHint) implements Reply {}
+
+    /** Appended, then lost to a leader change or covered by a snapshot: the outcome is unknown. */
+    record Superseded(long index) implements Reply {}
+
+    /** Refused for what it is (e.g. too large); retrying will not help. */
+    record Invalid(String reason) implements Reply {}
+  }
+
+  /**
+   * @param recoveringLostTail see {@link RaftCore#recoveringLostTail()}
+   * @param voters the voting members in this replica's view (replica ids: {@code ReplicaIds})
+   * @param storeDamaged messages in the applied state that this replica's store lacks (being repaired)
+   */
+  public record Status(int id, RaftCore.Role role, long term, int leader, long commitIndex, long appliedIndex,
+      boolean recoveringLostTail, List<Integer> voters, long storeDamaged) {}
+
+  /**
+   * A batch is one log entry, and an entry must fit one transport frame (Artery's default maximum
+   * frame is 256 KiB; replication messages carry at least one entry).
+   */
+  public static final int BATCH_BYTES_MAX = 160 << 10;
+  /** Bytes written to storage and not yet persisted, at most, before new proposals are refused. */
+  public static final long UNPERSISTED_BYTES_MAX = 16L << 20;
+  /** How many committed entries a learner may still lack when it is promoted (a few appends' worth). */
+  static final long PROMOTE_LAG_MAX = 1024;
+  /** A retiring replica that hears of no leader for this many ticks has been let go. */
+  private static final int RETIRE_AFTER_SILENT_TICKS = 200;
+  /** Ticks between the leader's checks of configuration and housekeeping (expiry). */
+  private static final int HOUSEKEEPING_TICKS = 20;
+  /** Bytes of records one fetch from a peer's store asks for (it travels on the large-message channel). */
+  public static final long FETCH_RECORDS_BYTES = 1 << 20;
+  /** Ticks a fetch from a peer's store may go unanswered before it is asked again (of another peer). */
+  private static final int FETCH_TIMEOUT_TICKS = 40;
+
+  private record Waiting<T>(long term, List<T> proposers) {}
+
+  private record Proposal<T>(Wire.Proposal proposal, T replyTo) {}
+
+  /** A snapshot taken at {@code index}, waiting for the store sync that makes what it covers durable. */
+  private record Compacting(long index, byte[] data, StoreSync job) {}
+
+  /** A snapshot to install once the store holds what it covers, fetched from {@code source}. */
+  private static final class CatchUp {
+    RaftMessage.InstallSnapshot snapshot;
+    /** The next sequence to ask for, and the last the snapshot covers. */
+    long next;
+    long toSeq;
+    int source;
+    /** The request in flight (0: none); ticks it has waited. */
+    long requestId;
+    int waited;
+    /** The sync of what was fetched, once everything is. */
+    StoreSync syncing;
+  }
+
+  /** Missing records being fetched from a peer. */
+  private static final class Repair {
+    long requestId;
+    int peer;
+    int waited;
+  }
+
+  private final String name;
+  private final int self;
+  private final RaftCore core;
+  private final ReplicatedMachine machine;
+  private final Host<T> host;
+  private final TreeMap<Long, Waiting<T>> waiting = new TreeMap<>();
+  private final ArrayList<Proposal<T>> pending = new ArrayList<>();
+  private long pendingBytes;
+  /** {@link ReplicatedMachine#batchKind} of what {@link #pending} holds. */
+  private int pendingKind;
+  private long unpersistedBytes;
+  private long compactAfterBytes = Long.MAX_VALUE;
+  private long appliedBytesSinceSnapshot;
+  private long lastSnapshotBytes;
+  private boolean compactionWanted;
+  private Compacting compacting;
+  private CatchUp catchUp;
+  private Repair repair;
+  /** Applied messages the store lacks (recomputed when it may have changed). */
+  private RangeSet storeMissing = new RangeSet();
+  private boolean checkStore = true;
+  private long nextRequestId = 1;
+  private int repairPeerTurn;
+  private Object desired;
+  private List<Integer> desiredMembers;
+  private boolean retiring;
+  private boolean replaced;
+  private boolean stopped;
+  private int transferIn;
+  private int ticksWithoutLeader;
+  private int housekeepingIn;
+  private boolean recoveringLostTail;
+  private long ledInTerm;
+  private String failed;
+
+  /**
+   * A replica starting on what its node's storage recovered ({@code disk}; null for a new replica,
+   * whose first write is the group's initial snapshot), on a node that may have lost a synced WAL
+   * tail ({@code nodeLostTailTerm}).
+   */
+  public ReplicaDriver(String name, int self, Membership initial, RaftSettings settings, RecoveredState disk,
+      long nodeLostTailTerm, Prng prng, ReplicatedMachine machine, Host<T> host) {
+    this.name = name;
+    this.self = self;
+    this.machine = machine;
+    this.host = host;
+    if (disk == null) {
+      // A new replica: its first durable write is the group's initial snapshot (bootstrap). On a
+      // node that lost a synced tail, it may instead be one whose records were all in that tail.
+      Snapshot bootstrap = Snapshot.initial(initial);
+      this.core = RaftCore.restart(settings, self, HardState.INITIAL, bootstrap, List.of(), new TreeMap<>(), false,
+          nodeLostTailTerm, prng);
+      host.persist(new LogWrite(null, bootstrap, 0, List.of()), null);
+      machine.open(bootstrap.data());
+    } else {
+      this.core = RaftCore.restart(settings, self, disk.hardState(), disk.snapshot(), disk.entries(), disk.faulty(),
+          disk.snapshotFaulty(), disk.lostTailTerm(), prng);
+      machine.open(disk.snapshotFaulty() ? null : disk.snapshot().data());
+    }
+    machine.takeStoreNotes().forEach(n -> host.warn("Replica " + name + " store: " + n));
+    recoveringLostTail = core.recoveringLostTail();
+    if (recoveringLostTail) {
+      host.warn("Replica " + name + " (id " + self + ") may have lost entries and votes with a cut-off WAL tail: it"
+          + " follows, but does not vote until it holds an entry of a term after "
+          + (disk == null ? nodeLostTailTerm : disk.lostTailTerm()));
+    }
+    checkStore();
+  }
+
+  // =========================================================================================
+  // Inputs
+  // =========================================================================================
+
+  /** One tick of the replica's clock; {@code nowMillis} is the host's clock, stamped on chores the leader proposes. */
+  public void tick(long nowMillis) {
+    if (done()) {
+      return;
+    }
+    core.tick();
+    if (recoveringLostTail && !core.recoveringLostTail()) {
+      recoveringLostTail = false;
+      host.info("Replica " + name + " (id " + self + ") recovered what a cut-off WAL tail took: it votes again");
+    }
+    if (retiring && retire()) {
+      return;
+    }
+    if (core.role() == RaftCore.Role.LEADER && --housekeepingIn <= 0) {
+      housekeepingIn = HOUSEKEEPING_TICKS;
+      changeMembership();
+      Wire.Proposal change = desired == null ? null : machine.toward(desired);
+      if (change != null) {
+        proposeNow(change, nowMillis);
+      }
+      Wire.Proposal chore = machine.housekeeping(nowMillis);
+      if (chore != null) {
+        proposeNow(chore, nowMillis);
+      }
+    }
+    tickStore();
+    drain();
+  }
+
+  /** A Raft message from a peer. A snapshot whose messages the store lacks is installed once they are fetched. */
+  public void step(RaftMessage m) {
+    if (done()) {
+      return;
+    }
+    if (m instanceof RaftMessage.InstallSnapshot is && is.term() >= core.term() && catchUpFirst(is)) {
+      return;
+    }
+    core.step(m);
+    drain();
+  }
+
+  /** A message from a peer about the stores. */
+  public void step(StoreMessage m) {
+    if (done()) {
+      return;
+    }
+    if (m instanceof StoreMessage.FetchRecords f) {
+      serve(f);
+    } else if (m instanceof StoreMessage.Records r) {
+      if (catchUp != null && r.requestId() == catchUp.requestId) {
+        onCatchUpRecords(r);
+      } else if (repair != null && r.requestId() == repair.requestId) {
+        onRepairRecords(r);
+      }
+    }
+    drain();
+  }
+
+  /**
+   * Appends {@code proposal} to the batch for the next log entry, answered with {@link
+   * Reply.Applied} once committed and applied, or refused at once ({@code replyTo} null: nobody
+   * hears). Returns true when it started a batch: the host calls {@link #flushProposals} once the
+   * proposals already waiting for it (its mailbox) are in, so that they share one entry.
+   */
+  public boolean propose(Wire.Proposal proposal, T replyTo, long nowMillis) {
+    if (done() || core.role() != RaftCore.Role.LEADER) {
+      reply(replyTo, new Reply.Refused(ProposeResult.Reason.NOT_LEADER, core.leaderId()));
+      return false;
+    }
+    String invalid = machine.invalid(proposal);
+    if (invalid != null) {
+      reply(replyTo, new Reply.Invalid(invalid));
+      return false;
+    }
+    if (unpersistedBytes >= UNPERSISTED_BYTES_MAX) {
+      // Storage is behind: push back on the proposer (it retries within its deadline) rather than
+      // hold without bound what the disk has not taken yet.
+      reply(replyTo, new Reply.Refused(ProposeResult.Reason.TOO_MANY_UNCOMMITTED, self));
+      return false;
+    }
+    long bytes = machine.sizeOf(proposal);
+    boolean alone = machine.alone(proposal);
+    int kind = machine.batchKind(proposal);
+    if (pendingBytes + bytes > BATCH_BYTES_MAX || alone || (!pending.isEmpty() && kind != pendingKind)) {
+      flushProposals(nowMillis);
+    }
+    pendingKind = kind;
+    pending.add(new Proposal<>(proposal, replyTo));
+    pendingBytes += bytes;
+    if (alone || pending.size() >= machine.batchMax()) {
+      flushProposals(nowMillis);
+      return false;
+    }
+    return pending.size() == 1;
+  }
+
+  /** One log entry for every proposal batched since the last one, stamped with the leader's clock {@code nowMillis}. */
+  public void flushProposals(long nowMillis) {
+    if (pending.isEmpty()) {
+      return;
+    }
+    List<Wire.Proposal> proposals = new ArrayList<>(pending.size());
+    List<T> proposers = new ArrayList<>(pending.size());
+    for (Proposal<T> p : pending) {
+      proposals.add(p.proposal());
+      proposers.add(p.replyTo());
+    }
+    pending.clear();
+    pendingBytes = 0;
+    ProposeResult result = core.propose(machine.encode(proposals, nowMillis));
+    if (result instanceof ProposeResult.Accepted a) {
+      waiting.put(a.index(), new Waiting<>(a.term(), proposers));
+    } else {
+      ProposeResult.Rejected r = (ProposeResult.Rejected) result;
+      proposers.forEach(p -> reply(p, new Reply.Refused(r.reason(), r.leaderHint())));
+    }
+    drain();
+  }
+
+  private void reply(T proposer, Reply reply) {
+    if (proposer != null) {
+      host.reply(proposer, reply);
+    }
+  }
+
+  private void proposeNow(Wire.Proposal p, long nowMillis) {
+    if (propose(p, null, nowMillis)) {
+      flushProposals(nowMillis);
+    }
+  }
+
+  /** Storage made {@code request} durable (in the order of {@link Host#persist}). */
+  public void onPersisted(PersistRequest request) {
+    if (done()) {
+      return;
+    }
+    unpersistedBytes -= weight(request);
+    core.onPersisted(request);
+    request.messagesAfterPersist().forEach(host::send);
+    if (request.snapshot() != null) {
+      machine.snapshotDurable(request.snapshot().data());
+    }
+    drain();
+  }
+
+  /** A {@link Host#syncStore} job has run: what it covers is durable. */
+  public void onStoreSynced(StoreSync job) {
+    if (done()) {
+      return;
+    }
+    machine.storeSynced(job);
+    if (compacting != null && compacting.job() == job) {
+      core.compact(compacting.index(), compacting.data());
+      compacting = null;
+    }
+    if (catchUp != null && catchUp.syncing == job) {
+      catchUp.syncing = null;
+      continueCatchUp();
+    }
+    drain();
+  }
+
+  /**
+   * Compaction: a snapshot once the entries applied since the last one carry {@code afterBytes}
+   * (and at least four times that snapshot, so snapshots cost at most a quarter of what is written).
+   */
+  public void compaction(long afterBytes) {
+    compactAfterBytes = afterBytes;
+  }
+
+  /** Snapshot soon, whatever was applied since the last one (the node's WAL holds old entries of this replica). */
+  public void compactSoon() {
+    compactionWanted = true;
+    drain();
+  }
+
+  /**
+   * The configuration the control plane holds for this group (a stream's limits, from the meta
+   * group). The leader proposes what {@link ReplicatedMachine#toward} says until the applied state
+   * has it, so every replica changes configuration at the same point of the log.
+   */
+  public void configure(Object desired) {
+    this.desired = desired;
+    housekeepingIn = 0;
+  }
+
+  /**
+   * The replicas the group should have (the meta group's placement). The leader moves the group
+   * there one single-server change at a time: remove a member not wanted (itself last of all: it
+   * steps down once that commits), add a wanted node as a learner, promote a wanted learner.
+   */
+  public void members(List<Integer> desired) {
+    desiredMembers = List.copyOf(desired);
+    housekeepingIn = 0;
+  }
+
+  /**
+   * This replica is no longer wanted: it stops ({@link #stopped()}) once the group has let it go.
+   * {@code replaced}: a new member replaces it on its node, so it stops as soon as it does not
+   * lead (a removed follower may never hear that its removal committed); a leader first hands its
+   * leadership to another voter, which then removes this replica's id.
+   */
+  public void retire(boolean replaced) {
+    retiring = true;
+    this.replaced |= replaced;
+  }
+
+  /** Whether this replica has retired (the host stops it). */
+  public boolean stopped() {
+    return stopped;
+  }
+
+  // =========================================================================================
+  // Reads and status
+  // =========================================================================================
+
+  /**
+   * A read from the applied (committed, D4) state. With {@code leaderOnly} a replica that is not the
+   * leader answers {@link Wire.NotLeader}.
+   */
+  public Wire.ReadReply read(Wire.Query query, boolean leaderOnly) {
+    if (leaderOnly && core.role() != RaftCore.Role.LEADER) {
+      return new Wire.NotLeader(core.leaderId());
+    }
+    if (done() || leaderOnly && !core.leaderReadable()) {
+      // Elected, but nothing of its term committed yet: its state may be stale (found by the
+      // fault campaign: after a whole-cluster restart, a new meta leader answered with an empty
+      // state, and publishes were refused with "no stream"). Ask again shortly.
+      return new Wire.NotLeader(-1);
+    }
+    Wire.ReadReply reply = machine.read(query);
+    if (reply instanceof Wire.Info i) {
+      reply = new Wire.Info(i.state(), i.limits(), status());
+    }
+    return reply;
+  }
+
+  public Status status() {
+    return new Status(self, core.role(), core.term(), core.leaderId(), core.commitIndex(), core.appliedIndex(),
+        core.recoveringLostTail(), List.copyOf(core.membership().voters()), storeMissing.count());
+  }
+
+  public int id() {
+    return self;
+  }
+
+  /** The core, read-only use: checkers and diagnostics. */
+  public RaftCore core() {
+    return core;
+  }
+
+  /** Why this replica failed, or null. */
+  public String failure() {
+    return failed;
+  }
+
+  private boolean done() {
+    return failed != null || stopped;
+  }
+
+  // =========================================================================================
+  // Ready: the only place effects leave the core
+  // =========================================================================================
+
+  private void drain() {
+    if (done()) {
+      return;
+    }
+    try {
+      drainReady();
+      machine.flushStore();
+      maybeCompact();
+      if (core.hasReady()) {
+        drainReady();
+      }
+      checkStore();
+    } catch (MessageStore.Unreadable | DiskFailure e) {
+      failed = e.getMessage();
+      host.fail(failed);
+    }
+  }
+
+  private void drainReady() {
+    if (core.role() == RaftCore.Role.LEADER && core.term() != ledInTerm) {
+      ledInTerm = core.term();
+      host.info("Replica " + name + " (id " + self + ") leads in term " + ledInTerm);
+    }
+    while (core.hasReady()) {
+      Ready ready = core.ready();
+      if (ready.persist() != null) {
+        PersistRequest p = ready.persist();
+        unpersistedBytes += weight(p);
+        host.persist(new LogWrite(p.hardState(), p.snapshot(), p.entriesFrom(), p.entries(), p.repaired()), p);
+      }
+      ready.messages().forEach(host::send);
+      if (ready.snapshotToApply() != null) {
+        machine.restore(ready.snapshotToApply().data());
+        checkStore = true;
+      }
+      for (LogEntry e : ready.committed()) {
+        apply(e);
+        appliedBytesSinceSnapshot += e.data().length;
+      }
+      for (ReplicatedMachine.Erasure x : machine.takeErasures()) {
+        host.eraseLog(x.index(), x.term(), x.region());
+      }
+      compactionWanted |= ready.snapshotRequested();
+    }
+  }
+
+  private static long weight(PersistRequest p) {
+    long bytes = p.hardState() == null ? 0 : 16;
+    if (p.snapshot() != null) {
+      bytes += p.snapshot().data().length + 64;
+    }
+    for (LogEntry e : p.entries()) {
+      bytes += e.weightBytes();
+    }
+    for (LogEntry e : p.repaired()) {
+      bytes += e.weightBytes();
+    }
+    return bytes;
+  }
+
+  private void apply(LogEntry e) {
+    Waiting<T> w = waiting.remove(e.index());
+    boolean ours = w != null && w.term() == e.term();
+    List<Wire.Outcome> outcomes = machine.apply(e, ours);
+    if (w != null) {
+      for (int i = 0; i < w.proposers().size(); i++) {
+        reply(w.proposers().get(i), ours && i < outcomes.size() ? new Reply.Applied(outcomes.get(i))
+            : new Reply.Superseded(e.index()));
+      }
+    }
+    // Proposals at lower indexes that were never applied one by one (a snapshot covered them).
+    for (Waiting<T> stale : waiting.headMap(e.index()).values()) {
+      stale.proposers().forEach(p -> reply(p, new Reply.Superseded(e.index())));
+    }
+    waiting.headMap(e.index()).clear();
+  }
+
+  // =========================================================================================
+  // Snapshots and compaction
+  // =========================================================================================
+
+  /**
+   * Snapshots the applied state into the core (which persists it and drops the log before it) —
+   * once the machine's store has synced every message the snapshot covers, so that the WAL, which
+   * the snapshot lets go, is never the only copy of an acknowledged message that is lost.
+   */
+  private void maybeCompact() {
+    if (compacting != null || catchUp != null) {
+      return;
+    }
+    boolean due = compactionWanted
+        || appliedBytesSinceSnapshot >= Math.max(compactAfterBytes, Math.min(Long.MAX_VALUE / 8, 4 * lastSnapshotBytes));
+    if (!due || core.appliedIndex() < core.firstIndex()) {
+      return;
+    }
+    compactionWanted = false;
+    appliedBytesSinceSnapshot = 0;
+    long index = core.appliedIndex();
+    byte[] data = machine.snapshot();
+    lastSnapshotBytes = data.length;
+    StoreSync job = machine.syncStore();
+    if (job == null) {
+      core.compact(index, data);
+    } else {
+      compacting = new Compacting(index, data, job);
+      host.syncStore(job);
+    }
+  }
+
+  // =========================================================================================
+  // Catching up a snapshot's messages
+  // =========================================================================================
+
+  /**
+   * Whether {@code is} covers messages this replica's store lacks: then they are fetched from the
+   * sender's store first, in bounded chunks, and the snapshot is stepped into the core once the
+   * store has synced them (so the replica acknowledges a snapshot only once it holds its data).
+   * A newer snapshot meanwhile only moves the target.
+   */
+  private boolean catchUpFirst(RaftMessage.InstallSnapshot is) {
+    long[] missing = is.snapshot().data().length == 0 ? null : machine.missingFor(is.snapshot().data());
+    if (missing == null && catchUp == null) {
+      return false;
+    }
+    if (catchUp == null) {
+      catchUp = new CatchUp();
+      catchUp.next = missing[0];
+      host.info("Replica " + name + " (id " + self + ") fetches messages " + missing[0] + ".." + missing[1]
+          + " of snapshot " + is.snapshot().index() + " from replica " + is.from() + " before it installs it");
+    } else if (is.snapshot().index() < catchUp.snapshot.snapshot().index()) {
+      return true; // an older one: the newer one is being caught up
+    }
+    catchUp.snapshot = is;
+    catchUp.source = is.from();
+    if (missing != null) {
+      catchUp.toSeq = Math.max(catchUp.toSeq, missing[1]);
+      catchUp.next = Math.max(catchUp.next, missing[0]);
+    }
+    if (catchUp.syncing == null && catchUp.requestId == 0) {
+      continueCatchUp();
+    }
+    return true;
+  }
+
+  /** Asks for the next chunk; once everything is in, syncs it, then installs the snapshot. */
+  private void continueCatchUp() {
+    if (catchUp.next <= catchUp.toSeq) {
+      catchUp.requestId = nextRequestId++;
+      catchUp.waited = 0;
+      host.send(new StoreMessage.FetchRecords(self, catchUp.source, catchUp.requestId, catchUp.next, catchUp.toSeq,
+          FETCH_RECORDS_BYTES));
+      return;
+    }
+    catchUp.requestId = 0;
+    StoreSync job = machine.syncStore();
+    if (job != null) {
+      catchUp.syncing = job;
+      host.syncStore(job);
+      return;
+    }
+    RaftMessage.InstallSnapshot is = catchUp.snapshot;
+    catchUp = null;
+    checkStore = true;
+    core.step(is);
+  }
+
+  private void onCatchUpRecords(StoreMessage.Records r) {
+    for (byte[] record : r.records()) {
+      machine.take(record);
+    }
+    if (r.records().isEmpty() && r.next() <= r.fromSeq()) {
+      return; // the source cannot serve it now (it is behind): asked again, of the leader, after the timeout
+    }
+    // What the source does not hold (gone from its stream, or damaged there) is skipped here: the
+    // snapshot's state says which of it the stream still holds, and those are repaired after.
+    catchUp.next = Math.max(Math.max(catchUp.next, r.next()), machine.storeLastSeq() + 1);
+    continueCatchUp();
+  }
+
+  // =========================================================================================
+  // Serving and repairing stores
+  // =========================================================================================
+
+  private void serve(StoreMessage.FetchRecords f) {
+    RangeSet missing = new RangeSet();
+    List<byte[]> records = machine.records(f.fromSeq(), f.toSeq(), f.bytesMax(), missing);
+    long next = records.isEmpty() ? Math.min(f.toSeq(), machine.storeLastSeq()) + 1
+        : machine.recordSeq(records.get(records.size() - 1)) + 1;
+    host.send(new StoreMessage.Records(self, f.from(), f.requestId(), f.fromSeq(), records, next, missing.ranges()));
+  }
+
+  /** Recomputes what the store lacks, and tells the core whether it may lead (D7). */
+  private void checkStore() {
+    List<String> notes = machine.takeStoreNotes();
+    notes.forEach(n -> host.warn("Replica " + name + " store: " + n));
+    if (!checkStore && notes.isEmpty() || catchUp != null) {
+      return;
+    }
+    checkStore = false;
+    storeMissing = machine.missingLive();
+    boolean damaged = !storeMissing.isEmpty();
+    if (damaged != core.storeDamaged()) {
+      if (damaged) {
+        host.warn("Replica " + name + " (id " + self + ") lacks " + storeMissing.count() + " messages in its store ("
+            + storeMissing + "): it repairs them from its peers and does not campaign until then");
+      } else {
+        host.info("Replica " + name + " (id " + self + ") has every message of its stream in its store again");
+      }
+      core.setStoreDamaged(damaged);
+    }
+  }
+
+  /** Keeps a catch-up and a repair going: asks again, of another peer, when one goes unanswered. */
+  private void tickStore() {
+    if (catchUp != null && catchUp.syncing == null && catchUp.requestId != 0 && ++catchUp.waited > FETCH_TIMEOUT_TICKS) {
+      if (core.leaderId() != 0 && core.leaderId() != self) {
+        catchUp.source = core.leaderId();
+      }
+      continueCatchUp();
+    }
+    if (storeMissing.isEmpty()) {
+      repair = null;
+      return;
+    }
+    if (repair != null && ++repair.waited <= FETCH_TIMEOUT_TICKS) {
+      return;
+    }
+    List<Integer> peers = new ArrayList<>(core.membership().members());
+    peers.remove((Integer) self);
+    if (peers.isEmpty()) {
+      return;
+    }
+    repair = new Repair();
+    repair.peer = peers.get(Math.floorMod(repairPeerTurn++, peers.size()));
+    repair.requestId = nextRequestId++;
+    long[] first = storeMissing.ranges().get(0);
+    host.send(new StoreMessage.FetchRecords(self, repair.peer, repair.requestId, first[0], first[1],
+        FETCH_RECORDS_BYTES));
+  }
+
+  private void onRepairRecords(StoreMessage.Records r) {
+    int taken = 0;
+    for (byte[] record : r.records()) {
+      if (machine.take(record)) {
+        taken++;
+      }
+    }
+    checkStore = true;
+    repair = null;
+    if (taken == 0) {
+      repairPeerTurn++; // that peer could not help: the next ask goes to another
+    }
+  }
+
+  // =========================================================================================
+  // Membership and retirement
+  // =========================================================================================
+
+  /** One step toward {@link #desiredMembers}, if the last change is committed. */
+  private void changeMembership() {
+    if (desiredMembers == null || !core.membershipCommitted()) {
+      return;
+    }
+    Membership m = core.membership();
+    for (int member : m.members()) {
+      if (!desiredMembers.contains(member) && member != self) {
+        logChange("removes " + member, core.remove(member));
+        return;
+      }
+    }
+    for (int id : desiredMembers) {
+      if (!m.contains(id)) {
+        logChange("adds " + id + " as a learner", core.addLearner(id));
+        return;
+      }
+      if (m.learners().contains(id)) {
+        // Only once it holds nearly all that is committed: a voter still catching up counts
+        // toward the quorum size without helping to reach it.
+        if (core.matchIndex(id) + PROMOTE_LAG_MAX >= core.commitIndex()) {
+          logChange("promotes " + id + " to voter", core.promote(id));
+        }
+        return;
+      }
+    }
+    if (!desiredMembers.contains(self)) {
+      // last: the others are in place; this leader steps down once it commits
+      logChange("removes itself", core.remove(self));
+    }
+  }
+
+  private void logChange(String what, ProposeResult result) {
+    if (result instanceof ProposeResult.Accepted) {
+      host.info("Replica " + name + " (id " + self + ") leads a membership change: it " + what);
+    }
+  }
+
+  /** Returns whether the replica stops now. */
+  private boolean retire() {
+    ticksWithoutLeader = core.leaderId() == 0 ? ticksWithoutLeader + 1 : 0;
+    // Only once its removal is committed: a leader that removes itself must stay until the rest
+    // of the group has that change, or the group can be left without a quorum.
+    boolean letGo = !core.membership().contains(self) && core.membershipCommitted();
+    if (replaced && core.role() == RaftCore.Role.LEADER && --transferIn <= 0) {
+      transferIn = HOUSEKEEPING_TICKS; // one try per second: each makes the target campaign
+      core.membership().voters().stream().filter(v -> v != self).findFirst().ifPresent(core::transferLeadership);
+    }
+    if (letGo || ticksWithoutLeader > RETIRE_AFTER_SILENT_TICKS
+        || (replaced && core.role() != RaftCore.Role.LEADER)) {
+      host.info("Replica " + name + " (id " + self + ") retires: the group no longer needs it");
+      stopped = true;
+      return true;
+    }
+    return false;
+  }
+}
