@@ -12,7 +12,8 @@ public final class Main {
       commands:
         sim     run the deterministic cluster simulator over many seeds
                 [--seeds N] [--start-seed S] [--replicas 1|3|5] [--faults LIST|all|none]
-                [--mode safe|ack-before-fsync|vote-without-persist] [--jobs J] [--trace] [--json]
+                [--mode safe|ack-before-fsync|vote-without-persist|truncate-on-corruption|ignore-lost-tail
+                |reclaim-wal-before-store-sync|truncate-store-on-corruption] [--jobs J] [--trace] [--json]
         bench journal
                 measure the node storage's group commit against the disk's raw fsync rate
                 [--streams 1|100|1000] [--record-bytes 1024] [--inflight 256] [--seconds 10]

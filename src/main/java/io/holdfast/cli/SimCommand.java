@@ -95,7 +95,9 @@ final class SimCommand {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted", e);
     } catch (ExecutionException e) {
-      throw new IllegalStateException("simulator crashed outside the checkers", e.getCause());
+      java.io.StringWriter trace = new java.io.StringWriter();
+      e.getCause().printStackTrace(new java.io.PrintWriter(trace));
+      throw new IllegalStateException("simulator crashed outside the checkers: " + trace, e.getCause());
     } finally {
       pool.shutdownNow();
     }
@@ -106,6 +108,7 @@ final class SimCommand {
     long acked = 0;
     long lost = 0;
     long lostMiddle = 0;
+    long lostOnReplica = 0;
     long divergent = 0;
     long unexpected = 0;
     long duplicates = 0;
@@ -117,6 +120,7 @@ final class SimCommand {
       acked += r.acked();
       lost += r.lost();
       lostMiddle += r.lostMiddle();
+      lostOnReplica += r.lostOnReplica();
       divergent += r.divergent();
       unexpected += r.unexpected();
       duplicates += r.duplicates();
@@ -129,8 +133,9 @@ final class SimCommand {
     }
     out.printf("holdfast sim: %d seeds (%d..%d), %d replicas, faults=%s, mode=%s%n",
         seeds, start, start + seeds - 1, replicas, faults, mode.cliName);
-    out.printf("  acked %d (%.0f per seed), lost %d (%d in the middle), divergent %d, unexpected %d, duplicates %d%n",
-        acked, (double) acked / seeds, lost, lostMiddle, divergent, unexpected, duplicates);
+    out.printf("  acked %d (%.0f per seed), lost %d (%d in the middle), lost on one replica %d, divergent %d,"
+        + " unexpected %d, duplicates %d%n", acked, (double) acked / seeds, lost, lostMiddle, lostOnReplica, divergent,
+        unexpected, duplicates);
     out.println("  coverage: " + coverage);
     out.printf("  violations %d in %d seeds; %.2f seeds/s, %.0f events/s%n",
         violations, failedSeeds.size(), seeds / seconds, events / seconds);
@@ -160,6 +165,7 @@ final class SimCommand {
       j.put("avg_acked_per_seed", Math.round((double) acked / seeds));
       j.put("lost", lost);
       j.put("lost_middle", lostMiddle);
+      j.put("lost_on_replica", lostOnReplica);
       j.put("divergent", divergent);
       j.put("unexpected", unexpected);
       j.put("duplicates", duplicates);

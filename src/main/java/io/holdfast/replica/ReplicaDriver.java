@@ -85,7 +85,7 @@ public final class ReplicaDriver<T> {
    * @param storeDamaged messages in the applied state that this replica's store lacks (being repaired)
    */
   public record Status(int id, RaftCore.Role role, long term, int leader, long commitIndex, long appliedIndex,
-      boolean recoveringLostTail, List<Integer> voters, long storeDamaged) {}
+      boolean recoveringLostTail, List<Integer> voters, long storeDamaged) implements io.holdfast.transport.CborMessage {}
 
   /**
    * A batch is one log entry, and an entry must fit one transport frame (Artery's default maximum
@@ -154,6 +154,11 @@ public final class ReplicaDriver<T> {
   /** Applied messages the store lacks (recomputed when it may have changed). */
   private RangeSet storeMissing = new RangeSet();
   private boolean checkStore = true;
+  private int storeCheckIn;
+  /** Stored messages verified per tick in the background (0: none), where the next round goes on, rounds done. */
+  private int scrubPerTick;
+  private long scrubCursor;
+  private long scrubbedRounds;
   private long nextRequestId = 1;
   private int repairPeerTurn;
   private Object desired;
@@ -374,6 +379,26 @@ public final class ReplicaDriver<T> {
    */
   public void compaction(long afterBytes) {
     compactAfterBytes = afterBytes;
+  }
+
+  /** Hands leadership to {@code target} if this replica leads ({@link RaftCore#transferLeadership}). */
+  public boolean transferLeadership(int target) {
+    if (done()) {
+      return false;
+    }
+    boolean started = core.transferLeadership(target);
+    drain();
+    return started;
+  }
+
+  /** Verifies {@code messagesPerTick} stored messages each tick against their checksums (0: off). */
+  public void scrub(int messagesPerTick) {
+    scrubPerTick = messagesPerTick;
+  }
+
+  /** Rounds of scrubbing the whole store finished so far. */
+  public long scrubbedRounds() {
+    return scrubbedRounds;
   }
 
   /** Snapshot soon, whatever was applied since the last one (the node's WAL holds old entries of this replica). */
@@ -682,8 +707,18 @@ public final class ReplicaDriver<T> {
     }
   }
 
-  /** Keeps a catch-up and a repair going: asks again, of another peer, when one goes unanswered. */
+  /** Keeps a catch-up and a repair going: asks again, of another peer, when one goes unanswered; scrubs. */
   private void tickStore() {
+    if (++storeCheckIn >= HOUSEKEEPING_TICKS) {
+      storeCheckIn = 0;
+      checkStore = true; // the applied state moves: messages the store lost may have come (back) into it
+    }
+    if (catchUp == null && scrubPerTick > 0) {
+      scrubCursor = machine.scrub(scrubCursor, scrubPerTick);
+      if (scrubCursor == 0) {
+        scrubbedRounds++;
+      }
+    }
     if (catchUp != null && catchUp.syncing == null && catchUp.requestId != 0 && ++catchUp.waited > FETCH_TIMEOUT_TICKS) {
       if (core.leaderId() != 0 && core.leaderId() != self) {
         catchUp.source = core.leaderId();
@@ -747,8 +782,11 @@ public final class ReplicaDriver<T> {
       }
       if (m.learners().contains(id)) {
         // Only once it holds nearly all that is committed: a voter still catching up counts
-        // toward the quorum size without helping to reach it.
-        if (core.matchIndex(id) + PROMOTE_LAG_MAX >= core.commitIndex()) {
+        // toward the quorum size without helping to reach it. A learner that needs a snapshot
+        // acknowledges it only once it holds the messages it covers, so a match above 0 also
+        // says its store is complete.
+        long match = core.matchIndex(id);
+        if (match > 0 && match + PROMOTE_LAG_MAX >= core.commitIndex()) {
           logChange("promotes " + id + " to voter", core.promote(id));
         }
         return;

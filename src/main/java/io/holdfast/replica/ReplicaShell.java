@@ -111,7 +111,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     REPLACED
   }
 
-  public record GetStatus(ActorRef<ReplicaDriver.Status> replyTo) implements Command {}
+  public record GetStatus(ActorRef<ReplicaDriver.Status> replyTo) implements Command, CborMessage {}
 
   private enum Tick implements Command { INSTANCE }
 

@@ -76,9 +76,12 @@ public interface ReplicatedMachine {
   // defaults say so.
   // =========================================================================================
 
-  /** At start: opens the store on what the disk holds (cutting what the snapshot does not cover), then restores. */
+  /**
+   * At start: opens the store on what the disk holds (cutting what the snapshot does not cover),
+   * then restores. A null snapshot is a damaged one: the state starts empty until a peer's replaces it.
+   */
   default void open(byte[] snapshot) {
-    restore(snapshot);
+    restore(snapshot == null ? new byte[0] : snapshot);
   }
 
   /**
@@ -127,6 +130,15 @@ public interface ReplicatedMachine {
   /** Messages in the applied state that the store does not hold intact: to repair from a peer (D6). */
   default io.holdfast.base.RangeSet missingLive() {
     return new io.holdfast.base.RangeSet();
+  }
+
+  /**
+   * Verifies up to {@code count} stored messages from {@code fromSeq} on against their checksums
+   * (damage found is listed for repair); returns where to go on, 0 once a round is done.
+   * Background: bit rot is found before a reader meets it.
+   */
+  default long scrub(long fromSeq, int count) {
+    return 0;
   }
 
   /** What the store found that an operator should know (recovery, damage); taking them clears them. */

@@ -4,6 +4,7 @@ import io.holdfast.base.RangeSet;
 import io.holdfast.raft.message.LogEntry;
 import io.holdfast.storage.StoreSync;
 import io.holdfast.storage.segment.SegmentStore;
+import io.holdfast.storage.segment.StreamStore;
 import io.holdfast.stream.Delivery;
 import io.holdfast.stream.Message;
 import io.holdfast.stream.MessageStore;
@@ -32,17 +33,17 @@ public final class StreamMachine implements ReplicatedMachine {
   private static final List<String> CONSUME_KINDS = List.of("fetch", "ack", "nak", "progress", "term");
 
   private final String stream;
-  private final LongFunction<SegmentStore> openStore;
-  private SegmentStore store;
+  private final LongFunction<StreamStore> openStore;
+  private StreamStore store;
   private StreamState state;
 
   /**
    * @param stream the stream's name (what acks carry)
    * @param openStore opens this replica's store, cut to the given last synced sequence (the one its snapshot covers)
    */
-  public StreamMachine(String stream, LongFunction<SegmentStore> openStore) {
+  public StreamMachine(String stream, LongFunction<? extends StreamStore> openStore) {
     this.stream = stream;
-    this.openStore = openStore;
+    this.openStore = openStore::apply;
   }
 
   /** The applied state (tests and diagnostics). */
@@ -211,11 +212,16 @@ public final class StreamMachine implements ReplicatedMachine {
     state.restore(snapshot);
   }
 
+  /**
+   * Opens the store cut to what {@code snapshot} covers, then restores it. A null snapshot is a
+   * damaged one: the store keeps every intact record, and the state starts empty until a peer's
+   * snapshot replaces it (what the store then lacks is repaired).
+   */
   @Override
   public void open(byte[] snapshot) {
-    store = openStore.apply(StreamState.span(snapshot)[1]);
+    store = openStore.apply(snapshot == null ? SegmentStore.SYNC_UNKNOWN : StreamState.span(snapshot)[1]);
     state = new StreamState(stream, store);
-    state.restore(snapshot);
+    state.restore(snapshot == null ? new byte[0] : snapshot);
   }
 
   @Override
@@ -278,6 +284,11 @@ public final class StreamMachine implements ReplicatedMachine {
       }
     }
     return missing;
+  }
+
+  @Override
+  public long scrub(long fromSeq, int count) {
+    return store.scrub(fromSeq, count);
   }
 
   @Override

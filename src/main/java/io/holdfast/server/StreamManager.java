@@ -202,7 +202,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
             : Membership.EMPTY;
         String storageName = s.storageName(settings.nodeId());
         spawn(s.group(), storageName, id, s.replicaIds(), initial, new StreamMachine(s.name(),
-            synced -> SegmentStore.open(new FileDisk(storeDir(storageName)), settings.store(), synced)));
+            synced -> SegmentStore.open(FileDisk.ofStream(settings.dataDir(), storageName), settings.store(), synced)));
       }
       ActorRef<ReplicaShell.Command> child = children.get(s.group());
       if (child == null) {
@@ -267,11 +267,6 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
   /** The meta replica id of voter {@code node} as the view has it (its node id before any view). */
   private int metaIdOf(int node) {
     return view == null ? node : view.metaReplicaId(node);
-  }
-
-  /** Where a stream replica keeps its messages: {@code <data-dir>/streams/<storage name>}. */
-  private java.nio.file.Path storeDir(String storageName) {
-    return java.nio.file.Path.of(settings.dataDir(), "streams", storageName);
   }
 
   private void spawn(String group, String storageName, int self, List<Integer> peerIds, Membership initial,

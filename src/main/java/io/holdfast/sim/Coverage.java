@@ -17,6 +17,12 @@ public final class Coverage {
   /** Disks whose synced tail was cut off, and that recovered before voting again. */
   public long lostTails;
   public long compactions;
+  /** Snapshots installed only after their messages were fetched from a peer's store. */
+  public long catchUps;
+  /** Times a replica found messages missing or damaged in its store (and repaired them from peers). */
+  public long storeRepairs;
+  /** Segment or index files damaged (bit flip or cut) while their machine was down. */
+  public long storeDamage;
   public long snapshotsInstalled;
   /** The stream workload on replica 1 at the end: publishes stored, de-duplicated, refused by an expectation, evicted by max_msgs. */
   public long streamStored;
@@ -65,6 +71,9 @@ public final class Coverage {
     wipes += o.wipes;
     lostTails += o.lostTails;
     compactions += o.compactions;
+    catchUps += o.catchUps;
+    storeRepairs += o.storeRepairs;
+    storeDamage += o.storeDamage;
     snapshotsInstalled += o.snapshotsInstalled;
     streamStored += o.streamStored;
     streamDuplicates += o.streamDuplicates;
@@ -83,7 +92,9 @@ public final class Coverage {
         + ", synced tails cut " + lostTails
         + ", membership changes " + membershipChanges + ", transfers "
         + transfers + ", terms with a leader " + leaderTerms + ", compactions " + compactions
-        + ", snapshots installed " + snapshotsInstalled + "; stream: stored " + streamStored + ", de-duplicated "
+        + ", snapshots installed " + snapshotsInstalled + ", catch-ups from a peer's store " + catchUps
+        + ", store files damaged " + storeDamage + ", stores repaired " + storeRepairs + "; stream: stored "
+        + streamStored + ", de-duplicated "
         + streamDuplicates + ", refused by expectations " + streamRejected + ", evicted by limits " + streamEvicted
         + "; consumers: delivered " + consumerDeliveries + " (redelivered " + consumerRedeliveries + "), acked "
         + consumerAcks;

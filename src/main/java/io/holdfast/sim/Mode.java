@@ -30,7 +30,17 @@ public enum Mode {
    * An honest disk, but a replica whose node lost a synced tail restarts from what is left as if
    * nothing were missing and votes at once (what a store that takes the cut for a torn write does).
    */
-  IGNORE_LOST_TAIL("ignore-lost-tail", SimLogStore.CrashLoses.UNSYNCED_WRITES);
+  IGNORE_LOST_TAIL("ignore-lost-tail", SimLogStore.CrashLoses.UNSYNCED_WRITES),
+  /**
+   * The message store's disk says a sync is done at once and writes back much later, so replicas
+   * snapshot — and let the WAL go — before the store holds what the snapshot covers.
+   */
+  RECLAIM_WAL_BEFORE_STORE_SYNC("reclaim-wal-before-store-sync", SimLogStore.CrashLoses.UNSYNCED_WRITES),
+  /**
+   * An honest disk, but a store that meets a damaged record at open takes it for a torn write: it
+   * cuts itself there and believes it ends there, so it never fetches what it cut.
+   */
+  TRUNCATE_STORE_ON_CORRUPTION("truncate-store-on-corruption", SimLogStore.CrashLoses.UNSYNCED_WRITES);
 
   public final String cliName;
   final SimLogStore.CrashLoses crashLoses;
@@ -52,6 +62,7 @@ public enum Mode {
       }
     }
     throw new IllegalArgumentException("unknown mode '" + text
-        + "' (expected safe, ack-before-fsync, vote-without-persist or truncate-on-corruption)");
+        + "' (expected one of " + java.util.Arrays.stream(values()).map(m -> m.cliName)
+        .collect(java.util.stream.Collectors.joining(", ")) + ")");
   }
 }

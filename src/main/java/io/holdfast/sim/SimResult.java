@@ -8,6 +8,7 @@ public record SimResult(
     long acked,
     long lost,
     long lostMiddle,
+    long lostOnReplica,
     long divergent,
     long unexpected,
     long duplicates,
@@ -19,7 +20,8 @@ public record SimResult(
     long events) {
 
   SimResult(Simulation.Config config, SimChecker checker, Coverage coverage, long traceHash, long ticks, long events) {
-    this(config.seed(), checker.ackedCount(), checker.lost, checker.lostMiddle, checker.divergent, checker.unexpected,
+    this(config.seed(), checker.ackedCount(), checker.lost, checker.lostMiddle, checker.lostOnReplica, checker.divergent,
+        checker.unexpected,
         checker.duplicates, checker.violationCount(), List.copyOf(checker.violations()), coverage, traceHash, ticks,
         events);
   }

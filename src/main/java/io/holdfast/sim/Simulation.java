@@ -4,37 +4,53 @@ import io.holdfast.base.Prng;
 import io.holdfast.raft.PersistRequest;
 import io.holdfast.raft.ProposeResult;
 import io.holdfast.raft.RaftCore;
-import io.holdfast.raft.Ready;
 import io.holdfast.raft.message.EntryType;
 import io.holdfast.raft.message.LogEntry;
 import io.holdfast.raft.message.Membership;
 import io.holdfast.raft.message.RaftMessage;
 import io.holdfast.raft.message.Snapshot;
+import io.holdfast.replica.ReplicaDriver;
+import io.holdfast.replica.StreamMachine;
+import io.holdfast.replica.Wire;
+import io.holdfast.storage.LogWrite;
 import io.holdfast.storage.RecoveredState;
+import io.holdfast.storage.StoreMessage;
+import io.holdfast.storage.StoreSync;
+import io.holdfast.storage.segment.SegmentStore;
+import io.holdfast.storage.segment.StreamStore;
+import io.holdfast.stream.Delivery;
+import io.holdfast.stream.StreamCommand;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.List;
 import java.util.PriorityQueue;
-import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
- * One seed, one thread, one whole history: N replicas of {@link RaftCore} on simulated disks and a
- * simulated network, clients proposing unique values, and a nemesis injecting faults. A safety
- * phase with faults is followed by a liveness phase in which every fault is healed and the
- * replicas must converge. Checkers run throughout (see {@link SimChecker}).
+ * One seed, one thread, one whole history: N replicas of the production {@link ReplicaDriver}
+ * with its {@link StreamMachine} — the stream state and its segment store — on simulated disks (a
+ * log disk and a segment-file disk each) and a simulated network, clients publishing unique values
+ * and running consumers, and a nemesis injecting faults. A safety phase with faults is followed by
+ * a liveness phase in which every fault is healed and the replicas must converge. Checkers run
+ * throughout (see {@link SimChecker}); at the end every replica's stream, read back from its
+ * store, must equal the oracle's: the committed log replayed into a fresh machine.
  *
- * <p>Time advances in ticks. Within a tick: nemesis, clients, core ticks, then every event due
- * at this tick in (time, sequence) order, draining each touched replica's {@link Ready} after
- * each round, as an actor would drain its mailbox. Nothing depends on hash order or threads.
+ * <p>The simulator is a {@link ReplicaDriver.Host}, as the actor shell is: it decides nothing a
+ * replica decides, it only moves effects (network, disks, time). Time advances in ticks. Within a
+ * tick: nemesis, clients, driver ticks, then every event due at this tick in (time, sequence)
+ * order. Nothing depends on hash order or threads.
  */
 public final class Simulation {
   public record Config(long seed, int replicas, EnumSet<Fault> faults, Mode mode) {}
 
-  enum Kind { DELIVER, SYNC_DONE, WRITE_DONE, LAZY_SYNC }
+  enum Kind { DELIVER, DELIVER_STORE, SYNC_DONE, WRITE_DONE, LAZY_SYNC, STORE_SYNC, LAZY_STORE_SYNC }
 
-  record Event(long time, long seq, Kind kind, int node, int epoch, RaftMessage message, PersistRequest request, int count)
+  record Event(long time, long seq, Kind kind, int node, int epoch, Object payload, int count)
       implements Comparable<Event> {
     @Override
     public int compareTo(Event o) {
@@ -42,6 +58,11 @@ public final class Simulation {
       return c != 0 ? c : Long.compare(seq, o.seq);
     }
   }
+
+  /** The stream's clock: milliseconds per tick. */
+  static final long MILLIS_PER_TICK = 10;
+  /** Stored messages each replica verifies per tick in the background. */
+  private static final int SCRUB_PER_TICK = 32;
 
   private final Config config;
   private final SwarmOptions opt;
@@ -61,6 +82,7 @@ public final class Simulation {
   private long events;
   private long traceHash = 0xcbf29ce484222325L;
   private final Coverage coverage = new Coverage();
+  private final io.holdfast.stream.StreamLimits limits;
 
   // network conditions; the liveness phase makes the network reliable
   private double dropProbability;
@@ -72,6 +94,10 @@ public final class Simulation {
   private final int[] clientLeaderGuess;
   private final long[] clientNextCounter;
   private final int[] clientOutstanding;
+  private final HashSet<SimReplica.Request> outstanding = new HashSet<>();
+  private final TreeMap<Long, SimReplica.Request> outstandingByTime = new TreeMap<>();
+  private final ArrayDeque<Long>[] held;
+  private boolean consumersCreated;
 
   // nemesis state
   private long partitionUntil = -1;
@@ -86,7 +112,13 @@ public final class Simulation {
   private SimReplica lostTailLeader;
   /** The minority whose disks may rot (bitflip); fixed for the run. */
   private final boolean[] corruptible;
+  /** The replica ids the group should have (the simulated meta group's placement). */
+  private List<Integer> desiredMembers;
+  /** The membership fault: the replica removed, and when it comes back as a new member. */
+  private SimReplica removed;
+  private long rejoinAt;
 
+  @SuppressWarnings("unchecked")
   public Simulation(Config config, Consumer<String> trace) {
     this.config = config;
     this.trace = trace;
@@ -109,20 +141,24 @@ public final class Simulation {
       nodes[id] = new SimReplica(id, initial);
     }
     this.checker = new SimChecker();
+    this.limits = SimStream.limitsFor(config.seed());
     this.dropProbability = opt.dropProbability();
     this.duplicateProbability = opt.duplicateProbability();
     this.delayMax = opt.networkDelayMax();
     this.clientLeaderGuess = new int[opt.clients() + 1];
     this.clientNextCounter = new long[opt.clients() + 1];
     this.clientOutstanding = new int[opt.clients() + 1];
+    this.held = new ArrayDeque[opt.clients() + 1];
     for (int c = 1; c <= opt.clients(); c++) {
       clientLeaderGuess[c] = 1 + clientPrng.nextInt(n);
       clientNextCounter[c] = 1;
+      held[c] = new ArrayDeque<>();
     }
     this.corruptible = new boolean[n + 1];
     for (int id : randomGroup((n - 1) / 2)) {
       corruptible[id] = true;
     }
+    this.desiredMembers = currentIds();
   }
 
   /** Runs the whole history and returns what the checkers found. */
@@ -139,7 +175,6 @@ public final class Simulation {
       heal();
       long convergedAt = -1;
       for (long end = now + opt.convergenceTicksMax(); now < end; now++) {
-        finishMembership();
         step();
         if (converged()) {
           convergedAt = now;
@@ -150,14 +185,14 @@ public final class Simulation {
         checker.violation(() -> "liveness: replicas did not converge within " + opt.convergenceTicksMax()
             + " ticks after healing (" + describeNodes() + ")");
       }
-      checker.checkLogMatching(nodes, now);
-      checker.checkFinal(nodes, convergedAt >= 0);
+      checker.checkLogMatching(cores(), now);
       if (convergedAt >= 0) {
-        checker.checkStreams(nodes, SimStream.limitsFor(config.seed()));
-        SimStream.replay(nodes[1], SimStream.limitsFor(config.seed()), coverage);
+        checker.checkStreams(nodes, limits, coverage);
+      } else {
+        checker.checkAcked(null, nodes);
       }
     } catch (RuntimeException e) {
-      checker.violation(() -> "exception at tick " + now + ": " + e);
+      checker.violation(() -> "exception at tick " + now + ": " + e + " at " + e.getStackTrace()[0]);
     }
     coverage.leaderTerms = checker.leaderTerms();
     return new SimResult(config, checker, coverage, traceHash, now, events);
@@ -168,29 +203,53 @@ public final class Simulation {
   // =========================================================================================
 
   private void step() {
+    long nowMillis = now * MILLIS_PER_TICK;
     for (int id = 1; id <= n; id++) {
       SimReplica r = nodes[id];
       if (r.running()) {
-        r.core.tick();
-        checker.observeRole(r.core, now);
-        r.dirty = true;
+        r.driver.members(desiredMembers);
+        r.driver.tick(nowMillis);
+        observe(r);
       }
     }
-    while (true) {
-      drainDirty();
-      Event e = queue.peek();
-      if (e == null || e.time() > now) {
-        break;
-      }
-      while ((e = queue.peek()) != null && e.time() <= now) {
-        queue.poll();
-        handle(e);
+    Event e;
+    while ((e = queue.peek()) != null && e.time() <= now) {
+      queue.poll();
+      handle(e);
+    }
+    for (int id = 1; id <= n; id++) {
+      SimReplica r = nodes[id];
+      if (r.running()) {
+        r.driver.flushProposals(nowMillis);
+        observe(r);
       }
     }
     expireProposals();
     if (now % 50 == 0) {
-      checker.checkLogMatching(nodes, now);
+      checker.checkLogMatching(cores(), now);
     }
+  }
+
+  private void observe(SimReplica r) {
+    if (r.driver == null) {
+      return;
+    }
+    checker.observeRole(r.driver.core(), now);
+    if (r.driver.stopped() && !r.retired) {
+      r.retired = true;
+      fault("retired " + r.id);
+      crash(r, -1, false);
+    }
+  }
+
+  private List<RaftCore> cores() {
+    List<RaftCore> cores = new ArrayList<>();
+    for (int id = 1; id <= n; id++) {
+      if (nodes[id].driver != null) {
+        cores.add(nodes[id].driver.core());
+      }
+    }
+    return cores;
   }
 
   /** The machine a replica id lives on (ids of later incarnations of a slot are slot + k·n). */
@@ -198,8 +257,8 @@ public final class Simulation {
     return (replicaId - 1) % n + 1;
   }
 
-  private void schedule(long delay, Kind kind, int node, int epoch, RaftMessage m, PersistRequest r, int count) {
-    queue.add(new Event(now + delay, eventSeq++, kind, node, epoch, m, r, count));
+  private void schedule(long delay, Kind kind, int node, int epoch, Object payload, int count) {
+    queue.add(new Event(now + delay, eventSeq++, kind, node, epoch, payload, count));
   }
 
   private void handle(Event e) {
@@ -214,20 +273,27 @@ public final class Simulation {
     events++;
     switch (e.kind()) {
       case DELIVER -> {
-        RaftMessage m = e.message();
-        if (r.id != m.to()) {
-          return; // addressed to an earlier incarnation of this machine, wiped since
-        }
-        if (blocked[slotOf(m.from())][slotOf(m.to())]) {
-          return; // the partition started while it was in flight
+        RaftMessage m = (RaftMessage) e.payload();
+        if (r.id != m.to() || blocked[slotOf(m.from())][slotOf(m.to())]) {
+          return; // for an earlier incarnation of this machine, or the partition started in flight
         }
         mix(1, m.from(), m.to(), m.term(), digest(m));
+        coverage.snapshotsInstalled += m instanceof RaftMessage.InstallSnapshot ? 1 : 0;
         if (trace != null) {
           trace.accept("t=" + now + " deliver " + m.from() + "->" + m.to() + " " + describe(m));
         }
-        r.core.step(m);
-        checker.observeRole(r.core, now);
-        r.dirty = true;
+        r.driver.step(m);
+      }
+      case DELIVER_STORE -> {
+        StoreMessage m = (StoreMessage) e.payload();
+        if (r.id != m.to() || blocked[slotOf(m.from())][slotOf(m.to())]) {
+          return;
+        }
+        mix(5, m.from(), m.to(), m instanceof StoreMessage.Records rs ? rs.records().size() : 0, 0);
+        if (trace != null) {
+          trace.accept("t=" + now + " store " + m.from() + "->" + m.to() + " " + describe(m));
+        }
+        r.driver.step(m);
       }
       case SYNC_DONE -> {
         if (e.epoch() != r.epoch) {
@@ -245,8 +311,8 @@ public final class Simulation {
         if (e.epoch() != r.epoch) {
           return;
         }
-        mix(3, r.slot, e.request().id(), 0, 0);
-        completePersist(r, e.request());
+        mix(3, r.slot, ((PersistRequest) e.payload()).id(), 0, 0);
+        completePersist(r, e.payload());
       }
       case LAZY_SYNC -> {
         if (e.epoch() != r.epoch) {
@@ -257,83 +323,34 @@ public final class Simulation {
         r.disk.sync();
         maybeStartSync(r);
       }
-    }
-  }
-
-  private void completePersist(SimReplica r, PersistRequest request) {
-    r.core.onPersisted(request);
-    checker.observeRole(r.core, now);
-    for (RaftMessage m : request.messagesAfterPersist()) {
-      send(m);
-    }
-    r.dirty = true;
-  }
-
-  // =========================================================================================
-  // Replica shell: what an actor does with Ready
-  // =========================================================================================
-
-  private void drainDirty() {
-    for (int id = 1; id <= n; id++) {
-      SimReplica r = nodes[id];
-      if (r.dirty && r.running()) {
-        r.dirty = false;
-        while (r.core.hasReady()) {
-          handleReady(r, r.core.ready());
+      case STORE_SYNC -> {
+        if (e.epoch() != r.epoch) {
+          return;
         }
+        mix(6, r.slot, e.count(), 0, 0);
+        StoreSync job = (StoreSync) e.payload();
+        if (trace != null) {
+          trace.accept("t=" + now + " store sync done on " + r.id + " up to " + ((SegmentStore.SyncJob) job).lastSeq()
+              + (e.count() == 0 ? "" : " (a lie)"));
+        }
+        if (e.count() == 0) {
+          job.run(); // a lying disk (count 1) only says it did
+        }
+        r.driver.onStoreSynced(job);
+      }
+      case LAZY_STORE_SYNC -> {
+        if (e.epoch() != r.epoch) {
+          return;
+        }
+        ((StoreSync) e.payload()).run();
       }
     }
+    observe(r);
   }
 
-  private void handleReady(SimReplica r, Ready ready) {
-    if (ready.persist() != null) {
-      r.disk.write(SimReplica.REPLICA, SimReplica.toWrite(ready.persist()));
-      if (!config.mode().honestFsync()) {
-        schedule(0, Kind.WRITE_DONE, r.slot, r.epoch, null, ready.persist(), 0);
-      } else {
-        r.inFlight.add(ready.persist());
-      }
-      maybeStartSync(r);
-    }
-    for (RaftMessage m : ready.messages()) {
-      send(m);
-    }
-    if (ready.snapshotToApply() != null) {
-      if (SimReplica.damaged(ready.snapshotToApply())) {
-        checker.violation(() -> "applied a damaged snapshot " + ready.snapshotToApply() + " on replica " + r.id);
-      }
-      coverage.snapshotsInstalled++;
-      r.restoreState(ready.snapshotToApply());
-      checker.observeSnapshot(r, ready.snapshotToApply());
-      r.proposals.headMap(ready.snapshotToApply().index(), true).clear();
-    }
-    for (LogEntry e : ready.committed()) {
-      apply(r, e);
-    }
-    boolean wanted = ready.snapshotRequested() && r.smApplied >= r.core.firstIndex();
-    if (wanted || r.smApplied - r.core.firstIndex() + 1 >= opt.snapshotEveryEntries()) {
-      r.core.compact(r.smApplied, r.encodeState());
-      coverage.compactions++;
-    }
-  }
-
-  private void apply(SimReplica r, LogEntry e) {
-    if (e.type() == EntryType.COMMAND && e.data().length != 8) {
-      checker.violation(() -> "applied a damaged entry: " + e + " on replica " + r.id + " at tick " + now);
-      return;
-    }
-    long value = e.type() == EntryType.COMMAND ? SimReplica.getLong(e.data(), 0) : 0;
-    checker.observeApply(r.id, e, value);
-    if (e.type() == EntryType.COMMAND) {
-      r.applyValue(e.index(), value);
-    }
-    r.smApplied = e.index();
-    SimReplica.Proposal p = r.proposals.remove(e.index());
-    if (p != null) {
-      clientOutstanding[p.client()]--;
-      if (p.term() == e.term()) {
-        checker.acked(p.value());
-      }
+  private void completePersist(SimReplica r, Object request) {
+    if (request != SimReplica.BOOTSTRAP) {
+      r.driver.onPersisted((PersistRequest) request);
     }
   }
 
@@ -344,9 +361,103 @@ public final class Simulation {
     r.syncScheduled = true;
     if (config.mode().honestFsync()) {
       int latency = diskPrng.between(opt.syncLatencyMin(), opt.syncLatencyMax());
-      schedule(latency, Kind.SYNC_DONE, r.slot, r.epoch, null, null, r.disk.unsyncedCount());
+      schedule(latency, Kind.SYNC_DONE, r.slot, r.epoch, null, r.disk.unsyncedCount());
     } else {
-      schedule(opt.lazySyncIntervalTicks(), Kind.LAZY_SYNC, r.slot, r.epoch, null, null, 0);
+      schedule(opt.lazySyncIntervalTicks(), Kind.LAZY_SYNC, r.slot, r.epoch, null, 0);
+    }
+  }
+
+  // =========================================================================================
+  // The host: what the actor shell does with a driver's effects
+  // =========================================================================================
+
+  private final class Host implements ReplicaDriver.Host<SimReplica.Request> {
+    private final SimReplica r;
+
+    Host(SimReplica r) {
+      this.r = r;
+    }
+
+    @Override
+    public void persist(LogWrite write, PersistRequest request) {
+      if (write.snapshot() != null && write.snapshot().index() > 0) {
+        checker.observeSnapshot(r.id, write.snapshot(), now);
+        coverage.compactions++;
+        if (trace != null) {
+          trace.accept("t=" + now + " snapshot " + write.snapshot().index() + " to persist on " + r.id + ", stream "
+              + java.util.Arrays.toString(io.holdfast.stream.StreamState.span(write.snapshot().data())));
+        }
+      }
+      r.disk.write(SimReplica.REPLICA, write);
+      if (!config.mode().honestFsync() && request != null) {
+        schedule(0, Kind.WRITE_DONE, r.slot, r.epoch, request, 0);
+      } else if (config.mode().honestFsync()) {
+        r.inFlight.add(request == null ? SimReplica.BOOTSTRAP : request);
+      }
+      maybeStartSync(r);
+    }
+
+    @Override
+    public void send(RaftMessage m) {
+      Simulation.this.send(m);
+    }
+
+    @Override
+    public void send(StoreMessage m) {
+      int to = slotOf(m.to());
+      if (blocked[slotOf(m.from())][to] || netPrng.chance(dropProbability)) {
+        return;
+      }
+      schedule(netPrng.between(opt.networkDelayMin(), delayMax), Kind.DELIVER_STORE, to, 0, m, 0);
+    }
+
+    @Override
+    public void reply(SimReplica.Request request, ReplicaDriver.Reply reply) {
+      onReply(request, reply);
+    }
+
+    @Override
+    public void syncStore(StoreSync job) {
+      if (config.mode() == Mode.RECLAIM_WAL_BEFORE_STORE_SYNC) {
+        // The store's disk says the sync is done at once, and writes back much later.
+        schedule(0, Kind.STORE_SYNC, r.slot, r.epoch, job, 1);
+        schedule(opt.lazySyncIntervalTicks(), Kind.LAZY_STORE_SYNC, r.slot, r.epoch, job, 0);
+        return;
+      }
+      schedule(diskPrng.between(opt.syncLatencyMin(), opt.syncLatencyMax()), Kind.STORE_SYNC, r.slot, r.epoch, job,
+          0);
+    }
+
+    @Override
+    public void eraseLog(long index, long term, Function<byte[], int[]> region) {
+      r.disk.erase(SimReplica.REPLICA, index, term, region);
+    }
+
+    @Override
+    public void fail(String reason) {
+      r.failed = reason;
+      checker.violation(() -> "replica " + r.id + " failed at tick " + now + ": " + reason);
+    }
+
+    @Override
+    public void info(String message) {
+      note(message);
+    }
+
+    @Override
+    public void warn(String message) {
+      note(message);
+    }
+
+    private void note(String message) {
+      if (message.contains("fetches messages")) {
+        coverage.catchUps++;
+      } else if (message.contains("lacks") && message.contains("in its store")) {
+        coverage.storeRepairs++;
+      }
+      if (trace != null) {
+        trace.accept("t=" + now + " replica " + r.id + ": " + message);
+      }
     }
   }
 
@@ -357,12 +468,12 @@ public final class Simulation {
   private void send(RaftMessage m) {
     Snapshot carried = m instanceof RaftMessage.InstallSnapshot is ? is.snapshot()
         : m instanceof RaftMessage.RepairResult rr ? rr.snapshot() : null;
-    if (carried != null && SimReplica.damaged(carried)) {
+    if (carried != null && carried.index() > 0 && carried.data().length == 0) {
       checker.violation(() -> "served a damaged snapshot " + carried + " from replica " + m.from() + " at tick " + now);
     }
     if (m instanceof RaftMessage.AppendEntries a) {
       for (LogEntry e : a.entries()) {
-        if (e.type() == EntryType.COMMAND && e.data().length != 8) {
+        if (e.type() == EntryType.COMMAND && e.data().length == 0) {
           checker.violation(() -> "served a damaged entry: " + e + " from replica " + m.from() + " at tick " + now);
         }
       }
@@ -371,9 +482,9 @@ public final class Simulation {
     if (blocked[slotOf(m.from())][to] || netPrng.chance(dropProbability)) {
       return;
     }
-    schedule(netPrng.between(opt.networkDelayMin(), delayMax), Kind.DELIVER, to, 0, m, null, 0);
+    schedule(netPrng.between(opt.networkDelayMin(), delayMax), Kind.DELIVER, to, 0, m, 0);
     if (netPrng.chance(duplicateProbability)) {
-      schedule(netPrng.between(opt.networkDelayMin(), delayMax), Kind.DELIVER, to, 0, m, null, 0);
+      schedule(netPrng.between(opt.networkDelayMin(), delayMax), Kind.DELIVER, to, 0, m, 0);
     }
   }
 
@@ -382,8 +493,12 @@ public final class Simulation {
   // =========================================================================================
 
   private void clients() {
+    if (!consumersCreated) {
+      createConsumers();
+    }
     for (int c = 1; c <= opt.clients(); c++) {
-      while (clientOutstanding[c] < opt.clientInflightMax()) {
+      // At most a window's worth per tick: refusals answered at once must not make a client spin.
+      for (int sent = 0; sent < opt.clientInflightMax() && clientOutstanding[c] < opt.clientInflightMax(); sent++) {
         if (!propose(c)) {
           break;
         }
@@ -391,41 +506,116 @@ public final class Simulation {
     }
   }
 
-  /** Proposes the client's next value to the replica it believes leads. */
+  /** The workload's durable consumers, created on the leader once there is one (asked again until they are). */
+  private void createConsumers() {
+    SimReplica leader = leader();
+    if (leader == null || now < consumersAskedAt + 50) {
+      return;
+    }
+    consumersAskedAt = now;
+    for (String name : SimStream.CONSUMERS) {
+      if (!consumersMade.contains(name)) {
+        byte[] op = StreamCommand.encode(new StreamCommand.AddConsumer(SimStream.consumerConfig(name), 0));
+        SimReplica.Request req = track(new SimReplica.Request(0, 0, now, "consumer:" + name));
+        leader.driver.propose(new Wire.StreamOp(op), req, now * MILLIS_PER_TICK);
+      }
+    }
+  }
+
+  private long consumersAskedAt = -1000;
+  private final TreeSet<String> consumersMade = new TreeSet<>();
+
+  /** Proposes the client's next request to the replica it believes leads. */
   private boolean propose(int c) {
     SimReplica r = nodes[clientLeaderGuess[c]];
     if (!r.running()) {
       clientLeaderGuess[c] = 1 + clientPrng.nextInt(n);
       return false;
     }
-    long value = ((long) c << 32) | clientNextCounter[c];
-    byte[] data = new byte[8];
-    SimReplica.putLong(data, 0, value);
-    ProposeResult result = r.core.propose(data);
-    if (result instanceof ProposeResult.Accepted a) {
-      clientNextCounter[c]++;
-      clientOutstanding[c]++;
+    long counter = clientNextCounter[c];
+    Wire.Proposal p;
+    SimReplica.Request req;
+    String consumer = SimStream.CONSUMERS.get(c % SimStream.CONSUMERS.size());
+    if (consumersCreated && counter % 5 == 0) {
+      req = new SimReplica.Request(c, 0, now, "fetch");
+      p = new Wire.Consume(consumer, "fetch", 0, 1 + (int) (counter / 5 % 4), 0);
+    } else if (consumersCreated && counter % 5 == 1 && !held[c].isEmpty()) {
+      long seq = held[c].poll();
+      String kind = counter % 29 == 1 ? "term" : counter % 11 == 2 ? "nak" : "ack";
+      req = new SimReplica.Request(c, seq, now, kind);
+      p = new Wire.Consume(consumer, kind, seq, 0, 0);
+    } else {
+      long value = ((long) c << 32) | counter;
+      req = new SimReplica.Request(c, value, now, "publish");
+      p = SimStream.publish(value, counter % 13 == 5 ? checker.lastAckedSeq() : -1);
       checker.proposed(value);
-      r.proposals.put(a.index(), new SimReplica.Proposal(c, value, a.index(), a.term(), now));
-      r.dirty = true;
-      return true;
     }
-    ProposeResult.Rejected rejected = (ProposeResult.Rejected) result;
-    clientLeaderGuess[c] = rejected.leaderHint() != 0 ? slotOf(rejected.leaderHint()) : 1 + clientPrng.nextInt(n);
-    return false;
+    clientNextCounter[c]++;
+    track(req);
+    clientOutstanding[c]++;
+    r.driver.propose(p, req, now * MILLIS_PER_TICK);
+    return outstanding.contains(req);
   }
 
-  /** A client gives up on a proposal that took too long: its outcome stays unknown. */
-  private void expireProposals() {
-    for (int id = 1; id <= n; id++) {
-      SimReplica r = nodes[id];
-      r.proposals.values().removeIf(p -> {
-        if (now - p.proposedAt() < opt.proposalTimeoutTicks()) {
-          return false;
+  private SimReplica.Request track(SimReplica.Request req) {
+    outstanding.add(req);
+    return req;
+  }
+
+  /** A proposer hears back (at once if refused, or once its entry is applied, or superseded). */
+  private void onReply(SimReplica.Request req, ReplicaDriver.Reply reply) {
+    boolean waiting = outstanding.remove(req);
+    if (waiting && req.client() > 0) {
+      clientOutstanding[req.client()]--;
+    }
+    if (reply instanceof ReplicaDriver.Reply.Refused refused) {
+      if (req.client() > 0) {
+        clientLeaderGuess[req.client()] = refused.leaderHint() > 0 ? slotOf(refused.leaderHint())
+            : 1 + clientPrng.nextInt(n);
+      }
+      return;
+    }
+    if (!(reply instanceof ReplicaDriver.Reply.Applied applied)) {
+      return; // superseded or invalid: the outcome is unknown to the client
+    }
+    Wire.Outcome o = applied.outcome();
+    if (req.kind().startsWith("consumer:")) {
+      consumersMade.add(req.kind().substring("consumer:".length()));
+      consumersCreated = consumersMade.size() == SimStream.CONSUMERS.size();
+      return;
+    }
+    switch (req.kind()) {
+      case "publish" -> {
+        if (o instanceof Wire.Seq s && !s.duplicate()) {
+          checker.acked(req.value(), s.seq());
         }
-        clientOutstanding[p.client()]--;
-        return true;
-      });
+      }
+      case "fetch" -> {
+        if (o instanceof Wire.Delivered d) {
+          for (Delivery delivery : d.deliveries()) {
+            checker.delivered(SimStream.CONSUMERS.get(req.client() % SimStream.CONSUMERS.size()), delivery);
+            held[req.client()].remove(delivery.message().seq());
+            held[req.client()].add(delivery.message().seq());
+            coverage.consumerDeliveries++;
+            coverage.consumerRedeliveries += delivery.deliveries() > 1 ? 1 : 0;
+          }
+        }
+      }
+      case "ack" -> coverage.consumerAcks++;
+      default -> { }
+    }
+  }
+
+  /** A client gives up on a request that took too long: its outcome stays unknown. */
+  private void expireProposals() {
+    for (var it = outstanding.iterator(); it.hasNext(); ) {
+      SimReplica.Request req = it.next();
+      if (now - req.proposedAt() >= opt.proposalTimeoutTicks()) {
+        it.remove();
+        if (req.client() > 0) {
+          clientOutstanding[req.client()]--;
+        }
+      }
     }
   }
 
@@ -436,7 +626,7 @@ public final class Simulation {
   private void nemesis() {
     for (int id = 1; id <= n; id++) {
       SimReplica r = nodes[id];
-      if (!r.up() && r.restartAt >= 0 && r.restartAt <= now) {
+      if (!r.up() && r.failed == null && r.restartAt >= 0 && r.restartAt <= now) {
         restart(r);
       }
       if (r.paused && r.pausedUntil <= now) {
@@ -475,17 +665,12 @@ public final class Simulation {
       SimReplica leader = leader();
       if (leader != null) {
         int target = nodes[1 + nemesisPrng.nextInt(n)].id;
-        if (leader.core.transferLeadership(target)) {
+        if (leader.driver.transferLeadership(target)) {
           fault("transfer leadership " + leader.id + " -> " + target);
-          leader.dirty = true;
         }
       }
     }
-    if (nemesisPrng.chance(opt.membershipStepProbability())) {
-      membershipStep(false);
-    } else if (now % 10 == 0) {
-      membershipStep(true); // a wiped machine rejoins without waiting for the liveness phase
-    }
+    membershipFault();
     splitBrain();
     lostTail();
   }
@@ -494,28 +679,46 @@ public final class Simulation {
     crash(r, restartAt, lostTailStep == 0); // the lost-tail schedule is the one damage while it runs
   }
 
-  /** {@code damage}: the disk may also rot, be wiped or lose a tail (one of them, by chance). */
+  /** {@code damage}: the disks may also rot, be wiped or lose a tail (one of them, by chance). */
   private void crash(SimReplica r, long restartAt, boolean damage) {
-    fault("crash " + r.id + " (restart at " + restartAt + ")");
+    fault("crash " + r.id + (restartAt < 0 ? "" : " (restart at " + restartAt + ")"));
     r.disk.crash(diskPrng, config.mode().crashLoses);
-    if (!damage) {
-      // the caller damages the disk itself
-    } else if (corruptible[r.slot] && !membershipSettled()) {
-      // one damage event at a time: no rot while a wiped machine is still rejoining
-    } else if (corruptible[r.slot] && safeToWipe(r) && nemesisPrng.chance(opt.wipeProbability())) {
+    r.storeDisk.crash(diskPrng, true);
+    if (damage && corruptible[r.slot]) {
+      damage(r);
+    }
+    r.epoch++;
+    r.inFlight.clear();
+    r.driver = null; // its machine and files are abandoned, as a dead process's are
+    r.machine = null;
+    r.paused = false;
+    r.deferred.clear();
+    r.syncScheduled = false;
+    r.restartAt = restartAt;
+  }
+
+  /** At most one kind of damage per crash, and never two disks damaged at once. */
+  private void damage(SimReplica r) {
+    if (!membershipSettled()) {
+      return; // one damage event at a time: no rot while a wiped machine is still rejoining
+    }
+    if (safeToWipe(r) && nemesisPrng.chance(opt.wipeProbability())) {
       int old = r.id;
       r.wipe(n);
+      desiredMembers = currentIds();
       fault("wipe: the store of " + old + " refuses to open (damage it cannot attribute); wiped, rejoins as " + r.id);
-    } else if (corruptible[r.slot] && safeToWipe(r) && nemesisPrng.chance(opt.bitflipProbability() / 3)) {
+    } else if (safeToWipe(r) && nemesisPrng.chance(opt.bitflipProbability() / 3)) {
       // Only where a wipe could go: the group must be able to elect, and catch it up, without it.
       int cut = r.disk.cutSyncedTail(nemesisPrng);
       if (cut > 0) {
         fault("cut: the last " + cut + " synced writes of " + r.id + " are gone (a lost tail: it recovers before voting)");
       }
-    } else if (corruptible[r.slot] && !recoveringLostTail(r) && nemesisPrng.chance(opt.bitflipProbability())) {
+    } else if (!anyDamage() && nemesisPrng.chance(opt.bitflipProbability() * 0.7)) {
+      damageStore(r);
+    } else if (!recoveringLostTail(r) && nemesisPrng.chance(opt.bitflipProbability())) {
       // Never the same entry on two disks at once: repair needs one intact copy among those that
       // committed it, and a group shrunk by membership changes may commit on just two.
-      java.util.TreeSet<Long> damagedElsewhere = new java.util.TreeSet<>();
+      TreeSet<Long> damagedElsewhere = new TreeSet<>();
       boolean snapshotDamagedElsewhere = false;
       for (int other = 1; other <= n; other++) {
         if (other != r.slot) {
@@ -532,17 +735,21 @@ public final class Simulation {
         fault("bitflip: snapshot of " + r.id + " damaged on disk");
       }
     }
-    r.epoch++;
-    r.inFlight.clear();
-    r.core = null;
-    r.paused = false;
-    r.deferred.clear();
-    r.syncScheduled = false;
-    r.restartAt = restartAt;
-    for (SimReplica.Proposal p : r.proposals.values()) {
-      clientOutstanding[p.client()]--;
+  }
+
+  /**
+   * Rot or a cut in one of the replica's segment files (data or index, never both): the store
+   * finds it at open, by scrubbing or on a read, and repairs it from a peer.
+   */
+  private void damageStore(SimReplica r) {
+    boolean index = nemesisPrng.chance(0.4);
+    java.util.function.Predicate<String> which = name -> name.endsWith(index ? ".idx" : ".seg");
+    String hit = nemesisPrng.chance(0.5) ? r.storeDisk.flipBit(nemesisPrng, which) : r.storeDisk.cut(nemesisPrng, which);
+    if (hit != null) {
+      r.storeDamagePending = true;
+      fault("store: " + hit + " of " + r.id + " damaged on disk");
+      coverage.storeDamage++;
     }
-    r.proposals.clear();
   }
 
   private void restart(SimReplica r) {
@@ -551,33 +758,63 @@ public final class Simulation {
     }
     // Nothing on the disk: a new replica, or one whose every record was in a lost tail (the
     // store's node-wide lost-tail term then covers it, as the file store's does).
-    RecoveredState d = r.disk.recovered().getOrDefault(SimReplica.REPLICA, new RecoveredState(
-        io.holdfast.raft.message.HardState.INITIAL, Snapshot.initial(Membership.EMPTY), List.of(), new TreeMap<>(), false,
-        r.disk.lostTailTerm()));
-    List<LogEntry> entries = d.entries();
-    SortedMap<Long, Long> faulty = d.faulty();
-    if (config.mode() == Mode.TRUNCATE_ON_CORRUPTION && !faulty.isEmpty()) {
+    RecoveredState d = r.disk.recovered().get(SimReplica.REPLICA);
+    if (d != null && config.mode() == Mode.TRUNCATE_ON_CORRUPTION && !d.faulty().isEmpty()) {
       // recovery as NATS did it: cut the log at the first damaged entry
-      entries = entries.subList(0, (int) (faulty.firstKey() - d.snapshot().index() - 1));
-      faulty = new TreeMap<>();
+      d = new RecoveredState(d.hardState(), d.snapshot(),
+          d.entries().subList(0, (int) (d.faulty().firstKey() - d.snapshot().index() - 1)), new TreeMap<>(),
+          d.snapshotFaulty(), d.lostTailTerm());
     }
-    long lostTailTerm = config.mode() == Mode.IGNORE_LOST_TAIL ? 0 : d.lostTailTerm();
-    r.core = RaftCore.restart(opt.raft(), r.id, d.hardState(), d.snapshot(), entries, faulty, d.snapshotFaulty(),
-        lostTailTerm, corePrng.fork());
-    r.restoreState(d.snapshot());
-    checker.observeSnapshot(r, d.snapshot());
+    if (d != null && config.mode() == Mode.IGNORE_LOST_TAIL) {
+      d = new RecoveredState(d.hardState(), d.snapshot(), d.entries(), d.faulty(), d.snapshotFaulty(), 0);
+    }
+    long nodeLostTail = config.mode() == Mode.IGNORE_LOST_TAIL ? 0 : r.disk.lostTailTerm();
+    SimDiskStores stores = new SimDiskStores(r);
+    r.machine = new StreamMachine("sim", stores::open);
+    r.epoch++;
+    r.driver = null;
+    Host host = new Host(r);
+    r.driver = new ReplicaDriver<>(SimReplica.REPLICA, r.id, Membership.EMPTY, opt.raft(), d, nodeLostTail,
+        corePrng.fork(), new ObservedMachine(r.machine, e -> checker.observeApply(r.id, e, now)), host);
+    r.driver.compaction(opt.compactAfterBytes());
+    r.driver.scrub(SCRUB_PER_TICK);
+    r.driver.members(desiredMembers);
+    r.driver.configure(limits);
+    if (r == removed) {
+      r.driver.retire(false); // the placement no longer has it: it goes once the group has let it go
+    }
+    r.scrubRoundsAtRestart = r.driver.scrubbedRounds();
     r.restartAt = -1;
-    r.dirty = true;
+    observe(r);
+  }
+
+  /** Opens a simulated replica's segment store, as the node would, or with the planted bug of the mode. */
+  private final class SimDiskStores {
+    private final SimReplica r;
+
+    SimDiskStores(SimReplica r) {
+      this.r = r;
+    }
+
+    StreamStore open(long syncedLastSeq) {
+      SegmentStore store = SegmentStore.open(r.storeDisk, opt.store(), syncedLastSeq);
+      if (config.mode() != Mode.TRUNCATE_STORE_ON_CORRUPTION || store.damaged().isEmpty()) {
+        return store;
+      }
+      // Recovery as a store that takes damage for a torn write: cut there, and end there.
+      long cut = store.damaged().ranges().get(0)[0] - 1;
+      store.close();
+      return new TruncatedStore(SegmentStore.open(r.storeDisk, opt.store(), cut));
+    }
   }
 
   private void resume(SimReplica r) {
     fault("resume " + r.id);
     r.paused = false;
     for (Event e : r.deferred) {
-      queue.add(new Event(now, eventSeq++, e.kind(), e.node(), e.epoch(), e.message(), e.request(), e.count()));
+      queue.add(new Event(now, eventSeq++, e.kind(), e.node(), e.epoch(), e.payload(), e.count()));
     }
     r.deferred.clear();
-    r.dirty = true;
   }
 
   private void partitionRandomly() {
@@ -694,7 +931,7 @@ public final class Simulation {
     }
     if (lostTailStep == 0 && lostTailLagging == null) {
       SimReplica leader = leader();
-      if (leader == null || partitionUntil >= 0 || splitBrainStep != 0) {
+      if (leader == null || partitionUntil >= 0 || splitBrainStep != 0 || removed != null) {
         return;
       }
       List<Integer> others = new ArrayList<>();
@@ -745,107 +982,118 @@ public final class Simulation {
   }
 
   /**
-   * One step toward "every machine's current replica is a voter": remove a member no machine is
-   * any more (its disk was wiped), add a machine's new replica as a learner, promote a learner.
-   * When there is nothing to restore and {@code restoreOnly} is false, start a cycle by removing a
-   * random voter (sometimes the leader itself); the next steps add it back and promote it.
+   * The membership fault, as the meta group places replicas: a random replica is dropped from
+   * the group (the leader's driver removes it; it retires), and some time later its machine comes
+   * back wiped, as a new member the leader adds as a learner, catches up and promotes — the
+   * production driver's own steps, promotion lag rule included.
    */
-  private void membershipStep(boolean restoreOnly) {
+  private void membershipFault() {
+    if (removed != null) {
+      if (now >= rejoinAt && (!removed.up() || removed.retired) && membershipSettledWithout(removed)) {
+        if (removed.up()) {
+          crash(removed, -1, false);
+        }
+        int old = removed.id;
+        removed.wipe(n);
+        desiredMembers = currentIds();
+        fault("membership: " + old + " comes back as new member " + removed.id);
+        SimReplica back = removed;
+        removed = null;
+        restart(back);
+      }
+      return;
+    }
+    // A whole cycle (remove, rejoin, catch up, promote) takes hundreds of ticks and blocks disk
+    // damage meanwhile (one fault at a time): a fifth of the old per-step rate.
+    if (!nemesisPrng.chance(opt.membershipStepProbability() / 5) || lostTailStep != 0 || recoveringLostTail(null)
+        || anyDamage() || !membershipSettled()) {
+      return;
+    }
     SimReplica leader = leader();
-    if (leader == null || lostTailStep != 0) {
-      return; // no membership change under the lost-tail schedule: it needs the group it started with
+    if (leader == null || n < 3) {
+      return;
     }
-    Membership m = leader.core.membership();
-    java.util.TreeSet<Integer> desired = currentIds();
-    ProposeResult result = null;
-    String what = null;
-    for (int member : m.members()) {
-      if (!desired.contains(member)) {
-        result = leader.core.remove(member);
-        what = "remove " + member + " (no machine is that replica any more)";
-        break;
-      }
+    removed = nodes[1 + nemesisPrng.nextInt(n)];
+    desiredMembers = new ArrayList<>(currentIds());
+    desiredMembers.remove((Integer) removed.id);
+    rejoinAt = now + nemesisPrng.between(50, 400);
+    if (removed.up()) {
+      removed.driver.retire(false);
     }
-    for (int id : desired) {
-      if (what == null && !m.contains(id)) {
-        result = leader.core.addLearner(id);
-        what = "add learner " + id;
-      } else if (what == null && m.learners().contains(id)) {
-        result = leader.core.promote(id);
-        what = "promote " + id;
-      }
-    }
-    if (what == null && !restoreOnly && !recoveringLostTail(null)) {
-      // Not while a replica recovers a lost tail: its vote is out until then, and a group shrunk
-      // to two voters could not elect without it (one damaged voter in two is not a minority).
-      int target = nodes[1 + nemesisPrng.nextInt(n)].id;
-      result = leader.core.remove(target);
-      what = "remove " + target;
-    }
-    if (result instanceof ProposeResult.Accepted) {
-      fault("membership: " + what + " (by leader " + leader.id + ")");
-      leader.dirty = true;
-    }
+    fault("membership: remove " + removed.id + " (by the placement)");
   }
 
-  private java.util.TreeSet<Integer> currentIds() {
-    java.util.TreeSet<Integer> ids = new java.util.TreeSet<>();
+  private List<Integer> currentIds() {
+    List<Integer> ids = new ArrayList<>();
     for (int slot = 1; slot <= n; slot++) {
       ids.add(nodes[slot].id);
     }
-    return ids;
+    return List.copyOf(ids);
   }
 
-  /** The leader's membership is exactly every machine's current replica, all voters. */
+  /** The leader's membership is exactly every machine's current replica, all voters, committed. */
   private boolean membershipSettled() {
     SimReplica leader = leader();
-    return leader != null && leader.core.membership().voters().equals(currentIds())
-        && leader.core.membership().learners().isEmpty();
+    return leader != null && new TreeSet<>(leader.driver.core().membership().voters()).equals(new TreeSet<>(currentIds()))
+        && leader.driver.core().membership().learners().isEmpty() && leader.driver.core().membershipCommitted();
+  }
+
+  private boolean membershipSettledWithout(SimReplica gone) {
+    SimReplica leader = leader();
+    return leader != null && !leader.driver.core().membership().contains(gone.id)
+        && leader.driver.core().membershipCommitted();
   }
 
   /**
    * Wiping one machine's disk must leave a quorum able to replace it: only when another machine
-   * leads with every current replica a voter in a committed membership (a group of two voters
-   * that loses one for good can never change again), every other replica holds that membership
-   * too, and no disk is damaged (one fault at a time).
+   * leads with every current replica a voter in a committed membership, every other replica holds
+   * that membership too, and no disk is damaged (one fault at a time).
    */
   private boolean safeToWipe(SimReplica victim) {
     SimReplica leader = leader();
-    if (leader == null || leader == victim || !membershipSettled() || !leader.core.membershipCommitted() || n < 3
-        || anyDamage()) {
+    if (leader == null || leader == victim || !membershipSettled() || n < 3 || anyDamage() || removed != null) {
       return false;
     }
-    // An uncommitted membership in any other replica's log is in force for that replica: it must
-    // not be one that the lost voter leaves without a quorum. Simplest sufficient: all the others
-    // are up and every one of them is in the settled membership.
     for (int slot = 1; slot <= n; slot++) {
       SimReplica r = nodes[slot];
-      if (r != victim && (r.core == null || !r.core.membership().equals(leader.core.membership()))) {
+      if (r != victim && (r.driver == null || !r.driver.core().membership().equals(leader.driver.core().membership()))) {
         return false;
       }
     }
     return true;
   }
 
-  /** Any damaged entry or snapshot on any machine, on disk or still being repaired. */
+  /** Any damaged entry, snapshot or store on any machine, on disk or still being repaired. */
   private boolean anyDamage() {
     if (recoveringLostTail(null)) {
       return true;
     }
     for (int slot = 1; slot <= n; slot++) {
       SimReplica r = nodes[slot];
-      if (!damagedEntries(r).isEmpty() || snapshotDamaged(r)) {
+      if (!damagedEntries(r).isEmpty() || snapshotDamaged(r) || storeDamaged(r)) {
         return true;
       }
     }
     return false;
   }
 
+  /** Store damage not known to be repaired: found and not yet fixed, or not yet looked for by a full scrub. */
+  private static boolean storeDamaged(SimReplica r) {
+    if (r.driver != null && r.driver.status().storeDamaged() > 0) {
+      return true;
+    }
+    if (r.storeDamagePending && r.driver != null && r.driver.scrubbedRounds() > r.scrubRoundsAtRestart + 1) {
+      r.storeDamagePending = false;
+    }
+    return r.storeDamagePending;
+  }
+
   /** Whether a machine other than {@code except} (null: any) still recovers what a lost tail took (one damage at a time). */
   private boolean recoveringLostTail(SimReplica except) {
     for (int slot = 1; slot <= n; slot++) {
       SimReplica r = nodes[slot];
-      if (r != except && (r.core != null ? r.core.recoveringLostTail() : r.disk.lostTailPending(SimReplica.REPLICA))) {
+      if (r != except && (r.driver != null ? r.driver.core().recoveringLostTail()
+          : r.disk.lostTailPending(SimReplica.REPLICA))) {
         return true;
       }
     }
@@ -855,21 +1103,22 @@ public final class Simulation {
   /** Indexes of entries damaged on the machine: on its disk, or known to its running core and not yet repaired. */
   private static java.util.SortedSet<Long> damagedEntries(SimReplica r) {
     java.util.SortedSet<Long> damaged = r.disk.faultyIndexes(SimReplica.REPLICA);
-    if (r.core != null) {
-      damaged.addAll(r.core.faulty().keySet());
+    if (r.driver != null) {
+      damaged.addAll(r.driver.core().faulty().keySet());
     }
     return damaged;
   }
 
   private static boolean snapshotDamaged(SimReplica r) {
-    return r.disk.snapshotFaulty(SimReplica.REPLICA) || (r.core != null && r.core.snapshotDamaged());
+    return r.disk.snapshotFaulty(SimReplica.REPLICA) || (r.driver != null && r.driver.core().snapshotDamaged());
   }
 
   private SimReplica leader() {
     SimReplica best = null;
     for (int id = 1; id <= n; id++) {
       SimReplica r = nodes[id];
-      if (r.running() && r.core.role() == RaftCore.Role.LEADER && (best == null || r.core.term() > best.core.term())) {
+      if (r.running() && r.driver.core().role() == RaftCore.Role.LEADER
+          && (best == null || r.driver.core().term() > best.driver.core().term())) {
         best = r;
       }
     }
@@ -888,38 +1137,49 @@ public final class Simulation {
     dropProbability = 0;
     duplicateProbability = 0;
     delayMax = Math.min(delayMax, 2);
+    if (removed != null) {
+      rejoinAt = now;
+    }
     for (int id = 1; id <= n; id++) {
       SimReplica r = nodes[id];
-      if (!r.up()) {
+      if (!r.up() && r.failed == null && r != removed) {
         restart(r);
       }
       if (r.paused) {
         resume(r);
       }
+      if (r.driver != null) {
+        r.scrubRoundsAtRestart = r.driver.scrubbedRounds();
+      }
+    }
+    if (!consumersCreated) {
+      checker.violation(() -> "liveness: the workload's consumers were never created");
     }
   }
 
-  private void finishMembership() {
-    if (healing && now % 10 == 0) {
-      membershipStep(true);
-    }
-  }
-
-  /** A leader whose log is committed, every replica a voter with exactly that log applied. */
+  /** A leader whose log is committed, every replica a voter with exactly that log applied and its store whole. */
   private boolean converged() {
+    if (removed != null) {
+      membershipFault();
+      return false;
+    }
     SimReplica leader = leader();
     if (leader == null) {
       return false;
     }
-    RaftCore l = leader.core;
+    RaftCore l = leader.driver.core();
     if (l.commitIndex() != l.lastIndex() || !membershipSettled()) {
       return false;
     }
     for (int id = 1; id <= n; id++) {
-      RaftCore c = nodes[id].core;
-      if (c == null || nodes[id].paused || c.lastIndex() != l.lastIndex() || nodes[id].smApplied != l.commitIndex()
-          || c.term() != l.term()) {
+      SimReplica r = nodes[id];
+      if (r.driver == null || r.paused) {
         return false;
+      }
+      RaftCore c = r.driver.core();
+      if (c.lastIndex() != l.lastIndex() || c.appliedIndex() != l.commitIndex() || c.term() != l.term()
+          || r.driver.status().storeDamaged() > 0 || r.driver.scrubbedRounds() <= r.scrubRoundsAtRestart) {
+        return false; // ... and a whole scrub since its restart or the heal: no damage hides in its store
       }
     }
     return true;
@@ -928,17 +1188,18 @@ public final class Simulation {
   private String describeNodes() {
     StringBuilder sb = new StringBuilder();
     for (int id = 1; id <= n; id++) {
-      RaftCore c = nodes[id].core;
+      SimReplica r = nodes[id];
       if (id > 1) {
         sb.append("; ");
       }
-      sb.append(id).append(':');
-      if (c == null) {
-        sb.append("down");
+      sb.append(r.id).append(':');
+      if (r.driver == null) {
+        sb.append(r.failed != null ? "failed" : "down");
       } else {
+        RaftCore c = r.driver.core();
         sb.append(c.role()).append(" term=").append(c.term()).append(" last=").append(c.lastIndex())
-            .append(" commit=").append(c.commitIndex()).append(" applied=").append(nodes[id].smApplied)
-            .append(' ').append(c.membership());
+            .append(" commit=").append(c.commitIndex()).append(" applied=").append(c.appliedIndex())
+            .append(" storeMissing=").append(r.driver.status().storeDamaged()).append(' ').append(c.membership());
       }
     }
     return sb.toString();
@@ -993,6 +1254,14 @@ public final class Simulation {
     if (m instanceof RaftMessage.AppendEntries a) {
       return "AppendEntries(term=" + a.term() + " prev=" + a.prevLogIndex() + "@" + a.prevLogTerm() + " n="
           + a.entries().size() + " commit=" + a.leaderCommit() + ")";
+    }
+    return m.toString();
+  }
+
+  static String describe(StoreMessage m) {
+    if (m instanceof StoreMessage.Records r) {
+      return "Records(request=" + r.requestId() + " from=" + r.fromSeq() + " n=" + r.records().size() + " next="
+          + r.next() + " missing=" + r.missing().size() + ")";
     }
     return m.toString();
   }

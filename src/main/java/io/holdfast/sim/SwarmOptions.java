@@ -23,7 +23,7 @@ record SwarmOptions(
     int syncLatencyMin,
     int syncLatencyMax,
     int lazySyncIntervalTicks,
-    int snapshotEveryEntries,
+    long compactAfterBytes,
     double crashProbability,
     int downtimeMax,
     double powerLossProbability,
@@ -36,7 +36,8 @@ record SwarmOptions(
     int splitBrainAt,
     double bitflipProbability,
     double wipeProbability,
-    int lostTailAt) {
+    int lostTailAt,
+    io.holdfast.storage.segment.SegmentStore.Options store) {
 
   static SwarmOptions random(Prng prng, int replicas, EnumSet<Fault> faults) {
     int electionTimeout = prng.between(10, 20);
@@ -68,7 +69,7 @@ record SwarmOptions(
         1,
         prng.between(1, 4),
         prng.between(100, 1200), // lying disks sync lazily: NATS's 2 minutes is ~1,200 election-timeout tenths
-        prng.between(30, 400),
+        prng.between(30, 400) * 64L, // compaction after 2 to 25 KiB of entries: many snapshots, many catch-ups
         faults.contains(Fault.CRASH) ? 1.0 / prng.between(150, 400) : 0,
         prng.between(10, 150),
         faults.contains(Fault.POWERLOSS) ? 1.0 / prng.between(700, 2000) : 0,
@@ -82,6 +83,8 @@ record SwarmOptions(
         faults.contains(Fault.BITFLIP) && replicas >= 3 ? 0.3 + 0.7 * prng.nextDouble() : 0,
         faults.contains(Fault.WIPE) && replicas >= 3 ? 0.05 + 0.25 * prng.nextDouble() : 0,
         // drawn last, so adding it changed no other knob of any seed
-        faults.contains(Fault.BITFLIP) && replicas >= 3 ? prng.between(200, safetyTicks - 1000) : -1);
+        faults.contains(Fault.BITFLIP) && replicas >= 3 ? prng.between(200, safetyTicks - 1000) : -1,
+        // drawn after the rest: small segments, so that stores roll, seal and drop them often
+        new io.holdfast.storage.segment.SegmentStore.Options(prng.between(4096, 65536), prng.between(8, 512)));
   }
 }

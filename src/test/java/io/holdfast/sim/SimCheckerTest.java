@@ -11,13 +11,21 @@ import io.holdfast.raft.message.HardState;
 import io.holdfast.raft.message.LogEntry;
 import io.holdfast.raft.message.Membership;
 import io.holdfast.raft.message.Snapshot;
+import io.holdfast.raft.message.SnapshotMeta;
+import io.holdfast.replica.StreamMachine;
+import io.holdfast.replica.Wire;
+import io.holdfast.storage.segment.SegmentStore;
+import io.holdfast.storage.sim.SimDisk;
+import io.holdfast.stream.Message;
+import io.holdfast.stream.StreamCommand;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
  * Goal: every checker can fail. Method: plant exactly the fault each one exists to catch and
  * assert that it is reported (and that a clean history is not). The end-to-end negative controls
- * (disks that lie) are in {@link SimulationTest}; these are the checker-by-checker ones.
+ * (disks and stores that lie) are in {@link SimulationTest}; these are the checker-by-checker ones.
  */
 class SimCheckerTest {
 
@@ -36,14 +44,18 @@ class SimCheckerTest {
         Snapshot.initial(Membership.ofVoters(1, 2, 3)), entries, Prng.of(id));
   }
 
-  private static LogEntry entry(long index, long term, long value) {
-    byte[] data = new byte[8];
-    SimReplica.putLong(data, 0, value);
-    return new LogEntry(index, term, EntryType.COMMAND, data);
-  }
-
   private static long value(int client, int counter) {
     return ((long) client << 32) | counter;
+  }
+
+  /** A committed publish batch of the workload's messages for {@code values}. */
+  private static LogEntry publishes(long index, long term, long... values) {
+    List<Message> messages = new ArrayList<>();
+    for (long v : values) {
+      Wire.Publish p = SimStream.publish(v, -1);
+      messages.add(new Message(p.subject(), p.headers(), p.payload(), index * 10));
+    }
+    return new LogEntry(index, term, EntryType.COMMAND, StreamCommand.encode(new StreamCommand.PublishBatch(messages)));
   }
 
   @Test
@@ -64,75 +76,131 @@ class SimCheckerTest {
   @Test
   void aCommittedEntryThatChangesIsReported() {
     SimChecker checker = new SimChecker();
-    checker.observeApply(1, entry(5, 2, value(1, 1)), value(1, 1));
-    checker.observeApply(2, entry(5, 2, value(1, 1)), value(1, 1));
+    checker.observeApply(1, publishes(5, 2, value(1, 1)), 0);
+    checker.observeApply(2, publishes(5, 2, value(1, 1)), 0);
     assertEquals(0, checker.violationCount());
-    checker.observeApply(3, entry(5, 3, value(2, 1)), value(2, 1));
+    checker.observeApply(3, publishes(5, 3, value(2, 1)), 0);
     assertEquals(1, checker.violationCount());
     assertTrue(checker.violations().get(0).startsWith("committed entry changed"));
   }
 
   @Test
+  void anAppliedDamagedEntryIsReported() {
+    SimChecker checker = new SimChecker();
+    checker.observeApply(1, new LogEntry(3, 1, EntryType.COMMAND, new byte[0]), 0);
+    assertTrue(checker.violations().get(0).startsWith("applied a damaged entry"));
+  }
+
+  @Test
+  void twoSnapshotsAtOneIndexThatDifferAreReported() {
+    SimChecker checker = new SimChecker();
+    SnapshotMeta meta = new SnapshotMeta(7, 2, Membership.ofVoters(1, 2, 3));
+    checker.observeSnapshot(1, new Snapshot(meta, new byte[] {1, 2}), 0);
+    checker.observeSnapshot(2, new Snapshot(meta, new byte[] {1, 2}), 0);
+    assertEquals(0, checker.violationCount());
+    checker.observeSnapshot(3, new Snapshot(meta, new byte[] {1, 3}), 0);
+    assertEquals(1, checker.violationCount());
+    assertTrue(checker.violations().get(0).startsWith("snapshots differ"));
+  }
+
+  @Test
   void logsThatAgreeOnATermButDifferBeforeItAreReported() {
     SimChecker checker = new SimChecker();
-    SimReplica[] nodes = {null, new SimReplica(1, Snapshot.initial(Membership.ofVoters(1, 2))),
-        new SimReplica(2, Snapshot.initial(Membership.ofVoters(1, 2)))};
-    nodes[1].core = follower(1, List.of(entry(1, 1, 10), entry(2, 1, 11), entry(3, 2, 12)));
-    nodes[2].core = follower(2, List.of(entry(1, 1, 10), entry(2, 1, 11), entry(3, 2, 12)));
-    checker.checkLogMatching(nodes, 0);
+    List<LogEntry> log = List.of(publishes(1, 1, 10), publishes(2, 1, 11), publishes(3, 2, 12));
+    checker.checkLogMatching(List.of(follower(1, log), follower(2, log)), 0);
     assertEquals(0, checker.violationCount());
-    nodes[2].core = follower(2, List.of(entry(1, 1, 10), entry(2, 1, 99), entry(3, 2, 12)));
-    checker.checkLogMatching(nodes, 0);
+    checker.checkLogMatching(List.of(follower(1, log),
+        follower(2, List.of(publishes(1, 1, 10), publishes(2, 1, 99), publishes(3, 2, 12)))), 0);
     assertEquals(1, checker.violationCount());
     assertTrue(checker.violations().get(0).startsWith("log matching"));
   }
 
   @Test
-  void lostAcknowledgedValuesAreCountedAndThoseInTheMiddleToo() {
+  void acknowledgedValuesMissingFromTheCommittedHistoryAreLostAndThoseInTheMiddleToo() {
     SimChecker checker = new SimChecker();
-    SimReplica[] nodes = replicasHolding(new long[] {value(1, 1), value(1, 3)}, new long[] {value(1, 1), value(1, 3)});
-    for (int counter = 1; counter <= 4; counter++) {
-      checker.proposed(value(1, counter));
-      checker.acked(value(1, counter));
-    }
-    checker.checkFinal(nodes, true);
-    assertEquals(2, checker.lost, "1-2 and 1-4 are on no replica");
+    checker.observeApply(1, publishes(1, 1, value(1, 1)), 0);
+    checker.observeApply(1, publishes(2, 1, value(1, 3)), 0); // counters pair up by msg id: 1 with 0, 3 with 2
+    checker.acked(value(1, 1), 1);
+    checker.acked(value(1, 2), 2); // acked, but sequence 2 holds 1-3
+    checker.acked(value(1, 3), 2);
+    checker.acked(value(1, 4), 3);
+    checker.checkAcked(null, new SimReplica[1]);
+    assertEquals(2, checker.lost, "1-2 and 1-4 are not where their acks said: " + checker.violations());
     assertEquals(1, checker.lostMiddle, "1-2 was lost while the later 1-3 survived");
-    assertEquals(0, checker.divergent);
+  }
+
+  /** A machine on its own simulated disk that applied {@code entries}. */
+  private static SimReplica replicaThatApplied(int id, SimDisk disk, LogEntry... entries) {
+    SimReplica r = new SimReplica(id, Snapshot.initial(Membership.ofVoters(1)));
+    r.machine = new StreamMachine("sim", synced -> SegmentStore.open(disk, new SegmentStore.Options(4096, 8), synced));
+    r.machine.open(new byte[0]);
+    for (LogEntry e : entries) {
+      r.machine.apply(e, false);
+    }
+    return r;
   }
 
   @Test
-  void aReplicaMissingWhatOthersHoldIsDivergent() {
+  void anAcknowledgedMessageThatOneReplicaCannotServeIsLostOnThatReplica() {
     SimChecker checker = new SimChecker();
-    SimReplica[] nodes = replicasHolding(new long[] {value(1, 1), value(1, 2)}, new long[] {value(1, 1)});
-    checker.proposed(value(1, 1));
-    checker.proposed(value(1, 2));
-    checker.acked(value(1, 2));
-    checker.checkFinal(nodes, true);
-    assertEquals(0, checker.lost);
-    assertEquals(1, checker.divergent);
+    LogEntry[] log = {publishes(1, 1, value(1, 0)), publishes(2, 1, value(1, 2)), publishes(3, 1, value(1, 4))};
+    for (LogEntry e : log) {
+      checker.observeApply(1, e, 0);
+    }
+    checker.acked(value(1, 2), 2);
+    SimDisk damaged = new SimDisk();
+    SimReplica[] nodes = {null, replicaThatApplied(1, new SimDisk(), log), replicaThatApplied(2, damaged, log)};
+    checker.checkAcked(null, nodes);
+    assertEquals(0, checker.violationCount(), "both serve it");
+    var sync = nodes[2].machine.syncStore();
+    sync.run();
+    nodes[2].machine.storeSynced(sync);
+    damaged.flipBit(Prng.of(1), name -> name.endsWith(".seg"));
+    damaged.flipBit(Prng.of(2), name -> name.endsWith(".seg"));
+    damaged.flipBit(Prng.of(3), name -> name.endsWith(".seg"));
+    SimChecker again = new SimChecker();
+    for (LogEntry e : log) {
+      again.observeApply(1, e, 0);
+    }
+    for (long counter = 0; counter <= 4; counter += 2) {
+      again.acked(value(1, (int) counter), counter / 2 + 1);
+    }
+    again.checkAcked(null, nodes);
+    assertTrue(again.lostOnReplica > 0, "the damaged store's copy is not served: " + again.violations());
+    assertEquals(0, again.lost, "the other replica still serves it");
   }
 
   @Test
-  void valuesNobodyProposedOrAppliedTwiceAreReported() {
+  void valuesNobodyProposedOrStoredTwiceAreReported() {
     SimChecker checker = new SimChecker();
-    SimReplica[] nodes = replicasHolding(new long[] {value(1, 1), value(1, 1), value(9, 9)});
     checker.proposed(value(1, 1));
-    checker.checkFinal(nodes, true);
+    checker.checkUnique(java.util.Map.of(1L, value(1, 1), 2L, value(1, 1), 3L, value(9, 9)));
     assertEquals(1, checker.duplicates);
     assertEquals(1, checker.unexpected);
     assertEquals(2, checker.violationCount());
   }
 
-  private static SimReplica[] replicasHolding(long[]... values) {
-    SimReplica[] nodes = new SimReplica[values.length + 1];
-    for (int i = 0; i < values.length; i++) {
-      nodes[i + 1] = new SimReplica(i + 1, Snapshot.initial(Membership.ofVoters(1)));
-      for (int j = 0; j < values[i].length; j++) {
-        nodes[i + 1].applyValue(j + 1, values[i][j]);
-      }
+  @Test
+  void aReplicaWhoseStreamDiffersFromTheOraclesIsDivergent() {
+    LogEntry[] log = {publishes(1, 1, value(1, 0)), publishes(2, 1, value(1, 2))};
+    SimChecker same = new SimChecker();
+    same.proposed(value(1, 0));
+    same.proposed(value(1, 2));
+    for (LogEntry e : log) {
+      same.observeApply(1, e, 0);
     }
-    return nodes;
+    io.holdfast.stream.StreamLimits keepAll = new io.holdfast.stream.StreamLimits(-1, -1, 0, -1, -1, false, false, 100,
+        "limits", false, false, false, false);
+    same.checkStreams(new SimReplica[] {null, replicaThatApplied(1, new SimDisk(), log)}, keepAll, new Coverage());
+    assertEquals(0, same.violationCount(), same.violations().toString());
+    SimChecker differ = new SimChecker();
+    differ.proposed(value(1, 0));
+    differ.proposed(value(1, 2));
+    for (LogEntry e : log) {
+      differ.observeApply(1, e, 0);
+    }
+    differ.checkStreams(new SimReplica[] {null, replicaThatApplied(1, new SimDisk(), log[0])}, keepAll, new Coverage());
+    assertEquals(1, differ.divergent, differ.violations().toString());
   }
 
   private static io.holdfast.stream.StoredMessage stored(long seq, String msgId, long time, String expectedLastSeq) {
@@ -174,22 +242,6 @@ class SimCheckerTest {
     List<String> problems = SimStream.check(List.of(stored(1, "a", 10, null), stored(2, "b", 20, "5")), 2, KEEP_3);
     assertEquals(1, problems.size(), problems.toString());
     assertTrue(problems.get(0).startsWith("expectation:"), problems.get(0));
-  }
-
-  @Test
-  void replicasWhoseStreamsDifferAreReported() {
-    SimReplica[] nodes = new SimReplica[3];
-    for (int id = 1; id <= 2; id++) {
-      nodes[id] = new SimReplica(id, Snapshot.initial(Membership.ofVoters(1, 2)));
-      nodes[id].applyValue(1, value(1, 0));
-    }
-    SimChecker same = new SimChecker();
-    same.checkStreams(nodes, KEEP_3);
-    assertEquals(0, same.violationCount());
-    nodes[2].applyValue(2, value(1, 2)); // (value(1, 1) would be the retry of value(1, 0): de-duplicated, same stream)
-    SimChecker differ = new SimChecker();
-    differ.checkStreams(nodes, KEEP_3);
-    assertEquals(1, differ.violationCount());
   }
 
   // ---- consumers: each check passes a history that keeps the rule and reports one that breaks it ----

@@ -16,10 +16,11 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Goal: the deterministic simulator is the main test of the consensus core. Method: every seed
+ * Goal: the deterministic simulator is the main test of the replicas: the production driver, core,
+ * stream state and segment store on simulated disks and networks. Method: every seed
  * that ever found a bug (src/test/resources/sim-regressions.txt) plus fresh seeds on every run —
  * a fresh start seed is drawn per run and printed, so a failure names its seed and its replay
- * command. {@code -Dholdfast.sim.seeds=N} sets how many fresh seeds (default 200 at 3 replicas,
+ * command. {@code -Dholdfast.sim.seeds=N} sets how many fresh seeds (default 100 at 3 replicas,
  * and half / a quarter of that at 5 / 1); {@code -Dholdfast.sim.startSeed=S} fixes the start.
  */
 class SimulationTest {
@@ -66,7 +67,7 @@ class SimulationTest {
   }
 
   private static int freshSeeds() {
-    return Integer.getInteger("holdfast.sim.seeds", 200);
+    return Integer.getInteger("holdfast.sim.seeds", 100);
   }
 
   private static void runFresh(int replicas, int count) throws Exception {
@@ -135,6 +136,31 @@ class SimulationTest {
     assertTrue(disks > 20, "bit flips were injected: " + disks);
     long cuts = results.stream().mapToLong(r -> r.coverage().lostTails).sum();
     assertTrue(cuts > 10, "synced tails were cut, and recovered before their replica voted: " + cuts);
+    long stores = results.stream().mapToLong(r -> r.coverage().storeDamage).sum();
+    long repaired = results.stream().mapToLong(r -> r.coverage().storeRepairs).sum();
+    assertTrue(stores > 20, "segment and index files were damaged: " + stores);
+    assertTrue(repaired > 10, "and stores repaired from peers: " + repaired);
+    long catchUps = results.stream().mapToLong(r -> r.coverage().catchUps).sum();
+    assertTrue(catchUps > 20, "replicas behind a snapshot fetched its messages from a peer's store: " + catchUps);
+  }
+
+  @Test
+  void reclaimingTheWalBeforeTheStoreSyncedIsCaughtAsLostAcknowledgedWrites() throws Exception {
+    EnumSet<Fault> faults = EnumSet.of(Fault.CRASH, Fault.POWERLOSS, Fault.PARTITION);
+    List<SimResult> results = Seeds.run(1, 30, 3, faults, Mode.RECLAIM_WAL_BEFORE_STORE_SYNC);
+    long lost = results.stream().mapToLong(SimResult::lost).sum();
+    long failed = results.stream().filter(r -> r.lost() > 0).count();
+    assertTrue(lost > 0, "a snapshot that lets the WAL go before the store synced must lose acknowledged writes");
+    assertTrue(failed > 10, "on many seeds, not by luck: " + failed);
+  }
+
+  @Test
+  void aStoreThatCutsItselfAtADamagedRecordIsCaughtLosingAcknowledgedWrites() throws Exception {
+    EnumSet<Fault> faults = EnumSet.of(Fault.BITFLIP, Fault.CRASH, Fault.PARTITION);
+    List<SimResult> results = Seeds.run(1, 60, 3, faults, Mode.TRUNCATE_STORE_ON_CORRUPTION);
+    long failed = results.stream().filter(r -> r.lost() + r.lostOnReplica() > 0).count();
+    assertTrue(failed >= 6, "a store that takes damage for a torn tail must lose acknowledged messages on several"
+        + " seeds: " + failed);
   }
 
   @Test

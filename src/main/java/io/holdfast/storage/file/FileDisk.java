@@ -26,6 +26,11 @@ public final class FileDisk implements Disk {
     this.exists = Files.isDirectory(dir);
   }
 
+  /** Where a stream replica keeps its messages on a node: {@code <data dir>/streams/<storage name>}. */
+  public static FileDisk ofStream(String dataDir, String storageName) {
+    return new FileDisk(Path.of(dataDir, "streams", storageName));
+  }
+
   public Path path() {
     return dir;
   }

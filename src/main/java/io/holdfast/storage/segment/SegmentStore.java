@@ -32,7 +32,7 @@ import java.util.TreeMap;
  *
  * <p>One thread of control (the replica's), except {@link SyncJob#run}, which only fsyncs.
  */
-public final class SegmentStore implements MessageStore {
+public final class SegmentStore implements StreamStore {
   /**
    * @param segmentBytesMax a segment is sealed and a new one started before it would exceed this
    * @param segmentRecordsMax ... or hold more records than this (bounds an index file)
@@ -52,6 +52,8 @@ public final class SegmentStore implements MessageStore {
     }
   }
 
+  /** For {@link #open}: the sync point is not known (the replica's snapshot is damaged). */
+  public static final long SYNC_UNKNOWN = -1;
   private static final int PAGE_ENTRIES = 102;
   private static final int PAGE_BYTES = PAGE_ENTRIES * SegmentFormat.ENTRY_BYTES;
   /** Appends buffered in memory at most before they are written out. */
@@ -134,7 +136,8 @@ public final class SegmentStore implements MessageStore {
   /**
    * Opens the store in {@code disk}, whose replica's snapshot covers messages up to {@code
    * syncedLastSeq} (0: none, a replica starting from its group's first entry). What lies beyond is
-   * cut; what is missing or damaged up to it is listed in {@link #damaged()}.
+   * cut; what is missing or damaged up to it is listed in {@link #damaged()}. {@link #SYNC_UNKNOWN}:
+   * the snapshot is damaged, so the store keeps every intact record and cuts only a torn tail.
    */
   public static SegmentStore open(Disk disk, Options options, long syncedLastSeq) {
     SegmentStore s = new SegmentStore(disk, options);
@@ -173,6 +176,7 @@ public final class SegmentStore implements MessageStore {
     active.end += r.length;
     active.lastSeq = seq;
     lastSeq = seq;
+    damaged.remove(seq); // a torn record of an unknown sync point, written again whole
     if (pendingData.length >= PENDING_BYTES_MAX) {
       flush();
     }
@@ -292,6 +296,7 @@ public final class SegmentStore implements MessageStore {
     }
   }
 
+  @Override
   public SyncJob syncJob() {
     flush();
     List<DiskFile> files = new ArrayList<>();
@@ -315,6 +320,7 @@ public final class SegmentStore implements MessageStore {
   }
 
   /** A sync job has run: its files may be closed again. */
+  @Override
   public void synced(SyncJob job) {
     for (Segment s : job.pinned) {
       s.pins--;
@@ -325,6 +331,7 @@ public final class SegmentStore implements MessageStore {
   }
 
   /** Writes out the appends buffered in memory (not a sync). */
+  @Override
   public void flush() {
     if (pendingData.length == 0) {
       return;
@@ -345,6 +352,7 @@ public final class SegmentStore implements MessageStore {
    * Deletes every segment that holds only sequences below {@code seq} (gone from the stream by a
    * snapshot that is durable). Returns how many.
    */
+  @Override
   public int dropBelow(long seq) {
     flush();
     int dropped = 0;
@@ -382,6 +390,7 @@ public final class SegmentStore implements MessageStore {
    * least one record): what a peer catching up or repairing asks for. Records this store lacks are
    * skipped and listed in {@code missing}.
    */
+  @Override
   public List<byte[]> records(long fromSeq, long toSeq, long bytesMax, RangeSet missing) {
     flush();
     List<byte[]> out = new ArrayList<>();
@@ -390,7 +399,7 @@ public final class SegmentStore implements MessageStore {
     while (seq <= Math.min(toSeq, lastSeq)) {
       Segment s = segmentOf(seq);
       if (s == null) {
-        Map.Entry<Long, Segment> next = segments.ceilingEntry(seq);
+        Map.Entry<Long, Segment> next = segments.higherEntry(seq);
         long resume = next == null ? lastSeq + 1 : next.getKey();
         missing.add(seq, Math.min(resume, toSeq + 1) - 1);
         seq = resume;
@@ -416,6 +425,7 @@ public final class SegmentStore implements MessageStore {
    * start a new segment), or the repair of one listed in {@link #damaged()}. Returns false if it
    * is neither, or not intact.
    */
+  @Override
   public boolean take(byte[] r) {
     if (!SegmentFormat.recordValid(r)) {
       return false;
@@ -460,8 +470,13 @@ public final class SegmentStore implements MessageStore {
       offset = SegmentFormat.HEADER_BYTES;
     } else if (s.filledTo >= 0) {
       offset = s.end; // filled in order
+    } else if (seq == s.base || indexEntry(s, seq - 1) != null) {
+      // Neither its index entry nor its record is left, nor any after it (a rebuild stops at the
+      // first it cannot find): the segment ends before it, and a filler takes the rest.
+      s = splitAt(s, seq);
+      offset = SegmentFormat.HEADER_BYTES;
     } else {
-      return false; // a segment whose index lost this entry: rebuilt from its records once they are back
+      return false; // its predecessor comes first
     }
     writeAt(s, true, offset, r);
     writeAt(s, false, entryAt(s, seq), SegmentFormat.entryOf(r, offset));
@@ -476,6 +491,36 @@ public final class SegmentStore implements MessageStore {
       sealFile(s); // whole again: its footer marks it so
     }
     return true;
+  }
+
+  /** Ends {@code s} before {@code seq} (deleting it if nothing is left) and returns a filler for {@code seq} on. */
+  private Segment splitAt(Segment s, long seq) {
+    long last = s.lastSeq;
+    if (s == active) {
+      active = null;
+    }
+    if (seq == s.base) {
+      close(s);
+      segments.remove(s.base);
+      openSealed.remove(s.base);
+      disk.delete(dataName(s.base));
+      disk.delete(indexName(s.base));
+      directoryDirty = true;
+    } else {
+      SegmentFormat.IndexEntry before = indexEntry(s, seq - 1);
+      s.lastSeq = seq - 1;
+      s.end = before.offset() + before.length();
+      dataFile(s).truncate(s.end);
+      indexFile(s).truncate(entryAt(s, seq));
+      pageSegment = -1;
+      sealFile(s);
+    }
+    Segment filler = create(seq);
+    filler.lastSeq = last;
+    filler.filledTo = seq - 1;
+    notes.add("segment " + dataName(s.base) + " ends before message " + seq + ", whose index entry and record are"
+        + " both gone; " + dataName(seq) + " takes messages " + seq + ".." + last + " as they are repaired");
+    return filler;
   }
 
   /**
@@ -495,6 +540,7 @@ public final class SegmentStore implements MessageStore {
    * The sequences in [from, to] the store holds no intact record of: between or before its
    * segments, or listed in {@link #damaged()}. (Those the stream still holds are to be repaired.)
    */
+  @Override
   public RangeSet missing(long from, long to) {
     RangeSet out = new RangeSet();
     long at = from;
@@ -512,7 +558,32 @@ public final class SegmentStore implements MessageStore {
     return out;
   }
 
+  /**
+   * Verifies up to {@code count} records from {@code fromSeq} on against their checksums (a damaged
+   * one is listed in {@link #damaged()}, to be repaired): bit rot is found before a reader meets
+   * it. Returns where to go on, or 0 once past its end (a round is done; the next starts at its first).
+   */
+  @Override
+  public long scrub(long fromSeq, int count) {
+    flush();
+    long seq = Math.max(fromSeq, firstSeq());
+    for (int n = 0; n < count && seq <= lastSeq; n++, seq++) {
+      Segment s = segmentOf(seq);
+      if (s == null) {
+        Map.Entry<Long, Segment> next = segments.higherEntry(seq);
+        if (next == null) {
+          break;
+        }
+        seq = next.getKey() - 1;
+        continue;
+      }
+      record(seq);
+    }
+    return seq > lastSeq ? 0 : seq;
+  }
+
   /** What recovery and reads found that an operator should know. Taking them clears the list. */
+  @Override
   public List<String> takeNotes() {
     List<String> out = List.copyOf(notes);
     notes.clear();
@@ -530,6 +601,7 @@ public final class SegmentStore implements MessageStore {
   }
 
   /** Closes every file (the store is not used after). */
+  @Override
   public void close() {
     flush();
     for (Segment s : segments.values()) {
@@ -745,7 +817,9 @@ public final class SegmentStore implements MessageStore {
   // Recovery
   // =========================================================================================
 
-  private void recover(long syncedLastSeq) {
+  private void recover(long syncedLastSeqOrUnknown) {
+    boolean unknown = syncedLastSeqOrUnknown == SYNC_UNKNOWN;
+    long syncedLastSeq = unknown ? Long.MAX_VALUE : syncedLastSeqOrUnknown;
     TreeMap<Long, boolean[]> found = new TreeMap<>(); // base → {has .seg, has .idx}
     for (String name : disk.list()) {
       if (name.endsWith(".seg") || name.endsWith(".idx")) {
@@ -766,11 +840,11 @@ public final class SegmentStore implements MessageStore {
         continue;
       }
       Long nextBase = found.higherKey(base);
-      load(base, e.getValue()[0], e.getValue()[1], syncedLastSeq, nextBase == null || nextBase > syncedLastSeq
-          ? syncedLastSeq : nextBase - 1);
+      long bound = nextBase != null && nextBase <= syncedLastSeq ? nextBase - 1 : unknown ? -1 : syncedLastSeq;
+      load(base, e.getValue()[0], e.getValue()[1], syncedLastSeq, bound);
     }
     lastSeq = segments.isEmpty() ? 0 : segments.lastEntry().getValue().lastSeq;
-    if (lastSeq < syncedLastSeq) {
+    if (!unknown && lastSeq < syncedLastSeq) {
       // The newest synced messages are gone with their files: listed, to be fetched into a filler segment.
       if (!segments.isEmpty() || syncedLastSeq > 0) {
         notes.add("messages " + (lastSeq + 1) + ".." + syncedLastSeq + " were synced but their segment is missing");
@@ -817,9 +891,18 @@ public final class SegmentStore implements MessageStore {
     }
     // Unsealed (or sealed after the snapshot, or its footer damaged): the index says how far it goes.
     long entries = Math.max(0, (s.index.size() - SegmentFormat.HEADER_BYTES) / SegmentFormat.ENTRY_BYTES);
+    boolean torn = bound < 0; // the sync point is unknown: what is not intact at the end is a torn write
+    bound = torn ? base + entries - 1 : bound;
     s.lastSeq = Math.min(base + entries - 1, bound);
     while (s.lastSeq >= base && indexEntry(s, s.lastSeq) == null) {
       s.lastSeq--; // a torn or damaged last entry: rebuilt from the records below if they are there
+    }
+    while (torn && s.lastSeq >= base && !intact(s, s.lastSeq, dataSize)) {
+      s.lastSeq--;
+    }
+    bound = torn ? s.lastSeq : bound;
+    if (torn) {
+      damaged.remove(s.lastSeq + 1, Long.MAX_VALUE); // past the end of a torn tail: not damage, not there
     }
     if (s.lastSeq < bound) {
       s.lastSeq = bound; // every sequence up to the bound belongs here; rebuild what the index lacks
@@ -845,6 +928,16 @@ public final class SegmentStore implements MessageStore {
     if (s.lastSeq >= base && (s.lastSeq < bound || bound < synced) && whole) {
       sealFile(s); // not the last segment (its footer was lost), or what is missing after it gets a filler segment
     }
+  }
+
+  /** Whether the record of {@code seq} in {@code s} is all there and passes its checksum. */
+  private boolean intact(Segment s, long seq, long dataSize) {
+    SegmentFormat.IndexEntry e = indexEntry(s, seq);
+    if (e == null || e.offset() + e.length() > dataSize) {
+      return false;
+    }
+    byte[] r = readRecordAt(s, e.offset(), e.length());
+    return r != null && SegmentFormat.recordValid(r) && SegmentFormat.recordSeq(r) == seq;
   }
 
   /**

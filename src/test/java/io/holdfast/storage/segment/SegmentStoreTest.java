@@ -229,6 +229,30 @@ class SegmentStoreTest {
   }
 
   @Test
+  void aTailWhoseIndexAndRecordsAreBothGoneIsRepairedIntoAFillerAfterWhatRemains() {
+    SimDisk disk = new SimDisk();
+    SegmentStore store = SegmentStore.open(disk, new SegmentStore.Options(1 << 20, 1000), 0);
+    appendRange(store, 1, 50);
+    sync(store);
+    disk.cut(Prng.of(5), name -> name.endsWith(".seg"));
+    disk.cut(Prng.of(6), name -> name.endsWith(".idx"));
+    SegmentStore again = SegmentStore.open(disk, new SegmentStore.Options(1 << 20, 1000), 50);
+    RangeSet missing = again.missing(1, 50);
+    assertFalse(missing.isEmpty());
+    SegmentStore peer = SegmentStore.open(new SimDisk(), SMALL, 0);
+    appendRange(peer, 1, 50);
+    for (long[] r : missing.ranges()) {
+      for (byte[] record : peer.records(r[0], r[1], Long.MAX_VALUE, new RangeSet())) {
+        assertTrue(again.take(record), "record " + SegmentFormat.recordSeq(record));
+      }
+    }
+    assertTrue(again.missing(1, 50).isEmpty(), again.missing(1, 50).toString());
+    appendRange(again, 51, 60);
+    sync(again);
+    assertHolds(SegmentStore.open(disk, new SegmentStore.Options(1 << 20, 1000), 60), 1, 60);
+  }
+
+  @Test
   void eraseZerosThePayloadInPlaceOnDiskAndKeepsTheFacts() {
     SimDisk disk = new SimDisk();
     SegmentStore store = SegmentStore.open(disk, SMALL, 0);
