@@ -356,10 +356,28 @@ public final class Holdfast implements Extension {
       ActorRef<ReplicaShell.Command> local = NodeDirectory.replica(system, settings.nodeId(), s.group())
           .orElseThrow(() -> new HoldfastException.Unavailable("the replica of stream " + stream + " on node "
               + settings.nodeId() + " is not running yet"));
-      return router.local(AskPattern.<ReplicaShell.Command, Wire.ReadReply>ask(local,
-              r -> new ReplicaShell.Read(new Wire.GetMessages(fromSeq, max), false, r), timeout(), system.scheduler()))
-          .thenApply(reply -> ((Wire.Messages) reply).messages().stream().map(m -> message(stream, m)).toList());
+      return readLocalPages(local, stream, fromSeq, max, new ArrayList<>());
     });
+  }
+
+  /** The replica answers a page of about 96 KiB at a time: pages are read until {@code max} or the end. */
+  private CompletionStage<List<StreamMessage>> readLocalPages(ActorRef<ReplicaShell.Command> local, String stream,
+      long fromSeq, int max, List<StreamMessage> got) {
+    return router.local(AskPattern.<ReplicaShell.Command, Wire.ReadReply>ask(local,
+            r -> new ReplicaShell.Read(new Wire.GetMessages(fromSeq, max - got.size()), false, r), timeout(),
+            system.scheduler()))
+        .thenCompose(reply -> {
+          if (!(reply instanceof Wire.Messages page)) {
+            throw new HoldfastException.Unavailable("the replica of stream " + stream + " on node "
+                + settings.nodeId() + " is repairing a damaged message; try again shortly");
+          }
+          page.messages().forEach(m -> got.add(message(stream, m)));
+          if (page.messages().isEmpty() || got.size() >= max) {
+            return CompletableFuture.completedFuture(List.copyOf(got));
+          }
+          long next = page.messages().get(page.messages().size() - 1).seq() + 1;
+          return readLocalPages(local, stream, next, max, got);
+        });
   }
 
   // ---- cluster ----

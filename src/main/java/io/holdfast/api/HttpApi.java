@@ -96,7 +96,7 @@ public final class HttpApi extends AllDirectives {
         ReplicaDriver.Status st = status.get();
         ObjectNode r = each.putObject(group).put("id", st.id()).put("role", st.role().name().toLowerCase())
             .put("term", st.term()).put("leader", st.leader()).put("commit", st.commitIndex())
-            .put("applied", st.appliedIndex());
+            .put("applied", st.appliedIndex()).put("store_missing", st.storeDamaged());
         st.voters().forEach(r.putArray("voters")::add);
       });
       return respond(ready ? 200 : 503, body);

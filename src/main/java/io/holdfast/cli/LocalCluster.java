@@ -48,24 +48,30 @@ final class LocalCluster {
     }
   }
 
+  /** Node heap (-Xmx) unless the cluster says otherwise: see README, "The heap a node needs". */
+  static final String HEAP_DEFAULT = "512m";
+
   final Path dir;
   final List<Node> nodes;
+  /** The -Xmx of every node JVM, kept in cluster.json. */
+  final String heap;
 
-  private LocalCluster(Path dir, List<Node> nodes) {
+  private LocalCluster(Path dir, List<Node> nodes, String heap) {
     this.dir = dir;
     this.nodes = nodes;
+    this.heap = heap;
   }
 
   static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
     if (argv.length < 2) {
       throw new Args.UsageException("cluster needs an action: start, stop, kill, restart or status");
     }
-    Args a = Args.parse(argv, 2, Set.of("nodes", "dir"), Set.of("json"));
+    Args a = Args.parse(argv, 2, Set.of("nodes", "dir", "heap"), Set.of("json"));
     Path dir = Path.of(a.string("dir", "run")).toAbsolutePath().normalize();
     switch (argv[1]) {
       case "start" -> {
         int n = (int) a.longValue("nodes", 3, 1, 9);
-        LocalCluster c = openOrCreate(dir, n);
+        LocalCluster c = openOrCreate(dir, n, false, heap(a.string("heap", HEAP_DEFAULT)));
         c.startAll(err);
         out.println(a.flag("json") ? c.nodesJson().toString() : c.describe());
         return 0;
@@ -130,16 +136,36 @@ final class LocalCluster {
       nodes.add(new Node(n.get("id").asInt(), n.get("artery_port").asInt(), n.get("http_port").asInt(),
           n.path("host").asText("127.0.0.1")));
     }
-    return new LocalCluster(dir, nodes);
+    return new LocalCluster(dir, nodes, j.path("heap").asText(HEAP_DEFAULT));
+  }
+
+  /** A heap size as -Xmx takes it (512m, 1g), checked: at least 128 MiB. */
+  static String heap(String text) {
+    if (!text.matches("[0-9]+[mMgG]")) {
+      throw new Args.UsageException("--heap takes a size like 256m or 1g, got '" + text + "'");
+    }
+    long mib = Long.parseLong(text.substring(0, text.length() - 1)) * (Character.toLowerCase(text.charAt(text.length()
+        - 1)) == 'g' ? 1024 : 1);
+    if (mib < 128) {
+      throw new Args.UsageException("--heap must be at least 128m (Pekko, the node's log memory and its buffers)");
+    }
+    return text.toLowerCase(java.util.Locale.ROOT);
   }
 
   /** The cluster in {@code dir} if there is one (its size must match), else a new one on free ports. */
   static LocalCluster openOrCreate(Path dir, int n) throws IOException {
-    return openOrCreate(dir, n, false);
+    return openOrCreate(dir, n, false, HEAP_DEFAULT);
   }
 
-  /** With {@code hostPerNode}, node i binds 127.0.0.(10+i) instead of 127.0.0.1 (see {@link Node}). */
   static LocalCluster openOrCreate(Path dir, int n, boolean hostPerNode) throws IOException {
+    return openOrCreate(dir, n, hostPerNode, HEAP_DEFAULT);
+  }
+
+  /**
+   * With {@code hostPerNode}, node i binds 127.0.0.(10+i) instead of 127.0.0.1 (see {@link Node});
+   * {@code heap} is each node's -Xmx (a cluster that exists keeps its own).
+   */
+  static LocalCluster openOrCreate(Path dir, int n, boolean hostPerNode, String heap) throws IOException {
     if (Files.exists(dir.resolve("cluster.json"))) {
       LocalCluster c = open(dir);
       if (c.nodes.size() != n) {
@@ -154,8 +180,9 @@ final class LocalCluster {
       String host = hostPerNode ? "127.0.0." + (10 + id) : "127.0.0.1";
       nodes.add(new Node(id, freePort(host), freePort(host), host));
     }
-    LocalCluster c = new LocalCluster(dir, nodes);
+    LocalCluster c = new LocalCluster(dir, nodes, heap);
     ObjectNode j = JSON.createObjectNode();
+    j.put("heap", heap);
     ArrayNode arr = j.putArray("nodes");
     for (Node node : nodes) {
       arr.addObject().put("id", node.id()).put("artery_port", node.arteryPort()).put("http_port", node.httpPort())
@@ -309,7 +336,7 @@ final class LocalCluster {
     Files.createDirectories(dir.resolve("node" + id));
     String java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java")
         .toString());
-    ProcessBuilder pb = new ProcessBuilder(java, "-Xms64m", "-Xmx512m", "-XX:+UseG1GC",
+    ProcessBuilder pb = new ProcessBuilder(java, "-Xms64m", "-Xmx" + heap, "-XX:+UseG1GC",
         "-Djava.util.concurrent.ForkJoinPool.common.parallelism=4", // see scripts/holdfast
         "-cp", nodeClasspath(), "io.holdfast.cli.Main", "node", "--config", conf(id).toString());
     pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));

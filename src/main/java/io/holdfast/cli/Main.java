@@ -24,6 +24,11 @@ public final class Main {
         bench consume
                 fill a stream, then drain it through a consumer Source (or HTTP pulls with --server)
                 [--replicas 1|3] [--msgs N] [--size 1024] [--ack explicit|none] [--server URL] [--json]
+        bench capacity
+                a stream that outgrows memory: fill it, restart a node, wipe one and time its rejoin,
+                read samples back from every replica; heap, write amplification, catch-up vs raw disk
+                [--nodes 3] [--replicas 3] [--gib 4] [--size 65536] [--subjects 1] [--heap 256m]
+                [--inflight 64] [--dir DIR] [--keep] [--json]
         demo    start a 3-node cluster, publish 20,000 acked messages while SIGKILLing the stream
                 leader, read every replica back, report {"published","acked","read","lost",...}
                 [--msgs 20000] [--dir DIR] [--keep]
@@ -32,7 +37,7 @@ public final class Main {
                 [--dir DIR] [--json]; faults: kill, powerloss, pause, partition (root, iptables), bitflip,
                 truncate, snapshot-corrupt, membership, split-brain; report.html in DIR
         node    run one server node in the foreground: --config FILE (see conf/node1.conf)
-        cluster start [--nodes 3] [--dir DIR] [--json] | stop | kill ID | restart ID | status [--json]
+        cluster start [--nodes 3] [--heap 512m] [--dir DIR] [--json] | stop | kill ID | restart ID | status [--json]
                 local node JVMs on 127.0.0.1, state under DIR (default ./run)
         stream add NAME [--subjects 'a.>,b.*'] [--replicas 1|3|5] [--max-msgs N] [--max-bytes N]
                 [--max-age 1h] [--max-msgs-per-subject N] [--max-msg-size N] [--max-consumers N] [--discard old|new]
@@ -62,13 +67,15 @@ public final class Main {
 
   private static int bench(String[] argv, PrintStream out, PrintStream err) throws Exception {
     if (argv.length < 2) {
-      throw new Args.UsageException("bench needs a target: journal, pub or consume");
+      throw new Args.UsageException("bench needs a target: journal, pub, consume or capacity");
     }
     return switch (argv[1]) {
       case "journal" -> JournalBench.run(argv, out, err);
       case "pub" -> PubBench.run(argv, out, err);
       case "consume" -> ConsumeBench.run(argv, out, err);
-      default -> throw new Args.UsageException("unknown benchmark '" + argv[1] + "' (expected: journal, pub, consume)");
+      case "capacity" -> CapacityBench.run(argv, out, err);
+      default -> throw new Args.UsageException("unknown benchmark '" + argv[1]
+          + "' (expected: journal, pub, consume, capacity)");
     };
   }
 

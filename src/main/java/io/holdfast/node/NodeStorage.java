@@ -57,6 +57,12 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
   public record GetRecovered(ActorRef<Recovered> replyTo) implements Command {}
 
   /**
+   * The replica stored as {@code writer} is gone from this node for good (its stream's deletion or
+   * its retirement committed; it has stopped): forget it and delete its files ({@link LogStore#forget}).
+   */
+  public record Forget(String writer) implements Command {}
+
+  /**
    * What the store recovered, by replica; {@code lostTailTerm} is {@link LogStore#lostTailTerm()},
    * for replicas not on the disk.
    */
@@ -73,6 +79,9 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
 
   /** Writes were lost (this actor restarted): resend every unpersisted write from {@code seq} on. */
   public record ResendFrom(String writer, long seq) implements Reply {}
+
+  /** The node's log is past its file budget and {@code writer}'s entries hold its oldest files: snapshot soon. */
+  public record CompactSoon(String writer) implements Reply {}
 
   /** Storage is stopped (D10); nothing more will be persisted on this node. */
   public record StorageStopped(String writer, String reason) implements Reply {}
@@ -102,6 +111,8 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
   private final LogStore store;
   private final Settings settings;
   private final TreeMap<String, Long> expectedSeq = new TreeMap<>();
+  /** Where each writer hears from storage (for {@link CompactSoon}). */
+  private final TreeMap<String, ActorRef<Reply>> writers = new TreeMap<>();
   private final ArrayList<Pending> batch = new ArrayList<>();
   private long batchBytes;
   private long syncs;
@@ -134,6 +145,7 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
         .onMessageEquals(FlushBatch.INSTANCE, this::onFlushBatch)
         .onMessage(Erase.class, this::onErase)
         .onMessage(GetRecovered.class, this::onGetRecovered)
+        .onMessage(Forget.class, this::onForget)
         .onMessage(GetStats.class, this::onGetStats)
         .build();
   }
@@ -189,6 +201,13 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
     }
     for (Pending p : highest.values()) {
       p.replyTo().tell(new Persisted(p.writer(), p.seq()));
+      writers.put(p.writer(), p.replyTo());
+    }
+    for (String pinning : store.takePinning()) {
+      ActorRef<Reply> w = writers.get(pinning);
+      if (w != null) {
+        w.tell(new CompactSoon(pinning));
+      }
     }
     batch.clear();
     batchBytes = 0;
@@ -217,6 +236,25 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
       int copies = store.erase(e.writer(), e.index(), e.term(), e.region());
       getContext().getLog().info("Erased a message of {} at log index {}: {} cop{} overwritten", e.writer(), e.index(),
           copies, copies == 1 ? "y" : "ies");
+    } catch (StorageFailure failure) {
+      return stop(failure);
+    }
+    return this;
+  }
+
+  private Behavior<Command> onForget(Forget f) {
+    if (stoppedBecause != null) {
+      return this;
+    }
+    if (!batch.isEmpty()) {
+      flush();
+    }
+    try {
+      store.forget(f.writer());
+      expectedSeq.remove(f.writer());
+      writers.remove(f.writer());
+      getContext().getLog().info("Forgot replica {}: its log records, snapshots and message store are gone from this"
+          + " node", f.writer());
     } catch (StorageFailure failure) {
       return stop(failure);
     }

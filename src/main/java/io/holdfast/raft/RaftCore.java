@@ -104,6 +104,8 @@ public final class RaftCore {
   private final TreeMap<Long, Long> faulty = new TreeMap<>();
   /** Set by the host: see {@link #setStoreDamaged}. */
   private boolean storeDamaged;
+  /** Set by the host: see {@link #holdApply}. */
+  private boolean applyHeld;
   /** Non-zero while recovering from a lost tail: see the class comment. */
   private long lostTailTerm;
   /** Repaired entries not yet durable: index → id of the persist request carrying them (0: not issued). */
@@ -397,7 +399,7 @@ public final class RaftCore {
 
   /** Committed, and applicable: never past a damaged entry, and nothing without an intact base. */
   private long applicableIndex() {
-    if (snapshotDamaged) {
+    if (snapshotDamaged || applyHeld) {
       return appliedIndex;
     }
     return faulty.isEmpty() ? commitIndex : Math.min(commitIndex, faulty.firstKey() - 1);
@@ -634,6 +636,14 @@ public final class RaftCore {
 
   public boolean storeDamaged() {
     return storeDamaged;
+  }
+
+  /**
+   * The host cannot apply more for now (its state machine's store lacks what applying may need):
+   * committed entries wait, and are handed out once it says otherwise. Nothing else changes.
+   */
+  public void holdApply(boolean held) {
+    applyHeld = held;
   }
 
   /** Recovering from a lost tail (see the class comment): no votes, no campaigns, no "absent" answers. */

@@ -115,9 +115,8 @@ public final class ReplicaDriver<T> {
   /** A snapshot to install once the store holds what it covers, fetched from {@code source}. */
   private static final class CatchUp {
     RaftMessage.InstallSnapshot snapshot;
-    /** The next sequence to ask for, and the last the snapshot covers. */
+    /** Where the next ask starts: the source's answers moved past what precedes it. */
     long next;
-    long toSeq;
     int source;
     /** The request in flight (0: none); ticks it has waited. */
     long requestId;
@@ -508,6 +507,9 @@ public final class ReplicaDriver<T> {
       }
       checkStore();
     } catch (MessageStore.Unreadable | DiskFailure e) {
+      // The state may be half-way through an entry: this replica stops. The store remembers what
+      // it found missing (SegmentStore keeps its damage list on disk), so when the replica starts
+      // again on its disk it repairs that from its peers before it applies again.
       failed = e.getMessage();
       host.fail(failed);
     }
@@ -615,36 +617,38 @@ public final class ReplicaDriver<T> {
    * A newer snapshot meanwhile only moves the target.
    */
   private boolean catchUpFirst(RaftMessage.InstallSnapshot is) {
-    long[] missing = is.snapshot().data().length == 0 ? null : machine.missingFor(is.snapshot().data());
-    if (missing == null && catchUp == null) {
+    RangeSet missing = is.snapshot().data().length == 0 ? new RangeSet() : machine.missingFor(is.snapshot().data());
+    if (missing.isEmpty() && catchUp == null) {
       return false;
     }
     if (catchUp == null) {
       catchUp = new CatchUp();
-      catchUp.next = missing[0];
-      host.info("Replica " + name + " (id " + self + ") fetches messages " + missing[0] + ".." + missing[1]
-          + " of snapshot " + is.snapshot().index() + " from replica " + is.from() + " before it installs it");
+      host.info("Replica " + name + " (id " + self + ") fetches messages " + missing + " of snapshot "
+          + is.snapshot().index() + " from replica " + is.from() + " before it installs it");
     } else if (is.snapshot().index() < catchUp.snapshot.snapshot().index()) {
       return true; // an older one: the newer one is being caught up
     }
     catchUp.snapshot = is;
     catchUp.source = is.from();
-    if (missing != null) {
-      catchUp.toSeq = Math.max(catchUp.toSeq, missing[1]);
-      catchUp.next = Math.max(catchUp.next, missing[0]);
-    }
     if (catchUp.syncing == null && catchUp.requestId == 0) {
       continueCatchUp();
     }
     return true;
   }
 
-  /** Asks for the next chunk; once everything is in, syncs it, then installs the snapshot. */
+  /**
+   * Asks for the first range the store still lacks (from where the last answer left off: what
+   * the source lacks too is gone from the stream, or repaired after); once none is left, syncs
+   * what was fetched, then installs the snapshot.
+   */
   private void continueCatchUp() {
-    if (catchUp.next <= catchUp.toSeq) {
+    RangeSet missing = machine.missingFor(catchUp.snapshot.snapshot().data());
+    missing.removeBelow(catchUp.next);
+    if (!missing.isEmpty()) {
+      long[] first = missing.ranges().get(0);
       catchUp.requestId = nextRequestId++;
       catchUp.waited = 0;
-      host.send(new StoreMessage.FetchRecords(self, catchUp.source, catchUp.requestId, catchUp.next, catchUp.toSeq,
+      host.send(new StoreMessage.FetchRecords(self, catchUp.source, catchUp.requestId, first[0], first[1],
           FETCH_RECORDS_BYTES));
       return;
     }
@@ -670,7 +674,7 @@ public final class ReplicaDriver<T> {
     }
     // What the source does not hold (gone from its stream, or damaged there) is skipped here: the
     // snapshot's state says which of it the stream still holds, and those are repaired after.
-    catchUp.next = Math.max(Math.max(catchUp.next, r.next()), machine.storeLastSeq() + 1);
+    catchUp.next = Math.max(catchUp.next, r.next());
     continueCatchUp();
   }
 
@@ -696,6 +700,10 @@ public final class ReplicaDriver<T> {
     checkStore = false;
     storeMissing = machine.missingLive();
     boolean damaged = !storeMissing.isEmpty();
+    // Applying may need facts about any message in the stream: with some missing from the store,
+    // it waits until they are repaired — unless there is nobody to repair them from.
+    boolean alone = core.membership().members().size() <= 1;
+    core.holdApply(damaged && !alone);
     if (damaged != core.storeDamaged()) {
       if (damaged) {
         host.warn("Replica " + name + " (id " + self + ") lacks " + storeMissing.count() + " messages in its store ("

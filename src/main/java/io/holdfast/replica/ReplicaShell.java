@@ -92,9 +92,6 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   /** See {@link ReplicaDriver#compaction}. Off until told. */
   public record Compaction(long afterBytes) implements Command {}
 
-  /** The node's WAL holds old entries of this replica: snapshot soon ({@link ReplicaDriver#compactSoon}). */
-  public enum CompactSoon implements Command { INSTANCE }
-
   public record FromPeer(RaftMessage message) implements Command {}
 
   public record FromPeerStore(StoreMessage message) implements Command {}
@@ -280,7 +277,6 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
         .onMessage(StoreSynced.class, this::onStoreSynced)
         .onMessage(Connect.class, this::onConnect)
         .onMessage(Compaction.class, c -> next(() -> driver.compaction(c.afterBytes())))
-        .onMessageEquals(CompactSoon.INSTANCE, () -> next(driver::compactSoon))
         .onMessage(Members.class, m -> next(() -> driver.members(m.desired())))
         .onMessage(Retire.class, r -> next(() -> driver.retire(r == Retire.REPLACED)))
         .onMessage(Configure.class, c -> next(() -> driver.configure(c.desired())))
@@ -352,6 +348,9 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
         }
         lastPersistedSeq = Math.max(lastPersistedSeq, p.seq());
       });
+    }
+    if (reply instanceof NodeStorage.CompactSoon) {
+      return next(driver::compactSoon);
     }
     if (reply instanceof NodeStorage.ResendFrom r) {
       for (var e : unpersisted.tailMap(r.seq(), true).entrySet()) {

@@ -85,11 +85,12 @@ public interface ReplicatedMachine {
   }
 
   /**
-   * The sequences a snapshot covers that this replica's store lacks at its end ({from, to}), to
-   * fetch from a peer before installing it; null if it lacks none.
+   * The sequences in the span of a snapshot's stream that this replica's store lacks, to fetch
+   * from a peer before installing it (those the peer lacks too are gone from the stream); empty if
+   * it lacks none.
    */
-  default long[] missingFor(byte[] snapshot) {
-    return null;
+  default io.holdfast.base.RangeSet missingFor(byte[] snapshot) {
+    return new io.holdfast.base.RangeSet();
   }
 
   /** An fsync of everything the store was given so far, or null if there is nothing to sync. */

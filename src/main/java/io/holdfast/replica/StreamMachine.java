@@ -225,9 +225,9 @@ public final class StreamMachine implements ReplicatedMachine {
   }
 
   @Override
-  public long[] missingFor(byte[] snapshot) {
+  public RangeSet missingFor(byte[] snapshot) {
     long[] span = StreamState.span(snapshot);
-    return span[1] <= store.lastSeq() ? null : new long[] {Math.max(store.lastSeq() + 1, span[0]), span[1]};
+    return store.missing(span[0], span[1]);
   }
 
   @Override

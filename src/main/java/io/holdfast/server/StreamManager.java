@@ -71,6 +71,10 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
   /** Each running replica's Raft id. */
   private final Map<String, Integer> ids = new HashMap<>();
   private final java.util.Set<String> retiring = new java.util.HashSet<>();
+  /** Each running replica's storage name (its log's, its message store's). */
+  private final Map<String, String> storageNames = new HashMap<>();
+  /** Replicas stopped because their stream was deleted: their files are forgotten once they have stopped. */
+  private final Map<ActorRef<ReplicaShell.Command>, String> forgetOnStop = new HashMap<>();
   private MetaState view;
   private String registration = "pending";
   private boolean registering;
@@ -116,13 +120,21 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
         .onMessage(Registered.class, this::onRegistered)
         .onMessage(ReplicaStopped.class, r -> {
           LocalReplicas.get(getContext().getSystem()).stopped(r.group(), r.ref());
+          String gone = forgetOnStop.remove(r.ref());
           if (children.get(r.group()) == r.ref()) {
             children.remove(r.group());
             members.remove(r.group());
             ids.remove(r.group());
-            retiring.remove(r.group());
-            reconcile(); // a replica retired and is wanted again: start it anew on its data
+            String storageName = storageNames.remove(r.group());
+            if (retiring.remove(r.group()) && !stillPlaced(r.group(), storageName)) {
+              gone = storageName; // the meta group placed it elsewhere (or anew): its files are garbage
+            }
+            reconcile(); // a replica that stopped and is wanted again starts anew on its data
           }
+          if (gone != null) {
+            storage.tell(new NodeStorage.Forget(gone));
+          }
+          compactionChanged();
           return this;
         })
         .onMessage(GetNodeStatus.class, g -> {
@@ -225,7 +237,8 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     for (String group : view.deletedGroups()) {
       ActorRef<ReplicaShell.Command> child = children.remove(group);
       if (child != null) {
-        getContext().getLog().info("Stopping replica {}: its stream was deleted", group);
+        getContext().getLog().info("Stopping replica {}: its stream was deleted; its files go once it stopped", group);
+        forgetOnStop.put(child, storageNames.remove(group));
         getContext().stop(child);
         members.remove(group);
         router.forget(group);
@@ -280,9 +293,23 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     LocalReplicas.get(getContext().getSystem()).started(group, ref);
     children.put(group, ref);
     ids.put(group, self);
+    storageNames.put(group, storageName);
     members.put(group, List.copyOf(peerIds));
     connect(ref, peerIds);
     compactionChanged();
+  }
+
+  /** Whether the committed view still places this node's replica of {@code group} under {@code storageName}. */
+  private boolean stillPlaced(String group, String storageName) {
+    if (view == null) {
+      return true; // nothing known: nothing deleted (D8)
+    }
+    for (MetaState.StreamRecord s : view.streams().values()) {
+      if (s.group().equals(group)) {
+        return s.placement().contains(settings.nodeId()) && s.storageName(settings.nodeId()).equals(storageName);
+      }
+    }
+    return group.equals("meta") || !view.deletedGroups().contains(group);
   }
 
   /** Each replica's share of the node's log memory changes with how many there are. */

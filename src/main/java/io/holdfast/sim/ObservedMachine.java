@@ -93,7 +93,7 @@ final class ObservedMachine implements ReplicatedMachine {
   }
 
   @Override
-  public long[] missingFor(byte[] snapshot) {
+  public RangeSet missingFor(byte[] snapshot) {
     return inner.missingFor(snapshot);
   }
 

@@ -319,7 +319,7 @@ final class SimChecker {
       Long there = o.stored().get(seq);
       int[] served = servedBy(nodes, seq, value);
       boolean gone = there == null || there != value;
-      if (gone || served[0] > 0 && served[1] == 0) {
+      if (gone || o.state().live(seq) && served[0] > 0 && served[1] == 0) {
         lost++;
         Long newest = newestOfClient.get(value >>> 32);
         boolean middle = newest != null && newest > value;
@@ -328,13 +328,15 @@ final class SimChecker {
         }
         violation(() -> "lost: acknowledged value " + SimStream.describe(value) + " at sequence " + seq + " is "
             + (gone ? "not in the committed history" : "in no replica's store") + (middle ? " (lost in the middle)" : ""));
+      } else if (!o.state().live(seq)) {
+        if (seq >= first && oracle != null) { // not evicted from the front: a hole the limits do not make
+          violation(() -> "lost: acknowledged value " + SimStream.describe(value) + " at sequence " + seq
+              + " left the stream though its limits keep it");
+        }
       } else if (served[1] < served[0]) {
         lostOnReplica++;
         violation(() -> "lost on a replica: acknowledged value " + SimStream.describe(value) + " at sequence " + seq
             + " is in the stream of " + served[0] + " replicas, and only " + served[1] + " of them can serve it");
-      } else if (seq >= first && !o.state().live(seq) && oracle != null) {
-        violation(() -> "lost: acknowledged value " + SimStream.describe(value) + " at sequence " + seq
-            + " left the stream though its limits keep it");
       }
     }
   }

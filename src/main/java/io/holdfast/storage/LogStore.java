@@ -42,6 +42,20 @@ public interface LogStore extends AutoCloseable {
   int erase(String replica, long index, long term, java.util.function.Function<byte[], int[]> region)
       throws StorageFailure;
 
+  /**
+   * The replica is gone from this node for good (its deletion or retirement committed): nothing
+   * of it is kept or recovered any more, and its files are deleted. Durable when it returns.
+   */
+  void forget(String replica) throws StorageFailure;
+
+  /**
+   * Replicas whose live entries hold the oldest log files while the log is past its file budget:
+   * they should snapshot soon, so the log can be reclaimed. Taking them clears the list.
+   */
+  default java.util.List<String> takePinning() {
+    return java.util.List.of();
+  }
+
   /** Bytes written and not yet synced. */
   long unsyncedBytes();
 

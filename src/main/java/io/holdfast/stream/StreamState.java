@@ -242,7 +242,7 @@ public final class StreamState {
     MessageStore.Entry e = store.entry(seq);
     if (e == null) {
       throw new MessageStore.Unreadable("stream " + name + ": message " + seq + " is in the stream but not in its"
-          + " store; this replica's copy must be rebuilt");
+          + " store (which ends at " + store.lastSeq() + "); this replica's copy must be rebuilt");
     }
     return e;
   }

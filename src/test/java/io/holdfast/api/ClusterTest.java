@@ -394,12 +394,12 @@ class ClusterTest {
 
   @Test
   @Order(6)
-  void aNewReplicaCatchesUpFromASnapshotLargerThanAFrameAfterTheLogWasCompacted() throws Exception {
+  void aNewReplicaFetchesTheMessagesOfASnapshotFromAPeersStoreAndADeletedStreamsFilesGo() throws Exception {
     Holdfast h = hf(nodes.get(1));
     h.createStream(new StreamConfig("compacted", List.of("compacted.>"), 1)).toCompletableFuture().get();
     byte[] kib = new byte[1024];
     List<java.util.concurrent.CompletableFuture<PubAck>> acks = new ArrayList<>();
-    for (int i = 0; i < 400; i++) { // 400 KiB of state: compacted every 16 KiB; its snapshot exceeds a 256 KiB frame
+    for (int i = 0; i < 400; i++) { // 400 KiB of messages, compacted every 16 KiB: new replicas get snapshots
       kib[0] = (byte) i;
       acks.add(h.publish("compacted.x", null, kib.clone()).toCompletableFuture());
     }
@@ -417,7 +417,24 @@ class ClusterTest {
       assertEquals(i + 1, on3.get(i).seq());
       assertTrue(java.util.Arrays.equals(on1.get(i).payload(), on3.get(i).payload()), "message " + (i + 1));
     }
+    for (int id : List.of(1, 2, 3)) {
+      assertTrue(streamDirs(id, "compacted").size() == 1, "node " + id + " keeps the messages in a store of its own");
+    }
     h.deleteStream("compacted").toCompletableFuture().get();
+    for (int id : List.of(1, 2, 3)) {
+      await(() -> streamDirs(id, "compacted").isEmpty(), "node " + id + " deleted the store of the deleted stream");
+    }
+  }
+
+  /** The message-store directories of {@code stream}'s replicas on node {@code id}. */
+  private List<java.nio.file.Path> streamDirs(int id, String stream) throws java.io.IOException {
+    java.nio.file.Path streams = tmp.resolve("node" + id).resolve("streams");
+    if (!java.nio.file.Files.isDirectory(streams)) {
+      return List.of();
+    }
+    try (var s = java.nio.file.Files.list(streams)) {
+      return s.filter(p -> p.getFileName().toString().startsWith(stream + "-")).toList();
+    }
   }
 
   /** Publishes, retrying what is safe to retry while the group changes members; asserts the sequence. */

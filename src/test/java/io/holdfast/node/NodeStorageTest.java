@@ -96,6 +96,11 @@ class NodeStorageTest {
     }
 
     @Override
+    public void forget(String replica) {
+      inner.forget(replica);
+    }
+
+    @Override
     public void close() {}
   }
 

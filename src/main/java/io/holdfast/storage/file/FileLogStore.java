@@ -126,6 +126,7 @@ public final class FileLogStore implements LogStore {
   private final TreeMap<String, WalRecord.SnapshotRef> snapshotsToPrune = new TreeMap<>();
   private String incarnation;
   private boolean createdFresh;
+  private final java.util.TreeSet<String> pinning = new java.util.TreeSet<>();
   private FileChannel head;
   private long headSeq;
   private long headBytes;
@@ -327,6 +328,48 @@ public final class FileLogStore implements LogStore {
     return copies;
   }
 
+  /**
+   * The replica is gone from this node for good (its stream deleted, or it retired from the group,
+   * both committed by the meta group): a tombstone record makes its older records dead (so they
+   * pin no WAL file and a replay does not bring it back), then its snapshot files and its message
+   * store ({@code streams/<replica>}) are deleted.
+   */
+  @Override
+  public void forget(String replica) throws StorageFailure {
+    checkOpen();
+    if (!replicas.containsKey(replica)) {
+      deleteFilesOf(replica);
+      return;
+    }
+    append(WalRecord.encode(replica, WalRecord.FORGET, null, null, 0, List.of()));
+    sync();
+    replicas.remove(replica);
+    recovered.remove(replica);
+    snapshotsToPrune.remove(replica);
+    deleteFilesOf(replica);
+  }
+
+  private void deleteFilesOf(String replica) throws StorageFailure {
+    try {
+      Path snapshots = SnapshotFiles.dirOf(options.dir(), replica);
+      if (Files.isDirectory(snapshots)) {
+        SnapshotFiles.deleteAllBut(options.dir(), replica, null, true);
+        Files.deleteIfExists(snapshots);
+        Fsync.directory(snapshots.getParent());
+      }
+      FileDisk.ofStream(options.dir().toString(), replica).deleteAll();
+    } catch (IOException | io.holdfast.storage.DiskFailure e) {
+      throw fail("deleting the files of " + replica, e instanceof IOException io ? io : new IOException(e));
+    }
+  }
+
+  @Override
+  public List<String> takePinning() {
+    List<String> out = List.copyOf(pinning);
+    pinning.clear();
+    return out;
+  }
+
   @Override
   public long unsyncedBytes() {
     return buffered;
@@ -402,6 +445,15 @@ public final class FileLogStore implements LogStore {
     long keepFrom = headSeq;
     for (ReplicaLog log : replicas.values()) {
       keepFrom = Math.min(keepFrom, log.oldestFileNeeded());
+    }
+    if (walFiles.size() > options.walFilesMax()) {
+      // Past the budget even after cleaning: the replicas whose live entries hold the oldest file
+      // are asked to snapshot soon (cheap: a snapshot is the stream's metadata).
+      for (var e : replicas.entrySet()) {
+        if (e.getValue().oldestFileNeeded() <= walFiles.firstKey() + 1) {
+          pinning.add(e.getKey());
+        }
+      }
     }
     boolean deleted = false;
     while (walFiles.firstKey() < keepFrom) {
@@ -791,6 +843,10 @@ public final class FileLogStore implements LogStore {
       fresh.recoveredEntries = new ArrayList<>();
       return fresh;
     });
+    if ((d.flags() & WalRecord.FORGET) != 0) {
+      replicas.remove(d.replica());
+      return;
+    }
     if ((d.flags() & WalRecord.REPAIR) != 0) {
       if (d.bodyValid()) {
         repair(log, d.entries()); // a damaged repair repairs nothing: the entries stay faulty

@@ -46,6 +46,8 @@ final class WalRecord {
   static final int ENTRIES = 4;
   /** The entries replace the payloads of stored entries with the same (index, term); nothing is truncated. */
   static final int REPAIR = 8;
+  /** The replica is gone from this node (its stream deleted, or it retired): forget everything before. */
+  static final int FORGET = 16;
 
   /** A snapshot as the log refers to it; its data lives in a snapshot file. */
   record SnapshotRef(SnapshotMeta meta, long dataLength, int dataCrc) {}

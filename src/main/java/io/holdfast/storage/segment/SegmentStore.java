@@ -152,6 +152,10 @@ public final class SegmentStore implements StreamStore {
   @Override
   public void append(long seq, Message message, int subjectId, long prevSameSubject, Location location) {
     if (seq <= lastSeq) {
+      if (damaged.contains(seq) || segmentOf(seq) == null) {
+        // Applied again (after a restart) where the store lost it: the log gives it back whole.
+        repair(seq, SegmentFormat.record(seq, message, subjectId, prevSameSubject, location));
+      }
       return; // the same committed message, applied again
     }
     byte[] r = SegmentFormat.record(seq, message, subjectId, prevSameSubject, location);
@@ -194,7 +198,7 @@ public final class SegmentStore implements StreamStore {
       e = indexEntry(s, seq);
     }
     if (e == null) {
-      throw new Unreadable("message " + seq + " of " + describe(s) + ": its index entry and its record are both"
+      throw new Unreadable("message " + seq + " of " + extent(s) + ": its index entry and its record are both"
           + " damaged or missing");
     }
     return e.toEntry(seq);
@@ -300,6 +304,10 @@ public final class SegmentStore implements StreamStore {
   public SyncJob syncJob() {
     flush();
     List<DiskFile> files = new ArrayList<>();
+    DiskFile damage = writeDamage();
+    if (damage != null) {
+      files.add(damage);
+    }
     List<Segment> pinned = new ArrayList<>();
     for (Segment s : segments.values()) {
       if (s.dirty) {
@@ -467,6 +475,7 @@ public final class SegmentStore implements StreamStore {
       sealFile(s);
       s = filler(seq);
       s.lastSeq = last;
+      damaged.add(seq, last);
       offset = SegmentFormat.HEADER_BYTES;
     } else if (s.filledTo >= 0) {
       offset = s.end; // filled in order
@@ -518,6 +527,7 @@ public final class SegmentStore implements StreamStore {
     Segment filler = create(seq);
     filler.lastSeq = last;
     filler.filledTo = seq - 1;
+    damaged.add(seq, last);
     notes.add("segment " + dataName(s.base) + " ends before message " + seq + ", whose index entry and record are"
         + " both gone; " + dataName(seq) + " takes messages " + seq + ".." + last + " as they are repaired");
     return filler;
@@ -532,6 +542,7 @@ public final class SegmentStore implements StreamStore {
     Segment s = create(seq);
     s.lastSeq = next == null ? lastSeq : next.getKey() - 1;
     s.filledTo = seq - 1;
+    damaged.add(seq, s.lastSeq); // missing until filled
     notes.add("filler segment " + dataName(seq) + " created for messages " + seq + ".." + s.lastSeq);
     return s;
   }
@@ -604,9 +615,61 @@ public final class SegmentStore implements StreamStore {
   @Override
   public void close() {
     flush();
+    DiskFile damage = writeDamage();
+    if (damage != null) {
+      damage.sync();
+      disk.syncDirectory();
+    }
     for (Segment s : segments.values()) {
       close(s);
     }
+  }
+
+  /** The file that keeps {@link #damaged()} across restarts (what a restart could not find by itself). */
+  static final String DAMAGE_FILE = "damaged";
+  private static final long DAMAGE_MAGIC = 0x484644414d414745L; // "HFDAMAGE"
+  private RangeSet damageWritten = new RangeSet();
+
+  /** Writes the damage list if it changed since it was last written; returns its file, or null. */
+  private DiskFile writeDamage() {
+    if (damaged.equals(damageWritten)) {
+      return null;
+    }
+    List<long[]> ranges = damaged.ranges();
+    ByteBuffer b = ByteBuffer.allocate(16 + 16 * ranges.size());
+    b.putLong(DAMAGE_MAGIC).putInt(ranges.size());
+    ranges.forEach(r -> b.putLong(r[0]).putLong(r[1]));
+    b.putInt(SegmentFormat.crc(b.array(), 0, b.capacity() - 4));
+    boolean created = !disk.list().contains(DAMAGE_FILE);
+    DiskFile f = disk.open(DAMAGE_FILE, true);
+    f.truncate(0);
+    f.write(0, b.array(), 0, b.capacity());
+    directoryDirty |= created;
+    damageWritten = new RangeSet();
+    ranges.forEach(r -> damageWritten.add(r[0], r[1]));
+    return f;
+  }
+
+  /** The damage list a previous run wrote, or an empty one if there is none or it fails its checksum. */
+  private RangeSet readDamage() {
+    RangeSet out = new RangeSet();
+    DiskFile f = disk.list().contains(DAMAGE_FILE) ? disk.open(DAMAGE_FILE, false) : null;
+    if (f == null) {
+      return out;
+    }
+    byte[] bytes = new byte[(int) Math.min(f.size(), 1 << 24)];
+    f.read(0, bytes, 0, bytes.length);
+    f.close();
+    ByteBuffer b = ByteBuffer.wrap(bytes);
+    if (bytes.length < 16 || b.getLong(0) != DAMAGE_MAGIC || 16 + 16L * b.getInt(8) != bytes.length
+        || b.getInt(bytes.length - 4) != SegmentFormat.crc(bytes, 0, bytes.length - 4)) {
+      notes.add("the damage list " + DAMAGE_FILE + " is unreadable; damage is found again by reads and scrubbing");
+      return out;
+    }
+    for (int i = 0, n = b.getInt(8); i < n; i++) {
+      out.add(b.getLong(12 + 16 * i), b.getLong(20 + 16 * i));
+    }
+    return out;
   }
 
   // =========================================================================================
@@ -623,6 +686,12 @@ public final class SegmentStore implements StreamStore {
 
   private static String describe(Segment s) {
     return "segment " + dataName(s.base);
+  }
+
+  /** A segment's extent, for messages about damage. */
+  private String extent(Segment s) {
+    return dataName(s.base) + " (messages " + s.base + ".." + s.lastSeq + ", " + s.end + " bytes"
+        + (s.sealed ? ", sealed" : "") + (s.filledTo >= 0 ? ", filled to " + s.filledTo : "") + ")";
   }
 
   private Segment segmentOf(long seq) {
@@ -851,6 +920,9 @@ public final class SegmentStore implements StreamStore {
       }
       damaged.add(lastSeq + 1, syncedLastSeq);
       lastSeq = syncedLastSeq;
+    }
+    for (long[] r : readDamage().ranges()) { // found by an earlier run, and not repaired before it stopped
+      damaged.add(r[0], Math.min(r[1], lastSeq));
     }
     Segment last = segments.isEmpty() ? null : segments.lastEntry().getValue();
     active = last != null && !last.sealed && last.lastSeq == lastSeq ? last : null;

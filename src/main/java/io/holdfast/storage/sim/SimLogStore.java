@@ -234,6 +234,13 @@ public final class SimLogStore implements LogStore {
   }
 
   @Override
+  public void forget(String replica) {
+    sync();
+    durable.remove(replica);
+    checkpoint();
+  }
+
+  @Override
   public long unsyncedBytes() {
     return unsyncedBytes;
   }

@@ -253,6 +253,32 @@ class SegmentStoreTest {
   }
 
   @Test
+  void damageFoundByAReadIsRememberedAcrossARestartUntilRepaired() {
+    SimDisk disk = new SimDisk();
+    SegmentStore store = SegmentStore.open(disk, SMALL, 0);
+    appendRange(store, 1, 40);
+    sync(store);
+    store.close();
+    for (long seed = 1; disk.list().size() > 0 && seed < 50; seed++) {
+      SegmentStore probe = SegmentStore.open(disk, SMALL, 40);
+      boolean found = false;
+      for (long seq = 1; seq <= 40; seq++) {
+        found |= probe.read(seq) == null;
+      }
+      if (found) {
+        RangeSet seen = new RangeSet();
+        probe.damaged().ranges().forEach(r -> seen.add(r[0], r[1]));
+        probe.close(); // as a replica that fails stops
+        assertEquals(seen, SegmentStore.open(disk, SMALL, 40).damaged(), "the damage list outlives the restart");
+        return;
+      }
+      probe.close();
+      disk.flipBit(Prng.of(seed), name -> name.endsWith(".seg"));
+    }
+    throw new AssertionError("no flip ever hit a record");
+  }
+
+  @Test
   void eraseZerosThePayloadInPlaceOnDiskAndKeepsTheFacts() {
     SimDisk disk = new SimDisk();
     SegmentStore store = SegmentStore.open(disk, SMALL, 0);

@@ -1,0 +1,458 @@
+package io.holdfast.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.holdfast.api.Holdfast;
+import io.holdfast.api.HoldfastException;
+import io.holdfast.api.Records;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * {@code holdfast bench capacity}: how a stream that outgrows memory behaves. Starts its own node
+ * processes (each with {@code --heap}), fills one stream with {@code --gib} GiB through the Java
+ * API on an application node in this process, then restarts one follower (SIGKILL) and times it
+ * until it serves and has caught up, then wipes one follower's disk and times its rejoin as a new
+ * member (its replica fetches the stream from a peer's store), and reads samples of what was acked
+ * back from every replica. In the same run it measures the disk's sequential 1 MiB append+fsync
+ * rate: catch-up is read against it. Heap is the live set after a full GC ({@code jcmd}), per
+ * node, the largest over nodes; write amplification is what the node processes wrote to disk
+ * ({@code /proc/PID/io}) per payload byte per replica. The last line is JSON.
+ */
+final class CapacityBench {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private CapacityBench() {}
+
+  static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
+    Args a = Args.parse(argv, 2, Set.of("nodes", "replicas", "gib", "size", "heap", "dir", "subjects", "inflight"),
+        Set.of("json", "keep"));
+    int nodes = (int) a.longValue("nodes", 3, 1, 9);
+    int replicas = (int) a.longValue("replicas", 3, 1, 5);
+    if (replicas > nodes) {
+      throw new Args.UsageException("--replicas " + replicas + " needs at least that many --nodes");
+    }
+    double gib;
+    try {
+      gib = Double.parseDouble(a.string("gib", "4"));
+    } catch (NumberFormatException e) {
+      throw new Args.UsageException("--gib takes a number of GiB, got '" + a.string("gib", "") + "'");
+    }
+    if (gib <= 0 || gib > 1024) {
+      throw new Args.UsageException("--gib must be above 0 and at most 1024, got " + gib);
+    }
+    int size = (int) a.longValue("size", 65536, 16, 128 << 10);
+    int subjects = (int) a.longValue("subjects", 1, 1, 10_000_000);
+    int inflight = (int) a.longValue("inflight", 64, 1, 100_000);
+    String heap = LocalCluster.heap(a.string("heap", "256m"));
+    Path dir = Path.of(a.string("dir", "target/bench-capacity")).toAbsolutePath().normalize();
+    long payloadBytes = (long) (gib * (1L << 30));
+    long msgs = Math.max(1, payloadBytes / size);
+    long free = Files.getFileStore(dir.getParent() == null ? dir : Files.createDirectories(dir.getParent()))
+        .getUsableSpace();
+    long needed = (long) (payloadBytes * replicas * 1.3) + (1L << 30);
+    if (free < needed) {
+      throw new Args.UsageException("--gib " + gib + " with " + replicas + " replicas needs about " + (needed >> 20)
+          + " MiB of disk under " + dir + ", only " + (free >> 20) + " MiB are free");
+    }
+    DemoCommand.deleteTree(dir);
+    Files.createDirectories(dir);
+
+    err.printf("bench capacity: raw 1 MiB append+fsync rate of %s ...%n", dir);
+    double rawMbPerS = rawWrite(dir.resolve("raw-write.dat"));
+    err.printf("bench capacity: raw sequential write with fsync: %.0f MB/s%n", rawMbPerS);
+
+    LocalCluster cluster = LocalCluster.openOrCreate(dir.resolve("cluster"), nodes, false, heap);
+    ObjectNode result = JSON.createObjectNode();
+    ActorSystem<Void> app = null;
+    int failures = 0;
+    try {
+      cluster.startAll(err);
+      app = ActorSystem.create(Behaviors.empty(), "holdfast", appConfig(cluster));
+      Holdfast h = Holdfast.get(app);
+      awaitCluster(h, err);
+      h.createStream(new Records.StreamConfig("cap", List.of("cap.>"), replicas)).toCompletableFuture()
+          .get(60, TimeUnit.SECONDS);
+      long baseline = liveHeapMax(cluster);
+
+      long[] seqs = new long[(int) Math.min(msgs, Integer.MAX_VALUE - 8)];
+      long[] writtenBefore = writeBytes(cluster);
+      long began = System.nanoTime();
+      Fill fill = fill(h, msgs, size, subjects, inflight, seqs, cluster, err);
+      double fillSeconds = (System.nanoTime() - began) / 1e9;
+      long[] writtenAfter = writeBytes(cluster);
+      long heapEnd = liveHeapMax(cluster);
+      long written = 0;
+      for (int i = 0; i < writtenAfter.length; i++) {
+        written += writtenAfter[i] - writtenBefore[i];
+      }
+      double ackedPayload = (double) fill.acked.get() * size;
+      result.put("gib", gib).put("msgs", fill.acked.get()).put("size", size).put("replicas", replicas)
+          .put("nodes", nodes).put("subjects", subjects).put("heap_mb", heapMb(heap))
+          .put("fill_mb_per_s", round(ackedPayload / 1e6 / fillSeconds))
+          .put("raw_write_mb_per_s", round(rawMbPerS))
+          .put("unknown_outcomes", fill.unknown.get())
+          .put("live_heap_mb_before", round(baseline / 1048576.0))
+          .put("live_heap_mb_at_10pct", round(fill.heapAt10 / 1048576.0))
+          .put("live_heap_mb_at_end", round(heapEnd / 1048576.0))
+          .put("write_amplification", round(written / Math.max(1, ackedPayload * replicas)));
+      if (subjects > 1) {
+        result.put("heap_bytes_per_subject", Math.round((double) (heapEnd - baseline) / subjects));
+      }
+      err.printf("bench capacity: filled %d messages (%.0f MB) in %.0f s%n", fill.acked.get(), ackedPayload / 1e6,
+          fillSeconds);
+
+      JsonNode info = new ClientCommands.Client(cluster.nodes.get(0).http()).call("GET", "/streams/cap", null);
+      int leader = info.path("cluster").path("leader").asInt();
+      List<Integer> followers = new ArrayList<>();
+      info.path("cluster").path("replicas").forEach(r -> {
+        if (r.asInt() != leader) {
+          followers.add(r.asInt());
+        }
+      });
+      if (replicas > 1 && !followers.isEmpty()) {
+        int restarted = followers.get(0);
+        err.printf("bench capacity: SIGKILL node %d, then start it and wait until it serves and caught up ...%n",
+            restarted);
+        cluster.kill(restarted);
+        long t0 = System.nanoTime();
+        cluster.start(restarted);
+        cluster.awaitReady(List.of(cluster.node(restarted)), err);
+        awaitCaughtUp(cluster, restarted, leader, err);
+        result.put("restart_s", round((System.nanoTime() - t0) / 1e9));
+
+        int wiped = followers.get(followers.size() - 1);
+        err.printf("bench capacity: wipe node %d and time its rejoin as a new member ...%n", wiped);
+        cluster.kill(wiped);
+        DemoCommand.deleteTree(dir.resolve("cluster").resolve("node" + wiped).resolve("data"));
+        long t1 = System.nanoTime();
+        cluster.start(wiped);
+        cluster.awaitReady(List.of(cluster.node(wiped)), err);
+        awaitCaughtUp(cluster, wiped, leader, err);
+        double seconds = (System.nanoTime() - t1) / 1e9;
+        result.put("rejoin_s", round(seconds)).put("catchup_mb_per_s", round(ackedPayload / 1e6 / seconds));
+      }
+      List<LocalCluster.Node> holders = new ArrayList<>();
+      info.path("cluster").path("replicas").forEach(r -> holders.add(cluster.node(r.asInt())));
+      long[] lost = verify(holders, seqs, fill.acked.get(), size, err);
+      result.put("samples", lost[2]).put("lost", lost[0]).put("lost_on_replica", lost[1]);
+    } finally {
+      if (app != null) {
+        app.terminate();
+        app.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      }
+      failures = nodeFailures(cluster);
+      if (!a.flag("keep")) {
+        cluster.stopAll(err);
+      }
+    }
+    result.put("node_failures", failures);
+    out.printf("bench capacity: %s%n", result.toPrettyString());
+    if (a.flag("json")) {
+      out.println(result);
+    }
+    if (!a.flag("keep")) {
+      DemoCommand.deleteTree(dir);
+    }
+    return failures == 0 && result.path("lost").asLong() == 0 ? 0 : 1;
+  }
+
+  private static double round(double v) {
+    return Math.round(v * 100) / 100.0;
+  }
+
+  private static long heapMb(String heap) {
+    long n = Long.parseLong(heap.substring(0, heap.length() - 1));
+    return heap.endsWith("g") ? n * 1024 : n;
+  }
+
+  /** MB/s of 1 MiB appends each followed by fsync, for about two seconds (at least 64 MiB). */
+  static double rawWrite(Path file) throws IOException {
+    ByteBuffer chunk = ByteBuffer.allocateDirect(1 << 20);
+    new java.util.Random(1).ints(1 << 18).forEach(chunk::putInt);
+    long written = 0;
+    long began = System.nanoTime();
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        StandardOpenOption.TRUNCATE_EXISTING)) {
+      while (written < (64L << 20) || System.nanoTime() - began < 2_000_000_000L) {
+        chunk.clear();
+        while (chunk.hasRemaining()) {
+          ch.write(chunk);
+        }
+        ch.force(false);
+        written += 1 << 20;
+      }
+    } finally {
+      Files.deleteIfExists(file);
+    }
+    return written / 1e6 / ((System.nanoTime() - began) / 1e9);
+  }
+
+  /** An application node of the cluster (Holdfast node id 0) in this process. */
+  private static Config appConfig(LocalCluster c) {
+    StringBuilder seeds = new StringBuilder();
+    for (LocalCluster.Node n : c.nodes.subList(0, Math.min(3, c.nodes.size()))) {
+      seeds.append(seeds.length() == 0 ? "" : ", ").append(n.artery());
+    }
+    return ConfigFactory.parseString("""
+        pekko.loglevel = WARNING
+        pekko.actor.provider = cluster
+        pekko.remote.artery.canonical.hostname = "127.0.0.1"
+        pekko.remote.artery.canonical.port = 0
+        pekko.cluster.seed-nodes = [%s]
+        pekko.cluster.roles = []
+        pekko.coordinated-shutdown.exit-jvm = off
+        holdfast.node.id = 0
+        holdfast.client.request-timeout = 10s
+        """.formatted(seeds)).withFallback(ConfigFactory.load());
+  }
+
+  private static void awaitCluster(Holdfast h, PrintStream err) throws Exception {
+    long deadline = System.nanoTime() + 120_000_000_000L;
+    while (true) {
+      try {
+        if (h.clusterStatus().toCompletableFuture().get(10, TimeUnit.SECONDS).metaIndex() > 0) {
+          return;
+        }
+      } catch (Exception e) {
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("the application node did not see the cluster in 120 s: " + e);
+        }
+      }
+      Thread.sleep(200); // polling the cluster's state: there is no event to wait on from here
+    }
+  }
+
+  private static final class Fill {
+    final AtomicLong acked = new AtomicLong();
+    final AtomicLong unknown = new AtomicLong();
+    long heapAt10;
+  }
+
+  /** The payload of message {@code i}: its number, then a pattern of it (every replica must read exactly this). */
+  static byte[] payload(long i, int size) {
+    byte[] p = new byte[size];
+    ByteBuffer b = ByteBuffer.wrap(p);
+    b.putLong(0, i);
+    for (int at = 8; at + 8 <= size; at += 8) {
+      b.putLong(at, i * 0x9E3779B97F4A7C15L + at);
+    }
+    return p;
+  }
+
+  private static Fill fill(Holdfast h, long msgs, int size, int subjects, int inflight, long[] seqs,
+      LocalCluster cluster, PrintStream err) throws Exception {
+    Fill f = new Fill();
+    Semaphore window = new Semaphore(inflight);
+    long lastNote = System.nanoTime();
+    long tenth = Math.max(1, msgs / 10);
+    for (long i = 0; i < msgs; i++) {
+      window.acquire();
+      long n = i;
+      String subject = "cap." + (i % subjects);
+      publishRetrying(h, subject, payload(i, size), 0).whenComplete((ack, e) -> {
+        if (e == null) {
+          if (n < seqs.length) {
+            seqs[(int) n] = ack.seq();
+          }
+          f.acked.incrementAndGet();
+        } else {
+          f.unknown.incrementAndGet();
+        }
+        window.release();
+      });
+      if (i + 1 == tenth) {
+        window.acquire(inflight);
+        f.heapAt10 = liveHeapMax(cluster);
+        window.release(inflight);
+      }
+      if (System.nanoTime() - lastNote > 5_000_000_000L) {
+        err.printf("bench capacity: %d of %d messages acked (%.0f%%)%n", f.acked.get(), msgs, 100.0 * i / msgs);
+        lastNote = System.nanoTime();
+      }
+    }
+    window.acquire(inflight);
+    return f;
+  }
+
+  /**
+   * A publish, tried again while the cluster says nothing was done ({@code unavailable}: e.g.
+   * storage pushing back); an outcome that is unknown is not retried (it may have been stored).
+   */
+  private static CompletableFuture<Records.PubAck> publishRetrying(Holdfast h, String subject, byte[] payload,
+      int attempt) {
+    return h.publish(subject, null, payload).toCompletableFuture().handle((ack, e) -> {
+      Throwable cause = e instanceof java.util.concurrent.CompletionException ? e.getCause() : e;
+      if (cause instanceof HoldfastException.Unavailable && attempt < 100) {
+        CompletableFuture<Records.PubAck> again = new CompletableFuture<>();
+        CompletableFuture.delayedExecutor(50, TimeUnit.MILLISECONDS).execute(() ->
+            publishRetrying(h, subject, payload, attempt + 1).whenComplete((a2, e2) -> {
+              if (e2 != null) {
+                again.completeExceptionally(e2);
+              } else {
+                again.complete(a2);
+              }
+            }));
+        return again;
+      }
+      return e != null ? CompletableFuture.<Records.PubAck>failedFuture(cause) : CompletableFuture.completedFuture(ack);
+    }).thenCompose(x -> x);
+  }
+
+  /** The live heap (after a full GC) of each running node, the largest; via jcmd. */
+  static long liveHeapMax(LocalCluster c) throws Exception {
+    long max = 0;
+    for (LocalCluster.Node n : c.nodes) {
+      var pid = c.pid(n.id());
+      if (pid.isPresent()) {
+        max = Math.max(max, liveHeap(pid.get()));
+      }
+    }
+    return max;
+  }
+
+  static long liveHeap(long pid) throws Exception {
+    jcmd(pid, "GC.run");
+    String info = jcmd(pid, "GC.heap_info");
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("total \\d+K, used (\\d+)K").matcher(info);
+    if (!m.find()) {
+      throw new IllegalStateException("cannot read the heap of process " + pid + " from jcmd: " + info);
+    }
+    return Long.parseLong(m.group(1)) * 1024;
+  }
+
+  private static String jcmd(long pid, String command) throws Exception {
+    Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+    Process p = new ProcessBuilder(jcmd.toString(), Long.toString(pid), command).redirectErrorStream(true).start();
+    String text = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+      throw new IllegalStateException("jcmd " + pid + " " + command + " failed: " + text);
+    }
+    return text;
+  }
+
+  /** Bytes each node process caused to be written to storage so far ({@code write_bytes} of /proc/PID/io). */
+  static long[] writeBytes(LocalCluster c) throws IOException {
+    long[] out = new long[c.nodes.size()];
+    for (int i = 0; i < c.nodes.size(); i++) {
+      var pid = c.pid(c.nodes.get(i).id());
+      if (pid.isPresent()) {
+        for (String line : Files.readAllLines(Path.of("/proc", pid.get().toString(), "io"))) {
+          if (line.startsWith("write_bytes:")) {
+            out[i] = Long.parseLong(line.substring(12).trim());
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Waits until node {@code id}'s replica of the stream applied what the leader had committed, its store whole. */
+  private static void awaitCaughtUp(LocalCluster c, int id, int leader, PrintStream err) throws Exception {
+    ClientCommands.Client leaderClient = new ClientCommands.Client(c.node(leader).http());
+    ClientCommands.Client node = new ClientCommands.Client(c.node(id).http());
+    long target = replicaOf(leaderClient.call("GET", "/health", null)).path("commit").asLong();
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(30);
+    long lastNote = System.nanoTime();
+    while (true) {
+      JsonNode r = replicaOf(node.call("GET", "/health", null));
+      JsonNode leaderView = replicaOf(leaderClient.call("GET", "/health", null));
+      boolean voter = false;
+      for (JsonNode v : leaderView.path("voters")) {
+        voter |= v.asInt() == r.path("id").asInt();
+      }
+      if (r.path("applied").asLong() >= target && r.path("store_missing").asLong() == 0 && voter) {
+        return;
+      }
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("node " + id + " did not catch up in 30 minutes: " + r);
+      }
+      if (System.nanoTime() - lastNote > 5_000_000_000L) {
+        err.printf("bench capacity: node %d applied %d of %d%s%n", id, r.path("applied").asLong(), target,
+            voter ? "" : " (not a voter yet)");
+        lastNote = System.nanoTime();
+      }
+      Thread.sleep(200); // polling another process's state: there is no event to wait on
+    }
+  }
+
+  private static JsonNode replicaOf(JsonNode health) {
+    for (var it = health.path("replicas").fields(); it.hasNext(); ) {
+      var e = it.next();
+      if (e.getKey().startsWith("cap-")) {
+        return e.getValue();
+      }
+    }
+    return JSON.createObjectNode();
+  }
+
+  /**
+   * Reads up to 2,000 acked messages, spread over the stream, back from every node's own replica
+   * and compares them byte for byte. Returns {lost everywhere, lost on some replica, samples}.
+   */
+  private static long[] verify(List<LocalCluster.Node> holders, long[] seqs, long acked, int size, PrintStream err)
+      throws Exception {
+    int filled = (int) Math.min(acked, seqs.length);
+    long samples = Math.min(2000, filled);
+    long lost = 0;
+    long lostOnReplica = 0;
+    err.printf("bench capacity: reading %d acked messages back from every replica ...%n", samples);
+    for (long k = 0; k < samples; k++) {
+      int i = (int) (k * filled / samples);
+      if (seqs[i] == 0) {
+        continue; // its outcome was unknown
+      }
+      byte[] want = payload(i, size);
+      int have = 0;
+      for (LocalCluster.Node n : holders) {
+        JsonNode page = new ClientCommands.Client(n.http()).call("GET", "/streams/cap/local?from=" + seqs[i] + "&max=1",
+            null).path("messages");
+        if (page.size() == 1 && page.get(0).path("seq").asLong() == seqs[i]
+            && java.util.Arrays.equals(want, data(page.get(0)))) {
+          have++;
+        }
+      }
+      if (have == 0) {
+        lost++;
+      } else if (have < holders.size()) {
+        lostOnReplica++;
+      }
+    }
+    return new long[] {lost, lostOnReplica, samples};
+  }
+
+  private static byte[] data(JsonNode m) {
+    return m.path("encoding").asText("").equals("base64") ? Base64.getDecoder().decode(m.path("data").asText())
+        : m.path("data").asText().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  /** Nodes whose process died on its own, or whose log shows an OutOfMemoryError. */
+  private static int nodeFailures(LocalCluster c) throws IOException {
+    int failures = 0;
+    for (LocalCluster.Node n : c.nodes) {
+      String log = Files.exists(c.log(n.id())) ? Files.readString(c.log(n.id())) : "";
+      if (c.pid(n.id()).isEmpty() || log.contains("OutOfMemoryError")) {
+        failures++;
+      }
+    }
+    return failures;
+  }
+}
