@@ -740,13 +740,16 @@ public final class ReplicaDriver<T> {
     if (repair != null && ++repair.waited <= FETCH_TIMEOUT_TICKS) {
       return;
     }
+    if (repair != null) {
+      repairPeerTurn++; // that peer did not answer: the next ask goes to another
+    }
     List<Integer> peers = new ArrayList<>(core.membership().members());
     peers.remove((Integer) self);
     if (peers.isEmpty()) {
       return;
     }
     repair = new Repair();
-    repair.peer = peers.get(Math.floorMod(repairPeerTurn++, peers.size()));
+    repair.peer = peers.get(Math.floorMod(repairPeerTurn, peers.size()));
     repair.requestId = nextRequestId++;
     long[] first = storeMissing.ranges().get(0);
     host.send(new StoreMessage.FetchRecords(self, repair.peer, repair.requestId, first[0], first[1],
