@@ -259,9 +259,9 @@ public final class FileLogStore implements LogStore {
       snapshotsToPrune.clear();
       if (headBytes >= options.walFileBytesMax()) {
         roll();
-        if (walFiles.size() > options.walFilesMax()) {
-          clean(); // only when a file was added: cleaning looks at every replica
-        }
+        // At every roll (it looks at every replica, so not more often): what no replica needs
+        // goes now, not only past the budget, since recovery reads every WAL file left.
+        clean();
       }
     } catch (IOException e) {
       throw fail("rolling or cleaning the write-ahead log", e);
@@ -425,14 +425,20 @@ public final class FileLogStore implements LogStore {
    * Frees the oldest WAL files: replicas whose term, vote or snapshot reference still live there
    * get them written again at the head (a few bytes each); then every file older than what any
    * replica's live entries need is deleted. Live entries are never copied: a file stays until its
-   * entries are compacted away (snapshots now, stream retention later), so disk use follows
-   * retention and nothing is written twice.
+   * entries are compacted away (a snapshot, once the replica's message store has synced past
+   * them), so the WAL stays short: recovery reads every file left.
    */
   private void clean() throws IOException, StorageFailure {
     long oldest = walFiles.firstKey();
+    boolean entriesInOldest = false;
+    for (ReplicaLog log : replicas.values()) {
+      entriesInOldest |= !log.fileOfRun.isEmpty() && log.fileOfRun.firstEntry().getValue() <= oldest;
+    }
+    // Within the budget, references are carried forward only if that frees the oldest file.
+    boolean carry = walFiles.size() > options.walFilesMax() || !entriesInOldest;
     for (var e : replicas.entrySet()) {
       ReplicaLog log = e.getValue();
-      if (log.hardStateFile <= oldest || log.snapshotFile <= oldest) {
+      if (carry && (log.hardStateFile <= oldest || log.snapshotFile <= oldest)) {
         int flags = WalRecord.HARD_STATE | (log.snapshot == null ? 0 : WalRecord.SNAPSHOT);
         append(WalRecord.encode(e.getKey(), flags, log.hardState, log.snapshot, 0, List.of()));
         log.hardStateFile = headSeq;
@@ -854,11 +860,18 @@ public final class FileLogStore implements LogStore {
       return;
     }
     boolean hasEntries = (d.flags() & WalRecord.ENTRIES) != 0;
-    if (!log.logSeen && hasEntries && d.snapshot() == null && d.entriesFrom() > 1) {
-      // Older WAL files were deleted once a snapshot covered their entries; that snapshot's
-      // reference was carried forward and must turn up later in the replay (checked at the end).
+    if (hasEntries && d.snapshot() == null && d.entriesFrom() > (log.logSeen ? log.lastIndex + 1 : 1)) {
+      // Older WAL files were deleted once a snapshot covered their entries. The entries before
+      // these are gone with them, and so may be the ones after an older snapshot reference that
+      // was carried forward ahead of them; the snapshot that covers them must turn up later in
+      // the replay (checked at the end). Until then the log starts here.
       log.base = d.entriesFrom() - 1;
       log.lastIndex = log.base;
+      log.fileOfRun.clear();
+      log.faulty.clear();
+      if (log.recoveredEntries != null) {
+        log.recoveredEntries.clear();
+      }
       log.baseUnverified = true;
     }
     log.logSeen |= hasEntries;

@@ -626,6 +626,46 @@ class FileLogStoreTest extends LogStoreContract {
     s.close();
   }
 
+  /**
+   * A busy replica snapshotting all the time beside a quiet one whose references get carried
+   * forward: every reopen, after every write, must find the log the store had. (A WAL file whose
+   * runs a later snapshot made dead was deleted while a newer file still held a stale run after
+   * it, and replay refused the gap before reaching that snapshot: a node that could not restart.)
+   */
+  @Test
+  void deletedFilesBeforeAStaleRunThatALaterSnapshotCoversReopen() throws Exception {
+    for (int every = 30; every <= 50; every += 5) {
+      for (int size = 100; size <= 200; size += 20) {
+        FileLogStore.Options small = new FileLogStore.Options(tmp.resolve(every + "-" + size), 4096, 3);
+        FileLogStore s = FileLogStore.open(small);
+        s.write("quiet", LogWrite.append(1, List.of(entry(1, 1, "q"))));
+        s.write("quiet", new LogWrite(null, new Snapshot(new SnapshotMeta(1, 1, Membership.ofVoters(1)), new byte[] {1}),
+            0, List.of()));
+        // The busy replica's term and vote are written once: they get carried forward, each time
+        // with the snapshot reference current then, ahead of the busy replica's later runs.
+        s.write("busy", new LogWrite(new HardState(1, 1), null, 0, List.of()));
+        long snapshot = 0;
+        for (int i = 1; i <= 200; i++) {
+          s.write("busy", LogWrite.append(i, List.of(entry(i, 1, "x".repeat(size)))));
+          s.sync();
+          if (i % every == 0) {
+            snapshot = i - every / 2; // behind the last entry, as a replica takes it once its store synced
+            s.write("busy", new LogWrite(null, new Snapshot(new SnapshotMeta(snapshot, 1, Membership.ofVoters(1)),
+                new byte[] {1}), 0, List.of()));
+            s.sync();
+          }
+          FileLogStore reopened = FileLogStore.open(small); // what a kill here would leave
+          String at = "snapshot every " + every + ", entries of " + size + " bytes, after entry " + i;
+          assertEquals(i, reopened.recovered().get("busy").lastIndex(), at);
+          assertEquals(snapshot, reopened.recovered().get("busy").snapshot().index(), at);
+          assertEquals(1, reopened.recovered().get("quiet").snapshot().index(), at);
+          reopened.close();
+        }
+        s.close();
+      }
+    }
+  }
+
   @Test
   void aMissingWalFileThatAReplicaNeedsRefusesToOpen() throws Exception {
     FileLogStore.Options small = new FileLogStore.Options(dir(), 4096, 100);
