@@ -82,6 +82,16 @@ class ArchitectureTest {
           + " on its simulated disk");
 
   @ArchTest
+  static final ArchRule theReplicaDriverAndItsMachinesArePure = noClasses()
+      .that().resideInAPackage("io.holdfast.replica")
+      .and().haveNameNotMatching("io\\.holdfast\\.replica\\.(ReplicaShell|Wire|CatchUps)(\\$.*)?")
+      .should().dependOnClassesThat().resideInAnyPackage("org.apache.pekko..", "scala..", "java.io..",
+          "java.nio.file..", "java.nio.channels..", "java.net..", "java.util.concurrent..", "java.time..")
+      .orShould().callMethod(System.class, "currentTimeMillis")
+      .orShould().callMethod(System.class, "nanoTime")
+      .because("the replica's decisions run unchanged in the simulator: ReplicaShell only carries out their effects");
+
+  @ArchTest
   static final ArchRule metaStateIsPure = classes()
       .that().resideInAPackage("io.holdfast.meta..")
       .should().onlyDependOnClassesThat().resideInAnyPackage("io.holdfast.meta..", "io.holdfast.stream..",

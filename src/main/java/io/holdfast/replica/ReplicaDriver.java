@@ -59,6 +59,16 @@ public final class ReplicaDriver<T> {
     /** This replica cannot go on (its storage failed, or lost what it cannot rebuild): stop it. */
     void fail(String reason);
 
+    /**
+     * Whether this replica may start fetching a snapshot's messages now. A node bounds how many of
+     * its replicas catch up at once (each has one chunk in flight), so a node rejoining with many
+     * streams neither floods its peers nor its own heap; a replica refused asks again each tick.
+     */
+    boolean startCatchUp();
+
+    /** The catch-up a {@link #startCatchUp} allowed is over (done, or the replica stopped). */
+    void endCatchUp();
+
     void info(String message);
 
     void warn(String message);
@@ -123,6 +133,8 @@ public final class ReplicaDriver<T> {
     int waited;
     /** The sync of what was fetched, once everything is. */
     StoreSync syncing;
+    /** The node let it start ({@link Host#startCatchUp}). */
+    boolean started;
   }
 
   /** Missing records being fetched from a peer. */
@@ -442,6 +454,14 @@ public final class ReplicaDriver<T> {
     return stopped;
   }
 
+  /** The host stops this replica (for any reason): what it holds of the node's is given back. */
+  public void close() {
+    if (catchUp != null && catchUp.started) {
+      catchUp.started = false;
+      host.endCatchUp();
+    }
+  }
+
   // =========================================================================================
   // Reads and status
   // =========================================================================================
@@ -630,7 +650,10 @@ public final class ReplicaDriver<T> {
     }
     catchUp.snapshot = is;
     catchUp.source = is.from();
-    if (catchUp.syncing == null && catchUp.requestId == 0) {
+    if (!catchUp.started) {
+      catchUp.started = host.startCatchUp();
+    }
+    if (catchUp.started && catchUp.syncing == null && catchUp.requestId == 0) {
       continueCatchUp();
     }
     return true;
@@ -661,6 +684,7 @@ public final class ReplicaDriver<T> {
     }
     RaftMessage.InstallSnapshot is = catchUp.snapshot;
     catchUp = null;
+    host.endCatchUp();
     checkStore = true;
     core.step(is);
   }
@@ -725,6 +749,12 @@ public final class ReplicaDriver<T> {
       scrubCursor = machine.scrub(scrubCursor, scrubPerTick);
       if (scrubCursor == 0) {
         scrubbedRounds++;
+      }
+    }
+    if (catchUp != null && !catchUp.started) {
+      catchUp.started = host.startCatchUp();
+      if (catchUp.started) {
+        continueCatchUp();
       }
     }
     if (catchUp != null && catchUp.syncing == null && catchUp.requestId != 0 && ++catchUp.waited > FETCH_TIMEOUT_TICKS) {

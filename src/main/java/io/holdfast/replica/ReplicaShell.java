@@ -255,6 +255,16 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     }
 
     @Override
+    public boolean startCatchUp() {
+      return CatchUps.get(getContext().getSystem()).tryStart();
+    }
+
+    @Override
+    public void endCatchUp() {
+      CatchUps.get(getContext().getSystem()).end();
+    }
+
+    @Override
     public void info(String message) {
       getContext().getLog().info(message);
     }
@@ -329,6 +339,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   }
 
   private Behavior<Command> onStop() {
+    driver.close();
     if (localHost != null) {
       localHost.tell(new ReplicaHost.Unregister(name, getContext().getSelf()));
     }

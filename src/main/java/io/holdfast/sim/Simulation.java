@@ -439,6 +439,15 @@ public final class Simulation {
       checker.violation(() -> "replica " + r.id + " failed at tick " + now + ": " + reason);
     }
 
+    /** One replica per simulated node: nothing to share a node's catch-up budget with. */
+    @Override
+    public boolean startCatchUp() {
+      return true;
+    }
+
+    @Override
+    public void endCatchUp() {}
+
     @Override
     public void info(String message) {
       note(message);
