@@ -17,7 +17,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Semaphore;
@@ -28,8 +30,8 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
  * {@code holdfast bench capacity}: how a stream that outgrows memory behaves. Starts its own node
- * processes (each with {@code --heap}), fills one stream with {@code --gib} GiB through the Java
- * API on an application node in this process, then restarts one follower (SIGKILL) and times it
+ * processes (each with {@code --heap}), fills one stream (or {@code --streams N}, round robin) with
+ * {@code --gib} GiB through the Java API on an application node in this process, then restarts one follower (SIGKILL) and times it
  * until it serves and has caught up, then wipes one follower's disk and times its rejoin as a new
  * member (its replica fetches the stream from a peer's store), and reads samples of what was acked
  * back from every replica. In the same run it measures the disk's sequential 1 MiB append+fsync
@@ -43,7 +45,8 @@ final class CapacityBench {
   private CapacityBench() {}
 
   static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
-    Args a = Args.parse(argv, 2, Set.of("nodes", "replicas", "gib", "size", "heap", "dir", "subjects", "inflight"),
+    Args a = Args.parse(argv, 2, Set.of("nodes", "replicas", "gib", "size", "heap", "dir", "subjects", "inflight",
+        "streams"),
         Set.of("json", "keep"));
     int nodes = (int) a.longValue("nodes", 3, 1, 9);
     int replicas = (int) a.longValue("replicas", 3, 1, 5);
@@ -61,6 +64,7 @@ final class CapacityBench {
     }
     int size = (int) a.longValue("size", 65536, 16, 128 << 10);
     int subjects = (int) a.longValue("subjects", 1, 1, 10_000_000);
+    int streams = (int) a.longValue("streams", 1, 1, 10_000);
     int inflight = (int) a.longValue("inflight", 64, 1, 100_000);
     String heap = LocalCluster.heap(a.string("heap", "256m"));
     Path dir = Path.of(a.string("dir", "target/bench-capacity")).toAbsolutePath().normalize();
@@ -84,29 +88,36 @@ final class CapacityBench {
     ObjectNode result = JSON.createObjectNode();
     ActorSystem<Void> app = null;
     int failures = 0;
+    Thread killOnExit = cluster.killOnExit();
     try {
       cluster.startAll(err);
       app = ActorSystem.create(Behaviors.empty(), "holdfast", appConfig(cluster));
       Holdfast h = Holdfast.get(app);
       awaitCluster(h, err);
-      h.createStream(new Records.StreamConfig("cap", List.of("cap.>"), replicas)).toCompletableFuture()
-          .get(60, TimeUnit.SECONDS);
+      for (int k = 0; k < streams; k++) {
+        h.createStream(new Records.StreamConfig(stream(k, streams), List.of(stream(k, streams) + ".>"), replicas))
+            .toCompletableFuture().get(60, TimeUnit.SECONDS);
+        if ((k + 1) % 100 == 0) {
+          err.printf("bench capacity: %d of %d streams created%n", k + 1, streams);
+        }
+      }
+      Placement placement = new Placement(cluster, streams);
       long baseline = liveHeapMax(cluster);
 
       long[] seqs = new long[(int) Math.min(msgs, Integer.MAX_VALUE - 8)];
       long[] writtenBefore = writeBytes(cluster);
       long began = System.nanoTime();
-      Fill fill = fill(h, msgs, size, subjects, inflight, seqs, cluster, err);
+      Fill fill = fill(h, msgs, size, subjects, inflight, seqs, placement, err);
       double fillSeconds = (System.nanoTime() - began) / 1e9;
       long[] writtenAfter = writeBytes(cluster);
-      long heapEnd = liveHeapMax(cluster);
+      long heapEnd = settledLiveHeap(placement, err);
       long written = 0;
       for (int i = 0; i < writtenAfter.length; i++) {
         written += writtenAfter[i] - writtenBefore[i];
       }
       double ackedPayload = (double) fill.acked.get() * size;
       result.put("gib", gib).put("msgs", fill.acked.get()).put("size", size).put("replicas", replicas)
-          .put("nodes", nodes).put("subjects", subjects).put("heap_mb", heapMb(heap))
+          .put("nodes", nodes).put("streams", streams).put("subjects", subjects).put("heap_mb", heapMb(heap))
           .put("fill_mb_per_s", round(ackedPayload / 1e6 / fillSeconds))
           .put("raw_write_mb_per_s", round(rawMbPerS))
           .put("unknown_outcomes", fill.unknown.get())
@@ -120,7 +131,8 @@ final class CapacityBench {
       err.printf("bench capacity: filled %d messages (%.0f MB) in %.0f s%n", fill.acked.get(), ackedPayload / 1e6,
           fillSeconds);
 
-      JsonNode info = new ClientCommands.Client(cluster.nodes.get(0).http()).call("GET", "/streams/cap", null);
+      // The nodes restarted and wiped hold the first stream without leading it.
+      JsonNode info = placement.info(0);
       int leader = info.path("cluster").path("leader").asInt();
       List<Integer> followers = new ArrayList<>();
       info.path("cluster").path("replicas").forEach(r -> {
@@ -136,7 +148,7 @@ final class CapacityBench {
         long t0 = System.nanoTime();
         cluster.start(restarted);
         cluster.awaitReady(List.of(cluster.node(restarted)), err);
-        awaitCaughtUp(cluster, restarted, leader, err);
+        awaitCaughtUp(placement, restarted, err);
         result.put("restart_s", round((System.nanoTime() - t0) / 1e9));
 
         int wiped = followers.get(followers.size() - 1);
@@ -146,13 +158,11 @@ final class CapacityBench {
         long t1 = System.nanoTime();
         cluster.start(wiped);
         cluster.awaitReady(List.of(cluster.node(wiped)), err);
-        awaitCaughtUp(cluster, wiped, leader, err);
+        awaitCaughtUp(placement, wiped, err);
         double seconds = (System.nanoTime() - t1) / 1e9;
         result.put("rejoin_s", round(seconds)).put("catchup_mb_per_s", round(ackedPayload / 1e6 / seconds));
       }
-      List<LocalCluster.Node> holders = new ArrayList<>();
-      info.path("cluster").path("replicas").forEach(r -> holders.add(cluster.node(r.asInt())));
-      long[] lost = verify(holders, seqs, fill.acked.get(), size, err);
+      long[] lost = verify(placement, seqs, fill.acked.get(), size, err);
       result.put("samples", lost[2]).put("lost", lost[0]).put("lost_on_replica", lost[1]);
     } finally {
       if (app != null) {
@@ -163,6 +173,7 @@ final class CapacityBench {
       if (!a.flag("keep")) {
         cluster.stopAll(err);
       }
+      LocalCluster.keepOnExit(killOnExit);
     }
     result.put("node_failures", failures);
     out.printf("bench capacity: %s%n", result.toPrettyString());
@@ -219,6 +230,8 @@ final class CapacityBench {
         pekko.remote.artery.canonical.port = 0
         pekko.cluster.seed-nodes = [%s]
         pekko.cluster.roles = []
+        # the nodes' downing provider (conf/holdfast.conf): Pekko refuses a member that differs
+        pekko.cluster.downing-provider-class = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
         pekko.coordinated-shutdown.exit-jvm = off
         holdfast.node.id = 0
         holdfast.client.request-timeout = 10s
@@ -244,6 +257,7 @@ final class CapacityBench {
   private static final class Fill {
     final AtomicLong acked = new AtomicLong();
     final AtomicLong unknown = new AtomicLong();
+    volatile Throwable lastFailure;
     long heapAt10;
   }
 
@@ -259,7 +273,7 @@ final class CapacityBench {
   }
 
   private static Fill fill(Holdfast h, long msgs, int size, int subjects, int inflight, long[] seqs,
-      LocalCluster cluster, PrintStream err) throws Exception {
+      Placement placement, PrintStream err) throws Exception {
     Fill f = new Fill();
     Semaphore window = new Semaphore(inflight);
     long lastNote = System.nanoTime();
@@ -267,7 +281,7 @@ final class CapacityBench {
     for (long i = 0; i < msgs; i++) {
       window.acquire();
       long n = i;
-      String subject = "cap." + (i % subjects);
+      String subject = placement.streamOf(i) + "." + (i % subjects);
       publishRetrying(h, subject, payload(i, size), 0).whenComplete((ack, e) -> {
         if (e == null) {
           if (n < seqs.length) {
@@ -276,16 +290,19 @@ final class CapacityBench {
           f.acked.incrementAndGet();
         } else {
           f.unknown.incrementAndGet();
+          f.lastFailure = e;
         }
         window.release();
       });
       if (i + 1 == tenth) {
         window.acquire(inflight);
-        f.heapAt10 = liveHeapMax(cluster);
+        f.heapAt10 = settledLiveHeap(placement, err);
         window.release(inflight);
       }
       if (System.nanoTime() - lastNote > 5_000_000_000L) {
-        err.printf("bench capacity: %d of %d messages acked (%.0f%%)%n", f.acked.get(), msgs, 100.0 * i / msgs);
+        Throwable failure = f.lastFailure;
+        err.printf("bench capacity: %d of %d messages acked (%.0f%%)%s%n", f.acked.get(), msgs, 100.0 * i / msgs,
+            failure == null ? "" : "; " + f.unknown.get() + " failed, the last with: " + failure);
         lastNote = System.nanoTime();
       }
     }
@@ -315,6 +332,17 @@ final class CapacityBench {
       }
       return e != null ? CompletableFuture.<Records.PubAck>failedFuture(cause) : CompletableFuture.completedFuture(ack);
     }).thenCompose(x -> x);
+  }
+
+  /**
+   * The live heap once every replica has applied what the leader committed (nothing in flight, so
+   * two measurements compare like with like), the largest over the nodes.
+   */
+  private static long settledLiveHeap(Placement p, PrintStream err) throws Exception {
+    for (LocalCluster.Node n : p.cluster.nodes) {
+      awaitCaughtUp(p, n.id(), err);
+    }
+    return liveHeapMax(p.cluster);
   }
 
   /** The live heap (after a full GC) of each running node, the largest; via jcmd. */
@@ -366,49 +394,120 @@ final class CapacityBench {
   }
 
   /** Waits until node {@code id}'s replica of the stream applied what the leader had committed, its store whole. */
-  private static void awaitCaughtUp(LocalCluster c, int id, int leader, PrintStream err) throws Exception {
-    ClientCommands.Client leaderClient = new ClientCommands.Client(c.node(leader).http());
-    ClientCommands.Client node = new ClientCommands.Client(c.node(id).http());
-    long target = replicaOf(leaderClient.call("GET", "/health", null)).path("commit").asLong();
+  /**
+   * Waits until node {@code id}'s replica of every stream has applied what that stream's leader had
+   * committed when the wait began, lacks nothing in its store, and is a voter.
+   */
+  private static void awaitCaughtUp(Placement p, int id, PrintStream err) throws Exception {
+    Map<String, Long> target = new HashMap<>();
+    for (Map.Entry<String, JsonNode> e : leaders(p.cluster).entrySet()) {
+      target.put(e.getKey(), e.getValue().path("commit").asLong());
+    }
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(30);
     long lastNote = System.nanoTime();
     while (true) {
-      JsonNode r = replicaOf(node.call("GET", "/health", null));
-      JsonNode leaderView = replicaOf(leaderClient.call("GET", "/health", null));
-      boolean voter = false;
-      for (JsonNode v : leaderView.path("voters")) {
-        voter |= v.asInt() == r.path("id").asInt();
+      Map<String, JsonNode> mine = streamReplicas(p.cluster, id);
+      Map<String, JsonNode> leaders = leaders(p.cluster);
+      int behind = 0;
+      String example = "";
+      for (Map.Entry<String, Long> e : target.entrySet()) {
+        JsonNode r = mine.get(e.getKey());
+        JsonNode leader = leaders.get(e.getKey());
+        boolean voter = false;
+        if (r != null && leader != null) {
+          for (JsonNode v : leader.path("voters")) {
+            voter |= v.asInt() == r.path("id").asInt();
+          }
+        }
+        if (r == null || r.path("applied").asLong() < e.getValue() || r.path("store_missing").asLong() != 0 || !voter) {
+          if (behind++ == 0) {
+            example = e.getKey() + (r == null ? " not running" : " applied " + r.path("applied").asLong() + " of "
+                + e.getValue() + (voter ? "" : " (not a voter yet)"));
+          }
+        }
       }
-      if (r.path("applied").asLong() >= target && r.path("store_missing").asLong() == 0 && voter) {
+      if (behind == 0) {
         return;
       }
       if (System.nanoTime() > deadline) {
-        throw new IllegalStateException("node " + id + " did not catch up in 30 minutes: " + r);
+        throw new IllegalStateException("node " + id + " did not catch up in 30 minutes: " + example);
       }
       if (System.nanoTime() - lastNote > 5_000_000_000L) {
-        err.printf("bench capacity: node %d applied %d of %d%s%n", id, r.path("applied").asLong(), target,
-            voter ? "" : " (not a voter yet)");
+        err.printf("bench capacity: node %d: %d of %d streams behind, e.g. %s%n", id, behind, target.size(), example);
         lastNote = System.nanoTime();
       }
-      Thread.sleep(200); // polling another process's state: there is no event to wait on
+      Thread.sleep(200); // polling other processes' state: there is no event to wait on
     }
   }
 
-  private static JsonNode replicaOf(JsonNode health) {
-    for (var it = health.path("replicas").fields(); it.hasNext(); ) {
-      var e = it.next();
-      if (e.getKey().startsWith("cap-")) {
-        return e.getValue();
+  /** Each stream's leading replica, by group, as the running nodes' /health show them. */
+  private static Map<String, JsonNode> leaders(LocalCluster c) throws Exception {
+    Map<String, JsonNode> out = new HashMap<>();
+    for (LocalCluster.Node n : c.nodes) {
+      if (c.pid(n.id()).isPresent()) {
+        streamReplicas(c, n.id()).forEach((g, r) -> {
+          if (r.path("role").asText().equals("leader")) {
+            out.put(g, r);
+          }
+        });
       }
     }
-    return JSON.createObjectNode();
+    return out;
+  }
+
+  /** Node {@code id}'s replicas of the benchmark's streams, by group, as its /health shows them. */
+  private static Map<String, JsonNode> streamReplicas(LocalCluster c, int id) throws Exception {
+    Map<String, JsonNode> out = new HashMap<>();
+    JsonNode health = new ClientCommands.Client(c.node(id).http()).call("GET", "/health", null);
+    for (var it = health.path("replicas").fields(); it.hasNext(); ) {
+      var e = it.next();
+      if (e.getKey().startsWith("cap")) {
+        out.put(e.getKey(), e.getValue());
+      }
+    }
+    return out;
+  }
+
+  /** The benchmark's streams: names, and which nodes hold each (asked once, then kept). */
+  private static final class Placement {
+    final LocalCluster cluster;
+    final int streams;
+    private final Map<Integer, JsonNode> info = new HashMap<>();
+
+    Placement(LocalCluster cluster, int streams) {
+      this.cluster = cluster;
+      this.streams = streams;
+    }
+
+    String streamOf(long message) {
+      return stream((int) (message % streams), streams);
+    }
+
+    JsonNode info(int k) throws Exception {
+      JsonNode i = info.get(k);
+      if (i == null) {
+        i = new ClientCommands.Client(cluster.nodes.get(0).http()).call("GET", "/streams/" + stream(k, streams), null);
+        info.put(k, i);
+      }
+      return i;
+    }
+
+    List<LocalCluster.Node> holders(long message) throws Exception {
+      List<LocalCluster.Node> out = new ArrayList<>();
+      info((int) (message % streams)).path("cluster").path("replicas").forEach(r -> out.add(cluster.node(r.asInt())));
+      return out;
+    }
+  }
+
+  private static String stream(int k, int streams) {
+    return streams == 1 ? "cap" : "cap" + k;
   }
 
   /**
    * Reads up to 2,000 acked messages, spread over the stream, back from every node's own replica
    * and compares them byte for byte. Returns {lost everywhere, lost on some replica, samples}.
    */
-  private static long[] verify(List<LocalCluster.Node> holders, long[] seqs, long acked, int size, PrintStream err)
+  private static long[] verify(Placement placement, long[] seqs, long acked, int size, PrintStream err)
       throws Exception {
     int filled = (int) Math.min(acked, seqs.length);
     long samples = Math.min(2000, filled);
@@ -422,9 +521,10 @@ final class CapacityBench {
       }
       byte[] want = payload(i, size);
       int have = 0;
+      List<LocalCluster.Node> holders = placement.holders(i);
       for (LocalCluster.Node n : holders) {
-        JsonNode page = new ClientCommands.Client(n.http()).call("GET", "/streams/cap/local?from=" + seqs[i] + "&max=1",
-            null).path("messages");
+        JsonNode page = new ClientCommands.Client(n.http()).call("GET", "/streams/" + placement.streamOf(i)
+            + "/local?from=" + seqs[i] + "&max=1", null).path("messages");
         if (page.size() == 1 && page.get(0).path("seq").asLong() == seqs[i]
             && java.util.Arrays.equals(want, data(page.get(0)))) {
           have++;

@@ -56,6 +56,7 @@ final class DemoCommand {
     long started = System.nanoTime();
     err.println("demo: starting 3 nodes in " + dir + " ...");
     LocalCluster cluster = LocalCluster.openOrCreate(dir, 3);
+    Thread killOnExit = cluster.killOnExit();
     try {
       cluster.startAll(err);
       err.printf("demo: cluster ready in %.1f s%n", (System.nanoTime() - started) / 1e9);
@@ -69,6 +70,7 @@ final class DemoCommand {
       if (!a.flag("keep")) {
         cluster.stopAll(err);
       }
+      LocalCluster.keepOnExit(killOnExit);
     }
   }
 

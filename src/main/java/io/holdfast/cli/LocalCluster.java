@@ -470,6 +470,33 @@ final class LocalCluster {
     Files.deleteIfExists(pidFile(id));
   }
 
+  /**
+   * Until {@link #keepOnExit} is called with the returned hook: if this JVM is stopped (Ctrl-C,
+   * SIGTERM) the nodes it started are killed too, so a benchmark or test run broken off midway
+   * leaves no node processes behind.
+   */
+  Thread killOnExit() {
+    Thread hook = new Thread(() -> {
+      for (Node n : nodes) {
+        try {
+          kill(n.id());
+        } catch (Exception e) {
+          // best effort while the JVM exits
+        }
+      }
+    }, "holdfast-kill-nodes-on-exit");
+    Runtime.getRuntime().addShutdownHook(hook);
+    return hook;
+  }
+
+  static void keepOnExit(Thread hook) {
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException e) {
+      // the JVM is exiting already: the hook runs
+    }
+  }
+
   void stopAll(PrintStream err) throws Exception {
     // Non-seed nodes first, then the rest: a whole cluster leaving at once is slower.
     for (int i = nodes.size() - 1; i >= 0; i--) {

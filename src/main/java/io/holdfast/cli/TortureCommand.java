@@ -94,6 +94,7 @@ final class TortureCommand {
         seconds, rate, String.join(",", faults), seed, dir);
     LocalCluster cluster = LocalCluster.openOrCreate(dir, nodes, true);
     Run run = new Run(cluster, seed, err);
+    Thread killOnExit = cluster.killOnExit();
     try {
       if (partitions) {
         Net.setUp();
@@ -139,6 +140,7 @@ final class TortureCommand {
       if (!a.flag("keep")) {
         cluster.stopAll(err);
       }
+      LocalCluster.keepOnExit(killOnExit);
     }
   }
 
@@ -591,9 +593,10 @@ final class TortureCommand {
     }
 
     /**
-     * Damages the data directory of a stopped node. bitflip: 1–8 random bits in random files
-     * (weighted by size: WAL segments, snapshots, identity, tail marker); truncate: the end of one
-     * random file cut by 1 byte to 4 KiB; snapshot-corrupt: bytes flipped in every snapshot file and
+     * Damages the data directory of a stopped node. bitflip: 1–8 random bits in random files;
+     * truncate: the end of one random file cut by 1 byte to 4 KiB. Half the files hit are a stream
+     * store's segment or index files (either kind alike), the rest any file weighted by size (WAL
+     * files, snapshots, identity, tail marker, store files); snapshot-corrupt: bytes flipped in every snapshot file and
      * in the identity file.
      */
     String damage(String fault, Path data) throws IOException {
@@ -616,7 +619,7 @@ final class TortureCommand {
         case "bitflip" -> {
           List<String> flipped = new ArrayList<>();
           for (int i = prng.between(1, 8); i > 0; i--) {
-            Path f = weightedBySize(files);
+            Path f = target(files);
             long at = prng.nextLong(Files.size(f));
             flip(f, at, 1 << prng.nextInt(8));
             flipped.add(data.relativize(f) + "@" + at);
@@ -624,7 +627,7 @@ final class TortureCommand {
           return "flipped " + String.join(", ", flipped);
         }
         case "truncate" -> {
-          Path f = weightedBySize(files);
+          Path f = target(files);
           long size = Files.size(f);
           long cut = Math.min(size, prng.between(1, 4096));
           try (RandomAccessFile r = new RandomAccessFile(f.toFile(), "rw")) {
@@ -646,6 +649,18 @@ final class TortureCommand {
           return hit.isEmpty() ? "no snapshot or identity file yet" : "corrupted " + String.join(", ", hit);
         }
       }
+    }
+
+    /** A file to damage: half the time a store's segment or index file (if there is one), else any. */
+    private Path target(List<Path> files) throws IOException {
+      if (prng.nextInt(2) == 0) {
+        String kind = prng.nextInt(2) == 0 ? ".seg" : ".idx";
+        List<Path> store = files.stream().filter(f -> f.getFileName().toString().endsWith(kind)).toList();
+        if (!store.isEmpty()) {
+          return store.get(prng.nextInt(store.size()));
+        }
+      }
+      return weightedBySize(files);
     }
 
     private Path weightedBySize(List<Path> files) throws IOException {
