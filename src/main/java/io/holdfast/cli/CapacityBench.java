@@ -94,10 +94,15 @@ final class CapacityBench {
       app = ActorSystem.create(Behaviors.empty(), "holdfast", appConfig(cluster));
       Holdfast h = Holdfast.get(app);
       awaitCluster(h, err);
+      // Up to 32 creates in flight: each waits for the meta commit and the new group's first
+      // leader, ~1.5 s here, so one after another 1,000 streams took ~25 minutes.
+      List<CompletableFuture<?>> creating = new ArrayList<>();
       for (int k = 0; k < streams; k++) {
-        h.createStream(new Records.StreamConfig(stream(k, streams), List.of(stream(k, streams) + ".>"), replicas))
-            .toCompletableFuture().get(60, TimeUnit.SECONDS);
-        if ((k + 1) % 100 == 0) {
+        creating.add(h.createStream(new Records.StreamConfig(stream(k, streams), List.of(stream(k, streams) + ".>"),
+            replicas)).toCompletableFuture());
+        if (creating.size() == 32 || k == streams - 1) {
+          CompletableFuture.allOf(creating.toArray(new CompletableFuture[0])).get(120, TimeUnit.SECONDS);
+          creating.clear();
           err.printf("bench capacity: %d of %d streams created%n", k + 1, streams);
         }
       }
@@ -399,11 +404,19 @@ final class CapacityBench {
    * committed when the wait began, lacks nothing in its store, and is a voter.
    */
   private static void awaitCaughtUp(Placement p, int id, PrintStream err) throws Exception {
-    Map<String, Long> target = new HashMap<>();
-    for (Map.Entry<String, JsonNode> e : leaders(p.cluster).entrySet()) {
-      target.put(e.getKey(), e.getValue().path("commit").asLong());
-    }
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(30);
+    Map<String, Long> target = new HashMap<>();
+    while (target.size() < p.streams) { // every stream's leader, once each has one that answers
+      for (Map.Entry<String, JsonNode> e : leaders(p.cluster).entrySet()) {
+        target.putIfAbsent(e.getKey(), e.getValue().path("commit").asLong());
+      }
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("only " + target.size() + " of " + p.streams + " streams have a leader");
+      }
+      if (target.size() < p.streams) {
+        Thread.sleep(200); // polling other processes' state: there is no event to wait on
+      }
+    }
     long lastNote = System.nanoTime();
     while (true) {
       Map<String, JsonNode> mine = streamReplicas(p.cluster, id);
@@ -458,7 +471,12 @@ final class CapacityBench {
   /** Node {@code id}'s replicas of the benchmark's streams, by group, as its /health shows them. */
   private static Map<String, JsonNode> streamReplicas(LocalCluster c, int id) throws Exception {
     Map<String, JsonNode> out = new HashMap<>();
-    JsonNode health = new ClientCommands.Client(c.node(id).http()).call("GET", "/health", null);
+    JsonNode health;
+    try {
+      health = new ClientCommands.Client(c.node(id).http()).call("GET", "/health", null);
+    } catch (ClientCommands.ServerError e) {
+      return out; // starting (503): nothing to report yet; the caller polls again
+    }
     for (var it = health.path("replicas").fields(); it.hasNext(); ) {
       var e = it.next();
       if (e.getKey().startsWith("cap")) {
