@@ -407,7 +407,7 @@ final class CapacityBench {
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(30);
     Map<String, Long> target = new HashMap<>();
     while (target.size() < p.streams) { // every stream's leader, once each has one that answers
-      for (Map.Entry<String, JsonNode> e : leaders(p.cluster).entrySet()) {
+      for (Map.Entry<String, JsonNode> e : leaders(replicasByNode(p.cluster)).entrySet()) {
         target.putIfAbsent(e.getKey(), e.getValue().path("commit").asLong());
       }
       if (System.nanoTime() > deadline) {
@@ -419,8 +419,9 @@ final class CapacityBench {
     }
     long lastNote = System.nanoTime();
     while (true) {
-      Map<String, JsonNode> mine = streamReplicas(p.cluster, id);
-      Map<String, JsonNode> leaders = leaders(p.cluster);
+      Map<Integer, Map<String, JsonNode>> byNode = replicasByNode(p.cluster); // one /health per node a round
+      Map<String, JsonNode> mine = byNode.getOrDefault(id, Map.of());
+      Map<String, JsonNode> leaders = leaders(byNode);
       int behind = 0;
       String example = "";
       for (Map.Entry<String, Long> e : target.entrySet()) {
@@ -453,18 +454,25 @@ final class CapacityBench {
     }
   }
 
-  /** Each stream's leading replica, by group, as the running nodes' /health show them. */
-  private static Map<String, JsonNode> leaders(LocalCluster c) throws Exception {
-    Map<String, JsonNode> out = new HashMap<>();
+  /** Each running node's replicas of the benchmark's streams, by node id. */
+  private static Map<Integer, Map<String, JsonNode>> replicasByNode(LocalCluster c) throws Exception {
+    Map<Integer, Map<String, JsonNode>> out = new HashMap<>();
     for (LocalCluster.Node n : c.nodes) {
       if (c.pid(n.id()).isPresent()) {
-        streamReplicas(c, n.id()).forEach((g, r) -> {
-          if (r.path("role").asText().equals("leader")) {
-            out.put(g, r);
-          }
-        });
+        out.put(n.id(), streamReplicas(c, n.id()));
       }
     }
+    return out;
+  }
+
+  /** Each stream's leading replica, by group. */
+  private static Map<String, JsonNode> leaders(Map<Integer, Map<String, JsonNode>> byNode) {
+    Map<String, JsonNode> out = new HashMap<>();
+    byNode.values().forEach(replicas -> replicas.forEach((g, r) -> {
+      if (r.path("role").asText().equals("leader")) {
+        out.put(g, r);
+      }
+    }));
     return out;
   }
 
