@@ -334,11 +334,18 @@ final class LocalCluster {
       return;
     }
     Files.createDirectories(dir.resolve("node" + id));
-    String java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java")
-        .toString());
-    ProcessBuilder pb = new ProcessBuilder(java, "-Xms64m", "-Xmx" + heap, "-XX:+UseG1GC",
-        "-Djava.util.concurrent.ForkJoinPool.common.parallelism=4", // see scripts/holdfast
-        "-cp", nodeClasspath(), "io.holdfast.cli.Main", "node", "--config", conf(id).toString());
+    NodeJar jar = nodeJar();
+    List<String> command = new ArrayList<>(List.of(java(), "-Xms64m", "-Xmx" + heap, "-XX:+UseG1GC",
+        "-Djava.util.concurrent.ForkJoinPool.common.parallelism=4")); // see scripts/holdfast
+    if (jar.archive() != null && jar.ensureArchive(System.err)) {
+      command.add("-XX:SharedArchiveFile=" + jar.archive());
+    }
+    String extra = System.getenv("HOLDFAST_NODE_JAVA_OPTS"); // e.g. a JFR recording; README, "Local clusters"
+    if (extra != null && !extra.isBlank()) {
+      command.addAll(List.of(extra.trim().split("\\s+")));
+    }
+    command.addAll(List.of("-cp", jar.classpath(), "io.holdfast.cli.Main", "node", "--config", conf(id).toString()));
+    ProcessBuilder pb = new ProcessBuilder(command);
     pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
     pb.redirectErrorStream(true);
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log(id).toFile()));
@@ -346,30 +353,96 @@ final class LocalCluster {
     Files.writeString(pidFile(id), p.pid() + "\n");
   }
 
+  private static String java() {
+    return ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java")
+        .toString());
+  }
+
   /**
-   * This command's classpath, with holdfast.jar replaced by a copy under DIR/bin named after its
-   * size and time: rebuilding target/holdfast.jar (scripts/holdfast does when sources change)
-   * must not pull classes from under running nodes.
+   * This command's classpath for node JVMs, with holdfast.jar replaced by a copy named after its
+   * size and time (rebuilding target/holdfast.jar, as scripts/holdfast does when sources change,
+   * must not pull classes from under running nodes), and that copy's class-data archive.
+   *
+   * <p>Class-data sharing: a node JVM spends most of its first seconds loading and verifying some
+   * 10,000 Pekko, Scala and Holdfast classes on a CPU it shares with its peers. A dynamic CDS
+   * archive ({@code -XX:ArchiveClassesAtExit}, JDK 13+) written once per build by a training run
+   * ({@code holdfast warm-up}) lets every later node start map them instead: measured 3.5-4 s
+   * sooner to serve on this 2-core machine, which is what brings {@code bench capacity}'s
+   * restart under 10 s. The copy and archive live beside the jar ({@code target/nodes/}) so every
+   * cluster directory shares one training run; the archive only works for the exact classpath it
+   * was trained with, hence one pair per jar version. {@code HOLDFAST_CDS=off} turns it off; a
+   * failed training is noted once and nodes start without an archive. Tests run from
+   * target/classes, which CDS cannot archive, so they never train.
    */
-  private String nodeClasspath() throws IOException {
+  private NodeJar nodeJar() throws IOException {
     List<String> entries = new ArrayList<>();
+    Path archive = null;
     for (String e : System.getProperty("java.class.path").split(File.pathSeparator)) {
       Path p = Path.of(e);
       if (p.getFileName() != null && p.getFileName().toString().equals("holdfast.jar") && Files.isRegularFile(p)) {
-        Path copy = dir.resolve("bin").resolve("holdfast-" + Files.size(p) + "-" + Files.getLastModifiedTime(p).toMillis()
-            + ".jar");
+        String name = "holdfast-" + Files.size(p) + "-" + Files.getLastModifiedTime(p).toMillis();
+        Path home = p.toAbsolutePath().getParent().resolve("nodes");
+        Path copies = Files.isWritable(p.toAbsolutePath().getParent()) ? home : dir.resolve("bin");
+        Path copy = copies.resolve(name + ".jar");
         if (!Files.exists(copy)) {
-          Files.createDirectories(copy.getParent());
-          Path tmp = Files.createTempFile(copy.getParent(), "holdfast", ".tmp");
+          Files.createDirectories(copies);
+          Path tmp = Files.createTempFile(copies, "holdfast", ".tmp");
           Files.copy(p, tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
           Files.move(tmp, copy, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         }
         entries.add(copy.toString());
+        archive = "off".equals(System.getenv("HOLDFAST_CDS")) ? null : copies.resolve(name + ".jsa");
       } else {
         entries.add(e);
       }
     }
-    return String.join(File.pathSeparator, entries);
+    return new NodeJar(String.join(File.pathSeparator, entries), archive);
+  }
+
+  /** A node classpath and the class-data archive trained for it (null: none). */
+  record NodeJar(String classpath, Path archive) {
+    /** True once the archive exists; trains it first if nobody has (once, under a file lock). */
+    boolean ensureArchive(PrintStream err) throws IOException {
+      Path failed = Path.of(archive + ".failed");
+      if (Files.exists(archive)) {
+        return true;
+      }
+      if (Files.exists(failed)) {
+        return false;
+      }
+      synchronized (NodeJar.class) { // a file lock is per process; threads of this one queue here
+        try (java.nio.channels.FileChannel lock = java.nio.channels.FileChannel.open(Path.of(archive + ".lock"),
+            java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
+            var held = lock.lock()) {
+          if (Files.exists(archive) || Files.exists(failed)) {
+            return Files.exists(archive);
+          }
+          err.println("holdfast: training a class-data archive for faster node starts (once per build, about 20 s) ...");
+          Path tmp = Path.of(archive + ".tmp");
+          Files.deleteIfExists(tmp);
+          Path log = Path.of(archive + ".log");
+          Process p = new ProcessBuilder(java(), "-Xmx256m", "-XX:+UseG1GC", "-XX:ArchiveClassesAtExit=" + tmp,
+              "-Djava.util.concurrent.ForkJoinPool.common.parallelism=4", "-cp", classpath, "io.holdfast.cli.Main",
+              "warm-up")
+              .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+              .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+          boolean exited = p.waitFor(3, java.util.concurrent.TimeUnit.MINUTES);
+          if (!exited) {
+            p.destroyForcibly();
+          }
+          if (exited && p.exitValue() == 0 && Files.exists(tmp) && Files.size(tmp) > 0) {
+            Files.move(tmp, archive, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            return true;
+          }
+          Files.writeString(failed, "the training run failed; see " + log + "\n");
+          err.println("holdfast: the class-data training run failed (see " + log + "); nodes start without it");
+          return false;
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return false;
+        }
+      }
+    }
   }
 
   /** Waits until every node in {@code which} answers /health with 200, or fails with the log tail of a dead one. */

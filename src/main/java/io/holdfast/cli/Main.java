@@ -37,6 +37,8 @@ public final class Main {
                 [--dir DIR] [--json]; faults: kill, powerloss, pause, partition (root, iptables), bitflip,
                 truncate, snapshot-corrupt, membership, split-brain; report.html in DIR
         node    run one server node in the foreground: --config FILE (see conf/node1.conf)
+        warm-up a one-node server that serves a few requests and exits: the training run of the
+                class-data archive local clusters start their nodes with [--dir DIR]
         cluster start [--nodes 3] [--heap 512m] [--dir DIR] [--json] | stop | kill ID | restart ID | status [--json]
                 local node JVMs on 127.0.0.1, state under DIR (default ./run)
         stream add NAME [--subjects 'a.>,b.*'] [--replicas 1|3|5] [--max-msgs N] [--max-bytes N]
@@ -97,6 +99,7 @@ public final class Main {
         case "sub" -> ConsumerCommands.sub(argv, out, err);
         case "demo" -> DemoCommand.run(argv, out, err);
         case "torture" -> TortureCommand.run(argv, out, err);
+        case "warm-up" -> WarmUpCommand.run(argv, out, err);
         default -> throw new Args.UsageException("unknown command '" + argv[0] + "'");
       };
     } catch (Args.UsageException | IllegalArgumentException e) {

@@ -1,0 +1,106 @@
+package io.holdfast.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.holdfast.api.Holdfast;
+import io.holdfast.api.HttpApi;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * {@code holdfast warm-up}: an internal command, the training run of a node's class-data archive
+ * (see {@link LocalCluster}, "class-data sharing"). It boots a one-node server on loopback with a
+ * throw-away data directory, drives the paths a node takes when it serves (cluster join, meta group,
+ * a stream replica, the segment store, HTTP publish, get and a consumer fetch), and shuts down. The
+ * JVM that runs it writes the classes it loaded to the archive at exit; node JVMs then map them
+ * instead of loading and verifying some 10,000 classes each start (measured: a node serves about
+ * 3.5 s sooner on 2 cores).
+ */
+final class WarmUpCommand {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private WarmUpCommand() {}
+
+  static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
+    Args a = Args.parse(argv, 1, Set.of("dir"), Set.of());
+    Path dir = Path.of(a.string("dir", Files.createTempDirectory("holdfast-warm-up").toString()));
+    Files.createDirectories(dir);
+    int artery = freePort();
+    int http = freePort();
+    Config config = ConfigFactory.parseString("""
+        pekko.loglevel = WARNING
+        pekko.actor.provider = cluster
+        pekko.remote.artery.canonical.hostname = "127.0.0.1"
+        pekko.remote.artery.canonical.port = %d
+        pekko.cluster.seed-nodes = ["pekko://holdfast@127.0.0.1:%d"]
+        pekko.cluster.roles = ["holdfast", "holdfast-node-1"]
+        pekko.coordinated-shutdown.exit-jvm = off
+        holdfast.node.id = 1
+        holdfast.node.data-dir = "%s"
+        holdfast.meta.voters = [1]
+        """.formatted(artery, artery, dir.resolve("data").toString().replace("\\", "/")))
+        .withFallback(ConfigFactory.load());
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "holdfast", config);
+    try {
+      Holdfast holdfast = Holdfast.get(system);
+      HttpApi.start(system, holdfast, "127.0.0.1", http).toCompletableFuture().get(30, TimeUnit.SECONDS);
+      ClientCommands.Client c = new ClientCommands.Client("http://127.0.0.1:" + http);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (!healthy(c)) {
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("the warm-up node did not become healthy in 60 s");
+        }
+        Thread.sleep(100); // polling the node's own startup: it has no event to wait on
+      }
+      ObjectNode stream = JSON.createObjectNode().put("name", "warm");
+      stream.putArray("subjects").add("warm.>");
+      c.call("POST", "/streams", stream.toString().getBytes(StandardCharsets.UTF_8));
+      byte[] payload = new byte[4096];
+      for (int i = 0; i < 200; i++) {
+        c.call("POST", "/pub/warm." + (i % 10), payload);
+      }
+      c.call("GET", "/streams/warm/messages/1", null);
+      c.call("GET", "/streams/warm/last/warm.3", null);
+      ObjectNode consumer = JSON.createObjectNode().put("name", "w").put("deliver_policy", "all")
+          .put("ack_policy", "explicit");
+      c.call("POST", "/streams/warm/consumers", consumer.toString().getBytes(StandardCharsets.UTF_8));
+      JsonNode batch = c.call("POST", "/streams/warm/consumers/w/next?batch=10&wait=1s", null);
+      for (JsonNode m : batch.path("messages")) {
+        c.call("POST", "/ack/" + m.path("ack_token").asText(), null);
+      }
+      c.call("GET", "/streams/warm", null);
+      out.println("warm-up done");
+      return 0;
+    } finally {
+      system.terminate();
+      system.getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
+      DemoCommand.deleteTree(dir);
+    }
+  }
+
+  private static boolean healthy(ClientCommands.Client c) throws IOException, InterruptedException {
+    try {
+      return c.call("GET", "/health", null).path("status").asText().equals("ok");
+    } catch (ClientCommands.ServerError starting) { // 503 until the node has registered
+      return false;
+    }
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+}
