@@ -104,6 +104,8 @@ public final class RaftCore {
   private final TreeMap<Long, Long> faulty = new TreeMap<>();
   /** Set by the host: see {@link #setStoreDamaged}. */
   private boolean storeDamaged;
+  /** Set by the host: see {@link #needSnapshot}; cleared once a snapshot past the applied index is taken. */
+  private boolean snapshotNeeded;
   /** Set by the host: see {@link #holdApply}. */
   private boolean applyHeld;
   /** Non-zero while recovering from a lost tail: see the class comment. */
@@ -646,6 +648,21 @@ public final class RaftCore {
     applyHeld = held;
   }
 
+  /**
+   * The host's state machine cannot go on from its applied state: applying needs facts its store
+   * lost and no peer holds any more (the stream deleted those messages everywhere since). A
+   * follower then tells its leader, with every heartbeat and append answer, that it needs a
+   * snapshot past its applied index; the leader sends one (taking it first if its own is older),
+   * and this core takes it in place of its applied state, keeping the log entries after it.
+   */
+  public void needSnapshot() {
+    snapshotNeeded = true;
+  }
+
+  public boolean snapshotNeeded() {
+    return snapshotNeeded;
+  }
+
   /** Recovering from a lost tail (see the class comment): no votes, no campaigns, no "absent" answers. */
   public boolean recoveringLostTail() {
     return lostTailTerm > 0 && !(membership.voters().size() == 1 && membership.isVoter(self));
@@ -860,6 +877,9 @@ public final class RaftCore {
     matchedLeaderIndex = Math.max(matchedLeaderIndex, lastNew);
     commitTo(Math.min(ae.leaderCommit(), lastNew));
     reportMatch(lastNew);
+    if (snapshotNeeded) {
+      reportDamage(ae.from(), 0);
+    }
   }
 
   /**
@@ -876,6 +896,7 @@ public final class RaftCore {
       log.compact(snap.meta());
     }
     snapshotDamaged = false;
+    snapshotNeeded = false;
     faulty.headMap(snap.index(), true).clear();
     repairing.headMap(snap.index(), true).clear();
     repairsToPersist.removeIf(r -> r.index() <= snap.index());
@@ -914,7 +935,7 @@ public final class RaftCore {
     followLeader(hb.from());
     commitTo(Math.min(hb.commit(), log.lastIndex()));
     send(new HeartbeatResult(self, hb.from(), term, followerMatch()));
-    if (!faulty.isEmpty() || snapshotDamaged) {
+    if (!faulty.isEmpty() || snapshotDamaged || snapshotNeeded) {
       reportDamage(hb.from(), 0); // a caught-up follower gets only heartbeats: say where its damage is
     }
   }
@@ -925,17 +946,24 @@ public final class RaftCore {
    * first faulty entry.
    */
   private void reportDamage(int leader, long rejectedPrevIndex) {
-    long from = snapshotDamaged ? log.snapshotIndex() : faulty.firstKey();
-    long before = from - 1;
-    send(new AppendEntriesResult(self, leader, term, false, 0, rejectedPrevIndex, before, Math.max(log.term(before), 0),
-        from));
+    if (!faulty.isEmpty() || snapshotDamaged) {
+      long from = snapshotDamaged ? log.snapshotIndex() : faulty.firstKey();
+      long before = from - 1;
+      send(new AppendEntriesResult(self, leader, term, false, 0, rejectedPrevIndex, before,
+          Math.max(log.term(before), 0), from));
+    }
+    if (snapshotNeeded) {
+      send(new AppendEntriesResult(self, leader, term, false, 0, rejectedPrevIndex, appliedIndex,
+          Math.max(log.term(appliedIndex), 0), appliedIndex + 1, true));
+    }
   }
 
   private void onInstallSnapshot(InstallSnapshot is) {
     followLeader(is.from());
     Snapshot snap = is.snapshot();
     boolean coversDamage = (!faulty.isEmpty() && faulty.firstKey() <= snap.index())
-        || (snapshotDamaged && snap.index() >= log.snapshotIndex());
+        || (snapshotDamaged && snap.index() >= log.snapshotIndex())
+        || (snapshotNeeded && snap.index() > appliedIndex);
     if (snap.index() <= commitIndex && !coversDamage) {
       matchedLeaderIndex = Math.max(matchedLeaderIndex, commitIndex);
     } else if (log.term(snap.index()) == snap.term()) {
@@ -953,6 +981,7 @@ public final class RaftCore {
       repairing.clear();
       repairsToPersist.clear();
       snapshotDamaged = false;
+      snapshotNeeded = false;
       membership = log.latestMembership();
       commitIndex = snap.index();
       appliedIndex = snap.index();
@@ -1178,6 +1207,18 @@ public final class RaftCore {
   }
 
   private void onAppendRejected(int from, Progress pr, AppendEntriesResult r) {
+    if (r.snapshotNeeded()) {
+      // Entries would not help it: a snapshot past its applied index would. Ours, once it is that far.
+      if (log.snapshotIndex() < r.damagedFrom()) {
+        snapshotRequested = r.damagedFrom() <= appliedIndex || snapshotRequested;
+      } else if (pr.state != Progress.State.SNAPSHOT) {
+        pr.match = Math.min(pr.match, r.damagedFrom() - 1);
+        pr.accepted = Math.min(pr.accepted, r.damagedFrom() - 1);
+        pr.becomeProbe(r.damagedFrom());
+        sendAppend(from, pr); // below our first entry: a snapshot
+      }
+      return;
+    }
     if (r.damagedFrom() > 0) {
       if (r.damagedFrom() > log.snapshotIndex() && r.damagedFrom() <= appliedIndex) {
         snapshotRequested = true; // if it is its snapshot that rotted, it needs one of ours this far

@@ -19,7 +19,9 @@ import io.holdfast.storage.StoreMessage;
 import io.holdfast.storage.StoreSync;
 import io.holdfast.stream.MessageStore;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Function;
 
@@ -172,6 +174,14 @@ public final class ReplicaDriver<T> {
   private long scrubbedRounds;
   private long nextRequestId = 1;
   private int repairPeerTurn;
+  /**
+   * Peers that answered the repair of the first range missing from {@link #repairGoneFrom} with
+   * none of it, having moved past it: gone from their streams (or damaged there too). Once every
+   * peer has, the messages are gone from the stream everywhere, and applying waits for facts
+   * nobody holds: the replica needs a snapshot past them instead ({@link RaftCore#needSnapshot}).
+   */
+  private final Set<Integer> repairGoneAt = new HashSet<>();
+  private long repairGoneFrom;
   private Object desired;
   private List<Integer> desiredMembers;
   private boolean retiring;
@@ -795,8 +805,28 @@ public final class ReplicaDriver<T> {
     }
     checkStore = true;
     repair = null;
-    if (taken == 0) {
-      repairPeerTurn++; // that peer could not help: the next ask goes to another
+    if (taken > 0) {
+      repairGoneAt.clear();
+      return;
+    }
+    repairPeerTurn++; // that peer could not help: the next ask goes to another
+    if (r.records().isEmpty() && !r.missing().isEmpty() && r.next() > r.fromSeq()) {
+      if (r.fromSeq() != repairGoneFrom) {
+        repairGoneAt.clear();
+        repairGoneFrom = r.fromSeq();
+      }
+      repairGoneAt.add(r.from());
+      List<Integer> peers = new ArrayList<>(core.membership().members());
+      peers.remove((Integer) self);
+      if (repairGoneAt.containsAll(peers) && !core.snapshotNeeded()) {
+        host.warn("Replica " + name + " (id " + self + ") lacks messages from " + r.fromSeq() + " that no peer holds any "
+            + "more: it asks its leader for a snapshot past them");
+        core.needSnapshot();
+        if (core.role() == RaftCore.Role.LEADER) {
+          // Nobody sends a leader a snapshot: hand leadership over, then ask the new leader.
+          core.membership().voters().stream().filter(v -> v != self).findFirst().ifPresent(core::transferLeadership);
+        }
+      }
     }
   }
 

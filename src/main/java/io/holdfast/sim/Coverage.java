@@ -19,6 +19,10 @@ public final class Coverage {
   public long compactions;
   /** Snapshots installed only after their messages were fetched from a peer's store. */
   public long catchUps;
+  /** Asks for a catch-up permit that found the node's budget taken (the replica waits and asks again). */
+  public long catchUpsRefused;
+  /** Replicas that found messages they lack gone from every peer and asked for a snapshot past them. */
+  public long snapshotsAsked;
   /** Times a replica found messages missing or damaged in its store (and repaired them from peers). */
   public long storeRepairs;
   /** Segment or index files damaged (bit flip or cut) while their machine was down. */
@@ -72,6 +76,8 @@ public final class Coverage {
     lostTails += o.lostTails;
     compactions += o.compactions;
     catchUps += o.catchUps;
+    catchUpsRefused += o.catchUpsRefused;
+    snapshotsAsked += o.snapshotsAsked;
     storeRepairs += o.storeRepairs;
     storeDamage += o.storeDamage;
     snapshotsInstalled += o.snapshotsInstalled;
@@ -92,7 +98,8 @@ public final class Coverage {
         + ", synced tails cut " + lostTails
         + ", membership changes " + membershipChanges + ", transfers "
         + transfers + ", terms with a leader " + leaderTerms + ", compactions " + compactions
-        + ", snapshots installed " + snapshotsInstalled + ", catch-ups from a peer's store " + catchUps
+        + ", snapshots installed " + snapshotsInstalled + ", catch-ups from a peer's store " + catchUps + " (permit refused " + catchUpsRefused + ")"
+        + ", snapshots asked for past messages gone everywhere " + snapshotsAsked
         + ", store files damaged " + storeDamage + ", stores repaired " + storeRepairs + "; stream: stored "
         + streamStored + ", de-duplicated "
         + streamDuplicates + ", refused by expectations " + streamRejected + ", evicted by limits " + streamEvicted

@@ -39,6 +39,10 @@ final class SimReplica {
   /** Incremented by every crash, so disk completions scheduled before it are ignored. */
   int epoch;
   boolean paused;
+  /** Holds its node's catch-up permit ({@code ReplicaDriver.Host.startCatchUp}). */
+  boolean catchingUp;
+  /** Its core wanted a snapshot past its applied state when last observed. */
+  boolean snapshotNeeded;
   long pausedUntil;
   long restartAt = -1;
   /** Sync in flight (safe mode) or lazy sync scheduled (lying modes). */

@@ -59,7 +59,7 @@ final class RaftCodec {
       a.entries().forEach(e -> putEntry(b, e));
     } else if (m instanceof RaftMessage.AppendEntriesResult r) {
       b.put(bool(r.success())).putLong(r.matchIndex()).putLong(r.rejectedPrevIndex()).putLong(r.hintIndex())
-          .putLong(r.hintTerm()).putLong(r.damagedFrom());
+          .putLong(r.hintTerm()).putLong(r.damagedFrom()).put(bool(r.snapshotNeeded()));
     } else if (m instanceof RaftMessage.Heartbeat h) {
       b.putLong(h.commit());
     } else if (m instanceof RaftMessage.HeartbeatResult h) {
@@ -111,7 +111,7 @@ final class RaftCodec {
         yield new RaftMessage.AppendEntries(from, to, term, prevIndex, prevTerm, entries, commit);
       }
       case APPEND_ENTRIES_RESULT -> new RaftMessage.AppendEntriesResult(from, to, term, bool(b.get()), b.getLong(),
-          b.getLong(), b.getLong(), b.getLong(), b.getLong());
+          b.getLong(), b.getLong(), b.getLong(), b.getLong(), bool(b.get()));
       case HEARTBEAT -> new RaftMessage.Heartbeat(from, to, term, b.getLong());
       case HEARTBEAT_RESULT -> new RaftMessage.HeartbeatResult(from, to, term, b.getLong());
       case INSTALL_SNAPSHOT -> new RaftMessage.InstallSnapshot(from, to, term, getSnapshot(b));
@@ -145,7 +145,7 @@ final class RaftCodec {
       }
       return bytes;
     } else if (m instanceof RaftMessage.AppendEntriesResult) {
-      return 41;
+      return 42;
     } else if (m instanceof RaftMessage.Heartbeat || m instanceof RaftMessage.HeartbeatResult) {
       return 8;
     } else if (m instanceof RaftMessage.InstallSnapshot s) {

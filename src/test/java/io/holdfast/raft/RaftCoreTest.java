@@ -636,6 +636,29 @@ class RaftCoreTest {
     assertEquals(h.core(1).lastIndex(), h.core(3).lastIndex(), "and the empty follower caught up through it");
   }
 
+  @Test
+  void followerThatNeedsASnapshotIsSentOnePastItsAppliedIndexAndKeepsTheEntriesAfterIt() {
+    CoreHarness h = CoreHarness.of(3);
+    h.elect(1);
+    h.core(2).holdApply(true); // its machine cannot go on: what applying needs is gone from its store
+    for (int i = 0; i < 10; i++) {
+      h.core(1).propose(bytes("v" + i));
+    }
+    h.stabilize();
+    long held = h.core(2).appliedIndex();
+    assertTrue(held < h.core(1).commitIndex());
+    h.core(2).needSnapshot();
+    h.runFor(6 * CoreHarness.SETTINGS.heartbeatIntervalTicks()); // the leader compacts when asked, then sends it
+    assertTrue(!h.core(2).snapshotNeeded(), "it took one");
+    Snapshot installed = h.restored.get(2).get(h.restored.get(2).size() - 1);
+    assertTrue(installed.index() > held, "past what it had applied");
+    assertEquals(installed.index(), h.core(2).appliedIndex());
+    assertEquals(h.core(1).lastIndex(), h.core(2).lastIndex(), "its log after the snapshot stays");
+    h.core(2).holdApply(false);
+    h.runFor(2 * CoreHarness.SETTINGS.heartbeatIntervalTicks());
+    assertEquals(h.core(1).commitIndex(), h.core(2).appliedIndex());
+  }
+
   // --- Snapshots ---------------------------------------------------------------------------------
 
   @Test

@@ -45,10 +45,17 @@ public sealed interface RaftMessage {
    * whole term at a time: the follower's term at the conflicting index and the first index it holds
    * of that term, or (lastIndex + 1, 0) if its log is too short. {@code damagedFrom} > 0 says the
    * follower's copy of that entry is damaged on disk (D6): whatever it acknowledged before, it must
-   * be sent again from there.
+   * be sent again from there. {@code snapshotNeeded} (with {@code damagedFrom} = its applied index
+   * + 1) says its state machine cannot go on from its applied state and needs a snapshot past it,
+   * not entries (see {@code RaftCore.needSnapshot}).
    */
   record AppendEntriesResult(int from, int to, long term, boolean success, long matchIndex, long rejectedPrevIndex,
-      long hintIndex, long hintTerm, long damagedFrom) implements RaftMessage {}
+      long hintIndex, long hintTerm, long damagedFrom, boolean snapshotNeeded) implements RaftMessage {
+    public AppendEntriesResult(int from, int to, long term, boolean success, long matchIndex, long rejectedPrevIndex,
+        long hintIndex, long hintTerm, long damagedFrom) {
+      this(from, to, term, success, matchIndex, rejectedPrevIndex, hintIndex, hintTerm, damagedFrom, false);
+    }
+  }
 
   /** Leader liveness and commit propagation; {@code commit} is capped at what the follower matches. */
   record Heartbeat(int from, int to, long term, long commit) implements RaftMessage {}
