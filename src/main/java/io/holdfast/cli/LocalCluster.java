@@ -197,7 +197,7 @@ final class LocalCluster {
    * hands out is also what it picks as the source port of outgoing connections, so between this
    * check and the node's bind another connection could take it (seen once: "Bind failed").
    */
-  private static int freePort(String host) throws IOException {
+  static int freePort(String host) throws IOException {
     java.util.Random random = new java.util.Random();
     for (int i = 0; i < 200; i++) {
       int port = 20_000 + random.nextInt(12_000);

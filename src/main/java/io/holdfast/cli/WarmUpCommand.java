@@ -9,8 +9,6 @@ import io.holdfast.api.Holdfast;
 import io.holdfast.api.HttpApi;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,8 +35,8 @@ final class WarmUpCommand {
     Args a = Args.parse(argv, 1, Set.of("dir"), Set.of());
     Path dir = Path.of(a.string("dir", Files.createTempDirectory("holdfast-warm-up").toString()));
     Files.createDirectories(dir);
-    int artery = freePort();
-    int http = freePort();
+    int artery = LocalCluster.freePort("127.0.0.1");
+    int http = LocalCluster.freePort("127.0.0.1");
     Config config = ConfigFactory.parseString("""
         pekko.loglevel = WARNING
         pekko.actor.provider = cluster
@@ -95,12 +93,6 @@ final class WarmUpCommand {
       return c.call("GET", "/health", null).path("status").asText().equals("ok");
     } catch (ClientCommands.ServerError starting) { // 503 until the node has registered
       return false;
-    }
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
     }
   }
 }

@@ -943,7 +943,7 @@ public final class RaftCore {
   /**
    * Tells the leader where our damage starts, so it sends from there: our snapshot's index if its
    * data is damaged (the leader then sends a snapshot once its own reaches that far), else our
-   * first faulty entry.
+   * first faulty entry; and, if the host needs a snapshot past our applied state, that too.
    */
   private void reportDamage(int leader, long rejectedPrevIndex) {
     if (!faulty.isEmpty() || snapshotDamaged) {

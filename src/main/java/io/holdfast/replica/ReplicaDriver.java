@@ -783,8 +783,7 @@ public final class ReplicaDriver<T> {
     if (repair != null) {
       repairPeerTurn++; // that peer did not answer: the next ask goes to another
     }
-    List<Integer> peers = new ArrayList<>(core.membership().members());
-    peers.remove((Integer) self);
+    List<Integer> peers = otherMembers();
     if (peers.isEmpty()) {
       return;
     }
@@ -816,15 +815,12 @@ public final class ReplicaDriver<T> {
         repairGoneFrom = r.fromSeq();
       }
       repairGoneAt.add(r.from());
-      List<Integer> peers = new ArrayList<>(core.membership().members());
-      peers.remove((Integer) self);
-      if (repairGoneAt.containsAll(peers) && !core.snapshotNeeded()) {
+      if (repairGoneAt.containsAll(otherMembers()) && !core.snapshotNeeded()) {
         host.warn("Replica " + name + " (id " + self + ") lacks messages from " + r.fromSeq() + " that no peer holds any "
             + "more: it asks its leader for a snapshot past them");
         core.needSnapshot();
         if (core.role() == RaftCore.Role.LEADER) {
-          // Nobody sends a leader a snapshot: hand leadership over, then ask the new leader.
-          core.membership().voters().stream().filter(v -> v != self).findFirst().ifPresent(core::transferLeadership);
+          handOverLeadership(); // nobody sends a leader a snapshot: it asks the next one
         }
       }
     }
@@ -875,6 +871,16 @@ public final class ReplicaDriver<T> {
     }
   }
 
+  private List<Integer> otherMembers() {
+    List<Integer> peers = new ArrayList<>(core.membership().members());
+    peers.remove((Integer) self);
+    return peers;
+  }
+
+  private void handOverLeadership() {
+    core.membership().voters().stream().filter(v -> v != self).findFirst().ifPresent(core::transferLeadership);
+  }
+
   /** Returns whether the replica stops now. */
   private boolean retire() {
     ticksWithoutLeader = core.leaderId() == 0 ? ticksWithoutLeader + 1 : 0;
@@ -883,7 +889,7 @@ public final class ReplicaDriver<T> {
     boolean letGo = !core.membership().contains(self) && core.membershipCommitted();
     if (replaced && core.role() == RaftCore.Role.LEADER && --transferIn <= 0) {
       transferIn = HOUSEKEEPING_TICKS; // one try per second: each makes the target campaign
-      core.membership().voters().stream().filter(v -> v != self).findFirst().ifPresent(core::transferLeadership);
+      handOverLeadership();
     }
     if (letGo || ticksWithoutLeader > RETIRE_AFTER_SILENT_TICKS
         || (replaced && core.role() != RaftCore.Role.LEADER)) {

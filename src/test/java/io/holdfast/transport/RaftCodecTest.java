@@ -26,6 +26,7 @@ class RaftCodecTest {
         new RaftMessage.AppendEntries(1, 2, 5, 6, 2, List.of(E1, E2), 6),
         new RaftMessage.AppendEntries(1, 2, 5, 6, 2, List.of(), 6),
         new RaftMessage.AppendEntriesResult(2, 1, 5, false, 0, 6, 5, 2, 4),
+        new RaftMessage.AppendEntriesResult(2, 1, 5, false, 0, 0, 8, 2, 9, true),
         new RaftMessage.Heartbeat(1, 3, 5, 99),
         new RaftMessage.HeartbeatResult(3, 1, 5, 98),
         new RaftMessage.InstallSnapshot(1, 3, 5, SNAP),
