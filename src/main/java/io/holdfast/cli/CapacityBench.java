@@ -65,7 +65,9 @@ final class CapacityBench {
     int size = (int) a.longValue("size", 65536, 16, 128 << 10);
     int subjects = (int) a.longValue("subjects", 1, 1, 10_000_000);
     int streams = (int) a.longValue("streams", 1, 1, 10_000);
-    int inflight = (int) a.longValue("inflight", 64, 1, 100_000);
+    // In flight by default: 4 MiB of payload, 64 to 1,024 publishes (64 x 64 KiB; 1 KiB messages
+    // at 64 in flight were round-trip bound at ~1,600 msgs/s, a 4 GiB fill would take 45 minutes).
+    int inflight = (int) a.longValue("inflight", Math.max(64, Math.min(1024, (4 << 20) / size)), 1, 100_000);
     String heap = LocalCluster.heap(a.string("heap", "256m"));
     Path dir = Path.of(a.string("dir", "target/bench-capacity")).toAbsolutePath().normalize();
     long payloadBytes = (long) (gib * (1L << 30));

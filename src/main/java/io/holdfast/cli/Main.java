@@ -28,7 +28,7 @@ public final class Main {
                 a stream that outgrows memory: fill it, restart a node, wipe one and time its rejoin,
                 read samples back from every replica; heap, write amplification, catch-up vs raw disk
                 [--nodes 3] [--replicas 3] [--gib 4] [--size 65536] [--subjects 1] [--streams 1] [--heap 256m]
-                [--inflight 64] [--dir DIR] [--keep] [--json]
+                [--inflight 4MiB/size, 64..1024] [--dir DIR] [--keep] [--json]
         demo    start a 3-node cluster, publish 20,000 acked messages while SIGKILLing the stream
                 leader, read every replica back, report {"published","acked","read","lost",...}
                 [--msgs 20000] [--dir DIR] [--keep]

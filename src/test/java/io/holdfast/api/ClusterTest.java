@@ -426,6 +426,24 @@ class ClusterTest {
     }
   }
 
+  @Test
+  @Order(6)
+  void aLocalReadStopsAtItsByteBudget() throws Exception {
+    Holdfast h = hf(nodes.get(1));
+    h.createStream(new StreamConfig("large", List.of("large.>"), 1)).toCompletableFuture().get();
+    int size = 128 << 10; // the largest message a stream takes by default
+    int count = (int) (Holdfast.LOCAL_READ_BYTES / size) + 8;
+    for (int i = 0; i < count; i++) {
+      h.publish("large.x", null, new byte[size]).toCompletableFuture().get();
+    }
+    List<StreamMessage> first = h.readLocalReplica("large", 1, 1000).toCompletableFuture().get();
+    assertEquals(Holdfast.LOCAL_READ_BYTES / size, first.size(), "the answer stops at the page reaching the budget");
+    List<StreamMessage> rest = h.readLocalReplica("large", first.size() + 1, 1000).toCompletableFuture().get();
+    assertEquals(count - first.size(), rest.size(), "reading on from the next seq gets the rest");
+    assertEquals(count, rest.get(rest.size() - 1).seq());
+    h.deleteStream("large").toCompletableFuture().get();
+  }
+
   /** The message-store directories of {@code stream}'s replicas on node {@code id}. */
   private List<java.nio.file.Path> streamDirs(int id, String stream) throws java.io.IOException {
     java.nio.file.Path streams = tmp.resolve("node" + id).resolve("streams");
