@@ -459,6 +459,15 @@ public final class RaftCore {
     return leaderId;
   }
 
+  /**
+   * Whether this replica leads, or has heard from its leader within an election timeout. A
+   * follower that may not campaign (it is not a voter in its own log, e.g. a removed one) keeps
+   * the id of the last leader it heard forever; this says whether that leader still talks to it.
+   */
+  public boolean hearsLeader() {
+    return role == Role.LEADER || leaderId != 0 && electionElapsed < settings.electionTimeoutTicks();
+  }
+
   public long commitIndex() {
     return commitIndex;
   }
@@ -475,6 +484,22 @@ public final class RaftCore {
   public long matchIndex(int id) {
     Progress pr = role == Role.LEADER ? progress.get(id) : null;
     return pr == null ? -1 : pr.match;
+  }
+
+  /**
+   * Whether every other member's log matches this leader's up to {@code index} (true on a replica
+   * that does not lead): compacting up to it then sends nobody a snapshot.
+   */
+  public boolean othersMatch(long index) {
+    if (role != Role.LEADER) {
+      return true;
+    }
+    for (var e : progress.entrySet()) {
+      if (e.getKey() != self && e.getValue().match < index) {
+        return false;
+      }
+    }
+    return true;
   }
 
   public long firstIndex() {

@@ -441,6 +441,25 @@ class RaftCoreTest {
   }
 
   @Test
+  void aReplicaThatMayNotCampaignStillKnowsWhenItsLeaderFellSilent() {
+    CoreHarness h = CoreHarness.of(3);
+    h.add(4, RaftCore.restart(CoreHarness.SETTINGS, 4, HardState.INITIAL, Snapshot.initial(Membership.EMPTY),
+        List.of(), Prng.of(4)));
+    h.elect(1);
+    h.core(1).addLearner(4);
+    h.tickAll(CoreHarness.SETTINGS.heartbeatIntervalTicks());
+    h.stabilize();
+    assertTrue(h.core(4).hearsLeader());
+    assertTrue(h.core(1).hearsLeader(), "a leader hears itself");
+    h.isolated.add(4);
+    for (int i = 0; i < CoreHarness.SETTINGS.electionTimeoutTicks(); i++) {
+      h.core(4).tick();
+    }
+    assertEquals(1, h.core(4).leaderId(), "a learner does not campaign: it keeps the last leader's id");
+    assertTrue(!h.core(4).hearsLeader(), "but that leader has been silent for an election timeout");
+  }
+
+  @Test
   void promotedLearnerBecomesAVoterEverywhere() {
     CoreHarness h = CoreHarness.of(3);
     h.add(4, RaftCore.restart(CoreHarness.SETTINGS, 4, HardState.INITIAL, Snapshot.initial(Membership.EMPTY),
@@ -683,6 +702,25 @@ class RaftCoreTest {
     assertEquals("state@" + installed.index(), new String(installed.data(), java.nio.charset.StandardCharsets.UTF_8));
     assertEquals(leader.lastIndex(), h.core(3).lastIndex());
     assertEquals(leader.commitIndex(), h.core(3).commitIndex());
+  }
+
+  @Test
+  void aLeaderKnowsWhetherEveryFollowerHoldsWhatACompactionWouldDrop() {
+    CoreHarness h = CoreHarness.of(3);
+    h.elect(1);
+    h.isolated.add(3);
+    for (int i = 0; i < 5; i++) {
+      h.core(1).propose(bytes("v" + i));
+    }
+    h.stabilize();
+    long applied = h.core(1).appliedIndex();
+    assertTrue(!h.core(1).othersMatch(applied), "follower 3 lacks the last entries");
+    assertTrue(h.core(2).othersMatch(applied), "a follower answers true: it sends no snapshots");
+    h.isolated.clear();
+    h.tickAll(CoreHarness.SETTINGS.heartbeatIntervalTicks());
+    h.stabilize();
+    assertTrue(h.core(1).othersMatch(applied), "follower 3 caught up by entries");
+    assertTrue(!h.core(1).othersMatch(h.core(1).lastIndex() + 1));
   }
 
   @Test

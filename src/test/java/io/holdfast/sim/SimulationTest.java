@@ -161,12 +161,15 @@ class SimulationTest {
     EnumSet<Fault> faults = EnumSet.of(Fault.BITFLIP, Fault.CRASH, Fault.PARTITION);
     List<SimResult> results = Seeds.run(1, 60, 3, faults, Mode.TRUNCATE_STORE_ON_CORRUPTION);
     // Caught two ways: the checker finds acknowledged messages a replica cannot serve, or the
-    // replica's own state machine finds a message of its stream missing from a store that claims
-    // to lack nothing, and stops (a failed replica is a violation too).
-    long lostSeeds = results.stream().filter(r -> r.lost() + r.lostOnReplica() > 0).count();
-    long failed = results.stream().filter(r -> !r.ok()).count();
-    assertTrue(lostSeeds >= 1, "the checker must see the lost messages on some seed: " + lostSeeds);
-    assertTrue(failed >= 6, "a store that takes damage for a torn tail must be caught on several seeds: " + failed);
+    // replica's own state machine finds a committed message of its stream missing from a store
+    // that claims to lack nothing, and stops. Since leaders wait for followers before compacting,
+    // the cut store is rarely the one a peer catches up from, so the second way is the usual one.
+    long lostSeeds = results.stream()
+        .filter(r -> r.lost() + r.lostOnReplica() > 0
+            || r.messages().stream().anyMatch(m -> m.contains("is in the stream but not in its store")))
+        .count();
+    assertTrue(lostSeeds >= 6, "a store that takes damage for a torn tail must lose messages on several seeds: "
+        + lostSeeds);
   }
 
   @Test

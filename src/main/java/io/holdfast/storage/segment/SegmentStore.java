@@ -58,6 +58,8 @@ public final class SegmentStore implements StreamStore {
   private static final int PAGE_BYTES = PAGE_ENTRIES * SegmentFormat.ENTRY_BYTES;
   /** Appends buffered in memory at most before they are written out. */
   private static final int PENDING_BYTES_MAX = 1 << 20;
+  /** A pending buffer's array kept between flushes, at most. */
+  private static final int PENDING_KEPT_BYTES = 4096;
   /** Sealed segments whose files stay open after use. */
   private static final int OPEN_SEALED_MAX = 4;
 
@@ -100,9 +102,14 @@ public final class SegmentStore implements StreamStore {
       length += b.length;
     }
 
+    /**
+     * Empties the buffer and lets a large array go: a node holds a store per replica, and 1,000
+     * replicas each keeping the 256 KiB-1 MiB its biggest batch grew to took 256 MiB of heap with
+     * nothing to write (a 1,000-stream node ran out of memory that way).
+     */
     void clear() {
       length = 0;
-      if (bytes.length > PENDING_BYTES_MAX) {
+      if (bytes.length > PENDING_KEPT_BYTES) {
         bytes = new byte[0];
       }
     }
