@@ -101,6 +101,7 @@ class ConsumerSourceTest {
   @Test
   void filtersSelectWhatTheSourceDelivers() throws Exception {
     List<Message> got = collect(create(config("evens", 30_000, "jobs.even")).withMaxMessages(25));
+    assertEquals(25, got.size(), "the 25 even messages of 50: " + seqs(got));
     assertTrue(got.stream().allMatch(m -> m.subject().equals("jobs.even") && m.seq() % 2 == 0), seqs(got).toString());
   }
 
