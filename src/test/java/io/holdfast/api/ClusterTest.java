@@ -45,6 +45,10 @@ import org.junit.jupiter.api.io.TempDir;
  * create/publish/read through the Java API (on a server node and through sharding proxies on the
  * application node), the HTTP API's errors, leader failover, a node restarting with its data, and
  * no quorum. Every acked message must be read back, identically, from every replica.
+ *
+ * <p>The scenarios share the cluster and {@link #acked}: each has its own {@code @Order}, unique,
+ * and may rely on what the ones before it left (which nodes run, which streams exist); starting
+ * the cluster once per scenario would cost ~15 s each.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -301,7 +305,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(4)
+  @Order(5)
   void anErasedMessageIsOverwrittenOnEveryNodesDisk() throws Exception {
     Holdfast h = hf(nodes.get(1));
     h.createStream(new StreamConfig("secrets", List.of("secrets.>"), 3)).toCompletableFuture().get();
@@ -349,7 +353,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(5)
+  @Order(6)
   void theReplicaCountOfALiveStreamGoesFromOneToThreeAndBackWithoutLosingOrDuplicating() throws Exception {
     Holdfast h = hf(nodes.get(1));
     StreamInfo one = h.createStream(new StreamConfig("grow", List.of("grow.>"), 1)).toCompletableFuture().get();
@@ -393,7 +397,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(6)
+  @Order(7)
   void aNewReplicaFetchesTheMessagesOfASnapshotFromAPeersStoreAndADeletedStreamsFilesGo() throws Exception {
     Holdfast h = hf(nodes.get(1));
     h.createStream(new StreamConfig("compacted", List.of("compacted.>"), 1)).toCompletableFuture().get();
@@ -427,7 +431,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(6)
+  @Order(8)
   void aLocalReadStopsAtItsByteBudget() throws Exception {
     Holdfast h = hf(nodes.get(1));
     h.createStream(new StreamConfig("large", List.of("large.>"), 1)).toCompletableFuture().get();
@@ -462,7 +466,7 @@ class ClusterTest {
 
 
   @Test
-  @Order(7)
+  @Order(9)
   void httpApiAnswersJsonWithClearErrors() throws Exception {
     HttpClient http = HttpClient.newHttpClient();
     String base = "http://127.0.0.1:" + httpPort;
@@ -565,7 +569,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(10)
+  @Order(12)
   void theLeaderStopsAndAnotherTakesOverWithoutLosingAnAck() throws Exception {
     int leader = hf(nodes.get(1)).streamInfo("orders").toCompletableFuture().get().cluster().leader();
     assertTrue(leader >= 1 && leader <= 3, "a leader: " + leader);
@@ -603,7 +607,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(11)
+  @Order(13)
   void aConsumerMidStreamAcrossALeaderStopRedeliversNothingAckedAndLosesNothingUnacked() throws Exception {
     Holdfast h = hf(app); // an application node: it reaches the stream through the cluster
     h.createStream(new StreamConfig("tasks", List.of("tasks.>"), 3)).toCompletableFuture().get();
@@ -663,7 +667,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(8)
+  @Order(10)
   void aFollowerWhoseSyncedWalTailWasCutRecoversItFromItsPeersAndNothingAckedIsLost() throws Exception {
     int leader = hf(nodes.values().iterator().next()).streamInfo("orders").toCompletableFuture().get().cluster().leader();
     int victim = leader == 3 ? 2 : 3; // a follower, and not the first seed
@@ -692,7 +696,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(9)
+  @Order(11)
   void aNodeWhoseDiskWasWipedComesBackAsANewMemberOfEveryGroupAndNothingAckedIsLost() throws Exception {
     int leader = hf(nodes.get(1)).streamInfo("orders").toCompletableFuture().get().cluster().leader();
     int victim = leader == 3 ? 2 : 3; // not the first seed
@@ -740,7 +744,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(12)
+  @Order(14)
   void withoutAQuorumAPublishFailsClearlyWithinTheTimeoutAndIsNeverAcked() throws Exception {
     List<Integer> ids = new ArrayList<>(nodes.keySet());
     stop(ids.get(0));
