@@ -92,8 +92,8 @@ public final class Holdfast implements Extension {
         throw new IllegalStateException("cannot open the data directory " + settings.dataDir() + ": " + e.getMessage(), e);
       }
       store.recoveryNotes().forEach(n -> system.log().warn("Recovery: {}", n));
-      system.log().info("Opened the node's log in {} ms: {} replicas recovered", (System.nanoTime() - opening) / 1_000_000,
-          store.recovered().size());
+      system.log().info("Opened the node's log in {} ms: {} replicas recovered ({})",
+          (System.nanoTime() - opening) / 1_000_000, store.recovered().size(), store.recoverySummary());
       ActorRef<NodeStorage.Command> storage = system.systemActorOf(
           NodeStorage.create(store, NodeStorage.Settings.fromConfig(system.settings().config())), "holdfast-storage",
           DispatcherSelector.fromConfig(NodeStorage.DISPATCHER));

@@ -123,6 +123,7 @@ public final class FileLogStore implements LogStore {
   private final TreeMap<Long, Path> walFiles = new TreeMap<>();
   private final TreeMap<String, RecoveredState> recovered = new TreeMap<>();
   private final List<String> recoveryNotes = new ArrayList<>();
+  private String recoverySummary = "";
   private final TreeMap<String, WalRecord.SnapshotRef> snapshotsToPrune = new TreeMap<>();
   private String incarnation;
   private boolean createdFresh;
@@ -186,6 +187,11 @@ public final class FileLogStore implements LogStore {
   @Override
   public long lostTailTerm() {
     return lostTailTerm;
+  }
+
+  /** What opening cost: WAL files and bytes replayed, snapshots read, and how long each took. */
+  public String recoverySummary() {
+    return recoverySummary;
   }
 
   /** What recovery did that an operator should know (torn tails truncated, identity rebuilt). */
@@ -668,6 +674,8 @@ public final class FileLogStore implements LogStore {
           "the tail marker says this WAL file was synced up to offset " + syncedAtOpen.end() + ", but it is gone");
     }
     long previousLength = -1;
+    long replayStart = System.nanoTime();
+    long walBytes = 0;
     for (var e : files.entrySet()) {
       boolean newest = e.getKey().equals(files.lastKey());
       boolean first = e.getKey().equals(files.firstKey());
@@ -680,11 +688,16 @@ public final class FileLogStore implements LogStore {
         walFiles.put(e.getKey(), e.getValue());
       }
       previousLength = Files.size(e.getValue());
+      walBytes += previousLength;
     }
+    long snapshotsStart = System.nanoTime();
     for (var e : replicas.entrySet()) {
       recovered.put(e.getKey(), recoveredState(e.getKey(), e.getValue()));
       termMax = Math.max(termMax, e.getValue().hardState.term());
     }
+    recoverySummary = String.format("%d WAL files (%d MiB) replayed in %d ms, %d replicas' snapshots read in %d ms",
+        files.size(), walBytes >> 20, (snapshotsStart - replayStart) / 1_000_000, replicas.size(),
+        (System.nanoTime() - snapshotsStart) / 1_000_000);
     if (walFiles.isEmpty()) {
       createWalFile(files.isEmpty() ? 1 : files.lastKey() + 1, -1);
     } else {
