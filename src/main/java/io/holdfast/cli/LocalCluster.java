@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A cluster of node JVMs on 127.0.0.1 under one directory: {@code DIR/cluster.json} (ids and
@@ -298,7 +299,7 @@ final class LocalCluster {
         return Optional.empty();
       }
       long pid = Long.parseLong(Files.readString(pidFile(id)).trim());
-      return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).map(p -> pid);
+      return running(pid) ? Optional.of(pid) : Optional.empty();
     } catch (IOException | NumberFormatException e) {
       return Optional.empty();
     }
@@ -494,15 +495,54 @@ final class LocalCluster {
     }
   }
 
+  /**
+   * Whether process {@code pid} runs: it exists and is not a zombie. A node killed with SIGKILL
+   * stays in the process table until its parent reaps it, and where nobody does (a container
+   * whose first process does not reap) it looked alive forever: {@code cluster start} skipped it.
+   */
+  static boolean running(long pid) {
+    if (!ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+      return false;
+    }
+    try {
+      return !zombie(Files.readString(Path.of("/proc", Long.toString(pid), "stat")));
+    } catch (IOException e) {
+      return Files.exists(Path.of("/proc", Long.toString(pid))) || !Files.isDirectory(Path.of("/proc/self"));
+    }
+  }
+
+  /** Whether a {@code /proc/PID/stat} line shows a process that has exited (Z zombie, X dead). */
+  static boolean zombie(String stat) {
+    int close = stat.lastIndexOf(')'); // the command name in parentheses may hold spaces and ')'
+    if (close < 0 || close + 2 >= stat.length()) {
+      return false;
+    }
+    char state = stat.charAt(close + 2);
+    return state == 'Z' || state == 'X';
+  }
+
+  /** Waits until the process no longer runs (exited or a zombie), at most {@code seconds}; whether it stopped. */
+  private static boolean awaitGone(long pid, int seconds) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    while (running(pid)) {
+      if (System.nanoTime() > deadline) {
+        return false;
+      }
+      Thread.sleep(50); // another process's exit: ProcessHandle.onExit never completes for a zombie
+    }
+    return true;
+  }
+
   /** SIGKILL; returns the pid killed, or -1 if the node was not running. */
   long kill(int id) throws Exception {
     Optional<Long> pid = pid(id);
     if (pid.isEmpty()) {
       return -1;
     }
-    ProcessHandle p = ProcessHandle.of(pid.get()).orElseThrow();
-    p.destroyForcibly();
-    p.onExit().get();
+    ProcessHandle.of(pid.get()).ifPresent(ProcessHandle::destroyForcibly);
+    if (!awaitGone(pid.get(), 30)) {
+      throw new IllegalStateException("node " + id + " (pid " + pid.get() + ") still runs 30 s after SIGKILL");
+    }
     Files.deleteIfExists(pidFile(id));
     return pid.get();
   }
@@ -530,14 +570,11 @@ final class LocalCluster {
   void stop(int id, PrintStream err) throws Exception {
     Optional<Long> pid = pid(id);
     if (pid.isPresent()) {
-      ProcessHandle p = ProcessHandle.of(pid.get()).orElseThrow();
-      p.destroy();
-      try {
-        p.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
-      } catch (java.util.concurrent.TimeoutException e) {
+      ProcessHandle.of(pid.get()).ifPresent(ProcessHandle::destroy);
+      if (!awaitGone(pid.get(), 30)) {
         err.println("node " + id + " did not stop in 30 s; killing it");
-        p.destroyForcibly();
-        p.onExit().get();
+        ProcessHandle.of(pid.get()).ifPresent(ProcessHandle::destroyForcibly);
+        awaitGone(pid.get(), 30);
       }
     }
     Files.deleteIfExists(pidFile(id));
