@@ -521,6 +521,17 @@ public final class ReplicaDriver<T> {
     return reply;
   }
 
+  /**
+   * Whether nothing here needs a tick soon: a follower that hears its leader and has no catch-up,
+   * repair, compaction, retirement or unpersisted writes going. Its host may then deliver ticks in
+   * batches (several {@link #tick} calls at once, less often): only its election timer advances,
+   * and a batch of a quarter of an election timeout delays noticing a dead leader by that much.
+   */
+  public boolean quiet() {
+    return !done() && core.role() == RaftCore.Role.FOLLOWER && core.hearsLeader() && catchUp == null
+        && repair == null && storeMissing.isEmpty() && compacting == null && !retiring && unpersistedBytes == 0;
+  }
+
   public Status status() {
     return new Status(self, core.role(), core.term(), core.leaderId(), core.commitIndex(), core.appliedIndex(),
         core.recoveringLostTail(), List.copyOf(core.membership().voters()), storeMissing.count());

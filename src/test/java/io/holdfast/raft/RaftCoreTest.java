@@ -419,8 +419,8 @@ class RaftCoreTest {
 
   // --- Membership and transfer -------------------------------------------------------------------
 
-  @Test
-  void learnerReceivesTheLogButDoesNotCountTowardCommit() {
+  /** Three voters led by 1, and replica 4 added as a learner that has caught up. */
+  private static CoreHarness withLearnerFour() {
     CoreHarness h = CoreHarness.of(3);
     h.add(4, RaftCore.restart(CoreHarness.SETTINGS, 4, HardState.INITIAL, Snapshot.initial(Membership.EMPTY),
         List.of(), Prng.of(4)));
@@ -428,6 +428,12 @@ class RaftCoreTest {
     assertInstanceOf(ProposeResult.Accepted.class, h.core(1).addLearner(4));
     h.tickAll(CoreHarness.SETTINGS.heartbeatIntervalTicks());
     h.stabilize();
+    return h;
+  }
+
+  @Test
+  void learnerReceivesTheLogButDoesNotCountTowardCommit() {
+    CoreHarness h = withLearnerFour();
     assertEquals(h.core(1).lastIndex(), h.core(4).lastIndex(), "the learner caught up");
     assertTrue(h.core(4).membership().learners().contains(4));
 
@@ -442,13 +448,7 @@ class RaftCoreTest {
 
   @Test
   void aReplicaThatMayNotCampaignStillKnowsWhenItsLeaderFellSilent() {
-    CoreHarness h = CoreHarness.of(3);
-    h.add(4, RaftCore.restart(CoreHarness.SETTINGS, 4, HardState.INITIAL, Snapshot.initial(Membership.EMPTY),
-        List.of(), Prng.of(4)));
-    h.elect(1);
-    h.core(1).addLearner(4);
-    h.tickAll(CoreHarness.SETTINGS.heartbeatIntervalTicks());
-    h.stabilize();
+    CoreHarness h = withLearnerFour();
     assertTrue(h.core(4).hearsLeader());
     assertTrue(h.core(1).hearsLeader(), "a leader hears itself");
     h.isolated.add(4);
@@ -461,13 +461,7 @@ class RaftCoreTest {
 
   @Test
   void promotedLearnerBecomesAVoterEverywhere() {
-    CoreHarness h = CoreHarness.of(3);
-    h.add(4, RaftCore.restart(CoreHarness.SETTINGS, 4, HardState.INITIAL, Snapshot.initial(Membership.EMPTY),
-        List.of(), Prng.of(4)));
-    h.elect(1);
-    h.core(1).addLearner(4);
-    h.tickAll(CoreHarness.SETTINGS.heartbeatIntervalTicks());
-    h.stabilize();
+    CoreHarness h = withLearnerFour();
     assertInstanceOf(ProposeResult.Accepted.class, h.core(1).promote(4));
     h.stabilize();
     for (int id = 1; id <= 4; id++) {
