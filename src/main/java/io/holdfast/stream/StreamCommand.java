@@ -80,13 +80,32 @@ public sealed interface StreamCommand {
 
   enum AckKind {
     /** Done with it ({@code ack_policy all}: with every earlier one too). */
-    ACK,
+    ACK(1),
     /** Not done: deliver it again after {@code delayMillis}. */
-    NAK,
+    NAK(2),
     /** Still working on it: the ack deadline starts again. */
-    PROGRESS,
+    PROGRESS(3),
     /** Never deliver it again. */
-    TERM
+    TERM(4);
+
+    /**
+     * The operation's byte in a consumer batch, fixed (never the ordinal): 0 is a fetch, so the
+     * kinds start at 1.
+     */
+    final byte code;
+
+    AckKind(int code) {
+      this.code = (byte) code;
+    }
+
+    static AckKind ofCode(int code) {
+      for (AckKind k : values()) {
+        if (k.code == code) {
+          return k;
+        }
+      }
+      throw new IllegalArgumentException("unknown consumer operation code " + code);
+    }
   }
 
   static byte[] encode(StreamCommand command) {
@@ -128,7 +147,7 @@ public sealed interface StreamCommand {
         } else {
           Ack a = (Ack) op;
           w.ensure(1);
-          w.b.put((byte) (1 + a.kind().ordinal()));
+          w.b.put(a.kind().code);
           w.string(a.consumer());
           w.ensure(16);
           w.b.putLong(a.seq()).putLong(a.delayMillis());
@@ -174,7 +193,7 @@ public sealed interface StreamCommand {
           int kind = b.get();
           String consumer = readString(b);
           ops.add(kind == 0 ? new Fetch(consumer, b.getInt(), b.getLong())
-              : new Ack(consumer, b.getLong(), AckKind.values()[kind - 1], b.getLong()));
+              : new Ack(consumer, b.getLong(), AckKind.ofCode(kind), b.getLong()));
         }
         c = new ConsumerBatch(now, ops);
       }

@@ -186,13 +186,13 @@ final class RaftCodec {
   }
 
   private static void putEntry(ByteBuffer b, LogEntry e) {
-    b.putLong(e.index()).putLong(e.term()).put((byte) e.type().ordinal()).putInt(e.data().length).put(e.data());
+    b.putLong(e.index()).putLong(e.term()).put(e.type().code).putInt(e.data().length).put(e.data());
   }
 
   private static LogEntry getEntry(ByteBuffer b) {
     long index = b.getLong();
     long term = b.getLong();
-    EntryType type = EntryType.values()[b.get()];
+    EntryType type = EntryType.ofCode(b.get());
     byte[] data = new byte[b.getInt()];
     b.get(data);
     return new LogEntry(index, term, type, data);

@@ -97,7 +97,7 @@ final class WalRecord {
     if ((flags & (ENTRIES | REPAIR)) != 0) {
       b.putLong(entriesFrom).putInt(entries.size());
       for (LogEntry e : entries) {
-        b.putLong(e.index()).putLong(e.term()).put((byte) e.type().ordinal()).putInt(e.data().length);
+        b.putLong(e.index()).putLong(e.term()).put(e.type().code).putInt(e.data().length);
       }
     }
     int bodyCrcAt = b.position();
@@ -229,7 +229,7 @@ final class WalRecord {
         System.arraycopy(buf, p, data, 0, length[i]);
       }
       p += length[i];
-      entries.add(new LogEntry(index[i], term[i], EntryType.values()[type[i]], data));
+      entries.add(new LogEntry(index[i], term[i], EntryType.ofCode(type[i]), data));
     }
     if (p != bodyAt + bodyLength) {
       throw new IllegalArgumentException("body length mismatch");
