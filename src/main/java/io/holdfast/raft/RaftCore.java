@@ -317,7 +317,7 @@ public final class RaftCore {
    * drop the log up to there. The snapshot is persisted and sent to followers that need it.
    */
   public void compact(long index, byte[] data) {
-    Check.that(index <= appliedIndex, "compact beyond applied: " + index + " > " + appliedIndex);
+    Check.that(index <= appliedIndex, "compact beyond applied: %d > %d", index, appliedIndex);
     if (index <= log.snapshotIndex()) {
       return;
     }
@@ -330,8 +330,8 @@ public final class RaftCore {
   /** Storage made {@code request} durable. Requests must be reported in the order issued. */
   public void onPersisted(PersistRequest request) {
     Pending head = outstanding.pollFirst();
-    Check.that(head != null && head.id() == request.id(),
-        "persist completions out of order: got " + request.id() + ", expected " + (head == null ? "none" : head.id()));
+    Check.that(head != null && head.id() == request.id(), "persist completions out of order: got %d, expected %d"
+        + " (-1: none outstanding)", request.id(), head == null ? -1 : head.id());
     if (head.hardState() != null) {
       durableHardState = head.hardState();
     }
@@ -393,6 +393,7 @@ public final class RaftCore {
       long from = Math.max(appliedIndex + 1, log.firstIndex());
       committed = log.slice(from, applicable, settings.applyEntriesMax(), Long.MAX_VALUE);
       appliedIndex = committed.get(committed.size() - 1).index();
+      Check.that(appliedIndex <= commitIndex, "applied %d beyond commit %d", appliedIndex, commitIndex);
     }
     boolean wantSnapshot = snapshotRequested;
     snapshotRequested = false;
@@ -846,7 +847,7 @@ public final class RaftCore {
 
   private void followLeader(int from) {
     if (role != Role.FOLLOWER) {
-      Check.that(role != Role.LEADER, "two leaders in term " + term + ": " + self + " and " + from);
+      Check.that(role != Role.LEADER, "two leaders in term %d: %d and %d", term, self, from);
       becomeFollower(term, from);
     }
     leaderId = from;
@@ -893,7 +894,7 @@ public final class RaftCore {
           }
           continue;
         }
-        Check.that(e.index() > commitIndex, "leader " + ae.from() + " overwrites committed entry " + e.index());
+        Check.that(e.index() > commitIndex, "leader %d overwrites committed entry %d", ae.from(), e.index());
         truncateFrom(e.index());
       }
       appendReceived(e);
@@ -1154,7 +1155,7 @@ public final class RaftCore {
       send(new InstallSnapshot(self, to, term, latestSnapshot));
       return true;
     }
-    Check.that(prevTerm >= 0, "next index " + pr.next + " beyond log end " + log.lastIndex());
+    Check.that(prevTerm >= 0, "next index %d beyond log end %d", pr.next, log.lastIndex());
     long sendable = faulty.isEmpty() ? log.lastIndex() : faulty.firstKey() - 1; // damaged entries are never served
     List<LogEntry> entries = pr.next <= sendable
         ? log.slice(pr.next, sendable, settings.appendEntriesMax(), settings.appendBytesMax())
@@ -1209,7 +1210,7 @@ public final class RaftCore {
   }
 
   private void onAppendAccepted(int from, Progress pr, long match, long acceptedIndex) {
-    Check.that(match <= log.lastIndex(), "follower " + from + " matches " + match + " beyond our log " + log.lastIndex());
+    Check.that(match <= log.lastIndex(), "follower %d matches %d beyond our log %d", from, match, log.lastIndex());
     boolean advanced = match > pr.match;
     pr.match = Math.max(pr.match, match);
     pr.accepted = Math.min(Math.max(pr.accepted, acceptedIndex), log.lastIndex());

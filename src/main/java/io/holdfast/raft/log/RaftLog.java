@@ -56,13 +56,13 @@ public final class RaftLog {
   }
 
   public LogEntry entry(long index) {
-    Check.that(index >= firstIndex() && index <= lastIndex(), "entry " + index + " outside " + firstIndex() + ".." + lastIndex());
+    Check.that(index >= firstIndex() && index <= lastIndex(), "entry %d outside %d..%d", index, firstIndex(), lastIndex());
     return entries.get(offset(index));
   }
 
   /** Entries in [from, toInclusive], at most {@code countMax} of them and about {@code bytesMax} (at least one). */
   public List<LogEntry> slice(long from, long toInclusive, int countMax, long bytesMax) {
-    Check.that(from >= firstIndex(), "slice from compacted index " + from + " < " + firstIndex());
+    Check.that(from >= firstIndex(), "slice from compacted index %d < %d", from, firstIndex());
     long to = Math.min(toInclusive, lastIndex());
     ArrayList<LogEntry> out = new ArrayList<>();
     long bytes = 0;
@@ -78,8 +78,8 @@ public final class RaftLog {
   }
 
   public void append(LogEntry entry) {
-    Check.that(entry.index() == lastIndex() + 1, "append " + entry.index() + " after " + lastIndex());
-    Check.that(entry.term() >= lastTerm(), "append term " + entry.term() + " below last term " + lastTerm());
+    Check.that(entry.index() == lastIndex() + 1, "append %d after %d", entry.index(), lastIndex());
+    Check.that(entry.term() >= lastTerm(), "append term %d below last term %d", entry.term(), lastTerm());
     entries.add(entry);
     if (entry.type() == EntryType.MEMBERSHIP) {
       memberships.put(entry.index(), Membership.decode(entry.data()));
@@ -88,13 +88,13 @@ public final class RaftLog {
 
   /** Replaces an entry by one with the same index and term (a repaired payload). */
   public void replace(LogEntry entry) {
-    Check.that(term(entry.index()) == entry.term(), "repair of " + entry.index() + " with another term");
+    Check.that(term(entry.index()) == entry.term(), "repair of %d with another term", entry.index());
     entries.set(offset(entry.index()), entry);
   }
 
   /** Removes every entry at or after {@code index}. */
   public void truncateFrom(long index) {
-    Check.that(index > base.index(), "truncate into the snapshot at " + index);
+    Check.that(index > base.index(), "truncate into the snapshot at %d", index);
     if (index > lastIndex()) {
       return;
     }
@@ -105,8 +105,8 @@ public final class RaftLog {
   /** Drops entries up to {@code index}; they are covered by a snapshot with the given identity. */
   public void compact(SnapshotMeta snapshot) {
     long index = snapshot.index();
-    Check.that(index > base.index() && index <= lastIndex(), "compact to " + index + " outside log");
-    Check.that(term(index) == snapshot.term(), "compact with wrong term at " + index);
+    Check.that(index > base.index() && index <= lastIndex(), "compact to %d outside log", index);
+    Check.that(term(index) == snapshot.term(), "compact with wrong term at %d", index);
     entries.subList(0, offset(index) + 1).clear();
     memberships.headMap(index, true).clear();
     base = snapshot;

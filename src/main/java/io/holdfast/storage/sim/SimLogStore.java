@@ -373,9 +373,9 @@ public final class SimLogStore implements LogStore {
     if (w.changesLog()) {
       long base = image.snapshot.index();
       long from = w.entriesFrom();
-      Check.that(from > base, "log write at " + from + " into snapshot " + base);
-      Check.that(from <= base + image.entries.size() + 1, "log write at " + from + " leaves a gap after "
-          + (base + image.entries.size()));
+      Check.that(from > base, "log write at %d into snapshot %d", from, base);
+      Check.that(from <= base + image.entries.size() + 1, "log write at %d leaves a gap after %d", from,
+          base + image.entries.size());
       image.entries.subList((int) (from - base - 1), image.entries.size()).clear();
       image.faulty.tailMap(from, true).clear();
       image.entries.addAll(w.entries().subList(0, Math.min(entryCount, w.entries().size())));
