@@ -18,6 +18,7 @@ import io.holdfast.storage.RecoveredState;
 import io.holdfast.storage.StoreMessage;
 import io.holdfast.storage.StoreSync;
 import io.holdfast.stream.MessageStore;
+import io.holdfast.stream.StreamLimits;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -203,7 +204,7 @@ public final class ReplicaDriver<T> {
    */
   private final Set<Integer> repairGoneAt = new HashSet<>();
   private long repairGoneFrom;
-  private Object desired;
+  private StreamLimits desired;
   private List<Integer> desiredMembers;
   private boolean retiring;
   private boolean replaced;
@@ -457,7 +458,7 @@ public final class ReplicaDriver<T> {
    * group). The leader proposes what {@link ReplicatedMachine#toward} says until the applied state
    * has it, so every replica changes configuration at the same point of the log.
    */
-  public void configure(Object desired) {
+  public void configure(StreamLimits desired) {
     this.desired = desired;
     housekeepingIn = 0;
   }

@@ -10,6 +10,7 @@ import io.holdfast.raft.message.RaftMessage;
 import io.holdfast.storage.LogWrite;
 import io.holdfast.storage.StoreMessage;
 import io.holdfast.storage.StoreSync;
+import io.holdfast.stream.StreamLimits;
 import io.holdfast.transport.CborMessage;
 import io.holdfast.transport.PeerEnvelope;
 import io.holdfast.transport.ReplicaHost;
@@ -98,7 +99,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   public record FromPeerStore(StoreMessage message) implements Command {}
 
   /** See {@link ReplicaDriver#configure}. */
-  public record Configure(Object desired) implements Command {}
+  public record Configure(StreamLimits desired) implements Command {}
 
   /** See {@link ReplicaDriver#members}. */
   public record Members(List<Integer> desired) implements Command {}

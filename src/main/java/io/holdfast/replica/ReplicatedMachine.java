@@ -1,6 +1,7 @@
 package io.holdfast.replica;
 
 import io.holdfast.raft.message.LogEntry;
+import io.holdfast.stream.StreamLimits;
 import java.util.List;
 
 /**
@@ -30,9 +31,10 @@ public interface ReplicatedMachine {
 
   /**
    * What the leader should propose to bring the state to the {@code desired} configuration the
-   * control plane holds (for a stream: the meta group's limits), or null if it is there.
+   * control plane holds (for a stream: the meta group's limits), or null if it is there. Only
+   * streams are configured this way; the meta group's own state has no such configuration.
    */
-  default Wire.Proposal toward(Object desired) {
+  default Wire.Proposal toward(StreamLimits desired) {
     return null;
   }
 

@@ -196,10 +196,9 @@ public final class StreamMachine implements ReplicatedMachine {
 
   /** The config change that would bring the stream to {@code desired}, or null if it is there. */
   @Override
-  public Wire.Proposal toward(Object desired) {
-    StreamLimits want = (StreamLimits) desired;
-    return want.equals(state.limits()) ? null
-        : new Wire.StreamOp(StreamCommand.encode(new StreamCommand.UpdateConfig(want)));
+  public Wire.Proposal toward(StreamLimits desired) {
+    return desired.equals(state.limits()) ? null
+        : new Wire.StreamOp(StreamCommand.encode(new StreamCommand.UpdateConfig(desired)));
   }
 
   @Override

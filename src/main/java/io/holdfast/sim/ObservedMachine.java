@@ -5,6 +5,7 @@ import io.holdfast.raft.message.LogEntry;
 import io.holdfast.replica.ReplicatedMachine;
 import io.holdfast.replica.Wire;
 import io.holdfast.storage.StoreSync;
+import io.holdfast.stream.StreamLimits;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -53,7 +54,7 @@ final class ObservedMachine implements ReplicatedMachine {
   }
 
   @Override
-  public Wire.Proposal toward(Object desired) {
+  public Wire.Proposal toward(StreamLimits desired) {
     return inner.toward(desired);
   }
 
