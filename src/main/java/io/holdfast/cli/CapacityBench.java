@@ -411,7 +411,6 @@ final class CapacityBench {
     return out;
   }
 
-  /** Waits until node {@code id}'s replica of the stream applied what the leader had committed, its store whole. */
   /**
    * Waits until node {@code id}'s replica of every stream has applied what that stream's leader had
    * committed when the wait began, lacks nothing in its store, and is a voter.

@@ -210,6 +210,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private Behavior<Command> onTick() {
     long owed = Math.max(1, Math.min(QUIET_TICKS, (System.nanoTime() - tickedAt + tickNanos / 2) / tickNanos));
     tickedAt = System.nanoTime();
+    batching = false; // the timer is set below, once, for what the driver is after these ticks
     Behavior<Command> next = next(() -> {
       for (long i = 0; i < owed && !driver.stopped(); i++) {
         driver.tick(System.currentTimeMillis());
