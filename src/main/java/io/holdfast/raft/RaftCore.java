@@ -80,6 +80,8 @@ public final class RaftCore {
   private int votedFor;
   private int leaderId;
   private Membership membership;
+  /** See {@link #leaveGranted()}. */
+  private boolean leaveGranted;
   private long commitIndex;
   private long appliedIndex;
 
@@ -233,6 +235,10 @@ public final class RaftCore {
     if (m.to() != self) {
       return;
     }
+    if (m instanceof RaftMessage.Leave l) {
+      onLeave(l); // outside the term rules: a removed replica's term must not depose anyone
+      return;
+    }
     if (m.term() > term) {
       if (!adoptHigherTerm(m)) {
         return;
@@ -295,6 +301,19 @@ public final class RaftCore {
       return new ProposeResult.Rejected(ProposeResult.Reason.INVALID_MEMBERSHIP_CHANGE, leaderId);
     }
     return proposeMembership(membership.without(id));
+  }
+
+  /**
+   * A replica its host retires, hearing no leader, asks the other members of the membership in its
+   * log whether its removal is committed (see {@link RaftMessage.Leave}). The answer sets
+   * {@link #leaveGranted}; no answer means it stays, for it may still be needed.
+   */
+  public void askToLeave() {
+    for (int member : membership.members()) {
+      if (member != self) {
+        send(new RaftMessage.Leave(self, member, term, false));
+      }
+    }
   }
 
   /** Hands leadership to {@code target}: it is brought up to date, then told to campaign at once. */
@@ -519,6 +538,14 @@ public final class RaftCore {
    */
   public boolean leaderReadable() {
     return role == Role.LEADER && termAt(commitIndex) == term && appliedIndex >= commitIndex;
+  }
+
+  /**
+   * Whether a leader of at least this replica's term answered {@link #askToLeave}: the group's
+   * committed membership no longer holds this replica, and never will again (ids are not reused).
+   */
+  public boolean leaveGranted() {
+    return leaveGranted;
   }
 
   /** Whether the membership in force is committed (no change is pending). */
@@ -780,6 +807,17 @@ public final class RaftCore {
   // =========================================================================================
   // Elections
   // =========================================================================================
+
+  private void onLeave(RaftMessage.Leave l) {
+    if (!l.granted()) {
+      // Only a leader knows that nothing newer re-adds the asker, and only a committed removal is final.
+      if (role == Role.LEADER && membershipCommitted() && !membership.contains(l.from())) {
+        send(new RaftMessage.Leave(self, l.from(), term, true));
+      }
+    } else if (l.term() >= term) {
+      leaveGranted = true; // a leader of an older term may be deposed by one that has us back
+    }
+  }
 
   private void onRequestVote(RequestVote rv) {
     boolean canVote = rv.preVote()

@@ -109,8 +109,6 @@ public final class ReplicaDriver<T> {
   public static final long UNPERSISTED_BYTES_MAX = 16L << 20;
   /** How many committed entries a learner may still lack when it is promoted (a few appends' worth). */
   static final long PROMOTE_LAG_MAX = 1024;
-  /** A retiring replica that hears of no leader for this many ticks has been let go. */
-  private static final int RETIRE_AFTER_SILENT_TICKS = 200;
   /** Ticks between the leader's checks of configuration and housekeeping (expiry). */
   private static final int HOUSEKEEPING_TICKS = 20;
   /** Bytes of records one fetch from a peer's store asks for (it travels on the large-message channel). */
@@ -211,6 +209,8 @@ public final class ReplicaDriver<T> {
   private boolean stopped;
   private int transferIn;
   private int ticksWithoutLeader;
+  /** How often a retiring replica that hears no leader asks to leave: an election timeout. */
+  private final int askToLeaveTicks;
   private int housekeepingIn;
   private boolean recoveringLostTail;
   private long ledInTerm;
@@ -227,6 +227,7 @@ public final class ReplicaDriver<T> {
     this.self = self;
     this.machine = machine;
     this.host = host;
+    this.askToLeaveTicks = settings.electionTimeoutTicks();
     if (disk == null) {
       // A new replica: its first durable write is the group's initial snapshot (bootstrap). On a
       // node that lost a synced tail, it may instead be one whose records were all in that tail.
@@ -936,23 +937,28 @@ public final class ReplicaDriver<T> {
 
   /** Returns whether the replica stops now. */
   private boolean retire() {
-    // A removed replica's new leader does not talk to it, so it may never hear that its removal
-    // committed: it goes after a silence (sim seed 215, faults all: a leader removed itself, lost
-    // its leadership before the commit, and stayed a follower of a leader that no longer wrote to it).
+    // A removed replica's leader stops writing to it at once, so it may never hear that its
+    // removal committed. It does not leave on silence alone, though: silence may be a group that
+    // is down, and a voter that leaves then can take the only intact copy of an entry with it
+    // (sim seed 998647310154). It asks, every election timeout, and goes once a leader says its
+    // removal is committed (sim seed 215: it had led its own removal and lost leadership).
     ticksWithoutLeader = core.hearsLeader() ? 0 : ticksWithoutLeader + 1;
+    if (ticksWithoutLeader > 0 && ticksWithoutLeader % askToLeaveTicks == 0) {
+      core.askToLeave();
+    }
     // Only once its removal is committed: a leader that removes itself must stay until the rest
     // of the group has that change, or the group can be left without a quorum.
-    boolean letGo = !core.membership().contains(self) && core.membershipCommitted();
+    boolean letGo = !core.membership().contains(self) && core.membershipCommitted() || core.leaveGranted();
     if (replaced && core.role() == RaftCore.Role.LEADER && --transferIn <= 0) {
       transferIn = HOUSEKEEPING_TICKS; // one try per second: each makes the target campaign
       handOverLeadership();
     }
-    if (letGo || ticksWithoutLeader > RETIRE_AFTER_SILENT_TICKS
-        || (replaced && core.role() != RaftCore.Role.LEADER)) {
+    if (letGo || (replaced && core.role() != RaftCore.Role.LEADER)) {
       host.info("Replica " + name + " (id " + self + ") retires: the group no longer needs it");
       stopped = true;
       return true;
     }
     return false;
   }
+
 }

@@ -33,6 +33,7 @@ final class RaftCodec {
   private static final byte TIMEOUT_NOW = 8;
   private static final byte REPAIR_REQUEST = 9;
   private static final byte REPAIR_RESULT = 10;
+  private static final byte LEAVE = 11;
 
   static byte[] encode(PeerEnvelope envelope) {
     ByteBuffer b = ByteBuffer.allocate(encodedBytes(envelope));
@@ -68,6 +69,8 @@ final class RaftCodec {
       putSnapshot(b, s.snapshot());
     } else if (m instanceof RaftMessage.RepairRequest r) {
       b.putLong(r.index()).putLong(r.entryTerm());
+    } else if (m instanceof RaftMessage.Leave l) {
+      b.put(bool(l.granted()));
     } else if (m instanceof RaftMessage.RepairResult r) {
       b.putLong(r.index()).putLong(r.entryTerm()).put(bool(r.absent()));
       b.put(bool(r.entry() != null));
@@ -117,6 +120,7 @@ final class RaftCodec {
       case INSTALL_SNAPSHOT -> new RaftMessage.InstallSnapshot(from, to, term, getSnapshot(b));
       case TIMEOUT_NOW -> new RaftMessage.TimeoutNow(from, to, term);
       case REPAIR_REQUEST -> new RaftMessage.RepairRequest(from, to, term, b.getLong(), b.getLong());
+      case LEAVE -> new RaftMessage.Leave(from, to, term, bool(b.get()));
       case REPAIR_RESULT -> {
         long index = b.getLong();
         long entryTerm = b.getLong();
@@ -138,6 +142,8 @@ final class RaftCodec {
       return 18;
     } else if (m instanceof RaftMessage.RequestVoteResult) {
       return 2;
+    } else if (m instanceof RaftMessage.Leave) {
+      return 1;
     } else if (m instanceof RaftMessage.AppendEntries a) {
       int bytes = 28;
       for (LogEntry e : a.entries()) {
@@ -177,6 +183,8 @@ final class RaftCodec {
       return TIMEOUT_NOW;
     } else if (m instanceof RaftMessage.RepairRequest) {
       return REPAIR_REQUEST;
+    } else if (m instanceof RaftMessage.Leave) {
+      return LEAVE;
     }
     return REPAIR_RESULT;
   }

@@ -460,6 +460,49 @@ class RaftCoreTest {
   }
 
   @Test
+  void aRemovedReplicaMayLeaveOnlyOnceALeaderHasCommittedItsRemoval() {
+    CoreHarness h = CoreHarness.of(3);
+    h.elect(1);
+    h.isolated.add(2);
+    assertInstanceOf(ProposeResult.Accepted.class, h.core(1).remove(3));
+    h.stabilize();
+    assertEquals(Membership.ofVoters(1, 2), h.core(1).membership());
+    assertEquals(Membership.ofVoters(1, 2, 3), h.core(3).membership(), "the leader stopped writing to 3 at once");
+    h.core(3).askToLeave();
+    h.stabilize();
+    assertFalse(h.core(3).leaveGranted(), "the removal is not committed (2 is cut off): 3 may still be needed");
+
+    h.isolated.remove(2);
+    h.runFor(2 * CoreHarness.SETTINGS.heartbeatIntervalTicks());
+    assertTrue(h.core(1).membershipCommitted());
+    long term = h.core(1).term();
+    h.core(3).askToLeave();
+    h.drain(3);
+    h.take(m -> m.to() == 1); // only a follower hears the question now
+    h.deliverAll();
+    assertFalse(h.core(3).leaveGranted(), "a follower does not know whether a newer membership has 3 back");
+    h.core(3).askToLeave();
+    h.stabilize();
+    assertTrue(h.core(3).leaveGranted(), "the leader's committed membership lacks 3");
+    assertEquals(RaftCore.Role.LEADER, h.core(1).role());
+    assertEquals(term, h.core(1).term(), "the question moves no one's term");
+  }
+
+  @Test
+  void aLeaveAnswerFromAnOlderTermIsIgnoredAndAQuestionOfANewerOneDeposesNoOne() {
+    CoreHarness h = CoreHarness.of(3);
+    h.elect(1);
+    long term = h.core(1).term();
+    h.core(1).step(new RaftMessage.Leave(9, 1, term + 5, false));
+    assertEquals(RaftCore.Role.LEADER, h.core(1).role());
+    assertEquals(term, h.core(1).term());
+    h.core(3).step(new RaftMessage.Leave(1, 3, term - 1, true));
+    assertFalse(h.core(3).leaveGranted(), "a leader of an older term may since have been replaced");
+    h.core(3).step(new RaftMessage.Leave(1, 3, term, true));
+    assertTrue(h.core(3).leaveGranted());
+  }
+
+  @Test
   void promotedLearnerBecomesAVoterEverywhere() {
     CoreHarness h = withLearnerFour();
     assertInstanceOf(ProposeResult.Accepted.class, h.core(1).promote(4));

@@ -83,4 +83,14 @@ public sealed interface RaftMessage {
 
   /** Leader transfer: the receiver campaigns at once, skipping pre-vote. */
   record TimeoutNow(int from, int to, long term) implements RaftMessage {}
+
+  /**
+   * A replica its host retires asks ({@code granted} false) whether its removal is committed; a
+   * leader whose committed membership does not hold the asker answers {@code granted} true. A
+   * removed replica hears nothing more from the group (its leader stops writing to it at once), so
+   * without this it cannot tell "removed" from "the group is down" — and a voter that leaves on a
+   * mere silence can take with it the only intact copy of an entry (sim seed 998647310154). Neither
+   * side adopts the other's term from it; the asker trusts an answer of at least its own term.
+   */
+  record Leave(int from, int to, long term, boolean granted) implements RaftMessage {}
 }
