@@ -20,13 +20,14 @@ import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code holdfast bench capacity}: how a stream that outgrows memory behaves. Starts its own node
@@ -39,44 +40,64 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * node, the largest over nodes; write amplification is what the node processes wrote to disk
  * ({@code /proc/PID/io}) per payload byte per replica. The last line is JSON.
  */
-final class CapacityBench {
+@Command(name = "capacity", sortOptions = false,
+    description = {"A stream that outgrows memory: fill it, restart a node, wipe one and time its rejoin, read",
+        "samples back from every replica; heap, write amplification, catch-up vs raw disk."})
+final class CapacityBench extends CliCommand {
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  private CapacityBench() {}
+  @Option(names = "--nodes", paramLabel = "N", description = "Node processes (default ${DEFAULT-VALUE}).")
+  int nodes = 3;
+  @Option(names = "--replicas", paramLabel = "R", description = "Replicas per stream (default ${DEFAULT-VALUE}).")
+  int replicas = 3;
+  @Option(names = "--gib", paramLabel = "GIB", description = "Payload to fill, in GiB (default ${DEFAULT-VALUE}).")
+  double gib = 4;
+  @Option(names = "--size", paramLabel = "B", description = "Payload bytes per message (default ${DEFAULT-VALUE}).")
+  int size = 65536;
+  @Option(names = "--subjects", paramLabel = "N", description = "Distinct subjects, round robin (default ${DEFAULT-VALUE}).")
+  int subjects = 1;
+  @Option(names = "--streams", paramLabel = "N", description = "Streams, round robin (default ${DEFAULT-VALUE}).")
+  int streams = 1;
+  @Option(names = "--heap", paramLabel = "SIZE", description = "Each node's -Xmx (default ${DEFAULT-VALUE}).")
+  String heapOption = "256m";
+  @Option(names = "--inflight", paramLabel = "N",
+      description = "Publishes in flight (default: 4 MiB of payload, 64 to 1,024 publishes).")
+  Integer inflightOption;
+  @Option(names = "--dir", paramLabel = "DIR", description = "Where the cluster lives (default ${DEFAULT-VALUE}).")
+  Path dirOption = Path.of("target/bench-capacity");
+  @Option(names = "--keep", description = "Leave the nodes running and the files in place.")
+  boolean keep;
+  @Option(names = "--json", description = "Also print one JSON object as the last line.")
+  boolean json;
 
-  static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
-    Args a = Args.parse(argv, 2, Set.of("nodes", "replicas", "gib", "size", "heap", "dir", "subjects", "inflight",
-        "streams"),
-        Set.of("json", "keep"));
-    int nodes = (int) a.longValue("nodes", 3, 1, 9);
-    int replicas = (int) a.longValue("replicas", 3, 1, 5);
+  @Override
+  public Integer call() throws Exception {
+    PrintStream out = out();
+    PrintStream err = err();
+    between("--nodes", nodes, 1, 9);
+    between("--replicas", replicas, 1, 5);
     if (replicas > nodes) {
-      throw new Args.UsageException("--replicas " + replicas + " needs at least that many --nodes");
+      throw new UsageException("--replicas " + replicas + " needs at least that many --nodes");
     }
-    double gib;
-    try {
-      gib = Double.parseDouble(a.string("gib", "4"));
-    } catch (NumberFormatException e) {
-      throw new Args.UsageException("--gib takes a number of GiB, got '" + a.string("gib", "") + "'");
+    if (!(gib > 0 && gib <= 1024)) {
+      throw new UsageException("--gib must be above 0 and at most 1024, got " + gib);
     }
-    if (gib <= 0 || gib > 1024) {
-      throw new Args.UsageException("--gib must be above 0 and at most 1024, got " + gib);
-    }
-    int size = (int) a.longValue("size", 65536, 16, 128 << 10);
-    int subjects = (int) a.longValue("subjects", 1, 1, 10_000_000);
-    int streams = (int) a.longValue("streams", 1, 1, 10_000);
+    between("--size", size, 16, 128 << 10);
+    between("--subjects", subjects, 1, 10_000_000);
+    between("--streams", streams, 1, 10_000);
     // In flight by default: 4 MiB of payload, 64 to 1,024 publishes (64 x 64 KiB; 1 KiB messages
     // at 64 in flight were round-trip bound at ~1,600 msgs/s, a 4 GiB fill would take 45 minutes).
-    int inflight = (int) a.longValue("inflight", Math.max(64, Math.min(1024, (4 << 20) / size)), 1, 100_000);
-    String heap = LocalCluster.heap(a.string("heap", "256m"));
-    Path dir = Path.of(a.string("dir", "target/bench-capacity")).toAbsolutePath().normalize();
+    int inflight = between("--inflight", inflightOption != null ? inflightOption
+        : Math.max(64, Math.min(1024, (4 << 20) / size)), 1, 100_000);
+    String heap = LocalCluster.heap(heapOption);
+    Path dir = dirOption.toAbsolutePath().normalize();
     long payloadBytes = (long) (gib * (1L << 30));
     long msgs = Math.max(1, payloadBytes / size);
     long free = Files.getFileStore(dir.getParent() == null ? dir : Files.createDirectories(dir.getParent()))
         .getUsableSpace();
     long needed = (long) (payloadBytes * replicas * 1.3) + (1L << 30);
     if (free < needed) {
-      throw new Args.UsageException("--gib " + gib + " with " + replicas + " replicas needs about " + (needed >> 20)
+      throw new UsageException("--gib " + gib + " with " + replicas + " replicas needs about " + (needed >> 20)
           + " MiB of disk under " + dir + ", only " + (free >> 20) + " MiB are free");
     }
     DemoCommand.deleteTree(dir);
@@ -181,17 +202,17 @@ final class CapacityBench {
         app.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
       }
       failures = nodeFailures(cluster);
-      if (!a.flag("keep")) {
+      if (!keep) {
         cluster.stopAll(err);
       }
       LocalCluster.keepOnExit(killOnExit);
     }
     result.put("node_failures", failures);
     out.printf("bench capacity: %s%n", result.toPrettyString());
-    if (a.flag("json")) {
+    if (json) {
       out.println(result);
     }
-    if (!a.flag("keep")) {
+    if (!keep) {
       DemoCommand.deleteTree(dir);
     }
     return failures == 0 && result.path("lost").asLong() == 0 && !result.has("error") ? 0 : 1;

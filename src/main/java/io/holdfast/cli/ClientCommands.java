@@ -2,6 +2,7 @@ package io.holdfast.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -15,7 +16,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.Set;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 /**
  * The command-line client over a node's HTTP API: {@code stream add|info|ls|rm}, {@code pub},
@@ -57,6 +61,11 @@ final class ClientCommands {
       return call(method, path, body, java.util.Map.of());
     }
 
+    /** A call with a JSON body. */
+    JsonNode callJson(String method, String path, JsonNode body) throws IOException, InterruptedException, ServerError {
+      return call(method, path, JSON.writeValueAsBytes(body), java.util.Map.of());
+    }
+
     JsonNode call(String method, String path, byte[] body, java.util.Map<String, String> headers)
         throws IOException, InterruptedException, ServerError {
       HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server + path)).timeout(Duration.ofSeconds(30));
@@ -77,196 +86,369 @@ final class ClientCommands {
     }
   }
 
-  static String server(Args a) throws IOException {
-    String s = a.string("server", System.getenv("HOLDFAST_SERVER"));
-    if (s != null && !s.isBlank()) {
-      return s;
+  /**
+   * The options every client command takes, and what it does with them: finds its server, and
+   * turns a server's error answer into one line (the JSON body with {@code --json}) and exit 1.
+   */
+  abstract static class ClientCommand extends CliCommand {
+    @Option(names = "--server", paramLabel = "URL", description = "A node's HTTP address (default: $HOLDFAST_SERVER, "
+        + "else the first running node of --dir).")
+    String server;
+    @Option(names = "--dir", paramLabel = "DIR", description = "A local cluster's directory (default ${DEFAULT-VALUE}).")
+    Path dir = Path.of("run");
+    @Option(names = "--json", description = "Print the server's JSON answers.")
+    boolean json;
+
+    @Override
+    public final Integer call() throws Exception {
+      Client c = new Client(server());
+      try {
+        return call(c);
+      } catch (ServerError e) {
+        return fail(e, json, out(), err());
+      }
     }
-    Path dir = Path.of(a.string("dir", "run")).toAbsolutePath().normalize();
-    if (!Files.exists(dir.resolve("cluster.json"))) {
-      throw new Args.UsageException("no server: give --server URL, set HOLDFAST_SERVER, or start a cluster with "
-          + "'holdfast cluster start' (looked in " + dir + ")");
+
+    abstract int call(Client c) throws Exception;
+
+    String server() throws IOException {
+      String s = server != null ? server : System.getenv("HOLDFAST_SERVER");
+      if (s != null && !s.isBlank()) {
+        return s;
+      }
+      Path d = dir.toAbsolutePath().normalize();
+      if (!Files.exists(d.resolve("cluster.json"))) {
+        throw new UsageException("no server: give --server URL, set HOLDFAST_SERVER, or start a cluster with "
+            + "'holdfast cluster start' (looked in " + d + ")");
+      }
+      LocalCluster lc = LocalCluster.open(d);
+      return lc.nodes.stream().filter(n -> lc.pid(n.id()).isPresent()).findFirst().orElse(lc.nodes.get(0)).http();
     }
-    LocalCluster c = LocalCluster.open(dir);
-    return c.nodes.stream().filter(n -> c.pid(n.id()).isPresent()).findFirst().orElse(c.nodes.get(0)).http();
+  }
+
+  /** A stream's config as the HTTP API takes it: name, subjects (none: the server's default), replicas. */
+  static ObjectNode streamConfig(String name, int replicas, String... subjects) {
+    ObjectNode o = JSON.createObjectNode().put("name", name);
+    if (subjects.length > 0) {
+      ArrayNode list = o.putArray("subjects");
+      for (String s : subjects) {
+        list.add(s);
+      }
+    }
+    return o.put("replicas", replicas);
+  }
+
+  /** The {@code error.code} of an error answer's body, or "" if it is not one. */
+  static String errorCode(String body) {
+    try {
+      return JSON.readTree(body).path("error").path("code").asText("");
+    } catch (IOException e) {
+      return "";
+    }
   }
 
   static String encode(String s) {
     return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
   }
 
-  static int stream(String[] argv, PrintStream out, PrintStream err) throws Exception {
-    if (argv.length < 2) {
-      throw new Args.UsageException("stream needs an action: add, info, ls or rm");
+  @Command(name = "stream", description = "Create, change, inspect and delete streams.",
+      subcommands = {StreamAdd.class, StreamUpdate.class, StreamInfo.class, StreamLs.class, StreamRm.class,
+          StreamPurge.class, StreamRmMsg.class})
+  static final class Stream extends CliCommand {
+    @Override
+    public Integer call() {
+      throw new UsageException("stream needs an action: add, update, info, ls, rm, purge or rm-msg");
     }
-    Args a = Args.parse(argv, 2, Set.of("server", "dir", "subjects", "replicas", "max-msgs", "max-bytes", "max-age",
-        "max-msgs-per-subject", "max-msg-size", "max-consumers", "discard", "duplicate-window", "retention", "subject", "seq", "keep"),
-        Set.of("json", "discard-new-per-subject", "sealed", "deny-delete", "deny-purge", "allow-rollup",
-        "erase"));
-    Client c = new Client(server(a));
-    boolean json = a.flag("json");
-    try {
-      switch (argv[1]) {
-        case "add" -> {
-          String name = one(a, "stream add NAME");
-          ObjectNode body = JSON.createObjectNode().put("name", name);
-          body.putArray("subjects");
-          applyConfigFlags(a, body, name);
-          JsonNode info = c.call("POST", "/streams", body.toString().getBytes(StandardCharsets.UTF_8));
-          out.println(json ? info.toString() : "created " + describe(info));
-        }
-        case "update" -> {
-          String name = one(a, "stream update NAME [options]");
-          ObjectNode body = (ObjectNode) c.call("GET", "/streams/" + encode(name), null).get("config");
-          applyConfigFlags(a, body, name);
-          JsonNode info = c.call("PUT", "/streams/" + encode(name), body.toString().getBytes(StandardCharsets.UTF_8));
-          out.println(json ? info.toString() : "updated " + describe(info));
-        }
-        case "purge" -> {
-          String name = one(a, "stream purge NAME [--subject S] [--seq N] [--keep N]");
-          ObjectNode body = JSON.createObjectNode();
-          if (a.string("subject", null) != null) {
-            body.put("subject", a.string("subject", null));
-          }
-          body.put("seq", a.longValue("seq", 0, 0, Long.MAX_VALUE)).put("keep", a.longValue("keep", 0, 0, Long.MAX_VALUE));
-          JsonNode r = c.call("POST", "/streams/" + encode(name) + "/purge", body.toString().getBytes(StandardCharsets.UTF_8));
-          out.println(json ? r.toString() : "purged " + r.path("purged").asLong() + " messages from " + name);
-        }
-        case "rm-msg" -> {
-          if (a.positional().size() != 2) {
-            throw new Args.UsageException("usage: stream rm-msg NAME SEQ [--erase]");
-          }
-          long seq = parseSeq(a.positional().get(1));
-          boolean erase = a.flag("erase");
-          JsonNode r = c.call("DELETE", "/streams/" + encode(a.positional().get(0)) + "/messages/" + seq
-              + (erase ? "?erase=true" : ""), null);
-          out.println(json ? r.toString() : (erase ? "deleted and erased message " : "deleted message ") + seq + " of "
-              + a.positional().get(0));
-        }
-        case "info" -> {
-          JsonNode info = c.call("GET", "/streams/" + encode(one(a, "stream info NAME")), null);
-          out.println(json ? info.toString() : describe(info));
-        }
-        case "ls" -> {
-          String filter = a.string("subject", null);
-          JsonNode list = c.call("GET", "/streams" + (filter == null ? "" : "?subject=" + encode(filter)), null);
-          if (json) {
-            out.println(list);
-          } else if (list.path("streams").isEmpty()) {
-            out.println("no streams");
-          } else {
-            list.path("streams").forEach(i -> out.println(describe(i)));
-          }
-        }
-        case "rm" -> {
-          String name = one(a, "stream rm NAME");
-          JsonNode r = c.call("DELETE", "/streams/" + encode(name), null);
-          out.println(json ? r.toString() : "deleted stream " + name);
-        }
-        default -> throw new Args.UsageException("unknown stream action '" + argv[1]
-            + "' (expected: add, update, info, ls, rm, purge, rm-msg)");
+  }
+
+  /** Stream options as flags: the JSON field names with '-' for '_'; only the given ones change a config. */
+  static final class StreamConfigOptions {
+    @Option(names = "--subjects", paramLabel = "LIST",
+        description = "Subjects the stream takes, comma-separated: 'a.>,b.*' (default NAME.>).")
+    String subjects;
+    @Option(names = "--replicas", paramLabel = "1|3|5", description = "Replicas (default 1).")
+    Integer replicas;
+    @Option(names = "--max-msgs", paramLabel = "N", description = "Most messages kept (-1: no limit).")
+    Long maxMsgs;
+    @Option(names = "--max-bytes", paramLabel = "N", description = "Most bytes kept (-1: no limit).")
+    Long maxBytes;
+    @Option(names = "--max-age", paramLabel = "DURATION", description = "Oldest message kept, e.g. 1h.")
+    String maxAge;
+    @Option(names = "--max-msgs-per-subject", paramLabel = "N", description = "Most messages kept per subject.")
+    Long maxMsgsPerSubject;
+    @Option(names = "--max-msg-size", paramLabel = "N", description = "Largest message accepted, in bytes.")
+    Long maxMsgSize;
+    @Option(names = "--max-consumers", paramLabel = "N", description = "Most consumers.")
+    Long maxConsumers;
+    @Option(names = "--discard", paramLabel = "old|new", description = "At a limit, drop old messages or refuse new ones.")
+    String discard;
+    @Option(names = "--discard-new-per-subject", description = "Refuse new messages at the per-subject limit.")
+    boolean discardNewPerSubject;
+    @Option(names = "--duplicate-window", paramLabel = "DURATION", description = "How long message ids are remembered, e.g. 2m.")
+    String duplicateWindow;
+    @Option(names = "--retention", paramLabel = "limits|interest|workqueue", description = "Retention policy.")
+    String retention;
+    @Option(names = "--sealed", description = "No more writes or deletes.")
+    boolean sealed;
+    @Option(names = "--deny-delete", description = "Messages cannot be deleted.")
+    boolean denyDelete;
+    @Option(names = "--deny-purge", description = "The stream cannot be purged.")
+    boolean denyPurge;
+    @Option(names = "--allow-rollup", description = "Publishes may roll up a subject or the stream.")
+    boolean allowRollup;
+
+    void applyTo(ObjectNode body, String name) {
+      if (subjects != null || body.path("subjects").isEmpty()) {
+        var list = body.putArray("subjects");
+        Arrays.stream((subjects != null ? subjects : name + ".>").split(",")).map(String::trim)
+            .filter(x -> !x.isEmpty()).forEach(list::add);
       }
+      if (replicas != null || !body.has("replicas")) {
+        body.put("replicas", CliCommand.between("--replicas", replicas != null ? replicas : 1, 1, 5));
+      }
+      putLimit(body, "--max-msgs", maxMsgs);
+      putLimit(body, "--max-bytes", maxBytes);
+      putLimit(body, "--max-msgs-per-subject", maxMsgsPerSubject);
+      putLimit(body, "--max-msg-size", maxMsgSize);
+      putLimit(body, "--max-consumers", maxConsumers);
+      putText(body, "--max-age", maxAge);
+      putText(body, "--duplicate-window", duplicateWindow);
+      putText(body, "--discard", discard);
+      putText(body, "--retention", retention);
+      putFlag(body, "--discard-new-per-subject", discardNewPerSubject);
+      putFlag(body, "--sealed", sealed);
+      putFlag(body, "--deny-delete", denyDelete);
+      putFlag(body, "--deny-purge", denyPurge);
+      putFlag(body, "--allow-rollup", allowRollup);
+    }
+
+    private static String field(String option) {
+      return option.substring(2).replace('-', '_');
+    }
+
+    private static void putLimit(ObjectNode body, String option, Long value) {
+      if (value != null) {
+        body.put(field(option), CliCommand.between(option, value, -1, Long.MAX_VALUE));
+      }
+    }
+
+    private static void putText(ObjectNode body, String option, String value) {
+      if (value != null) {
+        body.put(field(option), value);
+      }
+    }
+
+    private static void putFlag(ObjectNode body, String option, boolean value) {
+      if (value) {
+        body.put(field(option), true);
+      }
+    }
+  }
+
+  @Command(name = "add", sortOptions = false, description = "Create a stream.")
+  static final class StreamAdd extends ClientCommand {
+    @Parameters(paramLabel = "NAME", description = "The stream's name.")
+    String name;
+    @Mixin
+    StreamConfigOptions config;
+
+    @Override
+    int call(Client c) throws Exception {
+      ObjectNode body = JSON.createObjectNode().put("name", name);
+      body.putArray("subjects");
+      config.applyTo(body, name);
+      JsonNode info = c.call("POST", "/streams", bytes(body));
+      out().println(json ? info.toString() : "created " + describe(info));
       return 0;
-    } catch (ServerError e) {
-      return fail(e, json, out, err);
     }
   }
 
-  /** Stream options as flags: the JSON field names with '-' for '_'; only the given ones change {@code body}. */
-  private static void applyConfigFlags(Args a, ObjectNode body, String name) {
-    if (a.string("subjects", null) != null || body.path("subjects").isEmpty()) {
-      var subjects = body.putArray("subjects");
-      Arrays.stream(a.string("subjects", name + ".>").split(",")).map(String::trim).filter(x -> !x.isEmpty())
-          .forEach(subjects::add);
-    }
-    if (a.string("replicas", null) != null || !body.has("replicas")) {
-      body.put("replicas", (int) a.longValue("replicas", 1, 1, 5));
-    }
-    for (String f : new String[] {"max-msgs", "max-bytes", "max-msgs-per-subject", "max-msg-size", "max-consumers"}) {
-      if (a.string(f, null) != null) {
-        body.put(f.replace('-', '_'), a.longValue(f, -1, -1, Long.MAX_VALUE));
-      }
-    }
-    for (String f : new String[] {"max-age", "duplicate-window", "discard", "retention"}) {
-      if (a.string(f, null) != null) {
-        body.put(f.replace('-', '_'), a.string(f, null));
-      }
-    }
-    for (String f : new String[] {"discard-new-per-subject", "sealed", "deny-delete", "deny-purge", "allow-rollup"}) {
-      if (a.flag(f)) {
-        body.put(f.replace('-', '_'), true);
-      }
-    }
-  }
+  @Command(name = "update", sortOptions = false, description = "Change a stream's configuration: only the options given.")
+  static final class StreamUpdate extends ClientCommand {
+    @Parameters(paramLabel = "NAME", description = "The stream's name.")
+    String name;
+    @Mixin
+    StreamConfigOptions config;
 
-  private static long parseSeq(String s) {
-    try {
-      return Long.parseLong(s);
-    } catch (NumberFormatException e) {
-      throw new Args.UsageException("SEQ must be a number, got '" + s + "'");
-    }
-  }
-
-  static int pub(String[] argv, PrintStream out, PrintStream err) throws Exception {
-    Args a = Args.parse(argv, 1, Set.of("server", "dir", "count", "msg-id", "expected-stream", "expected-last-seq",
-        "expected-last-subject-seq", "expected-last-msg-id", "rollup"), Set.of("json"));
-    if (a.positional().size() != 2) {
-      throw new Args.UsageException("pub needs SUBJECT DATA ({n} in DATA becomes the message number with --count)");
-    }
-    Client c = new Client(server(a));
-    String subject = a.positional().get(0);
-    long count = a.longValue("count", 1, 1, 100_000_000);
-    try {
-      for (long i = 1; i <= count; i++) {
-        String data = a.positional().get(1).replace("{n}", Long.toString(i));
-        java.util.Map<String, String> headers = new java.util.TreeMap<>();
-        for (String option : new String[] {"msg-id", "expected-stream", "expected-last-seq", "expected-last-subject-seq",
-            "expected-last-msg-id", "rollup"}) {
-          String v = a.string(option, null);
-          if (v != null) {
-            String header = "Holdfast-" + Arrays.stream(option.split("-"))
-                .map(w -> Character.toUpperCase(w.charAt(0)) + w.substring(1)).reduce((x, y) -> x + "-" + y).orElseThrow();
-            headers.put(header, v.replace("{n}", Long.toString(i)));
-          }
-        }
-        JsonNode ack = c.call("POST", "/pub/" + encode(subject), data.getBytes(StandardCharsets.UTF_8), headers);
-        out.println(ack);
-      }
+    @Override
+    int call(Client c) throws Exception {
+      ObjectNode body = (ObjectNode) c.call("GET", "/streams/" + encode(name), null).get("config");
+      config.applyTo(body, name);
+      JsonNode info = c.call("PUT", "/streams/" + encode(name), bytes(body));
+      out().println(json ? info.toString() : "updated " + describe(info));
       return 0;
-    } catch (ServerError e) {
-      return fail(e, a.flag("json"), out, err);
     }
   }
 
-  static int get(String[] argv, PrintStream out, PrintStream err) throws Exception {
-    Args a = Args.parse(argv, 1, Set.of("server", "dir", "last-for"), Set.of("json"));
-    String lastFor = a.string("last-for", null);
-    if (a.positional().size() != (lastFor == null ? 2 : 1)) {
-      throw new Args.UsageException("get needs STREAM SEQ, or STREAM --last-for SUBJECT");
+  @Command(name = "info", description = "A stream's configuration, state and placement.")
+  static final class StreamInfo extends ClientCommand {
+    @Parameters(paramLabel = "NAME", description = "The stream's name.")
+    String name;
+
+    @Override
+    int call(Client c) throws Exception {
+      JsonNode info = c.call("GET", "/streams/" + encode(name), null);
+      out().println(json ? info.toString() : describe(info));
+      return 0;
     }
-    String path = "/streams/" + encode(a.positional().get(0)) + (lastFor == null
-        ? "/messages/" + parseSeq(a.positional().get(1)) : "/last/" + encode(lastFor));
-    Client c = new Client(server(a));
-    try {
-      JsonNode m = c.call("GET", path, null);
-      if (a.flag("json")) {
-        out.println(m);
+  }
+
+  @Command(name = "ls", description = "Every stream, or those that take a subject.")
+  static final class StreamLs extends ClientCommand {
+    @Option(names = "--subject", paramLabel = "FILTER", description = "Only streams whose subjects overlap this one.")
+    String filter;
+
+    @Override
+    int call(Client c) throws Exception {
+      JsonNode list = c.call("GET", "/streams" + (filter == null ? "" : "?subject=" + encode(filter)), null);
+      if (json) {
+        out().println(list);
+      } else if (list.path("streams").isEmpty()) {
+        out().println("no streams");
       } else {
-        out.println(m.get("stream").asText() + " #" + m.get("seq").asLong() + "  " + m.get("subject").asText() + "  "
-            + m.get("time").asText() + (m.get("encoding").asText().equals("base64") ? "  (base64)" : ""));
-        out.println(m.get("data").asText());
+        list.path("streams").forEach(i -> out().println(describe(i)));
       }
       return 0;
-    } catch (ServerError e) {
-      return fail(e, a.flag("json"), out, err);
     }
   }
 
-  private static String one(Args a, String usage) {
-    if (a.positional().size() != 1) {
-      throw new Args.UsageException("usage: " + usage);
+  @Command(name = "rm", description = "Delete a stream and its consumers.")
+  static final class StreamRm extends ClientCommand {
+    @Parameters(paramLabel = "NAME", description = "The stream's name.")
+    String name;
+
+    @Override
+    int call(Client c) throws Exception {
+      JsonNode r = c.call("DELETE", "/streams/" + encode(name), null);
+      out().println(json ? r.toString() : "deleted stream " + name);
+      return 0;
     }
-    return a.positional().get(0);
+  }
+
+  @Command(name = "purge", sortOptions = false, description = "Delete messages: all, of a subject, below a sequence, or all but the last N.")
+  static final class StreamPurge extends ClientCommand {
+    @Parameters(paramLabel = "NAME", description = "The stream's name.")
+    String name;
+    @Option(names = "--subject", paramLabel = "S", description = "Only messages of this subject (wildcards allowed).")
+    String subject;
+    @Option(names = "--seq", paramLabel = "N", description = "Only messages below this sequence.")
+    long seq;
+    @Option(names = "--keep", paramLabel = "N", description = "Keep the last N.")
+    long keep;
+
+    @Override
+    int call(Client c) throws Exception {
+      ObjectNode body = JSON.createObjectNode();
+      if (subject != null) {
+        body.put("subject", subject);
+      }
+      body.put("seq", between("--seq", seq, 0, Long.MAX_VALUE)).put("keep", between("--keep", keep, 0, Long.MAX_VALUE));
+      JsonNode r = c.call("POST", "/streams/" + encode(name) + "/purge", bytes(body));
+      out().println(json ? r.toString() : "purged " + r.path("purged").asLong() + " messages from " + name);
+      return 0;
+    }
+  }
+
+  @Command(name = "rm-msg", description = "Delete one message (with --erase, overwrite its bytes too).")
+  static final class StreamRmMsg extends ClientCommand {
+    @Parameters(index = "0", paramLabel = "NAME", description = "The stream's name.")
+    String name;
+    @Parameters(index = "1", paramLabel = "SEQ", description = "The message's sequence.")
+    long seq;
+    @Option(names = "--erase", description = "Overwrite the message's bytes on disk.")
+    boolean erase;
+
+    @Override
+    int call(Client c) throws Exception {
+      JsonNode r = c.call("DELETE", "/streams/" + encode(name) + "/messages/" + seq + (erase ? "?erase=true" : ""), null);
+      out().println(json ? r.toString() : (erase ? "deleted and erased message " : "deleted message ") + seq + " of " + name);
+      return 0;
+    }
+  }
+
+  @Command(name = "pub", sortOptions = false, description = {"Publish; prints each ack {\"stream\":S,\"seq\":N,\"duplicate\":false}.",
+      "{n} in DATA (and in header options) becomes the message number with --count."})
+  static final class Pub extends ClientCommand {
+    /** Options sent as headers: Holdfast-Msg-Id and so on. */
+    private static final String[] HEADER_OPTIONS = {"--msg-id", "--expected-stream", "--expected-last-seq",
+        "--expected-last-subject-seq", "--expected-last-msg-id", "--rollup"};
+
+    @Parameters(index = "0", paramLabel = "SUBJECT", description = "The subject.")
+    String subject;
+    @Parameters(index = "1", paramLabel = "DATA", description = "The payload (UTF-8).")
+    String data;
+    @Option(names = "--count", paramLabel = "N", description = "Publish N messages (default ${DEFAULT-VALUE}).")
+    long count = 1;
+    @Option(names = "--msg-id", paramLabel = "ID", description = "Message id, for de-duplication.")
+    String msgId;
+    @Option(names = "--expected-stream", paramLabel = "S", description = "Refused unless the subject is in stream S.")
+    String expectedStream;
+    @Option(names = "--expected-last-seq", paramLabel = "N", description = "Refused unless the stream's last sequence is N.")
+    String expectedLastSeq;
+    @Option(names = "--expected-last-subject-seq", paramLabel = "N",
+        description = "Refused unless the subject's last sequence is N.")
+    String expectedLastSubjectSeq;
+    @Option(names = "--expected-last-msg-id", paramLabel = "ID", description = "Refused unless the last message id is ID.")
+    String expectedLastMsgId;
+    @Option(names = "--rollup", paramLabel = "sub|all", description = "Replace the subject's (or stream's) messages.")
+    String rollup;
+
+    @Override
+    int call(Client c) throws Exception {
+      between("--count", count, 1, 100_000_000);
+      String[] values = {msgId, expectedStream, expectedLastSeq, expectedLastSubjectSeq, expectedLastMsgId, rollup};
+      for (long i = 1; i <= count; i++) {
+        String n = Long.toString(i);
+        java.util.Map<String, String> headers = new java.util.TreeMap<>();
+        for (int h = 0; h < HEADER_OPTIONS.length; h++) {
+          if (values[h] != null) {
+            headers.put(header(HEADER_OPTIONS[h]), values[h].replace("{n}", n));
+          }
+        }
+        JsonNode ack = c.call("POST", "/pub/" + encode(subject), data.replace("{n}", n).getBytes(StandardCharsets.UTF_8),
+            headers);
+        out().println(ack);
+      }
+      return 0;
+    }
+
+    /** --msg-id: Holdfast-Msg-Id. */
+    private static String header(String option) {
+      return "Holdfast-" + Arrays.stream(option.substring(2).split("-"))
+          .map(w -> Character.toUpperCase(w.charAt(0)) + w.substring(1)).reduce((x, y) -> x + "-" + y).orElseThrow();
+    }
+  }
+
+  @Command(name = "get", description = {"One message, by sequence or the last of a subject.",
+      "--json prints {\"stream\",\"seq\",\"subject\",\"data\",...}."})
+  static final class Get extends ClientCommand {
+    @Parameters(index = "0", paramLabel = "STREAM", description = "The stream.")
+    String stream;
+    @Parameters(index = "1", arity = "0..1", paramLabel = "SEQ", description = "The message's sequence.")
+    Long seq;
+    @Option(names = "--last-for", paramLabel = "SUBJECT", description = "The last message of this subject instead.")
+    String lastFor;
+
+    @Override
+    int call(Client c) throws Exception {
+      if ((seq == null) == (lastFor == null)) {
+        throw new UsageException("get needs STREAM SEQ, or STREAM --last-for SUBJECT");
+      }
+      String path = "/streams/" + encode(stream) + (lastFor == null ? "/messages/" + seq : "/last/" + encode(lastFor));
+      JsonNode m = c.call("GET", path, null);
+      if (json) {
+        out().println(m);
+      } else {
+        out().println(m.get("stream").asText() + " #" + m.get("seq").asLong() + "  " + m.get("subject").asText() + "  "
+            + m.get("time").asText() + (m.get("encoding").asText().equals("base64") ? "  (base64)" : ""));
+        out().println(m.get("data").asText());
+      }
+      return 0;
+    }
+  }
+
+  private static byte[] bytes(JsonNode body) {
+    return body.toString().getBytes(StandardCharsets.UTF_8);
   }
 
   private static String describe(JsonNode info) {

@@ -9,7 +9,6 @@ import io.holdfast.stream.ConsumerConfig;
 import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,14 +16,14 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.stream.javadsl.Sink;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code holdfast bench consume}: fills a stream with {@code --msgs} messages of {@code --size}
@@ -34,33 +33,49 @@ import org.apache.pekko.stream.javadsl.Sink;
  * ActorSystems in this JVM on 127.0.0.1 (real files under ./target) and measures the raw fsync
  * rate of the same disk as the baseline: a fetch and each batch of acks is one commit.
  */
-final class ConsumeBench {
+@Command(name = "consume", sortOptions = false,
+    description = "Fill a stream, then drain it through a consumer Source (or HTTP pulls with --server).")
+final class ConsumeBench extends CliCommand {
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  private ConsumeBench() {}
+  @Option(names = "--replicas", paramLabel = "1|3", description = "Replicas of the stream (default ${DEFAULT-VALUE}).")
+  int replicas = 3;
+  @Option(names = "--msgs", paramLabel = "N", description = "Messages to fill and drain (default ${DEFAULT-VALUE}).")
+  long msgs = 100_000;
+  @Option(names = "--size", paramLabel = "B", description = "Payload bytes per message (default ${DEFAULT-VALUE}).")
+  int size = 1024;
+  @Option(names = "--ack", paramLabel = "explicit|none", description = "Ack each message or not (default ${DEFAULT-VALUE}).")
+  String ack = "explicit";
+  @Option(names = "--batch", paramLabel = "N", description = "Messages per HTTP pull (default ${DEFAULT-VALUE}).")
+  int batch = 256;
+  @Option(names = "--server", paramLabel = "URL", description = "Consume over a node's HTTP API instead of in-process nodes.")
+  String server;
+  @Option(names = "--dir", paramLabel = "DIR", description = "Where the in-process nodes keep their data (default ${DEFAULT-VALUE}).")
+  Path parent = Path.of("target");
+  @Option(names = "--json", description = "Also print one JSON object as the last line.")
+  boolean json;
 
-  static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
-    Args a = Args.parse(argv, 2, Set.of("replicas", "size", "msgs", "ack", "server", "dir", "batch"), Set.of("json"));
-    int replicas = (int) a.longValue("replicas", 3, 1, 5);
-    int size = (int) a.longValue("size", 1024, 0, 128 << 10);
-    long msgs = a.longValue("msgs", 100_000, 1, 100_000_000);
-    int batch = (int) a.longValue("batch", 256, 1, 1000);
-    String ack = a.string("ack", "explicit");
+  @Override
+  public Integer call() throws Exception {
+    PrintStream out = out();
+    PrintStream err = err();
+    between("--replicas", replicas, 1, 5);
+    between("--size", size, 0, 128 << 10);
+    between("--msgs", msgs, 1, 100_000_000);
+    between("--batch", batch, 1, 1000);
     if (!ack.equals("explicit") && !ack.equals("none")) {
-      throw new Args.UsageException("--ack must be explicit or none, got '" + ack + "'");
+      throw new UsageException("--ack must be explicit or none, got '" + ack + "'");
     }
     Map<String, Object> r = new LinkedHashMap<>();
     r.put("msgs", msgs);
     r.put("size", size);
     r.put("ack", ack);
     r.put("replicas", replicas);
-    String server = a.string("server", null);
     if (server != null) {
       overHttp(new ClientCommands.Client(server), replicas, size, msgs, batch, ack, r, err);
       r.put("server", server);
       r.put("raw_fsync_per_s", null);
     } else {
-      Path parent = Path.of(a.string("dir", "target"));
       Files.createDirectories(parent);
       Path base = Files.createTempDirectory(parent, "holdfast-bench-consume-");
       try {
@@ -75,7 +90,7 @@ final class ConsumeBench {
     }
     out.printf("bench consume: %d messages of %d bytes, %d replicas, ack %s: %s consumed/s (%s MB/s), filled at %s/s%n",
         msgs, size, replicas, ack, r.get("consumed_per_s"), r.get("mb_per_s"), r.get("fill_per_s"));
-    if (a.flag("json")) {
+    if (json) {
       out.println(JSON.writeValueAsString(r));
     }
     return 0;
@@ -190,8 +205,7 @@ final class ConsumeBench {
       Map<String, Object> r, PrintStream err) throws Exception {
     String stream = "bench-consume-" + System.currentTimeMillis();
     try {
-      c.call("POST", "/streams", ("{\"name\":\"" + stream + "\",\"replicas\":" + replicas + "}")
-          .getBytes(StandardCharsets.UTF_8));
+      c.callJson("POST", "/streams", ClientCommands.streamConfig(stream, replicas));
       java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder()
           .version(java.net.http.HttpClient.Version.HTTP_1_1).build();
       err.printf("bench consume: filling stream %s with %d messages over HTTP ...%n", stream, msgs);
@@ -216,8 +230,8 @@ final class ConsumeBench {
       if (failed.get() > 0) {
         throw new IllegalStateException(failed.get() + " publishes failed while filling");
       }
-      c.call("POST", "/streams/" + stream + "/consumers", ("{\"name\":\"drain\",\"ack_policy\":\"" + ack
-          + "\",\"max_ack_pending\":-1}").getBytes(StandardCharsets.UTF_8));
+      c.callJson("POST", "/streams/" + stream + "/consumers",
+          JSON.createObjectNode().put("name", "drain").put("ack_policy", ack).put("max_ack_pending", -1));
       err.printf("bench consume: draining with HTTP pulls of %d, ack %s ...%n", batch, ack);
       start = System.nanoTime();
       long got = 0;

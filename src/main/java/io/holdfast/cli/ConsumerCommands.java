@@ -3,9 +3,13 @@ package io.holdfast.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.util.Set;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 /**
  * {@code consumer add|info|ls|rm} and {@code sub}, over a node's HTTP API (like
@@ -18,102 +22,195 @@ final class ConsumerCommands {
 
   private ConsumerCommands() {}
 
-  static int consumer(String[] argv, PrintStream out, PrintStream err) throws Exception {
-    if (argv.length < 2) {
-      throw new Args.UsageException("consumer needs an action: add, info, ls or rm");
+  @Command(name = "consumer", description = "Create, inspect and delete consumers.",
+      subcommands = {Add.class, Info.class, Ls.class, Rm.class})
+  static final class Consumer extends CliCommand {
+    @Override
+    public Integer call() {
+      throw new UsageException("consumer needs an action: add, info, ls or rm");
     }
-    Args a = Args.parse(argv, 2, Set.of("server", "dir", "deliver", "ack", "ack-wait", "max-deliver", "filter",
-        "max-ack-pending", "backoff", "replay", "inactive-threshold"), Set.of("json", "ephemeral"));
-    ClientCommands.Client c = new ClientCommands.Client(ClientCommands.server(a));
-    boolean json = a.flag("json");
-    try {
-      switch (argv[1]) {
-        case "add" -> {
-          if (a.positional().size() != 2) {
-            throw new Args.UsageException("usage: consumer add STREAM NAME [--deliver all|last|new|last_per_subject|"
-                + "seq:N|time:ISO] [--ack explicit|all|none] [--ack-wait 30s] [--max-deliver N] [--filter SUBJ]...");
-          }
-          JsonNode info = c.call("POST", "/streams/" + ClientCommands.encode(a.positional().get(0)) + "/consumers",
-              config(a, a.positional().get(1)).toString().getBytes(StandardCharsets.UTF_8));
-          out.println(json ? info.toString() : describe(info));
+  }
+
+  /** Where a consumer starts and what it selects: {@code consumer add} and {@code sub} both take them. */
+  static final class DeliveryOptions {
+    @Option(names = "--deliver", paramLabel = "all|last|new|last_per_subject|seq:N|time:ISO",
+        description = "Where delivery starts (default ${DEFAULT-VALUE}).")
+    String deliver = "all";
+    @Option(names = "--filter", paramLabel = "SUBJ", description = "Only these subjects (repeatable).")
+    List<String> filters = new ArrayList<>();
+
+    /** The JSON config these describe (the server checks it and names what is wrong). */
+    ObjectNode config(String name) {
+      ObjectNode o = JSON.createObjectNode();
+      if (name != null) {
+        o.put("name", name);
+      }
+      if (deliver.startsWith("seq:")) {
+        o.put("deliver_policy", "by_start_sequence");
+        try {
+          o.put("opt_start_seq", Long.parseLong(deliver.substring(4)));
+        } catch (NumberFormatException e) {
+          throw new UsageException("--deliver seq:N needs a number, got '" + deliver + "'");
         }
-        case "info" -> {
-          if (a.positional().size() != 2) {
-            throw new Args.UsageException("usage: consumer info STREAM NAME");
-          }
-          JsonNode info = c.call("GET", path(a.positional().get(0), a.positional().get(1)), null);
-          out.println(json ? info.toString() : describe(info));
-        }
-        case "ls" -> {
-          if (a.positional().size() != 1) {
-            throw new Args.UsageException("usage: consumer ls STREAM");
-          }
-          JsonNode list = c.call("GET", "/streams/" + ClientCommands.encode(a.positional().get(0)) + "/consumers", null);
-          if (json) {
-            out.println(list);
-          } else {
-            list.path("consumers").forEach(i -> out.println(describe(i)));
-          }
-        }
-        case "rm" -> {
-          if (a.positional().size() != 2) {
-            throw new Args.UsageException("usage: consumer rm STREAM NAME");
-          }
-          JsonNode r = c.call("DELETE", path(a.positional().get(0), a.positional().get(1)), null);
-          out.println(json ? r.toString() : "deleted consumer " + a.positional().get(1));
-        }
-        default -> throw new Args.UsageException("unknown consumer action '" + argv[1]
-            + "' (expected: add, info, ls, rm)");
+      } else if (deliver.startsWith("time:")) {
+        o.put("deliver_policy", "by_start_time").put("opt_start_time", deliver.substring(5));
+      } else {
+        o.put("deliver_policy", deliver);
+      }
+      filters.forEach(o.withArray("filter_subjects")::add);
+      return o;
+    }
+  }
+
+  @Command(name = "add", sortOptions = false, description = "Create a consumer (durable unless --ephemeral).")
+  static final class Add extends ClientCommands.ClientCommand {
+    @Parameters(index = "0", paramLabel = "STREAM", description = "The stream.")
+    String stream;
+    @Parameters(index = "1", paramLabel = "NAME", description = "The consumer's name.")
+    String name;
+    @Mixin
+    DeliveryOptions delivery;
+    @Option(names = "--ack", paramLabel = "explicit|all|none", description = "Ack policy (default ${DEFAULT-VALUE}).")
+    String ack = "explicit";
+    @Option(names = "--ack-wait", paramLabel = "DURATION", description = "Redeliver what is not acked within this, e.g. 30s.")
+    String ackWait;
+    @Option(names = "--max-deliver", paramLabel = "N", description = "Deliveries of one message at most (-1: no limit).")
+    Long maxDeliver;
+    @Option(names = "--max-ack-pending", paramLabel = "N", description = "Unacked messages at most (-1: no limit).")
+    Long maxAckPending;
+    @Option(names = "--backoff", paramLabel = "DURATION", split = ",",
+        description = "Redelivery delays, in turn, comma-separated or repeated: 1s,5s.")
+    List<String> backoff = new ArrayList<>();
+    @Option(names = "--replay", paramLabel = "instant|original", description = "Replay policy.")
+    String replay;
+    @Option(names = "--ephemeral", description = "Not durable: gone after --inactive-threshold without pulls.")
+    boolean ephemeral;
+    @Option(names = "--inactive-threshold", paramLabel = "DURATION", description = "With --ephemeral, e.g. 5s.")
+    String inactiveThreshold;
+
+    @Override
+    int call(ClientCommands.Client c) throws Exception {
+      ObjectNode o = delivery.config(name);
+      if (ephemeral) {
+        o.put("durable", false);
+      }
+      o.put("ack_policy", ack);
+      putIf(o, "ack_wait", ackWait);
+      putIf(o, "replay_policy", replay);
+      putIf(o, "inactive_threshold", inactiveThreshold);
+      if (maxDeliver != null) {
+        o.put("max_deliver", between("--max-deliver", maxDeliver, -1, Long.MAX_VALUE));
+      }
+      if (maxAckPending != null) {
+        o.put("max_ack_pending", between("--max-ack-pending", maxAckPending, -1, Long.MAX_VALUE));
+      }
+      backoff.stream().map(String::trim).forEach(o.withArray("backoff")::add);
+      JsonNode info = c.call("POST", "/streams/" + ClientCommands.encode(stream) + "/consumers",
+          o.toString().getBytes(StandardCharsets.UTF_8));
+      out().println(json ? info.toString() : describe(info));
+      return 0;
+    }
+  }
+
+  @Command(name = "info", description = "A consumer's configuration and progress.")
+  static final class Info extends ClientCommands.ClientCommand {
+    @Parameters(index = "0", paramLabel = "STREAM", description = "The stream.")
+    String stream;
+    @Parameters(index = "1", paramLabel = "NAME", description = "The consumer's name.")
+    String name;
+
+    @Override
+    int call(ClientCommands.Client c) throws Exception {
+      JsonNode info = c.call("GET", path(stream, name), null);
+      out().println(json ? info.toString() : describe(info));
+      return 0;
+    }
+  }
+
+  @Command(name = "ls", description = "A stream's consumers.")
+  static final class Ls extends ClientCommands.ClientCommand {
+    @Parameters(paramLabel = "STREAM", description = "The stream.")
+    String stream;
+
+    @Override
+    int call(ClientCommands.Client c) throws Exception {
+      JsonNode list = c.call("GET", "/streams/" + ClientCommands.encode(stream) + "/consumers", null);
+      if (json) {
+        out().println(list);
+      } else {
+        list.path("consumers").forEach(i -> out().println(describe(i)));
       }
       return 0;
-    } catch (ClientCommands.ServerError e) {
-      return ClientCommands.fail(e, json, out, err);
+    }
+  }
+
+  @Command(name = "rm", description = "Delete a consumer.")
+  static final class Rm extends ClientCommands.ClientCommand {
+    @Parameters(index = "0", paramLabel = "STREAM", description = "The stream.")
+    String stream;
+    @Parameters(index = "1", paramLabel = "NAME", description = "The consumer's name.")
+    String name;
+
+    @Override
+    int call(ClientCommands.Client c) throws Exception {
+      JsonNode r = c.call("DELETE", path(stream, name), null);
+      out().println(json ? r.toString() : "deleted consumer " + name);
+      return 0;
+    }
+  }
+
+  @Command(name = "sub", sortOptions = false, description = {"Pull and print messages, one line each.",
+      "--json prints {\"stream\",\"seq\",\"consumer_seq\",\"delivered\",\"subject\",\"data\"}. Without --consumer,",
+      "an ephemeral consumer of its own (--deliver and --filter as for consumer add)."})
+  static final class Sub extends ClientCommands.ClientCommand {
+    @Parameters(paramLabel = "STREAM", description = "The stream.")
+    String stream;
+    @Option(names = "--consumer", paramLabel = "NAME", description = "Pull from this consumer.")
+    String consumer;
+    @Option(names = "--count", paramLabel = "N", description = "Stop after N messages (default: never).")
+    long count = Long.MAX_VALUE;
+    @Option(names = "--ack", description = "Ack each message after printing it.")
+    boolean ack;
+    @Mixin
+    DeliveryOptions delivery;
+
+    @Override
+    int call(ClientCommands.Client c) throws Exception {
+      between("--count", count, 1, Long.MAX_VALUE);
+      String from = consumer;
+      if (from == null) {
+        // No consumer named: an ephemeral one of its own, gone 30 s after this command stops pulling.
+        ObjectNode cfg = delivery.config(null).put("ack_policy", "explicit").put("durable", false)
+            .put("inactive_threshold", "30s");
+        from = c.call("POST", "/streams/" + ClientCommands.encode(stream) + "/consumers",
+            cfg.toString().getBytes(StandardCharsets.UTF_8)).path("name").asText();
+      }
+      String next = path(stream, from) + "/next";
+      for (long seen = 0; seen < count; ) {
+        int batch = (int) Math.min(100, count - seen);
+        JsonNode r = c.call("POST", next + "?batch=" + batch + "&wait=5s", null);
+        for (JsonNode m : r.path("messages")) {
+          ObjectNode line = JSON.createObjectNode().put("stream", m.path("stream").asText()).put("seq", m.path("seq").asLong())
+              .put("consumer_seq", m.path("consumer_seq").asLong()).put("delivered", m.path("delivered").asLong())
+              .put("subject", m.path("subject").asText()).put("data", m.path("data").asText());
+          if (m.path("encoding").asText().equals("base64")) {
+            line.put("encoding", "base64");
+          }
+          out().println(json ? line.toString() : "[#" + line.get("seq").asLong() + "] " + line.get("subject").asText() + ": "
+              + line.get("data").asText());
+          if (ack) {
+            c.call("POST", "/ack/" + m.path("ack_token").asText(), null);
+          }
+          seen++;
+        }
+        out().flush();
+      }
+      return 0;
     }
   }
 
   private static String path(String stream, String consumer) {
     return "/streams/" + ClientCommands.encode(stream) + "/consumers/" + ClientCommands.encode(consumer);
-  }
-
-  /** The JSON config the flags describe (the server checks it and names what is wrong). */
-  static ObjectNode config(Args a, String name) {
-    ObjectNode o = JSON.createObjectNode();
-    if (name != null) {
-      o.put("name", name);
-    }
-    if (a.flag("ephemeral")) {
-      o.put("durable", false);
-    }
-    String deliver = a.string("deliver", "all");
-    if (deliver.startsWith("seq:")) {
-      o.put("deliver_policy", "by_start_sequence");
-      try {
-        o.put("opt_start_seq", Long.parseLong(deliver.substring(4)));
-      } catch (NumberFormatException e) {
-        throw new Args.UsageException("--deliver seq:N needs a number, got '" + deliver + "'");
-      }
-    } else if (deliver.startsWith("time:")) {
-      o.put("deliver_policy", "by_start_time").put("opt_start_time", deliver.substring(5));
-    } else {
-      o.put("deliver_policy", deliver);
-    }
-    o.put("ack_policy", a.string("ack", "explicit"));
-    putIf(o, "ack_wait", a.string("ack-wait", null));
-    putIf(o, "replay_policy", a.string("replay", null));
-    putIf(o, "inactive_threshold", a.string("inactive-threshold", null));
-    if (a.string("max-deliver", null) != null) {
-      o.put("max_deliver", a.longValue("max-deliver", -1, -1, Long.MAX_VALUE));
-    }
-    if (a.string("max-ack-pending", null) != null) {
-      o.put("max_ack_pending", a.longValue("max-ack-pending", -1, -1, Long.MAX_VALUE));
-    }
-    a.strings("filter").forEach(o.withArray("filter_subjects")::add);
-    for (String b : a.strings("backoff")) {
-      for (String d : b.split(",")) {
-        o.withArray("backoff").add(d.trim());
-      }
-    }
-    return o;
   }
 
   private static void putIf(ObjectNode o, String field, String value) {
@@ -129,49 +226,5 @@ final class ConsumerCommands {
         + cfg.path("ack_wait").asText() + ")  filters " + cfg.path("filter_subjects") + "  delivered "
         + i.path("delivered").path("stream_seq").asLong() + "  ack floor " + i.path("ack_floor").path("stream_seq").asLong()
         + "  unacked " + i.path("num_ack_pending").asLong() + "  pending " + i.path("num_pending").asLong();
-  }
-
-  static int sub(String[] argv, PrintStream out, PrintStream err) throws Exception {
-    Args a = Args.parse(argv, 1, Set.of("server", "dir", "consumer", "count", "deliver", "filter"),
-        Set.of("json", "ack"));
-    if (a.positional().size() != 1) {
-      throw new Args.UsageException("usage: sub STREAM [--consumer NAME] [--count N] [--ack] [--json]");
-    }
-    String stream = a.positional().get(0);
-    long count = a.longValue("count", Long.MAX_VALUE, 1, Long.MAX_VALUE);
-    boolean json = a.flag("json");
-    ClientCommands.Client c = new ClientCommands.Client(ClientCommands.server(a));
-    try {
-      String consumer = a.string("consumer", null);
-      if (consumer == null) {
-        // No consumer named: an ephemeral one of its own, gone 30 s after this command stops pulling.
-        ObjectNode cfg = config(a, null).put("durable", false).put("inactive_threshold", "30s");
-        consumer = c.call("POST", "/streams/" + ClientCommands.encode(stream) + "/consumers",
-            cfg.toString().getBytes(StandardCharsets.UTF_8)).path("name").asText();
-      }
-      String next = path(stream, consumer) + "/next";
-      for (long seen = 0; seen < count; ) {
-        int batch = (int) Math.min(100, count - seen);
-        JsonNode r = c.call("POST", next + "?batch=" + batch + "&wait=5s", null);
-        for (JsonNode m : r.path("messages")) {
-          ObjectNode line = JSON.createObjectNode().put("stream", m.path("stream").asText()).put("seq", m.path("seq").asLong())
-              .put("consumer_seq", m.path("consumer_seq").asLong()).put("delivered", m.path("delivered").asLong())
-              .put("subject", m.path("subject").asText()).put("data", m.path("data").asText());
-          if (m.path("encoding").asText().equals("base64")) {
-            line.put("encoding", "base64");
-          }
-          out.println(json ? line.toString() : "[#" + line.get("seq").asLong() + "] " + line.get("subject").asText() + ": "
-              + line.get("data").asText());
-          if (a.flag("ack")) {
-            c.call("POST", "/ack/" + m.path("ack_token").asText(), null);
-          }
-          seen++;
-        }
-        out.flush();
-      }
-      return 0;
-    } catch (ClientCommands.ServerError e) {
-      return ClientCommands.fail(e, json, out, err);
-    }
   }
 }

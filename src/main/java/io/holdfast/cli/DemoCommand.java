@@ -8,7 +8,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -21,6 +20,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code holdfast demo}: the README's main command. A 3-node cluster on loopback, an R3 stream,
@@ -32,22 +33,34 @@ import java.util.concurrent.atomic.AtomicLong;
  * a node at all is retried on another node; one whose outcome is unknown (sent, no answer) is
  * not, so it is never stored twice — it counts as published, not acked.
  */
-final class DemoCommand {
+@Command(name = "demo", sortOptions = false,
+    description = {"Publish acked messages to a 3-node cluster while SIGKILLing the stream leader; none may be lost.",
+        "Reads every replica back and reports {\"published\",\"acked\",\"read\",\"lost\",...}; exit 1 if any was lost."})
+final class DemoCommand extends CliCommand {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final int INFLIGHT = 64;
 
-  private DemoCommand() {}
+  @Option(names = "--msgs", paramLabel = "N", description = "Messages to publish (default ${DEFAULT-VALUE}).")
+  int msgs = 20_000;
+  @Option(names = "--kills", paramLabel = "LIST", split = ",",
+      description = "Nodes to SIGKILL in turn, each leader or follower (default leader).")
+  List<String> kills = List.of("leader");
+  @Option(names = "--dir", paramLabel = "DIR", description = "Where the cluster lives (default ${DEFAULT-VALUE}).")
+  Path dirOption = Path.of("run/demo");
+  @Option(names = "--keep", description = "Leave the nodes running afterwards.")
+  boolean keep;
 
-  static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
-    Args a = Args.parse(argv, 1, Set.of("msgs", "dir", "kills"), Set.of("keep"));
-    int msgs = (int) a.longValue("msgs", 20_000, 10, 10_000_000);
-    List<String> kills = List.of(a.string("kills", "leader").split(","));
+  @Override
+  public Integer call() throws Exception {
+    PrintStream out = out();
+    PrintStream err = err();
+    between("--msgs", msgs, 10, 10_000_000);
     for (String k : kills) {
       if (!k.equals("leader") && !k.equals("follower")) {
-        throw new Args.UsageException("--kills takes a list of leader and follower, got '" + k + "'");
+        throw new UsageException("--kills takes a list of leader and follower, got '" + k + "'");
       }
     }
-    Path dir = Path.of(a.string("dir", "run/demo")).toAbsolutePath().normalize();
+    Path dir = dirOption.toAbsolutePath().normalize();
     if (Files.exists(dir.resolve("cluster.json"))) {
       LocalCluster old = LocalCluster.open(dir);
       old.stopAll(err);
@@ -61,13 +74,12 @@ final class DemoCommand {
       cluster.startAll(err);
       err.printf("demo: cluster ready in %.1f s%n", (System.nanoTime() - started) / 1e9);
       ClientCommands.Client admin = new ClientCommands.Client(cluster.nodes.get(0).http());
-      admin.call("POST", "/streams", "{\"name\":\"demo\",\"subjects\":[\"demo.>\"],\"replicas\":3}"
-          .getBytes(StandardCharsets.UTF_8));
+      admin.callJson("POST", "/streams", ClientCommands.streamConfig("demo", 3, "demo.>"));
       Report r = publish(cluster, msgs, kills, err);
       Map<Integer, List<String>> replicas = readBack(cluster, err);
       return report(r, replicas, out, err);
     } finally {
-      if (!a.flag("keep")) {
+      if (!keep) {
         cluster.stopAll(err);
       }
       LocalCluster.keepOnExit(killOnExit);

@@ -21,7 +21,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import org.HdrHistogram.Histogram;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -31,6 +30,8 @@ import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code holdfast bench journal}: how fast the node's storage acknowledges durable writes.
@@ -40,7 +41,22 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * doing 4 KiB write + fsync in a loop. The figure that matters is the ratio of the two: group
  * commit turns one fsync into many acknowledged records.
  */
-final class JournalBench {
+@Command(name = "journal", sortOptions = false,
+    description = "Measure the node storage's group commit against the disk's raw fsync rate.")
+final class JournalBench extends CliCommand {
+  @Option(names = "--streams", paramLabel = "N", description = "Writers, one per stream (default ${DEFAULT-VALUE}).")
+  int streams = 1;
+  @Option(names = "--record-bytes", paramLabel = "B", description = "Bytes per record (default ${DEFAULT-VALUE}).")
+  int recordBytes = 1024;
+  @Option(names = "--inflight", paramLabel = "N", description = "Outstanding writes per writer (default ${DEFAULT-VALUE}).")
+  int inflight = 256;
+  @Option(names = "--seconds", paramLabel = "S", description = "How long to measure (default ${DEFAULT-VALUE}).")
+  int seconds = 10;
+  @Option(names = "--dir", paramLabel = "DIR", description = "Where the files go (default ${DEFAULT-VALUE}).")
+  Path parent = Path.of("target");
+  @Option(names = "--json", description = "Also print one JSON object as the last line.")
+  boolean json;
+
   private JournalBench() {}
 
   private sealed interface WriterCommand {}
@@ -55,14 +71,14 @@ final class JournalBench {
 
   private record Outstanding(long seq, long sentNanos, LogWrite write) {}
 
-  static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
-    Args a = Args.parse(argv, 2, Set.of("streams", "record-bytes", "inflight", "seconds", "dir"), Set.of("json"));
-    int streams = (int) a.longValue("streams", 1, 1, 100_000);
-    int recordBytes = (int) a.longValue("record-bytes", 1024, 1, 16 << 20);
-    int inflight = (int) a.longValue("inflight", 256, 1, 1_000_000);
-    int seconds = (int) a.longValue("seconds", 10, 1, 3600);
-    boolean json = a.flag("json");
-    Path parent = Path.of(a.string("dir", "target"));
+  @Override
+  public Integer call() throws Exception {
+    PrintStream out = out();
+    PrintStream err = err();
+    between("--streams", streams, 1, 100_000);
+    between("--record-bytes", recordBytes, 1, 16 << 20);
+    between("--inflight", inflight, 1, 1_000_000);
+    between("--seconds", seconds, 1, 3600);
     Files.createDirectories(parent);
     Path base = Files.createTempDirectory(parent, "holdfast-bench-journal-");
     try {

@@ -21,7 +21,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -63,73 +62,10 @@ final class LocalCluster {
     this.heap = heap;
   }
 
-  static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
-    if (argv.length < 2) {
-      throw new Args.UsageException("cluster needs an action: start, stop, kill, restart or status");
-    }
-    Args a = Args.parse(argv, 2, Set.of("nodes", "dir", "heap"), Set.of("json"));
-    Path dir = Path.of(a.string("dir", "run")).toAbsolutePath().normalize();
-    switch (argv[1]) {
-      case "start" -> {
-        int n = (int) a.longValue("nodes", 3, 1, 9);
-        LocalCluster c = openOrCreate(dir, n, false, heap(a.string("heap", HEAP_DEFAULT)));
-        c.startAll(err);
-        out.println(a.flag("json") ? c.nodesJson().toString() : c.describe());
-        return 0;
-      }
-      case "stop" -> {
-        LocalCluster c = open(dir);
-        c.stopAll(err);
-        out.println("stopped the cluster in " + dir);
-        return 0;
-      }
-      case "kill", "restart" -> {
-        LocalCluster c = open(dir);
-        if (a.positional().size() != 1) {
-          throw new Args.UsageException("cluster " + argv[1] + " needs a node id");
-        }
-        Node node = c.node(parseId(a.positional().get(0)));
-        if (argv[1].equals("kill")) {
-          long pid = c.kill(node.id());
-          out.println(pid > 0 ? "killed node " + node.id() + " (pid " + pid + ")" : "node " + node.id() + " was not running");
-        } else {
-          c.stop(node.id(), err);
-          c.start(node.id());
-          c.awaitReady(List.of(node), err);
-          out.println("restarted node " + node.id() + " (pid " + c.pid(node.id()).orElse(-1L) + ")");
-        }
-        return 0;
-      }
-      case "status" -> {
-        LocalCluster c = open(dir);
-        ObjectNode status = c.status();
-        if (a.flag("json")) {
-          out.println(status);
-        } else {
-          for (JsonNode n : status.get("nodes")) {
-            out.printf("node %d  pid %s  %s  %s%n", n.get("id").asInt(), n.get("pid").isNull() ? "-" : n.get("pid").asText(),
-                n.get("http").asText(), n.get("state").asText());
-          }
-        }
-        return 0;
-      }
-      default -> throw new Args.UsageException("unknown cluster action '" + argv[1]
-          + "' (expected: start, stop, kill, restart, status)");
-    }
-  }
-
-  private static int parseId(String s) {
-    try {
-      return Integer.parseInt(s);
-    } catch (NumberFormatException e) {
-      throw new Args.UsageException("node id must be a number, got '" + s + "'");
-    }
-  }
-
   static LocalCluster open(Path dir) throws IOException {
     Path file = dir.resolve("cluster.json");
     if (!Files.exists(file)) {
-      throw new Args.UsageException("no cluster in " + dir + " (start one with: holdfast cluster start --dir " + dir + ")");
+      throw new UsageException("no cluster in " + dir + " (start one with: holdfast cluster start --dir " + dir + ")");
     }
     JsonNode j = JSON.readTree(file.toFile());
     List<Node> nodes = new ArrayList<>();
@@ -143,12 +79,12 @@ final class LocalCluster {
   /** A heap size as -Xmx takes it (512m, 1g), checked: at least 128 MiB. */
   static String heap(String text) {
     if (!text.matches("[0-9]+[mMgG]")) {
-      throw new Args.UsageException("--heap takes a size like 256m or 1g, got '" + text + "'");
+      throw new UsageException("--heap takes a size like 256m or 1g, got '" + text + "'");
     }
     long mib = Long.parseLong(text.substring(0, text.length() - 1)) * (Character.toLowerCase(text.charAt(text.length()
         - 1)) == 'g' ? 1024 : 1);
     if (mib < 128) {
-      throw new Args.UsageException("--heap must be at least 128m (Pekko, the node's log memory and its buffers)");
+      throw new UsageException("--heap must be at least 128m (Pekko, the node's log memory and its buffers)");
     }
     return text.toLowerCase(java.util.Locale.ROOT);
   }
@@ -170,7 +106,7 @@ final class LocalCluster {
     if (Files.exists(dir.resolve("cluster.json"))) {
       LocalCluster c = open(dir);
       if (c.nodes.size() != n) {
-        throw new Args.UsageException(dir + " holds a cluster of " + c.nodes.size() + " nodes, not " + n
+        throw new UsageException(dir + " holds a cluster of " + c.nodes.size() + " nodes, not " + n
             + "; use another --dir or remove it");
       }
       return c;
@@ -213,7 +149,7 @@ final class LocalCluster {
 
   Node node(int id) {
     return nodes.stream().filter(n -> n.id() == id).findFirst()
-        .orElseThrow(() -> new Args.UsageException("no node " + id + " in " + dir + " (nodes 1.." + nodes.size() + ")"));
+        .orElseThrow(() -> new UsageException("no node " + id + " in " + dir + " (nodes 1.." + nodes.size() + ")"));
   }
 
   private Path conf(int id) {
@@ -486,7 +422,7 @@ final class LocalCluster {
     try {
       HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(n.http() + "/health"))
           .timeout(Duration.ofSeconds(3)).build(), HttpResponse.BodyHandlers.ofString());
-      return r.statusCode() == 200 && (!recovered || r.body().contains("\"recovering_lost_tail\":[]"));
+      return r.statusCode() == 200 && (!recovered || JSON.readTree(r.body()).path("recovering_lost_tail").isEmpty());
     } catch (IOException e) {
       return false;
     } catch (InterruptedException e) {
@@ -646,7 +582,7 @@ final class LocalCluster {
     return j;
   }
 
-  private String describe() {
+  String describe() {
     StringBuilder b = new StringBuilder("cluster of " + nodes.size() + " nodes ready in " + dir + "\n");
     for (Node n : nodes) {
       b.append("  node ").append(n.id()).append("  pid ").append(pid(n.id()).map(String::valueOf).orElse("-"))

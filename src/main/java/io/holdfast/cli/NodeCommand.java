@@ -9,27 +9,31 @@ import io.holdfast.server.NodeSettings;
 import java.io.File;
 import java.io.PrintStream;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code holdfast node --config FILE}: one server node in the foreground until SIGTERM (a clean
  * leave) or SIGKILL (which it is built to survive). The cluster roles a server node needs are
  * added from {@code holdfast.node.id} when the file does not set them.
  */
-final class NodeCommand {
-  private NodeCommand() {}
+@Command(name = "node", description = "Run one server node in the foreground until SIGTERM.")
+final class NodeCommand extends CliCommand {
+  @Option(names = "--config", paramLabel = "FILE", description = "The node's HOCON config (see conf/node1.conf).")
+  String file;
 
-  static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
-    Args a = Args.parse(argv, 1, Set.of("config"), Set.of());
-    String file = a.string("config", null);
+  @Override
+  public Integer call() throws Exception {
+    PrintStream out = out();
+    PrintStream err = err();
     if (file == null) {
-      throw new Args.UsageException("node needs --config FILE (see conf/node1.conf)");
+      throw new UsageException("node needs --config FILE (see conf/node1.conf)");
     }
     if (!new File(file).isFile()) {
-      throw new Args.UsageException("no such config file: " + file);
+      throw new UsageException("no such config file: " + file);
     }
     Config config = load(new File(file));
     NodeSettings settings = NodeSettings.fromConfig(config);

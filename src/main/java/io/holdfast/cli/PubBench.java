@@ -25,7 +25,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import org.HdrHistogram.Histogram;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -35,6 +34,8 @@ import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code holdfast bench pub}: acknowledged publishes per second, each ack meaning "fsynced on a
@@ -43,12 +44,12 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * {@code --size} bytes with {@code --inflight} outstanding, through the leader. In the same run it
  * measures the raw 4 KiB write+fsync rate of the same disk, the baseline the figure is read against.
  *
- * <p>This first version runs in-process only; {@code --server} (a running cluster over HTTP) and
- * several streams come with the HTTP API and the meta group.
+ * <p>With {@code --server} it publishes over a running node's HTTP API instead; several streams
+ * come with the meta group's placement.
  */
-final class PubBench {
-  private PubBench() {}
-
+@Command(name = "pub", sortOptions = false,
+    description = "Acknowledged publishes per second (fsynced on a majority), in-process nodes on loopback.")
+final class PubBench extends CliCommand {
   private sealed interface PublisherCommand {}
 
   private record Go(ActorRef<ReplicaShell.Command> leader, long count, boolean measure, ActorRef<Result> done)
@@ -58,27 +59,44 @@ final class PubBench {
 
   private record Result(long acked, long refused, Histogram latencyMicros) {}
 
-  static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
-    Args a = Args.parse(argv, 2, Set.of("replicas", "size", "inflight", "msgs", "streams", "server", "dir"), Set.of("json"));
-    int replicas = (int) a.longValue("replicas", 3, 1, 5);
-    int size = (int) a.longValue("size", 1024, 0, 8 << 20);
-    int inflight = (int) a.longValue("inflight", 1000, 1, 1_000_000);
-    long msgs = a.longValue("msgs", 200_000, 1, 1_000_000_000);
-    if (a.longValue("streams", 1, 1, 100_000) != 1) {
-      throw new Args.UsageException("--streams other than 1 is not supported yet (it needs the meta group's placement)");
+  @Option(names = "--replicas", paramLabel = "1|3", description = "Replicas of the stream (default ${DEFAULT-VALUE}).")
+  int replicas = 3;
+  @Option(names = "--size", paramLabel = "B", description = "Payload bytes per message (default ${DEFAULT-VALUE}).")
+  int size = 1024;
+  @Option(names = "--inflight", paramLabel = "N", description = "Publishes outstanding (default ${DEFAULT-VALUE}).")
+  int inflight = 1000;
+  @Option(names = "--msgs", paramLabel = "N", description = "Messages to publish (default ${DEFAULT-VALUE}).")
+  long msgs = 200_000;
+  @Option(names = "--streams", paramLabel = "1", description = "Streams (only 1 for now).")
+  int streams = 1;
+  @Option(names = "--server", paramLabel = "URL", description = "Publish over a node's HTTP API instead of in-process nodes.")
+  String server;
+  @Option(names = "--dir", paramLabel = "DIR", description = "Where the in-process nodes keep their data (default ${DEFAULT-VALUE}).")
+  Path parent = Path.of("target");
+  @Option(names = "--json", description = "Also print one JSON object as the last line.")
+  boolean json;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintStream out = out();
+    PrintStream err = err();
+    between("--replicas", replicas, 1, 5);
+    between("--size", size, 0, 8 << 20);
+    between("--inflight", inflight, 1, 1_000_000);
+    between("--msgs", msgs, 1, 1_000_000_000);
+    if (between("--streams", streams, 1, 100_000) != 1) {
+      throw new UsageException("--streams other than 1 is not supported yet (it needs the meta group's placement)");
     }
-    String server = a.string("server", null);
     if (server != null) {
       Map<String, Object> r = overHttp(server, replicas, size, inflight, msgs, err);
       out.printf("bench pub: %s, %d replicas, %d-byte messages, %d in flight over HTTP: %s acked/s (%s MB/s),"
               + " ack p50 %s us, p99 %s us, p99.9 %s us%n", server, replicas, size, inflight, r.get("acked_per_s"),
           r.get("mb_per_s"), r.get("ack_p50_us"), r.get("ack_p99_us"), r.get("ack_p999_us"));
-      if (a.flag("json")) {
+      if (json) {
         out.println(new ObjectMapper().writeValueAsString(r));
       }
       return 0;
     }
-    Path parent = Path.of(a.string("dir", "target"));
     Files.createDirectories(parent);
     Path base = Files.createTempDirectory(parent, "holdfast-bench-pub-");
     try {
@@ -92,7 +110,7 @@ final class PubBench {
               + " p99 %s us, p99.9 %s us; raw fsync %d/s, acked publishes are %.1fx that%n",
           replicas, size, inflight, r.get("acked_per_s"), r.get("mb_per_s"), r.get("ack_p50_us"), r.get("ack_p99_us"),
           r.get("ack_p999_us"), Math.round(raw[0]), ratio);
-      if (a.flag("json")) {
+      if (json) {
         out.println(new ObjectMapper().writeValueAsString(r));
       }
       return 0;
@@ -110,8 +128,7 @@ final class PubBench {
       PrintStream err) throws Exception {
     ClientCommands.Client admin = new ClientCommands.Client(server);
     try {
-      admin.call("POST", "/streams", ("{\"name\":\"bench\",\"subjects\":[\"bench.>\"],\"replicas\":" + replicas + "}")
-          .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      admin.callJson("POST", "/streams", ClientCommands.streamConfig("bench", replicas, "bench.>"));
     } catch (ClientCommands.ServerError e) {
       throw new IllegalStateException("cannot create stream bench: " + e.getMessage());
     }

@@ -13,11 +13,13 @@ import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code holdfast sim}: runs seeds S..S+N-1 of the simulator (in parallel, one seed per thread;
@@ -25,29 +27,46 @@ import java.util.concurrent.Future;
  * for each failed seed a one-line replay command, and with {@code --json} one JSON object as the
  * last line of stdout. Exit 0 if and only if no checker fired.
  */
-final class SimCommand {
-  private SimCommand() {}
+@Command(name = "sim", sortOptions = false,
+    description = "Run the deterministic cluster simulator over many seeds; exit 1 if any checker fired.")
+final class SimCommand extends CliCommand {
+  @Option(names = "--seeds", paramLabel = "N", description = "Seeds to run (default ${DEFAULT-VALUE}).")
+  int seeds = 100;
+  @Option(names = "--start-seed", paramLabel = "S", description = "First seed (default ${DEFAULT-VALUE}).")
+  long start = 1;
+  @Option(names = "--replicas", paramLabel = "1|3|5", description = "Replicas per group (default ${DEFAULT-VALUE}).")
+  int replicas = 3;
+  @Option(names = "--faults", paramLabel = "LIST|all|none", completionCandidates = FaultNames.class,
+      description = "Fault families: all, none, or a comma-separated list of ${COMPLETION-CANDIDATES} "
+          + "(default all).")
+  String faultList = "all";
+  @Option(names = "--mode", paramLabel = "MODE", converter = ModeName.class, completionCandidates = ModeNames.class,
+      description = "safe, or a negative control with a planted bug: ${COMPLETION-CANDIDATES} (default safe).")
+  Mode mode = Mode.SAFE;
+  @Option(names = "--jobs", paramLabel = "J", description = "Seeds run in parallel (default: the number of cores).")
+  int jobs = Runtime.getRuntime().availableProcessors();
+  @Option(names = "--trace", description = "Print every event of the one seed (with --seeds 1).")
+  boolean trace;
+  @Option(names = "--json", description = "Also print one JSON object as the last line.")
+  boolean json;
 
-  static int run(String[] argv, PrintStream out, PrintStream err) {
-    Args a = Args.parse(argv, 1,
-        Set.of("seeds", "start-seed", "replicas", "faults", "mode", "jobs"), Set.of("json", "trace"));
-    if (!a.positional().isEmpty()) {
-      throw new Args.UsageException("sim takes no positional arguments: " + a.positional());
-    }
-    int seeds = (int) a.longValue("seeds", 100, 1, 100_000_000);
-    long start = a.longValue("start-seed", 1, Long.MIN_VALUE, Long.MAX_VALUE);
-    int replicas = (int) a.longValue("replicas", 3, 1, 5);
+  @Override
+  public Integer call() {
+    PrintStream out = out();
+    PrintStream err = err();
+    between("--seeds", seeds, 1, 100_000_000);
     if (replicas != 1 && replicas != 3 && replicas != 5) {
-      throw new Args.UsageException("--replicas must be 1, 3 or 5, got " + replicas);
+      throw new UsageException("--replicas must be 1, 3 or 5, got " + replicas);
     }
-    String faultsText = a.string("faults", "all");
-    EnumSet<Fault> faults = Fault.parseList(faultsText);
-    Mode mode = Mode.parse(a.string("mode", "safe"));
-    int jobs = (int) a.longValue("jobs", Runtime.getRuntime().availableProcessors(), 1, 64);
-    boolean json = a.flag("json");
-    boolean trace = a.flag("trace");
+    between("--jobs", jobs, 1, 64);
     if (trace && seeds != 1) {
-      throw new Args.UsageException("--trace prints every event: use it with --seeds 1");
+      throw new UsageException("--trace prints every event: use it with --seeds 1");
+    }
+    EnumSet<Fault> faults;
+    try {
+      faults = Fault.parseList(faultList);
+    } catch (IllegalArgumentException e) {
+      throw new UsageException(e.getMessage());
     }
     String faultsName = Fault.describe(faults);
 
@@ -62,6 +81,37 @@ final class SimCommand {
     }
     double seconds = Math.max(1e-9, (System.nanoTime() - began) / 1e9);
     return report(results, seeds, start, replicas, faultsName, mode, seconds, json, out);
+  }
+
+  static final class FaultNames extends ArrayList<String> {
+    private static final long serialVersionUID = 1L;
+
+    FaultNames() {
+      for (Fault f : Fault.values()) {
+        add(f.cliName());
+      }
+    }
+  }
+
+  static final class ModeName implements CommandLine.ITypeConverter<Mode> {
+    @Override
+    public Mode convert(String text) {
+      try {
+        return Mode.parse(text);
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.TypeConversionException(e.getMessage());
+      }
+    }
+  }
+
+  static final class ModeNames extends ArrayList<String> {
+    private static final long serialVersionUID = 1L;
+
+    ModeNames() {
+      for (Mode m : Mode.values()) {
+        add(m.cliName);
+      }
+    }
   }
 
   private static void runParallel(long start, int seeds, int replicas, EnumSet<Fault> faults, Mode mode, int jobs,

@@ -31,6 +31,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code holdfast torture}: the fault campaign on real processes (Jepsen's NATS findings, tried
@@ -54,7 +56,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * connect is retried, with the same value; one whose outcome is unknown is not retried, so a value
  * at two sequences is never explained by a retry: it counts as a duplicate.
  */
-final class TortureCommand {
+@Command(name = "torture", sortOptions = false,
+    description = {"The fault campaign on real node processes, checked as Jepsen counts.",
+        "Writes report.html in --dir; exit 1 if an acknowledged publish was lost or read wrong."})
+final class TortureCommand extends CliCommand {
   private static final ObjectMapper JSON = new ObjectMapper();
   static final List<String> FAULTS = List.of("kill", "powerloss", "pause", "partition", "bitflip", "truncate",
       "snapshot-corrupt", "membership", "split-brain");
@@ -62,22 +67,50 @@ final class TortureCommand {
   private static final int CLIENTS = 8;
   private static final int INFLIGHT_PER_CLIENT = 16;
 
-  private TortureCommand() {}
+  @Option(names = "--nodes", paramLabel = "3..9", description = "Node processes (default ${DEFAULT-VALUE}).")
+  int nodes = 3;
+  @Option(names = "--replicas", paramLabel = "R", description = "Replicas of the stream (default: 3, at most --nodes).")
+  Integer replicasOption;
+  @Option(names = "--seconds", paramLabel = "S", description = "How long the campaign runs (default ${DEFAULT-VALUE}).")
+  int seconds = 60;
+  @Option(names = "--rate", paramLabel = "N", description = "Publishes per second offered (default ${DEFAULT-VALUE}).")
+  int rate = 2000;
+  @Option(names = "--faults", paramLabel = "LIST|all|none", completionCandidates = FaultNames.class,
+      description = {"Fault families: all, none, or a comma-separated list of ${COMPLETION-CANDIDATES}",
+          "(partition and split-brain need root and iptables; default all)."})
+  String faultArg = "all";
+  @Option(names = "--seed", paramLabel = "S", description = "Seed of the fault schedule (default: from the clock).")
+  Long seedOption;
+  @Option(names = "--dir", paramLabel = "DIR", description = "Where the cluster and report.html go (default ${DEFAULT-VALUE}).")
+  Path dirOption = Path.of("run/torture");
+  @Option(names = "--keep", description = "Leave the nodes running afterwards.")
+  boolean keep;
+  @Option(names = "--json", description = "Also print one JSON object as the last line.")
+  boolean json;
 
-  static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
-    Args a = Args.parse(argv, 1, Set.of("nodes", "replicas", "seconds", "rate", "faults", "seed", "dir"),
-        Set.of("json", "keep"));
-    int nodes = (int) a.longValue("nodes", 3, 3, 9);
-    int replicas = (int) a.longValue("replicas", Math.min(nodes, 3), 1, nodes);
-    int seconds = (int) a.longValue("seconds", 60, 5, 86_400);
-    int rate = (int) a.longValue("rate", 2000, 1, 1_000_000);
-    long seed = a.longValue("seed", System.currentTimeMillis() % 1_000_000, 0, Long.MAX_VALUE);
-    String faultArg = a.string("faults", "all");
+  static final class FaultNames extends ArrayList<String> {
+    private static final long serialVersionUID = 1L;
+
+    FaultNames() {
+      super(FAULTS);
+    }
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    PrintStream out = out();
+    PrintStream err = err();
+    between("--nodes", nodes, 3, 9);
+    int replicas = between("--replicas", replicasOption != null ? replicasOption : Math.min(nodes, 3), 1, nodes);
+    between("--seconds", seconds, 5, 86_400);
+    between("--rate", rate, 1, 1_000_000);
+    long seed = between("--seed", seedOption != null ? seedOption : System.currentTimeMillis() % 1_000_000, 0,
+        Long.MAX_VALUE);
     List<String> faults = faultArg.equals("all") ? FAULTS : faultArg.equals("none") ? List.of()
         : List.of(faultArg.split(","));
     for (String f : faults) {
       if (!FAULTS.contains(f)) {
-        throw new Args.UsageException("unknown fault '" + f + "' (expected all, none, or a list of "
+        throw new UsageException("unknown fault '" + f + "' (expected all, none, or a list of "
             + String.join(", ", FAULTS) + ")");
       }
     }
@@ -85,7 +118,7 @@ final class TortureCommand {
     if (partitions) {
       Net.check();
     }
-    Path dir = Path.of(a.string("dir", "run/torture")).toAbsolutePath().normalize();
+    Path dir = dirOption.toAbsolutePath().normalize();
     if (Files.exists(dir.resolve("cluster.json"))) {
       LocalCluster.open(dir).stopAll(err);
     }
@@ -100,10 +133,10 @@ final class TortureCommand {
         Net.setUp();
       }
       cluster.startAll(err);
-      new ClientCommands.Client(cluster.nodes.get(0).http()).call("POST", "/streams", ("{\"name\":\"" + STREAM
-          + "\",\"subjects\":[\"" + STREAM + ".>\"],\"replicas\":" + replicas + "}").getBytes(StandardCharsets.UTF_8));
-      new ClientCommands.Client(cluster.nodes.get(0).http()).call("POST", "/streams/" + STREAM + "/consumers",
-          "{\"name\":\"readers\",\"ack_wait\":\"10s\"}".getBytes(StandardCharsets.UTF_8));
+      new ClientCommands.Client(cluster.nodes.get(0).http()).callJson("POST", "/streams",
+          ClientCommands.streamConfig(STREAM, replicas, STREAM + ".>"));
+      new ClientCommands.Client(cluster.nodes.get(0).http()).callJson("POST", "/streams/" + STREAM + "/consumers",
+          JSON.createObjectNode().put("name", "readers").put("ack_wait", "10s"));
       run.workload(seconds, rate, faults, replicas);
       run.heal();
       Check c = run.check(replicas);
@@ -118,7 +151,7 @@ final class TortureCommand {
       }
       out.printf("  faults injected: %d (%s); report %s%n", run.windows.size(), run.faultCounts(), report);
       out.println(c.valid() ? "  VALID: every acked value is on every node" : "  INVALID");
-      if (a.flag("json")) {
+      if (json) {
         ObjectNode j = JSON.createObjectNode().put("seconds", seconds).put("faults", faultArg).put("seed", seed)
             .put("nodes", nodes).put("replicas", replicas).put("published", run.published.get()).put("acked", c.acked)
             .put("lost", c.lost).put("lost_middle", c.lostMiddle).put("lost_on_node", c.lostOnNode)
@@ -137,7 +170,7 @@ final class TortureCommand {
         Net.tearDown();
       }
       cluster.resumeAll();
-      if (!a.flag("keep")) {
+      if (!keep) {
         cluster.stopAll(err);
       }
       LocalCluster.keepOnExit(killOnExit);
@@ -274,7 +307,7 @@ final class TortureCommand {
           }
           return CompletableFuture.<Void>completedFuture(null);
         } else {
-          safeToRetry = resp.body().contains("\"code\":\"unavailable\"");
+          safeToRetry = ClientCommands.errorCode(resp.body()).equals("unavailable");
         }
         if (!safeToRetry) {
           unknown.add(value);
@@ -481,7 +514,7 @@ final class TortureCommand {
 
     /** Sets the stream's replica count; returns once the stream's leader applied it. */
     private void setReplicas(List<Integer> via, int replicas) throws Exception {
-      call(via, "PUT", "/streams/" + STREAM, ("{\"replicas\":" + replicas + "}").getBytes(StandardCharsets.UTF_8));
+      call(via, "PUT", "/streams/" + STREAM, JSON.writeValueAsBytes(JSON.createObjectNode().put("replicas", replicas)));
     }
 
     /**
@@ -1110,11 +1143,11 @@ final class TortureCommand {
     static void check() {
       try {
         if (exec(false, "iptables", "-L", "INPUT", "-n") != 0) {
-          throw new Args.UsageException("partitions need root and iptables (apt-get install iptables); "
+          throw new UsageException("partitions need root and iptables (apt-get install iptables); "
               + "run as root, or leave out partition and split-brain with --faults");
         }
       } catch (IOException e) {
-        throw new Args.UsageException("partitions need iptables, which is not installed (apt-get install iptables)");
+        throw new UsageException("partitions need iptables, which is not installed (apt-get install iptables)");
       }
     }
 

@@ -12,10 +12,11 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code holdfast warm-up}: an internal command, the training run of a node's class-data archive
@@ -26,14 +27,18 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * instead of loading and verifying some 10,000 classes each start (measured: a node serves about
  * 3.5 s sooner on 2 cores).
  */
-final class WarmUpCommand {
+@Command(name = "warm-up", description = {"Internal: the training run of the class-data archive local clusters start nodes with.",
+    "A one-node server that serves a few requests and exits."})
+final class WarmUpCommand extends CliCommand {
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  private WarmUpCommand() {}
+  @Option(names = "--dir", paramLabel = "DIR", description = "Its data directory (default: a new temporary one).")
+  Path dirOption;
 
-  static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
-    Args a = Args.parse(argv, 1, Set.of("dir"), Set.of());
-    Path dir = Path.of(a.string("dir", Files.createTempDirectory("holdfast-warm-up").toString()));
+  @Override
+  public Integer call() throws Exception {
+    PrintStream out = out();
+    Path dir = dirOption != null ? dirOption : Files.createTempDirectory("holdfast-warm-up");
     Files.createDirectories(dir);
     int artery = LocalCluster.freePort("127.0.0.1");
     int http = LocalCluster.freePort("127.0.0.1");

@@ -136,7 +136,8 @@ class ConsumerCliTest {
     assertEquals("no_consumer", nobody.lines().get(0).path("error").path("code").asText());
     Run usage = run("consumer", "add", "work");
     assertEquals(2, usage.exit());
-    assertTrue(usage.err().contains("usage: consumer add STREAM NAME"), usage.err());
+    assertTrue(usage.err().contains("Missing required parameter: 'NAME'"), usage.err());
+    assertTrue(usage.err().contains("run 'holdfast consumer add --help' for usage"), usage.err());
   }
 
   @Test

@@ -1,0 +1,111 @@
+package io.holdfast.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Path;
+import java.util.List;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code holdfast cluster start|stop|kill|restart|status}: node JVMs on 127.0.0.1 (see {@link LocalCluster}). */
+@Command(name = "cluster", description = "Local node JVMs on 127.0.0.1, state under --dir (default ./run).",
+    subcommands = {ClusterCommands.Start.class, ClusterCommands.Stop.class, ClusterCommands.Kill.class,
+        ClusterCommands.Restart.class, ClusterCommands.Status.class})
+final class ClusterCommands extends CliCommand {
+  @Override
+  public Integer call() {
+    throw new UsageException("cluster needs an action: start, stop, kill, restart or status");
+  }
+
+  /** The options every cluster action takes. */
+  abstract static class Action extends CliCommand {
+    @Option(names = "--dir", paramLabel = "DIR", description = "The cluster's directory (default ${DEFAULT-VALUE}).")
+    Path dirOption = Path.of("run");
+
+    Path dir() {
+      return dirOption.toAbsolutePath().normalize();
+    }
+  }
+
+  @Command(name = "start", sortOptions = false, description = "Start every node that is not running; wait until all serve.")
+  static final class Start extends Action {
+    @Option(names = "--nodes", paramLabel = "N", description = "Nodes of a new cluster (default ${DEFAULT-VALUE}).")
+    int nodes = 3;
+    @Option(names = "--heap", paramLabel = "SIZE", description = "Each node's -Xmx, kept in cluster.json (default "
+        + LocalCluster.HEAP_DEFAULT + ").")
+    String heap = LocalCluster.HEAP_DEFAULT;
+    @Option(names = "--json", description = "Print the nodes as JSON.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+      LocalCluster c = LocalCluster.openOrCreate(dir(), between("--nodes", nodes, 1, 9), false, LocalCluster.heap(heap));
+      c.startAll(err());
+      out().println(json ? c.nodesJson().toString() : c.describe());
+      return 0;
+    }
+  }
+
+  @Command(name = "stop", description = "Stop every node (SIGTERM, then SIGKILL after a grace period).")
+  static final class Stop extends Action {
+    @Override
+    public Integer call() throws Exception {
+      LocalCluster.open(dir()).stopAll(err());
+      out().println("stopped the cluster in " + dir());
+      return 0;
+    }
+  }
+
+  @Command(name = "kill", description = "SIGKILL one node.")
+  static final class Kill extends Action {
+    @Parameters(paramLabel = "ID", description = "The node's id.")
+    int id;
+
+    @Override
+    public Integer call() throws Exception {
+      LocalCluster c = LocalCluster.open(dir());
+      LocalCluster.Node node = c.node(id);
+      long pid = c.kill(node.id());
+      out().println(pid > 0 ? "killed node " + node.id() + " (pid " + pid + ")" : "node " + node.id() + " was not running");
+      return 0;
+    }
+  }
+
+  @Command(name = "restart", description = "Stop one node, start it again, wait until it serves.")
+  static final class Restart extends Action {
+    @Parameters(paramLabel = "ID", description = "The node's id.")
+    int id;
+
+    @Override
+    public Integer call() throws Exception {
+      LocalCluster c = LocalCluster.open(dir());
+      LocalCluster.Node node = c.node(id);
+      c.stop(node.id(), err());
+      c.start(node.id());
+      c.awaitReady(List.of(node), err());
+      out().println("restarted node " + node.id() + " (pid " + c.pid(node.id()).orElse(-1L) + ")");
+      return 0;
+    }
+  }
+
+  @Command(name = "status", description = "Each node: pid, HTTP address, state.")
+  static final class Status extends Action {
+    @Option(names = "--json", description = "Print the status as JSON.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+      ObjectNode status = LocalCluster.open(dir()).status();
+      if (json) {
+        out().println(status);
+      } else {
+        for (JsonNode n : status.get("nodes")) {
+          out().printf("node %d  pid %s  %s  %s%n", n.get("id").asInt(), n.get("pid").isNull() ? "-" : n.get("pid").asText(),
+              n.get("http").asText(), n.get("state").asText());
+        }
+      }
+      return 0;
+    }
+  }
+}
