@@ -397,10 +397,10 @@ public final class Holdfast implements Extension {
 
   /** Ready to serve: the meta view is known and, on a server node, the node is registered. */
   public CompletionStage<ClusterStatus> clusterStatus() {
-    CompletionStage<String> registration = manager == null
-        ? CompletableFuture.completedFuture("application node")
+    CompletionStage<StreamManager.NodeStatus> registration = manager == null
+        ? CompletableFuture.completedFuture(new StreamManager.NodeStatus(0, "application node", List.of(), List.of()))
         : router.local(AskPattern.<StreamManager.Command, StreamManager.NodeStatus>ask(manager,
-            StreamManager.GetNodeStatus::new, timeout(), system.scheduler())).thenApply(StreamManager.NodeStatus::registration);
+            StreamManager.GetNodeStatus::new, timeout(), system.scheduler()));
     CompletionStage<Optional<ActorRef<ReplicaShell.Command>>> metaLeader = router.probe("meta", settings.metaVoters());
     return registration.thenCombine(metaLeader, (reg, leader) -> {
       MetaState v = view.get();
@@ -414,7 +414,8 @@ public final class Holdfast implements Extension {
         }
       }
       int leaderNode = leader.map(l -> metaNodeOf(l)).orElse(0);
-      return new ClusterStatus(settings.nodeId(), reg, v == null ? 0 : v.appliedIndex(), leaderNode, nodes, members);
+      return new ClusterStatus(settings.nodeId(), reg.registration(), v == null ? 0 : v.appliedIndex(), leaderNode, nodes,
+          members, reg.stopped());
     });
   }
 

@@ -74,7 +74,9 @@ public final class HttpApi extends AllDirectives {
   }
 
   /**
-   * 200 once the node serves; {@code recovering_lost_tail} lists the groups whose replica here is
+   * 200 once the node serves; {@code stopped_replicas} lists the groups whose replica here stopped
+   * without being told to (down until the node restarts; its log says why);
+   * {@code recovering_lost_tail} lists the groups whose replica here is
    * still recovering entries a cut-off WAL tail took (they serve, but do not vote yet);
    * {@code replicas} gives each local replica's Raft state (null if it did not answer in time).
    */
@@ -83,6 +85,7 @@ public final class HttpApi extends AllDirectives {
       boolean ready = s.metaIndex() > 0 && s.metaLeader() > 0 && (s.node() == 0 || "registered".equals(s.registration()));
       ObjectNode body = JSON.createObjectNode().put("status", ready ? "ok" : "starting")
           .put("node", holdfast.settings().nodeId());
+      s.stoppedReplicas().forEach(body.putArray("stopped_replicas")::add);
       ArrayNode groups = body.putArray("recovering_lost_tail");
       ObjectNode each = body.putObject("replicas");
       replicas.forEach((group, status) -> {

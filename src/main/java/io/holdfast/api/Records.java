@@ -64,7 +64,11 @@ public final class Records {
    */
   public record NodeInfo(int id, String http, String incarnation, int generation, boolean up) {}
 
-  /** This node's view: its id (0 on an application node), its registration, the meta state's nodes and streams. */
+  /**
+   * This node's view: its id (0 on an application node), its registration, the meta state's nodes
+   * and streams; {@code stoppedReplicas}: groups whose replica here stopped without being told to
+   * (down until the node restarts; see {@code StreamManager}).
+   */
   public record ClusterStatus(int node, String registration, long metaIndex, int metaLeader, List<NodeInfo> nodes,
-      List<String> members) {}
+      List<String> members, List<String> stoppedReplicas) {}
 }

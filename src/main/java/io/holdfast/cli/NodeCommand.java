@@ -55,7 +55,9 @@ final class NodeCommand extends CliCommand {
         + (settings.httpEnabled() ? ", HTTP API on http://" + settings.httpHost() + ":" + settings.httpPort() : ""));
     out.flush();
     system.getWhenTerminated().toCompletableFuture().get();
-    return 0;
+    boolean storageStopped = org.apache.pekko.actor.CoordinatedShutdown.get(system).getShutdownReason()
+        .filter(r -> r instanceof io.holdfast.server.StreamManager.StorageStoppedReason).isPresent();
+    return storageStopped ? 1 : 0;
   }
 
   /** The file, then Holdfast's and Pekko's defaults; server roles added from the node id if missing. */

@@ -30,7 +30,17 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
  * index before appending), so resending is always safe.
  *
  * <p>Failure (D10): the first {@link StorageFailure} stops storage for good. Every later write is
- * answered {@link StorageStopped}; nothing is retried.
+ * answered {@link StorageStopped}; nothing is retried. Any other exception from the store is
+ * handled the same way: it leaves the store in a state nobody knows, and acknowledging anything
+ * after that could acknowledge what is not on disk. This actor therefore never dies of a store
+ * failure; should it die anyway (an {@link Error}), the node's {@code StreamManager} watches it
+ * and shuts the node down, and each replica watches it and stops — no replica ever writes to a
+ * dead storage actor and waits.
+ *
+ * <p>What the store recovered at open ({@link GetRecovered}) is out of date for every writer that
+ * wrote since: {@link Recovered#writtenSince} names them, and a replica must not start on it (its
+ * votes and acknowledged entries would be forgotten, D1/D2). Such a replica starts again when the
+ * node restarts and the store recovers anew.
  *
  * <p>Runs on {@code holdfast.storage-dispatcher} (a single dedicated thread): write and fsync block.
  */
@@ -66,7 +76,15 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
    * What the store recovered, by replica; {@code lostTailTerm} is {@link LogStore#lostTailTerm()},
    * for replicas not on the disk.
    */
-  public record Recovered(SortedMap<String, RecoveredState> states, long lostTailTerm) {}
+  /**
+   * What the store recovered at open; {@code writtenSince}: the writers that wrote since, whose
+   * recovered state is out of date (see the class comment).
+   */
+  public record Recovered(SortedMap<String, RecoveredState> states, long lostTailTerm, java.util.Set<String> writtenSince) {
+    public Recovered {
+      writtenSince = java.util.Set.copyOf(writtenSince);
+    }
+  }
 
   public record GetStats(ActorRef<Stats> replyTo) implements Command {}
 
@@ -165,8 +183,10 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
     }
     try {
       store.write(w.writer(), w.write());
-    } catch (StorageFailure e) {
-      return stop(e);
+    } catch (StorageFailure | RuntimeException e) {
+      stop(e);
+      w.replyTo().tell(new StorageStopped(w.writer(), stoppedBecause)); // it never joined the batch
+      return this;
     }
     expectedSeq.put(w.writer(), want + 1);
     if (batch.isEmpty()) {
@@ -187,7 +207,7 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
   private Behavior<Command> flush() {
     try {
       store.sync();
-    } catch (StorageFailure e) {
+    } catch (StorageFailure | RuntimeException e) {
       return stop(e);
     }
     syncs++;
@@ -214,8 +234,8 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
     return this;
   }
 
-  private Behavior<Command> stop(StorageFailure e) {
-    stoppedBecause = e.getMessage();
+  private Behavior<Command> stop(Exception e) {
+    stoppedBecause = e instanceof StorageFailure ? e.getMessage() : "unexpected failure of the store: " + e;
     getContext().getLog().error("Storage stopped, this node persists nothing more: {}", e.getMessage(), e);
     List<Pending> unanswered = new ArrayList<>(batch);
     batch.clear();
@@ -236,7 +256,7 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
       int copies = store.erase(e.writer(), e.index(), e.term(), e.region());
       getContext().getLog().info("Erased a message of {} at log index {}: {} cop{} overwritten", e.writer(), e.index(),
           copies, copies == 1 ? "y" : "ies");
-    } catch (StorageFailure failure) {
+    } catch (StorageFailure | RuntimeException failure) {
       return stop(failure);
     }
     return this;
@@ -255,14 +275,14 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
       writers.remove(f.writer());
       getContext().getLog().info("Forgot replica {}: its log records, snapshots and message store are gone from this"
           + " node", f.writer());
-    } catch (StorageFailure failure) {
+    } catch (StorageFailure | RuntimeException failure) {
       return stop(failure);
     }
     return this;
   }
 
   private Behavior<Command> onGetRecovered(GetRecovered r) {
-    r.replyTo().tell(new Recovered(store.recovered(), store.lostTailTerm()));
+    r.replyTo().tell(new Recovered(store.recovered(), store.lostTailTerm(), expectedSeq.keySet()));
     return this;
   }
 

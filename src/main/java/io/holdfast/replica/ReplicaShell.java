@@ -121,6 +121,9 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
   private record RecoveredFromDisk(NodeStorage.Recovered recovered) implements Command {}
 
+  /** The node's storage actor stopped: nothing more can be persisted (it never stops of a store failure). */
+  private enum StorageGone implements Command { INSTANCE }
+
   private record StoreSynced(StoreSync job, Throwable failure) implements Command {}
 
   /** A write sent to storage and not yet persisted; {@code request} is null for the bootstrap write. */
@@ -155,8 +158,14 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
       ReplicatedMachine machine, Executor blocking, Runnable onStop) {
     return Behaviors.withStash(10_000, stash -> Behaviors.withTimers(timers -> Behaviors.setup(ctx -> {
       ActorRef<NodeStorage.Recovered> adapter = ctx.messageAdapter(NodeStorage.Recovered.class, RecoveredFromDisk::new);
+      ctx.watchWith(storage, StorageGone.INSTANCE);
       storage.tell(new NodeStorage.GetRecovered(adapter));
       return Behaviors.receive(Command.class)
+          .onMessageEquals(StorageGone.INSTANCE, () -> {
+            ctx.getLog().error("Replica {} (id {}) cannot start: the node's storage actor stopped", name, self);
+            onStop.run();
+            return Behaviors.stopped();
+          })
           .onMessage(RecoveredFromDisk.class, r -> {
             ReplicaShell shell;
             try {
@@ -231,6 +240,10 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     this.blocking = blocking;
     this.onStop = onStop;
     this.storageReplies = ctx.messageAdapter(NodeStorage.Reply.class, FromStorage::new);
+    if (recovered.writtenSince().contains(storageName)) {
+      throw new IllegalStateException("its storage " + storageName + " was written since the node started, so what"
+          + " the node recovered then is out of date for it: it starts again when the node restarts");
+    }
     this.driver = new ReplicaDriver<>(name, self, initial, settings, recovered.states().get(storageName),
         recovered.lostTailTerm(), Prng.of(seed), machine, new Host());
   }
@@ -322,6 +335,10 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
         .onMessage(Propose.class, this::onPropose)
         .onMessageEquals(ProposeBatch.INSTANCE, () -> next(() -> driver.flushProposals(System.currentTimeMillis())))
         .onMessage(FromStorage.class, this::onFromStorage)
+        .onMessageEquals(StorageGone.INSTANCE, () -> {
+          getContext().getLog().error("Replica {} stops: the node's storage actor stopped", name);
+          return Behaviors.stopped();
+        })
         .onMessage(StoreSynced.class, this::onStoreSynced)
         .onMessage(Connect.class, this::onConnect)
         .onMessage(Compaction.class, c -> next(() -> driver.compaction(c.afterBytes())))

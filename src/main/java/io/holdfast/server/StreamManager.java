@@ -18,6 +18,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
@@ -40,6 +41,17 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * ({@code holdfast.node.rejoin} off); a rejoining node first registers its disk, and then starts
  * its meta replica as a new member under the id the meta group gave it — an empty log must never
  * vote under an id whose votes the group remembers (D9).
+ *
+ * <p>Failure policy. A replica that stops without being told to (its storage stopped, its driver
+ * failed, a bug threw) stays down until the node restarts: a new replica in this process would
+ * start from what the store recovered when the node started, which is out of date for a replica
+ * that wrote since ({@link NodeStorage.Recovered#writtenSince}). The node's other replicas go on;
+ * {@code /health} lists the stopped ones. If the node's storage actor itself stops, nothing on
+ * this node can persist again: the node shuts down (exit code 1 from {@code holdfast node}),
+ * loudly, rather than keep replicas that wait for writes forever. An exception in this actor
+ * itself stops it (Pekko's default) with its children: the node then hosts nothing, and says so
+ * in {@code /health} (no registration answer); restarting it in-process would respawn replicas
+ * on stale recovered state, so it is not done.
  */
 public final class StreamManager extends AbstractBehavior<StreamManager.Command> {
   public sealed interface Command {}
@@ -48,14 +60,19 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
 
   public record GetNodeStatus(ActorRef<NodeStatus> replyTo) implements Command {}
 
-  /** @param registration "pending", "registered" or "refused: <why>" */
-  public record NodeStatus(int nodeId, String registration, List<String> groups) {}
+  /**
+   * @param registration "pending", "registered" or "refused: <why>"
+   * @param stopped the groups whose replica here stopped without being told to: down until the node restarts
+   */
+  public record NodeStatus(int nodeId, String registration, List<String> groups, List<String> stopped) {}
 
   private enum Tick implements Command { INSTANCE }
 
   private record Registered(Object outcome) implements Command {}
 
   private record ReplicaStopped(String group, ActorRef<ReplicaShell.Command> ref) implements Command {}
+
+  private enum StorageGone implements Command { INSTANCE }
 
   private final NodeSettings settings;
   private final ActorRef<NodeStorage.Command> storage;
@@ -75,6 +92,10 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
   private final Map<String, String> storageNames = new HashMap<>();
   /** Replicas stopped because their stream was deleted: their files are forgotten once they have stopped. */
   private final Map<ActorRef<ReplicaShell.Command>, String> forgetOnStop = new HashMap<>();
+  /** Groups whose replica stopped without being told to: not started again in this process (see the class comment). */
+  private final java.util.TreeSet<String> down = new java.util.TreeSet<>();
+  /** Replicas this actor stopped itself (besides deleted and retiring ones). */
+  private final java.util.Set<ActorRef<ReplicaShell.Command>> toldToStop = new java.util.HashSet<>();
   private MetaState view;
   private String registration = "pending";
   private boolean registering;
@@ -98,6 +119,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     this.http = http;
     this.router = router;
     this.syncExecutor = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(STORE_SYNC_DISPATCHER));
+    ctx.watchWith(storage, StorageGone.INSTANCE);
     if (metaVoter()) {
       int join = stored.stream().mapToInt(n -> ReplicaIds.joinOf(n, "meta")).max().orElse(-1);
       if (join >= 0 || !settings.rejoin()) {
@@ -118,9 +140,15 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
         .onMessageEquals(Tick.INSTANCE, this::onTick)
         .onMessage(MetaUpdated.class, this::onMetaUpdated)
         .onMessage(Registered.class, this::onRegistered)
+        .onMessageEquals(StorageGone.INSTANCE, this::onStorageGone)
         .onMessage(ReplicaStopped.class, r -> {
           LocalReplicas.get(getContext().getSystem()).stopped(r.group(), r.ref());
           String gone = forgetOnStop.remove(r.ref());
+          if (children.get(r.group()) == r.ref() && !retiring.contains(r.group()) && !toldToStop.remove(r.ref())) {
+            down.add(r.group());
+            getContext().getLog().error("Replica {} stopped without being told to: it stays down until this node"
+                + " restarts (its log says why)", r.group());
+          }
           if (children.get(r.group()) == r.ref()) {
             children.remove(r.group());
             members.remove(r.group());
@@ -138,7 +166,8 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
           return this;
         })
         .onMessage(GetNodeStatus.class, g -> {
-          g.replyTo().tell(new NodeStatus(settings.nodeId(), registration, List.copyOf(children.keySet())));
+          g.replyTo().tell(new NodeStatus(settings.nodeId(), registration, List.copyOf(children.keySet()),
+              List.copyOf(down)));
           return this;
         })
         .build();
@@ -157,6 +186,28 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     return this;
   }
 
+  private Behavior<Command> onStorageGone() {
+    CoordinatedShutdown shutdown = CoordinatedShutdown.get(getContext().getSystem());
+    if (shutdown.getShutdownReason().isEmpty()) {
+      getContext().getLog().error("The node's storage actor stopped: nothing on this node can persist again; the node"
+          + " shuts down");
+      shutdown.runAll(StorageStoppedReason.INSTANCE);
+    }
+    return this;
+  }
+
+  /** Why a node shut itself down: its storage actor stopped. */
+  public static final class StorageStoppedReason implements CoordinatedShutdown.Reason {
+    public static final StorageStoppedReason INSTANCE = new StorageStoppedReason();
+
+    private StorageStoppedReason() {}
+
+    @Override
+    public String toString() {
+      return "the node's storage actor stopped";
+    }
+  }
+
   private Behavior<Command> onRegistered(Registered r) {
     registering = false;
     if (r.outcome() instanceof ReplicaShell.Applied a && a.outcome() instanceof Wire.MetaOutcome m) {
@@ -173,6 +224,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
         if (meta != null) {
           // This disk is not the one the group knows under this id (wiped, yet started with rejoin
           // off): its meta replica holds nothing the group agreed to and must not vote again.
+          toldToStop.add(meta);
           getContext().stop(meta);
         }
       }
@@ -205,7 +257,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
             ids.get(s.group()), id);
         retiring.add(s.group());
       }
-      if (placed && !children.containsKey(s.group())) {
+      if (placed && !children.containsKey(s.group()) && !down.contains(s.group())) {
         // Only the nodes the group was created on bootstrap it, and only while they never left; a
         // node added later (or again) joins with a fresh, empty log, as a learner the leader brings
         // up to date — never with a log from before it was removed (D9).
@@ -259,7 +311,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     if (!metaVoter()) {
       return;
     }
-    if (!children.containsKey("meta")) {
+    if (!children.containsKey("meta") && !down.contains("meta")) {
       spawnMeta(me.generation(), Membership.EMPTY); // a learner the leader brings up to date
     }
     ActorRef<ReplicaShell.Command> meta = children.get("meta");

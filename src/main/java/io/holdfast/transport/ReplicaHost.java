@@ -8,12 +8,17 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorRefResolver;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
  * One per node: the address replicas on other nodes send to. Routes each {@link PeerEnvelope} to
  * the local replica of that group; envelopes for groups not hosted here are dropped (Raft retries
  * everything it needs).
+ *
+ * <p>Failure policy: resume. An exception routing one envelope drops that envelope (as the
+ * network may) and keeps the registrations; a restart would forget every local replica, which
+ * registers only once, and cut the node off from its peers.
  */
 public final class ReplicaHost {
   private ReplicaHost() {}
@@ -67,6 +72,10 @@ public final class ReplicaHost {
   }
 
   public static Behavior<Command> create() {
+    return Behaviors.supervise(routing()).onFailure(SupervisorStrategy.resume());
+  }
+
+  private static Behavior<Command> routing() {
     return Behaviors.setup(ctx -> {
       Map<String, Registration> local = new HashMap<>();
       return Behaviors.receive(Command.class)

@@ -48,6 +48,8 @@ class NodeStorageTest {
     final CountDownLatch releaseFirstSync = new CountDownLatch(1);
     final AtomicInteger syncs = new AtomicInteger();
     volatile boolean failSyncs;
+    /** A bug, not a storage failure: write throws this. */
+    volatile RuntimeException writeThrows;
 
     @Override
     public String incarnation() {
@@ -66,6 +68,9 @@ class NodeStorageTest {
 
     @Override
     public void write(String replica, LogWrite write) {
+      if (writeThrows != null) {
+        throw writeThrows;
+      }
       inner.write(replica, write);
     }
 
@@ -184,5 +189,44 @@ class NodeStorageTest {
     NodeStorage.StorageStopped stopped = (NodeStorage.StorageStopped) probe.receiveMessage();
     assertTrue(stopped.reason().contains("EIO"));
     assertEquals(1, store.syncs.get(), "the failed fsync is never retried");
+  }
+
+  @Test
+  void anyExceptionFromTheStoreStopsStorageLikeAFailureAndTheActorLivesToSaySo() {
+    GatedStore store = new GatedStore();
+    store.releaseFirstSync.countDown();
+    ActorRef<NodeStorage.Command> storage = spawn(store);
+    TestProbe<NodeStorage.Reply> probe = kit.createTestProbe();
+    storage.tell(new NodeStorage.Write("w", 1, 0, entry(1), probe.ref()));
+    assertEquals(new NodeStorage.Persisted("w", 1), probe.receiveMessage());
+    store.writeThrows = new IllegalStateException("a bug in the store");
+    storage.tell(new NodeStorage.Write("w", 2, 1, entry(2), probe.ref()));
+    NodeStorage.StorageStopped stopped = (NodeStorage.StorageStopped) probe.receiveMessage();
+    assertTrue(stopped.reason().contains("a bug in the store"), stopped.reason());
+    store.writeThrows = null; // the store would take writes again: storage does not trust it
+    storage.tell(new NodeStorage.Write("w", 3, 1, entry(3), probe.ref()));
+    assertEquals(stopped, probe.receiveMessage());
+    assertEquals(1, store.inner.recovered().get("w").lastIndex(), "nothing after the failure is written");
+    TestProbe<NodeStorage.Stats> stats = kit.createTestProbe();
+    storage.tell(new NodeStorage.GetStats(stats.ref()));
+    assertEquals(1, stats.receiveMessage().syncs(), "the actor still answers: nobody writes to a dead one");
+  }
+
+  @Test
+  void whatTheStoreRecoveredIsMarkedOutOfDateForEveryWriterThatWroteSince() {
+    GatedStore store = new GatedStore();
+    store.releaseFirstSync.countDown();
+    ActorRef<NodeStorage.Command> storage = spawn(store);
+    TestProbe<NodeStorage.Reply> probe = kit.createTestProbe();
+    TestProbe<NodeStorage.Recovered> recovered = kit.createTestProbe();
+    storage.tell(new NodeStorage.GetRecovered(recovered.ref()));
+    assertEquals(java.util.Set.of(), recovered.receiveMessage().writtenSince());
+    storage.tell(new NodeStorage.Write("w", 1, 0, entry(1), probe.ref()));
+    probe.receiveMessage();
+    storage.tell(new NodeStorage.GetRecovered(recovered.ref()));
+    assertEquals(java.util.Set.of("w"), recovered.receiveMessage().writtenSince());
+    storage.tell(new NodeStorage.Forget("w"));
+    storage.tell(new NodeStorage.GetRecovered(recovered.ref()));
+    assertEquals(java.util.Set.of(), recovered.receiveMessage().writtenSince(), "a forgotten writer's name is new again");
   }
 }

@@ -183,4 +183,37 @@ class ReplicaShellTest {
     }
     awaitAllApplied(expected); // in publish order: one publisher, one leader
   }
+
+  @Test
+  void aReplicaStopsWhenTheNodesStorageActorStops() throws Exception {
+    start(1);
+    TestProbe<Object> watcher = kit.createTestProbe();
+    ActorRef<ReplicaShell.Command> replica = replicas.get(1);
+    awaitStatus(replica);
+    kit.stop(storages.get(1));
+    watcher.expectTerminated(replica, Duration.ofSeconds(10)); // rather than wait forever for writes to persist
+  }
+
+  @Test
+  void aReplicaDoesNotStartAgainOnRecoveredStateItHasWrittenPast() throws Exception {
+    start(1);
+    ActorRef<ReplicaShell.Command> first = replicas.get(1);
+    awaitStatus(first); // it started, and wrote its bootstrap snapshot through the node's storage
+    TestProbe<Object> watcher = kit.createTestProbe();
+    kit.stop(first);
+    watcher.expectTerminated(first);
+    // The same storage name again, in the same process: what the store recovered at open no longer
+    // holds what that replica persisted (its votes, its acknowledged entries), so it must not start.
+    ActorRef<ReplicaShell.Command> again = kit.spawn(ReplicaShell.create("stream-a", 1, GROUP, SETTINGS, TICK,
+        storages.get(1), 7, new StreamMachine("stream-a", synced -> io.holdfast.storage.segment.SegmentStore.open(
+            new io.holdfast.storage.file.FileDisk(tmp.resolve("node1").resolve("streams")),
+            io.holdfast.storage.segment.SegmentStore.Options.defaults(), synced))), "replica-1-again");
+    watcher.expectTerminated(again, Duration.ofSeconds(10));
+  }
+
+  private void awaitStatus(ActorRef<ReplicaShell.Command> replica) {
+    TestProbe<ReplicaDriver.Status> status = kit.createTestProbe();
+    replica.tell(new ReplicaShell.GetStatus(status.ref()));
+    status.receiveMessage(Duration.ofSeconds(10));
+  }
 }
