@@ -162,7 +162,9 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
       storage.tell(new NodeStorage.GetRecovered(adapter));
       return Behaviors.receive(Command.class)
           .onMessageEquals(StorageGone.INSTANCE, () -> {
-            ctx.getLog().error("Replica {} (id {}) cannot start: the node's storage actor stopped", name, self);
+            if (!shuttingDown(ctx)) {
+              ctx.getLog().error("Replica {} (id {}) cannot start: the node's storage actor stopped", name, self);
+            }
             onStop.run();
             return Behaviors.stopped();
           })
@@ -336,7 +338,9 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
         .onMessageEquals(ProposeBatch.INSTANCE, () -> next(() -> driver.flushProposals(System.currentTimeMillis())))
         .onMessage(FromStorage.class, this::onFromStorage)
         .onMessageEquals(StorageGone.INSTANCE, () -> {
-          getContext().getLog().error("Replica {} stops: the node's storage actor stopped", name);
+          if (!shuttingDown(getContext())) {
+            getContext().getLog().error("Replica {} stops: the node's storage actor stopped", name);
+          }
           return Behaviors.stopped();
         })
         .onMessage(StoreSynced.class, this::onStoreSynced)
@@ -355,6 +359,11 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
         })
         .onSignal(org.apache.pekko.actor.typed.PostStop.class, s -> onStop())
         .build();
+  }
+
+  /** Whether the node is shutting down (its storage actor stops too, and that is no failure). */
+  private static boolean shuttingDown(ActorContext<?> ctx) {
+    return org.apache.pekko.actor.CoordinatedShutdown.get(ctx.getSystem()).getShutdownReason().isPresent();
   }
 
   /** Runs a driver input, then stops if the driver retired or failed. */
