@@ -386,12 +386,25 @@ public final class HttpApi extends AllDirectives {
       throw new HoldfastException.BadRequest("bad_request", "discard must be old or new, got '" + discard + "'");
     }
     StreamLimits d = StreamLimits.DEFAULT;
-    StreamLimits limits = new StreamLimits(number(n, "max_msgs", d.maxMsgs()), number(n, "max_bytes", d.maxBytes()),
-        duration(n, "max_age", d.maxAgeMillis()), number(n, "max_msgs_per_subject", d.maxMsgsPerSubject()),
-        number(n, "max_msg_size", d.maxMsgSize()), discard.equals("new"), flag(n, "discard_new_per_subject"),
-        duration(n, "duplicate_window", d.duplicateWindowMillis()), n.path("retention").asText(d.retention()),
-        flag(n, "sealed"), flag(n, "deny_delete"), flag(n, "deny_purge"), flag(n, "allow_rollup"),
-        number(n, "max_consumers", d.maxConsumers()));
+    String retentionName = n.path("retention").asText(d.retention().wireName);
+    io.holdfast.stream.Retention retention = io.holdfast.stream.Retention.ofName(retentionName);
+    if (retention == null) {
+      throw new HoldfastException.BadRequest("bad_request", io.holdfast.stream.Retention.unknown(retentionName));
+    }
+    StreamLimits limits = d.withMaxMsgs(number(n, "max_msgs", d.maxMsgs()))
+        .withMaxBytes(number(n, "max_bytes", d.maxBytes()))
+        .withMaxAgeMillis(duration(n, "max_age", d.maxAgeMillis()))
+        .withMaxMsgsPerSubject(number(n, "max_msgs_per_subject", d.maxMsgsPerSubject()))
+        .withMaxMsgSize(number(n, "max_msg_size", d.maxMsgSize()))
+        .withDiscardNew(discard.equals("new"))
+        .withDiscardNewPerSubject(flag(n, "discard_new_per_subject"))
+        .withDuplicateWindowMillis(duration(n, "duplicate_window", d.duplicateWindowMillis()))
+        .withRetention(retention)
+        .withSealed(flag(n, "sealed"))
+        .withDenyDelete(flag(n, "deny_delete"))
+        .withDenyPurge(flag(n, "deny_purge"))
+        .withAllowRollup(flag(n, "allow_rollup"))
+        .withMaxConsumers(number(n, "max_consumers", d.maxConsumers()));
     return new StreamConfig(name, subjects, (int) number(n, "replicas", 1), limits);
   }
 
@@ -437,7 +450,7 @@ public final class HttpApi extends AllDirectives {
     StreamLimits l = c.limits();
     ObjectNode o = JSON.createObjectNode().put("name", c.name());
     c.subjects().forEach(o.putArray("subjects")::add);
-    return o.put("replicas", c.replicas()).put("retention", l.retention()).put("max_msgs", l.maxMsgs())
+    return o.put("replicas", c.replicas()).put("retention", l.retention().wireName).put("max_msgs", l.maxMsgs())
         .put("max_bytes", l.maxBytes()).put("max_age", Durations.format(l.maxAgeMillis()))
         .put("max_consumers", l.maxConsumers())
         .put("max_msgs_per_subject", l.maxMsgsPerSubject()).put("max_msg_size", l.maxMsgSize())

@@ -299,7 +299,7 @@ public final class MetaState {
     if (s.limits().sealed() && !u.limits().sealed()) {
       return new Result(BAD_REQUEST, "a sealed stream cannot be unsealed");
     }
-    if (!s.limits().retention().equals(u.limits().retention())) {
+    if (s.limits().retention() != u.limits().retention()) {
       return new Result(BAD_REQUEST, "the retention policy of a stream cannot change");
     }
     TreeMap<Integer, Integer> joins = new TreeMap<>(s.joins());

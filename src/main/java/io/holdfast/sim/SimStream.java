@@ -35,7 +35,7 @@ final class SimStream {
     Prng p = Prng.of(seed ^ 0x5354524541_4d4cL);
     long window = p.between(5, 500) * Simulation.MILLIS_PER_TICK;
     long maxMsgs = p.chance(0.3) ? -1 : p.between(20, 5000);
-    return new StreamLimits(maxMsgs, -1, 0, -1, -1, false, false, window, "limits", false, false, false, false);
+    return StreamLimits.DEFAULT.withMaxMsgs(maxMsgs).withDuplicateWindowMillis(window);
   }
 
   static ConsumerConfig consumerConfig(String name) {

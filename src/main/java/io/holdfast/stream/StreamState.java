@@ -274,7 +274,7 @@ public final class StreamState {
       return Result.rejected("maximum_consumers_exceeded", "stream " + name + " has max_consumers "
           + limits.maxConsumers());
     }
-    if (limits.retention().equals("workqueue")) {
+    if (limits.retention() == Retention.WORKQUEUE) {
       if (!config.deliverPolicy().equals("all")) {
         return Result.rejected("bad_consumer", "a workqueue stream's consumers must deliver all");
       }
@@ -468,10 +468,10 @@ public final class StreamState {
    * when it was stored and takes its subject is done with it.
    */
   private void retain(long seq) {
-    if (!live(seq) || limits.retention().equals("limits")) {
+    if (!live(seq) || limits.retention() == Retention.LIMITS) {
       return;
     }
-    if (limits.retention().equals("workqueue") || !interested(seq, subjectOf(facts(seq)))) {
+    if (limits.retention() == Retention.WORKQUEUE || !interested(seq, subjectOf(facts(seq)))) {
       remove(seq);
     }
   }
@@ -487,7 +487,7 @@ public final class StreamState {
 
   /** Interest retention after a consumer went: every message nobody still waits for goes (an index walk). */
   private void sweepInterest() {
-    if (!limits.retention().equals("interest")) {
+    if (limits.retention() != Retention.INTEREST) {
       return;
     }
     for (long seq = nextLive(firstSeq); seq <= lastSeq; seq = nextLive(seq + 1)) {
@@ -592,7 +592,7 @@ public final class StreamState {
     }
     enforceLimits(m.subject());
     expire(m.timestampMillis());
-    if (limits.retention().equals("interest") && live(seq) && !interested(seq, m.subject())) {
+    if (limits.retention() == Retention.INTEREST && live(seq) && !interested(seq, m.subject())) {
       remove(seq); // JetStream's interest retention: a message no consumer takes is not kept
     }
     return Result.stored(seq);

@@ -279,9 +279,8 @@ class ClusterTest {
   @Order(4)
   void streamRulesHoldAcrossTheClusterAndTheirRejectionsAreTyped() throws Exception {
     Holdfast h = hf(nodes.get(2));
-    io.holdfast.stream.StreamLimits d = io.holdfast.stream.StreamLimits.DEFAULT;
-    io.holdfast.stream.StreamLimits twoThenRefuse = new io.holdfast.stream.StreamLimits(2, -1, 0, -1, -1, true, false,
-        d.duplicateWindowMillis(), "limits", false, false, false, false);
+    io.holdfast.stream.StreamLimits twoThenRefuse = io.holdfast.stream.StreamLimits.DEFAULT.withMaxMsgs(2)
+        .withDiscardNew(true);
     h.createStream(new StreamConfig("limited", List.of("limited.>"), 3, twoThenRefuse)).toCompletableFuture().get();
     Records.PublishOptions once = new Records.PublishOptions("id-1", null, null, null, null);
     PubAck first = h.publish("limited.a", null, new byte[] {1}, once).toCompletableFuture().get();

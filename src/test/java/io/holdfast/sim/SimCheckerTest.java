@@ -189,8 +189,7 @@ class SimCheckerTest {
     for (LogEntry e : log) {
       same.observeApply(1, e, 0);
     }
-    io.holdfast.stream.StreamLimits keepAll = new io.holdfast.stream.StreamLimits(-1, -1, 0, -1, -1, false, false, 100,
-        "limits", false, false, false, false);
+    io.holdfast.stream.StreamLimits keepAll = io.holdfast.stream.StreamLimits.DEFAULT.withDuplicateWindowMillis(100);
     same.checkStreams(new SimReplica[] {null, replicaThatApplied(1, new SimDisk(), log)}, keepAll, new Coverage());
     assertEquals(0, same.violationCount(), same.violations().toString());
     SimChecker differ = new SimChecker();
@@ -212,8 +211,8 @@ class SimCheckerTest {
     return new io.holdfast.stream.StoredMessage(seq, new io.holdfast.stream.Message("s.1", h, new byte[8], time));
   }
 
-  private static final io.holdfast.stream.StreamLimits KEEP_3 = new io.holdfast.stream.StreamLimits(3, -1, 0, -1, -1,
-      false, false, 100, "limits", false, false, false, false);
+  private static final io.holdfast.stream.StreamLimits KEEP_3 = io.holdfast.stream.StreamLimits.DEFAULT.withMaxMsgs(3)
+      .withDuplicateWindowMillis(100);
 
   @Test
   void streamChecksPassAStreamThatKeepsItsRules() {

@@ -27,9 +27,7 @@ class ConsumerRulesTest {
   }
 
   private void retention(String retention) {
-    StreamLimits d = StreamLimits.DEFAULT;
-    apply(new StreamCommand.UpdateConfig(new StreamLimits(-1, -1, 0, -1, -1, false, false, d.duplicateWindowMillis(),
-        retention, false, false, false, false)));
+    apply(new StreamCommand.UpdateConfig(StreamLimits.DEFAULT.withRetention(Retention.ofName(retention))));
   }
 
   private void pub(String subject, String payload, long time) {
@@ -300,9 +298,7 @@ class ConsumerRulesTest {
     assertTrue(add(consumer("c", "all", "explicit", 1000, -1, List.of(), -1)).ok());
     assertTrue(add(consumer("c", "all", "explicit", 1000, -1, List.of(), -1)).ok(), "the same again is a no-op");
     assertEquals("consumer_exists", add(consumer("c", "new", "explicit", 1000, -1, List.of(), -1)).error());
-    StreamLimits d = StreamLimits.DEFAULT;
-    apply(new StreamCommand.UpdateConfig(new StreamLimits(-1, -1, 0, -1, -1, false, false, d.duplicateWindowMillis(),
-        "limits", false, false, false, false, 1)));
+    apply(new StreamCommand.UpdateConfig(StreamLimits.DEFAULT.withMaxConsumers(1)));
     assertEquals("maximum_consumers_exceeded", add(consumer("d", "all", "explicit", 1000, -1, List.of(), -1)).error());
     assertEquals("no_consumer", apply(new StreamCommand.ConsumerBatch(T0, List.of(new StreamCommand.Fetch("zz", 1))))
         .get(0).error());

@@ -28,15 +28,15 @@ class StreamRulesTest {
 
   private static StreamLimits limits(long maxMsgs, long maxBytes, long maxAge, long perSubject, boolean discardNew) {
     StreamLimits d = StreamLimits.DEFAULT;
-    return new StreamLimits(maxMsgs, maxBytes, maxAge, perSubject, d.maxMsgSize(), discardNew, false,
-        maxAge > 0 ? Math.min(maxAge, d.duplicateWindowMillis()) : d.duplicateWindowMillis(), "limits", false, false,
-        false, false);
+    return d.withMaxMsgs(maxMsgs).withMaxBytes(maxBytes).withMaxAgeMillis(maxAge).withMaxMsgsPerSubject(perSubject)
+        .withDiscardNew(discardNew)
+        .withDuplicateWindowMillis(maxAge > 0 ? Math.min(maxAge, d.duplicateWindowMillis()) : d.duplicateWindowMillis());
   }
 
   /** No size limits; only the flags. */
   private static StreamLimits flags(boolean sealed, boolean denyDelete, boolean denyPurge, boolean allowRollup) {
-    return new StreamLimits(-1, -1, 0, -1, -1, false, false, StreamLimits.DEFAULT.duplicateWindowMillis(), "limits",
-        sealed, denyDelete, denyPurge, allowRollup);
+    return StreamLimits.DEFAULT.withSealed(sealed).withDenyDelete(denyDelete).withDenyPurge(denyPurge)
+        .withAllowRollup(allowRollup);
   }
 
   private List<StreamState.Result> apply(StreamCommand c) {
@@ -66,15 +66,22 @@ class StreamRulesTest {
 
   @Test
   void everyConfigFieldSurvivesItsEncodingAndInvalidCombinationsAreRefused() {
-    StreamLimits l = new StreamLimits(1, 2, 3000, 4, 5, true, true, 3000, "workqueue", true, true, true, true, 9);
+    StreamLimits l = new StreamLimits(1, 2, 3000, 4, 5, true, true, 3000, Retention.WORKQUEUE, true, true, true, true,
+        9);
     assertEquals(l, StreamLimits.decode(l.encode()));
     assertNull(l.invalid());
-    assertTrue(new StreamLimits(-1, -1, 1000, -1, -1, false, false, 2000, "limits", false, false, false, false)
-        .invalid().contains("duplicate_window"));
-    assertTrue(new StreamLimits(-1, -1, 0, -1, -1, false, false, 1000, "fifo", false, false, false, false)
-        .invalid().contains("retention"));
-    assertTrue(new StreamLimits(-1, -1, 0, 3, -1, false, true, 1000, "limits", false, false, false, false)
-        .invalid().contains("discard_new_per_subject"));
+    StreamLimits d = StreamLimits.DEFAULT;
+    assertEquals(l, d.withMaxMsgs(1).withMaxBytes(2).withMaxAgeMillis(3000).withMaxMsgsPerSubject(4).withMaxMsgSize(5)
+        .withDiscardNew(true).withDiscardNewPerSubject(true).withDuplicateWindowMillis(3000)
+        .withRetention(Retention.WORKQUEUE).withSealed(true).withDenyDelete(true).withDenyPurge(true).withAllowRollup(true)
+        .withMaxConsumers(9), "each with-copy sets its own value");
+    assertTrue(d.withMaxAgeMillis(1000).withDuplicateWindowMillis(2000).invalid().contains("duplicate_window"));
+    assertTrue(d.withRetention(null).invalid().contains("retention"));
+    assertTrue(d.withMaxMsgsPerSubject(3).withDiscardNewPerSubject(true).invalid().contains("discard_new_per_subject"));
+    for (Retention r : Retention.values()) {
+      assertEquals(r, Retention.ofName(r.wireName));
+    }
+    assertNull(Retention.ofName("fifo"));
   }
 
   @Test
@@ -120,9 +127,7 @@ class StreamRulesTest {
 
   @Test
   void discardNewPerSubjectRefusesOnlyTheFullSubject() {
-    StreamLimits d = StreamLimits.DEFAULT;
-    configure(new StreamLimits(-1, -1, 0, 1, -1, true, true, d.duplicateWindowMillis(), "limits", false, false, false,
-        false));
+    configure(StreamLimits.DEFAULT.withMaxMsgsPerSubject(1).withDiscardNew(true).withDiscardNewPerSubject(true));
     pub("a", "a1", T0);
     assertEquals("maximum_messages_per_subject_exceeded", pub("a", "a2", T0).error());
     assertTrue(pub("b", "b1", T0).ok());
@@ -141,9 +146,7 @@ class StreamRulesTest {
 
   @Test
   void maxMsgSizeRefusesLargerMessages() {
-    StreamLimits d = StreamLimits.DEFAULT;
-    configure(new StreamLimits(-1, -1, 0, -1, 4, false, false, d.duplicateWindowMillis(), "limits", false, false, false,
-        false));
+    configure(StreamLimits.DEFAULT.withMaxMsgSize(4));
     assertEquals("message_too_large", pub("a", "12345", T0).error());
   }
 
@@ -309,14 +312,19 @@ class StreamRulesTest {
   private static StreamCommand randomCommand(Prng prng, long time) {
     int kind = prng.nextInt(100);
     if (kind < 5) {
-      StreamLimits d = StreamLimits.DEFAULT;
       boolean discardNew = prng.nextInt(2) == 0;
       long perSubject = prng.nextInt(3) == 0 ? prng.between(1, 4) : -1;
-      return new StreamCommand.UpdateConfig(new StreamLimits(prng.nextInt(2) == 0 ? prng.between(3, 30) : -1,
-          prng.nextInt(3) == 0 ? prng.between(50, 500) : -1, prng.nextInt(3) == 0 ? prng.between(10_000, 100_000) : 0,
-          perSubject, -1, discardNew, discardNew && perSubject > 0 && prng.nextInt(2) == 0,
-          prng.between(1000, 10_000), List.of("limits", "interest", "workqueue").get(prng.nextInt(3)), false, false,
-          false, prng.nextInt(2) == 0));
+      long maxMsgs = prng.nextInt(2) == 0 ? prng.between(3, 30) : -1;
+      long maxBytes = prng.nextInt(3) == 0 ? prng.between(50, 500) : -1;
+      long maxAge = prng.nextInt(3) == 0 ? prng.between(10_000, 100_000) : 0;
+      boolean discardNewPerSubject = discardNew && perSubject > 0 && prng.nextInt(2) == 0;
+      long window = prng.between(1000, 10_000);
+      Retention retention = Retention.values()[prng.nextInt(3)];
+      boolean allowRollup = prng.nextInt(2) == 0;
+      return new StreamCommand.UpdateConfig(StreamLimits.DEFAULT.withMaxMsgs(maxMsgs).withMaxBytes(maxBytes)
+          .withMaxAgeMillis(maxAge).withMaxMsgsPerSubject(perSubject).withDiscardNew(discardNew)
+          .withDiscardNewPerSubject(discardNewPerSubject).withDuplicateWindowMillis(window).withRetention(retention)
+          .withAllowRollup(allowRollup));
     }
     if (kind < 16) {
       String consumer = "c" + prng.nextInt(3);
