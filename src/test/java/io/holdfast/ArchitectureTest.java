@@ -107,9 +107,17 @@ class ArchitectureTest {
 
   @ArchTest
   static final ArchRule onlyTheFileStoreAndTheShellTouchTheFileSystem = noClasses()
-      .that().resideOutsideOfPackages("io.holdfast.storage.file..", "io.holdfast.cli..", "io.holdfast.node..")
+      .that().resideOutsideOfPackages("io.holdfast.storage.file..", "io.holdfast.cli..", "io.holdfast.node..",
+          "io.holdfast.local..", "io.holdfast.torture..")
       .should().dependOnClassesThat().resideInAnyPackage("java.nio.file..", "java.nio.channels..")
-      .because("one package owns every file (DESIGN.md §3)");
+      .because("one package owns every file of a node (DESIGN.md §3); the tools around node processes (local"
+          + " clusters, the fault campaign) handle their directories themselves");
+
+  @ArchTest
+  static final ArchRule theNodeDoesNotDependOnItsTools = noClasses()
+      .that().resideOutsideOfPackages("io.holdfast.cli..", "io.holdfast.local..", "io.holdfast.torture..")
+      .should().dependOnClassesThat().resideInAnyPackage("io.holdfast.local..", "io.holdfast.torture..")
+      .because("local clusters and the fault campaign drive nodes from outside, through processes and HTTP");
 
   @ArchTest
   static final ArchRule nothingImportsTheCommandLine = noClasses()

@@ -8,6 +8,8 @@ import com.typesafe.config.ConfigFactory;
 import io.holdfast.api.Holdfast;
 import io.holdfast.api.HoldfastException;
 import io.holdfast.api.Records;
+import io.holdfast.local.LocalCluster;
+import io.holdfast.local.NodeClient;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
@@ -100,7 +102,7 @@ final class CapacityBench extends CliCommand {
       throw new UsageException("--gib " + gib + " with " + replicas + " replicas needs about " + (needed >> 20)
           + " MiB of disk under " + dir + ", only " + (free >> 20) + " MiB are free");
     }
-    DemoCommand.deleteTree(dir);
+    LocalCluster.deleteTree(dir);
     Files.createDirectories(dir);
 
     err.printf("bench capacity: raw 1 MiB append+fsync rate of %s ...%n", dir);
@@ -182,7 +184,7 @@ final class CapacityBench extends CliCommand {
         int wiped = followers.get(followers.size() - 1);
         err.printf("bench capacity: wipe node %d and time its rejoin as a new member ...%n", wiped);
         cluster.kill(wiped);
-        DemoCommand.deleteTree(dir.resolve("cluster").resolve("node" + wiped).resolve("data"));
+        LocalCluster.deleteTree(dir.resolve("cluster").resolve("node" + wiped).resolve("data"));
         long t1 = System.nanoTime();
         cluster.start(wiped);
         cluster.awaitReady(List.of(cluster.node(wiped)), err);
@@ -213,7 +215,7 @@ final class CapacityBench extends CliCommand {
       out.println(result);
     }
     if (!keep) {
-      DemoCommand.deleteTree(dir);
+      LocalCluster.deleteTree(dir);
     }
     return failures == 0 && result.path("lost").asLong() == 0 && !result.has("error") ? 0 : 1;
   }
@@ -526,8 +528,8 @@ final class CapacityBench extends CliCommand {
     Map<String, JsonNode> out = new HashMap<>();
     JsonNode health;
     try {
-      health = new ClientCommands.Client(c.node(id).http()).call("GET", "/health", null);
-    } catch (ClientCommands.ServerError e) {
+      health = new NodeClient(c.node(id).http()).call("GET", "/health", null);
+    } catch (NodeClient.ServerError e) {
       return out; // starting (503): nothing to report yet; the caller polls again
     }
     for (var it = health.path("replicas").fields(); it.hasNext(); ) {
@@ -557,7 +559,7 @@ final class CapacityBench extends CliCommand {
     JsonNode info(int k) throws Exception {
       JsonNode i = info.get(k);
       if (i == null) {
-        i = new ClientCommands.Client(cluster.nodes.get(0).http()).call("GET", "/streams/" + stream(k, streams), null);
+        i = new NodeClient(cluster.nodes.get(0).http()).call("GET", "/streams/" + stream(k, streams), null);
         info.put(k, i);
       }
       return i;
@@ -594,7 +596,7 @@ final class CapacityBench extends CliCommand {
       int have = 0;
       List<LocalCluster.Node> holders = placement.holders(i);
       for (LocalCluster.Node n : holders) {
-        JsonNode page = new ClientCommands.Client(n.http()).call("GET", "/streams/" + placement.streamOf(i)
+        JsonNode page = new NodeClient(n.http()).call("GET", "/streams/" + placement.streamOf(i)
             + "/local?from=" + seqs[i] + "&max=1", null).path("messages");
         if (page.size() == 1 && page.get(0).path("seq").asLong() == seqs[i]
             && java.util.Arrays.equals(want, data(page.get(0)))) {

@@ -2,19 +2,15 @@ package io.holdfast.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.holdfast.local.LocalCluster;
+import io.holdfast.local.NodeClient;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Arrays;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -32,60 +28,6 @@ final class ClientCommands {
 
   private ClientCommands() {}
 
-  /** Thrown when the server answers an error; carries its JSON body. */
-  static final class ServerError extends Exception {
-    private static final long serialVersionUID = 1L;
-    final transient JsonNode body;
-    final int status;
-
-    ServerError(int status, JsonNode body) {
-      super(body.path("error").path("message").asText("HTTP " + status));
-      this.status = status;
-      this.body = body;
-    }
-
-    String code() {
-      return body.path("error").path("code").asText("http_" + status);
-    }
-  }
-
-  static final class Client {
-    final String server;
-    final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
-
-    Client(String server) {
-      this.server = server.endsWith("/") ? server.substring(0, server.length() - 1) : server;
-    }
-
-    JsonNode call(String method, String path, byte[] body) throws IOException, InterruptedException, ServerError {
-      return call(method, path, body, java.util.Map.of());
-    }
-
-    /** A call with a JSON body. */
-    JsonNode callJson(String method, String path, JsonNode body) throws IOException, InterruptedException, ServerError {
-      return call(method, path, JSON.writeValueAsBytes(body), java.util.Map.of());
-    }
-
-    JsonNode call(String method, String path, byte[] body, java.util.Map<String, String> headers)
-        throws IOException, InterruptedException, ServerError {
-      HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server + path)).timeout(Duration.ofSeconds(30));
-      headers.forEach(b::header);
-      b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
-      HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
-      JsonNode j;
-      try {
-        j = JSON.readTree(r.body());
-      } catch (IOException e) {
-        j = JSON.createObjectNode().set("error", JSON.createObjectNode().put("code", "http_" + r.statusCode())
-            .put("message", r.body()));
-      }
-      if (r.statusCode() >= 400) {
-        throw new ServerError(r.statusCode(), j);
-      }
-      return j;
-    }
-  }
-
   /**
    * The options every client command takes, and what it does with them: finds its server, and
    * turns a server's error answer into one line (the JSON body with {@code --json}) and exit 1.
@@ -101,15 +43,15 @@ final class ClientCommands {
 
     @Override
     public final Integer call() throws Exception {
-      Client c = new Client(server());
+      NodeClient c = new NodeClient(server());
       try {
         return call(c);
-      } catch (ServerError e) {
+      } catch (NodeClient.ServerError e) {
         return fail(e, json, out(), err());
       }
     }
 
-    abstract int call(Client c) throws Exception;
+    abstract int call(NodeClient c) throws Exception;
 
     String server() throws IOException {
       String s = server != null ? server : System.getenv("HOLDFAST_SERVER");
@@ -123,27 +65,6 @@ final class ClientCommands {
       }
       LocalCluster lc = LocalCluster.open(d);
       return lc.nodes.stream().filter(n -> lc.pid(n.id()).isPresent()).findFirst().orElse(lc.nodes.get(0)).http();
-    }
-  }
-
-  /** A stream's config as the HTTP API takes it: name, subjects (none: the server's default), replicas. */
-  static ObjectNode streamConfig(String name, int replicas, String... subjects) {
-    ObjectNode o = JSON.createObjectNode().put("name", name);
-    if (subjects.length > 0) {
-      ArrayNode list = o.putArray("subjects");
-      for (String s : subjects) {
-        list.add(s);
-      }
-    }
-    return o.put("replicas", replicas);
-  }
-
-  /** The {@code error.code} of an error answer's body, or "" if it is not one. */
-  static String errorCode(String body) {
-    try {
-      return JSON.readTree(body).path("error").path("code").asText("");
-    } catch (IOException e) {
-      return "";
     }
   }
 
@@ -253,7 +174,7 @@ final class ClientCommands {
     StreamConfigOptions config;
 
     @Override
-    int call(Client c) throws Exception {
+    int call(NodeClient c) throws Exception {
       ObjectNode body = JSON.createObjectNode().put("name", name);
       body.putArray("subjects");
       config.applyTo(body, name);
@@ -271,7 +192,7 @@ final class ClientCommands {
     StreamConfigOptions config;
 
     @Override
-    int call(Client c) throws Exception {
+    int call(NodeClient c) throws Exception {
       ObjectNode body = (ObjectNode) c.call("GET", "/streams/" + encode(name), null).get("config");
       config.applyTo(body, name);
       JsonNode info = c.call("PUT", "/streams/" + encode(name), bytes(body));
@@ -286,7 +207,7 @@ final class ClientCommands {
     String name;
 
     @Override
-    int call(Client c) throws Exception {
+    int call(NodeClient c) throws Exception {
       JsonNode info = c.call("GET", "/streams/" + encode(name), null);
       out().println(json ? info.toString() : describe(info));
       return 0;
@@ -299,7 +220,7 @@ final class ClientCommands {
     String filter;
 
     @Override
-    int call(Client c) throws Exception {
+    int call(NodeClient c) throws Exception {
       JsonNode list = c.call("GET", "/streams" + (filter == null ? "" : "?subject=" + encode(filter)), null);
       if (json) {
         out().println(list);
@@ -318,7 +239,7 @@ final class ClientCommands {
     String name;
 
     @Override
-    int call(Client c) throws Exception {
+    int call(NodeClient c) throws Exception {
       JsonNode r = c.call("DELETE", "/streams/" + encode(name), null);
       out().println(json ? r.toString() : "deleted stream " + name);
       return 0;
@@ -337,7 +258,7 @@ final class ClientCommands {
     long keep;
 
     @Override
-    int call(Client c) throws Exception {
+    int call(NodeClient c) throws Exception {
       ObjectNode body = JSON.createObjectNode();
       if (subject != null) {
         body.put("subject", subject);
@@ -359,7 +280,7 @@ final class ClientCommands {
     boolean erase;
 
     @Override
-    int call(Client c) throws Exception {
+    int call(NodeClient c) throws Exception {
       JsonNode r = c.call("DELETE", "/streams/" + encode(name) + "/messages/" + seq + (erase ? "?erase=true" : ""), null);
       out().println(json ? r.toString() : (erase ? "deleted and erased message " : "deleted message ") + seq + " of " + name);
       return 0;
@@ -394,7 +315,7 @@ final class ClientCommands {
     String rollup;
 
     @Override
-    int call(Client c) throws Exception {
+    int call(NodeClient c) throws Exception {
       between("--count", count, 1, 100_000_000);
       String[] values = {msgId, expectedStream, expectedLastSeq, expectedLastSubjectSeq, expectedLastMsgId, rollup};
       for (long i = 1; i <= count; i++) {
@@ -430,7 +351,7 @@ final class ClientCommands {
     String lastFor;
 
     @Override
-    int call(Client c) throws Exception {
+    int call(NodeClient c) throws Exception {
       if ((seq == null) == (lastFor == null)) {
         throw new UsageException("get needs STREAM SEQ, or STREAM --last-for SUBJECT");
       }
@@ -463,9 +384,9 @@ final class ClientCommands {
         + (cl.path("leader").asInt() == 0 ? "none" : "node " + cl.path("leader").asInt()) + "  " + state;
   }
 
-  static int fail(ServerError e, boolean json, PrintStream out, PrintStream err) {
+  static int fail(NodeClient.ServerError e, boolean json, PrintStream out, PrintStream err) {
     if (json) {
-      out.println(e.body);
+      out.println(e.body());
     }
     err.println("holdfast: " + e.code() + ": " + e.getMessage());
     return 1;

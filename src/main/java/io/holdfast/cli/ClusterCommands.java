@@ -2,6 +2,7 @@ package io.holdfast.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.holdfast.local.LocalCluster;
 import java.nio.file.Path;
 import java.util.List;
 import picocli.CommandLine.Command;

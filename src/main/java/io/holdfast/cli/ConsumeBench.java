@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.ConfigFactory;
 import io.holdfast.api.Holdfast;
 import io.holdfast.api.Records.StreamConfig;
+import io.holdfast.local.LocalCluster;
+import io.holdfast.local.NodeClient;
 import io.holdfast.stream.ConsumerConfig;
 import java.io.PrintStream;
 import java.net.InetAddress;
@@ -72,7 +74,7 @@ final class ConsumeBench extends CliCommand {
     r.put("ack", ack);
     r.put("replicas", replicas);
     if (server != null) {
-      overHttp(new ClientCommands.Client(server), replicas, size, msgs, batch, ack, r, err);
+      overHttp(new NodeClient(server), replicas, size, msgs, batch, ack, r, err);
       r.put("server", server);
       r.put("raw_fsync_per_s", null);
     } else {
@@ -85,7 +87,7 @@ final class ConsumeBench extends CliCommand {
         r.put("raw_fsync_per_s", Math.round(raw));
         r.put("ratio_vs_raw_fsync", Math.round(((Number) r.get("consumed_per_s")).doubleValue() / raw * 10) / 10.0);
       } finally {
-        DemoCommand.deleteTree(base);
+        LocalCluster.deleteTree(base);
       }
     }
     out.printf("bench consume: %d messages of %d bytes, %d replicas, ack %s: %s consumed/s (%s MB/s), filled at %s/s%n",
@@ -201,17 +203,17 @@ final class ConsumeBench extends CliCommand {
   }
 
   /** The same over a running cluster's HTTP API: pulls of {@code batch}, acks by token 64 in flight. */
-  private static void overHttp(ClientCommands.Client c, int replicas, int size, long msgs, int batch, String ack,
+  private static void overHttp(NodeClient c, int replicas, int size, long msgs, int batch, String ack,
       Map<String, Object> r, PrintStream err) throws Exception {
     String stream = "bench-consume-" + System.currentTimeMillis();
     try {
-      c.callJson("POST", "/streams", ClientCommands.streamConfig(stream, replicas));
+      c.callJson("POST", "/streams", NodeClient.streamConfig(stream, replicas));
       java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder()
           .version(java.net.http.HttpClient.Version.HTTP_1_1).build();
       err.printf("bench consume: filling stream %s with %d messages over HTTP ...%n", stream, msgs);
       Semaphore window = new Semaphore(128);
       AtomicLong failed = new AtomicLong();
-      java.net.URI pub = java.net.URI.create(c.server + "/pub/" + stream + ".m");
+      java.net.URI pub = java.net.URI.create(c.server() + "/pub/" + stream + ".m");
       byte[] payload = new byte[size];
       long start = System.nanoTime();
       for (long i = 0; i < msgs; i++) {
@@ -243,7 +245,7 @@ final class ConsumeBench extends CliCommand {
           got++;
           if (ack.equals("explicit")) {
             acks.acquire();
-            http.sendAsync(java.net.http.HttpRequest.newBuilder(java.net.URI.create(c.server + "/ack/"
+            http.sendAsync(java.net.http.HttpRequest.newBuilder(java.net.URI.create(c.server() + "/ack/"
                     + m.path("ack_token").asText())).POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
                 java.net.http.HttpResponse.BodyHandlers.discarding()).whenComplete((resp, e) -> acks.release());
           }
@@ -254,7 +256,7 @@ final class ConsumeBench extends CliCommand {
     } finally {
       try {
         c.call("DELETE", "/streams/" + stream, null);
-      } catch (ClientCommands.ServerError ignored) {
+      } catch (NodeClient.ServerError ignored) {
         // the figures stand; the operator sees the stream if it could not be removed
       }
     }

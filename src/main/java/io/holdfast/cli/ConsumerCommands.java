@@ -3,6 +3,7 @@ package io.holdfast.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.holdfast.local.NodeClient;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -89,7 +90,7 @@ final class ConsumerCommands {
     String inactiveThreshold;
 
     @Override
-    int call(ClientCommands.Client c) throws Exception {
+    int call(NodeClient c) throws Exception {
       ObjectNode o = delivery.config(name);
       if (ephemeral) {
         o.put("durable", false);
@@ -120,7 +121,7 @@ final class ConsumerCommands {
     String name;
 
     @Override
-    int call(ClientCommands.Client c) throws Exception {
+    int call(NodeClient c) throws Exception {
       JsonNode info = c.call("GET", path(stream, name), null);
       out().println(json ? info.toString() : describe(info));
       return 0;
@@ -133,7 +134,7 @@ final class ConsumerCommands {
     String stream;
 
     @Override
-    int call(ClientCommands.Client c) throws Exception {
+    int call(NodeClient c) throws Exception {
       JsonNode list = c.call("GET", "/streams/" + ClientCommands.encode(stream) + "/consumers", null);
       if (json) {
         out().println(list);
@@ -152,7 +153,7 @@ final class ConsumerCommands {
     String name;
 
     @Override
-    int call(ClientCommands.Client c) throws Exception {
+    int call(NodeClient c) throws Exception {
       JsonNode r = c.call("DELETE", path(stream, name), null);
       out().println(json ? r.toString() : "deleted consumer " + name);
       return 0;
@@ -175,7 +176,7 @@ final class ConsumerCommands {
     DeliveryOptions delivery;
 
     @Override
-    int call(ClientCommands.Client c) throws Exception {
+    int call(NodeClient c) throws Exception {
       between("--count", count, 1, Long.MAX_VALUE);
       String from = consumer;
       if (from == null) {

@@ -2,6 +2,8 @@ package io.holdfast.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.holdfast.local.LocalCluster;
+import io.holdfast.local.NodeClient;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;
@@ -65,7 +67,7 @@ final class DemoCommand extends CliCommand {
       LocalCluster old = LocalCluster.open(dir);
       old.stopAll(err);
     }
-    deleteTree(dir);
+    LocalCluster.deleteTree(dir);
     long started = System.nanoTime();
     err.println("demo: starting 3 nodes in " + dir + " ...");
     LocalCluster cluster = LocalCluster.openOrCreate(dir, 3);
@@ -73,8 +75,8 @@ final class DemoCommand extends CliCommand {
     try {
       cluster.startAll(err);
       err.printf("demo: cluster ready in %.1f s%n", (System.nanoTime() - started) / 1e9);
-      ClientCommands.Client admin = new ClientCommands.Client(cluster.nodes.get(0).http());
-      admin.callJson("POST", "/streams", ClientCommands.streamConfig("demo", 3, "demo.>"));
+      NodeClient admin = new NodeClient(cluster.nodes.get(0).http());
+      admin.callJson("POST", "/streams", NodeClient.streamConfig("demo", 3, "demo.>"));
       Report r = publish(cluster, msgs, kills, err);
       Map<Integer, List<String>> replicas = readBack(cluster, err);
       return report(r, replicas, out, err);
@@ -155,7 +157,7 @@ final class DemoCommand extends CliCommand {
       if (cluster.pid(n.id()).isEmpty()) {
         continue;
       }
-      JsonNode info = new ClientCommands.Client(n.http()).call("GET", "/streams/demo", null);
+      JsonNode info = new NodeClient(n.http()).call("GET", "/streams/demo", null);
       int leader = info.path("cluster").path("leader").asInt();
       if (leader == 0) {
         continue;
@@ -226,28 +228,7 @@ final class DemoCommand extends CliCommand {
   }
 
   private static List<String> readReplica(LocalCluster.Node n) throws Exception {
-    return readReplica(n, "demo");
-  }
-
-  /** Node {@code n}'s own replica of {@code stream}, payloads by sequence from 1 (null for a hole). */
-  static List<String> readReplica(LocalCluster.Node n, String stream) throws Exception {
-    ClientCommands.Client c = new ClientCommands.Client(n.http());
-    List<String> values = new ArrayList<>();
-    long from = 1;
-    while (true) {
-      JsonNode page = c.call("GET", "/streams/" + stream + "/local?from=" + from + "&max=5000", null).path("messages");
-      if (page.isEmpty()) {
-        return values;
-      }
-      for (JsonNode m : page) {
-        long seq = m.get("seq").asLong();
-        while (values.size() < seq - 1) {
-          values.add(null); // a hole: never expected, counted as divergence by comparison
-        }
-        values.add(m.get("data").asText());
-        from = seq + 1;
-      }
-    }
+    return new NodeClient(n.http()).readReplica("demo");
   }
 
   private static int report(Report r, Map<Integer, List<String>> replicas, PrintStream out, PrintStream err) {
@@ -276,16 +257,5 @@ final class DemoCommand extends CliCommand {
         .put("read", reference.size()).put("lost", lost).put("duplicates", duplicates)
         .put("divergent_replicas", divergent));
     return lost == 0 && divergent == 0 ? 0 : 1;
-  }
-
-  static void deleteTree(Path dir) throws IOException {
-    if (!Files.exists(dir)) {
-      return;
-    }
-    try (var paths = Files.walk(dir)) {
-      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.delete(p);
-      }
-    }
   }
 }

@@ -3,6 +3,7 @@ package io.holdfast.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import io.holdfast.local.LocalCluster;
 import io.holdfast.node.NodeStorage;
 import io.holdfast.raft.message.EntryType;
 import io.holdfast.raft.message.LogEntry;
@@ -102,7 +103,7 @@ final class JournalBench extends CliCommand {
       }
       return r.containsKey("failure") ? 1 : 0;
     } finally {
-      DemoCommand.deleteTree(base);
+      LocalCluster.deleteTree(base);
     }
   }
 

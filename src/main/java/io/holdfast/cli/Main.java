@@ -66,7 +66,7 @@ public final class Main implements Runnable {
       return 2;
     });
     cl.setExecutionExceptionHandler((e, command, parsed) -> {
-      if (e instanceof UsageException) {
+      if (e instanceof UsageException || e instanceof io.holdfast.local.LocalClusterException) {
         usageError(err, e.getMessage(), command);
         return 2;
       }

@@ -3,6 +3,8 @@ package io.holdfast.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import io.holdfast.local.LocalCluster;
+import io.holdfast.local.NodeClient;
 import io.holdfast.node.NodeStorage;
 import io.holdfast.raft.RaftCore;
 import io.holdfast.raft.RaftSettings;
@@ -115,7 +117,7 @@ final class PubBench extends CliCommand {
       }
       return 0;
     } finally {
-      DemoCommand.deleteTree(base);
+      LocalCluster.deleteTree(base);
     }
   }
 
@@ -126,17 +128,17 @@ final class PubBench extends CliCommand {
    */
   private static Map<String, Object> overHttp(String server, int replicas, int size, int inflight, long msgs,
       PrintStream err) throws Exception {
-    ClientCommands.Client admin = new ClientCommands.Client(server);
+    NodeClient admin = new NodeClient(server);
     try {
-      admin.callJson("POST", "/streams", ClientCommands.streamConfig("bench", replicas, "bench.>"));
-    } catch (ClientCommands.ServerError e) {
+      admin.callJson("POST", "/streams", NodeClient.streamConfig("bench", replicas, "bench.>"));
+    } catch (NodeClient.ServerError e) {
       throw new IllegalStateException("cannot create stream bench: " + e.getMessage());
     }
     java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder()
         .version(java.net.http.HttpClient.Version.HTTP_1_1).build();
     byte[] payload = new byte[size];
     java.util.Arrays.fill(payload, (byte) 'x');
-    java.net.URI uri = java.net.URI.create(admin.server + "/pub/bench.msgs");
+    java.net.URI uri = java.net.URI.create(admin.server() + "/pub/bench.msgs");
     long warmup = Math.min(msgs, Math.max(1000, msgs / 10));
     err.printf("bench pub: warming up with %d messages ...%n", warmup);
     httpRun(http, uri, payload, inflight, warmup);

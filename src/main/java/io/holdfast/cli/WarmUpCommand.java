@@ -7,6 +7,8 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.holdfast.api.Holdfast;
 import io.holdfast.api.HttpApi;
+import io.holdfast.local.LocalCluster;
+import io.holdfast.local.NodeClient;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -59,7 +61,7 @@ final class WarmUpCommand extends CliCommand {
     try {
       Holdfast holdfast = Holdfast.get(system);
       HttpApi.start(system, holdfast, "127.0.0.1", http).toCompletableFuture().get(30, TimeUnit.SECONDS);
-      ClientCommands.Client c = new ClientCommands.Client("http://127.0.0.1:" + http);
+      NodeClient c = new NodeClient("http://127.0.0.1:" + http);
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
       while (!healthy(c)) {
         if (System.nanoTime() > deadline) {
@@ -89,14 +91,14 @@ final class WarmUpCommand extends CliCommand {
     } finally {
       system.terminate();
       system.getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
-      DemoCommand.deleteTree(dir);
+      LocalCluster.deleteTree(dir);
     }
   }
 
-  private static boolean healthy(ClientCommands.Client c) throws IOException, InterruptedException {
+  private static boolean healthy(NodeClient c) throws IOException, InterruptedException {
     try {
       return c.call("GET", "/health", null).path("status").asText().equals("ok");
-    } catch (ClientCommands.ServerError starting) { // 503 until the node has registered
+    } catch (NodeClient.ServerError starting) { // 503 until the node has registered
       return false;
     }
   }

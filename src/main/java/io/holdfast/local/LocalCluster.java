@@ -1,4 +1,4 @@
-package io.holdfast.cli;
+package io.holdfast.local;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -29,32 +29,32 @@ import java.util.concurrent.TimeUnit;
  * {@code nodeN.log}, {@code nodeN.pid} and its data in {@code nodeN/}. Processes are started
  * detached (they outlive this command) and stopped only by the PIDs recorded here.
  */
-final class LocalCluster {
+public final class LocalCluster {
   private static final ObjectMapper JSON = new ObjectMapper();
-  static final Duration READY_TIMEOUT = Duration.ofSeconds(120);
+  public static final Duration READY_TIMEOUT = Duration.ofSeconds(120);
 
   /**
    * A node: its id, ports, and the loopback address it binds and connects from ({@code host}):
    * 127.0.0.1 for ordinary clusters; 127.0.0.(10+id) for the fault campaign, so that packet
    * filters can cut the links between two nodes (Artery's outbound connections bind it too).
    */
-  record Node(int id, int arteryPort, int httpPort, String host) {
-    String http() {
+  public record Node(int id, int arteryPort, int httpPort, String host) {
+    public String http() {
       return "http://" + host + ":" + httpPort;
     }
 
-    String artery() {
+    public String artery() {
       return "\"pekko://holdfast@" + host + ":" + arteryPort + '"';
     }
   }
 
   /** Node heap (-Xmx) unless the cluster says otherwise: see README, "The heap a node needs". */
-  static final String HEAP_DEFAULT = "512m";
+  public static final String HEAP_DEFAULT = "512m";
 
-  final Path dir;
-  final List<Node> nodes;
+  public final Path dir;
+  public final List<Node> nodes;
   /** The -Xmx of every node JVM, kept in cluster.json. */
-  final String heap;
+  public final String heap;
 
   private LocalCluster(Path dir, List<Node> nodes, String heap) {
     this.dir = dir;
@@ -62,10 +62,10 @@ final class LocalCluster {
     this.heap = heap;
   }
 
-  static LocalCluster open(Path dir) throws IOException {
+  public static LocalCluster open(Path dir) throws IOException {
     Path file = dir.resolve("cluster.json");
     if (!Files.exists(file)) {
-      throw new UsageException("no cluster in " + dir + " (start one with: holdfast cluster start --dir " + dir + ")");
+      throw new LocalClusterException("no cluster in " + dir + " (start one with: holdfast cluster start --dir " + dir + ")");
     }
     JsonNode j = JSON.readTree(file.toFile());
     List<Node> nodes = new ArrayList<>();
@@ -77,24 +77,24 @@ final class LocalCluster {
   }
 
   /** A heap size as -Xmx takes it (512m, 1g), checked: at least 128 MiB. */
-  static String heap(String text) {
+  public static String heap(String text) {
     if (!text.matches("[0-9]+[mMgG]")) {
-      throw new UsageException("--heap takes a size like 256m or 1g, got '" + text + "'");
+      throw new LocalClusterException("--heap takes a size like 256m or 1g, got '" + text + "'");
     }
     long mib = Long.parseLong(text.substring(0, text.length() - 1)) * (Character.toLowerCase(text.charAt(text.length()
         - 1)) == 'g' ? 1024 : 1);
     if (mib < 128) {
-      throw new UsageException("--heap must be at least 128m (Pekko, the node's log memory and its buffers)");
+      throw new LocalClusterException("--heap must be at least 128m (Pekko, the node's log memory and its buffers)");
     }
     return text.toLowerCase(java.util.Locale.ROOT);
   }
 
   /** The cluster in {@code dir} if there is one (its size must match), else a new one on free ports. */
-  static LocalCluster openOrCreate(Path dir, int n) throws IOException {
+  public static LocalCluster openOrCreate(Path dir, int n) throws IOException {
     return openOrCreate(dir, n, false, HEAP_DEFAULT);
   }
 
-  static LocalCluster openOrCreate(Path dir, int n, boolean hostPerNode) throws IOException {
+  public static LocalCluster openOrCreate(Path dir, int n, boolean hostPerNode) throws IOException {
     return openOrCreate(dir, n, hostPerNode, HEAP_DEFAULT);
   }
 
@@ -102,11 +102,11 @@ final class LocalCluster {
    * With {@code hostPerNode}, node i binds 127.0.0.(10+i) instead of 127.0.0.1 (see {@link Node});
    * {@code heap} is each node's -Xmx (a cluster that exists keeps its own).
    */
-  static LocalCluster openOrCreate(Path dir, int n, boolean hostPerNode, String heap) throws IOException {
+  public static LocalCluster openOrCreate(Path dir, int n, boolean hostPerNode, String heap) throws IOException {
     if (Files.exists(dir.resolve("cluster.json"))) {
       LocalCluster c = open(dir);
       if (c.nodes.size() != n) {
-        throw new UsageException(dir + " holds a cluster of " + c.nodes.size() + " nodes, not " + n
+        throw new LocalClusterException(dir + " holds a cluster of " + c.nodes.size() + " nodes, not " + n
             + "; use another --dir or remove it");
       }
       return c;
@@ -134,7 +134,7 @@ final class LocalCluster {
    * hands out is also what it picks as the source port of outgoing connections, so between this
    * check and the node's bind another connection could take it (seen once: "Bind failed").
    */
-  static int freePort(String host) throws IOException {
+  public static int freePort(String host) throws IOException {
     java.util.Random random = new java.util.Random();
     for (int i = 0; i < 200; i++) {
       int port = 20_000 + random.nextInt(12_000);
@@ -147,9 +147,9 @@ final class LocalCluster {
     throw new IOException("no free port found on " + host + " in 20000-31999");
   }
 
-  Node node(int id) {
+  public Node node(int id) {
     return nodes.stream().filter(n -> n.id() == id).findFirst()
-        .orElseThrow(() -> new UsageException("no node " + id + " in " + dir + " (nodes 1.." + nodes.size() + ")"));
+        .orElseThrow(() -> new LocalClusterException("no node " + id + " in " + dir + " (nodes 1.." + nodes.size() + ")"));
   }
 
   private Path conf(int id) {
@@ -160,7 +160,7 @@ final class LocalCluster {
     return dir.resolve("node" + id + ".pid");
   }
 
-  Path log(int id) {
+  public Path log(int id) {
     return dir.resolve("node" + id + ".log");
   }
 
@@ -186,7 +186,7 @@ final class LocalCluster {
    * first of them may form the cluster anew, as node 1 does at the first start. Returns at once;
    * call {@link #noBootstrap()} once they are up (they read their configs as they start).
    */
-  void restartWhenAllDown(List<Integer> ids) throws IOException {
+  public void restartWhenAllDown(List<Integer> ids) throws IOException {
     writeConfs(ids.get(0));
     for (int id : ids) {
       start(id);
@@ -194,7 +194,7 @@ final class LocalCluster {
   }
 
   /** Configs in which no node forms a cluster of its own: for nodes restarting into a running cluster. */
-  void noBootstrap() throws IOException {
+  public void noBootstrap() throws IOException {
     writeConfs(0);
   }
 
@@ -229,7 +229,7 @@ final class LocalCluster {
         + "pekko.cluster.roles = [\"holdfast\", \"holdfast-node-" + node.id() + "\"]\n";
   }
 
-  Optional<Long> pid(int id) {
+  public Optional<Long> pid(int id) {
     try {
       if (!Files.exists(pidFile(id))) {
         return Optional.empty();
@@ -241,7 +241,7 @@ final class LocalCluster {
     }
   }
 
-  void startAll(PrintStream err) throws Exception {
+  public void startAll(PrintStream err) throws Exception {
     boolean noneRunning = nodes.stream().allMatch(n -> pid(n.id()).isEmpty());
     writeConfs(noneRunning);
     for (Node n : nodes) {
@@ -266,7 +266,7 @@ final class LocalCluster {
   }
 
   /** Starts node {@code id} detached; its output goes to nodeN.log. */
-  void start(int id) throws IOException {
+  public void start(int id) throws IOException {
     if (pid(id).isPresent()) {
       return;
     }
@@ -337,7 +337,7 @@ final class LocalCluster {
   }
 
   /** A node classpath and the class-data archive trained for it (null: none). */
-  record NodeJar(String classpath, Path archive) {
+  private record NodeJar(String classpath, Path archive) {
     /** True once the archive exists; trains it first if nobody has (once, under a file lock). */
     boolean ensureArchive(PrintStream err) throws IOException {
       Path failed = Path.of(archive + ".failed");
@@ -383,7 +383,7 @@ final class LocalCluster {
   }
 
   /** Waits until every node in {@code which} answers /health with 200, or fails with the log tail of a dead one. */
-  void awaitReady(List<Node> which, PrintStream err) throws Exception {
+  public void awaitReady(List<Node> which, PrintStream err) throws Exception {
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
     long lastNote = 0;
@@ -413,12 +413,12 @@ final class LocalCluster {
     }
   }
 
-  static boolean healthy(HttpClient http, Node n) {
+  public static boolean healthy(HttpClient http, Node n) {
     return healthy(http, n, false);
   }
 
   /** As above; {@code recovered}: and no replica on it still recovering a lost WAL tail. */
-  static boolean healthy(HttpClient http, Node n, boolean recovered) {
+  public static boolean healthy(HttpClient http, Node n, boolean recovered) {
     try {
       HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(n.http() + "/health"))
           .timeout(Duration.ofSeconds(3)).build(), HttpResponse.BodyHandlers.ofString());
@@ -436,7 +436,7 @@ final class LocalCluster {
    * stays in the process table until its parent reaps it, and where nobody does (a container
    * whose first process does not reap) it looked alive forever: {@code cluster start} skipped it.
    */
-  static boolean running(long pid) {
+  public static boolean running(long pid) {
     if (!ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
       return false;
     }
@@ -448,7 +448,7 @@ final class LocalCluster {
   }
 
   /** Whether a {@code /proc/PID/stat} line shows a process that has exited (Z zombie, X dead). */
-  static boolean zombie(String stat) {
+  public static boolean zombie(String stat) {
     int close = stat.lastIndexOf(')'); // the command name in parentheses may hold spaces and ')'
     if (close < 0 || close + 2 >= stat.length()) {
       return false;
@@ -470,7 +470,7 @@ final class LocalCluster {
   }
 
   /** SIGKILL; returns the pid killed, or -1 if the node was not running. */
-  long kill(int id) throws Exception {
+  public long kill(int id) throws Exception {
     Optional<Long> pid = pid(id);
     if (pid.isEmpty()) {
       return -1;
@@ -484,7 +484,7 @@ final class LocalCluster {
   }
 
   /** Sends a signal by name (STOP, CONT) to node {@code id}'s recorded process, if it runs. */
-  void signal(int id, String signal) throws IOException {
+  public void signal(int id, String signal) throws IOException {
     Optional<Long> pid = pid(id);
     if (pid.isPresent()) {
       try {
@@ -496,14 +496,14 @@ final class LocalCluster {
   }
 
   /** SIGCONT to every running node (none stays paused). */
-  void resumeAll() throws IOException {
+  public void resumeAll() throws IOException {
     for (Node n : nodes) {
       signal(n.id(), "CONT");
     }
   }
 
   /** SIGTERM (clean leave), SIGKILL after 30 s. */
-  void stop(int id, PrintStream err) throws Exception {
+  public void stop(int id, PrintStream err) throws Exception {
     Optional<Long> pid = pid(id);
     if (pid.isPresent()) {
       ProcessHandle.of(pid.get()).ifPresent(ProcessHandle::destroy);
@@ -521,7 +521,7 @@ final class LocalCluster {
    * SIGTERM) the nodes it started are killed too, so a benchmark or test run broken off midway
    * leaves no node processes behind.
    */
-  Thread killOnExit() {
+  public Thread killOnExit() {
     Thread hook = new Thread(() -> {
       for (Node n : nodes) {
         try {
@@ -535,7 +535,7 @@ final class LocalCluster {
     return hook;
   }
 
-  static void keepOnExit(Thread hook) {
+  public static void keepOnExit(Thread hook) {
     try {
       Runtime.getRuntime().removeShutdownHook(hook);
     } catch (IllegalStateException e) {
@@ -543,7 +543,7 @@ final class LocalCluster {
     }
   }
 
-  void stopAll(PrintStream err) throws Exception {
+  public void stopAll(PrintStream err) throws Exception {
     // Non-seed nodes first, then the rest: a whole cluster leaving at once is slower.
     for (int i = nodes.size() - 1; i >= 0; i--) {
       Optional<Long> pid = pid(nodes.get(i).id());
@@ -556,7 +556,7 @@ final class LocalCluster {
     }
   }
 
-  ObjectNode nodesJson() {
+  public ObjectNode nodesJson() {
     ObjectNode j = JSON.createObjectNode();
     ArrayNode arr = j.putArray("nodes");
     for (Node n : nodes) {
@@ -572,7 +572,7 @@ final class LocalCluster {
     return j;
   }
 
-  ObjectNode status() {
+  public ObjectNode status() {
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     ObjectNode j = nodesJson();
     for (JsonNode n : j.get("nodes")) {
@@ -582,7 +582,7 @@ final class LocalCluster {
     return j;
   }
 
-  String describe() {
+  public String describe() {
     StringBuilder b = new StringBuilder("cluster of " + nodes.size() + " nodes ready in " + dir + "\n");
     for (Node n : nodes) {
       b.append("  node ").append(n.id()).append("  pid ").append(pid(n.id()).map(String::valueOf).orElse("-"))
@@ -591,7 +591,7 @@ final class LocalCluster {
     return b.toString().stripTrailing();
   }
 
-  static String tail(Path file, int lines) {
+  public static String tail(Path file, int lines) {
     try {
       List<String> all = Files.readAllLines(file, StandardCharsets.UTF_8);
       return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
@@ -600,15 +600,27 @@ final class LocalCluster {
     }
   }
 
+  /** Deletes {@code dir} and everything in it (nothing if it does not exist). */
+  public static void deleteTree(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (var paths = Files.walk(dir)) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+  }
+
   /** Where the installation is: conf/ next to target/ (the jar or classes directory this runs from). */
-  static final class Home {
+  private static final class Home {
     static Path conf() {
       String env = System.getenv("HOLDFAST_HOME");
       if (env != null) {
         return Path.of(env, "conf");
       }
       try {
-        Path code = Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        Path code = Path.of(LocalCluster.class.getProtectionDomain().getCodeSource().getLocation().toURI());
         for (Path p = code; p != null; p = p.getParent()) {
           if (Files.exists(p.resolve("conf").resolve("holdfast.conf"))) {
             return p.resolve("conf");

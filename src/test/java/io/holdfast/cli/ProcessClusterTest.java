@@ -2,9 +2,10 @@ package io.holdfast.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.holdfast.local.LocalCluster;
+import io.holdfast.local.NodeClient;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -55,7 +56,7 @@ class ProcessClusterTest {
     LocalCluster cluster = LocalCluster.openOrCreate(tmp.resolve("five"), 5);
     try {
       cluster.startAll(log);
-      ClientCommands.Client admin = new ClientCommands.Client(cluster.nodes.get(0).http());
+      NodeClient admin = new NodeClient(cluster.nodes.get(0).http());
       admin.call("POST", "/streams", "{\"name\":\"r\",\"subjects\":[\"r.>\"],\"replicas\":1}"
           .getBytes(StandardCharsets.UTF_8));
       long seq = 0;
@@ -77,12 +78,12 @@ class ProcessClusterTest {
     }
   }
 
-  private static long publish(ClientCommands.Client c, String value) throws Exception {
+  private static long publish(NodeClient c, String value) throws Exception {
     long deadline = System.nanoTime() + 60_000_000_000L;
     while (true) {
       try {
         return c.call("POST", "/pub/r.x", value.getBytes(StandardCharsets.UTF_8)).get("seq").asLong();
-      } catch (ClientCommands.ServerError e) {
+      } catch (NodeClient.ServerError e) {
         if (!e.code().equals("unavailable") || System.nanoTime() > deadline) {
           throw e;
         }
@@ -92,7 +93,7 @@ class ProcessClusterTest {
 
   /** Node's own replica holds m1..m{count} at sequences 1..count; polled, the new member catches up on its own. */
   private static void assertReplicaHolds(LocalCluster.Node node, long count) throws Exception {
-    ClientCommands.Client c = new ClientCommands.Client(node.http());
+    NodeClient c = new NodeClient(node.http());
     long deadline = System.nanoTime() + 60_000_000_000L;
     String last = "";
     while (System.nanoTime() < deadline) {
@@ -110,7 +111,7 @@ class ProcessClusterTest {
           return;
         }
         last = seen.toString();
-      } catch (ClientCommands.ServerError e) {
+      } catch (NodeClient.ServerError e) {
         last = e.getMessage(); // the replica may not be running there yet
       }
       Thread.sleep(200); // another process catching up: poll its replica

@@ -1,4 +1,4 @@
-package io.holdfast.cli;
+package io.holdfast.torture;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
  * hand-made histories, one per count: a clean one passes, each damaged one moves exactly its count
  * and makes the run invalid.
  */
-class TortureCheckTest {
+class CheckerTest {
   private static final Set<String> ATTEMPTED = Set.of("0-1", "0-2", "0-3", "1-1", "1-2");
 
   private static Map<String, Long> acked(Object... valueSeq) {
@@ -28,20 +28,20 @@ class TortureCheckTest {
     return m;
   }
 
-  private static TortureCommand.Check count(Map<String, Long> acked, List<String>... replicas) {
+  private static Checker.Counts count(Map<String, Long> acked, List<String>... replicas) {
     Map<Integer, List<String>> byNode = new LinkedHashMap<>();
     for (int i = 0; i < replicas.length; i++) {
       byNode.put(i + 1, replicas[i]);
     }
-    TortureCommand.Check c = new TortureCommand.Check(3);
+    Checker.Counts c = new Checker.Counts(3);
     c.readNodes = replicas.length;
     c.acked = acked.size();
-    TortureCommand.count(byNode, ATTEMPTED, acked, c);
+    Checker.count(byNode, ATTEMPTED, acked, c);
     return c;
   }
 
   /** Three nodes that all hold {@code replica}, against the usual acked values. */
-  private static TortureCommand.Check countOnEveryNode(String... replica) {
+  private static Checker.Counts countOnEveryNode(String... replica) {
     List<String> r = Arrays.asList(replica);
     return count(ACKED, r, r, r);
   }
@@ -51,7 +51,7 @@ class TortureCheckTest {
 
   @Test
   void aCleanHistoryIsValidAndCountsWhatWasReadButNotAcked() {
-    TortureCommand.Check c = count(ACKED, GOOD, GOOD, GOOD);
+    Checker.Counts c = count(ACKED, GOOD, GOOD, GOOD);
     assertTrue(c.valid());
     assertEquals(1, c.recovered, "1-2 was read but its ack never came");
     assertEquals(0, c.lost + c.lostOnNode + c.unexpected + c.duplicates + c.misplaced);
@@ -60,7 +60,7 @@ class TortureCheckTest {
   @Test
   void anAckedValueReadNowhereIsLostAndInTheMiddleWhenALaterOneWasRead() {
     List<String> without = Arrays.asList("0-1", "1-1", null, "1-2", "0-3");
-    TortureCommand.Check c = count(acked("0-1", 1, "1-1", 2, "0-2", 3), without, without, without);
+    Checker.Counts c = count(acked("0-1", 1, "1-1", 2, "0-2", 3), without, without, without);
     assertEquals(1, c.lost);
     assertEquals(1, c.lostMiddle, "0-3 of the same client was read");
     assertFalse(c.valid());
@@ -68,28 +68,28 @@ class TortureCheckTest {
 
   @Test
   void aValueOnSomeNodesButNotAnotherIsLostOnANode() {
-    TortureCommand.Check c = count(ACKED, GOOD, GOOD, Arrays.asList("0-1", "1-1", "0-2"));
+    Checker.Counts c = count(ACKED, GOOD, GOOD, Arrays.asList("0-1", "1-1", "0-2"));
     assertEquals(1, c.lostOnNode);
     assertFalse(c.valid());
   }
 
   @Test
   void aValueNobodyPublishedIsUnexpected() {
-    TortureCommand.Check c = countOnEveryNode("0-1", "1-1", "0-2", "7-7");
+    Checker.Counts c = countOnEveryNode("0-1", "1-1", "0-2", "7-7");
     assertEquals(1, c.unexpected);
     assertFalse(c.valid());
   }
 
   @Test
   void aValueStoredTwiceIsADuplicate() {
-    TortureCommand.Check c = countOnEveryNode("0-1", "1-1", "0-2", "0-2");
+    Checker.Counts c = countOnEveryNode("0-1", "1-1", "0-2", "0-2");
     assertEquals(1, c.duplicates);
     assertFalse(c.valid());
   }
 
   @Test
   void anAckedValueAtAnotherSequenceIsMisplaced() {
-    TortureCommand.Check c = countOnEveryNode("1-1", "0-1", "0-2");
+    Checker.Counts c = countOnEveryNode("1-1", "0-1", "0-2");
     assertEquals(2, c.misplaced);
     assertFalse(c.valid());
   }

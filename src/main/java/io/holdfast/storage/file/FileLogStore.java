@@ -646,6 +646,28 @@ public final class FileLogStore implements LogStore {
         + "it cannot be told apart from another node's; move it away so the node starts as a new member (D9)");
   }
 
+  /**
+   * For a stopped node's data directory: each WAL file and how many of its bytes the tail marker
+   * says were synced (its whole length for files before the marked one, the header alone for
+   * files after it). Empty if there is no marker. The fault campaign's power loss cuts every file
+   * to this; nothing acknowledged lies beyond it, since the store records the marker after each
+   * fsync and before any acknowledgement.
+   */
+  public static java.util.SortedMap<Path, Long> syncedWalLengths(Path dataDir) throws IOException {
+    TreeMap<Path, Long> out = new TreeMap<>();
+    TailMarker.Position synced = TailMarker.read(dataDir);
+    Path walDir = dataDir.resolve("wal");
+    if (synced == null || !Files.isDirectory(walDir)) {
+      return out;
+    }
+    for (var e : listWalFiles(walDir).entrySet()) {
+      long seq = e.getKey();
+      Path f = e.getValue();
+      out.put(f, seq < synced.walFile() ? Files.size(f) : seq == synced.walFile() ? synced.end() : FILE_HEADER_BYTES);
+    }
+    return out;
+  }
+
   /** The WAL files in {@code walDir}, by sequence number. */
   static TreeMap<Long, Path> listWalFiles(Path walDir) throws IOException {
     TreeMap<Long, Path> files = new TreeMap<>();

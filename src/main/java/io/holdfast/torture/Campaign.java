@@ -1,0 +1,499 @@
+package io.holdfast.torture;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.holdfast.base.Prng;
+import io.holdfast.local.LocalCluster;
+import io.holdfast.local.NodeClient;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One run of the fault campaign: starts the cluster, creates the stream and its consumer, runs the
+ * {@link Workload} while the {@link Nemesis} injects faults, heals everything, reads every node's
+ * replica, counts the history ({@link Checker}) and writes the {@link Report}. It also keeps what
+ * the faults share: which nodes are down, which refused to open, and how to restart, wipe and
+ * replace nodes as an operator (or a supervisor) would.
+ */
+public final class Campaign {
+  /** Every fault family, as {@code --faults} names them. */
+  public static final List<String> FAULTS = Nemesis.names();
+  static final String STREAM = "torture";
+  static final String CONSUMER = "readers";
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** A run's parameters: see {@code holdfast torture --help}. */
+  public record Options(int nodes, int replicas, int seconds, int rate, List<String> faults, long seed, Path dir,
+      boolean keep) {}
+
+  /** What a run found. */
+  public record Result(Checker.Counts counts, long published, long unknown, long failed, long consumed,
+      int faultsInjected, String faultCounts, int refusals, Path report) {}
+
+  /** A fault window for the report: seconds since the start, and what it was. */
+  record Window(double start, double end, String what) {}
+
+  final LocalCluster cluster;
+  final Prng prng;
+  final PrintStream err;
+  final int replicas;
+  final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2))
+      .version(HttpClient.Version.HTTP_1_1).build();
+  final List<Window> windows = Collections.synchronizedList(new ArrayList<>());
+  final Set<Integer> down = ConcurrentHashMap.newKeySet();
+  /**
+   * Nodes whose storage refused to open after damage (fail-stop, D5/D6), until the operator's
+   * remedy: {@link #replaceRefused} gives each a new disk, and it comes back as a new member (D9).
+   */
+  final Map<Integer, String> refused = new ConcurrentHashMap<>();
+  /** How many times a node refused to open, over the run. */
+  final AtomicInteger refusals = new AtomicInteger();
+  private long t0 = System.nanoTime();
+
+  private Campaign(LocalCluster cluster, long seed, int replicas, PrintStream err) {
+    this.cluster = cluster;
+    this.prng = Prng.of(seed);
+    this.replicas = replicas;
+    this.err = err;
+  }
+
+  /** Runs the campaign; progress on {@code err}. Partitions need {@link Network#unavailable} to be null. */
+  public static Result run(Options o, PrintStream err) throws Exception {
+    List<Fault> faults = Nemesis.faults(o.faults());
+    boolean partitions = o.faults().contains("partition") || o.faults().contains("split-brain");
+    Path dir = o.dir().toAbsolutePath().normalize();
+    if (Files.exists(dir.resolve("cluster.json"))) {
+      LocalCluster.open(dir).stopAll(err);
+    }
+    LocalCluster.deleteTree(dir);
+    err.printf("torture: %d nodes, R%d stream, %d s at %d publishes/s, faults %s, seed %d, in %s%n", o.nodes(),
+        o.replicas(), o.seconds(), o.rate(), String.join(",", o.faults()), o.seed(), dir);
+    LocalCluster cluster = LocalCluster.openOrCreate(dir, o.nodes(), true);
+    Campaign c = new Campaign(cluster, o.seed(), o.replicas(), err);
+    Workload workload = new Workload(c);
+    Thread killOnExit = cluster.killOnExit();
+    try {
+      if (partitions) {
+        Network.setUp();
+      }
+      cluster.startAll(err);
+      NodeClient first = new NodeClient(cluster.nodes.get(0).http());
+      first.callJson("POST", "/streams", NodeClient.streamConfig(STREAM, o.replicas(), STREAM + ".>"));
+      first.callJson("POST", "/streams/" + STREAM + "/consumers",
+          JSON.createObjectNode().put("name", CONSUMER).put("ack_wait", "10s"));
+      c.t0 = System.nanoTime();
+      workload.start(o.rate());
+      new Nemesis(c, faults).run(o.seconds());
+      workload.stop();
+      c.heal();
+      Checker.Counts counts = c.check(workload);
+      Path report = new Report(c, workload).write(counts, o);
+      return new Result(counts, workload.published.get(), workload.unknown.size(), workload.failed.get(),
+          workload.consumed.get(), c.windows.size(), c.faultCounts(), c.refusals.get(), report);
+    } finally {
+      workload.stopped.set(true);
+      if (partitions) {
+        Network.tearDown();
+      }
+      cluster.resumeAll();
+      if (!o.keep()) {
+        cluster.stopAll(err);
+      }
+      LocalCluster.keepOnExit(killOnExit);
+    }
+  }
+
+  /** Seconds since the workload started. */
+  double now() {
+    return (System.nanoTime() - t0) / 1e9;
+  }
+
+  static void sleepMillis(long millis) {
+    try {
+      Thread.sleep(millis); // the nemesis's schedule and client pacing, not a wait for a condition
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Records a fault window and says so on the progress stream. */
+  void window(double start, String what) {
+    windows.add(new Window(start, now(), what));
+    err.printf("torture: %.1f s: %s%n", now(), what);
+  }
+
+  // =========================================================================================
+  // Nodes, as an operator sees them
+  // =========================================================================================
+
+  Path dataDir(int id) {
+    return cluster.dir.resolve("node" + id).resolve("data");
+  }
+
+  List<Integer> allIds() {
+    List<Integer> ids = new ArrayList<>();
+    cluster.nodes.forEach(x -> ids.add(x.id()));
+    return ids;
+  }
+
+  /** Nodes whose storage has not refused to open. */
+  List<Integer> live() {
+    List<Integer> ids = new ArrayList<>();
+    for (int id : allIds()) {
+      if (!refused.containsKey(id)) {
+        ids.add(id);
+      }
+    }
+    return ids;
+  }
+
+  int randomLiveNode() {
+    List<Integer> up = new ArrayList<>();
+    for (int id : live()) {
+      if (!down.contains(id)) {
+        up.add(id);
+      }
+    }
+    return up.isEmpty() ? live().get(0) : up.get(prng.nextInt(up.size()));
+  }
+
+  /** The stream's leader as some live node sees it, else a random node. */
+  int leaderOrAny() {
+    for (LocalCluster.Node node : cluster.nodes) {
+      try {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(node.http() + "/streams/" + STREAM))
+            .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.ofString());
+        int leader = JSON.readTree(r.body()).path("cluster").path("leader").asInt();
+        if (leader > 0) {
+          return leader;
+        }
+      } catch (Exception e) {
+        // ask the next node
+      }
+    }
+    return randomLiveNode();
+  }
+
+  /** Whether node {@code id} serves and none of its replicas is still recovering a cut-off WAL tail. */
+  boolean recovered(int id) {
+    return LocalCluster.healthy(http, cluster.node(id), true);
+  }
+
+  private void refuse(int id, String why) {
+    refused.put(id, why);
+    refusals.incrementAndGet();
+  }
+
+  /** The node's own last word on why it stopped (its "failed to start" line), from its log. */
+  String whyExited(int id) {
+    return LocalCluster.tail(cluster.log(id), 40).lines().filter(l -> l.contains("failed to start"))
+        .reduce((x, y) -> y).orElse("exited (downed by the cluster)");
+  }
+
+  /**
+   * A live node that is not running although the nemesis did not stop it has exited by itself:
+   * refused, if its storage would not open (down until {@link #replaceRefused}); otherwise the
+   * cluster downed it (the split-brain resolver, on the losing side of a partition: the node
+   * leaves and its JVM exits), and it is started again, as its supervisor would.
+   */
+  void noticeExits() throws Exception {
+    for (int id : live()) {
+      if (!down.contains(id) && cluster.pid(id).isEmpty()) {
+        String why = whyExited(id);
+        if (why.contains("failed to start")) {
+          refuse(id, why);
+          windows.add(new Window(now(), now(), "refused: node " + id + ": " + why));
+          err.printf("torture: %.1f s: node %d refused to open: %s%n", now(), id, why);
+        } else {
+          windows.add(new Window(now(), now(), "downed: node " + id + " left the cluster; restarted"));
+          err.printf("torture: %.1f s: node %d was downed by the cluster and exited; restarting it%n", now(), id);
+          restart(List.of(id), false);
+        }
+      }
+    }
+  }
+
+  /**
+   * What an operator does with a node whose storage refuses to open: replaces its disk. The
+   * data directory is wiped and the node started again; with {@code holdfast.node.rejoin} on it
+   * registers the new disk and each of its replicas comes back as a new member, caught up from
+   * the others before the next fault (as after the membership fault).
+   */
+  void replaceRefused() throws Exception {
+    for (int id : List.copyOf(refused.keySet())) {
+      double start = now();
+      refused.remove(id);
+      wipeAndRestart(id);
+      boolean caughtUp = cluster.pid(id).isPresent() && awaitCaughtUp(id);
+      window(start, "replaced: node " + id + "'s refused disk wiped; back as a new member"
+          + (caughtUp ? ", caught up" : ", NOT caught up within 90 s"));
+    }
+  }
+
+  /** A stopped node's data directory deleted, and the node started again: it rejoins with a new disk. */
+  void wipeAndRestart(int id) throws Exception {
+    down.add(id);
+    LocalCluster.deleteTree(dataDir(id));
+    restart(List.of(id), true);
+  }
+
+  /**
+   * Until node {@code id}'s own replica holds what the leader held when this began (90 s at
+   * most); at once if the stream is not placed there (with spare nodes it may have grown elsewhere).
+   */
+  boolean awaitCaughtUp(int id) {
+    long target = -1;
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+    while (System.nanoTime() < deadline) {
+      try {
+        NodeClient node = new NodeClient(cluster.node(id).http());
+        JsonNode info = node.call("GET", "/streams/" + STREAM, null);
+        if (!placement(info).contains(id)) {
+          return true;
+        }
+        if (target < 0) {
+          target = info.path("state").path("last_seq").asLong(-1);
+        }
+        if (target >= 0 && node.readReplica(STREAM).size() >= target) {
+          return true;
+        }
+      } catch (Exception e) {
+        // not serving yet, or no replica there yet
+      }
+      sleepMillis(500); // another process's progress is the condition
+    }
+    return false;
+  }
+
+  /**
+   * Starts nodes again. With {@code wait} (after damage, and when healing), waits up to 90 s until
+   * each serves or has exited; one that exits is refused (its storage would not open: it stays
+   * down, as an operator would leave it until replacing the node). Without, the faults go on while
+   * the nodes rejoin; a node that exits anyway is found when healing. When no node runs, the first
+   * of them may form the cluster anew (and then this always waits).
+   */
+  void restart(List<Integer> ids, boolean wait) throws Exception {
+    boolean noneRunning = allIds().stream().allMatch(id -> cluster.pid(id).isEmpty());
+    if (noneRunning) {
+      cluster.restartWhenAllDown(ids);
+    } else {
+      for (int id : ids) {
+        cluster.start(id);
+      }
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+    List<Integer> waiting = new ArrayList<>(wait || noneRunning ? ids : List.of());
+    while (!waiting.isEmpty() && System.nanoTime() < deadline) {
+      for (int id : new ArrayList<>(waiting)) {
+        if (cluster.pid(id).isEmpty()) {
+          String why = whyExited(id);
+          if (why.contains("failed to start")) {
+            refuse(id, why);
+          }
+          waiting.remove((Integer) id);
+        } else if (LocalCluster.healthy(http, cluster.node(id))) {
+          waiting.remove((Integer) id);
+        }
+      }
+      sleepMillis(250); // polling other processes: their health is the condition
+    }
+    if (noneRunning) {
+      cluster.noBootstrap();
+    }
+    for (int id : ids) {
+      down.remove(id);
+    }
+  }
+
+  // =========================================================================================
+  // The stream, through the API
+  // =========================================================================================
+
+  /** Sets the stream's replica count; returns once the stream's leader applied it. */
+  void setReplicas(List<Integer> via, int count) throws Exception {
+    call(via, "PUT", "/streams/" + STREAM, JSON.writeValueAsBytes(JSON.createObjectNode().put("replicas", count)));
+  }
+
+  /**
+   * An idempotent API call through one of {@code via} after another, made again while the
+   * answer is an error — no leader yet, one changing, the meta group changing its own
+   * membership — for 60 s at most; then every node's view is logged and the error thrown.
+   */
+  private JsonNode call(List<Integer> via, String method, String path, byte[] body) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    for (int attempt = 0; ; attempt++) {
+      NodeClient c = new NodeClient(cluster.node(via.get(attempt % via.size())).http());
+      try {
+        return c.call(method, path, body);
+      } catch (NodeClient.ServerError | IOException e) {
+        if (System.nanoTime() > deadline) {
+          for (LocalCluster.Node node : cluster.nodes) { // what each replica thought, for the log
+            try {
+              for (String what : List.of("/health", "/streams/" + STREAM)) {
+                err.println("torture: node " + node.id() + " " + what + ": " + http.send(HttpRequest.newBuilder(
+                    URI.create(node.http() + what)).timeout(Duration.ofSeconds(10)).build(),
+                    HttpResponse.BodyHandlers.ofString()).body());
+              }
+            } catch (IOException unreachable) {
+              err.println("torture: node " + node.id() + " health: " + unreachable);
+            }
+          }
+          throw e;
+        }
+        sleepMillis(500); // the next node, a little later
+      }
+    }
+  }
+
+  List<Integer> placement(List<Integer> via) throws Exception {
+    return placement(call(via, "GET", "/streams/" + STREAM, null));
+  }
+
+  private static List<Integer> placement(JsonNode streamInfo) {
+    List<Integer> ids = new ArrayList<>();
+    streamInfo.path("cluster").path("replicas").forEach(x -> ids.add(x.asInt()));
+    return ids;
+  }
+
+  int generation(List<Integer> via, int node) throws Exception {
+    for (JsonNode x : call(via, "GET", "/cluster", null).path("nodes")) {
+      if (x.path("id").asInt() == node) {
+        return x.path("generation").asInt();
+      }
+    }
+    return -1;
+  }
+
+  // =========================================================================================
+  // The end: heal, read, count
+  // =========================================================================================
+
+  /** Everything healed: no partition, nobody paused, every node started; then the replicas converge. */
+  private void heal() throws Exception {
+    Network.heal();
+    cluster.resumeAll();
+    replaceRefused();
+    List<Integer> stopped = new ArrayList<>();
+    for (int id : live()) {
+      if (cluster.pid(id).isEmpty()) {
+        stopped.add(id);
+      }
+    }
+    if (!stopped.isEmpty()) {
+      restart(stopped, true);
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+    long noneUpSince = System.nanoTime();
+    boolean rebootstrapped = false;
+    while (System.nanoTime() < deadline) {
+      List<LocalCluster.Node> up = new ArrayList<>();
+      for (LocalCluster.Node node : cluster.nodes) {
+        if (cluster.pid(node.id()).isPresent() && LocalCluster.healthy(http, node)) {
+          up.add(node);
+        }
+      }
+      noticeExits(); // downed again while the cluster settles: started again
+      replaceRefused(); // or refused: given a new disk
+      if (!up.isEmpty()) {
+        noneUpSince = System.nanoTime();
+      } else if (!rebootstrapped && System.nanoTime() - noneUpSince > TimeUnit.SECONDS.toNanos(30)) {
+        // The Pekko cluster dissolved (its split-brain resolver downs every node when membership
+        // stays unstable) and the nodes, restarted, wait to join a cluster nobody forms. An
+        // operator starts them again with one of them allowed to form it.
+        rebootstrapped = true;
+        err.println("torture: healing: no node up for 30 s: the cluster dissolved; starting it again");
+        windows.add(new Window(now(), now(), "rebootstrap: the Pekko cluster had dissolved"));
+        for (int id : live()) {
+          cluster.kill(id);
+        }
+        restart(live(), true);
+        continue;
+      }
+      // Converged: every node's own replica reaches the last sequence the leader reports. Equal
+      // sizes alone are not enough: right after every node restarted, all replicas read empty
+      // until they learn the commit index again.
+      Set<Integer> sizes = new HashSet<>();
+      long lastSeq = -1;
+      boolean allRead = !up.isEmpty();
+      List<String> errors = new ArrayList<>();
+      for (LocalCluster.Node node : up) {
+        NodeClient client = new NodeClient(node.http());
+        try {
+          if (lastSeq < 0) {
+            lastSeq = client.call("GET", "/streams/" + STREAM, null).path("state").path("last_seq").asLong(-1);
+          }
+        } catch (Exception e) {
+          errors.add("node " + node.id() + " stream info: " + e.getMessage()); // the next node may answer
+        }
+        try {
+          sizes.add(client.readReplica(STREAM).size());
+        } catch (Exception e) {
+          allRead = false;
+          errors.add("node " + node.id() + " replica: " + e.getMessage());
+        }
+      }
+      if (allRead && lastSeq >= 0 && sizes.equals(Set.of((int) lastSeq)) && up.size() == live().size()) {
+        return;
+      }
+      err.println("torture: healing: " + up.size() + " of " + cluster.nodes.size() + " nodes up, replica sizes "
+          + sizes + ", leader's last sequence " + lastSeq + (errors.isEmpty() ? "" : "; " + errors));
+      sleepMillis(2000); // polling other processes: their state is the condition
+    }
+    err.println("torture: the replicas did not converge within 180 s after healing");
+  }
+
+  /** Reads every node's own replica (a node without one says so and is skipped) and counts. */
+  private Checker.Counts check(Workload w) {
+    Checker.Counts c = new Checker.Counts(replicas);
+    c.acked = w.acked.size();
+    Map<Integer, List<String>> read = new LinkedHashMap<>();
+    for (LocalCluster.Node node : cluster.nodes) {
+      if (refused.containsKey(node.id()) || cluster.pid(node.id()).isEmpty()) {
+        c.notes.add("node " + node.id() + " is down: " + refused.getOrDefault(node.id(), "not running"));
+        continue;
+      }
+      try {
+        read.put(node.id(), new NodeClient(node.http()).readReplica(STREAM));
+      } catch (NodeClient.ServerError e) {
+        if (!e.code().equals("no_local_replica")) {
+          c.notes.add("node " + node.id() + " could not be read: " + e.getMessage());
+        }
+      } catch (Exception e) {
+        c.notes.add("node " + node.id() + " could not be read: " + e.getMessage());
+      }
+    }
+    Checker.count(read, w.attempted, w.acked, c);
+    c.readNodes = read.size();
+    if (read.isEmpty()) {
+      c.notes.add("no node could be read");
+    }
+    return c;
+  }
+
+  private String faultCounts() {
+    Map<String, Integer> counts = new LinkedHashMap<>();
+    synchronized (windows) {
+      for (Window w : windows) {
+        counts.merge(w.what().split(" ")[0].replace(":", ""), 1, Integer::sum);
+      }
+    }
+    return counts.toString();
+  }
+}

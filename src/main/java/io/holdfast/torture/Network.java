@@ -1,0 +1,78 @@
+package io.holdfast.torture;
+
+import io.holdfast.local.LocalCluster;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+/**
+ * Partitions with iptables, in a chain of our own ({@value #CHAIN}) jumped to from INPUT: a rule
+ * drops packets from one node's address to another's. Each node binds its own loopback address
+ * and connects from it, so these rules cut exactly the links between nodes; clients (from
+ * 127.0.0.1) still reach every node, as in Jepsen's tests. Needs root and iptables.
+ */
+public final class Network {
+  static final String CHAIN = "HOLDFAST-TORTURE";
+
+  private Network() {}
+
+  /** Why partitions cannot be made here (no root, no iptables), or null if they can. */
+  public static String unavailable() {
+    try {
+      return exec(false, "iptables", "-L", "INPUT", "-n") == 0 ? null
+          : "partitions need root and iptables (apt-get install iptables); run as root, or leave out partition and"
+              + " split-brain with --faults";
+    } catch (IOException e) {
+      return "partitions need iptables, which is not installed (apt-get install iptables)";
+    }
+  }
+
+  static void setUp() throws IOException {
+    exec(false, "iptables", "-N", CHAIN); // exists already after an interrupted run: fine
+    exec(true, "iptables", "-F", CHAIN);
+    if (exec(false, "iptables", "-C", "INPUT", "-j", CHAIN) != 0) {
+      exec(true, "iptables", "-I", "INPUT", "-j", CHAIN);
+    }
+  }
+
+  /** Cuts every link between the nodes in {@code side} and the others. */
+  static void isolate(LocalCluster cluster, List<Integer> side) throws IOException {
+    for (LocalCluster.Node a : cluster.nodes) {
+      for (LocalCluster.Node b : cluster.nodes) {
+        if (side.contains(a.id()) && !side.contains(b.id())) {
+          exec(true, "iptables", "-A", CHAIN, "-s", a.host(), "-d", b.host(), "-j", "DROP");
+          exec(true, "iptables", "-A", CHAIN, "-s", b.host(), "-d", a.host(), "-j", "DROP");
+        }
+      }
+    }
+  }
+
+  static void heal() throws IOException {
+    exec(false, "iptables", "-F", CHAIN);
+  }
+
+  static void tearDown() {
+    try {
+      exec(false, "iptables", "-F", CHAIN);
+      exec(false, "iptables", "-D", "INPUT", "-j", CHAIN);
+      exec(false, "iptables", "-X", CHAIN);
+    } catch (IOException e) {
+      System.err.println("torture: could not remove iptables chain " + CHAIN + ": " + e.getMessage());
+    }
+  }
+
+  private static int exec(boolean mustSucceed, String... cmd) throws IOException {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    try {
+      String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      int code = p.waitFor();
+      if (mustSucceed && code != 0) {
+        throw new IOException(String.join(" ", cmd) + " failed (" + code + "): " + output.strip());
+      }
+      return code;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted", e);
+    }
+  }
+}
