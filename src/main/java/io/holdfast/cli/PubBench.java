@@ -202,7 +202,8 @@ final class PubBench extends CliCommand {
     // Append messages must fit Artery's frame (256 KiB by default, maximum-frame-size).
     // Ticks of 10 ms: elections after 0.5-1 s of silence, heartbeats every 50 ms (a loaded 2-core
     // machine runs three nodes here; shorter timeouts cause needless elections under load).
-    RaftSettings raft = new RaftSettings(50, 5, 64, 4096, 192 << 10, 100_000, 4096, true, true);
+    RaftSettings raft = RaftSettings.defaults().withElectionTimeoutTicks(50).withHeartbeatIntervalTicks(5)
+        .withAppendEntriesMax(4096).withUncommittedEntriesMax(100_000);
     List<ActorSystem<Void>> systems = new ArrayList<>();
     List<FileLogStore> stores = new ArrayList<>();
     Map<Integer, ActorRef<ReplicaShell.Command>> shells = new HashMap<>();

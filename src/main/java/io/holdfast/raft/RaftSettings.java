@@ -43,6 +43,54 @@ public record RaftSettings(
     return new RaftSettings(10, 2, 64, 512, 192 << 10, 16_384, 4096, true, true);
   }
 
+  // Copies with one value changed (each checked like a new one), so that no two of the nine
+  // values can be swapped unseen: RaftSettings.defaults().withInflightAppendsMax(4).
+
+  public RaftSettings withElectionTimeoutTicks(int value) {
+    return new RaftSettings(value, heartbeatIntervalTicks, inflightAppendsMax, appendEntriesMax, appendBytesMax,
+        uncommittedEntriesMax, applyEntriesMax, preVote, checkQuorum);
+  }
+
+  public RaftSettings withHeartbeatIntervalTicks(int value) {
+    return new RaftSettings(electionTimeoutTicks, value, inflightAppendsMax, appendEntriesMax, appendBytesMax,
+        uncommittedEntriesMax, applyEntriesMax, preVote, checkQuorum);
+  }
+
+  public RaftSettings withInflightAppendsMax(int value) {
+    return new RaftSettings(electionTimeoutTicks, heartbeatIntervalTicks, value, appendEntriesMax, appendBytesMax,
+        uncommittedEntriesMax, applyEntriesMax, preVote, checkQuorum);
+  }
+
+  public RaftSettings withAppendEntriesMax(int value) {
+    return new RaftSettings(electionTimeoutTicks, heartbeatIntervalTicks, inflightAppendsMax, value,
+        appendBytesMax, uncommittedEntriesMax, applyEntriesMax, preVote, checkQuorum);
+  }
+
+  public RaftSettings withAppendBytesMax(long value) {
+    return new RaftSettings(electionTimeoutTicks, heartbeatIntervalTicks, inflightAppendsMax, appendEntriesMax,
+        value, uncommittedEntriesMax, applyEntriesMax, preVote, checkQuorum);
+  }
+
+  public RaftSettings withUncommittedEntriesMax(int value) {
+    return new RaftSettings(electionTimeoutTicks, heartbeatIntervalTicks, inflightAppendsMax, appendEntriesMax,
+        appendBytesMax, value, applyEntriesMax, preVote, checkQuorum);
+  }
+
+  public RaftSettings withApplyEntriesMax(int value) {
+    return new RaftSettings(electionTimeoutTicks, heartbeatIntervalTicks, inflightAppendsMax, appendEntriesMax,
+        appendBytesMax, uncommittedEntriesMax, value, preVote, checkQuorum);
+  }
+
+  public RaftSettings withPreVote(boolean value) {
+    return new RaftSettings(electionTimeoutTicks, heartbeatIntervalTicks, inflightAppendsMax, appendEntriesMax,
+        appendBytesMax, uncommittedEntriesMax, applyEntriesMax, value, checkQuorum);
+  }
+
+  public RaftSettings withCheckQuorum(boolean value) {
+    return new RaftSettings(electionTimeoutTicks, heartbeatIntervalTicks, inflightAppendsMax, appendEntriesMax,
+        appendBytesMax, uncommittedEntriesMax, applyEntriesMax, preVote, value);
+  }
+
   private static void require(boolean ok, String message) {
     if (!ok) {
       throw new IllegalArgumentException(message);

@@ -49,8 +49,9 @@ public record NodeSettings(int nodeId, String dataDir, boolean rejoin, List<Inte
     int heartbeat = (int) (h.getDuration("raft.heartbeat-interval").toMillis() / tick.toMillis());
     require(heartbeat >= 1 && election > 2 * heartbeat,
         "holdfast.raft.election-timeout must be more than twice heartbeat-interval, both at least one tick");
-    RaftSettings raft = new RaftSettings(election, heartbeat, h.getInt("raft.inflight-appends-max"), 512,
-        192 << 10, h.getInt("raft.uncommitted-entries-max"), 4096, true, true);
+    RaftSettings raft = RaftSettings.defaults().withElectionTimeoutTicks(election).withHeartbeatIntervalTicks(heartbeat)
+        .withInflightAppendsMax(h.getInt("raft.inflight-appends-max"))
+        .withUncommittedEntriesMax(h.getInt("raft.uncommitted-entries-max"));
     Duration timeout = h.getDuration("client.request-timeout");
     require(timeout.toMillis() >= 100, "holdfast.client.request-timeout must be at least 100ms");
     Duration poll = h.getDuration("client.meta-poll-interval");

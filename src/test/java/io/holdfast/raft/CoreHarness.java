@@ -20,7 +20,8 @@ import java.util.function.Predicate;
  * explicitly. Nothing happens unless a test says so, so each test can pin one rule down.
  */
 final class CoreHarness {
-  static final RaftSettings SETTINGS = new RaftSettings(10, 2, 4, 64, 1 << 20, 1000, 1000, true, true);
+  static final RaftSettings SETTINGS = RaftSettings.defaults().withInflightAppendsMax(4).withAppendEntriesMax(64)
+      .withAppendBytesMax(1 << 20).withUncommittedEntriesMax(1000).withApplyEntriesMax(1000);
 
   final TreeMap<Integer, RaftCore> cores = new TreeMap<>();
   final TreeMap<Integer, ArrayDeque<PersistRequest>> unpersisted = new TreeMap<>();

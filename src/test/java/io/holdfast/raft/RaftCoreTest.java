@@ -382,7 +382,7 @@ class RaftCoreTest {
 
   @Test
   void leaderKeepsAtMostInflightAppendsUnansweredPerFollower() {
-    RaftSettings oneEntryPerMessage = new RaftSettings(10, 2, 4, 1, 1 << 20, 1000, 1000, true, true);
+    RaftSettings oneEntryPerMessage = CoreHarness.SETTINGS.withAppendEntriesMax(1);
     CoreHarness h = CoreHarness.of(3, oneEntryPerMessage);
     h.elect(1);
     for (int i = 0; i < 10; i++) {

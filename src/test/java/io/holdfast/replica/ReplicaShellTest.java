@@ -31,7 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
  * FileLogStore; local actor messages stand in for the network (cluster transport comes later).
  */
 class ReplicaShellTest {
-  private static final RaftSettings SETTINGS = new RaftSettings(10, 2, 16, 256, 1 << 20, 10_000, 1024, true, true);
+  private static final RaftSettings SETTINGS = RaftSettings.defaults().withInflightAppendsMax(16)
+      .withAppendEntriesMax(256).withAppendBytesMax(1 << 20).withUncommittedEntriesMax(10_000).withApplyEntriesMax(1024);
   private static final Duration TICK = Duration.ofMillis(10);
   private static final Membership GROUP = Membership.ofVoters(1, 2, 3);
 

@@ -31,7 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
  * with random ports, one replica each; propose through the leader; every replica applies all.
  */
 class ArteryTransportTest {
-  private static final RaftSettings SETTINGS = new RaftSettings(10, 2, 16, 256, 1 << 20, 10_000, 1024, true, true);
+  private static final RaftSettings SETTINGS = RaftSettings.defaults().withInflightAppendsMax(16)
+      .withAppendEntriesMax(256).withAppendBytesMax(1 << 20).withUncommittedEntriesMax(10_000).withApplyEntriesMax(1024);
   @TempDir
   Path tmp;
   private final List<ActorTestKit> nodes = new ArrayList<>();
