@@ -113,7 +113,7 @@ public final class Consumer {
   public Source<Message, ConsumerControl> source() {
     // The consumer is looked up at once, demand or not: a missing one fails the stream right away.
     Source<Message, NotUsed> messages = Source.completionStage(info()).flatMapConcat(info -> {
-      Puller puller = new Puller(info.config().replayPolicy().equals("original"));
+      Puller puller = new Puller(info.config().replayPolicy() == io.holdfast.stream.ConsumerConfig.ReplayPolicy.ORIGINAL);
       return Source.repeat(NotUsed.getInstance())
           .mapAsync(1, x -> puller.next())
           .takeWhile(list -> list != END)

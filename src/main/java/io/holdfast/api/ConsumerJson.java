@@ -46,11 +46,26 @@ final class ConsumerJson {
             + "2026-01-31T12:00:00Z, got '" + n.path("opt_start_time").asText() + "'");
       }
     }
-    ConsumerConfig c = new ConsumerConfig(name, durable, n.path("deliver_policy").asText("all"),
-        n.path("opt_start_seq").asLong(0), startTime, filters, n.path("ack_policy").asText("explicit"),
+    String deliverName = n.path("deliver_policy").asText("all");
+    ConsumerConfig.DeliverPolicy deliver = ConsumerConfig.DeliverPolicy.ofName(deliverName);
+    if (deliver == null) {
+      throw new HoldfastException.BadRequest("bad_consumer", ConsumerConfig.DeliverPolicy.unknown(deliverName));
+    }
+    String ackName = n.path("ack_policy").asText("explicit");
+    ConsumerConfig.AckPolicy ack = ConsumerConfig.AckPolicy.ofName(ackName);
+    if (ack == null) {
+      throw new HoldfastException.BadRequest("bad_consumer", ConsumerConfig.AckPolicy.unknown(ackName));
+    }
+    String replayName = n.path("replay_policy").asText("instant");
+    ConsumerConfig.ReplayPolicy replay = ConsumerConfig.ReplayPolicy.ofName(replayName);
+    if (replay == null) {
+      throw new HoldfastException.BadRequest("bad_consumer", ConsumerConfig.ReplayPolicy.unknown(replayName));
+    }
+    ConsumerConfig c = new ConsumerConfig(name, durable, deliver,
+        n.path("opt_start_seq").asLong(0), startTime, filters, ack,
         n.has("ack_wait") ? millis(n.path("ack_wait"), "ack_wait") : ConsumerConfig.ACK_WAIT_DEFAULT,
         n.path("max_deliver").asLong(-1), backoff, n.path("max_ack_pending").asLong(ConsumerConfig.MAX_ACK_PENDING_DEFAULT),
-        n.path("replay_policy").asText("instant"), n.has("inactive_threshold")
+        replay, n.has("inactive_threshold")
             ? millis(n.path("inactive_threshold"), "inactive_threshold")
             : durable ? 0 : ConsumerConfig.INACTIVE_THRESHOLD_DEFAULT);
     String bad = c.invalid();
@@ -66,18 +81,18 @@ final class ConsumerJson {
 
   static ObjectNode config(ConsumerConfig c) {
     ObjectNode o = JSON.createObjectNode().put("name", c.name()).put("durable", c.durable())
-        .put("deliver_policy", c.deliverPolicy());
-    if (c.deliverPolicy().equals("by_start_sequence")) {
+        .put("deliver_policy", c.deliverPolicy().wireName);
+    if (c.deliverPolicy() == ConsumerConfig.DeliverPolicy.BY_START_SEQUENCE) {
       o.put("opt_start_seq", c.optStartSeq());
     }
-    if (c.deliverPolicy().equals("by_start_time")) {
+    if (c.deliverPolicy() == ConsumerConfig.DeliverPolicy.BY_START_TIME) {
       o.put("opt_start_time", java.time.Instant.ofEpochMilli(c.optStartTimeMillis()).toString());
     }
     c.filterSubjects().forEach(o.putArray("filter_subjects")::add);
-    o.put("ack_policy", c.ackPolicy()).put("ack_wait", Durations.format(c.ackWaitMillis()))
+    o.put("ack_policy", c.ackPolicy().wireName).put("ack_wait", Durations.format(c.ackWaitMillis()))
         .put("max_deliver", c.maxDeliver());
     c.backoffMillis().forEach(b -> o.withArray("backoff").add(Durations.format(b)));
-    o.put("max_ack_pending", c.maxAckPending()).put("replay_policy", c.replayPolicy());
+    o.put("max_ack_pending", c.maxAckPending()).put("replay_policy", c.replayPolicy().wireName);
     if (!c.durable()) {
       o.put("inactive_threshold", Durations.format(c.inactiveThresholdMillis()));
     }

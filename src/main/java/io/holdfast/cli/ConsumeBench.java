@@ -149,8 +149,8 @@ final class ConsumeBench extends CliCommand {
       if (failed.get() > 0) {
         throw new IllegalStateException(failed.get() + " publishes failed while filling");
       }
-      h.consumers().create("bench", new ConsumerConfig("drain", true, "all", 0, 0, List.of(), ack, 30_000, -1, List.of(),
-          -1, "instant", 0)).toCompletableFuture().get();
+      h.consumers().create("bench", ConsumerConfig.durable("drain").withAckPolicy(ConsumerConfig.AckPolicy.ofName(ack))
+          .withMaxAckPending(-1)).toCompletableFuture().get();
       err.printf("bench consume: draining through a consumer Source, ack %s ...%n", ack);
       start = System.nanoTime();
       var source = h.consumer("bench", "drain").withBatch(batch).withMaxMessages(msgs).source();

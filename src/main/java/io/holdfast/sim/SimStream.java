@@ -39,8 +39,7 @@ final class SimStream {
   }
 
   static ConsumerConfig consumerConfig(String name) {
-    return new ConsumerConfig(name, true, "all", 0, 0, List.of(), "explicit", ACK_WAIT_MILLIS, -1, List.of(), 64,
-        "instant", 0);
+    return ConsumerConfig.durable(name).withAckWaitMillis(ACK_WAIT_MILLIS).withMaxAckPending(64);
   }
 
   /** A client's publish of {@code value}, expecting the stream's last sequence to be {@code expectedLastSeq} if not negative. */

@@ -20,12 +20,7 @@ public enum Retention {
 
   /** The policy named {@code name}, or null if there is none. */
   public static Retention ofName(String name) {
-    for (Retention r : values()) {
-      if (r.wireName.equals(name)) {
-        return r;
-      }
-    }
-    return null;
+    return WireNames.of(values(), r -> r.wireName, name);
   }
 
   /** What a bad name gets told. */

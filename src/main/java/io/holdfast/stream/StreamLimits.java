@@ -146,11 +146,7 @@ public record StreamLimits(long maxMsgs, long maxBytes, long maxAgeMillis, long 
     long maxSize = b.getLong();
     long window = b.getLong();
     long maxConsumers = b.getLong();
-    String retentionName = StreamCommand.readString(b);
-    Retention retention = Retention.ofName(retentionName);
-    if (retention == null) {
-      throw new IllegalArgumentException("stored stream limits name an unknown retention '" + retentionName + "'");
-    }
+    Retention retention = WireNames.stored(Retention.ofName(StreamCommand.readString(b)), "retention");
     int f = b.get();
     return new StreamLimits(maxMsgs, maxBytes, maxAge, perSubject, maxSize, (f & 1) != 0, (f & 2) != 0, window,
         retention, (f & 4) != 0, (f & 8) != 0, (f & 16) != 0, (f & 32) != 0, maxConsumers);

@@ -275,7 +275,7 @@ public final class StreamState {
           + limits.maxConsumers());
     }
     if (limits.retention() == Retention.WORKQUEUE) {
-      if (!config.deliverPolicy().equals("all")) {
+      if (config.deliverPolicy() != ConsumerConfig.DeliverPolicy.ALL) {
         return Result.rejected("bad_consumer", "a workqueue stream's consumers must deliver all");
       }
       for (ConsumerState other : consumers.values()) {
@@ -286,10 +286,10 @@ public final class StreamState {
       }
     }
     long start = switch (config.deliverPolicy()) {
-      case "new", "last_per_subject" -> lastSeq + 1;
-      case "by_start_sequence" -> Math.max(firstSeq, config.optStartSeq());
-      case "by_start_time" -> firstAtOrAfter(config.optStartTimeMillis());
-      case "last" -> {
+      case NEW, LAST_PER_SUBJECT -> lastSeq + 1;
+      case BY_START_SEQUENCE -> Math.max(firstSeq, config.optStartSeq());
+      case BY_START_TIME -> firstAtOrAfter(config.optStartTimeMillis());
+      case LAST -> {
         long at = -1;
         for (Subject s : subjects.values()) {
           if (config.takes(s.name)) {
@@ -298,10 +298,10 @@ public final class StreamState {
         }
         yield at < 0 ? lastSeq + 1 : at;
       }
-      default -> firstSeq;
+      case ALL -> firstSeq;
     };
     ConsumerState cs = new ConsumerState(config, lastSeq, start, now);
-    if (config.deliverPolicy().equals("last_per_subject")) {
+    if (config.deliverPolicy() == ConsumerConfig.DeliverPolicy.LAST_PER_SUBJECT) {
       for (Subject s : subjects.values()) {
         if (config.takes(s.name)) {
           cs.backlog.add(s.last);
@@ -401,7 +401,7 @@ public final class StreamState {
         c.nextSeq = seq + 1;
       }
       c.consumerSeq++;
-      if (cfg.ackPolicy().equals("none")) {
+      if (cfg.ackPolicy() == ConsumerConfig.AckPolicy.NONE) {
         finished.add(seq);
       } else {
         c.pending.put(seq, new ConsumerState.Pending(c.consumerSeq, 1, now + cfg.ackWaitFor(1)));
@@ -435,7 +435,7 @@ public final class StreamState {
     ConsumerState.Pending p = c.pending.get(a.seq());
     switch (a.kind()) {
       case ACK -> {
-        List<Long> done = new ArrayList<>(c.config.ackPolicy().equals("all")
+        List<Long> done = new ArrayList<>(c.config.ackPolicy() == ConsumerConfig.AckPolicy.ALL
             ? c.pending.headMap(a.seq(), true).keySet() : p == null ? List.of() : List.of(a.seq()));
         done.forEach(c.pending::remove);
         done.forEach(this::retain);

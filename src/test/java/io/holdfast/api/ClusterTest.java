@@ -613,8 +613,8 @@ class ClusterTest {
     for (int i = 1; i <= 200; i++) {
       publishRetrying(h, "tasks.t", "t" + i);
     }
-    h.consumers().create("tasks", new io.holdfast.stream.ConsumerConfig("worker", true, "all", 0, 0, List.of(),
-        "explicit", 3000, -1, List.of(), 50, "instant", 0)).toCompletableFuture().get();
+    h.consumers().create("tasks", io.holdfast.stream.ConsumerConfig.durable("worker").withAckWaitMillis(3000)
+        .withMaxAckPending(50)).toCompletableFuture().get();
     var queue = h.consumer("tasks", "worker").withBatch(10).source()
         .runWith(org.apache.pekko.stream.javadsl.Sink.queue(), app);
     // Deliveries are numbered by the replicated state (consumer_seq). After an ack is confirmed, the

@@ -64,8 +64,8 @@ class ConsumerSourceTest {
   }
 
   private static ConsumerConfig config(String name, long ackWaitMillis, String... filters) {
-    return new ConsumerConfig(name, true, "all", 0, 0, List.of(filters), "explicit", ackWaitMillis, -1, List.of(), -1,
-        "instant", 0);
+    return ConsumerConfig.durable(name).withFilterSubjects(List.of(filters)).withAckWaitMillis(ackWaitMillis)
+        .withMaxAckPending(-1);
   }
 
   private List<Message> collect(Consumer c) throws Exception {
@@ -141,8 +141,7 @@ class ConsumerSourceTest {
   @Test
   void cancellingLeavesUnackedMessagesForRedelivery() throws Exception {
     // max_ack_pending 5: while five are unacked nothing new is delivered, so what comes next is a redelivery.
-    ConsumerConfig fivePending = new ConsumerConfig("cancelled", true, "all", 0, 0, List.of(), "explicit", 300, -1,
-        List.of(), 5, "instant", 0);
+    ConsumerConfig fivePending = ConsumerConfig.durable("cancelled").withAckWaitMillis(300).withMaxAckPending(5);
     Consumer c = create(fivePending).withBatch(5);
     List<Message> firstFive = collect(c.withMaxMessages(5)); // never acked
     assertEquals(List.of(1L, 2L, 3L, 4L, 5L), seqs(firstFive));
@@ -198,8 +197,8 @@ class ConsumerSourceTest {
     h.publish("paced.a", null, new byte[] {1}).toCompletableFuture().get();
     Thread.sleep(400); // not a wait for a condition: it puts 400 ms between the two publish timestamps
     h.publish("paced.a", null, new byte[] {2}).toCompletableFuture().get();
-    h.consumers().create("paced", new ConsumerConfig("replay", true, "all", 0, 0, List.of(), "explicit", 30_000, -1,
-        List.of(), -1, "original", 0)).toCompletableFuture().get();
+    h.consumers().create("paced", ConsumerConfig.durable("replay").withMaxAckPending(-1)
+        .withReplayPolicy(ConsumerConfig.ReplayPolicy.ORIGINAL)).toCompletableFuture().get();
     List<Long> arrivals = h.consumer("paced", "replay").withMaxMessages(2).source()
         .map(m -> System.nanoTime()).runWith(Sink.seq(), node.system).toCompletableFuture()
         .get(WAIT_SECONDS, TimeUnit.SECONDS);

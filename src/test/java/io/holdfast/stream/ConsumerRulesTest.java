@@ -34,10 +34,13 @@ class ConsumerRulesTest {
     apply(new StreamCommand.PublishBatch(List.of(Message.of(subject, payload.getBytes(StandardCharsets.UTF_8), time))));
   }
 
+  /** A durable consumer; {@code deliver} and {@code ack} by their JetStream names. */
   private static ConsumerConfig consumer(String name, String deliver, String ack, long ackWait, long maxDeliver,
       List<Long> backoff, long maxAckPending, String... filters) {
-    return new ConsumerConfig(name, true, deliver, 0, 0, List.of(filters), ack, ackWait, maxDeliver, backoff,
-        maxAckPending, "instant", 0);
+    return ConsumerConfig.durable(name).withDeliverPolicy(ConsumerConfig.DeliverPolicy.ofName(deliver))
+        .withFilterSubjects(List.of(filters)).withAckPolicy(ConsumerConfig.AckPolicy.ofName(ack))
+        .withAckWaitMillis(ackWait).withMaxDeliver(maxDeliver).withBackoffMillis(backoff)
+        .withMaxAckPending(maxAckPending);
   }
 
   private StreamState.Result add(ConsumerConfig c) {
@@ -80,10 +83,8 @@ class ConsumerRulesTest {
     add(consumer("last", "last", "explicit", 1000, -1, List.of(), -1));
     add(consumer("new", "new", "explicit", 1000, -1, List.of(), -1));
     add(consumer("lps", "last_per_subject", "explicit", 1000, -1, List.of(), -1));
-    add(new ConsumerConfig("seq", true, "by_start_sequence", 4, 0, List.of(), "explicit", 1000, -1, List.of(), -1,
-        "instant", 0));
-    add(new ConsumerConfig("time", true, "by_start_time", 0, T0 + 15, List.of(), "explicit", 1000, -1, List.of(), -1,
-        "instant", 0));
+    add(consumer("seq", "by_start_sequence", "explicit", 1000, -1, List.of(), -1).withOptStartSeq(4));
+    add(consumer("time", "by_start_time", "explicit", 1000, -1, List.of(), -1).withOptStartTimeMillis(T0 + 15));
     add(consumer("lastA", "last", "explicit", 1000, -1, List.of(), -1, "a.*"));
     assertEquals(List.of("m1", "m2", "m3", "m4", "m5"), fetched("all", 10, T0));
     assertEquals(List.of("m5"), fetched("last", 10, T0));
@@ -280,8 +281,8 @@ class ConsumerRulesTest {
   @Test
   void anEphemeralConsumerGoesAfterItsInactiveThreshold() {
     pub("a", "m1", T0);
-    apply(new StreamCommand.AddConsumer(new ConsumerConfig("eph", false, "all", 0, 0, List.of(), "explicit", 1000, -1,
-        List.of(), -1, "instant", 5000), T0));
+    apply(new StreamCommand.AddConsumer(consumer("eph", "all", "explicit", 1000, -1, List.of(), -1).withDurable(false)
+        .withInactiveThresholdMillis(5000), T0));
     assertTrue(!s.expiresBefore(T0 + 5000));
     fetched("eph", 1, T0 + 4000); // activity
     assertTrue(!s.expiresBefore(T0 + 9000));
@@ -293,7 +294,11 @@ class ConsumerRulesTest {
   @Test
   void badConsumersAreRefusedWithAReason() {
     assertEquals("bad_consumer", add(consumer("bad name", "all", "explicit", 1000, -1, List.of(), -1)).error());
-    assertEquals("bad_consumer", add(consumer("c", "sometimes", "explicit", 1000, -1, List.of(), -1)).error());
+    assertNull(ConsumerConfig.DeliverPolicy.ofName("sometimes"), "an unknown policy has no value to send");
+    assertTrue(consumer("c", "all", "explicit", 1000, -1, List.of(), -1).withDeliverPolicy(null).invalid()
+        .contains("deliver_policy"));
+    assertEquals("bad_consumer", add(consumer("c", "by_start_sequence", "explicit", 1000, -1, List.of(), -1)).error(),
+        "by_start_sequence without opt_start_seq");
     assertEquals("bad_consumer", add(consumer("c", "all", "explicit", 1000, -1, List.of(), -1, "a..b")).error());
     assertTrue(add(consumer("c", "all", "explicit", 1000, -1, List.of(), -1)).ok());
     assertTrue(add(consumer("c", "all", "explicit", 1000, -1, List.of(), -1)).ok(), "the same again is a no-op");

@@ -45,4 +45,30 @@ class StableCodesTest {
     });
     assertThrows(IllegalArgumentException.class, () -> StreamCommand.AckKind.ofCode(0), "0 is a fetch, not an ack");
   }
+
+  /** Policies are stored (stream config, consumer config) and sent by name: the names are pinned. */
+  @Test
+  void policiesKeepTheirNames() {
+    assertNames(Retention.values(), r -> r.wireName, Retention::ofName, "limits", "interest", "workqueue");
+    assertNames(ConsumerConfig.DeliverPolicy.values(), p -> p.wireName, ConsumerConfig.DeliverPolicy::ofName, "all",
+        "last", "new", "last_per_subject", "by_start_sequence", "by_start_time");
+    assertNames(ConsumerConfig.AckPolicy.values(), p -> p.wireName, ConsumerConfig.AckPolicy::ofName, "explicit", "all",
+        "none");
+    assertNames(ConsumerConfig.ReplayPolicy.values(), p -> p.wireName, ConsumerConfig.ReplayPolicy::ofName, "instant",
+        "original");
+    ConsumerConfig c = ConsumerConfig.durable("c").withDeliverPolicy(ConsumerConfig.DeliverPolicy.LAST_PER_SUBJECT)
+        .withAckPolicy(ConsumerConfig.AckPolicy.NONE).withReplayPolicy(ConsumerConfig.ReplayPolicy.ORIGINAL);
+    StreamCommand.Writer w = new StreamCommand.Writer();
+    c.write(w);
+    assertEquals(c, ConsumerConfig.read(java.nio.ByteBuffer.wrap(w.bytes())), "a consumer config reads back");
+  }
+
+  private static <E> void assertNames(E[] values, java.util.function.Function<E, String> nameOf,
+      java.util.function.Function<String, E> ofName, String... names) {
+    assertEquals(Arrays.asList(names), Arrays.stream(values).map(nameOf).toList(), "every value is pinned, in order");
+    for (E v : values) {
+      assertEquals(v, ofName.apply(nameOf.apply(v)));
+    }
+    assertEquals(null, ofName.apply("unknown"));
+  }
 }

@@ -332,11 +332,17 @@ class StreamRulesTest {
         return new StreamCommand.DeleteConsumer(consumer);
       }
       List<String> filter = prng.nextInt(2) == 0 ? List.of() : List.of("s." + prng.nextInt(4));
-      String deliver = List.of("all", "last", "new", "last_per_subject", "by_start_sequence").get(prng.nextInt(5));
-      return new StreamCommand.AddConsumer(new ConsumerConfig(consumer, prng.nextInt(3) > 0, deliver, 3, 0, filter,
-          List.of("explicit", "all", "none").get(prng.nextInt(3)), prng.between(100, 5000),
-          prng.nextInt(2) == 0 ? -1 : prng.between(1, 4), prng.nextInt(2) == 0 ? List.of() : List.of(50L, 500L),
-          prng.nextInt(2) == 0 ? -1 : prng.between(1, 10), "instant", 20_000), time);
+      ConsumerConfig.DeliverPolicy deliver = ConsumerConfig.DeliverPolicy.values()[prng.nextInt(5)];
+      boolean durable = prng.nextInt(3) > 0;
+      ConsumerConfig.AckPolicy ack = ConsumerConfig.AckPolicy.values()[prng.nextInt(3)];
+      long ackWait = prng.between(100, 5000);
+      long maxDeliver = prng.nextInt(2) == 0 ? -1 : prng.between(1, 4);
+      List<Long> backoff = prng.nextInt(2) == 0 ? List.of() : List.of(50L, 500L);
+      long maxAckPending = prng.nextInt(2) == 0 ? -1 : prng.between(1, 10);
+      return new StreamCommand.AddConsumer(ConsumerConfig.durable(consumer).withDurable(durable).withDeliverPolicy(deliver)
+          .withOptStartSeq(3).withFilterSubjects(filter).withAckPolicy(ack).withAckWaitMillis(ackWait)
+          .withMaxDeliver(maxDeliver).withBackoffMillis(backoff).withMaxAckPending(maxAckPending)
+          .withInactiveThresholdMillis(20_000), time);
     }
     if (kind < 30) {
       List<StreamCommand.ConsumerOp> ops = new ArrayList<>();
