@@ -97,7 +97,12 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
   /** Replicas this actor stopped itself (besides deleted and retiring ones). */
   private final java.util.Set<ActorRef<ReplicaShell.Command>> toldToStop = new java.util.HashSet<>();
   private MetaState view;
-  private String registration = "pending";
+  /** Where this node's registration with the meta group stands (D9). */
+  private enum Registration { PENDING, REGISTERED, REFUSED }
+
+  private Registration registration = Registration.PENDING;
+  /** Why the meta group refused this node's disk, once it did. */
+  private String refusedBecause;
   private boolean registering;
 
   public static Behavior<Command> create(NodeSettings settings, ActorRef<NodeStorage.Command> storage,
@@ -166,7 +171,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
           return this;
         })
         .onMessage(GetNodeStatus.class, g -> {
-          g.replyTo().tell(new NodeStatus(settings.nodeId(), registration, List.copyOf(children.keySet()),
+          g.replyTo().tell(new NodeStatus(settings.nodeId(), registrationText(), List.copyOf(children.keySet()),
               List.copyOf(down)));
           return this;
         })
@@ -176,7 +181,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
   /** Peers move (a node restarts, joins): tell every replica where its peers are now; register if not yet. */
   private Behavior<Command> onTick() {
     children.forEach((group, ref) -> connect(ref, members.get(group)));
-    if (registration.equals("pending") && !registering) {
+    if (registration == Registration.PENDING && !registering) {
       registering = true;
       byte[] command = MetaCodec.encode(new MetaState.RegisterNode(settings.nodeId(), incarnation, http,
           settings.rejoin()));
@@ -184,6 +189,15 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
           Duration.ofSeconds(2), null), (outcome, failure) -> new Registered(failure != null ? failure : outcome));
     }
     return this;
+  }
+
+  /** As {@link NodeStatus#registration} says it. */
+  private String registrationText() {
+    return switch (registration) {
+      case PENDING -> "pending";
+      case REGISTERED -> "registered";
+      case REFUSED -> "refused: " + refusedBecause;
+    };
   }
 
   private Behavior<Command> onStorageGone() {
@@ -212,12 +226,13 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     registering = false;
     if (r.outcome() instanceof ReplicaShell.Applied a && a.outcome() instanceof Wire.MetaOutcome m) {
       if (m.code() == null) {
-        registration = "registered";
+        registration = Registration.REGISTERED;
         getContext().getLog().info("Node {} registered with the meta group (disk incarnation {})", settings.nodeId(),
             incarnation);
         reconcile();
       } else {
-        registration = "refused: " + m.message();
+        registration = Registration.REFUSED;
+        refusedBecause = m.message();
         getContext().getLog().error("Node {} refused by the meta group; it hosts no replica: {}",
             settings.nodeId(), m.message());
         ActorRef<ReplicaShell.Command> meta = children.get("meta");
@@ -240,7 +255,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
 
   /** Starts the replicas committed placement gives this node; stops those of committed deletions. */
   private void reconcile() {
-    if (view == null || !registration.equals("registered")) {
+    if (view == null || registration != Registration.REGISTERED) {
       return;
     }
     MetaState.Node me = view.nodes().get(settings.nodeId());
