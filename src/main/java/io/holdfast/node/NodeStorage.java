@@ -1,5 +1,6 @@
 package io.holdfast.node;
 
+import io.holdfast.base.Check;
 import io.holdfast.storage.LogStore;
 import io.holdfast.storage.LogWrite;
 import io.holdfast.storage.RecoveredState;
@@ -124,7 +125,7 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
   /** Counters since start: fsyncs, writes and bytes they covered, the largest batch. */
   public record Stats(long syncs, long writesSynced, long bytesSynced, long largestBatch) {}
 
-  private record Pending(String writer, long seq, ActorRef<Reply> replyTo) {}
+  private record Pending(String writer, long seq, long bytes, ActorRef<Reply> replyTo) {}
 
   private final LogStore store;
   private final Settings settings;
@@ -132,6 +133,8 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
   /** Where each writer hears from storage (for {@link CompactSoon}). */
   private final TreeMap<String, ActorRef<Reply>> writers = new TreeMap<>();
   private final ArrayList<Pending> batch = new ArrayList<>();
+  /** The highest write of each writer acknowledged persisted (only ever rises). */
+  private final TreeMap<String, Long> persistedUpTo = new TreeMap<>();
   private long batchBytes;
   private long syncs;
   private long writesSynced;
@@ -192,7 +195,7 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
     if (batch.isEmpty()) {
       getContext().getSelf().tell(FlushBatch.INSTANCE);
     }
-    batch.add(new Pending(w.writer(), w.seq(), w.replyTo()));
+    batch.add(new Pending(w.writer(), w.seq(), w.write().weightBytes(), w.replyTo()));
     batchBytes += w.write().weightBytes();
     if (batch.size() >= settings.batchWritesMax() || batchBytes >= settings.batchBytesMax()) {
       return flush();
@@ -210,6 +213,7 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
     } catch (StorageFailure | RuntimeException e) {
       return stop(e);
     }
+    checkBatch();
     syncs++;
     writesSynced += batch.size();
     bytesSynced += batchBytes;
@@ -220,6 +224,9 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
       highest.put(p.writer(), p);
     }
     for (Pending p : highest.values()) {
+      Long before = persistedUpTo.put(p.writer(), p.seq());
+      Check.that(before == null || p.seq() > before, "storage acknowledged write %d of a writer after its write %d",
+          p.seq(), before == null ? 0 : before);
       p.replyTo().tell(new Persisted(p.writer(), p.seq()));
       writers.put(p.writer(), p.replyTo());
     }
@@ -232,6 +239,25 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
     batch.clear();
     batchBytes = 0;
     return this;
+  }
+
+  /**
+   * The batch about to be acknowledged is what was counted into it: its bytes add up, it is within
+   * the caps (the write that reached one flushes at once), and each writer's writes in it are
+   * consecutive.
+   */
+  private void checkBatch() {
+    long bytes = 0;
+    TreeMap<String, Long> last = new TreeMap<>();
+    for (Pending p : batch) {
+      bytes += p.bytes();
+      Long before = last.put(p.writer(), p.seq());
+      Check.that(before == null || p.seq() == before + 1, "a batch holds write %d of a writer after its write %d",
+          p.seq(), before == null ? 0 : before);
+    }
+    Check.that(bytes == batchBytes, "a batch counted %d bytes but holds %d", batchBytes, bytes);
+    Check.that(batch.size() <= settings.batchWritesMax(), "a batch of %d writes, above the cap %d", batch.size(),
+        settings.batchWritesMax());
   }
 
   private Behavior<Command> stop(Exception e) {
@@ -272,6 +298,7 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
     try {
       store.forget(f.writer());
       expectedSeq.remove(f.writer());
+      persistedUpTo.remove(f.writer());
       writers.remove(f.writer());
       getContext().getLog().info("Forgot replica {}: its log records, snapshots and message store are gone from this"
           + " node", f.writer());

@@ -1,5 +1,6 @@
 package io.holdfast.storage.segment;
 
+import io.holdfast.base.Check;
 import io.holdfast.base.RangeSet;
 import io.holdfast.storage.Disk;
 import io.holdfast.storage.DiskFile;
@@ -170,6 +171,7 @@ public final class SegmentStore implements StreamStore {
   }
 
   private void appendRecord(long seq, byte[] r, Message m, int flags) {
+    Check.that(seq > lastSeq, "the store appends message %d after its last one %d", seq, lastSeq);
     boolean full = active != null && active.lastSeq >= active.base
         && (active.end + r.length + SegmentFormat.FOOTER_BYTES > options.segmentBytesMax()
             || active.lastSeq - active.base + 1 >= options.segmentRecordsMax());
@@ -184,7 +186,9 @@ public final class SegmentStore implements StreamStore {
     pendingData.add(r);
     pendingIndex.add(SegmentFormat.entry(m.timestampMillis(), active.end, r.length, m.sizeBytes(),
         SegmentFormat.recordSubjectId(r), SegmentFormat.recordPrev(r), flags));
+    long at = active.end;
     active.end += r.length;
+    Check.that(active.end > at && seq >= active.base, "record %d lands at offset %d of its segment", seq, at);
     active.lastSeq = seq;
     lastSeq = seq;
     damaged.remove(seq); // a torn record of an unknown sync point, written again whole
