@@ -39,6 +39,23 @@ public final class TestStores {
     }
   }
 
+  /**
+   * {@code replica} after a restart: its store opened again on the same disk (what was synced;
+   * the test's disk loses nothing), its state restored from its own snapshot.
+   */
+  public static StreamState restartedFrom(StreamState replica) {
+    SegmentStore store = (SegmentStore) replica.store();
+    byte[] snapshot = replica.snapshot();
+    SegmentStore.SyncJob job = store.syncJob(); // what the host does before it takes a snapshot
+    job.run();
+    store.synced(job);
+    store.close();
+    SegmentStore reopened = SegmentStore.open(store.disk(), OPTIONS, StreamState.span(snapshot)[1]);
+    StreamState s = new StreamState(replica.name(), reopened);
+    s.restore(snapshot);
+    return s;
+  }
+
   /** A new replica restored from {@code source}'s snapshot, its store caught up from {@code source}'s. */
   public static StreamState restoredFrom(StreamState source) {
     SegmentStore store = fresh();

@@ -311,6 +311,11 @@ public final class SegmentStore implements StreamStore {
     }
   }
 
+  /** The disk this store's files are on (a test reopens a store on it, as a restart does). */
+  public Disk disk() {
+    return disk;
+  }
+
   @Override
   public SyncJob syncJob() {
     flush();
