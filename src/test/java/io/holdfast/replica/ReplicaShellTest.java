@@ -27,8 +27,11 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Goal: the actor shell moves the core's effects faithfully — an acknowledged proposal is fsynced
  * on a majority and applied everywhere, and survives a replica being killed and restarted from its
- * own disk. Method: three replicas in one JVM, each with its own NodeStorage over a real
- * FileLogStore; local actor messages stand in for the network (cluster transport comes later).
+ * own disk; members are added and retired; a leader whose writes do not persist stops taking
+ * proposals at its cap; writes lost on the way to storage are sent again; a replica stops with its
+ * storage. Method: replicas in one JVM, each with its own NodeStorage over a real FileLogStore (or
+ * a stand-in storage actor that withholds or loses writes); local actor messages stand in for the
+ * network.
  */
 class ReplicaShellTest {
   private static final RaftSettings SETTINGS = RaftSettings.defaults().withInflightAppendsMax(16)
@@ -216,5 +219,145 @@ class ReplicaShellTest {
     TestProbe<ReplicaDriver.Status> status = kit.createTestProbe();
     replica.tell(new ReplicaShell.GetStatus(status.ref()));
     status.receiveMessage(Duration.ofSeconds(10));
+  }
+
+  @Test
+  void aNewMemberIsAddedAsALearnerAndPromotedAndARemovedOneRetires() throws Exception {
+    for (int id = 1; id <= 3; id++) {
+      start(id);
+    }
+    connectAll();
+    publish("before");
+    startNew(4); // an empty replica the leader brings up to date
+    connectAll();
+    List<Integer> four = List.of(1, 2, 3, 4);
+    replicas.values().forEach(r -> r.tell(new ReplicaShell.Members(four)));
+    awaitVoters(four);
+    awaitAllApplied(List.of("before"));
+
+    // Replica 3 is no longer wanted: the group removes it, and it goes once a leader says the removal is committed.
+    TestProbe<Object> watcher = kit.createTestProbe();
+    ActorRef<ReplicaShell.Command> three = replicas.get(3);
+    List<Integer> without = List.of(1, 2, 4);
+    replicas.values().forEach(r -> r.tell(new ReplicaShell.Members(without)));
+    three.tell(ReplicaShell.Retire.INSTANCE);
+    watcher.expectTerminated(three, Duration.ofSeconds(20));
+    replicas.remove(3);
+    awaitVoters(without);
+    publish("after");
+    awaitAllApplied(List.of("before", "after"));
+  }
+
+  @Test
+  void aLeaderWhoseWritesDoNotPersistRefusesProposalsOnceItHoldsTheCap() {
+    // A one-replica group over a storage actor that persists the small writes that make it leader
+    // (its bootstrap, its vote, its no-op), then takes writes and never says they are persisted.
+    java.util.concurrent.atomic.AtomicLong held = new java.util.concurrent.atomic.AtomicLong();
+    java.util.concurrent.atomic.AtomicBoolean swallowing = new java.util.concurrent.atomic.AtomicBoolean();
+    ActorRef<NodeStorage.Command> storage = kit.spawn(org.apache.pekko.actor.typed.javadsl.Behaviors.receive(
+        NodeStorage.Command.class).onMessage(NodeStorage.GetRecovered.class, g -> {
+          g.replyTo().tell(new NodeStorage.Recovered(new java.util.TreeMap<>(), 0, java.util.Set.of()));
+          return org.apache.pekko.actor.typed.javadsl.Behaviors.same();
+        }).onMessage(NodeStorage.Write.class, w -> {
+          if (swallowing.get() || w.write().weightBytes() > 10_000) {
+            swallowing.set(true); // from the first publish on, nothing is persisted
+            held.addAndGet(w.write().weightBytes());
+          } else {
+            w.replyTo().tell(new NodeStorage.Persisted(w.writer(), w.seq()));
+          }
+          return org.apache.pekko.actor.typed.javadsl.Behaviors.same();
+        }).build(), "swallowing-storage");
+    ActorRef<ReplicaShell.Command> solo = kit.spawn(ReplicaShell.create("solo", 1, Membership.ofVoters(1), SETTINGS,
+        TICK, storage, 1, new StreamMachine("solo", synced -> io.holdfast.storage.segment.SegmentStore.open(
+            new io.holdfast.storage.file.FileDisk(tmp.resolve("solo")),
+            io.holdfast.storage.segment.SegmentStore.Options.defaults(), synced))), "solo");
+    awaitLeading(solo);
+    TestProbe<ReplicaShell.ProposeReply> replies = kit.createTestProbe();
+    byte[] payload = new byte[100 << 10];
+    int proposals = (int) (2 * ReplicaDriver.UNPERSISTED_BYTES_MAX / payload.length); // twice the cap's worth
+    for (int i = 0; i < proposals; i++) {
+      solo.tell(new ReplicaShell.Propose(new Wire.Publish("solo.x", null, payload), replies.ref()));
+    }
+    ReplicaShell.ProposeReply first = replies.receiveMessage(Duration.ofSeconds(20));
+    assertEquals(new ReplicaShell.Refused(io.holdfast.raft.ProposeResult.Reason.TOO_MANY_UNCOMMITTED, 1), first,
+        "nothing is applied (nothing persisted); what is refused is refused for holding too much");
+    // It wrote up to the cap and at most one more entry beyond it (the check comes before each entry).
+    replies.awaitAssert(Duration.ofSeconds(10), Duration.ofMillis(20), () -> {
+      org.junit.jupiter.api.Assertions.assertTrue(held.get() >= ReplicaDriver.UNPERSISTED_BYTES_MAX, "held " + held);
+      return null;
+    });
+    org.junit.jupiter.api.Assertions.assertTrue(
+        held.get() < ReplicaDriver.UNPERSISTED_BYTES_MAX + 2L * ReplicaDriver.BATCH_BYTES_MAX, "held " + held);
+  }
+
+  @Test
+  void writesLostOnTheWayToStorageAreSentAgainWhenStorageAsksForThem() throws Exception {
+    // A one-replica group whose second write to storage is lost (as if the storage actor had
+    // restarted and missed it): storage answers the third with ResendFrom(2), the replica resends.
+    FileLogStore store = FileLogStore.open(FileLogStore.Options.defaults(tmp.resolve("lossy")));
+    stores.put(9, store);
+    ActorRef<NodeStorage.Command> real = kit.spawn(NodeStorage.create(store, new NodeStorage.Settings(4096, 16 << 20)),
+        "lossy-storage", DispatcherSelector.fromConfig(NodeStorage.DISPATCHER));
+    java.util.concurrent.atomic.AtomicInteger dropped = new java.util.concurrent.atomic.AtomicInteger();
+    ActorRef<NodeStorage.Command> lossy = kit.spawn(org.apache.pekko.actor.typed.javadsl.Behaviors.receive(
+        NodeStorage.Command.class).onMessage(NodeStorage.Write.class, w -> {
+          if (w.seq() == 2 && dropped.getAndIncrement() == 0) {
+            return org.apache.pekko.actor.typed.javadsl.Behaviors.same(); // the first copy of write 2 is lost
+          }
+          real.tell(w);
+          return org.apache.pekko.actor.typed.javadsl.Behaviors.same();
+        }).onAnyMessage(m -> {
+          real.tell(m);
+          return org.apache.pekko.actor.typed.javadsl.Behaviors.same();
+        }).build(), "lossy");
+    ActorRef<ReplicaShell.Command> solo = kit.spawn(ReplicaShell.create("lossy", 1, Membership.ofVoters(1), SETTINGS,
+        TICK, lossy, 1, new StreamMachine("lossy", synced -> io.holdfast.storage.segment.SegmentStore.open(
+            new io.holdfast.storage.file.FileDisk(tmp.resolve("lossy").resolve("streams")),
+            io.holdfast.storage.segment.SegmentStore.Options.defaults(), synced))), "lossy-replica");
+    awaitLeading(solo);
+    TestProbe<ReplicaShell.ProposeReply> replies = kit.createTestProbe();
+    List<Long> seqs = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      solo.tell(new ReplicaShell.Propose(new Wire.Publish("lossy.x", null, new byte[] {(byte) i}), replies.ref()));
+      ReplicaShell.ProposeReply r = replies.receiveMessage(Duration.ofSeconds(10));
+      seqs.add(((Wire.Seq) ((ReplicaShell.Applied) r).outcome()).seq());
+    }
+    assertEquals(List.of(1L, 2L, 3L, 4L, 5L), seqs);
+    assertEquals(2, dropped.get(), "write 2 was lost once and sent again");
+  }
+
+  private void startNew(int id) throws Exception {
+    FileLogStore store = FileLogStore.open(FileLogStore.Options.defaults(tmp.resolve("node" + id)));
+    stores.put(id, store);
+    ActorRef<NodeStorage.Command> storage = kit.spawn(NodeStorage.create(store, new NodeStorage.Settings(4096, 16 << 20)),
+        "storage-" + id + "-" + incarnation, DispatcherSelector.fromConfig(NodeStorage.DISPATCHER));
+    storages.put(id, storage);
+    hosts.put(id, kit.spawn(ReplicaHost.create(), "host-" + id + "-" + incarnation));
+    replicas.put(id, kit.spawn(ReplicaShell.create("stream-a", id, Membership.EMPTY, SETTINGS, TICK, storage,
+        1000L * id + incarnation, new StreamMachine("stream-a", synced -> io.holdfast.storage.segment.SegmentStore.open(
+            new io.holdfast.storage.file.FileDisk(tmp.resolve("node" + id).resolve("streams")),
+            io.holdfast.storage.segment.SegmentStore.Options.defaults(), synced))),
+        "replica-" + id + "-" + incarnation));
+    incarnation++;
+  }
+
+  /** Until {@code replica} leads. */
+  private void awaitLeading(ActorRef<ReplicaShell.Command> replica) {
+    TestProbe<ReplicaDriver.Status> status = kit.createTestProbe();
+    status.awaitAssert(Duration.ofSeconds(10), Duration.ofMillis(20), () -> {
+      replica.tell(new ReplicaShell.GetStatus(status.ref()));
+      assertEquals(RaftCore.Role.LEADER, status.receiveMessage().role());
+      return null;
+    });
+  }
+
+  /** Until the leader's voters are exactly {@code voters}. */
+  private void awaitVoters(List<Integer> voters) {
+    TestProbe<ReplicaDriver.Status> status = kit.createTestProbe();
+    status.awaitAssert(Duration.ofSeconds(30), Duration.ofMillis(50), () -> {
+      replicas.get(awaitLeader()).tell(new ReplicaShell.GetStatus(status.ref()));
+      assertEquals(voters, status.receiveMessage().voters().stream().sorted().toList());
+      return null;
+    });
   }
 }
