@@ -133,6 +133,9 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private final String storageName;
   private final ActorRef<NodeStorage.Command> storage;
   private final ActorRef<NodeStorage.Reply> storageReplies;
+  /** Where the node's ReplicaHost delivers what peers send this replica (message adapters). */
+  private final ActorRef<RaftMessage> raftInbox;
+  private final ActorRef<StoreMessage> storeInbox;
   private final Executor blocking;
   private final ReplicaDriver<ActorRef<ProposeReply>> driver;
   private final Runnable onStop;
@@ -242,6 +245,8 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     this.blocking = blocking;
     this.onStop = onStop;
     this.storageReplies = ctx.messageAdapter(NodeStorage.Reply.class, FromStorage::new);
+    this.raftInbox = ctx.messageAdapter(RaftMessage.class, FromPeer::new);
+    this.storeInbox = ctx.messageAdapter(StoreMessage.class, FromPeerStore::new);
     if (recovered.writtenSince().contains(storageName)) {
       throw new IllegalStateException("its storage " + storageName + " was written since the node started, so what"
           + " the node recovered then is out of date for it: it starts again when the node restarts");
@@ -399,9 +404,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     largePeers = Map.copyOf(c.largePeers());
     if (localHost == null) {
       localHost = c.localHost();
-      ActorRef<Command> me = getContext().getSelf();
-      localHost.tell(new ReplicaHost.Register(name, me, m -> me.tell(new FromPeer(m)),
-          m -> me.tell(new FromPeerStore(m))));
+      localHost.tell(new ReplicaHost.Register(name, raftInbox, storeInbox));
     }
     return this;
   }
@@ -409,7 +412,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private Behavior<Command> onStop() {
     driver.close();
     if (localHost != null) {
-      localHost.tell(new ReplicaHost.Unregister(name, getContext().getSelf()));
+      localHost.tell(new ReplicaHost.Unregister(name, raftInbox));
     }
     onStop.run();
     return this;

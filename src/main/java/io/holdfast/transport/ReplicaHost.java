@@ -1,9 +1,9 @@
 package io.holdfast.transport;
 
 import io.holdfast.raft.message.RaftMessage;
+import io.holdfast.storage.StoreMessage;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorRefResolver;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -25,20 +25,15 @@ public final class ReplicaHost {
 
   public sealed interface Command permits PeerEnvelope, StoreEnvelope, Register, Unregister {}
 
-  /** The local replica {@code owner} of {@code group} takes the messages addressed to it. */
-  public record Register(String group, Object owner, Consumer<RaftMessage> deliver,
-      Consumer<io.holdfast.storage.StoreMessage> deliverStore) implements Command {
-    /** A replica without a message store (the meta group's, in tests). */
-    public Register(String group, Object owner, Consumer<RaftMessage> deliver) {
-      this(group, owner, deliver, m -> { });
-    }
-  }
+  /**
+   * The local replica of {@code group} takes the messages addressed to it: Raft messages at
+   * {@code raft}, store messages at {@code store} (the replica's message adapters).
+   */
+  public record Register(String group, ActorRef<RaftMessage> raft, ActorRef<StoreMessage> store)
+      implements Command {}
 
-  /** {@code owner} stopped; ignored if another replica of the group registered since. */
-  public record Unregister(String group, Object owner) implements Command {}
-
-  private record Registration(Object owner, Consumer<RaftMessage> deliver,
-      Consumer<io.holdfast.storage.StoreMessage> deliverStore) {}
+  /** The replica registered with {@code raft} stopped; ignored if another replica of the group registered since. */
+  public record Unregister(String group, ActorRef<RaftMessage> raft) implements Command {}
 
   /**
    * {@code host} (of another node) as a reference held by node {@code from}: resolved through
@@ -77,27 +72,27 @@ public final class ReplicaHost {
 
   private static Behavior<Command> routing() {
     return Behaviors.setup(ctx -> {
-      Map<String, Registration> local = new HashMap<>();
+      Map<String, Register> local = new HashMap<>();
       return Behaviors.receive(Command.class)
           .onMessage(Register.class, r -> {
-            local.put(r.group(), new Registration(r.owner(), r.deliver(), r.deliverStore()));
+            local.put(r.group(), r);
             return Behaviors.same();
           })
           .onMessage(Unregister.class, u -> {
-            local.computeIfPresent(u.group(), (g, r) -> r.owner().equals(u.owner()) ? null : r);
+            local.computeIfPresent(u.group(), (g, r) -> r.raft().equals(u.raft()) ? null : r);
             return Behaviors.same();
           })
           .onMessage(PeerEnvelope.class, e -> {
-            Registration r = local.get(e.group());
+            Register r = local.get(e.group());
             if (r != null) {
-              r.deliver().accept(e.message());
+              r.raft().tell(e.message());
             }
             return Behaviors.same();
           })
           .onMessage(StoreEnvelope.class, e -> {
-            Registration r = local.get(e.group());
+            Register r = local.get(e.group());
             if (r != null) {
-              r.deliverStore().accept(e.message());
+              r.store().tell(e.message());
             }
             return Behaviors.same();
           })
