@@ -6,7 +6,6 @@ import io.holdfast.storage.LogWrite;
 import io.holdfast.storage.RecoveredState;
 import io.holdfast.storage.StorageFailure;
 import java.util.ArrayList;
-import java.util.List;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -30,8 +29,9 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
  * expected one arrives. Writes replay idempotently in order (a log write deletes from its first
  * index before appending), so resending is always safe.
  *
- * <p>Failure (D10): the first {@link StorageFailure} stops storage for good. Every later write is
- * answered {@link StorageStopped}; nothing is retried. Any other exception from the store is
+ * <p>Failure (D10): the first {@link StorageFailure} stops storage for good: the actor moves to its
+ * stopped phase (a behavior of its own), where every write is answered {@link StorageStopped} and
+ * nothing is retried. Any other exception from the store is
  * handled the same way: it leaves the store in a state nobody knows, and acknowledging anything
  * after that could acknowledge what is not on disk. This actor therefore never dies of a store
  * failure; should it die anyway (an {@link Error}), the node's {@code StreamManager} watches it
@@ -140,7 +140,6 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
   private long writesSynced;
   private long bytesSynced;
   private long largestBatch;
-  private String stoppedBecause;
 
   /** Opens (creating if need be) the node's file store in {@code dataDir}, as {@code holdfast.storage.*} says. */
   public static io.holdfast.storage.file.FileLogStore openFileStore(String dataDir, com.typesafe.config.Config config)
@@ -172,10 +171,6 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
   }
 
   private Behavior<Command> onWrite(Write w) {
-    if (stoppedBecause != null) {
-      w.replyTo().tell(new StorageStopped(w.writer(), stoppedBecause));
-      return this;
-    }
     Long expected = expectedSeq.get(w.writer());
     long want = expected != null ? expected : w.lastPersistedSeq() + 1;
     if (w.seq() != want) {
@@ -187,9 +182,8 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
     try {
       store.write(w.writer(), w.write());
     } catch (StorageFailure | RuntimeException e) {
-      stop(e);
-      w.replyTo().tell(new StorageStopped(w.writer(), stoppedBecause)); // it never joined the batch
-      return this;
+      batch.add(new Pending(w.writer(), w.seq(), 0, w.replyTo())); // answered with the rest
+      return stop(e);
     }
     expectedSeq.put(w.writer(), want + 1);
     if (batch.isEmpty()) {
@@ -204,7 +198,7 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
   }
 
   private Behavior<Command> onFlushBatch() {
-    return batch.isEmpty() || stoppedBecause != null ? this : flush();
+    return batch.isEmpty() ? this : flush();
   }
 
   private Behavior<Command> flush() {
@@ -260,23 +254,46 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
         settings.batchWritesMax());
   }
 
+  /** Storage stops for good (D10): the writes not yet acknowledged are answered, and so is every later one. */
   private Behavior<Command> stop(Exception e) {
-    stoppedBecause = e instanceof StorageFailure ? e.getMessage() : "unexpected failure of the store: " + e;
+    String reason = e instanceof StorageFailure ? e.getMessage() : "unexpected failure of the store: " + e;
     getContext().getLog().error("Storage stopped, this node persists nothing more: {}", e.getMessage(), e);
-    List<Pending> unanswered = new ArrayList<>(batch);
-    batch.clear();
-    for (Pending p : unanswered) {
-      p.replyTo().tell(new StorageStopped(p.writer(), stoppedBecause));
+    for (Pending p : batch) {
+      p.replyTo().tell(new StorageStopped(p.writer(), reason));
     }
-    return this;
+    batch.clear();
+    return stopped(reason, new Recovered(store.recovered(), store.lostTailTerm(), expectedSeq.keySet()),
+        new Stats(syncs, writesSynced, bytesSynced, largestBatch));
+  }
+
+  /** The phase after a storage failure: nothing is written; writes are told so; what it knew it still says. */
+  private static Behavior<Command> stopped(String reason, Recovered recovered, Stats stats) {
+    return Behaviors.receive(Command.class)
+        .onMessage(Write.class, w -> {
+          w.replyTo().tell(new StorageStopped(w.writer(), reason));
+          return Behaviors.same();
+        })
+        .onMessage(GetRecovered.class, g -> {
+          g.replyTo().tell(recovered);
+          return Behaviors.same();
+        })
+        .onMessage(GetStats.class, g -> {
+          g.replyTo().tell(stats);
+          return Behaviors.same();
+        })
+        .onAnyMessage(m -> Behaviors.same()) // flush markers, erasures, forgets: nothing to do any more
+        .build();
+  }
+
+  /** Acknowledges the batch (if any) before an operation that must come after it; the stopped phase if that failed. */
+  private Behavior<Command> flushFirst() {
+    return batch.isEmpty() ? this : flush();
   }
 
   private Behavior<Command> onErase(Erase e) {
-    if (stoppedBecause != null) {
-      return this;
-    }
-    if (!batch.isEmpty()) {
-      flush(); // so the writes' acknowledgements go out; erase would sync them anyway
+    Behavior<Command> flushed = flushFirst(); // so the writes' acknowledgements go out; erase would sync them anyway
+    if (flushed != this) {
+      return flushed;
     }
     try {
       int copies = store.erase(e.writer(), e.index(), e.term(), e.region());
@@ -289,11 +306,9 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
   }
 
   private Behavior<Command> onForget(Forget f) {
-    if (stoppedBecause != null) {
-      return this;
-    }
-    if (!batch.isEmpty()) {
-      flush();
+    Behavior<Command> flushed = flushFirst();
+    if (flushed != this) {
+      return flushed;
     }
     try {
       store.forget(f.writer());
