@@ -29,6 +29,32 @@ public final class NodeDirectory {
 
   private NodeDirectory() {}
 
+  /** Every server node that is a member now (not down, not removed), by node id. */
+  public static java.util.SortedMap<Integer, Address> serverNodes(ActorSystem<?> system) {
+    java.util.TreeMap<Integer, Address> nodes = new java.util.TreeMap<>();
+    String prefix = NodeSettings.nodeRole(0).replace("0", "");
+    for (var m : Cluster.get(system).state().getMembers()) {
+      if (m.status() == MemberStatus.removed() || m.status() == MemberStatus.down()) {
+        continue;
+      }
+      for (String role : m.getRoles()) {
+        if (role.startsWith(prefix)) {
+          try {
+            nodes.putIfAbsent(Integer.parseInt(role.substring(prefix.length())), m.address());
+          } catch (NumberFormatException e) {
+            // another role that starts the same way: not a node id
+          }
+        }
+      }
+    }
+    return nodes;
+  }
+
+  /** Node {@code nodeId}'s ReplicaHost at {@code address} (see {@link #host}). */
+  public static ActorRef<ReplicaHost.Command> hostAt(ActorSystem<?> system, Address address, boolean large) {
+    return ActorRefResolver.get(system).resolveActorRef(address + "/system/" + (large ? LARGE : HOST));
+  }
+
   public static Optional<Address> addressOf(ActorSystem<?> system, int nodeId) {
     String role = NodeSettings.nodeRole(ReplicaIds.node(nodeId));
     return StreamSupport.stream(Cluster.get(system).state().getMembers().spliterator(), false)
