@@ -68,6 +68,15 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
 
   private enum Tick implements Command { INSTANCE }
 
+  /**
+   * How often an unregistered node asks the meta group again (it may have no leader yet: the
+   * registration is the node's first write, D9), and looks at the cluster's members in case a
+   * membership event was missed. Each costs one proposal or one scan of the member list, so half a
+   * second costs nothing and keeps a starting node's wait short; membership events normally arrive
+   * at once.
+   */
+  static final Duration TICK = Duration.ofMillis(500);
+
   private record Registered(Object outcome) implements Command {}
 
   private record ReplicaStopped(String group, ActorRef<ReplicaShell.Command> ref) implements Command {}
@@ -147,7 +156,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
             + " the meta group has registered this disk", settings.nodeId());
       }
     }
-    timers.startTimerWithFixedDelay(Tick.INSTANCE, Duration.ofMillis(500));
+    timers.startTimerWithFixedDelay(Tick.INSTANCE, TICK);
     ctx.getSelf().tell(Tick.INSTANCE);
   }
 
