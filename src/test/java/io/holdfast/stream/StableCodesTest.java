@@ -71,4 +71,25 @@ class StableCodesTest {
     }
     assertEquals(null, ofName.apply("unknown"));
   }
+
+  /** Each stream command starts with the tag it was first written with (log entries hold them). */
+  @Test
+  void streamCommandsKeepTheirTags() {
+    Message m = new Message("s", new java.util.TreeMap<>(), new byte[] {1}, 5);
+    Map<StreamCommand, Integer> pinned = new LinkedHashMap<>();
+    pinned.put(new StreamCommand.PublishBatch(java.util.List.of(m)), 1);
+    pinned.put(new StreamCommand.UpdateConfig(StreamLimits.DEFAULT), 2);
+    pinned.put(new StreamCommand.Purge(null, 0, 0), 3);
+    pinned.put(new StreamCommand.DeleteMessage(4, false), 4);
+    pinned.put(new StreamCommand.Expire(5), 5);
+    pinned.put(new StreamCommand.DeleteMessage(4, true), 6);
+    pinned.put(new StreamCommand.AddConsumer(ConsumerConfig.durable("c"), 5), 7);
+    pinned.put(new StreamCommand.DeleteConsumer("c"), 8);
+    pinned.put(new StreamCommand.ConsumerBatch(5, java.util.List.of(new StreamCommand.Fetch("c", 1))), 9);
+    pinned.forEach((c, tag) -> {
+      assertEquals(tag.byteValue(), StreamCommand.encode(c)[0], c.getClass().getSimpleName());
+      assertEquals(StreamCommand.encode(c).length, StreamCommand.encode(StreamCommand.decode(StreamCommand.encode(c)))
+          .length, c.getClass().getSimpleName() + " reads back");
+    });
+  }
 }

@@ -8,7 +8,9 @@ import io.holdfast.raft.message.Membership;
 import io.holdfast.raft.message.RaftMessage;
 import io.holdfast.raft.message.Snapshot;
 import io.holdfast.raft.message.SnapshotMeta;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** Goal: every Raft message survives the wire byte for byte. Method: encode, decode, compare. */
@@ -41,5 +43,24 @@ class RaftCodecTest {
       PeerEnvelope sent = new PeerEnvelope("orders-é", m);
       assertEquals(sent, RaftCodec.decode(RaftCodec.encode(sent)), m.getClass().getSimpleName());
     }
+  }
+
+  /** Each message type keeps the code it was first sent with (a node of the previous version reads it). */
+  @Test
+  void everyMessageTypeKeepsItsCode() {
+    Map<RaftMessage, Integer> pinned = new LinkedHashMap<>();
+    pinned.put(new RaftMessage.RequestVote(1, 2, 5, 10, 4, true, false), 1);
+    pinned.put(new RaftMessage.RequestVoteResult(2, 1, 5, true, true), 2);
+    pinned.put(new RaftMessage.AppendEntries(1, 2, 5, 6, 2, List.of(E1), 6), 3);
+    pinned.put(new RaftMessage.AppendEntriesResult(2, 1, 5, false, 0, 6, 5, 2, 4), 4);
+    pinned.put(new RaftMessage.Heartbeat(1, 3, 5, 99), 5);
+    pinned.put(new RaftMessage.HeartbeatResult(3, 1, 5, 98), 6);
+    pinned.put(new RaftMessage.InstallSnapshot(1, 3, 5, SNAP), 7);
+    pinned.put(new RaftMessage.TimeoutNow(1, 2, 5), 8);
+    pinned.put(new RaftMessage.RepairRequest(1, 2, 5, 7, 3), 9);
+    pinned.put(new RaftMessage.RepairResult(2, 1, 5, 7, 3, null, null, true), 10);
+    pinned.put(new RaftMessage.Leave(3, 1, 5, false), 11);
+    pinned.forEach((m, code) -> assertEquals(code.byteValue(), RaftCodec.encode(new PeerEnvelope("g", m))[3],
+        m.getClass().getSimpleName())); // after u16 group length and the 1-byte group
   }
 }
