@@ -53,6 +53,11 @@ final class ClientCommands {
 
     abstract int call(NodeClient c) throws Exception;
 
+    /** The server's answer with --json, else {@code human}. */
+    void print(JsonNode answer, String human) {
+      out().println(json ? answer.toString() : human);
+    }
+
     String server() throws IOException {
       String s = server != null ? server : System.getenv("HOLDFAST_SERVER");
       if (s != null && !s.isBlank()) {
@@ -66,6 +71,12 @@ final class ClientCommands {
       LocalCluster lc = LocalCluster.open(d);
       return lc.nodes.stream().filter(n -> lc.pid(n.id()).isPresent()).findFirst().orElse(lc.nodes.get(0)).http();
     }
+  }
+
+  /** A client command on one stream, named first. */
+  abstract static class OnStream extends ClientCommand {
+    @Parameters(index = "0", paramLabel = "NAME", description = "The stream's name.")
+    String name;
   }
 
   static String encode(String s) {
@@ -167,9 +178,7 @@ final class ClientCommands {
   }
 
   @Command(name = "add", sortOptions = false, description = "Create a stream.")
-  static final class StreamAdd extends ClientCommand {
-    @Parameters(paramLabel = "NAME", description = "The stream's name.")
-    String name;
+  static final class StreamAdd extends OnStream {
     @Mixin
     StreamConfigOptions config;
 
@@ -179,15 +188,13 @@ final class ClientCommands {
       body.putArray("subjects");
       config.applyTo(body, name);
       JsonNode info = c.call("POST", "/streams", bytes(body));
-      out().println(json ? info.toString() : "created " + describe(info));
+      print(info, "created " + describe(info));
       return 0;
     }
   }
 
   @Command(name = "update", sortOptions = false, description = "Change a stream's configuration: only the options given.")
-  static final class StreamUpdate extends ClientCommand {
-    @Parameters(paramLabel = "NAME", description = "The stream's name.")
-    String name;
+  static final class StreamUpdate extends OnStream {
     @Mixin
     StreamConfigOptions config;
 
@@ -196,20 +203,18 @@ final class ClientCommands {
       ObjectNode body = (ObjectNode) c.call("GET", "/streams/" + encode(name), null).get("config");
       config.applyTo(body, name);
       JsonNode info = c.call("PUT", "/streams/" + encode(name), bytes(body));
-      out().println(json ? info.toString() : "updated " + describe(info));
+      print(info, "updated " + describe(info));
       return 0;
     }
   }
 
   @Command(name = "info", description = "A stream's configuration, state and placement.")
-  static final class StreamInfo extends ClientCommand {
-    @Parameters(paramLabel = "NAME", description = "The stream's name.")
-    String name;
+  static final class StreamInfo extends OnStream {
 
     @Override
     int call(NodeClient c) throws Exception {
       JsonNode info = c.call("GET", "/streams/" + encode(name), null);
-      out().println(json ? info.toString() : describe(info));
+      print(info, describe(info));
       return 0;
     }
   }
@@ -234,22 +239,18 @@ final class ClientCommands {
   }
 
   @Command(name = "rm", description = "Delete a stream and its consumers.")
-  static final class StreamRm extends ClientCommand {
-    @Parameters(paramLabel = "NAME", description = "The stream's name.")
-    String name;
+  static final class StreamRm extends OnStream {
 
     @Override
     int call(NodeClient c) throws Exception {
       JsonNode r = c.call("DELETE", "/streams/" + encode(name), null);
-      out().println(json ? r.toString() : "deleted stream " + name);
+      print(r, "deleted stream " + name);
       return 0;
     }
   }
 
   @Command(name = "purge", sortOptions = false, description = "Delete messages: all, of a subject, below a sequence, or all but the last N.")
-  static final class StreamPurge extends ClientCommand {
-    @Parameters(paramLabel = "NAME", description = "The stream's name.")
-    String name;
+  static final class StreamPurge extends OnStream {
     @Option(names = "--subject", paramLabel = "S", description = "Only messages of this subject (wildcards allowed).")
     String subject;
     @Option(names = "--seq", paramLabel = "N", description = "Only messages below this sequence.")
@@ -265,15 +266,13 @@ final class ClientCommands {
       }
       body.put("seq", between("--seq", seq, 0, Long.MAX_VALUE)).put("keep", between("--keep", keep, 0, Long.MAX_VALUE));
       JsonNode r = c.call("POST", "/streams/" + encode(name) + "/purge", bytes(body));
-      out().println(json ? r.toString() : "purged " + r.path("purged").asLong() + " messages from " + name);
+      print(r, "purged " + r.path("purged").asLong() + " messages from " + name);
       return 0;
     }
   }
 
   @Command(name = "rm-msg", description = "Delete one message (with --erase, overwrite its bytes too).")
-  static final class StreamRmMsg extends ClientCommand {
-    @Parameters(index = "0", paramLabel = "NAME", description = "The stream's name.")
-    String name;
+  static final class StreamRmMsg extends OnStream {
     @Parameters(index = "1", paramLabel = "SEQ", description = "The message's sequence.")
     long seq;
     @Option(names = "--erase", description = "Overwrite the message's bytes on disk.")
@@ -282,7 +281,7 @@ final class ClientCommands {
     @Override
     int call(NodeClient c) throws Exception {
       JsonNode r = c.call("DELETE", "/streams/" + encode(name) + "/messages/" + seq + (erase ? "?erase=true" : ""), null);
-      out().println(json ? r.toString() : (erase ? "deleted and erased message " : "deleted message ") + seq + " of " + name);
+      print(r, (erase ? "deleted and erased message " : "deleted message ") + seq + " of " + name);
       return 0;
     }
   }

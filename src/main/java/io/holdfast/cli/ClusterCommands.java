@@ -58,11 +58,14 @@ final class ClusterCommands extends CliCommand {
     }
   }
 
-  @Command(name = "kill", description = "SIGKILL one node.")
-  static final class Kill extends Action {
+  /** An action on one node, named by its id. */
+  abstract static class OnNode extends Action {
     @Parameters(paramLabel = "ID", description = "The node's id.")
     int id;
+  }
 
+  @Command(name = "kill", description = "SIGKILL one node.")
+  static final class Kill extends OnNode {
     @Override
     public Integer call() throws Exception {
       LocalCluster c = LocalCluster.open(dir());
@@ -74,10 +77,7 @@ final class ClusterCommands extends CliCommand {
   }
 
   @Command(name = "restart", description = "Stop one node, start it again, wait until it serves.")
-  static final class Restart extends Action {
-    @Parameters(paramLabel = "ID", description = "The node's id.")
-    int id;
-
+  static final class Restart extends OnNode {
     @Override
     public Integer call() throws Exception {
       LocalCluster c = LocalCluster.open(dir());

@@ -32,6 +32,18 @@ final class ConsumerCommands {
     }
   }
 
+  /** A client command on one stream's consumers, the stream named first. */
+  abstract static class OnStream extends ClientCommands.ClientCommand {
+    @Parameters(index = "0", paramLabel = "STREAM", description = "The stream.")
+    String stream;
+  }
+
+  /** A client command on one consumer: STREAM NAME. */
+  abstract static class OnConsumer extends OnStream {
+    @Parameters(index = "1", paramLabel = "NAME", description = "The consumer's name.")
+    String name;
+  }
+
   /** Where a consumer starts and what it selects: {@code consumer add} and {@code sub} both take them. */
   static final class DeliveryOptions {
     @Option(names = "--deliver", paramLabel = "all|last|new|last_per_subject|seq:N|time:ISO",
@@ -64,11 +76,7 @@ final class ConsumerCommands {
   }
 
   @Command(name = "add", sortOptions = false, description = "Create a consumer (durable unless --ephemeral).")
-  static final class Add extends ClientCommands.ClientCommand {
-    @Parameters(index = "0", paramLabel = "STREAM", description = "The stream.")
-    String stream;
-    @Parameters(index = "1", paramLabel = "NAME", description = "The consumer's name.")
-    String name;
+  static final class Add extends OnConsumer {
     @Mixin
     DeliveryOptions delivery;
     @Option(names = "--ack", paramLabel = "explicit|all|none", description = "Ack policy (default ${DEFAULT-VALUE}).")
@@ -108,30 +116,24 @@ final class ConsumerCommands {
       backoff.stream().map(String::trim).forEach(o.withArray("backoff")::add);
       JsonNode info = c.call("POST", "/streams/" + ClientCommands.encode(stream) + "/consumers",
           o.toString().getBytes(StandardCharsets.UTF_8));
-      out().println(json ? info.toString() : describe(info));
+      print(info, describe(info));
       return 0;
     }
   }
 
   @Command(name = "info", description = "A consumer's configuration and progress.")
-  static final class Info extends ClientCommands.ClientCommand {
-    @Parameters(index = "0", paramLabel = "STREAM", description = "The stream.")
-    String stream;
-    @Parameters(index = "1", paramLabel = "NAME", description = "The consumer's name.")
-    String name;
+  static final class Info extends OnConsumer {
 
     @Override
     int call(NodeClient c) throws Exception {
       JsonNode info = c.call("GET", path(stream, name), null);
-      out().println(json ? info.toString() : describe(info));
+      print(info, describe(info));
       return 0;
     }
   }
 
   @Command(name = "ls", description = "A stream's consumers.")
-  static final class Ls extends ClientCommands.ClientCommand {
-    @Parameters(paramLabel = "STREAM", description = "The stream.")
-    String stream;
+  static final class Ls extends OnStream {
 
     @Override
     int call(NodeClient c) throws Exception {
@@ -146,16 +148,12 @@ final class ConsumerCommands {
   }
 
   @Command(name = "rm", description = "Delete a consumer.")
-  static final class Rm extends ClientCommands.ClientCommand {
-    @Parameters(index = "0", paramLabel = "STREAM", description = "The stream.")
-    String stream;
-    @Parameters(index = "1", paramLabel = "NAME", description = "The consumer's name.")
-    String name;
+  static final class Rm extends OnConsumer {
 
     @Override
     int call(NodeClient c) throws Exception {
       JsonNode r = c.call("DELETE", path(stream, name), null);
-      out().println(json ? r.toString() : "deleted consumer " + name);
+      print(r, "deleted consumer " + name);
       return 0;
     }
   }
@@ -163,9 +161,7 @@ final class ConsumerCommands {
   @Command(name = "sub", sortOptions = false, description = {"Pull and print messages, one line each.",
       "--json prints {\"stream\",\"seq\",\"consumer_seq\",\"delivered\",\"subject\",\"data\"}. Without --consumer,",
       "an ephemeral consumer of its own (--deliver and --filter as for consumer add)."})
-  static final class Sub extends ClientCommands.ClientCommand {
-    @Parameters(paramLabel = "STREAM", description = "The stream.")
-    String stream;
+  static final class Sub extends OnStream {
     @Option(names = "--consumer", paramLabel = "NAME", description = "Pull from this consumer.")
     String consumer;
     @Option(names = "--count", paramLabel = "N", description = "Stop after N messages (default: never).")
@@ -197,7 +193,7 @@ final class ConsumerCommands {
           if (m.path("encoding").asText().equals("base64")) {
             line.put("encoding", "base64");
           }
-          out().println(json ? line.toString() : "[#" + line.get("seq").asLong() + "] " + line.get("subject").asText() + ": "
+          print(line, "[#" + line.get("seq").asLong() + "] " + line.get("subject").asText() + ": "
               + line.get("data").asText());
           if (ack) {
             c.call("POST", "/ack/" + m.path("ack_token").asText(), null);

@@ -35,7 +35,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ReplicaShellTest {
   private static final RaftSettings SETTINGS = RaftSettings.defaults().withInflightAppendsMax(16)
-      .withAppendEntriesMax(256).withAppendBytesMax(1 << 20).withUncommittedEntriesMax(10_000).withApplyEntriesMax(1024);
+      .withAppendEntriesMax(256).withAppendBytesMax(1 << 20).withUncommittedEntriesMax(10_000)
+      .withApplyEntriesMax(1024);
   private static final Duration TICK = Duration.ofMillis(10);
   private static final Membership GROUP = Membership.ofVoters(1, 2, 3);
 
@@ -58,13 +59,19 @@ class ReplicaShellTest {
   }
 
   private void start(int id) throws Exception {
+    start(id, GROUP);
+  }
+
+  /** Replica {@code id} on its own node's storage; {@code initial} is the membership an empty log starts with. */
+  private void start(int id, Membership initial) throws Exception {
     FileLogStore store = FileLogStore.open(FileLogStore.Options.defaults(tmp.resolve("node" + id)));
     stores.put(id, store);
     ActorRef<NodeStorage.Command> storage = kit.spawn(NodeStorage.create(store, new NodeStorage.Settings(4096, 16 << 20)),
         "storage-" + id + "-" + incarnation, DispatcherSelector.fromConfig(NodeStorage.DISPATCHER));
     storages.put(id, storage);
     hosts.put(id, kit.spawn(ReplicaHost.create(), "host-" + id + "-" + incarnation));
-    replicas.put(id, kit.spawn(ReplicaShell.create("stream-a", id, GROUP, SETTINGS, TICK, storage, 1000L * id + incarnation,
+    replicas.put(id, kit.spawn(ReplicaShell.create("stream-a", id, initial, SETTINGS, TICK, storage,
+        1000L * id + incarnation,
         new StreamMachine("stream-a", synced -> io.holdfast.storage.segment.SegmentStore.open(
             new io.holdfast.storage.file.FileDisk(tmp.resolve("node" + id).resolve("streams")),
             io.holdfast.storage.segment.SegmentStore.Options.defaults(), synced))),
@@ -228,7 +235,7 @@ class ReplicaShellTest {
     }
     connectAll();
     publish("before");
-    startNew(4); // an empty replica the leader brings up to date
+    start(4, Membership.EMPTY); // an empty replica the leader brings up to date
     connectAll();
     List<Integer> four = List.of(1, 2, 3, 4);
     replicas.values().forEach(r -> r.tell(new ReplicaShell.Members(four)));
@@ -324,21 +331,6 @@ class ReplicaShellTest {
     }
     assertEquals(List.of(1L, 2L, 3L, 4L, 5L), seqs);
     assertEquals(2, dropped.get(), "write 2 was lost once and sent again");
-  }
-
-  private void startNew(int id) throws Exception {
-    FileLogStore store = FileLogStore.open(FileLogStore.Options.defaults(tmp.resolve("node" + id)));
-    stores.put(id, store);
-    ActorRef<NodeStorage.Command> storage = kit.spawn(NodeStorage.create(store, new NodeStorage.Settings(4096, 16 << 20)),
-        "storage-" + id + "-" + incarnation, DispatcherSelector.fromConfig(NodeStorage.DISPATCHER));
-    storages.put(id, storage);
-    hosts.put(id, kit.spawn(ReplicaHost.create(), "host-" + id + "-" + incarnation));
-    replicas.put(id, kit.spawn(ReplicaShell.create("stream-a", id, Membership.EMPTY, SETTINGS, TICK, storage,
-        1000L * id + incarnation, new StreamMachine("stream-a", synced -> io.holdfast.storage.segment.SegmentStore.open(
-            new io.holdfast.storage.file.FileDisk(tmp.resolve("node" + id).resolve("streams")),
-            io.holdfast.storage.segment.SegmentStore.Options.defaults(), synced))),
-        "replica-" + id + "-" + incarnation));
-    incarnation++;
   }
 
   /** Until {@code replica} leads. */
