@@ -45,7 +45,7 @@ import picocli.CommandLine.Option;
 @Command(name = "capacity", sortOptions = false,
     description = {"A stream that outgrows memory: fill it, restart a node, wipe one and time its rejoin, read",
         "samples back from every replica; heap, write amplification, catch-up vs raw disk."})
-final class CapacityBench extends CliCommand {
+final class CapacityBench extends CliCommand.Reporting {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   @Option(names = "--nodes", paramLabel = "N", description = "Node processes (default ${DEFAULT-VALUE}).")
@@ -69,8 +69,6 @@ final class CapacityBench extends CliCommand {
   Path dirOption = Path.of("target/bench-capacity");
   @Option(names = "--keep", description = "Leave the nodes running and the files in place.")
   boolean keep;
-  @Option(names = "--json", description = "Also print one JSON object as the last line.")
-  boolean json;
 
   @Override
   public Integer call() throws Exception {

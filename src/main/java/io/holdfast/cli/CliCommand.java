@@ -37,4 +37,10 @@ abstract class CliCommand implements Callable<Integer> {
   static int between(String option, int value, int min, int max) {
     return (int) between(option, (long) value, min, max);
   }
+
+  /** A command that reports figures: with {@code --json} its last line is one JSON object. */
+  abstract static class Reporting extends CliCommand {
+    @Option(names = "--json", description = "Also print one JSON object as the last line.")
+    boolean json;
+  }
 }

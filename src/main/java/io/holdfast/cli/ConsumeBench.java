@@ -37,7 +37,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "consume", sortOptions = false,
     description = "Fill a stream, then drain it through a consumer Source (or HTTP pulls with --server).")
-final class ConsumeBench extends CliCommand {
+final class ConsumeBench extends CliCommand.Reporting {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   @Option(names = "--replicas", paramLabel = "1|3", description = "Replicas of the stream (default ${DEFAULT-VALUE}).")
@@ -54,8 +54,6 @@ final class ConsumeBench extends CliCommand {
   String server;
   @Option(names = "--dir", paramLabel = "DIR", description = "Where the in-process nodes keep their data (default ${DEFAULT-VALUE}).")
   Path parent = Path.of("target");
-  @Option(names = "--json", description = "Also print one JSON object as the last line.")
-  boolean json;
 
   @Override
   public Integer call() throws Exception {

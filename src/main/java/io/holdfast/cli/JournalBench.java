@@ -44,7 +44,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "journal", sortOptions = false,
     description = "Measure the node storage's group commit against the disk's raw fsync rate.")
-final class JournalBench extends CliCommand {
+final class JournalBench extends CliCommand.Reporting {
   @Option(names = "--streams", paramLabel = "N", description = "Writers, one per stream (default ${DEFAULT-VALUE}).")
   int streams = 1;
   @Option(names = "--record-bytes", paramLabel = "B", description = "Bytes per record (default ${DEFAULT-VALUE}).")
@@ -55,8 +55,6 @@ final class JournalBench extends CliCommand {
   int seconds = 10;
   @Option(names = "--dir", paramLabel = "DIR", description = "Where the files go (default ${DEFAULT-VALUE}).")
   Path parent = Path.of("target");
-  @Option(names = "--json", description = "Also print one JSON object as the last line.")
-  boolean json;
 
   private JournalBench() {}
 

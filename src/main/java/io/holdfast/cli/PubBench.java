@@ -51,7 +51,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "pub", sortOptions = false,
     description = "Acknowledged publishes per second (fsynced on a majority), in-process nodes on loopback.")
-final class PubBench extends CliCommand {
+final class PubBench extends CliCommand.Reporting {
   private sealed interface PublisherCommand {}
 
   private record Go(ActorRef<ReplicaShell.Command> leader, long count, boolean measure, ActorRef<Result> done)
@@ -75,8 +75,6 @@ final class PubBench extends CliCommand {
   String server;
   @Option(names = "--dir", paramLabel = "DIR", description = "Where the in-process nodes keep their data (default ${DEFAULT-VALUE}).")
   Path parent = Path.of("target");
-  @Option(names = "--json", description = "Also print one JSON object as the last line.")
-  boolean json;
 
   @Override
   public Integer call() throws Exception {

@@ -29,7 +29,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "sim", sortOptions = false,
     description = "Run the deterministic cluster simulator over many seeds; exit 1 if any checker fired.")
-final class SimCommand extends CliCommand {
+final class SimCommand extends CliCommand.Reporting {
   @Option(names = "--seeds", paramLabel = "N", description = "Seeds to run (default ${DEFAULT-VALUE}).")
   int seeds = 100;
   @Option(names = "--start-seed", paramLabel = "S", description = "First seed (default ${DEFAULT-VALUE}).")
@@ -47,8 +47,6 @@ final class SimCommand extends CliCommand {
   int jobs = Runtime.getRuntime().availableProcessors();
   @Option(names = "--trace", description = "Print every event of the one seed (with --seeds 1).")
   boolean trace;
-  @Option(names = "--json", description = "Also print one JSON object as the last line.")
-  boolean json;
 
   @Override
   public Integer call() {

@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
     description = {"The fault campaign on real node processes, checked as Jepsen counts.",
         "Writes report.html (and report.csv, report.json) in --dir; exit 1 if an acknowledged publish was lost or",
         "read wrong."})
-final class TortureCommand extends CliCommand {
+final class TortureCommand extends CliCommand.Reporting {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   @Option(names = "--nodes", paramLabel = "3..9", description = "Node processes (default ${DEFAULT-VALUE}).")
@@ -41,8 +41,6 @@ final class TortureCommand extends CliCommand {
   Path dir = Path.of("run/torture");
   @Option(names = "--keep", description = "Leave the nodes running afterwards.")
   boolean keep;
-  @Option(names = "--json", description = "Also print one JSON object as the last line.")
-  boolean json;
 
   static final class FaultNames extends ArrayList<String> {
     private static final long serialVersionUID = 1L;
