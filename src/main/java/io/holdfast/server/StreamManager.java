@@ -113,12 +113,8 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
   /** Replicas this actor stopped itself (besides deleted and retiring ones). */
   private final java.util.Set<ActorRef<ReplicaShell.Command>> toldToStop = new java.util.HashSet<>();
   private MetaState view;
-  /** Where this node's registration with the meta group stands (D9). */
-  private enum Registration { PENDING, REGISTERED, REFUSED }
-
-  private Registration registration = Registration.PENDING;
-  /** Why the meta group refused this node's disk, once it did. */
-  private String refusedBecause;
+  /** Where this node's registration stands, as {@link NodeStatus#registration} says it (the phase decides). */
+  private String registration = "pending";
   private boolean registering;
 
   public static Behavior<Command> create(NodeSettings settings, ActorRef<NodeStorage.Command> storage,
@@ -160,18 +156,70 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     ctx.getSelf().tell(Tick.INSTANCE);
   }
 
+  /**
+   * The node's lifecycle, one behavior per phase: {@link #registering} until the meta group has
+   * this disk (D9), then {@link #registered} (it runs what committed placement gives it) or
+   * {@link #refused} (it hosts no replica). What every phase does is in {@link #common}.
+   */
   @Override
   public Receive<Command> createReceive() {
-    return newReceiveBuilder()
-        .onMessageEquals(Tick.INSTANCE, this::onTick)
-        .onMessage(MetaUpdated.class, this::onMetaUpdated)
+    return registering();
+  }
+
+  /** Not yet registered: asks the meta group every tick; hosts its meta replica at most. */
+  private Receive<Command> registering() {
+    return common(false)
+        .onMessageEquals(Tick.INSTANCE, () -> {
+          refreshAndConnect();
+          register();
+          return Behaviors.same();
+        })
         .onMessage(Registered.class, this::onRegistered)
+        .onMessage(MetaUpdated.class, u -> {
+          view = u.view(); // placement waits for the registration
+          return Behaviors.same();
+        })
+        .build();
+  }
+
+  /** Registered: runs the replicas committed placement gives this node, stops those of deleted streams. */
+  private Receive<Command> registered() {
+    return common(true)
+        .onMessageEquals(Tick.INSTANCE, () -> {
+          refreshAndConnect();
+          return Behaviors.same();
+        })
+        .onMessage(MetaUpdated.class, u -> {
+          view = u.view();
+          reconcile();
+          return Behaviors.same();
+        })
+        .onMessage(Registered.class, r -> Behaviors.same()) // an answer to an ask from before
+        .build();
+  }
+
+  /** Refused: this disk is not the one the meta group knows under this id; the node hosts no replica. */
+  private Receive<Command> refused() {
+    return common(false)
+        .onMessageEquals(Tick.INSTANCE, () -> Behaviors.same())
+        .onMessage(MetaUpdated.class, u -> {
+          view = u.view();
+          return Behaviors.same();
+        })
+        .onMessage(Registered.class, r -> Behaviors.same())
+        .build();
+  }
+
+  /**
+   * What every phase does (a phase's own handlers come after these, so none of these may take a
+   * message a phase handles); {@code placing}: whether a stopped replica that is still placed starts again.
+   */
+  private org.apache.pekko.actor.typed.javadsl.ReceiveBuilder<Command> common(boolean placing) {
+    return newReceiveBuilder()
         .onMessageEquals(StorageGone.INSTANCE, this::onStorageGone)
         .onMessage(MembersChanged.class, m -> {
-          if (refreshPeerNodes()) {
-            children.forEach((group, ref) -> connect(ref, members.get(group)));
-          }
-          return this;
+          refreshAndConnect();
+          return Behaviors.same();
         })
         .onMessage(ReplicaStopped.class, r -> {
           LocalReplicas.get(getContext().getSystem()).stopped(r.group(), r.ref());
@@ -189,49 +237,44 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
             if (retiring.remove(r.group()) && !stillPlaced(r.group(), storageName)) {
               gone = storageName; // the meta group placed it elsewhere (or anew): its files are garbage
             }
-            reconcile(); // a replica that stopped and is wanted again starts anew on its data
+            if (placing) {
+              reconcile(); // a retired replica that is wanted again starts anew (a new member)
+            }
           }
           if (gone != null) {
             storage.tell(new NodeStorage.Forget(gone));
           }
           compactionChanged();
-          return this;
+          return Behaviors.same();
         })
         .onMessage(GetNodeStatus.class, g -> {
-          g.replyTo().tell(new NodeStatus(settings.nodeId(), registrationText(), List.copyOf(children.keySet()),
+          g.replyTo().tell(new NodeStatus(settings.nodeId(), registration, List.copyOf(children.keySet()),
               List.copyOf(down)));
-          return this;
-        })
-        .build();
+          return Behaviors.same();
+        });
   }
 
   /**
-   * Registers the node if it is not yet. And, in case a membership event was missed, looks at the
-   * cluster's members: if server nodes came or went, every replica is told where its peers are now
-   * (as on {@link MembersChanged}). Before, every replica was told every tick: with 1,000 replicas,
-   * 4,000 actor references resolved per second per node with nothing changing.
+   * In case a membership event was missed, looks at the cluster's members: if server nodes came
+   * or went, every replica is told where its peers are now (as on {@link MembersChanged}). Before,
+   * every replica was told every tick: with 1,000 replicas, 4,000 actor references resolved per
+   * second per node with nothing changing.
    */
-  private Behavior<Command> onTick() {
+  private void refreshAndConnect() {
     if (refreshPeerNodes()) {
       children.forEach((group, ref) -> connect(ref, members.get(group)));
     }
-    if (registration == Registration.PENDING && !registering) {
+  }
+
+  /** Asks the meta group to register this disk, unless an ask is out. */
+  private void register() {
+    if (!registering) {
       registering = true;
       byte[] command = MetaCodec.encode(new MetaState.RegisterNode(settings.nodeId(), incarnation, http,
           settings.rejoin()));
       getContext().pipeToSelf(router.propose("meta", settings.metaVoters(), new Wire.MetaChange(command),
           Duration.ofSeconds(2), null), (outcome, failure) -> new Registered(failure != null ? failure : outcome));
     }
-    return this;
-  }
-
-  /** As {@link NodeStatus#registration} says it. */
-  private String registrationText() {
-    return switch (registration) {
-      case PENDING -> "pending";
-      case REGISTERED -> "registered";
-      case REFUSED -> "refused: " + refusedBecause;
-    };
   }
 
   private Behavior<Command> onStorageGone() {
@@ -241,7 +284,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
           + " shuts down");
       shutdown.runAll(StorageStoppedReason.INSTANCE);
     }
-    return this;
+    return Behaviors.same();
   }
 
   /** Why a node shut itself down: its storage actor stopped. */
@@ -260,13 +303,13 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     registering = false;
     if (r.outcome() instanceof ReplicaShell.Applied a && a.outcome() instanceof Wire.MetaOutcome m) {
       if (m.code() == null) {
-        registration = Registration.REGISTERED;
+        registration = "registered";
         getContext().getLog().info("Node {} registered with the meta group (disk incarnation {})", settings.nodeId(),
             incarnation);
         reconcile();
+        return registered();
       } else {
-        registration = Registration.REFUSED;
-        refusedBecause = m.message();
+        registration = "refused: " + m.message();
         getContext().getLog().error("Node {} refused by the meta group; it hosts no replica: {}",
             settings.nodeId(), m.message());
         ActorRef<ReplicaShell.Command> meta = children.get("meta");
@@ -276,20 +319,15 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
           toldToStop.add(meta);
           getContext().stop(meta);
         }
+        return refused();
       }
     }
-    return this;
+    return Behaviors.same(); // no answer (no meta leader yet): asked again on the next tick
   }
 
-  private Behavior<Command> onMetaUpdated(MetaUpdated u) {
-    view = u.view();
-    reconcile();
-    return this;
-  }
-
-  /** Starts the replicas committed placement gives this node; stops those of committed deletions. */
+  /** Starts the replicas committed placement gives this node; stops those of committed deletions (registered phase). */
   private void reconcile() {
-    if (view == null || registration != Registration.REGISTERED) {
+    if (view == null) {
       return;
     }
     MetaState.Node me = view.nodes().get(settings.nodeId());
