@@ -594,8 +594,8 @@ final class CapacityBench extends CliCommand.Reporting {
       int have = 0;
       List<LocalCluster.Node> holders = placement.holders(i);
       for (LocalCluster.Node n : holders) {
-        JsonNode page = new NodeClient(n.http()).call("GET", "/streams/" + placement.streamOf(i)
-            + "/local?from=" + seqs[i] + "&max=1", null).path("messages");
+        JsonNode page = readOne(new NodeClient(n.http()), "/streams/" + placement.streamOf(i) + "/local?from="
+            + seqs[i] + "&max=1", err).path("messages");
         if (page.size() == 1 && page.get(0).path("seq").asLong() == seqs[i]
             && java.util.Arrays.equals(want, data(page.get(0)))) {
           have++;
@@ -608,6 +608,23 @@ final class CapacityBench extends CliCommand.Reporting {
       }
     }
     return new long[] {lost, lostOnReplica, samples};
+  }
+
+  /**
+   * One local read, tried up to three times: a node that has just caught up a thousand replicas
+   * can leave one answer past the client's 30 s timeout (seen once at --streams 1000 --gib 2).
+   */
+  private static JsonNode readOne(NodeClient c, String path, PrintStream err) throws Exception {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return c.call("GET", path, null);
+      } catch (java.net.http.HttpTimeoutException e) {
+        if (attempt == 3) {
+          throw e;
+        }
+        err.printf("bench capacity: %s%s timed out; reading it again%n", c.server(), path);
+      }
+    }
   }
 
   private static byte[] data(JsonNode m) {
