@@ -32,7 +32,7 @@ public final class NodeDirectory {
   /** Every server node that is a member now (not down, not removed), by node id. */
   public static java.util.SortedMap<Integer, Address> serverNodes(ActorSystem<?> system) {
     java.util.TreeMap<Integer, Address> nodes = new java.util.TreeMap<>();
-    String prefix = NodeSettings.nodeRole(0).replace("0", "");
+    String prefix = NodeSettings.NODE_ROLE_PREFIX;
     for (var m : Cluster.get(system).state().getMembers()) {
       if (m.status() == MemberStatus.removed() || m.status() == MemberStatus.down()) {
         continue;
@@ -50,7 +50,7 @@ public final class NodeDirectory {
     return nodes;
   }
 
-  /** Node {@code nodeId}'s ReplicaHost at {@code address} (see {@link #host}). */
+  /** The ReplicaHost of the node at {@code address} (or its forwarder on the large-message stream). */
   public static ActorRef<ReplicaHost.Command> hostAt(ActorSystem<?> system, Address address, boolean large) {
     return ActorRefResolver.get(system).resolveActorRef(address + "/system/" + (large ? LARGE : HOST));
   }
@@ -89,16 +89,5 @@ public final class NodeDirectory {
     }
     return address.map(a -> ActorRefResolver.get(system).<ReplicaShell.Command>resolveActorRef(
         a + "/system/" + MANAGER + "/" + group));
-  }
-
-  public static Optional<ActorRef<ReplicaHost.Command>> host(ActorSystem<?> system, int nodeId) {
-    return addressOf(system, nodeId).map(a -> ActorRefResolver.get(system).<ReplicaHost.Command>resolveActorRef(
-        a + "/system/" + HOST));
-  }
-
-  /** Where node {@code nodeId} takes snapshots: its forwarder on the large-message stream. */
-  public static Optional<ActorRef<ReplicaHost.Command>> largeHost(ActorSystem<?> system, int nodeId) {
-    return addressOf(system, nodeId).map(a -> ActorRefResolver.get(system).<ReplicaHost.Command>resolveActorRef(
-        a + "/system/" + LARGE));
   }
 }

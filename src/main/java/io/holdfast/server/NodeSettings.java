@@ -23,9 +23,11 @@ public record NodeSettings(int nodeId, String dataDir, boolean rejoin, List<Inte
   /** The cluster role every server node has; application nodes lack it and reach streams through proxies. */
   public static final String SERVER_ROLE = "holdfast";
 
+  static final String NODE_ROLE_PREFIX = "holdfast-node-";
+
   /** The cluster role that names server node {@code id}: how nodes find each other's addresses. */
   public static String nodeRole(int id) {
-    return "holdfast-node-" + id;
+    return NODE_ROLE_PREFIX + id;
   }
 
   public boolean server() {

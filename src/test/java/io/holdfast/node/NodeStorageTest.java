@@ -51,6 +51,13 @@ class NodeStorageTest {
     /** A bug, not a storage failure: write throws this. */
     volatile RuntimeException writeThrows;
 
+    /** A store whose syncs go straight through. */
+    static GatedStore open() {
+      GatedStore s = new GatedStore();
+      s.releaseFirstSync.countDown();
+      return s;
+    }
+
     @Override
     public String incarnation() {
       return inner.incarnation();
@@ -146,8 +153,7 @@ class NodeStorageTest {
 
   @Test
   void aGapInAWritersSequenceAsksForAResend() {
-    GatedStore store = new GatedStore();
-    store.releaseFirstSync.countDown();
+    GatedStore store = GatedStore.open();
     ActorRef<NodeStorage.Command> storage = spawn(store);
     TestProbe<NodeStorage.Reply> probe = kit.createTestProbe();
     storage.tell(new NodeStorage.Write("w", 1, 0, entry(1), probe.ref()));
@@ -166,8 +172,7 @@ class NodeStorageTest {
 
   @Test
   void aRestartedStorageActorPicksUpAWriterFromItsLastPersistedWrite() {
-    GatedStore store = new GatedStore();
-    store.releaseFirstSync.countDown();
+    GatedStore store = GatedStore.open();
     TestProbe<NodeStorage.Reply> probe = kit.createTestProbe();
     ActorRef<NodeStorage.Command> fresh = spawn(store);
     fresh.tell(new NodeStorage.Write("w", 7, 4, entry(1), probe.ref()));
@@ -193,8 +198,7 @@ class NodeStorageTest {
 
   @Test
   void anyExceptionFromTheStoreStopsStorageLikeAFailureAndTheActorLivesToSaySo() {
-    GatedStore store = new GatedStore();
-    store.releaseFirstSync.countDown();
+    GatedStore store = GatedStore.open();
     ActorRef<NodeStorage.Command> storage = spawn(store);
     TestProbe<NodeStorage.Reply> probe = kit.createTestProbe();
     storage.tell(new NodeStorage.Write("w", 1, 0, entry(1), probe.ref()));
@@ -214,8 +218,7 @@ class NodeStorageTest {
 
   @Test
   void whatTheStoreRecoveredIsMarkedOutOfDateForEveryWriterThatWroteSince() {
-    GatedStore store = new GatedStore();
-    store.releaseFirstSync.countDown();
+    GatedStore store = GatedStore.open();
     ActorRef<NodeStorage.Command> storage = spawn(store);
     TestProbe<NodeStorage.Reply> probe = kit.createTestProbe();
     TestProbe<NodeStorage.Recovered> recovered = kit.createTestProbe();
