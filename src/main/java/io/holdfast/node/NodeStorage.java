@@ -1,5 +1,6 @@
 package io.holdfast.node;
 
+import io.holdfast.storage.EntryRegion;
 import io.holdfast.base.Check;
 import io.holdfast.storage.LogStore;
 import io.holdfast.storage.LogWrite;
@@ -62,7 +63,7 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
    * (index, term) of {@code writer} ({@link LogStore#erase}). Handled in order with writes: every
    * write sent before it is synced first, and no later write is acknowledged before it is done.
    */
-  public record Erase(String writer, long index, long term, java.util.function.Function<byte[], int[]> region)
+  public record Erase(String writer, long index, long term, EntryRegion region)
       implements Command {}
 
   public record GetRecovered(ActorRef<Recovered> replyTo) implements Command {}

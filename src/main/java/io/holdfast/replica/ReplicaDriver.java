@@ -1,5 +1,6 @@
 package io.holdfast.replica;
 
+import io.holdfast.storage.EntryRegion;
 import io.holdfast.base.Prng;
 import io.holdfast.base.RangeSet;
 import io.holdfast.raft.PersistRequest;
@@ -24,7 +25,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.function.Function;
 
 /**
  * Everything one replica decides, around its {@link RaftCore} and its {@link ReplicatedMachine}:
@@ -57,7 +57,7 @@ public final class ReplicaDriver<T> {
     void syncStore(StoreSync job);
 
     /** Overwrite, in the node's log, the region {@code region} picks in entry (index, term) (an erased message). */
-    void eraseLog(long index, long term, Function<byte[], int[]> region);
+    void eraseLog(long index, long term, EntryRegion region);
 
     /** This replica cannot go on (its storage failed, or lost what it cannot rebuild): stop it. */
     void fail(String reason);

@@ -1,5 +1,6 @@
 package io.holdfast.replica;
 
+import io.holdfast.storage.EntryRegion;
 import io.holdfast.base.Prng;
 import io.holdfast.node.NodeStorage;
 import io.holdfast.raft.PersistRequest;
@@ -21,7 +22,6 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
-import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -302,7 +302,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     }
 
     @Override
-    public void eraseLog(long index, long term, Function<byte[], int[]> region) {
+    public void eraseLog(long index, long term, EntryRegion region) {
       storage.tell(new NodeStorage.Erase(storageName, index, term, region));
     }
 

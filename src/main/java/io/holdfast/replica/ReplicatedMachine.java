@@ -1,5 +1,6 @@
 package io.holdfast.replica;
 
+import io.holdfast.storage.EntryRegion;
 import io.holdfast.raft.message.LogEntry;
 import io.holdfast.stream.StreamLimits;
 import java.util.List;
@@ -57,7 +58,7 @@ public interface ReplicatedMachine {
    * Bytes to overwrite on this replica's disk because of what was just applied (an erased
    * message): entry (index, term) and, within its data, the {offset, length} {@code region} picks.
    */
-  record Erasure(long index, long term, java.util.function.Function<byte[], int[]> region) {}
+  record Erasure(long index, long term, EntryRegion region) {}
 
   /** The erasures the entries applied since the last call asked for. */
   default List<Erasure> takeErasures() {

@@ -154,12 +154,20 @@ public final class StreamMachine implements ReplicatedMachine {
     return out;
   }
 
+  /** The payload of message {@code ordinal} of a publish-batch entry: what erasing that message overwrites. */
+  record PayloadOf(int ordinal) implements io.holdfast.storage.EntryRegion {
+    @Override
+    public int[] within(byte[] entryData) {
+      return StreamCommand.payloadRegion(entryData, ordinal);
+    }
+  }
+
   @Override
   public List<Erasure> takeErasures() {
     List<MessageStore.Location> erased = state.takeErasures();
     List<Erasure> out = new ArrayList<>(erased.size());
     for (MessageStore.Location at : erased) {
-      out.add(new Erasure(at.index(), at.term(), data -> StreamCommand.payloadRegion(data, at.ordinal())));
+      out.add(new Erasure(at.index(), at.term(), new PayloadOf(at.ordinal())));
     }
     return out;
   }

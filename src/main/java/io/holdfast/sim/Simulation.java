@@ -1,5 +1,6 @@
 package io.holdfast.sim;
 
+import io.holdfast.storage.EntryRegion;
 import io.holdfast.base.Prng;
 import io.holdfast.raft.PersistRequest;
 import io.holdfast.raft.ProposeResult;
@@ -29,7 +30,6 @@ import java.util.PriorityQueue;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.Consumer;
-import java.util.function.Function;
 
 /**
  * One seed, one thread, one whole history: N replicas of the production {@link ReplicaDriver}
@@ -437,7 +437,7 @@ public final class Simulation {
     }
 
     @Override
-    public void eraseLog(long index, long term, Function<byte[], int[]> region) {
+    public void eraseLog(long index, long term, EntryRegion region) {
       r.disk.erase(SimReplica.REPLICA, index, term, region);
     }
 

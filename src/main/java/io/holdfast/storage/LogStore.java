@@ -39,7 +39,7 @@ public interface LogStore extends AutoCloseable {
    * entry the store still holds, and zeros the replica's older snapshot files when a newer snapshot
    * replaces them. Syncs everything written first. Returns the number of copies overwritten.
    */
-  int erase(String replica, long index, long term, java.util.function.Function<byte[], int[]> region)
+  int erase(String replica, long index, long term, EntryRegion region)
       throws StorageFailure;
 
   /**

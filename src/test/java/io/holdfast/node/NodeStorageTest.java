@@ -1,5 +1,6 @@
 package io.holdfast.node;
 
+import io.holdfast.storage.EntryRegion;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -98,7 +99,7 @@ class NodeStorageTest {
     }
 
     @Override
-    public int erase(String replica, long index, long term, java.util.function.Function<byte[], int[]> region) {
+    public int erase(String replica, long index, long term, EntryRegion region) {
       return inner.erase(replica, index, term, region);
     }
 

@@ -1,5 +1,6 @@
 package io.holdfast.storage.file;
 
+import io.holdfast.storage.EntryRegion;
 import io.holdfast.raft.message.HardState;
 import io.holdfast.raft.message.LogEntry;
 import io.holdfast.raft.message.Membership;
@@ -283,7 +284,7 @@ public final class FileLogStore implements LogStore {
    * its entries faulty and repairs them from peers, as for any damaged payload (D6).
    */
   @Override
-  public int erase(String replica, long index, long term, java.util.function.Function<byte[], int[]> region)
+  public int erase(String replica, long index, long term, EntryRegion region)
       throws StorageFailure {
     sync();
     int copies = 0;
@@ -299,7 +300,7 @@ public final class FileLogStore implements LogStore {
   }
 
   private static int eraseIn(Path file, String replica, long index, long term,
-      java.util.function.Function<byte[], int[]> region) throws IOException {
+      EntryRegion region) throws IOException {
     byte[] buf = Files.readAllBytes(file);
     int copies = 0;
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
@@ -313,7 +314,7 @@ public final class FileLogStore implements LogStore {
           int bodyEnd = WalRecord.bodyEnd(at, d);
           int entryAt = bodyAt;
           for (LogEntry e : d.entries()) {
-            int[] r = e.index() == index && e.term() == term ? region.apply(e.data()) : null;
+            int[] r = e.index() == index && e.term() == term ? region.within(e.data()) : null;
             if (r != null && r[0] >= 0 && r[1] > 0 && r[0] + r[1] <= e.data().length) {
               Arrays.fill(buf, entryAt + r[0], entryAt + r[0] + r[1], (byte) 0);
               ch.write(ByteBuffer.wrap(buf, entryAt + r[0], r[1]), entryAt + r[0]);

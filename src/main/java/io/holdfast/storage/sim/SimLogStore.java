@@ -1,5 +1,6 @@
 package io.holdfast.storage.sim;
 
+import io.holdfast.storage.EntryRegion;
 import io.holdfast.base.Check;
 import io.holdfast.base.Prng;
 import io.holdfast.raft.message.EntryType;
@@ -214,7 +215,7 @@ public final class SimLogStore implements LogStore {
 
   /** Zeros the region in the durable copy of the entry (the simulated disk keeps no older copies or snapshots). */
   @Override
-  public int erase(String replica, long index, long term, java.util.function.Function<byte[], int[]> region) {
+  public int erase(String replica, long index, long term, EntryRegion region) {
     sync();
     Image image = durable.get(replica);
     long at = image == null ? -1 : index - image.snapshot.index() - 1;
@@ -222,7 +223,7 @@ public final class SimLogStore implements LogStore {
       return 0;
     }
     LogEntry e = image.entries.get((int) at);
-    int[] r = region.apply(e.data());
+    int[] r = region.within(e.data());
     if (r == null || r[0] < 0 || r[1] <= 0 || r[0] + r[1] > e.data().length) {
       return 0;
     }
