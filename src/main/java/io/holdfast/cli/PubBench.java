@@ -229,7 +229,7 @@ final class PubBench extends CliCommand.Reporting {
         hosts.put(id, system.systemActorOf(ReplicaHost.create(), "host", Props.empty()));
         shells.put(id, system.systemActorOf(ReplicaShell.create("bench", id, Membership.ofVoters(ids), raft,
             Duration.ofMillis(10), storage, id, new StreamMachine("bench", synced -> SegmentStore.open(
-                new FileDisk(streams), SegmentStore.Options.defaults(), synced))), "bench", Props.empty()));
+                new FileDisk(streams), SegmentStore.Options.defaults(), synced)), ReplicaShell.Clock.SYSTEM), "bench", Props.empty()));
       }
       for (int id = 1; id <= replicas; id++) {
         Map<Integer, ActorRef<ReplicaHost.Command>> peers = new HashMap<>();

@@ -158,7 +158,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
    */
   public static Behavior<Command> create(String name, String storageName, int self, Membership initial,
       RaftSettings settings, Duration tickInterval, ActorRef<NodeStorage.Command> storage, long seed,
-      ReplicatedMachine machine, Executor blocking, Runnable onStop) {
+      ReplicatedMachine machine, Executor blocking, Runnable onStop, Clock clock) {
     return Behaviors.withStash(10_000, stash -> Behaviors.withTimers(timers -> Behaviors.setup(ctx -> {
       ActorRef<NodeStorage.Recovered> adapter = ctx.messageAdapter(NodeStorage.Recovered.class, RecoveredFromDisk::new);
       ctx.watchWith(storage, StorageGone.INSTANCE);
@@ -181,7 +181,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
               onStop.run();
               return Behaviors.stopped();
             }
-            shell.clock(timers, tickInterval);
+            shell.clock(timers, tickInterval, clock);
             return stash.unstashAll(shell);
           })
           .onAnyMessage(m -> {
@@ -194,9 +194,34 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
   /** As above, for a group named as it is stored, with the store's fsyncs on the default dispatcher. */
   public static Behavior<Command> create(String name, int self, Membership initial, RaftSettings settings,
-      Duration tickInterval, ActorRef<NodeStorage.Command> storage, long seed, ReplicatedMachine machine) {
+      Duration tickInterval, ActorRef<NodeStorage.Command> storage, long seed, ReplicatedMachine machine,
+      Clock clock) {
     return create(name, name, self, initial, settings, tickInterval, storage, seed, machine,
-        java.util.concurrent.ForkJoinPool.commonPool(), () -> { });
+        java.util.concurrent.ForkJoinPool.commonPool(), () -> { }, clock);
+  }
+
+  /**
+   * The shell's only source of time: the monotonic clock that counts the ticks a late timer owes,
+   * and the wall clock the driver stamps publishes and expires messages by. {@link #SYSTEM} in
+   * production; a test that drives the actor system's timers by hand (Pekko's ManualTime) passes
+   * a clock it advances together with them, so the replica sees one consistent time.
+   */
+  public interface Clock {
+    long nanos();
+
+    long millis();
+
+    Clock SYSTEM = new Clock() {
+      @Override
+      public long nanos() {
+        return System.nanoTime();
+      }
+
+      @Override
+      public long millis() {
+        return System.currentTimeMillis();
+      }
+    };
   }
 
   /**
@@ -208,26 +233,28 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   static final int QUIET_TICKS = 5;
 
   private TimerScheduler<Command> timers;
+  private Clock clock;
   private long tickNanos;
   /** When the driver last ticked, in ticks' worth of nanos: a tick arriving late delivers the ticks it owes. */
   private long tickedAt;
   /** Whether the timer is set for a quiet follower's batch. */
   private boolean batching;
 
-  private void clock(TimerScheduler<Command> timers, Duration tickInterval) {
+  private void clock(TimerScheduler<Command> timers, Duration tickInterval, Clock clock) {
     this.timers = timers;
+    this.clock = clock;
     this.tickNanos = tickInterval.toNanos();
-    this.tickedAt = System.nanoTime();
+    this.tickedAt = clock.nanos();
     timers.startSingleTimer(Tick.INSTANCE, tickInterval);
   }
 
   private Behavior<Command> onTick() {
-    long owed = Math.max(1, Math.min(QUIET_TICKS, (System.nanoTime() - tickedAt + tickNanos / 2) / tickNanos));
-    tickedAt = System.nanoTime();
+    long owed = Math.max(1, Math.min(QUIET_TICKS, (clock.nanos() - tickedAt + tickNanos / 2) / tickNanos));
+    tickedAt = clock.nanos();
     batching = false; // the timer is set below, once, for what the driver is after these ticks
     Behavior<Command> next = next(() -> {
       for (long i = 0; i < owed && !driver.stopped(); i++) {
-        driver.tick(System.currentTimeMillis());
+        driver.tick(clock.millis());
       }
     });
     batching = driver.quiet();
@@ -340,7 +367,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
         .onMessage(FromPeer.class, m -> next(() -> driver.step(m.message())))
         .onMessage(FromPeerStore.class, m -> next(() -> driver.step(m.message())))
         .onMessage(Propose.class, this::onPropose)
-        .onMessageEquals(ProposeBatch.INSTANCE, () -> next(() -> driver.flushProposals(System.currentTimeMillis())))
+        .onMessageEquals(ProposeBatch.INSTANCE, () -> next(() -> driver.flushProposals(clock.millis())))
         .onMessage(FromStorage.class, this::onFromStorage)
         .onMessageEquals(StorageGone.INSTANCE, () -> {
           if (!shuttingDown(getContext())) {
@@ -383,7 +410,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
   private Behavior<Command> onPropose(Propose p) {
     return next(() -> {
-      if (driver.propose(p.proposal(), p.replyTo(), System.currentTimeMillis())) {
+      if (driver.propose(p.proposal(), p.replyTo(), clock.millis())) {
         getContext().getSelf().tell(ProposeBatch.INSTANCE);
       }
     });

@@ -20,6 +20,15 @@ import org.apache.pekko.cluster.typed.Cluster;
  *
  * <p>Every {@code nodeId} here may also be a Raft replica id: it leads to the replica's node
  * ({@link ReplicaIds#node}), so a leader hint can be followed as it is.
+ *
+ * <p>Why fixed paths and cluster membership, not Pekko's Receptionist (decided in issue 15): what
+ * a node needs to reach is one actor per peer node (its ReplicaHost; replicas are addressed through
+ * it by group name), and which nodes exist is exactly the cluster's membership, which the
+ * StreamManager follows by subscription (member events), not by polling. A uid-free path is good
+ * the moment a restarted node's Artery association is up; a Receptionist listing holds the dead
+ * incarnation's reference until gossip replaces it, and registering each of 1,000 replicas per
+ * node would put thousands of entries into replicated data for no gain. No periodic re-send
+ * remains: references are resolved once per membership change ({@code StreamManager}).
  */
 public final class NodeDirectory {
   public static final String MANAGER = "holdfast";

@@ -430,7 +430,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     long seed = storageName.hashCode() * 31L + self;
     Runnable close = machine instanceof StreamMachine m ? m::close : () -> { };
     ActorRef<ReplicaShell.Command> ref = getContext().spawn(ReplicaShell.create(group, storageName, self,
-        initial, settings.raft(), settings.tick(), storage, seed, machine, syncExecutor, close), group,
+        initial, settings.raft(), settings.tick(), storage, seed, machine, syncExecutor, close, ReplicaShell.Clock.SYSTEM), group,
         DispatcherSelector.fromConfig(REPLICA_DISPATCHER));
     getContext().watchWith(ref, new ReplicaStopped(group, ref));
     LocalReplicas.get(getContext().getSystem()).started(group, ref);

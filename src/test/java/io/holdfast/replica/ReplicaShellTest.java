@@ -16,7 +16,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ManualTime;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.DispatcherSelector;
@@ -31,7 +33,10 @@ import org.junit.jupiter.api.io.TempDir;
  * proposals at its cap; writes lost on the way to storage are sent again; a replica stops with its
  * storage. Method: replicas in one JVM, each with its own NodeStorage over a real FileLogStore (or
  * a stand-in storage actor that withholds or loses writes); local actor messages stand in for the
- * network.
+ * network. Time is Pekko's ManualTime: a replica's timers (its ticks: elections, heartbeats, the
+ * retiring replica's asking to leave) fire only when a test lets time pass, one tick at a time
+ * while it waits for a condition ({@link #advancingUntil}); the replicas' clock moves with it.
+ * Only fsyncs and message passing take real time.
  */
 class ReplicaShellTest {
   private static final RaftSettings SETTINGS = RaftSettings.defaults().withInflightAppendsMax(16)
@@ -42,13 +47,64 @@ class ReplicaShellTest {
 
   @TempDir
   Path tmp;
-  private final ActorTestKit kit = ActorTestKit.create(
-      ConfigFactory.parseString("pekko.actor.provider = local").withFallback(ConfigFactory.load()));
+  private final ActorTestKit kit = ActorTestKit.create(ManualTime.config()
+      .withFallback(ConfigFactory.parseString("pekko.actor.provider = local")).withFallback(ConfigFactory.load()));
+  private final ManualTime time = ManualTime.get(kit.system());
+  private final TestClock clock = new TestClock();
   private final TreeMap<Integer, FileLogStore> stores = new TreeMap<>();
   private final TreeMap<Integer, ActorRef<NodeStorage.Command>> storages = new TreeMap<>();
   private final TreeMap<Integer, ActorRef<ReplicaShell.Command>> replicas = new TreeMap<>();
   private final TreeMap<Integer, ActorRef<ReplicaHost.Command>> hosts = new TreeMap<>();
   private int incarnation;
+
+  /** The replicas' clock: moves only with the actor system's manual time, in {@link #tick}. */
+  private static final class TestClock implements ReplicaShell.Clock {
+    private final AtomicLong nanos = new AtomicLong(1_000_000_000L);
+
+    @Override
+    public long nanos() {
+      return nanos.get();
+    }
+
+    @Override
+    public long millis() {
+      return 1_700_000_000_000L + nanos.get() / 1_000_000;
+    }
+  }
+
+  /** One tick interval passes: the clock moves, then the timers due by then fire. */
+  private void tick() {
+    clock.nanos.addAndGet(TICK.toNanos());
+    time.timePasses(TICK);
+  }
+
+  /**
+   * Lets time pass a tick at a time until {@code attempt} returns without an AssertionError, and
+   * returns what it returned. {@code wallLimit} bounds the real time this may take (a failing test
+   * fails, never hangs); the replicas see only as much time as the condition needed.
+   */
+  private <T> T advancingUntil(Duration wallLimit, java.util.concurrent.Callable<T> attempt) throws Exception {
+    long deadline = System.nanoTime() + wallLimit.toNanos();
+    while (true) {
+      try {
+        return attempt.call();
+      } catch (AssertionError notYet) {
+        if (System.nanoTime() > deadline) {
+          throw notYet;
+        }
+      }
+      tick();
+    }
+  }
+
+  /** Until {@code ref} has stopped, letting time pass. */
+  private void awaitTerminated(ActorRef<?> ref) throws Exception {
+    TestProbe<Object> watcher = kit.createTestProbe();
+    advancingUntil(Duration.ofSeconds(30), () -> {
+      watcher.expectTerminated(ref, Duration.ofMillis(20));
+      return null;
+    });
+  }
 
   @AfterEach
   void shutdown() throws Exception {
@@ -74,7 +130,7 @@ class ReplicaShellTest {
         1000L * id + incarnation,
         new StreamMachine("stream-a", synced -> io.holdfast.storage.segment.SegmentStore.open(
             new io.holdfast.storage.file.FileDisk(tmp.resolve("node" + id).resolve("streams")),
-            io.holdfast.storage.segment.SegmentStore.Options.defaults(), synced))),
+            io.holdfast.storage.segment.SegmentStore.Options.defaults(), synced)), clock),
         "replica-" + id + "-" + incarnation));
     incarnation++;
   }
@@ -95,9 +151,9 @@ class ReplicaShellTest {
   }
 
   /** The replica that currently leads, once there is one. */
-  private int awaitLeader() {
+  private int awaitLeader() throws Exception {
     TestProbe<ReplicaDriver.Status> status = kit.createTestProbe();
-    return status.awaitAssert(Duration.ofSeconds(20), Duration.ofMillis(20), () -> {
+    return advancingUntil(Duration.ofSeconds(20), () -> {
       for (int id : replicas.keySet()) {
         replicas.get(id).tell(new ReplicaShell.GetStatus(status.ref()));
         if (status.receiveMessage().role() == RaftCore.Role.LEADER) {
@@ -109,16 +165,21 @@ class ReplicaShellTest {
   }
 
   /** Publishes through the leader; if leadership moved meanwhile, through the next one. Returns the ack. */
-  private Wire.Seq publish(String value) {
+  private Wire.Seq publish(String value) throws Exception {
     TestProbe<ReplicaShell.ProposeReply> probe = kit.createTestProbe();
     for (int attempt = 0; attempt < 20; attempt++) {
       replicas.get(awaitLeader()).tell(new ReplicaShell.Propose(
           new Wire.Publish("orders.new", null, value.getBytes(StandardCharsets.UTF_8)), probe.ref()));
-      if (probe.receiveMessage(Duration.ofSeconds(10)) instanceof ReplicaShell.Applied a) {
+      if (receive(probe) instanceof ReplicaShell.Applied a) {
         return (Wire.Seq) a.outcome();
       }
     }
     throw new AssertionError("no leader accepted " + value);
+  }
+
+  /** The next message {@code probe} gets, letting time pass until it comes. */
+  private <T> T receive(TestProbe<T> probe) throws Exception {
+    return advancingUntil(Duration.ofSeconds(20), () -> probe.receiveMessage(Duration.ofMillis(20)));
   }
 
   /** The stream as replica {@code id} has applied it: payloads in sequence order, from 1. */
@@ -134,9 +195,8 @@ class ReplicaShellTest {
     return out;
   }
 
-  private void awaitAllApplied(List<String> expected) {
-    TestProbe<Object> probe = kit.createTestProbe();
-    probe.awaitAssert(Duration.ofSeconds(20), Duration.ofMillis(50), () -> {
+  private void awaitAllApplied(List<String> expected) throws Exception {
+    advancingUntil(Duration.ofSeconds(20), () -> {
       for (int id : replicas.keySet()) {
         assertEquals(expected, appliedOn(id), "replica " + id);
       }
@@ -182,8 +242,8 @@ class ReplicaShellTest {
           new Wire.Publish("orders.new", null, ("c" + i).getBytes(StandardCharsets.UTF_8)), probe.ref()));
     }
     java.util.TreeSet<Long> seqs = new java.util.TreeSet<>();
-    for (ReplicaShell.ProposeReply r : probe.receiveSeveralMessages(200, Duration.ofSeconds(20))) {
-      seqs.add(((Wire.Seq) ((ReplicaShell.Applied) r).outcome()).seq());
+    for (int i = 0; i < 200; i++) {
+      seqs.add(((Wire.Seq) ((ReplicaShell.Applied) receive(probe)).outcome()).seq());
     }
     assertEquals(200, seqs.size());
     assertEquals(1L, seqs.first());
@@ -218,7 +278,7 @@ class ReplicaShellTest {
     ActorRef<ReplicaShell.Command> again = kit.spawn(ReplicaShell.create("stream-a", 1, GROUP, SETTINGS, TICK,
         storages.get(1), 7, new StreamMachine("stream-a", synced -> io.holdfast.storage.segment.SegmentStore.open(
             new io.holdfast.storage.file.FileDisk(tmp.resolve("node1").resolve("streams")),
-            io.holdfast.storage.segment.SegmentStore.Options.defaults(), synced))), "replica-1-again");
+            io.holdfast.storage.segment.SegmentStore.Options.defaults(), synced)), clock), "replica-1-again");
     watcher.expectTerminated(again, Duration.ofSeconds(10));
   }
 
@@ -243,12 +303,11 @@ class ReplicaShellTest {
     awaitAllApplied(List.of("before"));
 
     // Replica 3 is no longer wanted: the group removes it, and it goes once a leader says the removal is committed.
-    TestProbe<Object> watcher = kit.createTestProbe();
     ActorRef<ReplicaShell.Command> three = replicas.get(3);
     List<Integer> without = List.of(1, 2, 4);
     replicas.values().forEach(r -> r.tell(new ReplicaShell.Members(without)));
     three.tell(ReplicaShell.Retire.INSTANCE);
-    watcher.expectTerminated(three, Duration.ofSeconds(20));
+    awaitTerminated(three);
     replicas.remove(3);
     awaitVoters(without);
     publish("after");
@@ -256,7 +315,7 @@ class ReplicaShellTest {
   }
 
   @Test
-  void aLeaderWhoseWritesDoNotPersistRefusesProposalsOnceItHoldsTheCap() {
+  void aLeaderWhoseWritesDoNotPersistRefusesProposalsOnceItHoldsTheCap() throws Exception {
     // A one-replica group over a storage actor that persists the small writes that make it leader
     // (its bootstrap, its vote, its no-op), then takes writes and never says they are persisted.
     java.util.concurrent.atomic.AtomicLong held = new java.util.concurrent.atomic.AtomicLong();
@@ -277,7 +336,7 @@ class ReplicaShellTest {
     ActorRef<ReplicaShell.Command> solo = kit.spawn(ReplicaShell.create("solo", 1, Membership.ofVoters(1), SETTINGS,
         TICK, storage, 1, new StreamMachine("solo", synced -> io.holdfast.storage.segment.SegmentStore.open(
             new io.holdfast.storage.file.FileDisk(tmp.resolve("solo")),
-            io.holdfast.storage.segment.SegmentStore.Options.defaults(), synced))), "solo");
+            io.holdfast.storage.segment.SegmentStore.Options.defaults(), synced)), clock), "solo");
     awaitLeading(solo);
     TestProbe<ReplicaShell.ProposeReply> replies = kit.createTestProbe();
     byte[] payload = new byte[100 << 10];
@@ -285,11 +344,11 @@ class ReplicaShellTest {
     for (int i = 0; i < proposals; i++) {
       solo.tell(new ReplicaShell.Propose(new Wire.Publish("solo.x", null, payload), replies.ref()));
     }
-    ReplicaShell.ProposeReply first = replies.receiveMessage(Duration.ofSeconds(20));
+    ReplicaShell.ProposeReply first = receive(replies);
     assertEquals(new ReplicaShell.Refused(io.holdfast.raft.ProposeResult.Reason.TOO_MANY_UNCOMMITTED, 1), first,
         "nothing is applied (nothing persisted); what is refused is refused for holding too much");
     // It wrote up to the cap and at most one more entry beyond it (the check comes before each entry).
-    replies.awaitAssert(Duration.ofSeconds(10), Duration.ofMillis(20), () -> {
+    advancingUntil(Duration.ofSeconds(10), () -> {
       org.junit.jupiter.api.Assertions.assertTrue(held.get() >= ReplicaDriver.UNPERSISTED_BYTES_MAX, "held " + held);
       return null;
     });
@@ -320,13 +379,13 @@ class ReplicaShellTest {
     ActorRef<ReplicaShell.Command> solo = kit.spawn(ReplicaShell.create("lossy", 1, Membership.ofVoters(1), SETTINGS,
         TICK, lossy, 1, new StreamMachine("lossy", synced -> io.holdfast.storage.segment.SegmentStore.open(
             new io.holdfast.storage.file.FileDisk(tmp.resolve("lossy").resolve("streams")),
-            io.holdfast.storage.segment.SegmentStore.Options.defaults(), synced))), "lossy-replica");
+            io.holdfast.storage.segment.SegmentStore.Options.defaults(), synced)), clock), "lossy-replica");
     awaitLeading(solo);
     TestProbe<ReplicaShell.ProposeReply> replies = kit.createTestProbe();
     List<Long> seqs = new ArrayList<>();
     for (int i = 0; i < 5; i++) {
       solo.tell(new ReplicaShell.Propose(new Wire.Publish("lossy.x", null, new byte[] {(byte) i}), replies.ref()));
-      ReplicaShell.ProposeReply r = replies.receiveMessage(Duration.ofSeconds(10));
+      ReplicaShell.ProposeReply r = receive(replies);
       seqs.add(((Wire.Seq) ((ReplicaShell.Applied) r).outcome()).seq());
     }
     assertEquals(List.of(1L, 2L, 3L, 4L, 5L), seqs);
@@ -334,9 +393,9 @@ class ReplicaShellTest {
   }
 
   /** Until {@code replica} leads. */
-  private void awaitLeading(ActorRef<ReplicaShell.Command> replica) {
+  private void awaitLeading(ActorRef<ReplicaShell.Command> replica) throws Exception {
     TestProbe<ReplicaDriver.Status> status = kit.createTestProbe();
-    status.awaitAssert(Duration.ofSeconds(10), Duration.ofMillis(20), () -> {
+    advancingUntil(Duration.ofSeconds(10), () -> {
       replica.tell(new ReplicaShell.GetStatus(status.ref()));
       assertEquals(RaftCore.Role.LEADER, status.receiveMessage().role());
       return null;
@@ -344,9 +403,9 @@ class ReplicaShellTest {
   }
 
   /** Until the leader's voters are exactly {@code voters}. */
-  private void awaitVoters(List<Integer> voters) {
+  private void awaitVoters(List<Integer> voters) throws Exception {
     TestProbe<ReplicaDriver.Status> status = kit.createTestProbe();
-    status.awaitAssert(Duration.ofSeconds(30), Duration.ofMillis(50), () -> {
+    advancingUntil(Duration.ofSeconds(30), () -> {
       replicas.get(awaitLeader()).tell(new ReplicaShell.GetStatus(status.ref()));
       assertEquals(voters, status.receiveMessage().voters().stream().sorted().toList());
       return null;

@@ -68,7 +68,8 @@ class ArteryTransportTest {
       replicas.put(id, kit.spawn(ReplicaShell.create("orders", id, Membership.ofVoters(1, 2, 3), SETTINGS,
           Duration.ofMillis(10), storage, id, new io.holdfast.replica.StreamMachine("orders",
               synced -> io.holdfast.storage.segment.SegmentStore.open(new io.holdfast.storage.file.FileDisk(
-                  streams), io.holdfast.storage.segment.SegmentStore.Options.defaults(), synced))), "orders"));
+                  streams), io.holdfast.storage.segment.SegmentStore.Options.defaults(), synced)), ReplicaShell.Clock.SYSTEM),
+          "orders"));
     }
     for (int id = 1; id <= 3; id++) {
       Map<Integer, ActorRef<ReplicaHost.Command>> peers = new HashMap<>();
