@@ -195,6 +195,13 @@ public final class Holdfast implements Extension {
 
   // ---- messages ----
 
+  /** The stream whose subjects capture {@code subject}, as this node's view of the meta state has it. */
+  public Optional<String> streamFor(String subject) {
+    MetaState v = view.get();
+    MetaState.StreamRecord s = v == null ? null : v.streamFor(subject);
+    return s == null ? Optional.empty() : Optional.of(s.name());
+  }
+
   /**
    * Publishes to the stream whose subjects match {@code subject}. Completes with the ack only
    * after the message is committed (fsynced on a majority of the stream's replicas) and applied.

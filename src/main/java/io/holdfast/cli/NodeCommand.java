@@ -5,6 +5,8 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import io.holdfast.api.Holdfast;
 import io.holdfast.api.HttpApi;
+import io.holdfast.nats.NatsNode;
+import io.holdfast.nats.NatsSettings;
 import io.holdfast.server.NodeSettings;
 import java.io.File;
 import java.io.PrintStream;
@@ -37,12 +39,17 @@ final class NodeCommand extends CliCommand {
     }
     Config config = load(new File(file));
     NodeSettings settings = NodeSettings.fromConfig(config);
+    NatsSettings nats = NatsSettings.fromConfig(config);
+    String natsUrl = null;
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "holdfast", config);
     try {
       Holdfast holdfast = Holdfast.get(system);
       if (settings.httpEnabled()) {
         HttpApi.start(system, holdfast, settings.httpHost(), settings.httpPort()).toCompletableFuture()
             .get(30, TimeUnit.SECONDS);
+      }
+      if (nats.enabled()) {
+        natsUrl = NatsNode.start(system, holdfast, nats).toCompletableFuture().get(30, TimeUnit.SECONDS).url();
       }
     } catch (Exception e) {
       Throwable cause = e.getCause() != null ? e.getCause() : e;
@@ -52,7 +59,8 @@ final class NodeCommand extends CliCommand {
       return 1;
     }
     out.println("holdfast node " + settings.nodeId() + " started"
-        + (settings.httpEnabled() ? ", HTTP API on http://" + settings.httpHost() + ":" + settings.httpPort() : ""));
+        + (settings.httpEnabled() ? ", HTTP API on http://" + settings.httpHost() + ":" + settings.httpPort() : "")
+        + (natsUrl != null ? ", NATS clients on " + natsUrl : ""));
     out.flush();
     system.getWhenTerminated().toCompletableFuture().get();
     boolean storageStopped = org.apache.pekko.actor.CoordinatedShutdown.get(system).getShutdownReason()

@@ -38,9 +38,13 @@ public final class LocalCluster {
    * 127.0.0.1 for ordinary clusters; 127.0.0.(10+id) for the fault campaign, so that packet
    * filters can cut the links between two nodes (Artery's outbound connections bind it too).
    */
-  public record Node(int id, int arteryPort, int httpPort, String host) {
+  public record Node(int id, int arteryPort, int httpPort, int natsPort, String host) {
     public String http() {
       return "http://" + host + ":" + httpPort;
+    }
+
+    public String nats() {
+      return "nats://" + host + ":" + natsPort;
     }
 
     public String artery() {
@@ -71,7 +75,7 @@ public final class LocalCluster {
     List<Node> nodes = new ArrayList<>();
     for (JsonNode n : j.get("nodes")) {
       nodes.add(new Node(n.get("id").asInt(), n.get("artery_port").asInt(), n.get("http_port").asInt(),
-          n.path("host").asText("127.0.0.1")));
+          n.path("nats_port").asInt(0), n.path("host").asText("127.0.0.1")));
     }
     return new LocalCluster(dir, nodes, j.path("heap").asText(HEAP_DEFAULT));
   }
@@ -115,7 +119,7 @@ public final class LocalCluster {
     List<Node> nodes = new ArrayList<>();
     for (int id = 1; id <= n; id++) {
       String host = hostPerNode ? "127.0.0." + (10 + id) : "127.0.0.1";
-      nodes.add(new Node(id, freePort(host), freePort(host), host));
+      nodes.add(new Node(id, freePort(host), freePort(host), freePort(host), host));
     }
     LocalCluster c = new LocalCluster(dir, nodes, heap);
     ObjectNode j = JSON.createObjectNode();
@@ -123,7 +127,7 @@ public final class LocalCluster {
     ArrayNode arr = j.putArray("nodes");
     for (Node node : nodes) {
       arr.addObject().put("id", node.id()).put("artery_port", node.arteryPort()).put("http_port", node.httpPort())
-          .put("host", node.host());
+          .put("nats_port", node.natsPort()).put("host", node.host());
     }
     Files.writeString(dir.resolve("cluster.json"), j.toPrettyString());
     return c;
@@ -222,6 +226,9 @@ public final class LocalCluster {
         + "holdfast.http.enabled = on\n"
         + "holdfast.http.host = \"" + node.host() + "\"\n"
         + "holdfast.http.port = " + node.httpPort() + "\n"
+        + "holdfast.nats.enabled = " + (node.natsPort() > 0 ? "on" : "off") + "\n"
+        + "holdfast.nats.host = \"" + node.host() + "\"\n"
+        + "holdfast.nats.port = " + node.natsPort() + "\n"
         + "pekko.remote.artery.canonical.hostname = \"" + node.host() + "\"\n"
         + "pekko.remote.artery.canonical.port = " + node.arteryPort() + "\n"
         + "pekko.remote.artery.advanced.tcp.outbound-client-hostname = \"" + node.host() + "\"\n"
@@ -568,6 +575,9 @@ public final class LocalCluster {
         o.putNull("pid");
       }
       o.put("http", n.http());
+      if (n.natsPort() > 0) {
+        o.put("nats", n.nats());
+      }
     }
     return j;
   }

@@ -1,0 +1,423 @@
+package io.holdfast.nats;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.holdfast.api.HoldfastException;
+import io.holdfast.api.Records;
+import io.holdfast.stream.Retention;
+import io.holdfast.stream.StreamLimits;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Optional;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * JetStream over NATS: stream publishes (any publish a stream captures) and the JSON API on
+ * {@code $JS.API.>}, translated to Holdfast's Java API. Every answer goes to the request's reply
+ * subject through the node's routing, so it reaches the requester wherever its inbox lives.
+ *
+ * <p>The JSON follows nats-server's: {@code type} fields, integer nanosecond durations, RFC 3339
+ * times, NATS field names, and errors as {@code {"code","err_code","description"}} with NATS's
+ * codes ({@link #error}). Unknown request fields are ignored.
+ */
+final class JetStreamApi {
+  /** The nats-server version Holdfast answers as: clients switch features on it (2.10: multi-filter consumers...). */
+  static final String VERSION = "2.10.22";
+  private static final String API = "$JS.API.";
+  private static final String TYPE = "io.nats.jetstream.api.v1.";
+  private static final long MS = 1_000_000L;
+
+  private final NatsNode node;
+
+  JetStreamApi(NatsNode node) {
+    this.node = node;
+  }
+
+  void connectionClosed(NatsConnection c) {}
+
+  // ---- publishes ----
+
+  /** If a stream captures {@code subject}: stores the message and answers {@code reply} with the ack; else false. */
+  boolean capture(NatsConnection from, String subject, String reply, byte[] headerBlock, byte[] payload) {
+    Optional<String> stream = node.holdfast.streamFor(subject);
+    if (stream.isEmpty()) {
+      return false;
+    }
+    SortedMap<String, List<String>> headers;
+    try {
+      headers = headerBlock == null ? new TreeMap<>() : NatsHeaders.parse(headerBlock).headers();
+    } catch (IllegalArgumentException e) {
+      answer(reply, errorJson(null, 400, 10003, e.getMessage()).put("stream", stream.get()).put("seq", 0));
+      return true;
+    }
+    long weight = payload.length + (headerBlock == null ? 0 : headerBlock.length) + subject.length();
+    from.publishSent(weight);
+    node.holdfast.publish(subject, headers, payload).whenComplete((ack, failure) -> {
+      from.publishDone(weight);
+      if (reply == null) {
+        return;
+      }
+      if (failure != null) {
+        answer(reply, error(null, failure).put("stream", stream.get()).put("seq", 0));
+        return;
+      }
+      ObjectNode o = NatsConnection.JSON.createObjectNode().put("stream", ack.stream()).put("seq", ack.seq());
+      if (ack.duplicate()) {
+        o.put("duplicate", true);
+      }
+      answer(reply, o);
+    });
+    return true;
+  }
+
+  // ---- the API ----
+
+  /** A publish on {@code $JS.>}: the API, acks, flow control. False: not JetStream's, route it as core. */
+  boolean handle(NatsConnection from, String subject, String reply, byte[] headerBlock, byte[] payload) {
+    if (!subject.startsWith(API)) {
+      return false;
+    }
+    if (reply == null) {
+      return true; // nobody to answer: nats-server drops such requests too
+    }
+    JsonNode body;
+    try {
+      body = payload.length == 0 ? NatsConnection.JSON.createObjectNode() : NatsConnection.JSON.readTree(payload);
+      if (body == null || !body.isObject()) {
+        body = NatsConnection.JSON.createObjectNode();
+      }
+    } catch (Exception e) {
+      answer(reply, errorJson(null, 400, 10025, "invalid JSON: " + e.getMessage()));
+      return true;
+    }
+    String[] t = subject.substring(API.length()).split("\\.");
+    CompletionStage<ObjectNode> result;
+    try {
+      result = dispatch(t, body);
+    } catch (HoldfastException e) {
+      result = CompletableFuture.failedFuture(e);
+    }
+    String type = responseType(t);
+    result.whenComplete((o, failure) -> answer(reply, failure != null ? error(type, failure) : o.put("type", type)));
+    return true;
+  }
+
+  private CompletionStage<ObjectNode> dispatch(String[] t, JsonNode body) {
+    String op = String.join(".", java.util.Arrays.copyOf(t, Math.min(2, t.length)));
+    switch (op) {
+      case "INFO":
+        return accountInfo();
+      case "STREAM.CREATE":
+        return createStream(name(t, 2), body, false);
+      case "STREAM.UPDATE":
+        return createStream(name(t, 2), body, true);
+      case "STREAM.INFO":
+        return node.holdfast.streamInfo(name(t, 2)).thenApply(this::streamInfo);
+      case "STREAM.DELETE":
+        return node.holdfast.deleteStream(name(t, 2)).thenApply(d -> success());
+      case "STREAM.NAMES":
+        return node.holdfast.listStreams(text(body, "subject")).thenApply(list -> {
+          ObjectNode o = paged(list.size(), 1024);
+          ArrayNode names = o.putArray("streams");
+          list.forEach(i -> names.add(i.config().name()));
+          return o;
+        });
+      case "STREAM.LIST":
+        return node.holdfast.listStreams(text(body, "subject")).thenApply(list -> {
+          ObjectNode o = paged(list.size(), 256);
+          ArrayNode infos = o.putArray("streams");
+          list.forEach(i -> infos.add(streamInfo(i)));
+          o.putArray("missing");
+          return o;
+        });
+      case "STREAM.PURGE":
+        return node.holdfast.purgeStream(name(t, 2), text(body, "filter"), body.path("seq").asLong(0),
+            body.path("keep").asLong(0)).thenApply(n -> success().put("purged", n));
+      case "STREAM.MSG":
+        return streamMsg(t, body);
+      case "DIRECT.GET":
+        throw unsupported("DIRECT.GET");
+      default:
+        throw new HoldfastException.BadRequest("unknown_api", "unknown JetStream API subject $JS.API." + String.join(".", t));
+    }
+  }
+
+  private static HoldfastException unsupported(String what) {
+    return new HoldfastException.BadRequest("not_supported", what + " is not supported by Holdfast yet");
+  }
+
+  private CompletionStage<ObjectNode> streamMsg(String[] t, JsonNode body) {
+    String stream = name(t, 3);
+    if (t.length > 2 && t[2].equals("GET")) {
+      CompletionStage<Records.StreamMessage> m;
+      if (body.hasNonNull("last_by_subj")) {
+        m = node.holdfast.getLastFor(stream, body.get("last_by_subj").asText());
+      } else if (body.hasNonNull("next_by_subj")) {
+        throw unsupported("next_by_subj");
+      } else {
+        m = node.holdfast.getMessage(stream, body.path("seq").asLong(0));
+      }
+      return m.thenApply(msg -> {
+        ObjectNode o = NatsConnection.JSON.createObjectNode();
+        ObjectNode message = o.putObject("message");
+        message.put("subject", msg.subject()).put("seq", msg.seq());
+        if (msg.headers() != null && !msg.headers().isEmpty()) {
+          message.put("hdrs", Base64.getEncoder().encodeToString(NatsHeaders.encode(msg.headers())));
+        }
+        message.put("data", Base64.getEncoder().encodeToString(msg.payload()));
+        message.put("time", time(msg.timestampMillis()));
+        return o;
+      });
+    }
+    if (t.length > 2 && t[2].equals("DELETE")) {
+      // NATS erases unless told no_erase: the reverse of Holdfast's own default.
+      return node.holdfast.deleteMessage(stream, body.path("seq").asLong(0), !body.path("no_erase").asBoolean(false))
+          .thenApply(n -> success());
+    }
+    throw new HoldfastException.BadRequest("unknown_api", "unknown JetStream API subject $JS.API." + String.join(".", t));
+  }
+
+  private CompletionStage<ObjectNode> accountInfo() {
+    return node.holdfast.listStreams().thenApply(list -> {
+      ObjectNode o = NatsConnection.JSON.createObjectNode();
+      long bytes = list.stream().mapToLong(i -> i.state() == null ? 0 : i.state().bytes()).sum();
+      o.put("memory", 0).put("storage", bytes).put("reserved_memory", 0).put("reserved_storage", 0)
+          .put("streams", list.size()).put("consumers", 0);
+      o.putObject("limits").put("max_memory", -1).put("max_storage", -1).put("max_streams", -1)
+          .put("max_consumers", -1).put("max_ack_pending", -1).put("memory_max_stream_bytes", -1)
+          .put("storage_max_stream_bytes", -1).put("max_bytes_required", false);
+      o.putObject("api").put("level", 0).put("total", 0).put("errors", 0);
+      return o;
+    });
+  }
+
+  // ---- streams ----
+
+  private CompletionStage<ObjectNode> createStream(String name, JsonNode c, boolean update) {
+    if (c.hasNonNull("name") && !c.get("name").asText().equals(name)) {
+      throw new HoldfastException.BadRequest("name_mismatch", "stream name in subject does not match request");
+    }
+    for (String field : List.of("mirror", "sources", "republish", "subject_transform")) {
+      if (c.hasNonNull(field) && !(c.get(field).isArray() && c.get(field).isEmpty())) {
+        throw unsupported("stream " + field);
+      }
+    }
+    List<String> subjects = new ArrayList<>();
+    c.path("subjects").forEach(s -> subjects.add(s.asText()));
+    if (subjects.isEmpty() && !update) {
+      subjects.add(name); // as nats-server: a stream without subjects captures its own name
+    }
+    Retention retention = Retention.ofName(c.path("retention").asText("limits"));
+    if (retention == null) {
+      throw new HoldfastException.BadRequest("bad_request", "retention must be limits, interest or workqueue");
+    }
+    StreamLimits limits = StreamLimits.DEFAULT
+        .withMaxMsgs(c.path("max_msgs").asLong(-1))
+        .withMaxBytes(c.path("max_bytes").asLong(-1))
+        .withMaxAgeMillis(c.path("max_age").asLong(0) / MS)
+        .withMaxMsgsPerSubject(c.path("max_msgs_per_subject").asLong(-1))
+        .withMaxMsgSize(c.path("max_msg_size").asLong(-1))
+        .withDiscardNew("new".equals(c.path("discard").asText("old")))
+        .withDiscardNewPerSubject(c.path("discard_new_per_subject").asBoolean(false))
+        .withRetention(retention)
+        .withSealed(c.path("sealed").asBoolean(false))
+        .withDenyDelete(c.path("deny_delete").asBoolean(false))
+        .withDenyPurge(c.path("deny_purge").asBoolean(false))
+        .withAllowRollup(c.path("allow_rollup_hdrs").asBoolean(false))
+        .withMaxConsumers(c.path("max_consumers").asLong(-1));
+    long window = c.path("duplicate_window").asLong(0) / MS;
+    if (window > 0) {
+      limits = limits.withDuplicateWindowMillis(window);
+    } else if (limits.maxAgeMillis() > 0 && limits.maxAgeMillis() < limits.duplicateWindowMillis()) {
+      limits = limits.withDuplicateWindowMillis(limits.maxAgeMillis()); // as nats-server: the window fits in max_age
+    }
+    int replicas = Math.max(1, c.path("num_replicas").asInt(1));
+    Records.StreamConfig config = new Records.StreamConfig(name, subjects, replicas, limits);
+    if (update) {
+      return node.holdfast.updateStream(config).thenApply(this::streamInfo);
+    }
+    return node.holdfast.createStream(config).thenApply(i -> streamInfo(i).put("did_create", true))
+        .exceptionallyCompose(e -> {
+          Throwable cause = unwrap(e);
+          if (cause instanceof HoldfastException h && h.code().equals("stream_exists")) {
+            // Creating what exists with the same configuration succeeds, as in NATS.
+            return node.holdfast.streamInfo(name).thenApply(i -> {
+              if (!i.config().equals(config)) {
+                throw h;
+              }
+              return streamInfo(i);
+            });
+          }
+          return CompletableFuture.failedFuture(cause);
+        });
+  }
+
+  private ObjectNode streamInfo(Records.StreamInfo i) {
+    ObjectNode o = NatsConnection.JSON.createObjectNode();
+    Records.StreamConfig c = i.config();
+    StreamLimits l = c.limits();
+    ObjectNode config = o.putObject("config");
+    config.put("name", c.name());
+    ArrayNode subjects = config.putArray("subjects");
+    c.subjects().forEach(subjects::add);
+    config.put("retention", l.retention().wireName)
+        .put("max_consumers", l.maxConsumers())
+        .put("max_msgs", l.maxMsgs())
+        .put("max_bytes", l.maxBytes())
+        .put("max_age", l.maxAgeMillis() * MS)
+        .put("max_msgs_per_subject", l.maxMsgsPerSubject())
+        .put("max_msg_size", (int) Math.min(Integer.MAX_VALUE, l.maxMsgSize()))
+        .put("discard", l.discardNew() ? "new" : "old")
+        .put("discard_new_per_subject", l.discardNewPerSubject())
+        .put("storage", "file")
+        .put("num_replicas", c.replicas())
+        .put("duplicate_window", l.duplicateWindowMillis() * MS)
+        .put("sealed", l.sealed())
+        .put("deny_delete", l.denyDelete())
+        .put("deny_purge", l.denyPurge())
+        .put("allow_rollup_hdrs", l.allowRollup())
+        .put("allow_direct", false)
+        .put("mirror_direct", false);
+    o.put("created", time(0));
+    ObjectNode state = o.putObject("state");
+    Records.StreamState s = i.state();
+    if (s != null) {
+      state.put("messages", s.messages()).put("bytes", s.bytes())
+          .put("first_seq", s.firstSeq()).put("first_ts", time(s.firstTimestampMillis()))
+          .put("last_seq", s.lastSeq()).put("last_ts", time(s.lastTimestampMillis()))
+          .put("num_subjects", s.subjects()).put("num_deleted", s.deleted()).put("consumer_count", 0);
+    } else {
+      state.put("messages", 0).put("bytes", 0).put("first_seq", 0).put("last_seq", 0).put("consumer_count", 0);
+    }
+    ObjectNode cluster = o.putObject("cluster");
+    cluster.put("name", "holdfast");
+    if (i.cluster() != null && i.cluster().leader() > 0) {
+      cluster.put("leader", "holdfast-" + i.cluster().leader());
+    }
+    o.put("ts", time(System.currentTimeMillis()));
+    return o;
+  }
+
+  // ---- JSON helpers ----
+
+  private static String name(String[] t, int at) {
+    if (t.length <= at || t[at].isEmpty()) {
+      throw new HoldfastException.BadRequest("bad_request", "the API subject names no stream");
+    }
+    return t[at];
+  }
+
+  private static String text(JsonNode n, String field) {
+    JsonNode v = n.get(field);
+    return v == null || v.isNull() || v.asText().isEmpty() ? null : v.asText();
+  }
+
+  private static ObjectNode paged(int total, int limit) {
+    return NatsConnection.JSON.createObjectNode().put("total", total).put("offset", 0).put("limit", limit);
+  }
+
+  private static ObjectNode success() {
+    return NatsConnection.JSON.createObjectNode().put("success", true);
+  }
+
+  static String time(long millis) {
+    return Instant.ofEpochMilli(millis).toString();
+  }
+
+  /** The response type for an API subject, as nats-server names it. */
+  private static String responseType(String[] t) {
+    String op = String.join(".", java.util.Arrays.copyOf(t, Math.min(3, t.length)));
+    String kind = switch (op.startsWith("STREAM.MSG.") || op.startsWith("CONSUMER.MSG.") ? op
+        : String.join(".", java.util.Arrays.copyOf(t, Math.min(2, t.length)))) {
+      case "INFO" -> "account_info_response";
+      case "STREAM.CREATE" -> "stream_create_response";
+      case "STREAM.UPDATE" -> "stream_update_response";
+      case "STREAM.INFO" -> "stream_info_response";
+      case "STREAM.DELETE" -> "stream_delete_response";
+      case "STREAM.NAMES" -> "stream_names_response";
+      case "STREAM.LIST" -> "stream_list_response";
+      case "STREAM.PURGE" -> "stream_purge_response";
+      case "STREAM.MSG.GET" -> "stream_msg_get_response";
+      case "STREAM.MSG.DELETE" -> "stream_msg_delete_response";
+      case "CONSUMER.CREATE", "CONSUMER.DURABLE" -> "consumer_create_response";
+      case "CONSUMER.INFO" -> "consumer_info_response";
+      case "CONSUMER.DELETE" -> "consumer_delete_response";
+      case "CONSUMER.NAMES" -> "consumer_names_response";
+      case "CONSUMER.LIST" -> "consumer_list_response";
+      default -> "system_response";
+    };
+    return TYPE + kind;
+  }
+
+  private void answer(String reply, ObjectNode body) {
+    if (reply != null) {
+      node.publish(null, reply, null, null, body.toString().getBytes(StandardCharsets.UTF_8));
+    }
+  }
+
+  private static ObjectNode errorJson(String type, int code, int errCode, String description) {
+    ObjectNode o = NatsConnection.JSON.createObjectNode();
+    if (type != null) {
+      o.put("type", type);
+    }
+    o.putObject("error").put("code", code).put("err_code", errCode).put("description", description);
+    return o;
+  }
+
+  private static final Pattern LAST_NUMBER = Pattern.compile("(\\d+)\\D*$");
+
+  /** A failure as NATS reports it: HTTP-like code, NATS's err_code, and its description. */
+  static ObjectNode error(String type, Throwable failure) {
+    Throwable e = unwrap(failure);
+    if (!(e instanceof HoldfastException h)) {
+      return errorJson(type, 500, 10003, String.valueOf(e.getMessage()));
+    }
+    String message = h.getMessage();
+    return switch (h.code()) {
+      case "stream_not_found", "no_stream" -> errorJson(type, 404, 10059, "stream not found");
+      case "stream_exists" -> errorJson(type, 400, 10058, "stream name already in use with a different configuration");
+      case "subjects_overlap" -> errorJson(type, 400, 10065, "subjects overlap with an existing stream");
+      case "insufficient_resources" -> errorJson(type, 503, 10023, "insufficient resources");
+      case "wrong_last_sequence" -> errorJson(type, 400, 10071, "wrong last sequence: " + lastNumber(message));
+      case "wrong_last_msg_id" -> errorJson(type, 400, 10070, "wrong last msg ID: " + message);
+      case "wrong_stream" -> errorJson(type, 400, 10060, "expected stream does not match");
+      case "maximum_messages_exceeded" -> errorJson(type, 503, 10077, "maximum messages exceeded");
+      case "maximum_bytes_exceeded" -> errorJson(type, 503, 10077, "maximum bytes exceeded");
+      case "maximum_messages_per_subject_exceeded" -> errorJson(type, 503, 10077,
+          "maximum messages per subject exceeded");
+      case "message_too_large" -> errorJson(type, 400, 10054, "message size exceeds maximum allowed");
+      case "stream_sealed" -> errorJson(type, 400, 10109, "invalid operation on sealed stream");
+      case "no_message" -> errorJson(type, 404, 10037, "no message found");
+      case "no_consumer" -> errorJson(type, 404, 10014, "consumer not found");
+      case "consumer_exists" -> errorJson(type, 400, 10148, "consumer already exists");
+      case "maximum_consumers_exceeded" -> errorJson(type, 400, 10026, "maximum consumers limit reached");
+      case "unavailable", "outcome_unknown" -> errorJson(type, 503, 10008,
+          "JetStream system temporarily unavailable: " + message);
+      case "name_mismatch" -> errorJson(type, 400, 10056, message);
+      default -> errorJson(type, h.httpStatus() == 404 ? 404 : 400, 10003, message);
+    };
+  }
+
+  private static String lastNumber(String message) {
+    Matcher m = LAST_NUMBER.matcher(message == null ? "" : message);
+    return m.find() ? m.group(1) : "0";
+  }
+
+  static Throwable unwrap(Throwable e) {
+    while ((e instanceof CompletionException || e instanceof java.util.concurrent.ExecutionException)
+        && e.getCause() != null) {
+      e = e.getCause();
+    }
+    return e;
+  }
+}

@@ -1,0 +1,349 @@
+package io.holdfast.nats;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.holdfast.stream.Subjects;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.Cancellable;
+import org.apache.pekko.util.ByteString;
+import org.apache.pekko.util.ByteStringBuilder;
+
+/**
+ * One NATS client connection. Its bytes are parsed and its operations handled on the connection's
+ * inbound stream stage, one chunk at a time, so the connection's own state needs no lock; what
+ * other threads do to it — deliver a message, send a stream publish's ack, ping — goes through
+ * thread-safe fields and the {@link Outbound} handle.
+ */
+final class NatsConnection {
+  static final ObjectMapper JSON = new ObjectMapper();
+  private static final CompletionStage<Done> READY = CompletableFuture.completedFuture(Done.getInstance());
+  private static final ByteString PING = ByteString.fromString("PING\r\n");
+  private static final ByteString PONG = ByteString.fromString("PONG\r\n");
+  private static final ByteString OK = ByteString.fromString("+OK\r\n");
+  private static final byte[] CRLF = {'\r', '\n'};
+
+  private final NatsNode node;
+  final long id;
+  private final Outbound.Handle out;
+  private final String clientIp;
+  private final NatsParser parser;
+  private final Map<String, NatsNode.Subscription> subs = new ConcurrentHashMap<>();
+  private volatile boolean verbose = true;
+  private volatile boolean pedantic = true;
+  private volatile boolean echo = true;
+  private volatile boolean headers;
+  private volatile boolean noResponders;
+  private volatile long lastReceivedNanos = System.nanoTime();
+  private final AtomicInteger pingsOut = new AtomicInteger();
+  private volatile Cancellable pinger;
+  /** Bytes of stream publishes sent and not yet acknowledged ({@link NatsSettings#publishInflightBytes}). */
+  private final AtomicLong inflight = new AtomicLong();
+  private volatile CompletableFuture<Done> resume;
+
+  NatsConnection(NatsNode node, long id, Outbound.Handle out, String clientIp) {
+    this.node = node;
+    this.id = id;
+    this.out = out;
+    this.clientIp = clientIp;
+    this.parser = new NatsParser(node.settings.maxControlLine(), node.settings.maxPayload());
+  }
+
+  boolean echo() {
+    return echo;
+  }
+
+  /** INFO, alone: clients read it as one line before they send CONNECT. */
+  void start() {
+    ObjectNode info = JSON.createObjectNode()
+        .put("server_id", node.serverId)
+        .put("server_name", node.serverName)
+        .put("version", JetStreamApi.VERSION)
+        .put("proto", 1)
+        .put("go", "holdfast")
+        .put("host", node.settings.host())
+        .put("port", portOf(node.url()))
+        .put("headers", true)
+        .put("max_payload", node.settings.maxPayload())
+        .put("jetstream", true)
+        .put("client_id", id)
+        .put("client_ip", clientIp);
+    var urls = info.putArray("connect_urls");
+    for (String u : node.connectUrls()) {
+      urls.add(u.replaceFirst("^nats://", ""));
+    }
+    send(ByteString.fromString("INFO " + info + "\r\n"));
+  }
+
+  private static int portOf(String url) {
+    int colon = url.lastIndexOf(':');
+    return colon < 0 ? 0 : Integer.parseInt(url.substring(colon + 1));
+  }
+
+  CompletionStage<Done> onBytes(ByteString bytes) {
+    lastReceivedNanos = System.nanoTime();
+    byte[] data = bytes.toArrayUnsafe();
+    for (NatsParser.Op op : parser.feed(data, 0, data.length)) {
+      if (out.closing()) {
+        break;
+      }
+      handle(op);
+    }
+    if (inflight.get() <= node.settings.publishInflightBytes()) {
+      return READY;
+    }
+    CompletableFuture<Done> wait = new CompletableFuture<>();
+    resume = wait;
+    if (inflight.get() <= node.settings.publishInflightBytes()) { // an ack came back meanwhile
+      wait.complete(Done.getInstance());
+    }
+    return wait;
+  }
+
+  private void handle(NatsParser.Op op) {
+    if (op instanceof NatsParser.Pub p) {
+      publish(p);
+      ok();
+    } else if (op instanceof NatsParser.Ping) {
+      send(PONG);
+    } else if (op instanceof NatsParser.Pong) {
+      pingsOut.set(0);
+    } else if (op instanceof NatsParser.Sub s) {
+      subscribe(s);
+      ok();
+    } else if (op instanceof NatsParser.Unsub u) {
+      unsubscribe(u);
+      ok();
+    } else if (op instanceof NatsParser.Connect c) {
+      connect(c.json());
+    } else if (op instanceof NatsParser.Invalid i) {
+      error(i.text());
+    } else {
+      close(((NatsParser.Fatal) op).text());
+    }
+  }
+
+  private void ok() {
+    if (verbose) {
+      send(OK);
+    }
+  }
+
+  private void connect(String json) {
+    JsonNode c;
+    try {
+      c = JSON.readTree(json);
+    } catch (Exception e) {
+      close("Invalid CONNECT: " + e.getMessage());
+      return;
+    }
+    if (c == null || !c.isObject()) {
+      close(NatsParser.UNKNOWN);
+      return;
+    }
+    // Absent keys mean true for these three, as nats-server reads them.
+    verbose = c.path("verbose").asBoolean(true);
+    pedantic = c.path("pedantic").asBoolean(true);
+    echo = c.path("echo").asBoolean(true);
+    headers = c.path("headers").asBoolean(false);
+    noResponders = c.path("no_responders").asBoolean(false);
+    if (noResponders && !headers) {
+      close("no responders requires headers support");
+      return;
+    }
+    if (c.hasNonNull("user") || c.hasNonNull("pass") || c.hasNonNull("auth_token") || c.hasNonNull("jwt")
+        || c.hasNonNull("nkey")) {
+      // No accounts or credentials yet (the security issue): say so rather than pretend to check them.
+      close("Authorization Violation");
+      return;
+    }
+    ok();
+    if (pinger == null) {
+      var interval = node.settings.pingInterval();
+      pinger = node.system.scheduler().scheduleWithFixedDelay(interval, interval, this::pingTick,
+          node.system.executionContext());
+    }
+  }
+
+  /** Pings an idle client; one that has not answered {@code max-pings-out} pings is stale and closed. */
+  private void pingTick() {
+    if (System.nanoTime() - lastReceivedNanos < node.settings.pingInterval().toNanos()) {
+      return; // it talks: it is alive
+    }
+    if (pingsOut.incrementAndGet() > node.settings.maxPingsOut()) {
+      close("Stale Connection");
+    } else {
+      send(PING);
+    }
+  }
+
+  private void publish(NatsParser.Pub p) {
+    String subject = p.subject();
+    if (Subjects.invalidSubject(subject) != null) {
+      if (pedantic) {
+        error("Invalid Publish Subject");
+      }
+      return;
+    }
+    if (p.headers() != null && !headers) {
+      close(NatsParser.UNKNOWN); // HPUB from a client that did not say it speaks headers
+      return;
+    }
+    if (subject.startsWith("$JS.")) {
+      if (node.jetstream.handle(this, subject, p.reply(), p.headers(), p.payload())) {
+        return;
+      }
+    } else if (node.jetstream.capture(this, subject, p.reply(), p.headers(), p.payload())) {
+      node.publish(this, subject, p.reply(), p.headers(), p.payload()); // core subscribers see it too
+      return;
+    }
+    int receivers = node.publish(this, subject, p.reply(), p.headers(), p.payload());
+    if (receivers == 0 && p.reply() != null) {
+      noResponders(p.reply(), subject);
+    }
+  }
+
+  /** A request nobody heard: the 503 status to the requester's own reply subscription, if it asked for one. */
+  void noResponders(String reply, String subject) {
+    if (!noResponders) {
+      return;
+    }
+    byte[] status = NatsHeaders.encode(503, null, Map.of("Nats-Subject", List.of(subject)));
+    for (NatsNode.Subscription s : node.ownMatches(this, reply)) {
+      deliver(s, reply, null, status, new byte[0]);
+    }
+  }
+
+  private void subscribe(NatsParser.Sub s) {
+    NatsNode.Subscription sub = new NatsNode.Subscription(this, s.subject(), s.queue(), s.sid());
+    NatsNode.Subscription old = subs.put(s.sid(), sub);
+    if (old != null) {
+      node.unsubscribe(old);
+    }
+    node.subscribe(sub);
+  }
+
+  private void unsubscribe(NatsParser.Unsub u) {
+    NatsNode.Subscription sub = subs.get(u.sid());
+    if (sub == null) {
+      return;
+    }
+    if (u.max() > 0 && sub.delivered.get() < u.max()) {
+      sub.max = u.max();
+      if (sub.delivered.get() < u.max()) {
+        return;
+      }
+    }
+    remove(sub);
+  }
+
+  private void remove(NatsNode.Subscription sub) {
+    if (subs.remove(sub.sid, sub)) {
+      node.unsubscribe(sub);
+    }
+  }
+
+  /**
+   * Sends a message to one of this connection's subscriptions (from any thread); false if that
+   * subscription is gone or has had its {@code max}. A client whose unsent bytes exceed its limit,
+   * or its share of the node's budget, is disconnected as a slow consumer.
+   */
+  boolean deliver(NatsNode.Subscription s, String subject, String reply, byte[] headerBlock, byte[] payload) {
+    long n = s.delivered.incrementAndGet();
+    long max = s.max;
+    if (max > 0 && n > max) {
+      return false;
+    }
+    ByteString frame = frame(subject, s.sid, reply, headers ? headerBlock : null, payload);
+    if (!send(frame)) {
+      return false;
+    }
+    if (max > 0 && n >= max) {
+      remove(s);
+    }
+    return true;
+  }
+
+  private static ByteString frame(String subject, String sid, String reply, byte[] headerBlock, byte[] payload) {
+    StringBuilder line = new StringBuilder(subject.length() + sid.length() + 32);
+    line.append(headerBlock == null ? "MSG " : "HMSG ").append(subject).append(' ').append(sid).append(' ');
+    if (reply != null) {
+      line.append(reply).append(' ');
+    }
+    if (headerBlock != null) {
+      line.append(headerBlock.length).append(' ').append(headerBlock.length + payload.length);
+    } else {
+      line.append(payload.length);
+    }
+    line.append("\r\n");
+    ByteStringBuilder b = new ByteStringBuilder();
+    b.putBytes(line.toString().getBytes(StandardCharsets.UTF_8));
+    if (headerBlock != null) {
+      b.putBytes(headerBlock);
+    }
+    b.putBytes(payload);
+    b.putBytes(CRLF);
+    return b.result();
+  }
+
+  /** Queues bytes for the client, unless that makes it a slow consumer (then it is disconnected). */
+  boolean send(ByteString bytes) {
+    NatsSettings s = node.settings;
+    long mine = out.pending();
+    if (mine + bytes.size() > s.maxPending()
+        || (node.pendingBytes.get() > s.pendingBudget() && mine > s.pendingBudget() / Math.max(1, node.connections.size()))) {
+      node.system.log().warn("NATS client {} ({}) is a slow consumer: {} bytes unsent; disconnected", id, clientIp, mine);
+      close("Slow Consumer");
+      return false;
+    }
+    return out.offer(bytes);
+  }
+
+  private void error(String text) {
+    out.offer(ByteString.fromString("-ERR '" + text + "'\r\n"));
+  }
+
+  /** Ends the connection, with {@code -ERR '<text>'} first unless {@code text} is null. */
+  void close(String text) {
+    out.close(text == null ? ByteString.emptyByteString() : ByteString.fromString("-ERR '" + text + "'\r\n"));
+  }
+
+  /** The socket is gone (either side closed it): the connection's subscriptions go with it. */
+  void closed() {
+    out.close(ByteString.emptyByteString());
+    if (pinger != null) {
+      pinger.cancel();
+    }
+    subs.values().forEach(this::remove);
+    node.connections.remove(this);
+    node.jetstream.connectionClosed(this);
+    CompletableFuture<Done> r = resume;
+    if (r != null) {
+      r.complete(Done.getInstance());
+    }
+  }
+
+  /** A stream publish of {@code bytes} is on its way: counts against the connection's in-flight budget. */
+  void publishSent(long bytes) {
+    inflight.addAndGet(bytes);
+  }
+
+  /** ... and its ack or failure came back: reading resumes once the connection is under its budget. */
+  void publishDone(long bytes) {
+    if (inflight.addAndGet(-bytes) <= node.settings.publishInflightBytes()) {
+      CompletableFuture<Done> r = resume;
+      if (r != null) {
+        resume = null;
+        r.complete(Done.getInstance());
+      }
+    }
+  }
+}

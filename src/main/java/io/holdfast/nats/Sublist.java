@@ -1,0 +1,126 @@
+package io.holdfast.nats;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * Subscriptions by subject pattern, as a token trie ({@code *} one token, {@code >} the rest):
+ * {@link #match} costs the subject's tokens times the wildcard branches, not the number of
+ * subscriptions. Thread-safe: many connections publish (match) while a few subscribe.
+ *
+ * @param <T> what a subscription is to its owner
+ */
+public final class Sublist<T> {
+  private static final class Node<T> {
+    final Map<String, Node<T>> literal = new HashMap<>();
+    Node<T> star;
+    Node<T> rest;
+    final List<T> here = new ArrayList<>(1);
+
+    boolean empty() {
+      return literal.isEmpty() && star == null && rest == null && here.isEmpty();
+    }
+  }
+
+  private final Node<T> root = new Node<>();
+  private final ReadWriteLock lock = new ReentrantReadWriteLock();
+  private int size;
+
+  public void add(String pattern, T value) {
+    lock.writeLock().lock();
+    try {
+      Node<T> n = root;
+      for (String token : pattern.split("\\.", -1)) {
+        n = switch (token) {
+          case "*" -> n.star == null ? (n.star = new Node<>()) : n.star;
+          case ">" -> n.rest == null ? (n.rest = new Node<>()) : n.rest;
+          default -> n.literal.computeIfAbsent(token, k -> new Node<>());
+        };
+      }
+      n.here.add(value);
+      size++;
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  /** Removes one occurrence of {@code value} under {@code pattern}; whether there was one. */
+  public boolean remove(String pattern, T value) {
+    lock.writeLock().lock();
+    try {
+      boolean removed = remove(root, pattern.split("\\.", -1), 0, value);
+      if (removed) {
+        size--;
+      }
+      return removed;
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  private boolean remove(Node<T> n, String[] tokens, int i, T value) {
+    if (i == tokens.length) {
+      return n.here.remove(value);
+    }
+    String token = tokens[i];
+    Node<T> child = switch (token) {
+      case "*" -> n.star;
+      case ">" -> n.rest;
+      default -> n.literal.get(token);
+    };
+    if (child == null || !remove(child, tokens, i + 1, value)) {
+      return false;
+    }
+    if (child.empty()) { // prune, so that a churn of inboxes leaves no trail
+      switch (token) {
+        case "*" -> n.star = null;
+        case ">" -> n.rest = null;
+        default -> n.literal.remove(token);
+      }
+    }
+    return true;
+  }
+
+  /** Every value whose pattern matches the literal {@code subject}. */
+  public List<T> match(String subject) {
+    List<T> out = new ArrayList<>();
+    String[] tokens = subject.split("\\.", -1);
+    lock.readLock().lock();
+    try {
+      match(root, tokens, 0, out);
+    } finally {
+      lock.readLock().unlock();
+    }
+    return out;
+  }
+
+  private void match(Node<T> n, String[] tokens, int i, List<T> out) {
+    if (n.rest != null && i < tokens.length) {
+      out.addAll(n.rest.here);
+    }
+    if (i == tokens.length) {
+      out.addAll(n.here);
+      return;
+    }
+    Node<T> lit = n.literal.get(tokens[i]);
+    if (lit != null) {
+      match(lit, tokens, i + 1, out);
+    }
+    if (n.star != null) {
+      match(n.star, tokens, i + 1, out);
+    }
+  }
+
+  public int size() {
+    lock.readLock().lock();
+    try {
+      return size;
+    } finally {
+      lock.readLock().unlock();
+    }
+  }
+}

@@ -1,0 +1,267 @@
+package io.holdfast.nats;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.holdfast.api.Holdfast;
+import io.nats.client.Connection;
+import io.nats.client.Dispatcher;
+import io.nats.client.JetStream;
+import io.nats.client.JetStreamApiException;
+import io.nats.client.JetStreamManagement;
+import io.nats.client.Message;
+import io.nats.client.Nats;
+import io.nats.client.Options;
+import io.nats.client.Subscription;
+import io.nats.client.api.PublishAck;
+import io.nats.client.api.StorageType;
+import io.nats.client.api.StreamConfiguration;
+import io.nats.client.api.StreamInfo;
+import io.nats.client.impl.NatsMessage;
+import io.nats.client.PublishOptions;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Goal: NATS clients work against Holdfast unchanged — core publish/subscribe, queue groups and
+ * request/reply across the cluster's nodes, streams managed and published to through jnats'
+ * JetStream API with its own options and exceptions, and malformed input answered as nats-server
+ * answers it. Method: three server nodes in this JVM, each with its NATS listener on a free
+ * loopback port; jnats connections to different nodes; a raw socket for the malformed input.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class NatsClusterTest {
+  @TempDir
+  static Path tmp;
+
+  private final Map<Integer, ActorSystem<Void>> nodes = new TreeMap<>();
+  private final Map<Integer, NatsNode> nats = new TreeMap<>();
+  private final List<Connection> clients = new ArrayList<>();
+
+  @BeforeAll
+  void startCluster() throws Exception {
+    Map<Integer, Integer> ports = new TreeMap<>();
+    for (int id = 1; id <= 3; id++) {
+      ports.put(id, freePort());
+    }
+    StringBuilder seeds = new StringBuilder();
+    ports.values().forEach(p -> seeds.append(seeds.length() == 0 ? "" : ",").append("\"pekko://holdfast@127.0.0.1:")
+        .append(p).append('"'));
+    for (int id = 1; id <= 3; id++) {
+      nodes.put(id, ActorSystem.create(Behaviors.empty(), "holdfast", config(id, ports.get(id), seeds.toString())));
+      Holdfast.get(nodes.get(id)); // the server node starts with the extension
+    }
+    for (int id = 1; id <= 3; id++) {
+      Holdfast h = Holdfast.get(nodes.get(id));
+      await(() -> h.clusterStatus().toCompletableFuture().get().registration().equals("registered"), "registered");
+      nats.put(id, NatsNode.start(nodes.get(id), h, NatsSettings.fromConfig(nodes.get(id).settings().config()))
+          .toCompletableFuture().get(30, TimeUnit.SECONDS));
+    }
+    // Every node's router has introduced itself to the others: connect_urls lists the two others.
+    await(() -> nats.values().stream().allMatch(n -> n.connectUrls().size() == 2), "routers know each other");
+  }
+
+  @AfterAll
+  void stopCluster() throws Exception {
+    for (Connection c : clients) {
+      c.close();
+    }
+    for (ActorSystem<Void> s : nodes.values()) {
+      s.terminate();
+      s.getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    }
+  }
+
+  private static Config config(int id, int port, String seeds) {
+    return ConfigFactory.parseString("""
+        pekko.loglevel = WARNING
+        pekko.actor.provider = cluster
+        pekko.remote.artery.canonical.hostname = "127.0.0.1"
+        pekko.remote.artery.canonical.port = %d
+        pekko.cluster.seed-nodes = [%s]
+        pekko.cluster.roles = ["holdfast", "holdfast-node-%d"]
+        pekko.cluster.jmx.multi-mbeans-in-same-jvm = on
+        pekko.coordinated-shutdown.exit-jvm = off
+        holdfast.node.id = %d
+        holdfast.node.data-dir = "%s"
+        holdfast.client.request-timeout = 4s
+        holdfast.nats.port = 0
+        """.formatted(port, seeds, id, id, tmp.resolve("node" + id).toString().replace("\\", "/")))
+        .withFallback(ConfigFactory.load());
+  }
+
+  private Connection connect(int node) throws Exception {
+    Connection c = Nats.connect(new Options.Builder().server(nats.get(node).url()).connectionTimeout(Duration.ofSeconds(5))
+        .build());
+    clients.add(c);
+    return c;
+  }
+
+  @Test
+  void aSubscriberOnOneNodeGetsWhatIsPublishedOnAnother() throws Exception {
+    Connection sub = connect(1);
+    Connection pub = connect(3);
+    Subscription s = sub.subscribe("core.cross.>");
+    sub.flush(Duration.ofSeconds(5));
+    awaitInterest(3, "core.cross.x");
+    for (int i = 0; i < 10; i++) {
+      pub.publish("core.cross.x", ("m" + i).getBytes(StandardCharsets.UTF_8));
+    }
+    for (int i = 0; i < 10; i++) {
+      Message m = s.nextMessage(Duration.ofSeconds(5));
+      assertNotNull(m, "message " + i);
+      assertEquals("core.cross.x", m.getSubject());
+      assertEquals("m" + i, new String(m.getData(), StandardCharsets.UTF_8), "in publish order from one publisher");
+    }
+    assertEquals(null, s.nextMessage(Duration.ofMillis(200)), "each once");
+  }
+
+  @Test
+  void aQueueGroupGetsEachMessageOnceAcrossNodes() throws Exception {
+    Set<String> seen = ConcurrentHashMap.newKeySet();
+    List<String> all = java.util.Collections.synchronizedList(new ArrayList<>());
+    CountDownLatch done = new CountDownLatch(200);
+    for (int node : List.of(1, 2)) {
+      Connection c = connect(node);
+      Dispatcher d = c.createDispatcher(m -> {
+        String v = new String(m.getData(), StandardCharsets.UTF_8);
+        all.add(v);
+        seen.add(v);
+        done.countDown();
+      });
+      d.subscribe("work.items", "workers");
+      c.flush(Duration.ofSeconds(5));
+    }
+    awaitInterest(3, "work.items");
+    Connection pub = connect(3);
+    for (int i = 0; i < 200; i++) {
+      pub.publish("work.items", ("w" + i).getBytes(StandardCharsets.UTF_8));
+    }
+    assertTrue(done.await(10, TimeUnit.SECONDS), "all delivered: " + all.size());
+    assertEquals(200, seen.size());
+    assertEquals(200, all.size(), "one member per message");
+  }
+
+  @Test
+  void aRequestIsAnsweredAcrossNodesAndOneWithoutRespondersGets503() throws Exception {
+    Connection responder = connect(2);
+    Dispatcher d = responder.createDispatcher(m -> responder.publish(m.getReplyTo(),
+        ("re:" + new String(m.getData(), StandardCharsets.UTF_8)).getBytes(StandardCharsets.UTF_8)));
+    d.subscribe("svc.echo");
+    responder.flush(Duration.ofSeconds(5));
+    awaitInterest(1, "svc.echo");
+    Connection requester = connect(1);
+    Message reply = requester.request("svc.echo", "hi".getBytes(StandardCharsets.UTF_8), Duration.ofSeconds(5));
+    assertNotNull(reply, "answered");
+    assertEquals("re:hi", new String(reply.getData(), StandardCharsets.UTF_8));
+    var noOne = requester.request("svc.nobody", new byte[0]);
+    // jnats cancels a request's future when the 503 no-responders status comes (a timeout would be a TimeoutException).
+    assertThrows(java.util.concurrent.CancellationException.class, () -> noOne.get(5, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void streamsAreManagedAndPublishedToThroughJetStream() throws Exception {
+    Connection c = connect(2);
+    JetStreamManagement jsm = c.jetStreamManagement();
+    StreamInfo created = jsm.addStream(StreamConfiguration.builder().name("ORDERS").subjects("orders.>").replicas(3)
+        .storageType(StorageType.File).build());
+    assertEquals("ORDERS", created.getConfiguration().getName());
+    assertEquals(3, created.getConfiguration().getReplicas());
+    assertEquals(List.of("ORDERS"), jsm.getStreamNames());
+    JetStream js = c.jetStream();
+    PublishAck first = js.publish("orders.new", "a".getBytes(StandardCharsets.UTF_8),
+        PublishOptions.builder().messageId("id-1").build());
+    assertEquals("ORDERS", first.getStream());
+    assertEquals(1, first.getSeqno());
+    assertFalse(first.isDuplicate());
+    PublishAck again = js.publish("orders.new", "a".getBytes(StandardCharsets.UTF_8),
+        PublishOptions.builder().messageId("id-1").build());
+    assertTrue(again.isDuplicate(), "the same msg id within the window");
+    assertEquals(1, again.getSeqno());
+    PublishAck second = js.publish(NatsMessage.builder().subject("orders.paid").data("b", StandardCharsets.UTF_8)
+        .build(), PublishOptions.builder().expectedLastSequence(1).build());
+    assertEquals(2, second.getSeqno());
+    JetStreamApiException wrong = assertThrows(JetStreamApiException.class, () -> js.publish("orders.new",
+        new byte[0], PublishOptions.builder().expectedLastSequence(1).build()));
+    assertEquals(10071, wrong.getApiErrorCode());
+    assertEquals(400, wrong.getErrorCode());
+    assertEquals(2, jsm.getStreamInfo("ORDERS").getStreamState().getMsgCount());
+    assertEquals("b", new String(jsm.getLastMessage("ORDERS", "orders.paid").getData(), StandardCharsets.UTF_8));
+    JetStreamApiException missing = assertThrows(JetStreamApiException.class, () -> jsm.getStreamInfo("NOPE"));
+    assertEquals(10059, missing.getApiErrorCode());
+    // A publish no stream captures, through JetStream: the client's own no-responders error.
+    Exception none = assertThrows(Exception.class, () -> js.publish("nowhere.x", new byte[0]));
+    assertTrue(String.valueOf(none.getMessage()).contains("503"), none.toString());
+    assertTrue(jsm.deleteStream("ORDERS"));
+  }
+
+  @Test
+  void malformedInputIsAnsweredWithErrAndTheConnectionClosed() throws Exception {
+    String url = nats.get(1).url();
+    int port = Integer.parseInt(url.substring(url.lastIndexOf(':') + 1));
+    try (Socket s = new Socket("127.0.0.1", port)) {
+      s.setSoTimeout(5000);
+      BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+      assertTrue(in.readLine().startsWith("INFO {"), "INFO first");
+      OutputStream out = s.getOutputStream();
+      out.write("CONNECT {\"verbose\":false}\r\nPING\r\nBOGUS x\r\nPING\r\n".getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      assertEquals("PONG", in.readLine());
+      assertEquals("-ERR 'Unknown Protocol Operation'", in.readLine());
+      assertEquals(null, in.readLine(), "closed, and the PING after the bad line is not answered");
+    }
+  }
+
+  /** Until node {@code node} knows that some node has a subscriber for {@code subject} (interest travels asynchronously). */
+  private void awaitInterest(int node, String subject) throws Exception {
+    await(() -> nats.get(node).interested(subject), "interest in " + subject + " on node " + node);
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  interface Condition {
+    boolean holds() throws Exception;
+  }
+
+  private static void await(Condition c, String what) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (!c.holds()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("timed out waiting for: " + what);
+      }
+      Thread.sleep(50); // polling a condition: the cluster works on its own clock
+    }
+  }
+}
