@@ -203,6 +203,22 @@ public final class Consumer {
     }
   }
 
+  /** The ways a delivery can be acknowledged; their names are the HTTP API's ({@code POST /ack/TOKEN?kind=}). */
+  public static final java.util.List<String> ACK_KINDS = List.of("ack", "nak", "progress", "term");
+
+  /**
+   * Acknowledges the delivery of stream sequence {@code seq} by its kind ({@link #ACK_KINDS});
+   * {@code delayMillis}: with nak, redeliver after this long. Completes once the ack is replicated.
+   */
+  public CompletionStage<org.apache.pekko.Done> acknowledge(long seq, String kind, long delayMillis) {
+    if (!ACK_KINDS.contains(kind)) {
+      return CompletableFuture.failedFuture(new HoldfastException.BadRequest("bad_request",
+          "kind must be ack, nak, progress or term, got '" + kind + "'"));
+    }
+    return holdfast.consume(stream, new Wire.Consume(name, kind, seq, 0, delayMillis))
+        .thenApply(o -> org.apache.pekko.Done.getInstance());
+  }
+
   /** This consumer's state as the stream's leader has applied it. */
   public CompletionStage<ConsumerInfo> info() {
     return holdfast.consumers().info(stream, name);

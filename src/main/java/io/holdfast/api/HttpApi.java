@@ -247,17 +247,13 @@ public final class HttpApi extends AllDirectives {
   private Route ack(String token, String kind, String delay) {
     try {
       AckToken t = AckToken.parse(token);
-      if (!List.of("ack", "nak", "progress", "term").contains(kind)) {
-        throw new HoldfastException.BadRequest("bad_request", "kind must be ack, nak, progress or term, got '" + kind + "'");
-      }
       long delayMillis;
       try {
         delayMillis = Durations.parseMillis(delay);
       } catch (IllegalArgumentException e) {
         throw new HoldfastException.BadRequest("bad_request", "delay: " + e.getMessage());
       }
-      return answer(holdfast.consume(t.stream(), new io.holdfast.replica.Wire.Consume(t.consumer(), kind, t.seq(), 0,
-          delayMillis)), o -> JSON.createObjectNode().put("stream", t.stream()).put("consumer", t.consumer())
+      return answer(holdfast.consumer(t.stream(), t.consumer()).acknowledge(t.seq(), kind, delayMillis), o -> JSON.createObjectNode().put("stream", t.stream()).put("consumer", t.consumer())
               .put("seq", t.seq()).put("kind", kind));
     } catch (HoldfastException e) {
       return complete(failure(e));

@@ -110,7 +110,7 @@ public final class Message {
   }
 
   private CompletionStage<Done> send(String kind, long delayMillis) {
-    return holdfast.consume(stream, new Wire.Consume(consumer, kind, seq, 0, delayMillis)).thenApply(o -> Done.getInstance());
+    return holdfast.consumer(stream, consumer).acknowledge(seq, kind, delayMillis);
   }
 
   @Override

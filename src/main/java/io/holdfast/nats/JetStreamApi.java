@@ -12,6 +12,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.SortedMap;
 import java.util.TreeMap;
@@ -38,12 +39,17 @@ final class JetStreamApi {
   private static final long MS = 1_000_000L;
 
   private final NatsNode node;
+  private final JetStreamConsumers consumers;
 
   JetStreamApi(NatsNode node) {
     this.node = node;
+    this.consumers = new JetStreamConsumers(node);
   }
 
-  void connectionClosed(NatsConnection c) {}
+  /** The node is stopping: push consumers stop delivering. */
+  void stop() {
+    consumers.stopAll();
+  }
 
   // ---- publishes ----
 
@@ -84,11 +90,30 @@ final class JetStreamApi {
 
   /** A publish on {@code $JS.>}: the API, acks, flow control. False: not JetStream's, route it as core. */
   boolean handle(NatsConnection from, String subject, String reply, byte[] headerBlock, byte[] payload) {
+    if (subject.startsWith("$JS.ACK.")) {
+      consumers.ack(subject, reply, payload);
+      return true;
+    }
+    if (subject.startsWith("$JS.FC.")) {
+      consumers.flowControl(subject);
+      return true;
+    }
     if (!subject.startsWith(API)) {
       return false;
     }
     if (reply == null) {
       return true; // nobody to answer: nats-server drops such requests too
+    }
+    if (subject.startsWith(API + "CONSUMER.MSG.NEXT.")) {
+      String[] t = subject.split("\\.");
+      if (t.length == 7) {
+        consumers.next(t[5], t[6], reply, payload);
+      }
+      return true;
+    }
+    if (subject.startsWith(API + "DIRECT.GET.")) {
+      directGet(subject.substring((API + "DIRECT.GET.").length()), reply, payload);
+      return true;
     }
     JsonNode body;
     try {
@@ -106,6 +131,9 @@ final class JetStreamApi {
       result = dispatch(t, body);
     } catch (HoldfastException e) {
       result = CompletableFuture.failedFuture(e);
+    } catch (RuntimeException e) { // a request this code did not foresee: an error answer, never a dropped connection
+      node.system.log().warn("JetStream API request on {} failed: {}", subject, e.toString());
+      result = CompletableFuture.failedFuture(new HoldfastException.BadRequest("bad_request", String.valueOf(e.getMessage())));
     }
     String type = responseType(t);
     result.whenComplete((o, failure) -> answer(reply, failure != null ? error(type, failure) : o.put("type", type)));
@@ -145,8 +173,16 @@ final class JetStreamApi {
             body.path("keep").asLong(0)).thenApply(n -> success().put("purged", n));
       case "STREAM.MSG":
         return streamMsg(t, body);
-      case "DIRECT.GET":
-        throw unsupported("DIRECT.GET");
+      case "CONSUMER.CREATE", "CONSUMER.DURABLE":
+        return consumers.create(t, body);
+      case "CONSUMER.INFO":
+        return consumers.info(name(t, 2), name(t, 3));
+      case "CONSUMER.DELETE":
+        return consumers.delete(name(t, 2), name(t, 3));
+      case "CONSUMER.NAMES":
+        return consumers.names(name(t, 2));
+      case "CONSUMER.LIST":
+        return consumers.list(name(t, 2));
       default:
         throw new HoldfastException.BadRequest("unknown_api", "unknown JetStream API subject $JS.API." + String.join(".", t));
     }
@@ -185,6 +221,51 @@ final class JetStreamApi {
           .thenApply(n -> success());
     }
     throw new HoldfastException.BadRequest("unknown_api", "unknown JetStream API subject $JS.API." + String.join(".", t));
+  }
+
+  /**
+   * DIRECT.GET.<stream> with {seq} or {last_by_subj}, or DIRECT.GET.<stream>.<subject> (the last
+   * message on it): the message itself, with Nats-Stream, Nats-Subject, Nats-Sequence and
+   * Nats-Time-Stamp headers added; {@code 404 Message Not Found} otherwise (ADR-31).
+   */
+  private void directGet(String rest, String reply, byte[] payload) {
+    int dot = rest.indexOf('.');
+    String stream = dot < 0 ? rest : rest.substring(0, dot);
+    String lastBySubject = dot < 0 ? null : rest.substring(dot + 1);
+    CompletionStage<Records.StreamMessage> m;
+    try {
+      JsonNode body = payload.length == 0 ? NatsConnection.JSON.createObjectNode() : NatsConnection.JSON.readTree(payload);
+      if (lastBySubject == null && body.hasNonNull("last_by_subj")) {
+        lastBySubject = body.get("last_by_subj").asText();
+      }
+      if (lastBySubject != null) {
+        m = node.holdfast.getLastFor(stream, lastBySubject);
+      } else if (body.path("seq").asLong(0) > 0) {
+        m = node.holdfast.getMessage(stream, body.get("seq").asLong());
+      } else {
+        statusTo(reply, 408, payload.length == 0 ? "Empty Request" : "Bad Request");
+        return;
+      }
+    } catch (Exception e) {
+      statusTo(reply, 408, "Bad Request");
+      return;
+    }
+    m.whenComplete((msg, failure) -> {
+      if (failure != null) {
+        statusTo(reply, 404, "Message Not Found");
+        return;
+      }
+      TreeMap<String, List<String>> h = new TreeMap<>(msg.headers() == null ? Map.of() : msg.headers());
+      h.put("Nats-Stream", List.of(msg.stream()));
+      h.put("Nats-Subject", List.of(msg.subject()));
+      h.put("Nats-Sequence", List.of(String.valueOf(msg.seq())));
+      h.put("Nats-Time-Stamp", List.of(time(msg.timestampMillis())));
+      node.publish(null, reply, null, NatsHeaders.encode(h), msg.payload());
+    });
+  }
+
+  private void statusTo(String reply, int code, String description) {
+    node.publish(null, reply, null, NatsHeaders.encode(code, description, null), new byte[0]);
   }
 
   private CompletionStage<ObjectNode> accountInfo() {
@@ -286,7 +367,7 @@ final class JetStreamApi {
         .put("deny_delete", l.denyDelete())
         .put("deny_purge", l.denyPurge())
         .put("allow_rollup_hdrs", l.allowRollup())
-        .put("allow_direct", false)
+        .put("allow_direct", true)
         .put("mirror_direct", false);
     o.put("created", time(0));
     ObjectNode state = o.putObject("state");

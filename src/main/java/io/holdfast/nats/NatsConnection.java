@@ -187,10 +187,11 @@ final class NatsConnection {
 
   private void publish(NatsParser.Pub p) {
     String subject = p.subject();
-    if (Subjects.invalidSubject(subject) != null) {
-      if (pedantic) {
-        error("Invalid Publish Subject");
-      }
+    // Wildcards in a publish subject are only refused in pedantic mode, as by nats-server: clients
+    // rely on it (jnats names a consumer's filter, "orders.>", in the consumer-create subject).
+    boolean literal = Subjects.invalidSubject(subject) == null;
+    if (!literal && pedantic) {
+      error("Invalid Publish Subject");
       return;
     }
     if (p.headers() != null && !headers) {
@@ -201,7 +202,7 @@ final class NatsConnection {
       if (node.jetstream.handle(this, subject, p.reply(), p.headers(), p.payload())) {
         return;
       }
-    } else if (node.jetstream.capture(this, subject, p.reply(), p.headers(), p.payload())) {
+    } else if (literal && node.jetstream.capture(this, subject, p.reply(), p.headers(), p.payload())) {
       node.publish(this, subject, p.reply(), p.headers(), p.payload()); // core subscribers see it too
       return;
     }
@@ -324,7 +325,6 @@ final class NatsConnection {
     }
     subs.values().forEach(this::remove);
     node.connections.remove(this);
-    node.jetstream.connectionClosed(this);
     CompletableFuture<Done> r = resume;
     if (r != null) {
       r.complete(Done.getInstance());

@@ -185,19 +185,32 @@ public final class NatsNode {
    * for the node's own replies) does not get its own message back when it said echo false.
    */
   int publish(NatsConnection from, String subject, String reply, byte[] headers, byte[] payload) {
+    return route(from, subject, subject, reply, headers, payload);
+  }
+
+  /**
+   * A JetStream delivery: routed to the subscribers of {@code to} (a pull request's reply inbox, a
+   * push consumer's deliver subject), but showing the stored message's {@code subject} in its MSG
+   * line, as nats-server does.
+   */
+  int deliverAs(String to, String subject, String reply, byte[] headers, byte[] payload) {
+    return route(null, to, subject, reply, headers, payload);
+  }
+
+  private int route(NatsConnection from, String to, String shown, String reply, byte[] headers, byte[] payload) {
     int receivers = 0;
     Map<String, List<Object>> groups = null;
-    for (Subscription s : local.match(subject)) {
+    for (Subscription s : local.match(to)) {
       if (from != null && s.connection == from && !from.echo()) {
         continue;
       }
       if (s.queue == null) {
-        receivers += s.connection.deliver(s, subject, reply, headers, payload) ? 1 : 0;
+        receivers += s.connection.deliver(s, shown, reply, headers, payload) ? 1 : 0;
       } else {
         (groups == null ? groups = new LinkedHashMap<>() : groups).computeIfAbsent(s.queue, k -> new ArrayList<>()).add(s);
       }
     }
-    List<RemoteSub> elsewhere = remote.match(subject);
+    List<RemoteSub> elsewhere = remote.match(to);
     if (!elsewhere.isEmpty()) {
       Set<ActorRef<NatsRouter.Command>> plain = new HashSet<>();
       for (RemoteSub r : elsewhere) {
@@ -211,14 +224,15 @@ public final class NatsNode {
           }
         }
       }
+      String showAs = shown.equals(to) ? null : shown;
       for (ActorRef<NatsRouter.Command> peer : plain) {
-        peer.tell(new NatsRouter.Routed(subject, reply, headers, payload, null));
+        peer.tell(new NatsRouter.Routed(to, showAs, reply, headers, payload, null));
         receivers++;
       }
     }
     if (groups != null) {
       for (Map.Entry<String, List<Object>> g : groups.entrySet()) {
-        receivers += deliverToOne(g.getKey(), g.getValue(), subject, reply, headers, payload) ? 1 : 0;
+        receivers += deliverToOne(g.getKey(), g.getValue(), to, shown, reply, headers, payload) ? 1 : 0;
       }
     }
     return receivers;
@@ -226,17 +240,18 @@ public final class NatsNode {
 
   /** One member of a queue group: a local subscription or another node (which picks one of its own). */
   @SuppressWarnings("unchecked")
-  private boolean deliverToOne(String queue, List<Object> members, String subject, String reply, byte[] headers,
-      byte[] payload) {
+  private boolean deliverToOne(String queue, List<Object> members, String to, String shown, String reply,
+      byte[] headers, byte[] payload) {
     int start = ThreadLocalRandom.current().nextInt(members.size());
     for (int i = 0; i < members.size(); i++) {
       Object m = members.get((start + i) % members.size());
       if (m instanceof Subscription s) {
-        if (s.connection.deliver(s, subject, reply, headers, payload)) {
+        if (s.connection.deliver(s, shown, reply, headers, payload)) {
           return true;
         }
       } else {
-        ((ActorRef<NatsRouter.Command>) m).tell(new NatsRouter.Routed(subject, reply, headers, payload, queue));
+        ((ActorRef<NatsRouter.Command>) m).tell(new NatsRouter.Routed(to, shown.equals(to) ? null : shown, reply,
+            headers, payload, queue));
         return true;
       }
     }
@@ -245,16 +260,17 @@ public final class NatsNode {
 
   /** A message another node forwarded: to the plain subscribers here, or one member of its queue group. */
   void deliverRouted(NatsRouter.Routed r) {
+    String shown = r.shown() == null ? r.subject() : r.shown();
     List<Object> members = new ArrayList<>();
     for (Subscription s : local.match(r.subject())) {
       if (r.queue() == null && s.queue == null) {
-        s.connection.deliver(s, r.subject(), r.reply(), r.headers(), r.payload());
+        s.connection.deliver(s, shown, r.reply(), r.headers(), r.payload());
       } else if (r.queue() != null && r.queue().equals(s.queue)) {
         members.add(s);
       }
     }
     if (!members.isEmpty()) {
-      deliverToOne(r.queue(), members, r.subject(), r.reply(), r.headers(), r.payload());
+      deliverToOne(r.queue(), members, r.subject(), shown, r.reply(), r.headers(), r.payload());
     }
   }
 

@@ -39,8 +39,12 @@ public final class NatsRouter {
   public record InterestChanged(ActorRef<Command> from, Interest interest, boolean added)
       implements Command, CborMessage {}
 
-  /** A publish forwarded by another node: for its plain subscribers, or (queue set) for one member of that group. */
-  public record Routed(String subject, String reply, byte[] headers, byte[] payload, String queue)
+  /**
+   * A publish forwarded by another node: for its plain subscribers of {@code subject}, or (queue
+   * set) for one member of that group; {@code shown}, if not null, is the subject its MSG line
+   * shows instead (a JetStream delivery to an inbox).
+   */
+  public record Routed(String subject, String shown, String reply, byte[] headers, byte[] payload, String queue)
       implements Command, CborMessage {}
 
   private record Peers(Receptionist.Listing listing) implements Command {}

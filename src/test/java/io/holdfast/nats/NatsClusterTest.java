@@ -24,6 +24,16 @@ import io.nats.client.api.StreamConfiguration;
 import io.nats.client.api.StreamInfo;
 import io.nats.client.impl.NatsMessage;
 import io.nats.client.PublishOptions;
+import io.nats.client.ConsumerContext;
+import io.nats.client.FetchConsumeOptions;
+import io.nats.client.FetchConsumer;
+import io.nats.client.IterableConsumer;
+import io.nats.client.JetStreamSubscription;
+import io.nats.client.MessageConsumer;
+import io.nats.client.PushSubscribeOptions;
+import io.nats.client.StreamContext;
+import io.nats.client.api.AckPolicy;
+import io.nats.client.api.ConsumerConfiguration;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -221,6 +231,113 @@ class NatsClusterTest {
     Exception none = assertThrows(Exception.class, () -> js.publish("nowhere.x", new byte[0]));
     assertTrue(String.valueOf(none.getMessage()).contains("503"), none.toString());
     assertTrue(jsm.deleteStream("ORDERS"));
+  }
+
+  @Test
+  void pullConsumersFetchIterateAndConsumeWithEveryKindOfAck() throws Exception {
+    Connection c = connect(3);
+    JetStreamManagement jsm = c.jetStreamManagement();
+    jsm.addStream(StreamConfiguration.builder().name("PULL").subjects("pull.>").replicas(3).build());
+    JetStream js = c.jetStream();
+    for (int i = 1; i <= 20; i++) {
+      js.publish("pull.job", ("j" + i).getBytes(StandardCharsets.UTF_8));
+    }
+    StreamContext sc = c.getStreamContext("PULL");
+    // A short ack wait: iterate() below pulls ahead, and what it holds unacked when closed comes again to consume().
+    ConsumerContext cc = sc.createOrUpdateConsumer(ConsumerConfiguration.builder().durable("workers")
+        .ackWait(Duration.ofSeconds(2)).build());
+    // fetch: five messages, acked, nak'ed, terminated, in progress
+    List<Message> five = new ArrayList<>();
+    try (FetchConsumer f = cc.fetchMessages(5)) {
+      Message m;
+      while ((m = f.nextMessage()) != null) {
+        five.add(m);
+      }
+    }
+    assertEquals(5, five.size());
+    assertEquals("pull.job", five.get(0).getSubject(), "the stored subject, not the inbox");
+    assertEquals(1, five.get(0).metaData().streamSequence());
+    assertEquals(1, five.get(0).metaData().deliveredCount());
+    five.get(0).ackSync(Duration.ofSeconds(5)); // double ack: the server answers once it is applied
+    five.get(1).nak();
+    five.get(2).term();
+    five.get(3).inProgress();
+    five.get(3).ack();
+    five.get(4).ack();
+    // the nak'ed one comes again, delivered twice; the terminated one never
+    Message again = null;
+    try (FetchConsumer f = cc.fetchMessages(1)) {
+      again = f.nextMessage();
+    }
+    assertNotNull(again);
+    assertEquals(2, again.metaData().streamSequence());
+    assertEquals(2, again.metaData().deliveredCount());
+    again.ack();
+    // iterate: the rest, in order
+    List<Long> seqs = new ArrayList<>();
+    try (IterableConsumer it = cc.iterate()) {
+      while (seqs.size() < 10) {
+        Message m = it.nextMessage(Duration.ofSeconds(5));
+        assertNotNull(m, "after " + seqs);
+        seqs.add(m.metaData().streamSequence());
+        m.ack();
+      }
+    }
+    assertEquals(List.of(6L, 7L, 8L, 9L, 10L, 11L, 12L, 13L, 14L, 15L), seqs);
+    // consume: a callback for the last five
+    CountDownLatch five2 = new CountDownLatch(5);
+    List<Long> consumed = java.util.Collections.synchronizedList(new ArrayList<>());
+    try (MessageConsumer mc = cc.consume(m -> {
+      consumed.add(m.metaData().streamSequence());
+      m.ack();
+      five2.countDown();
+    })) {
+      assertTrue(five2.await(20, TimeUnit.SECONDS), "consumed " + consumed);
+    }
+    assertTrue(consumed.containsAll(List.of(16L, 17L, 18L, 19L, 20L)), consumed.toString());
+    // nothing left: a no-wait fetch ends at once, empty
+    try (FetchConsumer f = cc.fetch(FetchConsumeOptions.builder().maxMessages(3).noWait().build())) {
+      assertEquals(null, f.nextMessage());
+    }
+    assertEquals(0, cc.getConsumerInfo().getNumAckPending());
+    assertEquals(List.of("workers"), jsm.getConsumerNames("PULL"));
+    JetStreamApiException gone = assertThrows(JetStreamApiException.class, () -> jsm.getConsumerInfo("PULL", "nope"));
+    assertEquals(10014, gone.getApiErrorCode());
+    assertTrue(jsm.deleteStream("PULL"));
+  }
+
+  @Test
+  void pushAndOrderedConsumersDeliverWithHeartbeatsAndFlowControl() throws Exception {
+    Connection c = connect(1);
+    JetStreamManagement jsm = c.jetStreamManagement();
+    jsm.addStream(StreamConfiguration.builder().name("PUSH").subjects("push.>").replicas(3).build());
+    JetStream js = c.jetStream();
+    int n = 600; // more than one flow-control window
+    for (int i = 1; i <= n; i++) {
+      js.publishAsync("push.e", ("e" + i).getBytes(StandardCharsets.UTF_8));
+    }
+    await(() -> jsm.getStreamInfo("PUSH").getStreamState().getMsgCount() == n, "all stored");
+    JetStreamSubscription push = js.subscribe("push.>", PushSubscribeOptions.builder().configuration(
+        ConsumerConfiguration.builder().ackPolicy(AckPolicy.Explicit).idleHeartbeat(Duration.ofSeconds(1))
+            .flowControl(Duration.ofSeconds(1)).build()).build());
+    for (int i = 1; i <= n; i++) {
+      Message m = push.nextMessage(Duration.ofSeconds(10));
+      assertNotNull(m, "push message " + i);
+      assertEquals(i, m.metaData().streamSequence());
+      m.ack();
+    }
+    push.unsubscribe();
+    JetStreamSubscription ordered = js.subscribe("push.>", PushSubscribeOptions.builder().ordered(true).build());
+    for (int i = 1; i <= n; i++) {
+      Message m = ordered.nextMessage(Duration.ofSeconds(10));
+      assertNotNull(m, "ordered message " + i);
+      assertEquals("e" + i, new String(m.getData(), StandardCharsets.UTF_8));
+    }
+    ordered.unsubscribe();
+    // direct get, by sequence and last by subject
+    assertEquals("e5", new String(jsm.getMessage("PUSH", 5).getData(), StandardCharsets.UTF_8));
+    assertEquals("e" + n, new String(jsm.getLastMessage("PUSH", "push.e").getData(), StandardCharsets.UTF_8));
+    assertTrue(jsm.deleteStream("PUSH"));
   }
 
   @Test
