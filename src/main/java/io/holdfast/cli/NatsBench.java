@@ -1,0 +1,204 @@
+package io.holdfast.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.holdfast.local.LocalCluster;
+import io.nats.client.Connection;
+import io.nats.client.ConsumerContext;
+import io.nats.client.JetStream;
+import io.nats.client.JetStreamApiException;
+import io.nats.client.JetStreamManagement;
+import io.nats.client.Message;
+import io.nats.client.MessageConsumer;
+import io.nats.client.Nats;
+import io.nats.client.Options;
+import io.nats.client.api.AckPolicy;
+import io.nats.client.api.ConsumerConfiguration;
+import io.nats.client.api.StorageType;
+import io.nats.client.api.StreamConfiguration;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.HdrHistogram.Histogram;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code holdfast bench nats}: a NATS JetStream workload driven by jnats, the same against
+ * Holdfast's NATS listener or a nats-server ({@code --server}): asynchronous publishes with
+ * {@code --inflight} acks outstanding to a stream of {@code --replicas} (created if missing,
+ * purged first), then with {@code --consume} a drain through a pull consumer that acks each
+ * message. Without {@code --server} it starts a 3-node process cluster of its own under
+ * {@code --dir} and measures that disk's raw fsync rate as the baseline.
+ */
+@Command(name = "nats", sortOptions = false,
+    description = "Publish (and with --consume drain) a stream through a NATS client; Holdfast or nats-server.")
+final class NatsBench extends CliCommand.Reporting {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String STREAM = "BENCH";
+  private static final String SUBJECT = "bench.nats";
+
+  @Option(names = "--server", paramLabel = "nats://HOST:PORT",
+      description = "A running server (Holdfast node or nats-server); default: start a 3-node Holdfast cluster.")
+  String server;
+  @Option(names = "--replicas", paramLabel = "1|3", description = "Replicas of the stream (default ${DEFAULT-VALUE}).")
+  int replicas = 3;
+  @Option(names = "--size", paramLabel = "B", description = "Payload bytes per message (default ${DEFAULT-VALUE}).")
+  int size = 1024;
+  @Option(names = "--inflight", paramLabel = "N", description = "Publishes awaiting their ack at most (default ${DEFAULT-VALUE}).")
+  int inflight = 1000;
+  @Option(names = "--msgs", paramLabel = "N", description = "Messages to publish (default ${DEFAULT-VALUE}).")
+  long msgs = 100_000;
+  @Option(names = "--consume", description = "Then drain the stream through a pull consumer, acking each message.")
+  boolean consume;
+  @Option(names = "--dir", paramLabel = "DIR", description = "Where the own cluster keeps its data (default ${DEFAULT-VALUE}).")
+  Path dirOption = Path.of("target", "bench-nats");
+  @Option(names = "--heap", paramLabel = "SIZE", description = "-Xmx of the own cluster's nodes (default ${DEFAULT-VALUE}).")
+  String heapOption = "512m";
+
+  @Override
+  public Integer call() throws Exception {
+    PrintStream out = out();
+    PrintStream err = err();
+    between("--replicas", replicas, 1, 5);
+    between("--size", size, 0, 1 << 20);
+    between("--inflight", inflight, 1, 100_000);
+    between("--msgs", msgs, 1, 100_000_000);
+    if (server != null && !server.startsWith("nats://")) {
+      throw new UsageException("--server must be a nats:// URL, got '" + server + "'");
+    }
+    ObjectNode r = JSON.createObjectNode();
+    LocalCluster cluster = null;
+    Thread killOnExit = null;
+    Path dir = dirOption.toAbsolutePath().normalize();
+    List<String> urls = new ArrayList<>();
+    try {
+      if (server == null) {
+        String heap = LocalCluster.heap(heapOption);
+        LocalCluster.deleteTree(dir);
+        Files.createDirectories(dir);
+        err.printf("bench nats: raw fsync rate of %s ...%n", dir);
+        r.put("raw_fsync_per_s", Math.round(JournalBench.rawFsync(dir.resolve("raw-fsync.dat"), 2)[0]));
+        cluster = LocalCluster.openOrCreate(dir.resolve("cluster"), 3, false, heap);
+        killOnExit = cluster.killOnExit();
+        err.printf("bench nats: starting a 3-node Holdfast cluster under %s ...%n", dir);
+        cluster.startAll(err);
+        cluster.nodes.forEach(n -> urls.add(n.nats()));
+      } else {
+        urls.add(server);
+      }
+      run(urls, r, err);
+    } finally {
+      if (cluster != null) {
+        cluster.stopAll(err);
+        LocalCluster.keepOnExit(killOnExit);
+        LocalCluster.deleteTree(dir);
+      }
+    }
+    out.printf("bench nats: %d messages of %d bytes, %d replicas, %d in flight: %s acked/s (p50 %s us, p99 %s us)%s%n",
+        msgs, size, replicas, inflight, r.get("acked_per_s"), r.get("ack_p50_us"), r.get("ack_p99_us"),
+        consume ? ", consumed " + r.get("consumed_per_s") + "/s" : "");
+    if (json) {
+      out.println(JSON.writeValueAsString(r));
+    }
+    return r.path("failed").asLong() == 0 ? 0 : 1;
+  }
+
+  private void run(List<String> urls, ObjectNode r, PrintStream err) throws Exception {
+    Options options = new Options.Builder().servers(urls.toArray(new String[0])).connectionTimeout(Duration.ofSeconds(10))
+        .maxMessagesInOutgoingQueue(Math.max(5000, inflight * 2)).build();
+    try (Connection nc = Nats.connect(options)) {
+      JetStreamManagement jsm = nc.jetStreamManagement();
+      prepareStream(jsm, err);
+      JetStream js = nc.jetStream(io.nats.client.JetStreamOptions.builder().requestTimeout(Duration.ofSeconds(30))
+          .build());
+      err.printf("bench nats: publishing %d messages of %d bytes with %d in flight to %s ...%n", msgs, size, inflight,
+          nc.getConnectedUrl());
+      byte[] payload = new byte[size];
+      Semaphore window = new Semaphore(inflight);
+      Histogram latency = new Histogram(3);
+      AtomicLong failed = new AtomicLong();
+      AtomicLong acked = new AtomicLong();
+      long start = System.nanoTime();
+      for (long i = 0; i < msgs; i++) {
+        window.acquire();
+        long sent = System.nanoTime();
+        js.publishAsync(SUBJECT, payload).whenComplete((ack, e) -> {
+          long micros = (System.nanoTime() - sent) / 1000;
+          synchronized (latency) {
+            latency.recordValue(Math.max(1, micros));
+          }
+          if (e != null) {
+            failed.incrementAndGet();
+          } else {
+            acked.incrementAndGet();
+          }
+          window.release();
+        });
+      }
+      window.acquire(inflight);
+      double secs = (System.nanoTime() - start) / 1e9;
+      r.put("replicas", replicas).put("size", size).put("inflight", inflight).put("msgs", msgs)
+          .put("acked_per_s", Math.round(acked.get() / secs))
+          .put("ack_p50_us", latency.getValueAtPercentile(50)).put("ack_p99_us", latency.getValueAtPercentile(99))
+          .put("failed", failed.get());
+      if (consume) {
+        r.put("consumed_per_s", drain(nc, acked.get(), err));
+      } else {
+        r.putNull("consumed_per_s");
+      }
+      r.put("server", nc.getServerInfo().getServerName() + " " + nc.getServerInfo().getVersion() + " at "
+          + nc.getConnectedUrl());
+    }
+  }
+
+  /** The stream exists with the asked replicas, and is empty. */
+  private void prepareStream(JetStreamManagement jsm, PrintStream err) throws Exception {
+    try {
+      var info = jsm.getStreamInfo(STREAM);
+      if (info.getConfiguration().getReplicas() != replicas) {
+        jsm.deleteStream(STREAM);
+        throw new IllegalStateException("recreate");
+      }
+      jsm.purgeStream(STREAM);
+      err.printf("bench nats: stream %s exists: purged it%n", STREAM);
+    } catch (JetStreamApiException | IllegalStateException missing) {
+      jsm.addStream(StreamConfiguration.builder().name(STREAM).subjects(SUBJECT).replicas(replicas)
+          .storageType(StorageType.File).build());
+    }
+    try {
+      jsm.deleteConsumer(STREAM, "bench");
+    } catch (JetStreamApiException none) {
+      // no consumer left from an earlier run
+    }
+  }
+
+  /** Drains {@code expected} messages through a durable pull consumer, acking each; messages per second. */
+  private long drain(Connection nc, long expected, PrintStream err) throws Exception {
+    err.printf("bench nats: draining %d messages through a pull consumer ...%n", expected);
+    ConsumerContext cc = nc.getStreamContext(STREAM).createOrUpdateConsumer(ConsumerConfiguration.builder()
+        .durable("bench").ackPolicy(AckPolicy.Explicit).ackWait(Duration.ofSeconds(60)).build());
+    CountDownLatch done = new CountDownLatch(1);
+    AtomicLong got = new AtomicLong();
+    long start = System.nanoTime();
+    try (MessageConsumer mc = cc.consume(io.nats.client.ConsumeOptions.builder().batchSize(1000).build(),
+        (Message m) -> {
+          m.ack();
+          if (got.incrementAndGet() == expected) {
+            done.countDown();
+          }
+        })) {
+      if (!done.await(Math.max(60, expected / 1000), TimeUnit.SECONDS)) {
+        err.printf("bench nats: the drain stopped at %d of %d messages%n", got.get(), expected);
+      }
+    }
+    return Math.round(got.get() / ((System.nanoTime() - start) / 1e9));
+  }
+}
