@@ -248,16 +248,25 @@ final class JetStreamConsumers {
 
   // ---- deliveries ----
 
-  /** The v1 ack subject nats-server sends by default; every token describes itself, so any node can take the ack. */
-  private static String ackSubject(Message m) {
+  /**
+   * The v1 ack subject nats-server sends by default; every token describes itself, so any node can
+   * take the ack. Its pending count is as of this message: Holdfast's (after the whole fetch) plus
+   * the first deliveries that follow it in the same fetch ({@code later}).
+   */
+  private static String ackSubject(Message m, long later) {
     return "$JS.ACK." + m.stream() + "." + m.consumer() + "." + m.delivered() + "." + m.seq() + "." + m.consumerSeq()
-        + "." + m.timestampMillis() * MS + "." + m.pending();
+        + "." + m.timestampMillis() * MS + "." + (m.pending() + later);
   }
 
-  /** Sends {@code m} to the subscribers of {@code to}; how many got it. */
-  private int deliver(String to, Message m) {
+  /** Sends message {@code i} of a fetch to the subscribers of {@code to}; how many got it. */
+  private int deliver(String to, List<Message> fetched, int i) {
+    Message m = fetched.get(i);
+    long later = 0;
+    for (int j = i + 1; j < fetched.size(); j++) {
+      later += fetched.get(j).delivered() == 1 ? 1 : 0;
+    }
     byte[] headers = m.headers() == null || m.headers().isEmpty() ? null : NatsHeaders.encode(m.headers());
-    return node.deliverAs(to, m.subject(), ackSubject(m), headers, m.payload());
+    return node.deliverAs(to, m.subject(), ackSubject(m, later), headers, m.payload());
   }
 
   private void status(String to, int code, String description, Map<String, List<String>> headers) {
@@ -356,7 +365,7 @@ final class JetStreamConsumers {
             status(reply, 409, "Message Size Exceeds MaxBytes", pending());
             return;
           }
-          if (deliver(reply, m) == 0) {
+          if (deliver(reply, got, i) == 0) {
             // The requester went away between fetch and delivery: these go back to the consumer.
             got.subList(i, got.size()).forEach(x -> consumer.acknowledge(x.seq(), "nak", 0));
             return;
@@ -552,7 +561,7 @@ final class JetStreamConsumers {
         }
         for (int i = 0; i < got.size(); i++) {
           Message m = got.get(i);
-          if (stopped || deliver(config.deliverSubject(), m) == 0) {
+          if (stopped || deliver(config.deliverSubject(), got, i) == 0) {
             got.subList(i, got.size()).forEach(x -> consumer.acknowledge(x.seq(), "nak", 0));
             pause();
             return;

@@ -231,6 +231,10 @@ class NatsClusterTest {
     Exception none = assertThrows(Exception.class, () -> js.publish("nowhere.x", new byte[0]));
     assertTrue(String.valueOf(none.getMessage()).contains("503"), none.toString());
     assertTrue(jsm.deleteStream("ORDERS"));
+    Message unknown = c.request("$JS.API.STREAM.FROB", new byte[0], Duration.ofSeconds(5));
+    assertNotNull(unknown, "an unknown API subject is answered, never silence");
+    assertTrue(new String(unknown.getData(), StandardCharsets.UTF_8).contains("\"err_code\":10003"),
+        new String(unknown.getData(), StandardCharsets.UTF_8));
   }
 
   @Test
