@@ -35,6 +35,7 @@ import io.nats.client.StreamContext;
 import io.nats.client.api.AckPolicy;
 import io.nats.client.api.ConsumerConfiguration;
 import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
@@ -124,6 +125,7 @@ class NatsClusterTest {
         holdfast.node.data-dir = "%s"
         holdfast.client.request-timeout = 4s
         holdfast.nats.port = 0
+        holdfast.nats.max-pending = 2 MiB
         """.formatted(port, seeds, id, id, tmp.resolve("node" + id).toString().replace("\\", "/")))
         .withFallback(ConfigFactory.load());
   }
@@ -359,6 +361,38 @@ class NatsClusterTest {
       assertEquals("-ERR 'Unknown Protocol Operation'", in.readLine());
       assertEquals(null, in.readLine(), "closed, and the PING after the bad line is not answered");
     }
+  }
+
+  @Test
+  void aClientThatDoesNotReadIsDisconnectedAsASlowConsumerAndItsBufferFreed() throws Exception {
+    String url = nats.get(2).url();
+    int port = Integer.parseInt(url.substring(url.lastIndexOf(':') + 1));
+    try (Socket slow = new Socket("127.0.0.1", port)) {
+      slow.setReceiveBufferSize(64 << 10);
+      slow.setSoTimeout(10_000);
+      OutputStream out = slow.getOutputStream();
+      out.write("CONNECT {\"verbose\":false}\r\nSUB slow.> 1\r\nPING\r\n".getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      awaitInterest(2, "slow.x");
+      Connection pub = connect(2);
+      byte[] chunk = new byte[64 << 10];
+      for (int i = 0; i < 400; i++) { // 25 MiB for a client that reads nothing, against 2 MiB allowed
+        pub.publish("slow.x", chunk);
+      }
+      pub.flush(Duration.ofSeconds(10));
+      // Now read what it was sent: frames, then the error, then the end of the connection.
+      java.io.InputStream in = slow.getInputStream();
+      ByteArrayOutputStream all = new ByteArrayOutputStream();
+      byte[] buf = new byte[64 << 10];
+      int n;
+      while ((n = in.read(buf)) >= 0) {
+        all.write(buf, 0, n);
+      }
+      String text = all.toString(StandardCharsets.ISO_8859_1);
+      assertTrue(text.contains("-ERR 'Slow Consumer'\r\n"), "told why");
+      assertTrue(all.size() < 24 << 20, "not everything was queued for it: " + all.size());
+    }
+    await(() -> nats.get(2).pendingBytes.get() == 0, "the node holds no unsent bytes for it any more");
   }
 
   /** Until node {@code node} knows that some node has a subscriber for {@code subject} (interest travels asynchronously). */
