@@ -66,6 +66,12 @@ final class JetStreamApi {
       answer(reply, errorJson(null, 400, 10003, e.getMessage()).put("stream", stream.get()).put("seq", 0));
       return true;
     }
+    List<String> rollup = headers.remove("Nats-Rollup");
+    if (rollup != null) {
+      // Holdfast's stream rules read their own name for it (a stored header's meaning never changes
+      // under a replica's feet); NATS clients send NATS's.
+      headers.put(io.holdfast.stream.StreamState.ROLLUP, rollup);
+    }
     long weight = payload.length + (headerBlock == null ? 0 : headerBlock.length) + subject.length();
     from.publishSent(weight);
     node.holdfast.publish(subject, headers, payload).whenComplete((ack, failure) -> {

@@ -233,6 +233,15 @@ class NatsClusterTest {
     Exception none = assertThrows(Exception.class, () -> js.publish("nowhere.x", new byte[0]));
     assertTrue(String.valueOf(none.getMessage()).contains("503"), none.toString());
     assertTrue(jsm.deleteStream("ORDERS"));
+    // Nats-Rollup: sub replaces the subject's earlier messages
+    jsm.addStream(StreamConfiguration.builder().name("ROLL").subjects("roll.>").allowRollup(true).build());
+    for (int i = 0; i < 3; i++) {
+      js.publish("roll.a", new byte[] {(byte) i});
+    }
+    js.publish(NatsMessage.builder().subject("roll.a").headers(new io.nats.client.impl.Headers().add("Nats-Rollup", "sub"))
+        .data(new byte[] {9}).build());
+    assertEquals(1, jsm.getStreamInfo("ROLL").getStreamState().getMsgCount(), "rolled up");
+    assertTrue(jsm.deleteStream("ROLL"));
     Message unknown = c.request("$JS.API.STREAM.FROB", new byte[0], Duration.ofSeconds(5));
     assertNotNull(unknown, "an unknown API subject is answered, never silence");
     assertTrue(new String(unknown.getData(), StandardCharsets.UTF_8).contains("\"err_code\":10003"),
