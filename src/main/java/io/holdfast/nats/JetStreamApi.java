@@ -491,6 +491,8 @@ final class JetStreamApi {
       case "unavailable", "outcome_unknown" -> errorJson(type, 503, 10008,
           "JetStream system temporarily unavailable: " + message);
       case "name_mismatch" -> errorJson(type, 400, 10056, message);
+      case "consumer_name_mismatch" -> errorJson(type, 400, 10017, message);
+      case "filter_mismatch" -> errorJson(type, 400, 10131, message);
       default -> errorJson(type, h.httpStatus() == 404 ? 404 : 400, 10003, message);
     };
   }

@@ -65,11 +65,13 @@ final class JetStreamConsumers {
     String name = text(c, "name");
     if (durableForm) {
       if (nameInSubject == null || !nameInSubject.equals(durableName)) {
-        throw new HoldfastException.BadRequest("name_mismatch", "consumer name in subject does not match durable name in request");
+        throw new HoldfastException.BadRequest("consumer_name_mismatch",
+            "consumer name in subject does not match durable name in request");
       }
     } else if (nameInSubject != null) {
       if ((name != null && !name.equals(nameInSubject)) || (durableName != null && !durableName.equals(nameInSubject))) {
-        throw new HoldfastException.BadRequest("name_mismatch", "consumer name in subject does not match durable name in request");
+        throw new HoldfastException.BadRequest("consumer_name_mismatch",
+            "consumer name in subject does not match durable name in request");
       }
       if (t.length > streamAt + 2) {
         String filter = String.join(".", java.util.Arrays.copyOfRange(t, streamAt + 2, t.length));

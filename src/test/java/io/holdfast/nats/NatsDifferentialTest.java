@@ -260,9 +260,33 @@ class NatsDifferentialTest {
     nc.publish("$JS.API.CONSUMER.MSG.NEXT.WORK.raw2", "raw.inbox",
         "{\"batch\":1,\"expires\":300000000}".getBytes(StandardCharsets.UTF_8));
     t.add("expired " + status(inbox.nextMessage(Duration.ofSeconds(5))));
+    // The older consumer-create forms, as raw requests: legacy ephemeral, durable, and a durable whose name disagrees.
+    t.add("legacy ephemeral " + created(nc, "$JS.API.CONSUMER.CREATE.WORK",
+        "{\"stream_name\":\"WORK\",\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"all\"}}"));
+    t.add("durable form " + created(nc, "$JS.API.CONSUMER.DURABLE.CREATE.WORK.d2",
+        "{\"stream_name\":\"WORK\",\"config\":{\"durable_name\":\"d2\",\"ack_policy\":\"explicit\"}}"));
+    t.add("durable mismatch " + created(nc, "$JS.API.CONSUMER.DURABLE.CREATE.WORK.d3",
+        "{\"stream_name\":\"WORK\",\"config\":{\"durable_name\":\"other\",\"ack_policy\":\"explicit\"}}"));
+    t.add("stream mismatch " + created(nc, "$JS.API.CONSUMER.DURABLE.CREATE.WORK.d4",
+        "{\"stream_name\":\"DIFF\",\"config\":{\"durable_name\":\"d4\",\"ack_policy\":\"explicit\"}}"));
     // Not compared: nats-server 2.9.10 leaves an unknown API subject unanswered, where the issue
     // (and newer servers) answer 400/10003; NatsClusterTest checks Holdfast's answer.
     inbox.unsubscribe();
+  }
+
+  /** A raw consumer-create answer: its type, whether it named a durable, and the error code if any. */
+  private static String created(Connection nc, String subject, String body) throws Exception {
+    Message m = nc.request(subject, body.getBytes(StandardCharsets.UTF_8), Duration.ofSeconds(5));
+    if (m == null) {
+      return "no answer";
+    }
+    var j = new com.fasterxml.jackson.databind.ObjectMapper().readTree(m.getData());
+    if (j.has("error")) {
+      return j.path("type").asText() + " error " + j.path("error").path("code").asInt() + "/"
+          + j.path("error").path("err_code").asInt();
+    }
+    return j.path("type").asText() + " durable " + j.path("config").path("durable_name").asText("-")
+        + " ack " + j.path("config").path("ack_policy").asText() + " named " + !j.path("name").asText().isEmpty();
   }
 
   private static String status(Message m) {
