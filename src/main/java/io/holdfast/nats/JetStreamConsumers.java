@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -34,6 +35,8 @@ final class JetStreamConsumers {
   private static final long MS = 1_000_000L;
   private static final long IDLE_MAX_MILLIS = 100;
   private static final int FETCH_MAX = 256;
+  /** Fetches one pull request keeps in flight at most. */
+  private static final int PIPELINE = 4;
   /** A push consumer with flow control asks the client to confirm every this many messages. */
   private static final int FLOW_CONTROL_EVERY = 256;
   private static final long EPHEMERAL_INACTIVE_MILLIS = 5_000;
@@ -314,7 +317,13 @@ final class JetStreamConsumers {
         expiresNanos > 0 ? System.nanoTime() + expiresNanos : 0, heartbeatNanos / MS).run();
   }
 
-  /** One pull request until its batch is delivered, it expires, or its requester is gone. */
+  /**
+   * One pull request until its batch is delivered, it expires, or its requester is gone. Up to
+   * {@link #PIPELINE} fetches are in flight at once (each is a replicated proposal of at most
+   * {@link #FETCH_MAX} messages and 96 KiB, so one at a time a large batch waited out a commit per
+   * ~90 messages); their results are handled strictly in the order the fetches were made, so
+   * messages reach the client in the order the consumer delivered them.
+   */
   private final class Pull {
     private final Consumer consumer;
     private final String reply;
@@ -327,6 +336,12 @@ final class JetStreamConsumers {
     private long idlePause = 5;
     private long lastSentNanos = System.nanoTime();
     private boolean deliveredAny;
+    /** Messages asked for by the fetches in flight, and how many fetches those are. */
+    private int requested;
+    private int inFlight;
+    private boolean done;
+    /** The handling of the last fetch made: the next one's is chained behind it. */
+    private CompletableFuture<Void> handled = CompletableFuture.completedFuture(null);
 
     Pull(Consumer consumer, String reply, int batch, long maxBytes, boolean noWait, long deadlineNanos,
         long heartbeatMillis) {
@@ -340,65 +355,101 @@ final class JetStreamConsumers {
       this.heartbeatMillis = heartbeatMillis;
     }
 
-    void run() {
-      if (!node.interested(reply)) {
-        return; // the requester is gone (or unsubscribed): nothing to send to
-      }
-      if (deadlineNanos > 0 && System.nanoTime() >= deadlineNanos) {
-        status(reply, 408, "Request Timeout", pending());
+    synchronized void run() {
+      if (done) {
         return;
       }
-      consumer.fetch(limitBytes ? 1 : Math.min(left, FETCH_MAX)).whenComplete((got, failure) -> {
-        if (failure != null) {
-          Throwable e = JetStreamApi.unwrap(failure);
-          if (e instanceof HoldfastException.NotFound) {
-            status(reply, 409, "Consumer Deleted", null);
-          } else if (e instanceof HoldfastException.Unavailable || e instanceof HoldfastException.OutcomeUnknown) {
+      if (!node.interested(reply)) {
+        done = true; // the requester is gone (or unsubscribed): nothing to send to
+        return;
+      }
+      if (deadlineNanos > 0 && System.nanoTime() >= deadlineNanos) {
+        finish(408, "Request Timeout", pending());
+        return;
+      }
+      int pipeline = limitBytes ? 1 : PIPELINE;
+      while (inFlight < pipeline && left - requested > 0) {
+        int n = limitBytes ? 1 : Math.min(left - requested, FETCH_MAX);
+        requested += n;
+        inFlight++;
+        CompletableFuture<List<Message>> fetch = consumer.fetch(n).toCompletableFuture();
+        handled = handled.thenCompose(v -> fetch.handle((got, failure) -> {
+          handle(n, got, failure);
+          return null;
+        }));
+      }
+    }
+
+    private synchronized void handle(int asked, List<Message> got, Throwable failure) {
+      requested -= asked;
+      inFlight--;
+      if (done) {
+        if (got != null) { // fetched after the request ended: back to the consumer at once
+          got.forEach(x -> consumer.acknowledge(x.seq(), "nak", 0));
+        }
+        return;
+      }
+      if (failure != null) {
+        Throwable e = JetStreamApi.unwrap(failure);
+        if (e instanceof HoldfastException.NotFound) {
+          finish(409, "Consumer Deleted", null);
+        } else if (e instanceof HoldfastException.Unavailable || e instanceof HoldfastException.OutcomeUnknown) {
+          if (inFlight == 0) {
             waitThenRun(); // a leader change: ask again shortly
-          } else {
-            status(reply, 400, "Bad Request - " + e.getMessage(), null);
           }
+        } else {
+          finish(400, "Bad Request - " + e.getMessage(), null);
+        }
+        return;
+      }
+      for (int i = 0; i < got.size(); i++) {
+        Message m = got.get(i);
+        if (limitBytes && m.payload().length > bytesLeft) {
+          consumer.acknowledge(m.seq(), "nak", 0); // not for this request: deliverable again at once
+          finish(409, "Message Size Exceeds MaxBytes", pending());
           return;
         }
-        for (int i = 0; i < got.size(); i++) {
-          Message m = got.get(i);
-          if (limitBytes && m.payload().length > bytesLeft) {
-            consumer.acknowledge(m.seq(), "nak", 0); // not for this request: deliverable again at once
-            status(reply, 409, "Message Size Exceeds MaxBytes", pending());
-            return;
-          }
-          if (deliver(reply, got, i) == 0) {
-            // The requester went away between fetch and delivery: these go back to the consumer.
-            got.subList(i, got.size()).forEach(x -> consumer.acknowledge(x.seq(), "nak", 0));
-            return;
-          }
-          deliveredAny = true;
-          lastSentNanos = System.nanoTime();
-          left--;
-          bytesLeft -= m.payload().length;
-        }
-        if (left == 0) {
-          return; // the batch is complete: nats-server sends nothing more
-        }
-        if (limitBytes && bytesLeft <= 0) {
-          status(reply, 409, "Message Size Exceeds MaxBytes", pending());
+        if (deliver(reply, got, i) == 0) {
+          // The requester went away between fetch and delivery: these go back to the consumer.
+          got.subList(i, got.size()).forEach(x -> consumer.acknowledge(x.seq(), "nak", 0));
+          done = true;
           return;
         }
-        if (!got.isEmpty()) {
-          idlePause = 5;
-          run();
-          return;
+        deliveredAny = true;
+        lastSentNanos = System.nanoTime();
+        left--;
+        bytesLeft -= m.payload().length;
+      }
+      if (left == 0) {
+        done = true; // the batch is complete: nats-server sends nothing more
+        return;
+      }
+      if (limitBytes && bytesLeft <= 0) {
+        finish(409, "Message Size Exceeds MaxBytes", pending());
+        return;
+      }
+      if (!got.isEmpty()) {
+        idlePause = 5;
+        run();
+        return;
+      }
+      if (inFlight > 0) {
+        return; // the fetches still out decide what comes next
+      }
+      if (noWait) {
+        if (deliveredAny) {
+          finish(408, "Request Timeout", pending());
+        } else {
+          finish(404, "No Messages", null);
         }
-        if (noWait) {
-          if (deliveredAny) {
-            status(reply, 408, "Request Timeout", pending());
-          } else {
-            status(reply, 404, "No Messages", null);
-          }
-          return;
-        }
-        waitThenRun();
-      });
+        return;
+      }
+      waitThenRun();
+    }
+
+    private void finish(int code, String description, Map<String, List<String>> headers) {
+      done = true;
+      status(reply, code, description, headers);
     }
 
     private void waitThenRun() {

@@ -51,6 +51,13 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
    */
   public record Propose(Wire.Proposal proposal, ActorRef<ProposeReply> replyTo) implements Command, CborMessage {}
 
+  /**
+   * Proposals another node forwards together (server.ProposalForwarder): taken in one turn, in
+   * order, so that they share log entries as proposals made on this node do. Each is answered on
+   * its own {@code replyTo}.
+   */
+  public record ProposeAll(List<Propose> proposals) implements Command, CborMessage {}
+
   @com.fasterxml.jackson.annotation.JsonTypeInfo(use = com.fasterxml.jackson.annotation.JsonTypeInfo.Id.NAME,
       property = "t")
   @com.fasterxml.jackson.annotation.JsonSubTypes({
@@ -367,6 +374,13 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
         .onMessage(FromPeer.class, m -> next(() -> driver.step(m.message())))
         .onMessage(FromPeerStore.class, m -> next(() -> driver.step(m.message())))
         .onMessage(Propose.class, this::onPropose)
+        .onMessage(ProposeAll.class, all -> next(() -> {
+          for (Propose p : all.proposals()) {
+            if (driver.propose(p.proposal(), p.replyTo(), clock.millis())) {
+              getContext().getSelf().tell(ProposeBatch.INSTANCE);
+            }
+          }
+        }))
         .onMessageEquals(ProposeBatch.INSTANCE, () -> next(() -> driver.flushProposals(clock.millis())))
         .onMessage(FromStorage.class, this::onFromStorage)
         .onMessageEquals(StorageGone.INSTANCE, () -> {

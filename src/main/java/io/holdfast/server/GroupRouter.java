@@ -45,9 +45,36 @@ public final class GroupRouter {
 
   private final ActorSystem<?> system;
   private final ConcurrentHashMap<String, Route> routes = new ConcurrentHashMap<>();
+  /** Proposals for leaders on other nodes go through it, batched (created on first use). */
+  private volatile ActorRef<ProposalForwarder.Command> forwarder;
 
   public GroupRouter(ActorSystem<?> system) {
     this.system = system;
+  }
+
+  private ActorRef<ProposalForwarder.Command> forwarder() {
+    ActorRef<ProposalForwarder.Command> f = forwarder;
+    if (f == null) {
+      synchronized (this) {
+        if (forwarder == null) {
+          forwarder = system.systemActorOf(ProposalForwarder.create(),
+              "holdfast-forwarder-" + java.util.UUID.randomUUID(), org.apache.pekko.actor.typed.Props.empty());
+        }
+        f = forwarder;
+      }
+    }
+    return f;
+  }
+
+  /** Asks {@code leader} to take {@code proposal}: directly if it is on this node, else batched by the forwarder. */
+  private CompletionStage<ReplicaShell.ProposeReply> ask(ActorRef<ReplicaShell.Command> leader, Wire.Proposal proposal,
+      long deadline) {
+    if (leader.path().address().host().isEmpty()) {
+      return AskPattern.ask(leader, r -> new ReplicaShell.Propose(proposal, r), remaining(deadline), system.scheduler());
+    }
+    return AskPattern.<ProposalForwarder.Command, ReplicaShell.ProposeReply>ask(forwarder(),
+        r -> new ProposalForwarder.Forward(leader, new ReplicaShell.Propose(proposal, r)), remaining(deadline),
+        system.scheduler());
   }
 
   /** Forgets the cached leader of {@code group} (e.g. the group was deleted). */
@@ -63,9 +90,7 @@ public final class GroupRouter {
   public CompletionStage<Object> propose(String group, List<Integer> nodes, Wire.Proposal proposal,
       Duration timeout, Function<Duration, CompletionStage<Optional<ActorRef<ReplicaShell.Command>>>> locate) {
     long deadline = System.nanoTime() + timeout.toNanos();
-    return attempt(group, nodes, deadline, locate, leader -> local(AskPattern.<ReplicaShell.Command,
-        ReplicaShell.ProposeReply>ask(leader, r -> new ReplicaShell.Propose(proposal, r), remaining(deadline),
-        system.scheduler())), reply -> {
+    return attempt(group, nodes, deadline, locate, leader -> local(ask(leader, proposal, deadline)), reply -> {
           if (reply instanceof ReplicaShell.Refused r) {
             return r.reason() == ProposeResult.Reason.NOT_LEADER ? new Retry(r.leaderHint()) : new Retry(-1);
           }

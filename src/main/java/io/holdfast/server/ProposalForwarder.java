@@ -1,0 +1,91 @@
+package io.holdfast.server;
+
+import io.holdfast.replica.ReplicaShell;
+import io.holdfast.replica.Wire;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * Carries one node's proposals to a leader on another node in batches: the proposals that reach
+ * it together (all that are in its mailbox when it gets to them) travel as one {@link
+ * ReplicaShell.ProposeAll}, which the leader appends as one log entry batch — as it does with
+ * proposals made on its own node. Sent one by one, forwarded publishes reached the leader spread
+ * out over the network and were appended ~9 to an entry instead of ~44 (NATS clients connected to
+ * a follower: 8.2k acked publishes/s against 14.8k on the leader's node, measured). Order is kept.
+ *
+ * <p>A batch stays well under Artery's ordinary frame (256 KiB): at most {@link #BATCH_BYTES}
+ * of payload or {@link #BATCH_MAX} proposals; a larger proposal goes alone, as before.
+ */
+final class ProposalForwarder {
+  static final int BATCH_MAX = 512;
+  static final int BATCH_BYTES = 96 << 10;
+
+  private ProposalForwarder() {}
+
+  interface Command {}
+
+  /** Send {@code propose} to {@code leader}, batched with the others that arrive with it. */
+  record Forward(ActorRef<ReplicaShell.Command> leader, ReplicaShell.Propose propose) implements Command {}
+
+  private enum Flush implements Command { INSTANCE }
+
+  static Behavior<Command> create() {
+    return Behaviors.setup(ctx -> {
+      List<Forward> pending = new ArrayList<>();
+      return Behaviors.receive(Command.class)
+          .onMessage(Forward.class, f -> {
+            if (pending.isEmpty()) {
+              ctx.getSelf().tell(Flush.INSTANCE); // behind whatever else is in the mailbox now
+            }
+            pending.add(f);
+            return Behaviors.same();
+          })
+          .onMessageEquals(Flush.INSTANCE, () -> {
+            flush(pending);
+            pending.clear();
+            return Behaviors.same();
+          })
+          .build();
+    });
+  }
+
+  private static void flush(List<Forward> pending) {
+    List<ReplicaShell.Propose> batch = new ArrayList<>();
+    ActorRef<ReplicaShell.Command> to = null;
+    long bytes = 0;
+    for (Forward f : pending) {
+      long size = weight(f.propose().proposal());
+      if (to != null && (!f.leader().equals(to) || batch.size() >= BATCH_MAX || bytes + size > BATCH_BYTES)) {
+        send(to, batch);
+        batch = new ArrayList<>();
+        bytes = 0;
+      }
+      to = f.leader();
+      batch.add(f.propose());
+      bytes += size;
+    }
+    if (to != null) {
+      send(to, batch);
+    }
+  }
+
+  private static void send(ActorRef<ReplicaShell.Command> to, List<ReplicaShell.Propose> batch) {
+    to.tell(batch.size() == 1 ? batch.get(0) : new ReplicaShell.ProposeAll(List.copyOf(batch)));
+  }
+
+  private static long weight(Wire.Proposal p) {
+    if (p instanceof Wire.Publish pub) {
+      return pub.payload().length + pub.subject().length() + 64L;
+    }
+    if (p instanceof Wire.StreamOp op) {
+      return op.command().length;
+    }
+    if (p instanceof Wire.MetaChange m) {
+      return m.command().length;
+    }
+    return 64;
+  }
+}
