@@ -46,6 +46,10 @@ final class JetStreamApi {
     this.consumers = new JetStreamConsumers(node);
   }
 
+  int pushConsumers() {
+    return consumers.pushConsumers();
+  }
+
   /** The node is stopping: push consumers stop delivering. */
   void stop() {
     consumers.stopAll();

@@ -40,6 +40,9 @@ final class JetStreamConsumers {
   /** A push consumer with flow control asks the client to confirm every this many messages. */
   private static final int FLOW_CONTROL_EVERY = 256;
   private static final long EPHEMERAL_INACTIVE_MILLIS = 5_000;
+  /** An unbound push consumer looks for a subscriber this often, and checks that it still exists this often. */
+  private static final long UNBOUND_PAUSE_MILLIS = 250;
+  private static final long UNBOUND_CHECK_NANOS = 10_000_000_000L;
 
   private final NatsNode node;
   /** The NATS-only settings of push consumers created here, and their delivery loops; by "stream/consumer". */
@@ -554,6 +557,11 @@ final class JetStreamConsumers {
     }
   }
 
+  /** Push consumers delivering from this node. */
+  int pushConsumers() {
+    return push.size();
+  }
+
   void stopAll() {
     push.values().forEach(Push::stop);
   }
@@ -570,6 +578,7 @@ final class JetStreamConsumers {
     private int sinceFlowControl;
     private long flowControlCounter;
     private volatile String awaitingFlowControl;
+    private long checkedNanos = System.nanoTime();
 
     Push(Consumer consumer, PushConfig config) {
       this.consumer = consumer;
@@ -595,7 +604,18 @@ final class JetStreamConsumers {
         return;
       }
       if (!node.interested(config.deliverSubject())) {
-        pause(); // not bound: nobody to deliver to yet (or any more; an ephemeral then expires)
+        // Not bound: nobody to deliver to yet, or any more. An ephemeral consumer then expires
+        // (nothing fetches it): look now and then whether it still exists, and stop if not.
+        if (System.nanoTime() - checkedNanos > UNBOUND_CHECK_NANOS) {
+          checkedNanos = System.nanoTime();
+          consumer.info().whenComplete((info, failure) -> {
+            if (failure != null && JetStreamApi.unwrap(failure) instanceof HoldfastException.NotFound) {
+              stopped = true;
+              push.remove(consumer.stream() + "/" + consumer.name(), this);
+            }
+          });
+        }
+        after(UNBOUND_PAUSE_MILLIS, this::run);
         return;
       }
       if (awaitingFlowControl != null) {

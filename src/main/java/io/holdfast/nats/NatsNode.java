@@ -87,6 +87,13 @@ public final class NatsNode {
         .thenApply(binding -> {
           node.url = "nats://" + binding.localAddress().getHostString() + ":" + binding.localAddress().getPort();
           node.router = system.systemActorOf(NatsRouter.create(node), "holdfast-nats-router", Props.empty());
+          // A leaving node takes no new clients, says goodbye to its clients (they reconnect
+          // elsewhere, from connect_urls), and its push consumers stop delivering.
+          org.apache.pekko.actor.CoordinatedShutdown.get(system).addTask(
+              org.apache.pekko.actor.CoordinatedShutdown.PhaseServiceUnbind(), "holdfast-nats-unbind", () -> {
+                node.closeAll();
+                return binding.unbind().thenApply(x -> org.apache.pekko.Done.getInstance());
+              });
           system.log().info("NATS clients: {}", node.url);
           return node;
         });
@@ -292,6 +299,7 @@ public final class NatsNode {
 
   /** Closes every client connection (the node is stopping). */
   public void closeAll() {
+    jetstream.stop();
     connections.forEach(c -> c.close(null));
   }
 }

@@ -347,6 +347,8 @@ class NatsClusterTest {
       assertEquals("e" + i, new String(m.getData(), StandardCharsets.UTF_8));
     }
     ordered.unsubscribe();
+    // Both were ephemeral: unbound, they expire, and their delivery loops on this node end with them.
+    await(() -> nats.get(1).jetstream.pushConsumers() == 0, "push consumers gone with their clients");
     // direct get, by sequence and last by subject
     assertEquals("e5", new String(jsm.getMessage("PUSH", 5).getData(), StandardCharsets.UTF_8));
     assertEquals("e" + n, new String(jsm.getLastMessage("PUSH", "push.e").getData(), StandardCharsets.UTF_8));
