@@ -219,6 +219,17 @@ public final class Consumer {
         .thenApply(o -> org.apache.pekko.Done.getInstance());
   }
 
+  /**
+   * As {@link #acknowledge}, without waiting for (or learning) the outcome: cheaper, and if it is
+   * lost — a leader change — the message is simply delivered again after its ack wait. What a
+   * NATS client's plain {@code ack()} is.
+   */
+  public void acknowledgeUnconfirmed(long seq, String kind, long delayMillis) {
+    if (ACK_KINDS.contains(kind)) {
+      holdfast.consumeUnconfirmed(stream, new Wire.Consume(name, kind, seq, 0, delayMillis));
+    }
+  }
+
   /** This consumer's state as the stream's leader has applied it. */
   public CompletionStage<ConsumerInfo> info() {
     return holdfast.consumers().info(stream, name);

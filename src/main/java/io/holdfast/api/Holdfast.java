@@ -295,6 +295,17 @@ public final class Holdfast implements Extension {
   }
 
   /** A fetch or an ack for one of the stream's consumers, through its leader; the applied outcome. */
+  /** An ack sent to the stream's leader without waiting for its outcome ({@link GroupRouter#send}). */
+  void consumeUnconfirmed(String stream, Wire.Consume request) {
+    MetaState.StreamRecord s;
+    try {
+      s = stream(stream);
+    } catch (HoldfastException e) {
+      return; // no such stream: nothing to ack
+    }
+    router.send(s.group(), s.placement(), request, timeout(), locateViaEntity(s.name()));
+  }
+
   CompletionStage<Wire.Outcome> consume(String stream, Wire.Consume request) {
     return withStream(stream, s -> router.propose(s.group(), s.placement(), request, timeout(), locateViaEntity(s.name()))
         .thenApply(Holdfast::outcome));

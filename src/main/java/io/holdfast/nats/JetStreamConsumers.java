@@ -520,6 +520,10 @@ final class JetStreamConsumers {
     }
     Consumer c = node.holdfast.consumer(stream, consumer);
     boolean next = body.startsWith("+NXT");
+    if (reply == null) {
+      c.acknowledgeUnconfirmed(seq, kind, delayMillis); // nobody waits for it: as nats-server, fire and forget
+      return;
+    }
     String finalRest = rest;
     c.acknowledge(seq, kind, delayMillis).whenComplete((done, failure) -> {
       if (next && reply != null) {

@@ -102,6 +102,46 @@ public final class GroupRouter {
   }
 
   /**
+   * Sends {@code proposal} to the cached leader of {@code group} without waiting for its outcome
+   * (no ask: no temporary actor, no timeout task); through {@link #propose} when no leader is
+   * cached. For proposals whose loss the caller can live with — a NATS ack without a reply
+   * subject: if it is lost (a leader change), the message is delivered again after its ack wait,
+   * as with NATS.
+   */
+  public void send(String group, List<Integer> nodes, Wire.Proposal proposal, Duration timeout,
+      Function<Duration, CompletionStage<Optional<ActorRef<ReplicaShell.Command>>>> locate) {
+    Route route = routes.get(group);
+    ActorRef<ReplicaShell.Command> leader = route == null ? null : route.leader;
+    if (leader == null) {
+      propose(group, nodes, proposal, timeout, locate);
+      return;
+    }
+    ReplicaShell.Propose p = new ReplicaShell.Propose(proposal, ignored());
+    if (leader.path().address().host().isEmpty()) {
+      leader.tell(p);
+    } else {
+      forwarder().tell(new ProposalForwarder.Forward(leader, p));
+    }
+  }
+
+  private volatile ActorRef<ReplicaShell.ProposeReply> ignored;
+
+  /** Where the outcomes of {@link #send} go: nowhere. */
+  private ActorRef<ReplicaShell.ProposeReply> ignored() {
+    ActorRef<ReplicaShell.ProposeReply> i = ignored;
+    if (i == null) {
+      synchronized (this) {
+        if (ignored == null) {
+          ignored = system.systemActorOf(org.apache.pekko.actor.typed.javadsl.Behaviors.ignore(),
+              "holdfast-ignored-" + java.util.UUID.randomUUID(), org.apache.pekko.actor.typed.Props.empty());
+        }
+        i = ignored;
+      }
+    }
+    return i;
+  }
+
+  /**
    * A read answered by the leader of {@code group} from its committed state. It waits for the
    * leader's answer until the deadline (a busy leader answers reads after the proposals queued
    * before them; cutting the wait short and asking again would only queue the read anew).
