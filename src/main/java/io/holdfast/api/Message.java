@@ -1,6 +1,5 @@
 package io.holdfast.api;
 
-import io.holdfast.replica.Wire;
 import java.time.Duration;
 import java.util.List;
 import java.util.SortedMap;
