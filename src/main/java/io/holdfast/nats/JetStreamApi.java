@@ -164,17 +164,11 @@ final class JetStreamApi {
       case "STREAM.DELETE":
         return node.holdfast.deleteStream(name(t, 2)).thenApply(d -> success());
       case "STREAM.NAMES":
-        return node.holdfast.listStreams(text(body, "subject")).thenApply(list -> {
-          ObjectNode o = paged(list.size(), 1024);
-          ArrayNode names = o.putArray("streams");
-          list.forEach(i -> names.add(i.config().name()));
-          return o;
-        });
+        return node.holdfast.listStreams(text(body, "subject")).thenApply(list -> page(list, body, 1024, "streams",
+            i -> NatsConnection.JSON.getNodeFactory().textNode(i.config().name())));
       case "STREAM.LIST":
         return node.holdfast.listStreams(text(body, "subject")).thenApply(list -> {
-          ObjectNode o = paged(list.size(), 256);
-          ArrayNode infos = o.putArray("streams");
-          list.forEach(i -> infos.add(streamInfo(i)));
+          ObjectNode o = page(list, body, 256, "streams", this::streamInfo);
           o.putArray("missing");
           return o;
         });
@@ -190,9 +184,9 @@ final class JetStreamApi {
       case "CONSUMER.DELETE":
         return consumers.delete(name(t, 2), name(t, 3));
       case "CONSUMER.NAMES":
-        return consumers.names(name(t, 2));
+        return consumers.names(name(t, 2), body);
       case "CONSUMER.LIST":
-        return consumers.list(name(t, 2));
+        return consumers.list(name(t, 2), body);
       default:
         throw new HoldfastException.BadRequest("unknown_api", "unknown JetStream API subject $JS.API." + String.join(".", t));
     }
@@ -413,8 +407,18 @@ final class JetStreamApi {
     return v == null || v.isNull() || v.asText().isEmpty() ? null : v.asText();
   }
 
-  private static ObjectNode paged(int total, int limit) {
-    return NatsConnection.JSON.createObjectNode().put("total", total).put("offset", 0).put("limit", limit);
+  /**
+   * One page of a NAMES or LIST answer, as NATS pages them: {@code total}, the request's {@code
+   * offset}, the server's {@code limit}, and the items from offset on, at most limit of them.
+   */
+  static <T> ObjectNode page(List<T> all, JsonNode request, int limit, String field,
+      java.util.function.Function<T, JsonNode> each) {
+    int offset = Math.max(0, Math.min(all.size(), request.path("offset").asInt(0)));
+    ObjectNode o = NatsConnection.JSON.createObjectNode().put("total", all.size()).put("offset", offset)
+        .put("limit", limit);
+    ArrayNode items = o.putArray(field);
+    all.subList(offset, Math.min(all.size(), offset + limit)).forEach(x -> items.add(each.apply(x)));
+    return o;
   }
 
   private static ObjectNode success() {

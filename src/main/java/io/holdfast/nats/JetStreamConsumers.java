@@ -180,22 +180,14 @@ final class JetStreamConsumers {
     });
   }
 
-  CompletionStage<ObjectNode> names(String stream) {
-    return node.holdfast.consumers().list(stream).thenApply(list -> {
-      ObjectNode o = NatsConnection.JSON.createObjectNode().put("total", list.size()).put("offset", 0).put("limit", 1024);
-      ArrayNode names = o.putArray("consumers");
-      list.forEach(i -> names.add(i.config().name()));
-      return o;
-    });
+  CompletionStage<ObjectNode> names(String stream, JsonNode request) {
+    return node.holdfast.consumers().list(stream).thenApply(list -> JetStreamApi.page(list, request, 1024, "consumers",
+        i -> NatsConnection.JSON.getNodeFactory().textNode(i.config().name())));
   }
 
-  CompletionStage<ObjectNode> list(String stream) {
-    return node.holdfast.consumers().list(stream).thenApply(list -> {
-      ObjectNode o = NatsConnection.JSON.createObjectNode().put("total", list.size()).put("offset", 0).put("limit", 256);
-      ArrayNode infos = o.putArray("consumers");
-      list.forEach(i -> infos.add(info(i)));
-      return o;
-    });
+  CompletionStage<ObjectNode> list(String stream, JsonNode request) {
+    return node.holdfast.consumers().list(stream).thenApply(list -> JetStreamApi.page(list, request, 256, "consumers",
+        this::info));
   }
 
   private ObjectNode info(ConsumerInfo i) {

@@ -267,6 +267,11 @@ class NatsDifferentialTest {
         "{\"stream_name\":\"WORK\",\"config\":{\"durable_name\":\"other\",\"ack_policy\":\"explicit\"}}"));
     t.add("stream mismatch " + created(nc, "$JS.API.CONSUMER.DURABLE.CREATE.WORK.d4",
         "{\"stream_name\":\"DIFF\",\"config\":{\"durable_name\":\"d4\",\"ack_policy\":\"explicit\"}}"));
+    // Paging: the second page of stream names from offset 1.
+    Message names = nc.request("$JS.API.STREAM.NAMES", "{\"offset\":1}".getBytes(StandardCharsets.UTF_8),
+        Duration.ofSeconds(5));
+    var page = new com.fasterxml.jackson.databind.ObjectMapper().readTree(names.getData());
+    t.add("names page total " + page.path("total") + " offset " + page.path("offset") + " " + page.path("streams"));
     // Not compared: nats-server 2.9.10 leaves an unknown API subject unanswered, where the issue
     // (and newer servers) answer 400/10003; NatsClusterTest checks Holdfast's answer.
     inbox.unsubscribe();
