@@ -160,7 +160,14 @@ final class JetStreamApi {
       case "STREAM.UPDATE":
         return createStream(name(t, 2), body, true);
       case "STREAM.INFO":
-        return node.holdfast.streamInfo(name(t, 2)).thenApply(this::streamInfo);
+        return node.holdfast.streamInfo(name(t, 2)).thenCompose(i -> node.holdfast.consumers().list(i.config().name())
+            .handle((consumers, failure) -> {
+              ObjectNode o = streamInfo(i);
+              if (failure == null) { // the consumer count is an extra read: without it, the info still answers
+                ((ObjectNode) o.get("state")).put("consumer_count", consumers.size());
+              }
+              return o;
+            }));
       case "STREAM.DELETE":
         return node.holdfast.deleteStream(name(t, 2)).thenApply(d -> success());
       case "STREAM.NAMES":

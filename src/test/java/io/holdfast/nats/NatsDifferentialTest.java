@@ -222,6 +222,7 @@ class NatsDifferentialTest {
     try (FetchConsumer f = cc.fetch(FetchConsumeOptions.builder().maxMessages(2).noWait().build())) {
       t.add("no wait " + f.nextMessage());
     }
+    t.add("stream consumers " + jsm.getStreamInfo("WORK").getStreamState().getConsumerCount());
     var info = jsm.getConsumerInfo("WORK", "c1");
     t.add("info pending " + info.getNumPending() + " ack pending " + info.getNumAckPending());
     t.add("consumer names " + jsm.getConsumerNames("WORK"));
