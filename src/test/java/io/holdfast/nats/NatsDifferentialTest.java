@@ -104,6 +104,7 @@ class NatsDifferentialTest {
       core(nc, t);
       streams(nc, t);
       consumers(nc, t);
+      push(nc, t);
       pullStatuses(nc, t);
     }
     return t;
@@ -228,6 +229,37 @@ class NatsDifferentialTest {
     t.add("consumer names " + jsm.getConsumerNames("WORK"));
     t.add("missing consumer " + error(() -> jsm.getConsumerInfo("WORK", "nope")));
     t.add("delete consumer " + jsm.deleteConsumer("WORK", "c1"));
+  }
+
+  /** A push consumer with heartbeats and flow control, then an ordered one, over the same stream. */
+  private static void push(Connection nc, List<String> t) throws Exception {
+    JetStream js = nc.jetStream();
+    nc.jetStreamManagement().addStream(StreamConfiguration.builder().name("PUSHED").subjects("p.>").build());
+    for (int i = 1; i <= 5; i++) {
+      js.publish("p." + (i % 2 == 0 ? "even" : "odd"), ("p" + i).getBytes(StandardCharsets.UTF_8));
+    }
+    io.nats.client.JetStreamSubscription push = js.subscribe("p.>", io.nats.client.PushSubscribeOptions.builder()
+        .configuration(ConsumerConfiguration.builder().idleHeartbeat(Duration.ofSeconds(1))
+            .flowControl(Duration.ofSeconds(1)).build()).build());
+    List<String> got = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      Message m = push.nextMessage(Duration.ofSeconds(5));
+      got.add(m == null ? "none" : m.getSubject() + "#" + m.metaData().streamSequence());
+      if (m != null) {
+        m.ack();
+      }
+    }
+    t.add("push " + got);
+    push.unsubscribe();
+    io.nats.client.JetStreamSubscription ordered = js.subscribe("p.even",
+        io.nats.client.PushSubscribeOptions.builder().ordered(true).build());
+    List<String> evens = new ArrayList<>();
+    for (int i = 0; i < 2; i++) {
+      Message m = ordered.nextMessage(Duration.ofSeconds(5));
+      evens.add(m == null ? "none" : new String(m.getData(), StandardCharsets.UTF_8));
+    }
+    t.add("ordered evens " + evens + " then " + ordered.nextMessage(Duration.ofMillis(500)));
+    ordered.unsubscribe();
   }
 
   private static List<Message> fetch(ConsumerContext cc, int n) throws Exception {
