@@ -70,7 +70,7 @@ final class NatsConnection {
         .put("proto", 1)
         .put("go", "holdfast")
         .put("host", node.settings.host())
-        .put("port", portOf(node.url()))
+        .put("port", node.url().isEmpty() ? node.settings.port() : portOf(node.url()))
         .put("headers", true)
         .put("max_payload", node.settings.maxPayload())
         .put("jetstream", true)
