@@ -63,6 +63,12 @@ final class JetStreamApi {
     if (stream.isEmpty()) {
       return false;
     }
+    if (payload.length > io.holdfast.replica.StreamMachine.MESSAGE_BYTES_MAX) {
+      // Refused here, not after a trip to a leader on another node (Artery's frame would not carry it).
+      answer(reply, errorJson(null, 400, 10054, "message size exceeds maximum allowed").put("stream", stream.get())
+          .put("seq", 0));
+      return true;
+    }
     SortedMap<String, List<String>> headers;
     try {
       headers = headerBlock == null ? new TreeMap<>() : NatsHeaders.parse(headerBlock).headers();
@@ -497,7 +503,8 @@ final class JetStreamApi {
       case "maximum_bytes_exceeded" -> errorJson(type, 503, 10077, "maximum bytes exceeded");
       case "maximum_messages_per_subject_exceeded" -> errorJson(type, 503, 10077,
           "maximum messages per subject exceeded");
-      case "message_too_large" -> errorJson(type, 400, 10054, "message size exceeds maximum allowed");
+      case "message_too_large", "invalid" -> h.getMessage() != null && h.getMessage().contains("larger than the maximum")
+          ? errorJson(type, 400, 10054, "message size exceeds maximum allowed") : errorJson(type, 400, 10003, message);
       case "stream_sealed" -> errorJson(type, 400, 10109, "invalid operation on sealed stream");
       case "no_message" -> errorJson(type, 404, 10037, "no message found");
       case "no_consumer" -> errorJson(type, 404, 10014, "consumer not found");

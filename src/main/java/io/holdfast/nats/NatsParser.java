@@ -187,7 +187,8 @@ public final class NatsParser {
     String reply = args.length == counts + 2 ? args[1] : null;
     long headerBytes = headers ? number(args[args.length - 2]) : 0;
     long total = number(args[args.length - 1]);
-    if (headerBytes < 0 || total < 0 || headerBytes > total || (headers && headerBytes < 10)) {
+    // An HPUB may announce 0 header bytes (nats.js sends its JetStream publishes so): no headers.
+    if (headerBytes < 0 || total < 0 || headerBytes > total || (headers && headerBytes > 0 && headerBytes < 10)) {
       return new Fatal(UNKNOWN);
     }
     if (total > maxPayload) {

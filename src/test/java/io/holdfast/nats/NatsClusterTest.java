@@ -227,6 +227,10 @@ class NatsClusterTest {
     assertEquals("b", new String(jsm.getLastMessage("ORDERS", "orders.paid").getData(), StandardCharsets.UTF_8));
     JetStreamApiException missing = assertThrows(JetStreamApiException.class, () -> jsm.getStreamInfo("NOPE"));
     assertEquals(10059, missing.getApiErrorCode());
+    // Larger than a stream message may be (128 KiB), through a node that may not lead the stream: refused at once.
+    JetStreamApiException tooLarge = assertThrows(JetStreamApiException.class,
+        () -> js.publish("orders.big", new byte[200 << 10]));
+    assertEquals(10054, tooLarge.getApiErrorCode());
     // A publish no stream captures, through JetStream: the client's own no-responders error.
     Exception none = assertThrows(Exception.class, () -> js.publish("nowhere.x", new byte[0]));
     assertTrue(String.valueOf(none.getMessage()).contains("503"), none.toString());

@@ -80,6 +80,14 @@ class NatsParserTest {
   }
 
   @Test
+  void anHpubWithoutHeaderBytesIsAPublishWithoutHeaders() {
+    // nats.js sends JetStream publishes this way (caught by running its client against a node).
+    NatsParser.Pub p = (NatsParser.Pub) parse("HPUB big.x _INBOX.a.b 0 5\r\nhello\r\n").get(0);
+    assertNull(p.headers());
+    assertArrayEquals("hello".getBytes(StandardCharsets.UTF_8), p.payload());
+  }
+
+  @Test
   void malformedInputEndsTheConnectionWithNatsServersTexts() {
     assertEquals(List.of(new NatsParser.Fatal(NatsParser.UNKNOWN)), parse("FOO bar\r\nPING\r\n"),
         "an unknown verb; nothing after it is taken");
