@@ -162,11 +162,11 @@ final class JetStreamApi {
       case "INFO":
         return accountInfo();
       case "STREAM.CREATE":
-        return createStream(name(t, 2), body, false);
+        return createStream(token(t, 2, "stream"), body, false);
       case "STREAM.UPDATE":
-        return createStream(name(t, 2), body, true);
+        return createStream(token(t, 2, "stream"), body, true);
       case "STREAM.INFO":
-        return node.holdfast.streamInfo(name(t, 2)).thenCompose(i -> node.holdfast.consumers().list(i.config().name())
+        return node.holdfast.streamInfo(token(t, 2, "stream")).thenCompose(i -> node.holdfast.consumers().list(i.config().name())
             .handle((consumers, failure) -> {
               ObjectNode o = streamInfo(i);
               if (failure == null) { // the consumer count is an extra read: without it, the info still answers
@@ -175,7 +175,7 @@ final class JetStreamApi {
               return o;
             }));
       case "STREAM.DELETE":
-        return node.holdfast.deleteStream(name(t, 2)).thenApply(d -> success());
+        return node.holdfast.deleteStream(token(t, 2, "stream")).thenApply(d -> success());
       case "STREAM.NAMES":
         return node.holdfast.listStreams(text(body, "subject")).thenApply(list -> page(list, body, 1024, "streams",
             i -> NatsConnection.JSON.getNodeFactory().textNode(i.config().name())));
@@ -186,20 +186,20 @@ final class JetStreamApi {
           return o;
         });
       case "STREAM.PURGE":
-        return node.holdfast.purgeStream(name(t, 2), text(body, "filter"), body.path("seq").asLong(0),
+        return node.holdfast.purgeStream(token(t, 2, "stream"), text(body, "filter"), body.path("seq").asLong(0),
             body.path("keep").asLong(0)).thenApply(n -> success().put("purged", n));
       case "STREAM.MSG":
         return streamMsg(t, body);
       case "CONSUMER.CREATE", "CONSUMER.DURABLE":
         return consumers.create(t, body);
       case "CONSUMER.INFO":
-        return consumers.info(name(t, 2), name(t, 3));
+        return consumers.info(token(t, 2, "stream"), token(t, 3, "consumer"));
       case "CONSUMER.DELETE":
-        return consumers.delete(name(t, 2), name(t, 3));
+        return consumers.delete(token(t, 2, "stream"), token(t, 3, "consumer"));
       case "CONSUMER.NAMES":
-        return consumers.names(name(t, 2), body);
+        return consumers.names(token(t, 2, "stream"), body);
       case "CONSUMER.LIST":
-        return consumers.list(name(t, 2), body);
+        return consumers.list(token(t, 2, "stream"), body);
       default:
         throw new HoldfastException.BadRequest("unknown_api", "unknown JetStream API subject $JS.API." + String.join(".", t));
     }
@@ -210,7 +210,7 @@ final class JetStreamApi {
   }
 
   private CompletionStage<ObjectNode> streamMsg(String[] t, JsonNode body) {
-    String stream = name(t, 3);
+    String stream = token(t, 3, "consumer");
     if (t.length > 2 && t[2].equals("GET")) {
       CompletionStage<Records.StreamMessage> m;
       if (body.hasNonNull("last_by_subj")) {
@@ -408,14 +408,16 @@ final class JetStreamApi {
 
   // ---- JSON helpers ----
 
-  private static String name(String[] t, int at) {
+  /** Token {@code at} of an API subject split at dots: the stream's or consumer's name ({@code what}). */
+  static String token(String[] t, int at, String what) {
     if (t.length <= at || t[at].isEmpty()) {
-      throw new HoldfastException.BadRequest("bad_request", "the API subject names no stream");
+      throw new HoldfastException.BadRequest("bad_request", "the API subject names no " + what);
     }
     return t[at];
   }
 
-  private static String text(JsonNode n, String field) {
+  /** A JSON field's text, or null when it is absent, null or empty. */
+  static String text(JsonNode n, String field) {
     JsonNode v = n.get(field);
     return v == null || v.isNull() || v.asText().isEmpty() ? null : v.asText();
   }
@@ -503,8 +505,7 @@ final class JetStreamApi {
       case "maximum_bytes_exceeded" -> errorJson(type, 503, 10077, "maximum bytes exceeded");
       case "maximum_messages_per_subject_exceeded" -> errorJson(type, 503, 10077,
           "maximum messages per subject exceeded");
-      case "message_too_large", "invalid" -> h.getMessage() != null && h.getMessage().contains("larger than the maximum")
-          ? errorJson(type, 400, 10054, "message size exceeds maximum allowed") : errorJson(type, 400, 10003, message);
+      case "message_too_large" -> errorJson(type, 400, 10054, "message size exceeds maximum allowed");
       case "stream_sealed" -> errorJson(type, 400, 10109, "invalid operation on sealed stream");
       case "no_message" -> errorJson(type, 404, 10037, "no message found");
       case "no_consumer" -> errorJson(type, 404, 10014, "consumer not found");

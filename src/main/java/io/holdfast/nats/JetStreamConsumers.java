@@ -61,14 +61,14 @@ final class JetStreamConsumers {
     // CONSUMER.CREATE.<stream>[.<name>[.<filter>]] or CONSUMER.DURABLE.CREATE.<stream>.<name>
     boolean durableForm = t[1].equals("DURABLE");
     int streamAt = durableForm ? 3 : 2;
-    String stream = token(t, streamAt, "stream");
+    String stream = JetStreamApi.token(t, streamAt, "stream");
     String nameInSubject = t.length > streamAt + 1 ? t[streamAt + 1] : null;
     JsonNode c = body.path("config");
     if (body.hasNonNull("stream_name") && !body.get("stream_name").asText().equals(stream)) {
       throw new HoldfastException.BadRequest("name_mismatch", "stream name in subject does not match request");
     }
-    String durableName = text(c, "durable_name");
-    String name = text(c, "name");
+    String durableName = JetStreamApi.text(c, "durable_name");
+    String name = JetStreamApi.text(c, "name");
     if (durableForm) {
       if (nameInSubject == null || !nameInSubject.equals(durableName)) {
         throw new HoldfastException.BadRequest("consumer_name_mismatch",
@@ -81,7 +81,7 @@ final class JetStreamConsumers {
       }
       if (t.length > streamAt + 2) {
         String filter = String.join(".", java.util.Arrays.copyOfRange(t, streamAt + 2, t.length));
-        if (!filter.equals(text(c, "filter_subject"))) {
+        if (!filter.equals(JetStreamApi.text(c, "filter_subject"))) {
           throw new HoldfastException.BadRequest("filter_mismatch", "consumer filter subject is not a valid subset of the interest subjects");
         }
       }
@@ -93,8 +93,8 @@ final class JetStreamConsumers {
     if (c.path("headers_only").asBoolean(false)) {
       throw new HoldfastException.BadRequest("not_supported", "headers_only consumers are not supported by Holdfast yet");
     }
-    String deliverSubject = text(c, "deliver_subject");
-    PushConfig pushConfig = deliverSubject == null ? null : new PushConfig(deliverSubject, text(c, "deliver_group"),
+    String deliverSubject = JetStreamApi.text(c, "deliver_subject");
+    PushConfig pushConfig = deliverSubject == null ? null : new PushConfig(deliverSubject, JetStreamApi.text(c, "deliver_group"),
         c.path("idle_heartbeat").asLong(0) / MS, c.path("flow_control").asBoolean(false));
     if (pushConfig != null && pushConfig.flowControl() && pushConfig.idleHeartbeatMillis() <= 0) {
       throw new HoldfastException.BadRequest("bad_request", "consumer with flow control also needs heartbeats");
@@ -132,7 +132,7 @@ final class JetStreamConsumers {
       throw new HoldfastException.BadRequest("bad_consumer", "unknown deliver_policy, ack_policy or replay_policy");
     }
     List<String> filters = new ArrayList<>();
-    if (text(c, "filter_subject") != null) {
+    if (JetStreamApi.text(c, "filter_subject") != null) {
       filters.add(c.get("filter_subject").asText());
     }
     c.path("filter_subjects").forEach(f -> filters.add(f.asText()));
@@ -145,7 +145,7 @@ final class JetStreamConsumers {
         .withAckPolicy(ack)
         .withReplayPolicy(replay)
         .withBackoffMillis(backoff);
-    if (text(c, "opt_start_time") != null) {
+    if (JetStreamApi.text(c, "opt_start_time") != null) {
       config = config.withOptStartTimeMillis(Instant.parse(c.get("opt_start_time").asText()).toEpochMilli());
     }
     if (c.path("ack_wait").asLong(0) > 0) {
@@ -673,17 +673,5 @@ final class JetStreamConsumers {
       }
       after(pause, this::run);
     }
-  }
-
-  private static String token(String[] t, int at, String what) {
-    if (t.length <= at || t[at].isEmpty()) {
-      throw new HoldfastException.BadRequest("bad_request", "the API subject names no " + what);
-    }
-    return t[at];
-  }
-
-  private static String text(JsonNode n, String field) {
-    JsonNode v = n.get(field);
-    return v == null || v.isNull() || v.asText().isEmpty() ? null : v.asText();
   }
 }

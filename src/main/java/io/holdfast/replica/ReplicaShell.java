@@ -374,13 +374,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
         .onMessage(FromPeer.class, m -> next(() -> driver.step(m.message())))
         .onMessage(FromPeerStore.class, m -> next(() -> driver.step(m.message())))
         .onMessage(Propose.class, this::onPropose)
-        .onMessage(ProposeAll.class, all -> next(() -> {
-          for (Propose p : all.proposals()) {
-            if (driver.propose(p.proposal(), p.replyTo(), clock.millis())) {
-              getContext().getSelf().tell(ProposeBatch.INSTANCE);
-            }
-          }
-        }))
+        .onMessage(ProposeAll.class, all -> next(() -> all.proposals().forEach(this::propose)))
         .onMessageEquals(ProposeBatch.INSTANCE, () -> next(() -> driver.flushProposals(clock.millis())))
         .onMessage(FromStorage.class, this::onFromStorage)
         .onMessageEquals(StorageGone.INSTANCE, () -> {
@@ -423,11 +417,14 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   }
 
   private Behavior<Command> onPropose(Propose p) {
-    return next(() -> {
-      if (driver.propose(p.proposal(), p.replyTo(), clock.millis())) {
-        getContext().getSelf().tell(ProposeBatch.INSTANCE);
-      }
-    });
+    return next(() -> propose(p));
+  }
+
+  /** Hands a proposal to the driver; the first of a batch marks where the batch ends in the mailbox. */
+  private void propose(Propose p) {
+    if (driver.propose(p.proposal(), p.replyTo(), clock.millis())) {
+      getContext().getSelf().tell(ProposeBatch.INSTANCE);
+    }
   }
 
   private Behavior<Command> onStoreSynced(StoreSynced s) {
