@@ -59,17 +59,24 @@ class NatsFailoverTest {
         int own = nodeOf(cluster, nc.getConnectedUrl());
         assertTrue(own != leader && own != 0, "connected to " + nc.getConnectedUrl());
         TreeMap<Integer, Long> acked = new TreeMap<>();
-        int next = publishSome(js, acked, 0, 100);
+        // What a failure reports: where the client is, and the end of every node's log.
+        java.util.function.Supplier<String> why = () -> {
+          StringBuilder b = new StringBuilder("client " + nc.getStatus() + " at " + nc.getConnectedUrl());
+          cluster.nodes.forEach(n -> b.append("\n--- node ").append(n.id()).append(" log:\n")
+              .append(LocalCluster.tail(cluster.log(n.id()), 40)));
+          return b.toString();
+        };
+        int next = publishSome(js, acked, why, 0, 100);
         cluster.kill(leader); // the stream leader dies under the publisher
-        next = publishSome(js, acked, next, 100);
+        next = publishSome(js, acked, why, next, 100);
         cluster.start(leader);
         cluster.awaitReady(List.of(cluster.node(leader)), log);
         cluster.kill(own); // the client's own node dies: jnats reconnects to another
-        next = publishSome(js, acked, next, 100);
+        next = publishSome(js, acked, why, next, 100);
         assertTrue(nodeOf(cluster, nc.getConnectedUrl()) != own, "reconnected elsewhere");
         cluster.start(own);
         cluster.awaitReady(List.of(cluster.node(own)), log);
-        next = publishSome(js, acked, next, 50);
+        next = publishSome(js, acked, why, next, 50);
 
         long expected = next;
         JsonNode state = admin.call("GET", "/streams/FAIL", null).path("state");
@@ -88,7 +95,8 @@ class NatsFailoverTest {
   }
 
   /** Publishes messages {@code from..from+count-1}, each retried with its msg id until acked; returns the next index. */
-  private static int publishSome(JetStream js, TreeMap<Integer, Long> acked, int from, int count) throws Exception {
+  private static int publishSome(JetStream js, TreeMap<Integer, Long> acked, java.util.function.Supplier<String> why,
+      int from, int count) throws Exception {
     for (int i = from; i < from + count; i++) {
       long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
       while (true) {
@@ -99,7 +107,7 @@ class NatsFailoverTest {
           break;
         } catch (Exception e) { // a timeout, a 503 while a leader is elected, a reconnect: the same msg id again
           if (System.nanoTime() > deadline) {
-            throw new AssertionError("message " + i + " was never acked", e);
+            throw new AssertionError("message " + i + " was never acked; " + why.get(), e);
           }
           Thread.sleep(100); // a client's retry pause (ADR-22), not a wait for a condition in the test
         }
