@@ -21,6 +21,8 @@ import java.util.TreeMap;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
@@ -74,7 +76,12 @@ public final class HttpApi extends AllDirectives {
   }
 
   /**
-   * 200 once the node serves; {@code stopped_replicas} lists the groups whose replica here stopped
+   * 200 once the node serves: it knows the meta group's leader, is registered, and is an Up member
+   * of the cluster ({@code member}). Up, not merely joined: a node that joins while a peer is
+   * unreachable stays WeaklyUp, and the split-brain resolver does not count it — with a 3-node
+   * cluster, killing a node then leaves 1 Up against 1 unreachable, and keep-majority's tie-break
+   * can down the two running nodes (seen in NatsFailoverTest: a node killed right after a start
+   * that had only waited for registration). {@code stopped_replicas} lists the groups whose replica here stopped
    * without being told to (down until the node restarts; its log says why);
    * {@code recovering_lost_tail} lists the groups whose replica here is
    * still recovering entries a cut-off WAL tail took (they serve, but do not vote yet);
@@ -82,9 +89,11 @@ public final class HttpApi extends AllDirectives {
    */
   private Route health() {
     return completeWithFuture(holdfast.clusterStatus().thenCombine(holdfast.localReplicas(), (s, replicas) -> {
-      boolean ready = s.metaIndex() > 0 && s.metaLeader() > 0 && (s.node() == 0 || "registered".equals(s.registration()));
+      MemberStatus member = Cluster.get(holdfast.system()).selfMember().status();
+      boolean ready = s.metaIndex() > 0 && s.metaLeader() > 0 && (s.node() == 0 || "registered".equals(s.registration()))
+          && member == MemberStatus.up();
       ObjectNode body = JSON.createObjectNode().put("status", ready ? "ok" : "starting")
-          .put("node", holdfast.settings().nodeId());
+          .put("node", holdfast.settings().nodeId()).put("member", memberStatus(member));
       s.stoppedReplicas().forEach(body.putArray("stopped_replicas")::add);
       ArrayNode groups = body.putArray("recovering_lost_tail");
       ObjectNode each = body.putObject("replicas");
@@ -105,6 +114,11 @@ public final class HttpApi extends AllDirectives {
       return respond(ready ? 200 : 503, body);
     }).exceptionally(e -> respond(503, JSON.createObjectNode().put("status", "starting")
         .put("node", holdfast.settings().nodeId()))));
+  }
+
+  /** A member status as Pekko names it, in the API's lower snake case: up, weakly_up, joining, ... */
+  private static String memberStatus(MemberStatus status) {
+    return status.toString().replaceAll("([a-z])([A-Z])", "$1_$2").toLowerCase(java.util.Locale.ROOT);
   }
 
   private Route listStreams() {

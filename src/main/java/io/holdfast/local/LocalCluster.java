@@ -409,8 +409,18 @@ public final class LocalCluster {
         return;
       }
       if (System.nanoTime() > deadline) {
+        StringBuilder tails = new StringBuilder();
+        for (int id : waiting) {
+          tails.append("\nlast lines of ").append(log(id)).append(":\n").append(tail(log(id), 30));
+        }
+        for (Node n : nodes) { // a peer that died meanwhile is often why the others cannot join
+          if (!which.contains(n) && pid(n.id()).isEmpty()) {
+            tails.append("\nnode ").append(n.id()).append(" is not running; last lines of ").append(log(n.id()))
+                .append(":\n").append(tail(log(n.id()), 30));
+          }
+        }
         throw new IllegalStateException("nodes " + waiting + " not ready after " + READY_TIMEOUT.toSeconds()
-            + " s; see their logs in " + dir);
+            + " s; see their logs in " + dir + tails);
       }
       if (System.nanoTime() - lastNote > 5_000_000_000L) {
         err.println("waiting for nodes " + waiting + " to be ready ...");
