@@ -258,15 +258,20 @@ final class JetStreamConsumers {
         + "." + m.timestampMillis() * MS + "." + (m.pending() + later);
   }
 
-  /** Sends message {@code i} of a fetch to the subscribers of {@code to}; how many got it. */
-  private int deliver(String to, List<Message> fetched, int i) {
-    Message m = fetched.get(i);
-    long later = 0;
-    for (int j = i + 1; j < fetched.size(); j++) {
-      later += fetched.get(j).delivered() == 1 ? 1 : 0;
+  /** For each message of a fetch, how many first deliveries follow it in the fetch. */
+  private static int[] firstDeliveriesAfter(List<Message> fetched) {
+    int[] later = new int[fetched.size()];
+    for (int j = fetched.size() - 2; j >= 0; j--) {
+      later[j] = later[j + 1] + (fetched.get(j + 1).delivered() == 1 ? 1 : 0);
     }
+    return later;
+  }
+
+  /** Sends message {@code i} of a fetch to the subscribers of {@code to}; how many got it. */
+  private int deliver(String to, List<Message> fetched, int i, int[] later) {
+    Message m = fetched.get(i);
     byte[] headers = m.headers() == null || m.headers().isEmpty() ? null : NatsHeaders.encode(m.headers());
-    return node.deliverAs(to, m.subject(), ackSubject(m, later), headers, m.payload());
+    return node.deliverAs(to, m.subject(), ackSubject(m, later[i]), headers, m.payload());
   }
 
   private void status(String to, int code, String description, Map<String, List<String>> headers) {
@@ -397,6 +402,7 @@ final class JetStreamConsumers {
         }
         return;
       }
+      int[] later = firstDeliveriesAfter(got);
       for (int i = 0; i < got.size(); i++) {
         Message m = got.get(i);
         if (limitBytes && m.payload().length > bytesLeft) {
@@ -404,7 +410,7 @@ final class JetStreamConsumers {
           finish(409, "Message Size Exceeds MaxBytes", pending());
           return;
         }
-        if (deliver(reply, got, i) == 0) {
+        if (deliver(reply, got, i, later) == 0) {
           // The requester went away between fetch and delivery: these go back to the consumer.
           got.subList(i, got.size()).forEach(x -> consumer.acknowledge(x.seq(), "nak", 0));
           done = true;
@@ -628,9 +634,10 @@ final class JetStreamConsumers {
           }
           return;
         }
+        int[] later = firstDeliveriesAfter(got);
         for (int i = 0; i < got.size(); i++) {
           Message m = got.get(i);
-          if (stopped || deliver(config.deliverSubject(), got, i) == 0) {
+          if (stopped || deliver(config.deliverSubject(), got, i, later) == 0) {
             got.subList(i, got.size()).forEach(x -> consumer.acknowledge(x.seq(), "nak", 0));
             pause();
             return;

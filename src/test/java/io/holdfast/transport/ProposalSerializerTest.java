@@ -1,0 +1,130 @@
+package io.holdfast.transport;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import com.typesafe.config.ConfigFactory;
+import io.holdfast.raft.ProposeResult;
+import io.holdfast.replica.ReplicaShell;
+import io.holdfast.replica.Wire;
+import io.holdfast.stream.Delivery;
+import io.holdfast.stream.Message;
+import io.holdfast.stream.StoredMessage;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.TreeMap;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.serialization.Serialization;
+import org.apache.pekko.serialization.SerializationExtension;
+import org.apache.pekko.serialization.Serializer;
+import org.apache.pekko.serialization.Serializers;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Goal: what client requests send between nodes (proposals to a leader, its replies with fetched
+ * messages) goes through {@link ProposalSerializer}, not the CBOR binding of their interface, and
+ * comes back as it was sent. Method: Pekko's serialization, as Artery calls it, on one of each.
+ */
+class ProposalSerializerTest {
+  private static ActorTestKit kit;
+  private static Serialization serialization;
+
+  @BeforeAll
+  static void start() {
+    kit = ActorTestKit.create("serializer", ConfigFactory.parseString("""
+        pekko.actor.provider = remote
+        pekko.remote.artery.canonical.hostname = "127.0.0.1"
+        pekko.remote.artery.canonical.port = 0
+        """).withFallback(ConfigFactory.load()));
+    serialization = SerializationExtension.get(Adapter.toClassic(kit.system()));
+  }
+
+  @AfterAll
+  static void stop() {
+    kit.shutdownTestKit();
+  }
+
+  private static Object roundTrip(Object o) {
+    Serializer s = serialization.findSerializerFor(o);
+    assertInstanceOf(ProposalSerializer.class, s, "serializer of " + o.getClass().getSimpleName());
+    byte[] bytes = serialization.serialize(o).get();
+    return serialization.deserialize(bytes, s.identifier(), Serializers.manifestFor(s, o)).get();
+  }
+
+  private static TreeMap<String, List<String>> headers() {
+    TreeMap<String, List<String>> h = new TreeMap<>();
+    h.put("Nats-Msg-Id", List.of("m1"));
+    h.put("X-Many", List.of("a", "b"));
+    return h;
+  }
+
+  @Test
+  void proposalsComeBackAsSent() {
+    ActorRef<ReplicaShell.ProposeReply> a = kit.createTestProbe(ReplicaShell.ProposeReply.class).ref();
+    ActorRef<ReplicaShell.ProposeReply> b = kit.createTestProbe(ReplicaShell.ProposeReply.class).ref();
+    byte[] payload = "hello\r\nworld".getBytes(StandardCharsets.UTF_8);
+    var publish = new ReplicaShell.Propose(new Wire.Publish("orders.new", headers(), payload), a);
+    var back = (ReplicaShell.Propose) roundTrip(publish);
+    assertEquals(a, back.replyTo());
+    var pub = (Wire.Publish) back.proposal();
+    assertEquals("orders.new", pub.subject());
+    assertEquals(headers(), pub.headers());
+    assertArrayEquals(payload, pub.payload());
+
+    var all = new ReplicaShell.ProposeAll(List.of(
+        new ReplicaShell.Propose(new Wire.Consume("c1", "ack", 17, 0, 0), b),
+        new ReplicaShell.Propose(new Wire.Consume("c1", "nak", 18, 0, 2500), b),
+        new ReplicaShell.Propose(new Wire.Consume("c2", "fetch", 0, 90, 0), a),
+        new ReplicaShell.Propose(new Wire.StreamOp(new byte[] {1, 2, 3}), a),
+        new ReplicaShell.Propose(new Wire.MetaChange(new byte[] {9}), b)));
+    var allBack = (ReplicaShell.ProposeAll) roundTrip(all);
+    assertEquals(5, allBack.proposals().size());
+    for (int i = 0; i < 3; i++) {
+      assertEquals(all.proposals().get(i), allBack.proposals().get(i), "proposal " + i); // records of values
+    }
+    assertArrayEquals(new byte[] {1, 2, 3}, ((Wire.StreamOp) allBack.proposals().get(3).proposal()).command());
+    assertEquals(a, allBack.proposals().get(3).replyTo());
+    assertArrayEquals(new byte[] {9}, ((Wire.MetaChange) allBack.proposals().get(4).proposal()).command());
+    assertEquals(b, allBack.proposals().get(4).replyTo());
+  }
+
+  @Test
+  void repliesComeBackAsSent() {
+    ActorRef<ReplicaShell.Command> leader = kit.createTestProbe(ReplicaShell.Command.class).ref();
+    List<ReplicaShell.ProposeReply> replies = List.of(
+        new ReplicaShell.Applied(new Wire.Seq("ORDERS", 42, true), leader),
+        new ReplicaShell.Applied(new Wire.Rejected("wrong_last_seq", "wrong last sequence: 41"), leader),
+        new ReplicaShell.Applied(new Wire.MetaOutcome(null, null), leader),
+        new ReplicaShell.Refused(ProposeResult.Reason.NOT_LEADER, 3),
+        new ReplicaShell.Superseded(1234),
+        new ReplicaShell.Invalid("too large"));
+    for (ReplicaShell.ProposeReply r : replies) {
+      assertEquals(r, roundTrip(r));
+    }
+    Message m = new Message("orders.new", headers(), new byte[] {0, 1, 2}, 1_700_000_000_123L);
+    var delivered = new ReplicaShell.Applied(new Wire.Delivered(List.of(
+        new Delivery("c1", new StoredMessage(7, m), 11, 2, 5),
+        new Delivery("c1", new StoredMessage(8, Message.of("x", new byte[0], 5)), 12, 1, 4))), leader);
+    assertEquals(delivered, roundTrip(delivered)); // Message compares payloads by content
+  }
+
+  @Test
+  void aTruncatedFrameIsRefused() {
+    var reply = new ReplicaShell.Applied(new Wire.Seq("ORDERS", 42, false), kit.createTestProbe(
+        ReplicaShell.Command.class).ref());
+    Serializer s = serialization.findSerializerFor(reply);
+    byte[] bytes = serialization.serialize(reply).get();
+    byte[] cut = java.util.Arrays.copyOf(bytes, bytes.length - 3);
+    assertThrows(RuntimeException.class,
+        () -> serialization.deserialize(cut, s.identifier(), Serializers.manifestFor(s, reply)).get());
+    byte[] longer = java.util.Arrays.copyOf(bytes, bytes.length + 1);
+    assertThrows(RuntimeException.class,
+        () -> serialization.deserialize(longer, s.identifier(), Serializers.manifestFor(s, reply)).get());
+  }
+}
