@@ -7,6 +7,7 @@ import io.holdfast.api.HoldfastException;
 import io.holdfast.api.Records;
 import io.holdfast.stream.Retention;
 import io.holdfast.stream.StreamLimits;
+import io.holdfast.stream.Subjects;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -121,7 +122,7 @@ final class JetStreamApi {
       return true; // nobody to answer: nats-server drops such requests too
     }
     if (subject.startsWith(API + "CONSUMER.MSG.NEXT.")) {
-      String[] t = subject.split("\\.");
+      String[] t = Subjects.tokens(subject);
       if (t.length == 7) {
         consumers.next(t[5], t[6], reply, payload);
       }
@@ -141,7 +142,7 @@ final class JetStreamApi {
       answer(reply, errorJson(null, 400, 10025, "invalid JSON: " + e.getMessage()));
       return true;
     }
-    String[] t = subject.substring(API.length()).split("\\.");
+    String[] t = Subjects.tokens(subject.substring(API.length()));
     CompletionStage<ObjectNode> result;
     try {
       result = dispatch(t, body);

@@ -8,6 +8,7 @@ import io.holdfast.api.HoldfastException;
 import io.holdfast.api.Message;
 import io.holdfast.stream.ConsumerConfig;
 import io.holdfast.stream.ConsumerInfo;
+import io.holdfast.stream.Subjects;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -478,7 +479,7 @@ final class JetStreamConsumers {
    * [request]. If the ack has a reply subject, an empty message answers it once the ack is applied.
    */
   void ack(String subject, String reply, byte[] payload) {
-    String[] t = subject.split("\\.");
+    String[] t = Subjects.tokens(subject);
     String stream;
     String consumer;
     long seq;
@@ -550,7 +551,7 @@ final class JetStreamConsumers {
 
   /** A flow control reply ({@code $JS.FC.<stream>.<consumer>.<n>}): that push consumer may go on. */
   void flowControl(String subject) {
-    String[] t = subject.split("\\.");
+    String[] t = Subjects.tokens(subject);
     if (t.length >= 5) {
       Push p = push.get(t[2] + "/" + t[3]);
       if (p != null) {

@@ -144,7 +144,7 @@ public final class NatsParser {
     if (verb.startsWith("CONNECT")) {
       return new Connect(trimmed.length() > 7 ? trimmed.substring(7).strip() : "{}");
     }
-    String[] args = rest.isEmpty() ? new String[0] : rest.split("[ \t]+");
+    String[] args = arguments(rest);
     switch (verb) {
       case "PUB":
         return pub(args, false);
@@ -218,6 +218,25 @@ public final class NatsParser {
     return new Pub(b.subject(), b.reply(), headers, payload);
   }
 
+
+  /** The space- or tab-separated arguments of a control line (by hand: a regex split per message showed in profiles). */
+  static String[] arguments(String rest) {
+    List<String> args = new ArrayList<>(4);
+    int i = 0;
+    while (i < rest.length()) {
+      while (i < rest.length() && (rest.charAt(i) == ' ' || rest.charAt(i) == '\t')) {
+        i++;
+      }
+      int start = i;
+      while (i < rest.length() && rest.charAt(i) != ' ' && rest.charAt(i) != '\t') {
+        i++;
+      }
+      if (i > start) {
+        args.add(rest.substring(start, i));
+      }
+    }
+    return args.toArray(new String[0]);
+  }
   private static int firstBlank(String s) {
     for (int i = 0; i < s.length(); i++) {
       if (s.charAt(i) == ' ' || s.charAt(i) == '\t') {

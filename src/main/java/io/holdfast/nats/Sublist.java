@@ -1,5 +1,6 @@
 package io.holdfast.nats;
 
+import io.holdfast.stream.Subjects;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -34,7 +35,7 @@ public final class Sublist<T> {
     lock.writeLock().lock();
     try {
       Node<T> n = root;
-      for (String token : pattern.split("\\.", -1)) {
+      for (String token : Subjects.tokens(pattern)) {
         n = switch (token) {
           case "*" -> n.star == null ? (n.star = new Node<>()) : n.star;
           case ">" -> n.rest == null ? (n.rest = new Node<>()) : n.rest;
@@ -52,7 +53,7 @@ public final class Sublist<T> {
   public boolean remove(String pattern, T value) {
     lock.writeLock().lock();
     try {
-      boolean removed = remove(root, pattern.split("\\.", -1), 0, value);
+      boolean removed = remove(root, Subjects.tokens(pattern), 0, value);
       if (removed) {
         size--;
       }
@@ -88,7 +89,7 @@ public final class Sublist<T> {
   /** Every value whose pattern matches the literal {@code subject}. */
   public List<T> match(String subject) {
     List<T> out = new ArrayList<>();
-    String[] tokens = subject.split("\\.", -1);
+    String[] tokens = Subjects.tokens(subject);
     lock.readLock().lock();
     try {
       match(root, tokens, 0, out);

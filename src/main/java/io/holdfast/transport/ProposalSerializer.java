@@ -9,10 +9,10 @@ import io.holdfast.stream.StreamCommand;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.pekko.actor.ExtendedActorSystem;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorRefResolver;
@@ -94,7 +94,7 @@ public final class ProposalSerializer extends SerializerWithStringManifest {
       ref(w, p.replyTo());
       proposal(w, p.proposal());
     } else if (o instanceof ReplicaShell.ProposeAll all) {
-      Map<ActorRef<?>, Integer> refs = new HashMap<>();
+      Map<ActorRef<?>, Integer> refs = new IdentityHashMap<>(); // equals would build temporary refs' paths
       List<ActorRef<?>> table = new ArrayList<>();
       for (ReplicaShell.Propose p : all.proposals()) {
         if (refs.putIfAbsent(p.replyTo(), table.size()) == null) {
@@ -197,7 +197,7 @@ public final class ProposalSerializer extends SerializerWithStringManifest {
     w.ensure(1);
     if (r instanceof ReplicaShell.Applied a) {
       w.b.put(APPLIED);
-      ref(w, a.leader());
+      leaderRef(w, a.leader());
       outcome(w, a.outcome());
     } else if (r instanceof ReplicaShell.Refused f) {
       w.b.put(REFUSED);
@@ -289,8 +289,40 @@ public final class ProposalSerializer extends SerializerWithStringManifest {
     w.string(resolver().toSerializationFormat(ref));
   }
 
+  /** A leader's ref, the same in every reply it sends: its text is kept (a few per node). */
+  private void leaderRef(StreamCommand.Writer w, ActorRef<?> ref) {
+    w.string(cached(formats, ref, r -> resolver().toSerializationFormat(r)));
+  }
+
+  /**
+   * A ref as sent. Refs that are not temporary (leaders, hosts, the ignoring sink of unconfirmed
+   * acks) are resolved once and kept: parsing a ref's URI for every reply showed in the profile
+   * of a node serving NATS clients for a leader elsewhere. Asks' temporary refs are used once.
+   */
+  @SuppressWarnings("unchecked")
   private <T> ActorRef<T> readRef(ByteBuffer b) {
-    return resolver().resolveActorRef(StreamCommand.readString(b));
+    String text = StreamCommand.readString(b);
+    if (text.contains("/temp/")) {
+      return resolver().resolveActorRef(text);
+    }
+    return (ActorRef<T>) cached(resolved, text, t -> resolver().resolveActorRef(t));
+  }
+
+  private static final int CACHE_MAX = 4096;
+  private final ConcurrentHashMap<String, ActorRef<?>> resolved = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<ActorRef<?>, String> formats = new ConcurrentHashMap<>();
+
+  /** {@code cache}'s value for {@code key}, computed once; the cache starts over when it reaches its bound. */
+  private static <K, V> V cached(ConcurrentHashMap<K, V> cache, K key, java.util.function.Function<K, V> compute) {
+    V v = cache.get(key);
+    if (v == null) {
+      if (cache.size() >= CACHE_MAX) {
+        cache.clear();
+      }
+      v = compute.apply(key);
+      cache.put(key, v);
+    }
+    return v;
   }
 
   private static void bytes(StreamCommand.Writer w, byte[] bytes) {

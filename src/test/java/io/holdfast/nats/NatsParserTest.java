@@ -134,4 +134,11 @@ class NatsParserTest {
     assertEquals(false, s.remove("orders.*", "star"), "removed once");
     assertEquals(3, s.size());
   }
+
+  @Test
+  void argumentsAreSeparatedBySpacesAndTabsInAnyNumber() {
+    assertArrayEquals(new String[] {"orders.new", "_INBOX.1", "5"}, NatsParser.arguments("orders.new \t _INBOX.1\t5 "));
+    assertArrayEquals(new String[] {"x"}, NatsParser.arguments("  x"));
+    assertArrayEquals(new String[0], NatsParser.arguments(" \t "));
+  }
 }

@@ -1,5 +1,6 @@
 package io.holdfast.stream;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -52,5 +53,14 @@ class SubjectsTest {
     assertNull(Subjects.invalidFilter("a.*.>"));
     assertNotNull(Subjects.invalidSubject("a.*"), "a published subject is literal");
     assertNull(Subjects.invalidSubject("a.b-c_d"));
+  }
+
+  @Test
+  void tokensSplitAtEveryDotKeepingEmptyOnes() {
+    assertArrayEquals(new String[] {"orders"}, Subjects.tokens("orders"));
+    assertArrayEquals(new String[] {"a", "", "b", ""}, Subjects.tokens("a..b."));
+    assertArrayEquals(new String[] {"", "x"}, Subjects.tokens(".x"));
+    assertArrayEquals(new String[] {""}, Subjects.tokens(""));
+    assertArrayEquals("$JS.ACK.S.c.1.2.3.4.5".split("\\.", -1), Subjects.tokens("$JS.ACK.S.c.1.2.3.4.5"));
   }
 }
