@@ -116,29 +116,14 @@ public final class GroupRouter {
       propose(group, nodes, proposal, timeout, locate);
       return;
     }
-    ReplicaShell.Propose p = new ReplicaShell.Propose(proposal, ignored());
+    // Pekko's ignoreRef: sent to another node it resolves to that node's own ignoreRef, so the
+    // leader's reply goes nowhere on its own node instead of crossing the network per ack.
+    ReplicaShell.Propose p = new ReplicaShell.Propose(proposal, system.ignoreRef());
     if (leader.path().address().host().isEmpty()) {
       leader.tell(p);
     } else {
       forwarder().tell(new ProposalForwarder.Forward(leader, p));
     }
-  }
-
-  private volatile ActorRef<ReplicaShell.ProposeReply> ignored;
-
-  /** Where the outcomes of {@link #send} go: nowhere. */
-  private ActorRef<ReplicaShell.ProposeReply> ignored() {
-    ActorRef<ReplicaShell.ProposeReply> i = ignored;
-    if (i == null) {
-      synchronized (this) {
-        if (ignored == null) {
-          ignored = system.systemActorOf(org.apache.pekko.actor.typed.javadsl.Behaviors.ignore(),
-              "holdfast-ignored-" + java.util.UUID.randomUUID(), org.apache.pekko.actor.typed.Props.empty());
-        }
-        i = ignored;
-      }
-    }
-    return i;
   }
 
   /**

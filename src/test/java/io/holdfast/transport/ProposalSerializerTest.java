@@ -127,4 +127,23 @@ class ProposalSerializerTest {
     assertThrows(RuntimeException.class,
         () -> serialization.deserialize(longer, s.identifier(), Serializers.manifestFor(s, reply)).get());
   }
+
+  @Test
+  void anIgnoringReplyToStaysOnTheReceivingNode() {
+    ActorTestKit other = ActorTestKit.create("other", ConfigFactory.parseString("""
+        pekko.actor.provider = remote
+        pekko.remote.artery.canonical.hostname = "127.0.0.1"
+        pekko.remote.artery.canonical.port = 0
+        """).withFallback(ConfigFactory.load()));
+    try {
+      var ack = new ReplicaShell.Propose(new Wire.Consume("c1", "ack", 5, 0, 0), kit.system().ignoreRef());
+      Serializer s = serialization.findSerializerFor(ack);
+      byte[] bytes = serialization.serialize(ack).get();
+      var there = (ReplicaShell.Propose) SerializationExtension.get(Adapter.toClassic(other.system()))
+          .deserialize(bytes, s.identifier(), Serializers.manifestFor(s, ack)).get();
+      assertEquals(other.system().ignoreRef(), there.replyTo(), "the leader's reply is dropped where it is made");
+    } finally {
+      other.shutdownTestKit();
+    }
+  }
 }
