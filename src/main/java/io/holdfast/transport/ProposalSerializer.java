@@ -104,6 +104,7 @@ public final class ProposalSerializer extends SerializerWithStringManifest {
       w.ensure(8);
       w.b.putInt(table.size());
       table.forEach(r -> ref(w, r));
+      w.ensure(4);
       w.b.putInt(all.proposals().size());
       for (ReplicaShell.Propose p : all.proposals()) {
         w.ensure(4);

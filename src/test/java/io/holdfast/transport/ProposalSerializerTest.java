@@ -146,4 +146,21 @@ class ProposalSerializerTest {
       other.shutdownTestKit();
     }
   }
+
+  @Test
+  void batchesOfEverySizeFitTheirBuffer() {
+    // The writer grows its buffer as it goes: a batch whose reply-to refs ended within 4 bytes of
+    // the buffer's end once overflowed it (Artery reported an oversized message and dropped it).
+    // Refs of every name length from 1 to 64, 1 to 4 of them per batch, cover every ending.
+    for (int length = 1; length <= 64; length++) {
+      List<ReplicaShell.Propose> proposals = new java.util.ArrayList<>();
+      for (int n = 0; n < 4; n++) {
+        String name = "r" + n + "x".repeat(length);
+        proposals.add(new ReplicaShell.Propose(new Wire.Consume("c", "ack", n, 0, 0),
+            kit.spawn(org.apache.pekko.actor.typed.javadsl.Behaviors.<ReplicaShell.ProposeReply>ignore(), name)));
+        var all = new ReplicaShell.ProposeAll(List.copyOf(proposals));
+        assertEquals(n + 1, ((ReplicaShell.ProposeAll) roundTrip(all)).proposals().size(), name);
+      }
+    }
+  }
 }
