@@ -35,6 +35,12 @@ final class ProposalForwarder {
   static Behavior<Command> create() {
     return Behaviors.setup(ctx -> {
       List<Forward> pending = new ArrayList<>();
+      // Leaders send the replies to a batch back together, here; it hands each to its proposer.
+      ActorRef<ReplicaShell.Replies> replies = ctx.spawn(Behaviors.receive(ReplicaShell.Replies.class)
+          .onMessage(ReplicaShell.Replies.class, r -> {
+            r.replies().forEach(x -> x.to().tell(x.reply()));
+            return Behaviors.same();
+          }).build(), "replies");
       return Behaviors.receive(Command.class)
           .onMessage(Forward.class, f -> {
             if (pending.isEmpty()) {
@@ -44,7 +50,7 @@ final class ProposalForwarder {
             return Behaviors.same();
           })
           .onMessageEquals(Flush.INSTANCE, () -> {
-            flush(pending);
+            flush(pending, replies);
             pending.clear();
             return Behaviors.same();
           })
@@ -52,14 +58,14 @@ final class ProposalForwarder {
     });
   }
 
-  private static void flush(List<Forward> pending) {
+  private static void flush(List<Forward> pending, ActorRef<ReplicaShell.Replies> replies) {
     List<ReplicaShell.Propose> batch = new ArrayList<>();
     ActorRef<ReplicaShell.Command> to = null;
     long bytes = 0;
     for (Forward f : pending) {
       long size = weight(f.propose().proposal());
       if (to != null && (!f.leader().equals(to) || batch.size() >= BATCH_MAX || bytes + size > BATCH_BYTES)) {
-        send(to, batch);
+        send(to, batch, replies);
         batch = new ArrayList<>();
         bytes = 0;
       }
@@ -68,12 +74,13 @@ final class ProposalForwarder {
       bytes += size;
     }
     if (to != null) {
-      send(to, batch);
+      send(to, batch, replies);
     }
   }
 
-  private static void send(ActorRef<ReplicaShell.Command> to, List<ReplicaShell.Propose> batch) {
-    to.tell(batch.size() == 1 ? batch.get(0) : new ReplicaShell.ProposeAll(List.copyOf(batch)));
+  private static void send(ActorRef<ReplicaShell.Command> to, List<ReplicaShell.Propose> batch,
+      ActorRef<ReplicaShell.Replies> replies) {
+    to.tell(batch.size() == 1 ? batch.get(0) : new ReplicaShell.ProposeAll(List.copyOf(batch), replies));
   }
 
   private static long weight(Wire.Proposal p) {

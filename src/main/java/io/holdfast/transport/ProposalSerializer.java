@@ -22,7 +22,8 @@ import org.apache.pekko.serialization.SerializerWithStringManifest;
 /**
  * Binary layouts for what every client request sends between nodes: proposals forwarded to a
  * leader ({@link ReplicaShell.Propose}, {@link ReplicaShell.ProposeAll}) and the leader's replies
- * ({@link ReplicaShell.ProposeReply}, fetched messages included). They went as Jackson CBOR
+ * ({@link ReplicaShell.ProposeReply} one by one or {@link ReplicaShell.Replies} together, fetched
+ * messages included). They went as Jackson CBOR
  * before: per message a polymorphic tree walk and an actor-ref string, which the profile of NATS
  * clients on a follower node put first among what a node spends its CPU on. Other client-facing
  * messages (reads, entity commands) are rare and stay CBOR ({@link CborMessage}).
@@ -35,6 +36,7 @@ public final class ProposalSerializer extends SerializerWithStringManifest {
   private static final String PROPOSE = "P1";
   private static final String PROPOSE_ALL = "A1";
   private static final String REPLY = "R1";
+  private static final String REPLIES = "Y1";
 
   private static final byte PUBLISH = 1;
   private static final byte CONSUME = 2;
@@ -84,6 +86,9 @@ public final class ProposalSerializer extends SerializerWithStringManifest {
     if (o instanceof ReplicaShell.ProposeReply) {
       return REPLY;
     }
+    if (o instanceof ReplicaShell.Replies) {
+      return REPLIES;
+    }
     throw new IllegalArgumentException("cannot serialize " + o.getClass().getName());
   }
 
@@ -101,6 +106,11 @@ public final class ProposalSerializer extends SerializerWithStringManifest {
           table.add(p.replyTo());
         }
       }
+      w.ensure(1);
+      w.b.put((byte) (all.repliesVia() == null ? 0 : 1));
+      if (all.repliesVia() != null) {
+        leaderRef(w, all.repliesVia());
+      }
       w.ensure(8);
       w.b.putInt(table.size());
       table.forEach(r -> ref(w, r));
@@ -113,6 +123,13 @@ public final class ProposalSerializer extends SerializerWithStringManifest {
       }
     } else if (o instanceof ReplicaShell.ProposeReply r) {
       reply(w, r);
+    } else if (o instanceof ReplicaShell.Replies all) {
+      w.ensure(4);
+      w.b.putInt(all.replies().size());
+      for (ReplicaShell.Routed r : all.replies()) {
+        ref(w, r.to());
+        reply(w, r.reply());
+      }
     } else {
       throw new IllegalArgumentException("cannot serialize " + o.getClass().getName());
     }
@@ -128,6 +145,7 @@ public final class ProposalSerializer extends SerializerWithStringManifest {
         yield new ReplicaShell.Propose(readProposal(b), replyTo);
       }
       case PROPOSE_ALL -> {
+        ActorRef<ReplicaShell.Replies> repliesVia = b.get() == 0 ? null : readRef(b);
         List<ActorRef<ReplicaShell.ProposeReply>> table = new ArrayList<>();
         for (int i = b.getInt(); i > 0; i--) {
           table.add(readRef(b));
@@ -138,9 +156,18 @@ public final class ProposalSerializer extends SerializerWithStringManifest {
           ActorRef<ReplicaShell.ProposeReply> replyTo = table.get(b.getInt());
           proposals.add(new ReplicaShell.Propose(readProposal(b), replyTo));
         }
-        yield new ReplicaShell.ProposeAll(proposals);
+        yield new ReplicaShell.ProposeAll(proposals, repliesVia);
       }
       case REPLY -> readReply(b);
+      case REPLIES -> {
+        int count = b.getInt();
+        List<ReplicaShell.Routed> replies = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+          ActorRef<ReplicaShell.ProposeReply> to = readRef(b);
+          replies.add(new ReplicaShell.Routed(to, readReply(b)));
+        }
+        yield new ReplicaShell.Replies(replies);
+      }
       default -> throw new IllegalArgumentException("unknown manifest '" + manifest + "'");
     };
     if (b.hasRemaining()) {

@@ -77,13 +77,17 @@ class ProposalSerializerTest {
     assertEquals(headers(), pub.headers());
     assertArrayEquals(payload, pub.payload());
 
+    ActorRef<ReplicaShell.Replies> via = kit.createTestProbe(ReplicaShell.Replies.class).ref();
     var all = new ReplicaShell.ProposeAll(List.of(
         new ReplicaShell.Propose(new Wire.Consume("c1", "ack", 17, 0, 0), b),
         new ReplicaShell.Propose(new Wire.Consume("c1", "nak", 18, 0, 2500), b),
         new ReplicaShell.Propose(new Wire.Consume("c2", "fetch", 0, 90, 0), a),
         new ReplicaShell.Propose(new Wire.StreamOp(new byte[] {1, 2, 3}), a),
-        new ReplicaShell.Propose(new Wire.MetaChange(new byte[] {9}), b)));
+        new ReplicaShell.Propose(new Wire.MetaChange(new byte[] {9}), b)), via);
     var allBack = (ReplicaShell.ProposeAll) roundTrip(all);
+    assertEquals(via, allBack.repliesVia());
+    assertEquals(null, ((ReplicaShell.ProposeAll) roundTrip(new ReplicaShell.ProposeAll(all.proposals())))
+        .repliesVia());
     assertEquals(5, allBack.proposals().size());
     for (int i = 0; i < 3; i++) {
       assertEquals(all.proposals().get(i), allBack.proposals().get(i), "proposal " + i); // records of values
@@ -112,6 +116,11 @@ class ProposalSerializerTest {
         new Delivery("c1", new StoredMessage(7, m), 11, 2, 5),
         new Delivery("c1", new StoredMessage(8, Message.of("x", new byte[0], 5)), 12, 1, 4))), leader);
     assertEquals(delivered, roundTrip(delivered)); // Message compares payloads by content
+    ActorRef<ReplicaShell.ProposeReply> p1 = kit.createTestProbe(ReplicaShell.ProposeReply.class).ref();
+    ActorRef<ReplicaShell.ProposeReply> p2 = kit.createTestProbe(ReplicaShell.ProposeReply.class).ref();
+    var together = new ReplicaShell.Replies(List.of(new ReplicaShell.Routed(p1, delivered),
+        new ReplicaShell.Routed(p2, replies.get(0)), new ReplicaShell.Routed(p1, replies.get(4))));
+    assertEquals(together, roundTrip(together));
   }
 
   @Test
