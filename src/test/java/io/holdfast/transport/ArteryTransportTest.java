@@ -88,15 +88,7 @@ class ArteryTransportTest {
       String value = "order-" + i;
       boolean applied = false;
       while (!applied) {
-        int leader = status.awaitAssert(Duration.ofSeconds(20), Duration.ofMillis(20), () -> {
-          for (int id = 1; id <= 3; id++) {
-            replicas.get(id).tell(new ReplicaShell.GetStatus(status.ref()));
-            if (status.receiveMessage().role() == io.holdfast.raft.RaftCore.Role.LEADER) {
-              return id;
-            }
-          }
-          throw new AssertionError("no leader yet");
-        });
+        int leader = leaderOf(replicas, status);
         replicas.get(leader).tell(new ReplicaShell.Propose(
             new io.holdfast.replica.Wire.Publish("orders.new", null, value.getBytes(StandardCharsets.UTF_8)), reply.ref()));
         applied = reply.receiveMessage(Duration.ofSeconds(10)) instanceof ReplicaShell.Applied;
@@ -105,15 +97,7 @@ class ArteryTransportTest {
     }
     // Proposals forwarded together from another node are answered together: one Replies message
     // to the node's repliesVia, holding each proposer's reply.
-    int leader = status.awaitAssert(Duration.ofSeconds(20), Duration.ofMillis(20), () -> {
-      for (int id = 1; id <= 3; id++) {
-        replicas.get(id).tell(new ReplicaShell.GetStatus(status.ref()));
-        if (status.receiveMessage().role() == io.holdfast.raft.RaftCore.Role.LEADER) {
-          return id;
-        }
-      }
-      throw new AssertionError("no leader yet");
-    });
+    int leader = leaderOf(replicas, status);
     ActorTestKit other = nodes.get(leader % 3);
     TestProbe<ReplicaShell.Replies> via = other.createTestProbe();
     TestProbe<ReplicaShell.ProposeReply> p1 = other.createTestProbe();
@@ -143,6 +127,20 @@ class ArteryTransportTest {
         assertEquals(acked, got, "node " + id);
       }
       return null;
+    });
+  }
+
+  /** The replica that says it leads, once one does. */
+  private static int leaderOf(Map<Integer, ActorRef<ReplicaShell.Command>> replicas,
+      TestProbe<ReplicaDriver.Status> status) {
+    return status.awaitAssert(Duration.ofSeconds(20), Duration.ofMillis(20), () -> {
+      for (int id = 1; id <= 3; id++) {
+        replicas.get(id).tell(new ReplicaShell.GetStatus(status.ref()));
+        if (status.receiveMessage().role() == io.holdfast.raft.RaftCore.Role.LEADER) {
+          return id;
+        }
+      }
+      throw new AssertionError("no leader yet");
     });
   }
 }
