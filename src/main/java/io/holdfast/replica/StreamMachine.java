@@ -131,25 +131,8 @@ public final class StreamMachine implements ReplicatedMachine {
     List<Wire.Outcome> out = new ArrayList<>(results.size());
     for (StreamState.Result r : results) {
       out.add(!r.ok() ? new Wire.Rejected(r.error(), r.message())
-          : r.deliveries() != null ? new Wire.Delivered(answered ? bodies(r.deliveries()) : List.of())
+          : r.deliveries() != null ? new Wire.Delivered(answered ? state.deliver(r.deliveries()) : List.of())
           : new Wire.Seq(stream, r.seq(), r.duplicate()));
-    }
-    return out;
-  }
-
-  /**
-   * What a fetch delivered, with the messages read from this replica's store. One whose copy is
-   * damaged here is left out: the consumer holds it as delivered, so it comes again after its ack
-   * wait, by when the store has it repaired.
-   */
-  private List<Delivery> bodies(List<StreamState.Delivered> delivered) {
-    List<Delivery> out = new ArrayList<>(delivered.size());
-    for (StreamState.Delivered d : delivered) {
-      try {
-        out.add(state.deliver(d));
-      } catch (StreamState.Damaged e) {
-        // left out, see above
-      }
     }
     return out;
   }

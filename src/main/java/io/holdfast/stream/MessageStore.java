@@ -33,6 +33,15 @@ public interface MessageStore {
   /** The message at {@code seq}, or null if the store holds no intact copy (a damaged one is remembered for repair). */
   Message read(long seq);
 
+  /** The messages at {@code seqs}, each as {@link #read} gives it, in the same order. */
+  default Message[] readAll(long[] seqs) {
+    Message[] out = new Message[seqs.length];
+    for (int i = 0; i < seqs.length; i++) {
+      out[i] = read(seqs[i]);
+    }
+    return out;
+  }
+
   /**
    * Overwrites the payload of {@code seq} with zeros where the store holds it (checksums
    * rewritten) and returns where the message was in the log (so its log copies can be erased too),

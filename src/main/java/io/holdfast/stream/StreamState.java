@@ -865,9 +865,27 @@ public final class StreamState {
     return new StoredMessage(seq, m);
   }
 
-  /** What a fetch delivered, with the message read from the store (by the replica that answers the fetch). */
-  public Delivery deliver(Delivered d) {
-    return new Delivery(d.consumer(), get(d.seq()), d.consumerSeq(), d.deliveries(), d.pending());
+  /**
+   * What a fetch delivered, with the messages read from the store (by the replica that answers the
+   * fetch) in one {@link MessageStore#readAll}. A message whose copy here is damaged is left out:
+   * the consumer holds it as delivered, so it comes again after its ack wait, by when the store has
+   * it repaired.
+   */
+  public List<Delivery> deliver(List<Delivered> delivered) {
+    long[] seqs = new long[delivered.size()];
+    for (int i = 0; i < seqs.length; i++) {
+      seqs[i] = delivered.get(i).seq();
+    }
+    Message[] read = store.readAll(seqs);
+    List<Delivery> out = new ArrayList<>(seqs.length);
+    for (int i = 0; i < seqs.length; i++) {
+      Delivered d = delivered.get(i);
+      if (read[i] != null) {
+        out.add(new Delivery(d.consumer(), new StoredMessage(d.seq(), read[i]), d.consumerSeq(), d.deliveries(),
+            d.pending()));
+      }
+    }
+    return out;
   }
 
   /** The newest message whose subject is {@code subject}, or null. */

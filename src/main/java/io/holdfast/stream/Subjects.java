@@ -45,6 +45,7 @@ public final class Subjects {
     return tokens;
   }
 
+  /** One pass over the characters, no token strings: every published message is checked. */
   private static String invalid(String s, boolean wildcards) {
     if (s == null || s.isEmpty()) {
       return "subject is empty";
@@ -52,30 +53,36 @@ public final class Subjects {
     if (s.length() > 512) {
       return "subject is longer than 512 characters";
     }
-    String[] tokens = tokens(s);
-    for (int i = 0; i < tokens.length; i++) {
-      String t = tokens[i];
-      if (t.isEmpty()) {
+    for (int start = 0; ; ) {
+      int end = s.indexOf('.', start);
+      end = end < 0 ? s.length() : end;
+      if (end == start) {
         return "subject '" + s + "' has an empty token";
       }
-      for (int c = 0; c < t.length(); c++) {
-        char ch = t.charAt(c);
+      boolean hasWildcard = false;
+      for (int c = start; c < end; c++) {
+        char ch = s.charAt(c);
         if (ch <= ' ' || ch == 127) {
           return "subject '" + s + "' contains whitespace or a control character";
         }
+        hasWildcard |= ch == '*' || ch == '>';
       }
-      boolean wildcard = t.equals("*") || t.equals(">");
-      if (!wildcard && (t.contains("*") || t.contains(">"))) {
-        return "subject '" + s + "': '*' and '>' must be whole tokens";
+      if (hasWildcard) {
+        if (end - start > 1) {
+          return "subject '" + s + "': '*' and '>' must be whole tokens";
+        }
+        if (!wildcards) {
+          return "subject '" + s + "': wildcards are not allowed in a published subject";
+        }
+        if (s.charAt(start) == '>' && end != s.length()) {
+          return "subject '" + s + "': '>' must be the last token";
+        }
       }
-      if (wildcard && !wildcards) {
-        return "subject '" + s + "': wildcards are not allowed in a published subject";
+      if (end == s.length()) {
+        return null;
       }
-      if (t.equals(">") && i != tokens.length - 1) {
-        return "subject '" + s + "': '>' must be the last token";
-      }
+      start = end + 1;
     }
-    return null;
   }
 
   /** Whether the literal {@code subject} matches {@code filter}. */

@@ -51,7 +51,7 @@ class ConsumerRulesTest {
     StreamState.Result r = apply(new StreamCommand.ConsumerBatch(now, List.of(new StreamCommand.Fetch(consumer, max))))
         .get(0);
     assertTrue(r.ok(), r.message());
-    return r.deliveries().stream().map(s::deliver).toList();
+    return s.deliver(r.deliveries());
   }
 
   /** Payloads of what a fetch delivered. */

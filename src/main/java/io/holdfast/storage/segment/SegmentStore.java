@@ -221,6 +221,63 @@ public final class SegmentStore implements StreamStore {
     return r == null ? null : SegmentFormat.recordMessage(r);
   }
 
+  /**
+   * Records that lie next to each other in a segment file are read with one call, up to this many
+   * bytes: a fetch asks for ~90 neighbouring messages, and reading each with its own pread took a
+   * fifth of a stream leader's CPU in a profile of a NATS consume.
+   */
+  private static final int RUN_BYTES_MAX = 256 * 1024;
+
+  @Override
+  public Message[] readAll(long[] seqs) {
+    Message[] out = new Message[seqs.length];
+    long[] offsets = new long[seqs.length];
+    int[] lengths = new int[seqs.length];
+    int i = 0;
+    while (i < seqs.length) {
+      Segment s = segmentOf(seqs[i]);
+      int j = runEnd(s, seqs, i, offsets, lengths);
+      if (j == i + 1) {
+        out[i] = read(seqs[i]);
+      } else {
+        byte[] run = new byte[(int) (offsets[j - 1] + lengths[j - 1] - offsets[i])];
+        int got = Math.max(0, dataFile(s).read(offsets[i], run, 0, run.length));
+        for (int k = i; k < j; k++) {
+          int at = (int) (offsets[k] - offsets[i]);
+          byte[] r = at + lengths[k] <= got ? Arrays.copyOfRange(run, at, at + lengths[k]) : null;
+          out[k] = r != null && SegmentFormat.recordValid(r) && SegmentFormat.recordSeq(r) == seqs[k]
+              ? SegmentFormat.recordMessage(r)
+              : read(seqs[k]); // alone: marked damaged, as any read does
+        }
+      }
+      i = j;
+    }
+    return out;
+  }
+
+  /**
+   * Where the run of {@code seqs} from {@code i} ends (exclusive): the sequences whose records sit
+   * one right after another in {@code s}'s written-out data file, their places noted. At least i + 1.
+   */
+  private int runEnd(Segment s, long[] seqs, int i, long[] offsets, int[] lengths) {
+    int j = i;
+    for (; j < seqs.length && s != null; j++) {
+      long seq = seqs[j];
+      if (!s.holds(seq) || damaged.contains(seq) || (s == active && pendingData.length > 0 && seq >= pendingFirstSeq)) {
+        break;
+      }
+      SegmentFormat.IndexEntry e = indexEntry(s, seq);
+      if (e == null || e.length() < SegmentFormat.RECORD_HEADER_BYTES || e.length() > RUN_BYTES_MAX
+          || (j > i && (e.offset() != offsets[j - 1] + lengths[j - 1]
+              || e.offset() + e.length() - offsets[i] > RUN_BYTES_MAX))) {
+        break;
+      }
+      offsets[j] = e.offset();
+      lengths[j] = e.length();
+    }
+    return Math.max(j, i + 1);
+  }
+
   /** The intact record of {@code seq}, or null (missing, or damaged: then remembered in {@link #damaged()}). */
   public byte[] record(long seq) {
     Segment s = segmentOf(seq);

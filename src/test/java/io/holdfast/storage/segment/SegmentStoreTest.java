@@ -253,6 +253,50 @@ class SegmentStoreTest {
   }
 
   @Test
+  void readAllGivesWhatReadGivesAcrossSegmentsUnwrittenAppendsAndGaps() {
+    SegmentStore store = SegmentStore.open(new SimDisk(), SMALL, 0);
+    appendRange(store, 1, 30);
+    sync(store);
+    appendRange(store, 31, 40); // still buffered in memory
+    long[] seqs = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 29, 30, 31, 32, 7, 6, 41, 20, 22, 21};
+    Message[] got = store.readAll(seqs);
+    for (int i = 0; i < seqs.length; i++) {
+      assertEquals(seqs[i] <= 40 ? message(seqs[i]) : null, got[i], "message " + seqs[i]);
+    }
+  }
+
+  @Test
+  void readAllFindsAndRemembersTheSameDamageAsReadingOneByOne() {
+    long[] all = java.util.stream.LongStream.rangeClosed(1, 40).toArray();
+    int damagedRounds = 0;
+    for (long seed = 1; seed <= 60; seed++) {
+      // Two disks damaged alike: one read in runs, the other one message at a time.
+      SegmentStore batched = SegmentStore.open(flippedDisk(seed), SMALL, 40);
+      SegmentStore single = SegmentStore.open(flippedDisk(seed), SMALL, 40);
+      Message[] got = batched.readAll(all);
+      for (long seq = 1; seq <= 40; seq++) {
+        Message alone = single.read(seq);
+        assertEquals(alone, got[(int) seq - 1], "message " + seq + " after flip " + seed);
+        assertEquals(alone == null ? null : message(seq), alone, "message " + seq + " is either intact or refused");
+      }
+      assertEquals(single.damaged(), batched.damaged(), "the same damage is remembered after flip " + seed);
+      damagedRounds += batched.damaged().isEmpty() ? 0 : 1;
+    }
+    assertTrue(damagedRounds > 10, "flips hit records in " + damagedRounds + " rounds");
+  }
+
+  /** Messages 1-40 synced, then one bit of a segment file flipped (the same one for the same seed). */
+  private static SimDisk flippedDisk(long seed) {
+    SimDisk disk = new SimDisk();
+    SegmentStore store = SegmentStore.open(disk, SMALL, 0);
+    appendRange(store, 1, 40);
+    sync(store);
+    store.close();
+    disk.flipBit(Prng.of(seed), name -> name.endsWith(".seg"));
+    return disk;
+  }
+
+  @Test
   void damageFoundByAReadIsRememberedAcrossARestartUntilRepaired() {
     SimDisk disk = new SimDisk();
     SegmentStore store = SegmentStore.open(disk, SMALL, 0);
