@@ -1,6 +1,7 @@
 package io.holdfast.stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -53,6 +54,25 @@ class SubjectsTest {
     assertNull(Subjects.invalidFilter("a.*.>"));
     assertNotNull(Subjects.invalidSubject("a.*"), "a published subject is literal");
     assertNull(Subjects.invalidSubject("a.b-c_d"));
+    assertNull(Subjects.invalidFilter(">"));
+  }
+
+  @Test
+  void eachMalformationIsNamed() {
+    assertEquals("subject is empty", Subjects.invalidSubject(""));
+    assertEquals("subject is longer than 512 characters", Subjects.invalidSubject("a".repeat(513)));
+    for (String s : new String[] {".a", "a.", "a..b", "."}) {
+      assertEquals("subject '" + s + "' has an empty token", Subjects.invalidFilter(s), s);
+    }
+    assertEquals("subject 'a.b\tc' contains whitespace or a control character", Subjects.invalidSubject("a.b\tc"));
+    assertEquals("subject 'a.*x': '*' and '>' must be whole tokens", Subjects.invalidFilter("a.*x"));
+    assertEquals("subject 'a.b*': '*' and '>' must be whole tokens", Subjects.invalidFilter("a.b*"));
+    assertEquals("subject 'a.>x': '*' and '>' must be whole tokens", Subjects.invalidSubject("a.>x"));
+    assertEquals("subject 'a.>': wildcards are not allowed in a published subject", Subjects.invalidSubject("a.>"));
+    assertEquals("subject 'a.>.b': '>' must be the last token", Subjects.invalidFilter("a.>.b"));
+    assertEquals("subject '*. x' contains whitespace or a control character", Subjects.invalidFilter("*. x"));
+    assertEquals("subject 'a. x.>.b' contains whitespace or a control character", Subjects.invalidFilter("a. x.>.b"),
+        "the first bad token decides");
   }
 
   @Test
