@@ -13,6 +13,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * {@link #match} costs the subject's tokens times the wildcard branches, not the number of
  * subscriptions. Thread-safe: many connections publish (match) while a few subscribe.
  *
+ * <p>Matches are cached by subject (at most {@link #CACHE_MAX} of them; the whole cache goes on
+ * any change of subscriptions, and when it is full): a stream's deliveries go to one reply inbox
+ * and its publishes come on a few subjects, again and again.
+ *
  * @param <T> what a subscription is to its owner
  */
 public final class Sublist<T> {
@@ -27,7 +31,11 @@ public final class Sublist<T> {
     }
   }
 
+  static final int CACHE_MAX = 1024;
+
   private final Node<T> root = new Node<>();
+  /** Subject to its matches (unmodifiable); filled under the read lock, cleared under the write lock. */
+  private final Map<String, List<T>> cache = new java.util.concurrent.ConcurrentHashMap<>();
   private final ReadWriteLock lock = new ReentrantReadWriteLock();
   private int size;
 
@@ -44,6 +52,7 @@ public final class Sublist<T> {
       }
       n.here.add(value);
       size++;
+      cache.clear();
     } finally {
       lock.writeLock().unlock();
     }
@@ -56,6 +65,7 @@ public final class Sublist<T> {
       boolean removed = remove(root, Subjects.tokens(pattern), 0, value);
       if (removed) {
         size--;
+        cache.clear();
       }
       return removed;
     } finally {
@@ -86,17 +96,25 @@ public final class Sublist<T> {
     return true;
   }
 
-  /** Every value whose pattern matches the literal {@code subject}. */
+  /** Every value whose pattern matches the literal {@code subject} (an unmodifiable list). */
   public List<T> match(String subject) {
-    List<T> out = new ArrayList<>();
-    String[] tokens = Subjects.tokens(subject);
     lock.readLock().lock();
     try {
-      match(root, tokens, 0, out);
+      List<T> hit = cache.get(subject);
+      if (hit != null) {
+        return hit;
+      }
+      List<T> out = new ArrayList<>();
+      match(root, Subjects.tokens(subject), 0, out);
+      if (cache.size() >= CACHE_MAX) {
+        cache.clear(); // a churn of subjects (inboxes) must not grow it
+      }
+      List<T> kept = List.copyOf(out);
+      cache.put(subject, kept);
+      return kept;
     } finally {
       lock.readLock().unlock();
     }
-    return out;
   }
 
   private void match(Node<T> n, String[] tokens, int i, List<T> out) {
