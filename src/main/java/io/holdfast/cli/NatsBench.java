@@ -62,7 +62,7 @@ final class NatsBench extends CliCommand.Reporting {
       + " --consume drained) unmeasured, then purged; 0: no warm-up (default ${DEFAULT-VALUE}).")
   long warmup = 50_000;
   @Option(names = "--warmup-rounds", paramLabel = "N", description = "Warm-up rounds at most; they end sooner once a"
-      + " round's rate is within 10% of the round before (default ${DEFAULT-VALUE}).")
+      + " round's rate is within 10%% of the round before (default ${DEFAULT-VALUE}).")
   int warmupRounds = 10;
   @Option(names = "--dir", paramLabel = "DIR", description = "Where the own cluster keeps its data (default ${DEFAULT-VALUE}).")
   Path dirOption = Path.of("target", "bench-nats");
