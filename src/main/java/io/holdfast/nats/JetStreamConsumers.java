@@ -241,7 +241,7 @@ final class JetStreamConsumers {
       config.put("max_waiting", 512);
     }
     o.putObject("delivered").put("consumer_seq", i.consumerSeq()).put("stream_seq", i.deliveredSeq());
-    o.putObject("ack_floor").put("consumer_seq", 0).put("stream_seq", i.ackFloor());
+    o.putObject("ack_floor").put("consumer_seq", i.ackFloorConsumerSeq()).put("stream_seq", i.ackFloor());
     o.put("num_ack_pending", i.ackPending()).put("num_redelivered", i.redelivered()).put("num_waiting", 0)
         .put("num_pending", i.pending()).put("ts", JetStreamApi.time(System.currentTimeMillis()));
     return o;

@@ -47,6 +47,15 @@ final class ConsumerState {
     return floor - 1;
   }
 
+  /** The consumer sequence below which every delivery is done: below the oldest one still pending. */
+  long ackFloorConsumerSeq() {
+    long floor = consumerSeq;
+    for (Pending p : pending.values()) {
+      floor = Math.min(floor, p.consumerSeq() - 1);
+    }
+    return floor;
+  }
+
   long redelivered() {
     return pending.values().stream().filter(p -> p.deliveries() > 1).count();
   }

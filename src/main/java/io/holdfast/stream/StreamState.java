@@ -501,7 +501,8 @@ public final class StreamState {
   public ConsumerInfo consumerInfo(String consumer) {
     ConsumerState c = consumers.get(consumer);
     return c == null ? null : new ConsumerInfo(name, c.config, c.nextSeq - 1, c.consumerSeq, c.ackFloor(),
-        c.pending.size(), c.redelivered(), Math.max(0, lastSeq + 1 - c.nextSeq) + c.backlog.size());
+        c.ackFloorConsumerSeq(), c.pending.size(), c.redelivered(),
+        Math.max(0, lastSeq + 1 - c.nextSeq) + c.backlog.size());
   }
 
   public List<ConsumerInfo> consumerInfos() {

@@ -225,7 +225,9 @@ class NatsDifferentialTest {
     }
     t.add("stream consumers " + jsm.getStreamInfo("WORK").getStreamState().getConsumerCount());
     var info = jsm.getConsumerInfo("WORK", "c1");
-    t.add("info pending " + info.getNumPending() + " ack pending " + info.getNumAckPending());
+    t.add("info pending " + info.getNumPending() + " ack pending " + info.getNumAckPending() + " ack floor "
+        + info.getAckFloor().getConsumerSequence() + "/" + info.getAckFloor().getStreamSequence() + " delivered "
+        + info.getDelivered().getConsumerSequence() + "/" + info.getDelivered().getStreamSequence());
     t.add("consumer names " + jsm.getConsumerNames("WORK"));
     t.add("missing consumer " + error(() -> jsm.getConsumerInfo("WORK", "nope")));
     t.add("delete consumer " + jsm.deleteConsumer("WORK", "c1"));
