@@ -19,6 +19,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import org.apache.pekko.actor.typed.ActorRef;
 
 /**
  * JetStream consumers over NATS: the CONSUMER.* API, pull requests (CONSUMER.MSG.NEXT) with every
@@ -46,8 +47,17 @@ final class JetStreamConsumers {
   private static final long UNBOUND_CHECK_NANOS = 10_000_000_000L;
 
   private final NatsNode node;
-  /** The NATS-only settings of push consumers created here, and their delivery loops; by "stream/consumer". */
+  /** The delivery loops of push consumers this node runs, by "stream/consumer". */
   private final Map<String, Push> push = new ConcurrentHashMap<>();
+  /**
+   * Every push consumer the nodes told each other of, by "stream/consumer": its NATS settings and
+   * which node runs its loop ({@link NatsRouter.PushConsumer}). Kept in memory on every node (a
+   * few hundred bytes each); an ephemeral one whose owner died and that expired unbound stays
+   * until it is deleted by name.
+   */
+  private final Map<String, NatsRouter.PushConsumer> known = new ConcurrentHashMap<>();
+  /** The keys of {@link #known} by deliver subject. */
+  private final Map<String, String> byDeliverSubject = new ConcurrentHashMap<>();
 
   /** What a push consumer has beyond Holdfast's consumer config. */
   private record PushConfig(String deliverSubject, String deliverGroup, long idleHeartbeatMillis, boolean flowControl) {}
@@ -120,6 +130,7 @@ final class JetStreamConsumers {
           push.put(key, p);
           p.start();
         }
+        announce(stream, consumer, pushConfig, true);
       }
       return info(info);
     });
@@ -173,10 +184,7 @@ final class JetStreamConsumers {
 
   CompletionStage<ObjectNode> delete(String stream, String consumer) {
     return node.holdfast.consumers().delete(stream, consumer).thenApply(d -> {
-      Push p = push.remove(stream + "/" + consumer);
-      if (p != null) {
-        p.stop();
-      }
+      gone(stream, consumer);
       return NatsConnection.JSON.createObjectNode().put("success", true);
     });
   }
@@ -226,17 +234,17 @@ final class JetStreamConsumers {
     if (c.inactiveThresholdMillis() > 0) {
       config.put("inactive_threshold", c.inactiveThresholdMillis() * MS);
     }
-    Push p = push.get(i.stream() + "/" + c.name());
+    NatsRouter.PushConsumer p = known.get(i.stream() + "/" + c.name());
     if (p != null) {
-      config.put("deliver_subject", p.config.deliverSubject());
-      if (p.config.deliverGroup() != null) {
-        config.put("deliver_group", p.config.deliverGroup());
+      config.put("deliver_subject", p.deliverSubject());
+      if (p.deliverGroup() != null) {
+        config.put("deliver_group", p.deliverGroup());
       }
-      if (p.config.idleHeartbeatMillis() > 0) {
-        config.put("idle_heartbeat", p.config.idleHeartbeatMillis() * MS);
+      if (p.idleHeartbeatMillis() > 0) {
+        config.put("idle_heartbeat", p.idleHeartbeatMillis() * MS);
       }
-      config.put("flow_control", p.config.flowControl());
-      o.put("push_bound", node.interested(p.config.deliverSubject()));
+      config.put("flow_control", p.flowControl());
+      o.put("push_bound", node.interested(p.deliverSubject()));
     } else {
       config.put("max_waiting", 512);
     }
@@ -549,15 +557,113 @@ final class JetStreamConsumers {
 
   // ---- push consumers ----
 
-  /** A flow control reply ({@code $JS.FC.<stream>.<consumer>.<n>}): that push consumer may go on. */
+  /**
+   * A flow control reply ({@code $JS.FC.<stream>.<consumer>.<n>}): that push consumer may go on.
+   * If its loop runs on another node (the client moved here), the reply goes to every peer.
+   */
   void flowControl(String subject) {
-    String[] t = Subjects.tokens(subject);
-    if (t.length >= 5) {
-      Push p = push.get(t[2] + "/" + t[3]);
-      if (p != null) {
-        p.flowControlAnswered(subject);
-      }
+    if (!flowControlFromPeer(subject)) {
+      node.tellPeers(new NatsRouter.FlowControlReply(subject));
     }
+  }
+
+  /** A flow control reply for a loop here; whether there is one. */
+  boolean flowControlFromPeer(String subject) {
+    String[] t = Subjects.tokens(subject);
+    Push p = t.length >= 5 ? push.get(t[2] + "/" + t[3]) : null;
+    if (p != null) {
+      p.flowControlAnswered(subject);
+    }
+    return p != null;
+  }
+
+  /** Tells every node of push consumer {@code stream/consumer}, run here from now on. */
+  private void announce(String stream, String consumer, PushConfig c, boolean tellPeers) {
+    NatsRouter.PushConsumer p = new NatsRouter.PushConsumer(stream, consumer, c.deliverSubject(), c.deliverGroup(),
+        c.idleHeartbeatMillis(), c.flowControl(), node.router(), true);
+    remember(p);
+    if (tellPeers) {
+      node.tellPeers(p);
+    }
+  }
+
+  private void remember(NatsRouter.PushConsumer p) {
+    String key = p.stream() + "/" + p.consumer();
+    NatsRouter.PushConsumer old = known.put(key, p);
+    if (old != null && !old.deliverSubject().equals(p.deliverSubject())) {
+      byDeliverSubject.remove(old.deliverSubject(), key);
+    }
+    byDeliverSubject.put(p.deliverSubject(), key);
+  }
+
+  /** Push consumer {@code stream/consumer} no longer exists: its loop here stops, and every node forgets it. */
+  private void gone(String stream, String consumer) {
+    String key = stream + "/" + consumer;
+    Push p = push.remove(key);
+    if (p != null) {
+      p.stop();
+    }
+    NatsRouter.PushConsumer k = known.remove(key);
+    if (k != null) {
+      byDeliverSubject.remove(k.deliverSubject(), key);
+      node.tellPeers(new NatsRouter.PushConsumer(stream, consumer, k.deliverSubject(), null, 0, false, node.router(),
+          false));
+    }
+  }
+
+  /** What a peer told of a push consumer. */
+  void learned(NatsRouter.PushConsumer p) {
+    String key = p.stream() + "/" + p.consumer();
+    if (!p.exists()) {
+      NatsRouter.PushConsumer k = known.remove(key);
+      if (k != null) {
+        byDeliverSubject.remove(k.deliverSubject(), key);
+      }
+      Push loop = push.remove(key);
+      if (loop != null) {
+        loop.stop();
+      }
+      return;
+    }
+    remember(p);
+    takeOverIfOrphaned(key);
+  }
+
+  List<NatsRouter.PushConsumer> known() {
+    return List.copyOf(known.values());
+  }
+
+  void localInterest(String subject) {
+    String key = byDeliverSubject.get(subject);
+    if (key != null) {
+      takeOverIfOrphaned(key);
+    }
+  }
+
+  void peerGone(ActorRef<NatsRouter.Command> router) {
+    known.forEach((key, p) -> {
+      if (java.util.Objects.equals(p.owner(), router)) {
+        takeOverIfOrphaned(key);
+      }
+    });
+  }
+
+  /**
+   * Runs the loop of push consumer {@code key} here if the node that ran it is gone and a client
+   * here subscribes to its deliver subject (while its owner lives, deliveries reach a client on
+   * any node through the routers).
+   */
+  private synchronized void takeOverIfOrphaned(String key) {
+    NatsRouter.PushConsumer p = known.get(key);
+    if (p == null || push.containsKey(key) || java.util.Objects.equals(p.owner(), node.router()) || node.isPeer(p.owner())
+        || !node.interestedHere(p.deliverSubject())) {
+      return;
+    }
+    PushConfig config = new PushConfig(p.deliverSubject(), p.deliverGroup(), p.idleHeartbeatMillis(), p.flowControl());
+    Push loop = new Push(node.holdfast.consumer(p.stream(), p.consumer()), config);
+    push.put(key, loop);
+    announce(p.stream(), p.consumer(), config, true);
+    loop.start();
   }
 
   /** Push consumers delivering from this node. */
@@ -614,7 +720,7 @@ final class JetStreamConsumers {
           consumer.info().whenComplete((info, failure) -> {
             if (failure != null && JetStreamApi.unwrap(failure) instanceof HoldfastException.NotFound) {
               stopped = true;
-              push.remove(consumer.stream() + "/" + consumer.name(), this);
+              gone(consumer.stream(), consumer.name());
             }
           });
         }
@@ -629,7 +735,7 @@ final class JetStreamConsumers {
         if (failure != null) {
           if (JetStreamApi.unwrap(failure) instanceof HoldfastException.NotFound) {
             stopped = true; // the consumer (or its stream) is gone
-            push.remove(consumer.stream() + "/" + consumer.name(), this);
+            gone(consumer.stream(), consumer.name());
           } else {
             pause();
           }

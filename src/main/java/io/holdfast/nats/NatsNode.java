@@ -130,6 +130,7 @@ public final class NatsNode {
   void subscribe(Subscription s) {
     local.add(s.subject, s);
     interest(new NatsRouter.Interest(s.subject, s.queue), 1);
+    jetstream.localInterest(s.subject);
   }
 
   void unsubscribe(Subscription s) {
@@ -165,6 +166,7 @@ public final class NatsNode {
     synchronized (interestCounts) {
       if (peers.add(peer)) {
         peer.tell(new NatsRouter.Hello(self, url, new ArrayList<>(interestCounts.keySet())));
+        jetstream.pushConsumersKnown().forEach(peer::tell);
       }
     }
   }
@@ -173,6 +175,25 @@ public final class NatsNode {
     synchronized (interestCounts) {
       peers.remove(peer);
     }
+    jetstream.peerGone(peer);
+  }
+
+  /** Tells every peer router {@code c}. */
+  void tellPeers(NatsRouter.Command c) {
+    synchronized (interestCounts) {
+      peers.forEach(p -> p.tell(c));
+    }
+  }
+
+  boolean isPeer(ActorRef<NatsRouter.Command> router) {
+    synchronized (interestCounts) {
+      return peers.contains(router);
+    }
+  }
+
+  /** This node's router (null before it started). */
+  ActorRef<NatsRouter.Command> router() {
+    return router;
   }
 
   void remoteInterest(ActorRef<NatsRouter.Command> peer, NatsRouter.Interest i, boolean added) {
@@ -290,6 +311,11 @@ public final class NatsNode {
       }
     }
     return out;
+  }
+
+  /** Whether a client of this node subscribes to something that matches {@code subject}. */
+  boolean interestedHere(String subject) {
+    return !local.match(subject).isEmpty();
   }
 
   /** Whether a subscriber here or on another node (as far as this node has heard) matches {@code subject}. */

@@ -47,6 +47,20 @@ public final class NatsRouter {
   public record Routed(String subject, String shown, String reply, byte[] headers, byte[] payload, String queue)
       implements Command, CborMessage {}
 
+  /**
+   * A push consumer's NATS settings, told to every node (none of them is in Holdfast's replicated
+   * consumer config), and which node runs its delivery loop ({@code owner}, that node's router);
+   * {@code exists} false: it was deleted. A node whose client subscribes to the deliver subject of
+   * a push consumer whose owner is gone runs the loop from then on: a client whose node died
+   * reconnects to another one, subscribes again, and its messages keep coming.
+   */
+  public record PushConsumer(String stream, String consumer, String deliverSubject, String deliverGroup,
+      long idleHeartbeatMillis, boolean flowControl, ActorRef<Command> owner, boolean exists)
+      implements Command, CborMessage {}
+
+  /** A client's flow-control reply, taken by a node that does not run that consumer's loop: for the one that does. */
+  public record FlowControlReply(String subject) implements Command, CborMessage {}
+
   private record Peers(Receptionist.Listing listing) implements Command {}
 
   static Behavior<Command> create(NatsNode node) {
@@ -96,6 +110,14 @@ public final class NatsRouter {
           })
           .onMessage(Routed.class, r -> {
             node.deliverRouted(r);
+            return Behaviors.same();
+          })
+          .onMessage(PushConsumer.class, p -> {
+            node.jetstream.pushConsumerLearned(p);
+            return Behaviors.same();
+          })
+          .onMessage(FlowControlReply.class, f -> {
+            node.jetstream.flowControlFromPeer(f.subject());
             return Behaviors.same();
           })
           .build();

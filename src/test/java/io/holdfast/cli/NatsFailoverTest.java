@@ -9,9 +9,12 @@ import io.holdfast.local.NodeClient;
 import io.nats.client.Connection;
 import io.nats.client.JetStream;
 import io.nats.client.JetStreamManagement;
+import io.nats.client.JetStreamSubscription;
 import io.nats.client.Nats;
 import io.nats.client.Options;
 import io.nats.client.PublishOptions;
+import io.nats.client.PushSubscribeOptions;
+import io.nats.client.api.ConsumerConfiguration;
 import io.nats.client.api.PublishAck;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -29,7 +32,9 @@ import org.junit.jupiter.api.io.TempDir;
  * another node, then the client's own node SIGKILLed (jnats reconnects to another node from its
  * server list) and restarted. Method: three node processes, jnats publishing with a msg id per
  * message and retrying each publish until acked, as ADR-22 asks of clients; afterwards the
- * stream holds each message exactly once, in order.
+ * stream holds each message exactly once, in order. A durable push consumer the client made on its
+ * first node goes on delivering after that node's death: the node it reconnected to takes the
+ * consumer's delivery loop over when the client subscribes there again, and every message arrives.
  */
 class NatsFailoverTest {
   @TempDir
@@ -59,6 +64,8 @@ class NatsFailoverTest {
         int own = nodeOf(cluster, nc.getConnectedUrl());
         assertTrue(own != leader && own != 0, "connected to " + nc.getConnectedUrl());
         TreeMap<Integer, Long> acked = new TreeMap<>();
+        JetStreamSubscription pushed = js.subscribe("fail.>", PushSubscribeOptions.builder().configuration(
+            ConsumerConfiguration.builder().durable("pusher").ackWait(Duration.ofSeconds(2)).build()).build());
         // What a failure reports: where the client is, and the end of every node's log.
         java.util.function.Supplier<String> why = () -> {
           StringBuilder b = new StringBuilder("client " + nc.getStatus() + " at " + nc.getConnectedUrl());
@@ -78,6 +85,16 @@ class NatsFailoverTest {
         cluster.awaitReady(List.of(cluster.node(own)), log);
         next = publishSome(js, acked, why, next, 50);
 
+        java.util.Set<String> received = new java.util.TreeSet<>();
+        long until = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (received.size() < next && System.nanoTime() < until) {
+          io.nats.client.Message m = pushed.nextMessage(Duration.ofSeconds(1));
+          if (m != null) {
+            received.add(new String(m.getData(), StandardCharsets.UTF_8));
+            m.ack();
+          }
+        }
+        assertEquals(next, received.size(), "the push consumer delivered every message; " + why.get());
         long expected = next;
         JsonNode state = admin.call("GET", "/streams/FAIL", null).path("state");
         assertEquals(expected, state.path("messages").asLong(), "each message once: " + state);

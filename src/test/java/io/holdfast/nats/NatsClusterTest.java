@@ -337,6 +337,13 @@ class NatsClusterTest {
     JetStreamSubscription push = js.subscribe("push.>", PushSubscribeOptions.builder().configuration(
         ConsumerConfiguration.builder().ackPolicy(AckPolicy.Explicit).idleHeartbeat(Duration.ofSeconds(1))
             .flowControl(Duration.ofSeconds(1)).build()).build());
+    // Any node shows it as the push consumer it is (its NATS settings are told to every node).
+    JetStreamManagement elsewhere = connect(2).jetStreamManagement();
+    String deliverSubject = jsm.getConsumerInfo("PUSH", push.getConsumerName()).getConsumerConfiguration()
+        .getDeliverSubject();
+    assertNotNull(deliverSubject);
+    await(() -> deliverSubject.equals(elsewhere.getConsumerInfo("PUSH", push.getConsumerName())
+        .getConsumerConfiguration().getDeliverSubject()), "node 2 shows the deliver subject");
     for (int i = 1; i <= n; i++) {
       Message m = push.nextMessage(Duration.ofSeconds(10));
       assertNotNull(m, "push message " + i);
