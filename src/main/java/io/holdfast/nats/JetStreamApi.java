@@ -57,7 +57,7 @@ final class JetStreamApi {
   }
 
   void flowControlFromPeer(String subject) {
-    consumers.flowControlFromPeer(subject);
+    consumers.flowControlHere(subject);
   }
 
   /** The push consumers this node knows of, as told to a peer that just appeared. */

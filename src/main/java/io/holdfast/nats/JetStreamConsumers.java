@@ -15,6 +15,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -130,7 +131,7 @@ final class JetStreamConsumers {
           push.put(key, p);
           p.start();
         }
-        announce(stream, consumer, pushConfig, true);
+        announce(stream, consumer, pushConfig);
       }
       return info(info);
     });
@@ -562,13 +563,13 @@ final class JetStreamConsumers {
    * If its loop runs on another node (the client moved here), the reply goes to every peer.
    */
   void flowControl(String subject) {
-    if (!flowControlFromPeer(subject)) {
+    if (!flowControlHere(subject)) {
       node.tellPeers(new NatsRouter.FlowControlReply(subject));
     }
   }
 
-  /** A flow control reply for a loop here; whether there is one. */
-  boolean flowControlFromPeer(String subject) {
+  /** A flow control reply for a loop here (from a client here, or one another node passed on); whether there is one. */
+  boolean flowControlHere(String subject) {
     String[] t = Subjects.tokens(subject);
     Push p = t.length >= 5 ? push.get(t[2] + "/" + t[3]) : null;
     if (p != null) {
@@ -578,13 +579,11 @@ final class JetStreamConsumers {
   }
 
   /** Tells every node of push consumer {@code stream/consumer}, run here from now on. */
-  private void announce(String stream, String consumer, PushConfig c, boolean tellPeers) {
+  private void announce(String stream, String consumer, PushConfig c) {
     NatsRouter.PushConsumer p = new NatsRouter.PushConsumer(stream, consumer, c.deliverSubject(), c.deliverGroup(),
         c.idleHeartbeatMillis(), c.flowControl(), node.router(), true);
     remember(p);
-    if (tellPeers) {
-      node.tellPeers(p);
-    }
+    node.tellPeers(p);
   }
 
   private void remember(NatsRouter.PushConsumer p) {
@@ -598,35 +597,35 @@ final class JetStreamConsumers {
 
   /** Push consumer {@code stream/consumer} no longer exists: its loop here stops, and every node forgets it. */
   private void gone(String stream, String consumer) {
-    String key = stream + "/" + consumer;
-    Push p = push.remove(key);
-    if (p != null) {
-      p.stop();
-    }
-    NatsRouter.PushConsumer k = known.remove(key);
+    NatsRouter.PushConsumer k = forget(stream + "/" + consumer);
     if (k != null) {
-      byDeliverSubject.remove(k.deliverSubject(), key);
       node.tellPeers(new NatsRouter.PushConsumer(stream, consumer, k.deliverSubject(), null, 0, false, node.router(),
           false));
     }
   }
 
+  /** Stops the loop of {@code key} here, if any, and forgets it; what was known of it, or null. */
+  private NatsRouter.PushConsumer forget(String key) {
+    Push loop = push.remove(key);
+    if (loop != null) {
+      loop.stop();
+    }
+    NatsRouter.PushConsumer k = known.remove(key);
+    if (k != null) {
+      byDeliverSubject.remove(k.deliverSubject(), key);
+    }
+    return k;
+  }
+
   /** What a peer told of a push consumer. */
   void learned(NatsRouter.PushConsumer p) {
     String key = p.stream() + "/" + p.consumer();
-    if (!p.exists()) {
-      NatsRouter.PushConsumer k = known.remove(key);
-      if (k != null) {
-        byDeliverSubject.remove(k.deliverSubject(), key);
-      }
-      Push loop = push.remove(key);
-      if (loop != null) {
-        loop.stop();
-      }
-      return;
+    if (p.exists()) {
+      remember(p);
+      takeOverIfOrphaned(key);
+    } else {
+      forget(key);
     }
-    remember(p);
-    takeOverIfOrphaned(key);
   }
 
   List<NatsRouter.PushConsumer> known() {
@@ -642,7 +641,7 @@ final class JetStreamConsumers {
 
   void peerGone(ActorRef<NatsRouter.Command> router) {
     known.forEach((key, p) -> {
-      if (java.util.Objects.equals(p.owner(), router)) {
+      if (Objects.equals(p.owner(), router)) {
         takeOverIfOrphaned(key);
       }
     });
@@ -655,14 +654,14 @@ final class JetStreamConsumers {
    */
   private synchronized void takeOverIfOrphaned(String key) {
     NatsRouter.PushConsumer p = known.get(key);
-    if (p == null || push.containsKey(key) || java.util.Objects.equals(p.owner(), node.router()) || node.isPeer(p.owner())
+    if (p == null || push.containsKey(key) || Objects.equals(p.owner(), node.router()) || node.isPeer(p.owner())
         || !node.interestedHere(p.deliverSubject())) {
       return;
     }
     PushConfig config = new PushConfig(p.deliverSubject(), p.deliverGroup(), p.idleHeartbeatMillis(), p.flowControl());
     Push loop = new Push(node.holdfast.consumer(p.stream(), p.consumer()), config);
     push.put(key, loop);
-    announce(p.stream(), p.consumer(), config, true);
+    announce(p.stream(), p.consumer(), config);
     loop.start();
   }
 

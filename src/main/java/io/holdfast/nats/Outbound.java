@@ -18,10 +18,10 @@ import org.apache.pekko.util.ByteStringBuilder;
 /**
  * A client connection's outbound bytes: any thread {@link Handle#offer}s frames, the socket pulls
  * them, coalesced into writes of up to {@value #WRITE_BYTES} bytes. Offered frames wait in a
- * lock-free queue and the stage is woken only when that queue stops being empty: a stage wake-up
- * is an actor message, and one per frame was a fifth of a node's CPU when it relayed a consume. The handle counts the bytes
- * offered and not yet written, so that the connection can call a client that does not read a slow
- * consumer before the node's memory fills.
+ * lock-free queue and the stage is woken only when that queue stops being empty: a stage wake-up is an
+ * actor message, and one per frame was a fifth of a node's CPU when it relayed a consume. The
+ * handle counts the bytes offered and not yet written, so that the connection can call a client
+ * that does not read a slow consumer before the node's memory fills.
  */
 final class Outbound extends AbstractGraphStageWithMaterializedValue<SourceShape<ByteString>, Outbound.Handle> {
   static final int WRITE_BYTES = 64 << 10;
