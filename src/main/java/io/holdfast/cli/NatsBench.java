@@ -44,6 +44,8 @@ final class NatsBench extends CliCommand.Reporting {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String STREAM = "BENCH";
   private static final String SUBJECT = "bench.nats";
+  /** Warm-up rounds that always run (of --warmup messages each, 50k by default: 200k messages). */
+  private static final int MIN_WARMUP_ROUNDS = 4;
 
   @Option(names = "--server", paramLabel = "nats://HOST:PORT",
       description = "A running server (Holdfast node or nats-server); default: start a 3-node Holdfast cluster.")
@@ -61,8 +63,8 @@ final class NatsBench extends CliCommand.Reporting {
   @Option(names = "--warmup", paramLabel = "N", description = "Messages of a warm-up round: published (and with"
       + " --consume drained) unmeasured, then purged; 0: no warm-up (default ${DEFAULT-VALUE}).")
   long warmup = 50_000;
-  @Option(names = "--warmup-rounds", paramLabel = "N", description = "Warm-up rounds at most; they end sooner once a"
-      + " round's rate is within 10%% of the round before (default ${DEFAULT-VALUE}).")
+  @Option(names = "--warmup-rounds", paramLabel = "N", description = "Warm-up rounds at most; past the fourth they end"
+      + " once a round's rate is within 10%% of the round before (default ${DEFAULT-VALUE}).")
   int warmupRounds = 10;
   @Option(names = "--dir", paramLabel = "DIR", description = "Where the own cluster keeps its data (default ${DEFAULT-VALUE}).")
   Path dirOption = Path.of("target", "bench-nats");
@@ -157,7 +159,8 @@ final class NatsBench extends CliCommand.Reporting {
    * and on this 2-core machine, where three nodes and the client share the cores, the nodes'
    * compilers took most of the CPU for the first ~200k messages (jstat: 16 s of compile time in a
    * leader's first round of 100k): the first round went at a third of the settled rate. Each
-   * round's rates are reported too ({@code warmup}), so that the cold figures are not hidden.
+   * round's rates are reported too ({@code warmup}), so that the cold figures are not hidden. Two
+   * rounds in a row can be alike by chance before that: the first {@value #MIN_WARMUP_ROUNDS} always run.
    */
   private void warmUp(Connection nc, JetStream js, ObjectNode r, PrintStream err) throws Exception {
     var rounds = r.putArray("warmup");
@@ -176,7 +179,7 @@ final class NatsBench extends CliCommand.Reporting {
       }
       nc.jetStreamManagement().purgeStream(STREAM);
       double rate = warmup / secs;
-      if (previous > 0 && Math.abs(rate - previous) <= 0.10 * previous) {
+      if (round >= MIN_WARMUP_ROUNDS && Math.abs(rate - previous) <= 0.10 * previous) {
         break; // settled
       }
       previous = rate;
