@@ -22,7 +22,6 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.apache.pekko.actor.typed.ActorRef;
 
 /**
  * JetStream over NATS: stream publishes (any publish a stream captures) and the JSON API on
@@ -41,7 +40,8 @@ final class JetStreamApi {
   private static final long MS = 1_000_000L;
 
   private final NatsNode node;
-  private final JetStreamConsumers consumers;
+  /** The consumer API and push delivery; the node and its router reach it directly. */
+  final JetStreamConsumers consumers;
 
   JetStreamApi(NatsNode node) {
     this.node = node;
@@ -50,29 +50,6 @@ final class JetStreamApi {
 
   int pushConsumers() {
     return consumers.pushConsumers();
-  }
-
-  void pushConsumerLearned(NatsRouter.PushConsumer p) {
-    consumers.learned(p);
-  }
-
-  void flowControlFromPeer(String subject) {
-    consumers.flowControlHere(subject);
-  }
-
-  /** The push consumers this node knows of, as told to a peer that just appeared. */
-  List<NatsRouter.PushConsumer> pushConsumersKnown() {
-    return consumers.known();
-  }
-
-  /** A client here subscribed to the literal {@code subject}: a push consumer's loop may move here. */
-  void localInterest(String subject) {
-    consumers.localInterest(subject);
-  }
-
-  /** A peer node's router is gone: the push consumers whose loops it ran may move here. */
-  void peerGone(ActorRef<NatsRouter.Command> router) {
-    consumers.peerGone(router);
   }
 
   /** The node is stopping: push consumers stop delivering. */

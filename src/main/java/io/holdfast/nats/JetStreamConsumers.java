@@ -60,8 +60,6 @@ final class JetStreamConsumers {
   /** The keys of {@link #known} by deliver subject. */
   private final Map<String, String> byDeliverSubject = new ConcurrentHashMap<>();
 
-  /** What a push consumer has beyond Holdfast's consumer config. */
-  private record PushConfig(String deliverSubject, String deliverGroup, long idleHeartbeatMillis, boolean flowControl) {}
 
   JetStreamConsumers(NatsNode node) {
     this.node = node;
@@ -106,7 +104,7 @@ final class JetStreamConsumers {
       throw new HoldfastException.BadRequest("not_supported", "headers_only consumers are not supported by Holdfast yet");
     }
     String deliverSubject = JetStreamApi.text(c, "deliver_subject");
-    PushConfig pushConfig = deliverSubject == null ? null : new PushConfig(deliverSubject, JetStreamApi.text(c, "deliver_group"),
+    NatsRouter.PushSettings pushConfig = deliverSubject == null ? null : new NatsRouter.PushSettings(deliverSubject, JetStreamApi.text(c, "deliver_group"),
         c.path("idle_heartbeat").asLong(0) / MS, c.path("flow_control").asBoolean(false));
     if (pushConfig != null && pushConfig.flowControl() && pushConfig.idleHeartbeatMillis() <= 0) {
       throw new HoldfastException.BadRequest("bad_request", "consumer with flow control also needs heartbeats");
@@ -235,8 +233,9 @@ final class JetStreamConsumers {
     if (c.inactiveThresholdMillis() > 0) {
       config.put("inactive_threshold", c.inactiveThresholdMillis() * MS);
     }
-    NatsRouter.PushConsumer p = known.get(i.stream() + "/" + c.name());
-    if (p != null) {
+    NatsRouter.PushConsumer pushed = known.get(i.stream() + "/" + c.name());
+    if (pushed != null) {
+      NatsRouter.PushSettings p = pushed.settings();
       config.put("deliver_subject", p.deliverSubject());
       if (p.deliverGroup() != null) {
         config.put("deliver_group", p.deliverGroup());
@@ -579,9 +578,8 @@ final class JetStreamConsumers {
   }
 
   /** Tells every node of push consumer {@code stream/consumer}, run here from now on. */
-  private void announce(String stream, String consumer, PushConfig c) {
-    NatsRouter.PushConsumer p = new NatsRouter.PushConsumer(stream, consumer, c.deliverSubject(), c.deliverGroup(),
-        c.idleHeartbeatMillis(), c.flowControl(), node.router(), true);
+  private void announce(String stream, String consumer, NatsRouter.PushSettings settings) {
+    NatsRouter.PushConsumer p = new NatsRouter.PushConsumer(stream, consumer, settings, node.router(), true);
     remember(p);
     node.tellPeers(p);
   }
@@ -589,18 +587,17 @@ final class JetStreamConsumers {
   private void remember(NatsRouter.PushConsumer p) {
     String key = p.stream() + "/" + p.consumer();
     NatsRouter.PushConsumer old = known.put(key, p);
-    if (old != null && !old.deliverSubject().equals(p.deliverSubject())) {
-      byDeliverSubject.remove(old.deliverSubject(), key);
+    if (old != null && !old.settings().deliverSubject().equals(p.settings().deliverSubject())) {
+      byDeliverSubject.remove(old.settings().deliverSubject(), key);
     }
-    byDeliverSubject.put(p.deliverSubject(), key);
+    byDeliverSubject.put(p.settings().deliverSubject(), key);
   }
 
   /** Push consumer {@code stream/consumer} no longer exists: its loop here stops, and every node forgets it. */
   private void gone(String stream, String consumer) {
     NatsRouter.PushConsumer k = forget(stream + "/" + consumer);
     if (k != null) {
-      node.tellPeers(new NatsRouter.PushConsumer(stream, consumer, k.deliverSubject(), null, 0, false, node.router(),
-          false));
+      node.tellPeers(new NatsRouter.PushConsumer(stream, consumer, null, node.router(), false));
     }
   }
 
@@ -612,7 +609,7 @@ final class JetStreamConsumers {
     }
     NatsRouter.PushConsumer k = known.remove(key);
     if (k != null) {
-      byDeliverSubject.remove(k.deliverSubject(), key);
+      byDeliverSubject.remove(k.settings().deliverSubject(), key);
     }
     return k;
   }
@@ -655,13 +652,12 @@ final class JetStreamConsumers {
   private synchronized void takeOverIfOrphaned(String key) {
     NatsRouter.PushConsumer p = known.get(key);
     if (p == null || push.containsKey(key) || Objects.equals(p.owner(), node.router()) || node.isPeer(p.owner())
-        || !node.interestedHere(p.deliverSubject())) {
+        || !node.interestedHere(p.settings().deliverSubject())) {
       return;
     }
-    PushConfig config = new PushConfig(p.deliverSubject(), p.deliverGroup(), p.idleHeartbeatMillis(), p.flowControl());
-    Push loop = new Push(node.holdfast.consumer(p.stream(), p.consumer()), config);
+    Push loop = new Push(node.holdfast.consumer(p.stream(), p.consumer()), p.settings());
     push.put(key, loop);
-    announce(p.stream(), p.consumer(), config);
+    announce(p.stream(), p.consumer(), p.settings());
     loop.start();
   }
 
@@ -676,7 +672,7 @@ final class JetStreamConsumers {
 
   /** The delivery loop of one push consumer created on this node. */
   private final class Push {
-    final PushConfig config;
+    final NatsRouter.PushSettings config;
     private final Consumer consumer;
     private volatile boolean stopped;
     private long idlePause = 5;
@@ -688,7 +684,7 @@ final class JetStreamConsumers {
     private volatile String awaitingFlowControl;
     private long checkedNanos = System.nanoTime();
 
-    Push(Consumer consumer, PushConfig config) {
+    Push(Consumer consumer, NatsRouter.PushSettings config) {
       this.consumer = consumer;
       this.config = config;
     }

@@ -130,7 +130,7 @@ public final class NatsNode {
   void subscribe(Subscription s) {
     local.add(s.subject, s);
     interest(new NatsRouter.Interest(s.subject, s.queue), 1);
-    jetstream.localInterest(s.subject);
+    jetstream.consumers.localInterest(s.subject);
   }
 
   void unsubscribe(Subscription s) {
@@ -166,7 +166,7 @@ public final class NatsNode {
     synchronized (interestCounts) {
       if (peers.add(peer)) {
         peer.tell(new NatsRouter.Hello(self, url, new ArrayList<>(interestCounts.keySet())));
-        jetstream.pushConsumersKnown().forEach(peer::tell);
+        jetstream.consumers.known().forEach(peer::tell);
       }
     }
   }
@@ -175,7 +175,7 @@ public final class NatsNode {
     synchronized (interestCounts) {
       peers.remove(peer);
     }
-    jetstream.peerGone(peer);
+    jetstream.consumers.peerGone(peer);
   }
 
   /** Tells every peer router {@code c}. */
@@ -320,7 +320,7 @@ public final class NatsNode {
 
   /** Whether a subscriber here or on another node (as far as this node has heard) matches {@code subject}. */
   boolean interested(String subject) {
-    return !local.match(subject).isEmpty() || !remote.match(subject).isEmpty();
+    return interestedHere(subject) || !remote.match(subject).isEmpty();
   }
 
   /** Closes every client connection (the node is stopping). */

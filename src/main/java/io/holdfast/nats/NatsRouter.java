@@ -47,16 +47,19 @@ public final class NatsRouter {
   public record Routed(String subject, String shown, String reply, byte[] headers, byte[] payload, String queue)
       implements Command, CborMessage {}
 
+  /** What a push consumer has beyond Holdfast's consumer config. */
+  public record PushSettings(String deliverSubject, String deliverGroup, long idleHeartbeatMillis,
+      boolean flowControl) {}
+
   /**
    * A push consumer's NATS settings, told to every node (none of them is in Holdfast's replicated
    * consumer config), and which node runs its delivery loop ({@code owner}, that node's router);
-   * {@code exists} false: it was deleted. A node whose client subscribes to the deliver subject of
+   * {@code exists} false (settings null): it was deleted. A node whose client subscribes to the deliver subject of
    * a push consumer whose owner is gone runs the loop from then on: a client whose node died
    * reconnects to another one, subscribes again, and its messages keep coming.
    */
-  public record PushConsumer(String stream, String consumer, String deliverSubject, String deliverGroup,
-      long idleHeartbeatMillis, boolean flowControl, ActorRef<Command> owner, boolean exists)
-      implements Command, CborMessage {}
+  public record PushConsumer(String stream, String consumer, PushSettings settings, ActorRef<Command> owner,
+      boolean exists) implements Command, CborMessage {}
 
   /** A client's flow-control reply, taken by a node that does not run that consumer's loop: for the one that does. */
   public record FlowControlReply(String subject) implements Command, CborMessage {}
@@ -113,11 +116,11 @@ public final class NatsRouter {
             return Behaviors.same();
           })
           .onMessage(PushConsumer.class, p -> {
-            node.jetstream.pushConsumerLearned(p);
+            node.jetstream.consumers.learned(p);
             return Behaviors.same();
           })
           .onMessage(FlowControlReply.class, f -> {
-            node.jetstream.flowControlFromPeer(f.subject());
+            node.jetstream.consumers.flowControlHere(f.subject());
             return Behaviors.same();
           })
           .build();

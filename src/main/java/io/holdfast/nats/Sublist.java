@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
@@ -35,7 +36,7 @@ public final class Sublist<T> {
 
   private final Node<T> root = new Node<>();
   /** Subject to its matches (unmodifiable); filled under the read lock, cleared under the write lock. */
-  private final Map<String, List<T>> cache = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<String, List<T>> cache = new ConcurrentHashMap<>();
   private final ReadWriteLock lock = new ReentrantReadWriteLock();
   private int size;
 

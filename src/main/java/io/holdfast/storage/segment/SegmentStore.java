@@ -263,7 +263,8 @@ public final class SegmentStore implements StreamStore {
     int j = i;
     for (; j < seqs.length && s != null; j++) {
       long seq = seqs[j];
-      if (!s.holds(seq) || damaged.contains(seq) || (s == active && pendingData.length > 0 && seq >= pendingFirstSeq)) {
+      boolean unwritten = s == active && pendingData.length > 0 && seq >= pendingFirstSeq;
+      if (!s.holds(seq) || damaged.contains(seq) || unwritten) {
         break;
       }
       SegmentFormat.IndexEntry e = indexEntry(s, seq);
