@@ -13,6 +13,7 @@ import io.holdfast.meta.ReplicaIds;
 import io.holdfast.node.NodeStorage;
 import io.holdfast.replica.ReplicaDriver;
 import io.holdfast.replica.ReplicaShell;
+import io.holdfast.replica.StreamMachine;
 import io.holdfast.replica.Wire;
 import io.holdfast.server.GroupRouter;
 import io.holdfast.server.MetaWatcher;
@@ -244,6 +245,71 @@ public final class Holdfast implements Extension {
         });
   }
 
+  /**
+   * Publishes {@code messages} as one write: all are stored, at consecutive sequences and in this
+   * order, or none is — one log entry, committed (fsynced on a majority) and applied before the
+   * acks. Every subject must be captured by the same stream. {@code options}' expectations are
+   * checked once, against the stream before the write (they are put on the first message); a msg
+   * id is refused, as are rollup headers. At most {@link StreamMachine#BATCH_MESSAGES_MAX}
+   * messages and {@link StreamMachine#ATOMIC_BYTES_MAX} bytes. Completes with each message's ack;
+   * a refusal fails it with the rule's {@link HoldfastException}, and nothing was stored.
+   */
+  public CompletionStage<List<PubAck>> publishAtomic(List<Records.Outgoing> messages, Records.PublishOptions options) {
+    if (messages.isEmpty()) {
+      return CompletableFuture.failedFuture(new HoldfastException.BadRequest("bad_batch",
+          "an atomic publish needs at least one message"));
+    }
+    if (options.msgId() != null) {
+      return CompletableFuture.failedFuture(new HoldfastException.BadRequest("bad_batch",
+          "an atomic publish takes no msg id"));
+    }
+    MetaState v = view.get();
+    if (v == null) {
+      return CompletableFuture.failedFuture(notReady());
+    }
+    MetaState.StreamRecord s = null;
+    List<io.holdfast.stream.Message> batch = new ArrayList<>(messages.size());
+    for (Records.Outgoing m : messages) {
+      String bad = Subjects.invalidSubject(m.subject());
+      if (bad != null) {
+        return CompletableFuture.failedFuture(new HoldfastException.BadRequest("bad_subject", bad));
+      }
+      MetaState.StreamRecord to = v.streamFor(m.subject());
+      if (to == null) {
+        return CompletableFuture.failedFuture(new HoldfastException.NotFound("no_stream",
+            "no stream captures subject '" + m.subject() + "'"));
+      }
+      if (s != null && !s.name().equals(to.name())) {
+        return CompletableFuture.failedFuture(new HoldfastException.BadRequest("bad_batch", "an atomic publish"
+            + " writes to one stream: '" + m.subject() + "' is in " + to.name() + ", not " + s.name()));
+      }
+      s = to;
+      java.util.TreeMap<String, List<String>> headers = new java.util.TreeMap<>(m.headers());
+      if (batch.isEmpty()) {
+        putIf(headers, io.holdfast.stream.StreamState.EXPECTED_STREAM, options.expectedStream());
+        putIf(headers, io.holdfast.stream.StreamState.EXPECTED_LAST_SEQ, options.expectedLastSeq());
+        putIf(headers, io.holdfast.stream.StreamState.EXPECTED_LAST_SUBJECT_SEQ, options.expectedLastSubjectSeq());
+        putIf(headers, io.holdfast.stream.StreamState.EXPECTED_LAST_MSG_ID, options.expectedLastMsgId());
+      }
+      batch.add(new io.holdfast.stream.Message(m.subject(), headers, m.payload(), 0));
+    }
+    byte[] command = io.holdfast.stream.StreamCommand.encode(new io.holdfast.stream.StreamCommand.PublishBatch(batch, true));
+    if (command.length > StreamMachine.ATOMIC_BYTES_MAX) {
+      return CompletableFuture.failedFuture(new HoldfastException.BadRequest("message_too_large", "an atomic publish of "
+          + command.length + " bytes is larger than the maximum of " + StreamMachine.ATOMIC_BYTES_MAX));
+    }
+    MetaState.StreamRecord stream = s;
+    return router.propose(stream.group(), stream.placement(), new Wire.StreamOp(command), timeout(),
+        locateViaEntity(stream.name())).thenApply(reply -> {
+          Wire.Seq last = (Wire.Seq) outcome(reply);
+          List<PubAck> acks = new ArrayList<>(batch.size());
+          for (int i = 0; i < batch.size(); i++) {
+            acks.add(new PubAck(last.stream(), last.seq() - batch.size() + 1 + i));
+          }
+          return acks;
+        });
+  }
+
   private static void putIf(java.util.TreeMap<String, List<String>> headers, String name, Object value) {
     if (value != null) {
       headers.put(name, List.of(value.toString()));
@@ -330,7 +396,7 @@ public final class Holdfast implements Extension {
     Wire.Outcome o = ((ReplicaShell.Applied) check(reply)).outcome();
     if (o instanceof Wire.Rejected r) {
       throw switch (r.code()) {
-        case "message_too_large", "bad_rollup", "bad_consumer" -> new HoldfastException.BadRequest(r.code(), r.message());
+        case "message_too_large", "bad_rollup", "bad_consumer", "bad_batch" -> new HoldfastException.BadRequest(r.code(), r.message());
         case "no_message", "no_consumer" -> new HoldfastException.NotFound(r.code(), r.message());
         default -> new HoldfastException.Conflict(r.code(), r.message());
       };
@@ -349,6 +415,25 @@ public final class Holdfast implements Extension {
         return message(stream, found.get(0));
       });
     });
+  }
+
+  /**
+   * Up to {@code max} messages on exactly {@code subject} (no wildcards) from stream sequence
+   * {@code fromSeq} on, oldest first, from the leader's committed state; a page of about 96 KiB
+   * at most (at least one message): read on from the seq after its last message. Empty when
+   * there are none.
+   */
+  public CompletionStage<List<StreamMessage>> readSubject(String stream, String subject, long fromSeq, int max) {
+    String bad = Subjects.invalidSubject(subject);
+    if (bad != null) {
+      return CompletableFuture.failedFuture(new HoldfastException.BadRequest("bad_subject", bad));
+    }
+    return withStream(stream, s -> router.readFromLeader(s.group(), s.placement(),
+        new Wire.GetSubject(subject, fromSeq, max), timeout()).thenApply(reply -> {
+          List<StreamMessage> out = new ArrayList<>();
+          ((Wire.Messages) check(reply)).messages().forEach(m -> out.add(message(stream, m)));
+          return out;
+        }));
   }
 
   /** The message at {@code seq} of {@code stream}, read from the leader's committed state. */

@@ -53,6 +53,14 @@ public final class Records {
     public static final PublishOptions NONE = new PublishOptions(null, null, null, null, null);
   }
 
+  /** A message to publish as part of {@link Holdfast#publishAtomic}. */
+  public record Outgoing(String subject, SortedMap<String, List<String>> headers, byte[] payload) {
+    public Outgoing {
+      headers = headers == null ? new java.util.TreeMap<>() : headers;
+      payload = payload == null ? new byte[0] : payload;
+    }
+  }
+
   /** A stored message. */
   public record StreamMessage(String stream, long seq, String subject, SortedMap<String, List<String>> headers,
       byte[] payload, long timestampMillis) {}

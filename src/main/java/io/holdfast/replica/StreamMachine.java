@@ -30,6 +30,11 @@ public final class StreamMachine implements ReplicatedMachine {
    * default).
    */
   public static final long FETCH_BYTES_MAX = 96 << 10;
+  /**
+   * Encoded bytes of one atomic publish at most: it is one proposal, and crosses Artery as one
+   * ordinary message when forwarded to the leader, as a single message of {@link #MESSAGE_BYTES_MAX} does.
+   */
+  public static final int ATOMIC_BYTES_MAX = MESSAGE_BYTES_MAX + (4 << 10);
   private static final List<String> CONSUME_KINDS = List.of("fetch", "ack", "nak", "progress", "term");
 
   private final String stream;
@@ -55,6 +60,9 @@ public final class StreamMachine implements ReplicatedMachine {
     if (p instanceof Wire.StreamOp op) {
       try {
         StreamCommand c = StreamCommand.decode(op.command());
+        if (c instanceof StreamCommand.PublishBatch b && b.atomic()) {
+          return invalidAtomic(b.messages(), op.command().length);
+        }
         return c instanceof StreamCommand.PublishBatch || c instanceof StreamCommand.ConsumerBatch
             ? "publish with Publish, fetch and ack with Consume" : null;
       } catch (RuntimeException e) {
@@ -71,6 +79,22 @@ public final class StreamMachine implements ReplicatedMachine {
       return "message of " + pub.payload().length + " bytes is larger than the maximum of " + MESSAGE_BYTES_MAX;
     }
     return Subjects.invalidSubject(pub.subject());
+  }
+
+  private static String invalidAtomic(List<Message> messages, int encodedBytes) {
+    if (messages.isEmpty() || messages.size() > BATCH_MESSAGES_MAX) {
+      return "an atomic publish takes 1 to " + BATCH_MESSAGES_MAX + " messages, got " + messages.size();
+    }
+    if (encodedBytes > ATOMIC_BYTES_MAX) {
+      return "an atomic publish of " + encodedBytes + " bytes is larger than the maximum of " + ATOMIC_BYTES_MAX;
+    }
+    for (Message m : messages) {
+      String bad = Subjects.invalidSubject(m.subject());
+      if (bad != null) {
+        return bad;
+      }
+    }
+    return null;
   }
 
   @Override
@@ -104,6 +128,11 @@ public final class StreamMachine implements ReplicatedMachine {
   public byte[] encode(List<Wire.Proposal> batch, long nowMillis) {
     if (batch.get(0) instanceof Wire.StreamOp op) {
       StreamCommand c = StreamCommand.decode(op.command());
+      if (c instanceof StreamCommand.PublishBatch b) { // atomic (invalid() lets no other through): stamped here
+        List<Message> stamped = new ArrayList<>(b.messages().size());
+        b.messages().forEach(m -> stamped.add(new Message(m.subject(), m.headers(), m.payload(), nowMillis)));
+        return StreamCommand.encode(new StreamCommand.PublishBatch(stamped, true));
+      }
       return c instanceof StreamCommand.AddConsumer a
           ? StreamCommand.encode(new StreamCommand.AddConsumer(a.config(), nowMillis)) : op.command();
     }
@@ -167,6 +196,9 @@ public final class StreamMachine implements ReplicatedMachine {
         }
         io.holdfast.stream.ConsumerInfo info = state.consumerInfo(g.name());
         return new Wire.Consumers(info == null ? List.of() : List.of(info));
+      }
+      if (query instanceof Wire.GetSubject g) {
+        return new Wire.Messages(state.subjectRange(g.subject(), g.fromSeq(), g.max(), FETCH_BYTES_MAX));
       }
       if (query instanceof Wire.GetLastFor l) {
         StoredMessage m = state.lastFor(l.subject());

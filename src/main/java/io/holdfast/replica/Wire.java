@@ -70,6 +70,7 @@ public final class Wire {
   @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "t")
   @JsonSubTypes({@JsonSubTypes.Type(value = GetMessages.class, name = "msgs"),
       @JsonSubTypes.Type(value = GetLastFor.class, name = "last"),
+      @JsonSubTypes.Type(value = GetSubject.class, name = "subject"),
       @JsonSubTypes.Type(value = GetInfo.class, name = "info"),
       @JsonSubTypes.Type(value = GetMeta.class, name = "meta"),
       @JsonSubTypes.Type(value = GetConsumers.class, name = "consumers")})
@@ -83,6 +84,12 @@ public final class Wire {
 
   /** The newest message on {@code subject} (as {@link Messages}, empty if none). */
   public record GetLastFor(String subject) implements Query {}
+
+  /**
+   * Up to {@code max} messages on exactly {@code subject} from stream sequence {@code fromSeq} on,
+   * oldest first, about {@link StreamMachine#FETCH_BYTES_MAX} bytes at most (at least one).
+   */
+  public record GetSubject(String subject, long fromSeq, int max) implements Query {}
 
   /** The stream's counts and this replica's Raft status. */
   public record GetInfo(boolean withStatus) implements Query {}

@@ -11,10 +11,19 @@ import java.util.TreeMap;
  * protocol) can build. Encoded to bytes for the log: the Raft core never decodes them.
  */
 public sealed interface StreamCommand {
-  /** Every publish that reached the leader since its last proposal, in one entry (DESIGN.md §3). */
-  record PublishBatch(List<Message> messages) implements StreamCommand {
+  /**
+   * Every publish that reached the leader since its last proposal, in one entry (DESIGN.md §3):
+   * each message stored or refused on its own. With {@code atomic}, one publish of several
+   * messages: all are stored, at consecutive sequences, or none is (see {@link
+   * StreamState#apply}); one result for the whole.
+   */
+  record PublishBatch(List<Message> messages, boolean atomic) implements StreamCommand {
     public PublishBatch {
       messages = List.copyOf(messages);
+    }
+
+    public PublishBatch(List<Message> messages) {
+      this(messages, false);
     }
   }
 
@@ -49,6 +58,8 @@ public sealed interface StreamCommand {
   byte ADD_CONSUMER = 7;
   byte DELETE_CONSUMER = 8;
   byte CONSUMER_BATCH = 9;
+  /** The layout of {@link #PUBLISH_BATCH}, all-or-nothing. */
+  byte PUBLISH_ATOMIC = 10;
 
   /** Creates a consumer (the same config again is a no-op); {@code nowMillis} is stamped by the leader. */
   record AddConsumer(ConsumerConfig config, long nowMillis) implements StreamCommand {}
@@ -111,7 +122,7 @@ public sealed interface StreamCommand {
   static byte[] encode(StreamCommand command) {
     Writer w = new Writer();
     if (command instanceof PublishBatch batch) {
-      w.b.put(PUBLISH_BATCH);
+      w.b.put(batch.atomic() ? PUBLISH_ATOMIC : PUBLISH_BATCH);
       w.b.putInt(batch.messages().size());
       for (Message m : batch.messages()) {
         writeMessage(w, m);
@@ -164,13 +175,13 @@ public sealed interface StreamCommand {
     byte type = b.get();
     StreamCommand c;
     switch (type) {
-      case PUBLISH_BATCH -> {
+      case PUBLISH_BATCH, PUBLISH_ATOMIC -> {
         int count = b.getInt();
         List<Message> messages = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
           messages.add(readMessage(b));
         }
-        c = new PublishBatch(messages);
+        c = new PublishBatch(messages, type == PUBLISH_ATOMIC);
       }
       case UPDATE_CONFIG -> c = new UpdateConfig(StreamLimits.read(b));
       case PURGE -> {
@@ -239,14 +250,15 @@ public sealed interface StreamCommand {
   }
 
   /**
-   * Where the payload of message {@code ordinal} lies in an encoded {@link PublishBatch}: {offset,
+   * Where the payload of message {@code ordinal} lies in an encoded {@link PublishBatch} (atomic or not): {offset,
    * length}, or null if {@code entry} is not a publish batch that long. Lets storage overwrite a
    * payload without knowing this format (erase, {@link DeleteMessage}).
    */
   static int[] payloadRegion(byte[] entry, int ordinal) {
     try {
       ByteBuffer b = ByteBuffer.wrap(entry);
-      if (b.get() != PUBLISH_BATCH || ordinal < 0 || ordinal >= b.getInt()) {
+      byte type = b.get();
+      if ((type != PUBLISH_BATCH && type != PUBLISH_ATOMIC) || ordinal < 0 || ordinal >= b.getInt()) {
         return null;
       }
       for (int i = 0; ; i++) {

@@ -154,6 +154,9 @@ public final class StreamState {
       return List.of();
     }
     StreamCommand c = StreamCommand.decode(entry.data());
+    if (c instanceof StreamCommand.PublishBatch batch && batch.atomic()) {
+      return List.of(publishAtomic(batch.messages(), entry));
+    }
     if (c instanceof StreamCommand.PublishBatch batch) {
       List<Result> out = new ArrayList<>(batch.messages().size());
       for (int i = 0; i < batch.messages().size(); i++) {
@@ -515,7 +518,11 @@ public final class StreamState {
   // Publishing and limits
   // =========================================================================================
 
-  private Result publish(Message m, MessageStore.Location at) {
+  /**
+   * Why {@code m} cannot be stored as the stream is now (sealed, its size, its expectations), or
+   * null. De-duplication, rollups and discard-new limits come after, in {@link #publish}.
+   */
+  private Result refusal(Message m) {
     if (limits.sealed()) {
       return Result.rejected("stream_sealed", "stream " + name + " is sealed");
     }
@@ -542,6 +549,85 @@ public final class StreamState {
       return Result.rejected("wrong_last_msg_id", "expected last msg id '" + expectedMsgId + "', current is '"
           + lastMsgId + "'");
     }
+    return null;
+  }
+
+  /**
+   * An atomic publish: every message is stored, at consecutive sequences, or none is. It is
+   * checked whole before anything changes — each message as {@link #refusal} checks one, and the
+   * discard-new limits against the batch's totals — so storing it message by message cannot fail
+   * halfway. Expectations are the first message's only (they are about the stream before the
+   * batch); msg ids and rollups are refused, as their rules are per message (a duplicate half of a
+   * batch, a rollup that purges the batch's own messages). One result: the last message's sequence.
+   */
+  private Result publishAtomic(List<Message> batch, LogEntry entry) {
+    Result refused = atomicRefusal(batch);
+    if (refused != null) {
+      return refused;
+    }
+    Result last = null;
+    for (int i = 0; i < batch.size(); i++) {
+      last = publish(batch.get(i), new MessageStore.Location(entry.index(), entry.term(), i));
+      if (!last.ok()) {
+        io.holdfast.base.Check.that(false, "stream " + name + ": message " + i + " of the atomic publish at index "
+            + entry.index() + " was refused after the whole batch was checked: " + last.message());
+      }
+    }
+    return last;
+  }
+
+  private static final List<String> EXPECTATIONS = List.of(EXPECTED_STREAM, EXPECTED_LAST_SEQ,
+      EXPECTED_LAST_SUBJECT_SEQ, EXPECTED_LAST_MSG_ID);
+
+  private Result atomicRefusal(List<Message> batch) {
+    if (batch.isEmpty()) {
+      return Result.rejected("bad_batch", "an atomic publish needs at least one message");
+    }
+    long size = 0;
+    Map<String, Long> perSubject = new HashMap<>();
+    for (int i = 0; i < batch.size(); i++) {
+      Message m = batch.get(i);
+      if (header(m, MSG_ID) != null || header(m, ROLLUP) != null) {
+        return Result.rejected("bad_batch", "an atomic publish takes no " + MSG_ID + " or " + ROLLUP + " header");
+      }
+      if (i > 0 && EXPECTATIONS.stream().anyMatch(h -> header(m, h) != null)) {
+        return Result.rejected("bad_batch", "only the first message of an atomic publish may carry expectations");
+      }
+      Result r = refusal(m);
+      if (r != null) {
+        return r;
+      }
+      size += m.sizeBytes();
+      perSubject.merge(m.subject(), 1L, Long::sum);
+    }
+    if (limits.discardNew()) {
+      if (limits.maxMsgs() >= 0 && messages + batch.size() > limits.maxMsgs()) {
+        return Result.rejected("maximum_messages_exceeded", "stream " + name + " holds max_msgs " + limits.maxMsgs());
+      }
+      if (limits.maxBytes() >= 0 && bytes + size > limits.maxBytes()) {
+        return Result.rejected("maximum_bytes_exceeded", "stream " + name + " would exceed max_bytes "
+            + limits.maxBytes());
+      }
+      if (limits.discardNewPerSubject() && limits.maxMsgsPerSubject() >= 0) {
+        for (Map.Entry<String, Long> e : perSubject.entrySet()) {
+          Subject s = subjects.get(e.getKey());
+          if ((s == null ? 0 : s.count) + e.getValue() > limits.maxMsgsPerSubject()) {
+            return Result.rejected("maximum_messages_per_subject_exceeded", "subject " + e.getKey() + " holds "
+                + "max_msgs_per_subject " + limits.maxMsgsPerSubject());
+          }
+        }
+      }
+    }
+    return null;
+  }
+
+  private Result publish(Message m, MessageStore.Location at) {
+    Result refused = refusal(m);
+    if (refused != null) {
+      return refused;
+    }
+    long size = m.sizeBytes();
+    Subject subject = subjects.get(m.subject());
     String id = header(m, MSG_ID);
     pruneMsgIds(m.timestampMillis());
     if (id != null && msgIds.containsKey(id)) {
@@ -912,6 +998,43 @@ public final class StreamState {
     long taken = 0;
     for (long seq = nextLive(fromSeq); seq <= lastSeq && out.size() < max; seq = nextLive(seq + 1)) {
       StoredMessage m = get(seq);
+      if (!out.isEmpty() && taken + m.message().sizeBytes() > bytesMax) {
+        break;
+      }
+      taken += m.message().sizeBytes();
+      out.add(m);
+    }
+    return out;
+  }
+
+  /**
+   * Up to {@code max} messages on exactly {@code subject} from {@code fromSeq} on, oldest first,
+   * about {@code bytesMax} bytes at most (at least one). Found by walking the store's
+   * previous-of-subject links back from the subject's newest message to {@code fromSeq}: one index
+   * entry per message of this subject at or after {@code fromSeq}, none for other subjects'
+   * messages, however many there are between. Paging through a subject of n messages thus costs
+   * about n²/(2·page) index reads: fine for an entity's events between snapshots, slow for a
+   * subject of millions (read that with a filtered consumer instead).
+   */
+  public List<StoredMessage> subjectRange(String subject, long fromSeq, int max, long bytesMax) {
+    Subject s = subjects.get(subject);
+    if (s == null || max <= 0 || s.last < fromSeq) {
+      return List.of();
+    }
+    long floor = Math.max(fromSeq, firstSeq);
+    java.util.ArrayDeque<Long> oldest = new java.util.ArrayDeque<>(); // newest first; only the oldest max kept
+    for (long p = s.last; p >= floor; p = facts(p).prevSameSubject()) {
+      if (live(p)) {
+        oldest.addLast(p);
+        if (oldest.size() > max) {
+          oldest.removeFirst();
+        }
+      }
+    }
+    List<StoredMessage> out = new ArrayList<>(oldest.size());
+    long taken = 0;
+    for (java.util.Iterator<Long> it = oldest.descendingIterator(); it.hasNext(); ) {
+      StoredMessage m = get(it.next());
       if (!out.isEmpty() && taken + m.message().sizeBytes() > bytesMax) {
         break;
       }

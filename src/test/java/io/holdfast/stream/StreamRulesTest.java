@@ -282,6 +282,113 @@ class StreamRulesTest {
     assertEquals(List.of("m4", "m5"), payloads());
   }
 
+  private List<StreamState.Result> atomic(String... subjectPayloadPairs) {
+    return atomicWith(new TreeMap<>(), subjectPayloadPairs);
+  }
+
+  private List<StreamState.Result> atomicWith(TreeMap<String, List<String>> firstHeaders, String... subjectPayloadPairs) {
+    List<Message> batch = new ArrayList<>();
+    for (int i = 0; i < subjectPayloadPairs.length; i += 2) {
+      batch.add(new Message(subjectPayloadPairs[i], i == 0 ? firstHeaders : new TreeMap<>(),
+          subjectPayloadPairs[i + 1].getBytes(StandardCharsets.UTF_8), T0));
+    }
+    return apply(new StreamCommand.PublishBatch(batch, true));
+  }
+
+  @Test
+  void anAtomicPublishStoresEveryMessageAtConsecutiveSequencesOrNone() {
+    configure(limits(4, -1, 0, -1, true));
+    pub("a", "m1", T0);
+    pub("b", "m2", T0);
+    List<StreamState.Result> r = atomic("a", "x1", "b", "x2", "a", "x3");
+    assertEquals(1, r.size(), "one result for the whole publish");
+    assertEquals("maximum_messages_exceeded", r.get(0).error(), "3 more would pass max_msgs 4: none is stored");
+    assertEquals(List.of("m1", "m2"), payloads());
+    r = atomic("a", "x1", "b", "x2");
+    assertTrue(r.get(0).ok());
+    assertEquals(4, r.get(0).seq(), "the last message's sequence");
+    assertEquals(List.of("m1", "m2", "x1", "x2"), payloads());
+
+    configure(limits(-1, 40, 0, -1, true));
+    assertEquals("maximum_bytes_exceeded", atomic("c", "y".repeat(20), "c", "z".repeat(20)).get(0).error(),
+        "each would fit alone; the batch's bytes count together");
+    configure(limits(-1, -1, 0, 2, true).withDiscardNewPerSubject(true));
+    assertEquals("maximum_messages_per_subject_exceeded", atomic("c", "1", "a", "2").get(0).error(),
+        "subject a holds 2 already");
+    assertEquals("maximum_messages_per_subject_exceeded", atomic("c", "1", "c", "2", "c", "3").get(0).error(),
+        "three on c in one batch");
+    assertEquals(List.of("m1", "m2", "x1", "x2"), payloads());
+  }
+
+  @Test
+  void anAtomicPublishChecksExpectationsOnceAgainstTheStreamBeforeIt() {
+    pub("e.1", "m1", T0);
+    TreeMap<String, List<String>> stale = new TreeMap<>();
+    stale.put(StreamState.EXPECTED_LAST_SUBJECT_SEQ, List.of("0"));
+    assertEquals("wrong_last_sequence", atomicWith(stale, "e.1", "x1", "e.1", "x2").get(0).error());
+    TreeMap<String, List<String>> current = new TreeMap<>();
+    current.put(StreamState.EXPECTED_LAST_SUBJECT_SEQ, List.of("1"));
+    assertEquals(3, atomicWith(current, "e.1", "x1", "e.1", "x2").get(0).seq(),
+        "the second message needs no expectation of its own: the first's covers the batch");
+    assertEquals("wrong_last_sequence", atomicWith(current, "e.1", "y").get(0).error(),
+        "a second writer that read the same last sequence loses");
+    assertEquals(List.of("m1", "x1", "x2"), payloads());
+
+    List<Message> later = List.of(new Message("e.1", new TreeMap<>(), new byte[1], T0),
+        new Message("e.1", current, new byte[1], T0));
+    assertEquals("bad_batch", apply(new StreamCommand.PublishBatch(later, true)).get(0).error(),
+        "expectations on a later message are refused");
+    TreeMap<String, List<String>> id = new TreeMap<>();
+    id.put(StreamState.MSG_ID, List.of("once"));
+    assertEquals("bad_batch", atomicWith(id, "e.1", "z").get(0).error());
+    TreeMap<String, List<String>> rollup = new TreeMap<>();
+    rollup.put(StreamState.ROLLUP, List.of("sub"));
+    assertEquals("bad_batch", atomicWith(rollup, "e.1", "z").get(0).error());
+    assertEquals("bad_batch", apply(new StreamCommand.PublishBatch(List.of(), true)).get(0).error());
+    configure(StreamLimits.DEFAULT.withSealed(true));
+    assertEquals("stream_sealed", atomic("e.1", "z").get(0).error());
+    assertEquals(List.of("m1", "x1", "x2"), payloads());
+  }
+
+  /**
+   * Reading one subject from a sequence (what the persistence plugin replays an entity with) gives
+   * what filtering the whole stream would, on random histories with purges, deletes and limits.
+   */
+  @Test
+  void aSubjectsMessagesReadFromASequenceAreTheStreamFilteredBySubject() {
+    for (long seed = 1; seed <= 20; seed++) {
+      Prng prng = Prng.of(seed);
+      StreamState st = TestStores.stream("orders");
+      long time = T0;
+      List<StreamCommand> commands = new ArrayList<>();
+      for (int i = 1; i <= 300; i++) {
+        time += prng.between(0, 5000);
+        commands.add(randomCommand(prng, time));
+      }
+      entries(commands).forEach(st::apply);
+      for (int probe = 0; probe < 40; probe++) {
+        String subject = "s." + prng.nextInt(5);
+        long from = prng.between(0, (int) st.lastSeq() + 2);
+        int max = prng.between(1, 12);
+        long bytesMax = prng.nextInt(2) == 0 ? Long.MAX_VALUE : prng.between(1, 200);
+        List<StoredMessage> expected = new ArrayList<>();
+        long taken = 0;
+        for (StoredMessage m : st.range(Math.max(1, from), Integer.MAX_VALUE)) {
+          if (!m.message().subject().equals(subject) || expected.size() == max) {
+            continue;
+          }
+          if (!expected.isEmpty() && taken + m.message().sizeBytes() > bytesMax) {
+            break;
+          }
+          taken += m.message().sizeBytes();
+          expected.add(m);
+        }
+        assertEquals(expected, st.subjectRange(subject, from, max, bytesMax),
+            "seed " + seed + ": " + subject + " from " + from + " max " + max + " bytes " + bytesMax);
+      }
+    }
+  }
+
   /**
    * Replicas agree byte for byte on random histories of every command kind, whatever must not
    * matter: another instance given the same entries; one restored from a snapshot midway; one
@@ -351,7 +458,7 @@ class StreamRulesTest {
     List<StreamCommand> out = new ArrayList<>();
     List<Message> merging = new ArrayList<>();
     for (StreamCommand c : commands) {
-      if (c instanceof StreamCommand.PublishBatch p) {
+      if (c instanceof StreamCommand.PublishBatch p && !p.atomic()) { // an atomic one is a single proposal
         if (prng.nextInt(2) == 0) {
           merging.addAll(p.messages()); // goes with the next publishes, in one entry
           continue;
@@ -431,6 +538,20 @@ class StreamRulesTest {
     }
     if (kind < 44) {
       return new StreamCommand.Expire(time);
+    }
+    if (kind < 50) {
+      List<Message> batch = new ArrayList<>();
+      for (int j = prng.between(1, 5); j > 0; j--) {
+        TreeMap<String, List<String>> h = new TreeMap<>();
+        if (batch.isEmpty() && prng.nextInt(3) == 0) {
+          h.put(StreamState.EXPECTED_LAST_SUBJECT_SEQ, List.of(Long.toString(prng.nextInt(60))));
+        }
+        if (prng.nextInt(30) == 0) {
+          h.put(StreamState.MSG_ID, List.of("id-" + prng.nextInt(20))); // refused in an atomic publish
+        }
+        batch.add(new Message("s." + prng.nextInt(4), h, new byte[prng.nextInt(40)], time));
+      }
+      return new StreamCommand.PublishBatch(batch, true);
     }
     List<Message> batch = new ArrayList<>();
     for (int j = prng.between(1, 4); j > 0; j--) {
