@@ -60,4 +60,13 @@ public class HoldfastException extends RuntimeException {
       super("outcome_unknown", 503, message);
     }
   }
+
+  /** The failure inside the wrappers a CompletionStage puts around it. */
+  public static Throwable unwrap(Throwable e) {
+    while ((e instanceof java.util.concurrent.CompletionException || e instanceof java.util.concurrent.ExecutionException)
+        && e.getCause() != null) {
+      e = e.getCause();
+    }
+    return e;
+  }
 }
