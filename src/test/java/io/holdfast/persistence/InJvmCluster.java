@@ -94,6 +94,11 @@ final class InJvmCluster implements AutoCloseable {
         holdfast.node.id = %d
         holdfast.node.data-dir = "%s"
         holdfast.client.request-timeout = 4s
+        pekko.persistence.journal.plugin = "holdfast.persistence.journal"
+        pekko.persistence.snapshot-store.plugin = "holdfast.persistence.snapshot-store"
+        pekko.actor.serialization-bindings {
+          "io.holdfast.persistence.BankAccount$CborSerializable" = jackson-cbor
+        }
         """.formatted(port, seeds, roles, id, dir.resolve("node" + id).toString().replace("\\", "/")))
         .withFallback(ConfigFactory.load());
   }
