@@ -436,6 +436,33 @@ public final class Holdfast implements Extension {
         }));
   }
 
+  /**
+   * Up to {@code max} messages of {@code stream} from {@code fromSeq} on, from the leader's
+   * committed state; a page of about 96 KiB at most (at least one message).
+   */
+  public CompletionStage<List<StreamMessage>> readRange(String stream, long fromSeq, int max) {
+    return withStream(stream, s -> router.readFromLeader(s.group(), s.placement(), new Wire.GetMessages(fromSeq, max),
+        timeout()).thenApply(reply -> {
+          List<StreamMessage> out = new ArrayList<>();
+          ((Wire.Messages) check(reply)).messages().forEach(m -> out.add(message(stream, m)));
+          return out;
+        }));
+  }
+
+  /**
+   * Up to {@code max} (at most {@link StreamMachine#SUBJECTS_MAX}) of the subjects that have
+   * messages in {@code stream} and match {@code filter}, in name order after {@code after} ("" for
+   * the first page).
+   */
+  public CompletionStage<List<String>> subjects(String stream, String filter, String after, int max) {
+    String bad = Subjects.invalidFilter(filter);
+    if (bad != null) {
+      return CompletableFuture.failedFuture(new HoldfastException.BadRequest("bad_subject", bad));
+    }
+    return withStream(stream, s -> router.readFromLeader(s.group(), s.placement(), new Wire.GetSubjects(filter, after,
+        max), timeout()).thenApply(reply -> ((Wire.SubjectNames) check(reply)).subjects()));
+  }
+
   /** The message at {@code seq} of {@code stream}, read from the leader's committed state. */
   public CompletionStage<StreamMessage> getMessage(String stream, long seq) {
     return withStream(stream, s -> {

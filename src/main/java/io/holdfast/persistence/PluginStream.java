@@ -18,7 +18,7 @@ import java.util.function.Supplier;
  * The stream one plugin keeps its data in, from the plugin's config block: {@code stream} (its
  * name), {@code subject-prefix} (it captures {@code <prefix>.>}), {@code replicas}, and
  * {@code ready-timeout}. The stream is created on first use with no limits (a journal must not
- * lose events to max_age or max_msgs); an existing stream of that name is used as it is, so an
+ * lose events to max_age or max_msgs; durable state keeps the newest message per subject); an existing stream of that name is used as it is, so an
  * operator may create it beforehand with other settings.
  *
  * <p>A persistence id becomes one subject token: letters, digits and {@code -_|:@=+,;!~()} stay as
@@ -33,10 +33,17 @@ final class PluginStream {
   final String prefix;
   private final int replicas;
   private final Duration readyTimeout;
+  private final StreamLimits limits;
   private volatile CompletableFuture<Void> created;
 
   PluginStream(Holdfast holdfast, Config config) {
+    this(holdfast, config, StreamLimits.DEFAULT);
+  }
+
+  /** With the limits the stream is created with (durable state keeps one message per subject). */
+  PluginStream(Holdfast holdfast, Config config, StreamLimits limits) {
     this.holdfast = holdfast;
+    this.limits = limits;
     this.name = config.getString("stream");
     this.prefix = config.getString("subject-prefix");
     this.replicas = config.getInt("replicas");
@@ -67,8 +74,7 @@ final class PluginStream {
         long deadline = System.nanoTime() + readyTimeout.toNanos();
         created = retrying(() -> holdfast.streamInfo(name).<Void>thenApply(i -> null).exceptionallyCompose(e -> {
           if (HoldfastException.unwrap(e) instanceof HoldfastException.NotFound) {
-            return holdfast.createStream(new Records.StreamConfig(name, List.of(prefix + ".>"), replicas,
-                StreamLimits.DEFAULT)).<Void>thenApply(i -> null).exceptionallyCompose(f ->
+            return holdfast.createStream(new Records.StreamConfig(name, List.of(prefix + ".>"), replicas, limits)).<Void>thenApply(i -> null).exceptionallyCompose(f ->
                     HoldfastException.unwrap(f) instanceof HoldfastException h && h.code().equals(MetaState.EXISTS)
                         ? CompletableFuture.completedFuture(null) : CompletableFuture.failedFuture(f));
           }

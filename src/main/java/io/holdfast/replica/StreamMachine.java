@@ -35,6 +35,8 @@ public final class StreamMachine implements ReplicatedMachine {
    * ordinary message when forwarded to the leader, as a single message of {@link #MESSAGE_BYTES_MAX} does.
    */
   public static final int ATOMIC_BYTES_MAX = MESSAGE_BYTES_MAX + (4 << 10);
+  /** Subjects one subject listing answers with at most. */
+  public static final int SUBJECTS_MAX = 1024;
   private static final List<String> CONSUME_KINDS = List.of("fetch", "ack", "nak", "progress", "term");
 
   private final String stream;
@@ -196,6 +198,9 @@ public final class StreamMachine implements ReplicatedMachine {
         }
         io.holdfast.stream.ConsumerInfo info = state.consumerInfo(g.name());
         return new Wire.Consumers(info == null ? List.of() : List.of(info));
+      }
+      if (query instanceof Wire.GetSubjects g) {
+        return new Wire.SubjectNames(state.subjectNames(g.filter(), g.after(), Math.min(g.max(), SUBJECTS_MAX)));
       }
       if (query instanceof Wire.GetSubject g) {
         return new Wire.Messages(state.subjectRange(g.subject(), g.fromSeq(), g.max(), FETCH_BYTES_MAX));

@@ -71,6 +71,7 @@ public final class Wire {
   @JsonSubTypes({@JsonSubTypes.Type(value = GetMessages.class, name = "msgs"),
       @JsonSubTypes.Type(value = GetLastFor.class, name = "last"),
       @JsonSubTypes.Type(value = GetSubject.class, name = "subject"),
+      @JsonSubTypes.Type(value = GetSubjects.class, name = "subjects"),
       @JsonSubTypes.Type(value = GetInfo.class, name = "info"),
       @JsonSubTypes.Type(value = GetMeta.class, name = "meta"),
       @JsonSubTypes.Type(value = GetConsumers.class, name = "consumers")})
@@ -91,6 +92,9 @@ public final class Wire {
    */
   public record GetSubject(String subject, long fromSeq, int max) implements Query {}
 
+  /** Up to {@code max} subjects with messages that match {@code filter}, in name order after {@code after} ("" from the start). */
+  public record GetSubjects(String filter, String after, int max) implements Query {}
+
   /** The stream's counts and this replica's Raft status. */
   public record GetInfo(boolean withStatus) implements Query {}
 
@@ -102,12 +106,15 @@ public final class Wire {
       @JsonSubTypes.Type(value = Info.class, name = "info"),
       @JsonSubTypes.Type(value = MetaView.class, name = "meta"),
       @JsonSubTypes.Type(value = NotLeader.class, name = "notleader"),
-      @JsonSubTypes.Type(value = Consumers.class, name = "consumers")})
+      @JsonSubTypes.Type(value = Consumers.class, name = "consumers"),
+      @JsonSubTypes.Type(value = SubjectNames.class, name = "subjects")})
   public sealed interface ReadReply extends CborMessage {}
 
   public record Consumers(List<io.holdfast.stream.ConsumerInfo> consumers) implements ReadReply {}
 
   public record Messages(List<StoredMessage> messages) implements ReadReply {}
+
+  public record SubjectNames(List<String> subjects) implements ReadReply {}
 
   public record Info(StreamState.Info state, byte[] limits, ReplicaDriver.Status status) implements ReadReply {}
 

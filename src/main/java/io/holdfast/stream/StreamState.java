@@ -1044,6 +1044,20 @@ public final class StreamState {
     return out;
   }
 
+  /** Up to {@code max} subjects with messages matching {@code filter}, in name order after {@code after}. */
+  public List<String> subjectNames(String filter, String after, int max) {
+    List<String> out = new ArrayList<>();
+    for (String subject : subjects.tailMap(after, false).keySet()) {
+      if (out.size() >= max) {
+        break;
+      }
+      if (Subjects.matches(filter, subject)) {
+        out.add(subject);
+      }
+    }
+    return out;
+  }
+
   public List<StoredMessage> range(long fromSeq, int max) {
     return range(fromSeq, max, Long.MAX_VALUE);
   }

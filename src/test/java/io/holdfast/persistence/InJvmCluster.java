@@ -96,6 +96,7 @@ final class InJvmCluster implements AutoCloseable {
         holdfast.client.request-timeout = 4s
         pekko.persistence.journal.plugin = "holdfast.persistence.journal"
         pekko.persistence.snapshot-store.plugin = "holdfast.persistence.snapshot-store"
+        pekko.persistence.state.plugin = "holdfast.persistence.state"
         pekko.actor.serialization-bindings {
           "io.holdfast.persistence.BankAccount$CborSerializable" = jackson-cbor
         }
