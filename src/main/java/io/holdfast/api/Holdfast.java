@@ -268,7 +268,7 @@ public final class Holdfast implements Extension {
       return CompletableFuture.failedFuture(notReady());
     }
     MetaState.StreamRecord s = null;
-    List<io.holdfast.stream.Message> batch = new ArrayList<>(messages.size());
+    List<Wire.Publish> batch = new ArrayList<>(messages.size());
     for (Records.Outgoing m : messages) {
       String bad = Subjects.invalidSubject(m.subject());
       if (bad != null) {
@@ -291,15 +291,16 @@ public final class Holdfast implements Extension {
         putIf(headers, io.holdfast.stream.StreamState.EXPECTED_LAST_SUBJECT_SEQ, options.expectedLastSubjectSeq());
         putIf(headers, io.holdfast.stream.StreamState.EXPECTED_LAST_MSG_ID, options.expectedLastMsgId());
       }
-      batch.add(new io.holdfast.stream.Message(m.subject(), headers, m.payload(), 0));
+      batch.add(new Wire.Publish(m.subject(), headers, m.payload()));
     }
-    byte[] command = io.holdfast.stream.StreamCommand.encode(new io.holdfast.stream.StreamCommand.PublishBatch(batch, true));
-    if (command.length > StreamMachine.ATOMIC_BYTES_MAX) {
-      return CompletableFuture.failedFuture(new HoldfastException.BadRequest("message_too_large", "an atomic publish of "
-          + command.length + " bytes is larger than the maximum of " + StreamMachine.ATOMIC_BYTES_MAX));
+    Wire.PublishAtomic atomic = new Wire.PublishAtomic(batch);
+    String invalid = StreamMachine.invalidAtomic(atomic);
+    if (invalid != null) {
+      return CompletableFuture.failedFuture(new HoldfastException.BadRequest(invalid.contains("bytes is larger")
+          ? "message_too_large" : "bad_batch", invalid));
     }
     MetaState.StreamRecord stream = s;
-    return router.propose(stream.group(), stream.placement(), new Wire.StreamOp(command), timeout(),
+    return router.propose(stream.group(), stream.placement(), atomic, timeout(),
         locateViaEntity(stream.name())).thenApply(reply -> {
           Wire.Seq last = (Wire.Seq) outcome(reply);
           List<PubAck> acks = new ArrayList<>(batch.size());

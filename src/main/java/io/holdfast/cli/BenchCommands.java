@@ -4,10 +4,11 @@ import picocli.CommandLine.Command;
 
 /** {@code holdfast bench}: the benchmarks; each prints JSON with its figures and their baseline. */
 @Command(name = "bench", description = "Benchmarks: each measures its baseline in the same run and prints JSON.",
-    subcommands = {JournalBench.class, PubBench.class, ConsumeBench.class, CapacityBench.class, NatsBench.class})
+    subcommands = {JournalBench.class, PubBench.class, ConsumeBench.class, CapacityBench.class, NatsBench.class,
+        PersistBench.class})
 final class BenchCommands extends CliCommand {
   @Override
   public Integer call() {
-    throw new UsageException("bench needs a target: journal, pub, consume, capacity or nats");
+    throw new UsageException("bench needs a target: journal, pub, consume, capacity, nats or persist");
   }
 }

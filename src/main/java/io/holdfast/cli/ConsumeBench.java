@@ -169,32 +169,40 @@ final class ConsumeBench extends CliCommand.Reporting {
     }
   }
 
-  private static ActorSystem<Void> startNode(Path base, int id, List<Integer> ports) {
+  /** Server node {@code id} of an in-process cluster on {@code ports}, or with id 0 an application node joining it. */
+  static ActorSystem<Void> startNode(Path base, int id, List<Integer> ports) throws java.io.IOException {
+    return startNode(base, id, ports, "");
+  }
+
+  static ActorSystem<Void> startNode(Path base, int id, List<Integer> ports, String extraConfig)
+      throws java.io.IOException {
     StringBuilder seeds = new StringBuilder();
     StringBuilder voters = new StringBuilder();
     for (int i = 0; i < ports.size(); i++) {
       seeds.append(i == 0 ? "" : ",").append("\"pekko://holdfast@127.0.0.1:").append(ports.get(i)).append('"');
       voters.append(i == 0 ? "" : ",").append(i + 1);
     }
-    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "holdfast", ConfigFactory.parseString("""
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "holdfast", ConfigFactory.parseString(extraConfig)
+        .withFallback(ConfigFactory.parseString("""
         pekko.loglevel = WARNING
         pekko.actor.provider = cluster
         pekko.remote.artery.canonical.hostname = "127.0.0.1"
         pekko.remote.artery.canonical.port = %d
         pekko.cluster.seed-nodes = [%s]
-        pekko.cluster.roles = ["holdfast", "holdfast-node-%d"]
+        pekko.cluster.roles = %s
         pekko.cluster.jmx.multi-mbeans-in-same-jvm = on
         pekko.coordinated-shutdown.exit-jvm = off
         holdfast.node.id = %d
         holdfast.node.data-dir = "%s"
         holdfast.meta.voters = [%s]
-        """.formatted(ports.get(id - 1), seeds, id, id, base.resolve("node" + id).toString().replace("\\", "/"),
-        voters)).withFallback(ConfigFactory.load()));
+        """.formatted(id == 0 ? freePort() : ports.get(id - 1), seeds,
+        id == 0 ? "[]" : "[\"holdfast\", \"holdfast-node-" + id + "\"]", id,
+        base.resolve("node" + id).toString().replace("\\", "/"), voters))).withFallback(ConfigFactory.load()));
     Holdfast.get(system);
     return system;
   }
 
-  private static int freePort() throws java.io.IOException {
+  static int freePort() throws java.io.IOException {
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
     }

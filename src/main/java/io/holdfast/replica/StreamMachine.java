@@ -31,8 +31,9 @@ public final class StreamMachine implements ReplicatedMachine {
    */
   public static final long FETCH_BYTES_MAX = 96 << 10;
   /**
-   * Encoded bytes of one atomic publish at most: it is one proposal, and crosses Artery as one
-   * ordinary message when forwarded to the leader, as a single message of {@link #MESSAGE_BYTES_MAX} does.
+   * Bytes of one atomic publish at most ({@link #sizeOf}): it is one proposal, and crosses Artery
+   * as one ordinary message when forwarded to the leader, as a single message of {@link
+   * #MESSAGE_BYTES_MAX} does.
    */
   public static final int ATOMIC_BYTES_MAX = MESSAGE_BYTES_MAX + (4 << 10);
   /** Subjects one subject listing answers with at most. */
@@ -62,17 +63,18 @@ public final class StreamMachine implements ReplicatedMachine {
     if (p instanceof Wire.StreamOp op) {
       try {
         StreamCommand c = StreamCommand.decode(op.command());
-        if (c instanceof StreamCommand.PublishBatch b && b.atomic()) {
-          return invalidAtomic(b.messages(), op.command().length);
-        }
         return c instanceof StreamCommand.PublishBatch || c instanceof StreamCommand.ConsumerBatch
-            ? "publish with Publish, fetch and ack with Consume" : null;
+            || c instanceof StreamCommand.AtomicPublishes
+            ? "publish with Publish or PublishAtomic, fetch and ack with Consume" : null;
       } catch (RuntimeException e) {
         return "malformed stream operation: " + e.getMessage();
       }
     }
     if (p instanceof Wire.Consume c) {
       return CONSUME_KINDS.contains(c.kind()) ? null : "unknown consumer request '" + c.kind() + "'";
+    }
+    if (p instanceof Wire.PublishAtomic a) {
+      return invalidAtomic(a);
     }
     if (!(p instanceof Wire.Publish pub)) {
       return "a stream takes publishes, consumer requests and stream operations only";
@@ -83,14 +85,19 @@ public final class StreamMachine implements ReplicatedMachine {
     return Subjects.invalidSubject(pub.subject());
   }
 
-  private static String invalidAtomic(List<Message> messages, int encodedBytes) {
-    if (messages.isEmpty() || messages.size() > BATCH_MESSAGES_MAX) {
-      return "an atomic publish takes 1 to " + BATCH_MESSAGES_MAX + " messages, got " + messages.size();
+  /** Why {@code a} cannot be proposed (its size, a subject), or null. */
+  public static String invalidAtomic(Wire.PublishAtomic a) {
+    if (a.messages().isEmpty() || a.messages().size() > BATCH_MESSAGES_MAX) {
+      return "an atomic publish takes 1 to " + BATCH_MESSAGES_MAX + " messages, got " + a.messages().size();
     }
-    if (encodedBytes > ATOMIC_BYTES_MAX) {
-      return "an atomic publish of " + encodedBytes + " bytes is larger than the maximum of " + ATOMIC_BYTES_MAX;
+    long bytes = 0;
+    for (Wire.Publish m : a.messages()) {
+      bytes += publishSize(m);
     }
-    for (Message m : messages) {
+    if (bytes > ATOMIC_BYTES_MAX) {
+      return "an atomic publish of " + bytes + " bytes is larger than the maximum of " + ATOMIC_BYTES_MAX;
+    }
+    for (Wire.Publish m : a.messages()) {
       String bad = Subjects.invalidSubject(m.subject());
       if (bad != null) {
         return bad;
@@ -107,7 +114,17 @@ public final class StreamMachine implements ReplicatedMachine {
     if (p instanceof Wire.Consume c) {
       return 32L + c.consumer().length();
     }
-    Wire.Publish pub = (Wire.Publish) p;
+    if (p instanceof Wire.PublishAtomic a) {
+      long bytes = 0;
+      for (Wire.Publish m : a.messages()) {
+        bytes += publishSize(m);
+      }
+      return bytes;
+    }
+    return publishSize((Wire.Publish) p);
+  }
+
+  private static long publishSize(Wire.Publish pub) {
     return (pub.payload() == null ? 0 : pub.payload().length) + pub.subject().length() + 64L;
   }
 
@@ -123,18 +140,13 @@ public final class StreamMachine implements ReplicatedMachine {
 
   @Override
   public int batchKind(Wire.Proposal p) {
-    return p instanceof Wire.Consume ? 1 : 0;
+    return p instanceof Wire.Consume ? 1 : p instanceof Wire.PublishAtomic ? 2 : 0;
   }
 
   @Override
   public byte[] encode(List<Wire.Proposal> batch, long nowMillis) {
     if (batch.get(0) instanceof Wire.StreamOp op) {
       StreamCommand c = StreamCommand.decode(op.command());
-      if (c instanceof StreamCommand.PublishBatch b) { // atomic (invalid() lets no other through): stamped here
-        List<Message> stamped = new ArrayList<>(b.messages().size());
-        b.messages().forEach(m -> stamped.add(new Message(m.subject(), m.headers(), m.payload(), nowMillis)));
-        return StreamCommand.encode(new StreamCommand.PublishBatch(stamped, true));
-      }
       return c instanceof StreamCommand.AddConsumer a
           ? StreamCommand.encode(new StreamCommand.AddConsumer(a.config(), nowMillis)) : op.command();
     }
@@ -147,6 +159,16 @@ public final class StreamMachine implements ReplicatedMachine {
                 java.util.Locale.ROOT)), c.delayMillis()));
       }
       return StreamCommand.encode(new StreamCommand.ConsumerBatch(nowMillis, ops));
+    }
+    if (batch.get(0) instanceof Wire.PublishAtomic) {
+      List<Message> messages = new ArrayList<>();
+      List<Integer> groups = new ArrayList<>(batch.size());
+      for (Wire.Proposal p : batch) {
+        List<Wire.Publish> group = ((Wire.PublishAtomic) p).messages();
+        group.forEach(m -> messages.add(new Message(m.subject(), m.headers(), m.payload(), nowMillis)));
+        groups.add(group.size());
+      }
+      return StreamCommand.encode(new StreamCommand.AtomicPublishes(messages, groups));
     }
     List<Message> messages = new ArrayList<>(batch.size());
     for (Wire.Proposal p : batch) {

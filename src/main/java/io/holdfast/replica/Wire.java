@@ -37,6 +37,13 @@ public final class Wire {
   /** An encoded {@code StreamCommand} other than a publish (config change, purge, delete, expire). */
   public record StreamOp(byte[] command) implements Proposal {}
 
+  /** Several messages published as one: all stored, at consecutive sequences, or none ({@link io.holdfast.stream.StreamCommand.AtomicPublishes}). */
+  public record PublishAtomic(List<Publish> messages) implements Proposal {
+    public PublishAtomic {
+      messages = List.copyOf(messages);
+    }
+  }
+
   /** An encoded {@code MetaState.Command} for the meta group. */
   public record MetaChange(byte[] command) implements Proposal {}
 

@@ -90,6 +90,13 @@ final class ProposalForwarder {
     if (p instanceof Wire.StreamOp op) {
       return op.command().length;
     }
+    if (p instanceof Wire.PublishAtomic a) {
+      long bytes = 0;
+      for (Wire.Publish pub : a.messages()) {
+        bytes += pub.payload().length + pub.subject().length() + 64L;
+      }
+      return bytes;
+    }
     if (p instanceof Wire.MetaChange m) {
       return m.command().length;
     }

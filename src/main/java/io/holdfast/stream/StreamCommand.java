@@ -11,19 +11,25 @@ import java.util.TreeMap;
  * protocol) can build. Encoded to bytes for the log: the Raft core never decodes them.
  */
 public sealed interface StreamCommand {
-  /**
-   * Every publish that reached the leader since its last proposal, in one entry (DESIGN.md §3):
-   * each message stored or refused on its own. With {@code atomic}, one publish of several
-   * messages: all are stored, at consecutive sequences, or none is (see {@link
-   * StreamState#apply}); one result for the whole.
-   */
-  record PublishBatch(List<Message> messages, boolean atomic) implements StreamCommand {
+  /** Every publish that reached the leader since its last proposal, in one entry (DESIGN.md §3). */
+  record PublishBatch(List<Message> messages) implements StreamCommand {
     public PublishBatch {
       messages = List.copyOf(messages);
     }
+  }
 
-    public PublishBatch(List<Message> messages) {
-      this(messages, false);
+  /**
+   * Atomic publishes that reached the leader together, in one entry: {@code messages} cut into
+   * consecutive groups of {@code groups} sizes, each group all stored at consecutive sequences or
+   * none of it (see {@link StreamState#apply}); one result per group.
+   */
+  record AtomicPublishes(List<Message> messages, List<Integer> groups) implements StreamCommand {
+    public AtomicPublishes {
+      messages = List.copyOf(messages);
+      groups = List.copyOf(groups);
+      if (groups.stream().mapToInt(Integer::intValue).sum() != messages.size()) {
+        throw new IllegalArgumentException("groups " + groups + " do not add up to " + messages.size() + " messages");
+      }
     }
   }
 
@@ -58,7 +64,7 @@ public sealed interface StreamCommand {
   byte ADD_CONSUMER = 7;
   byte DELETE_CONSUMER = 8;
   byte CONSUMER_BATCH = 9;
-  /** The layout of {@link #PUBLISH_BATCH}, all-or-nothing. */
+  /** {@link AtomicPublishes}: the layout of {@link #PUBLISH_BATCH}, then the group sizes. */
   byte PUBLISH_ATOMIC = 10;
 
   /** Creates a consumer (the same config again is a no-op); {@code nowMillis} is stamped by the leader. */
@@ -122,11 +128,20 @@ public sealed interface StreamCommand {
   static byte[] encode(StreamCommand command) {
     Writer w = new Writer();
     if (command instanceof PublishBatch batch) {
-      w.b.put(batch.atomic() ? PUBLISH_ATOMIC : PUBLISH_BATCH);
+      w.b.put(PUBLISH_BATCH);
       w.b.putInt(batch.messages().size());
       for (Message m : batch.messages()) {
         writeMessage(w, m);
       }
+    } else if (command instanceof AtomicPublishes atomic) {
+      w.b.put(PUBLISH_ATOMIC);
+      w.b.putInt(atomic.messages().size());
+      for (Message m : atomic.messages()) {
+        writeMessage(w, m);
+      }
+      w.ensure(4 + 4 * atomic.groups().size());
+      w.b.putInt(atomic.groups().size());
+      atomic.groups().forEach(w.b::putInt);
     } else if (command instanceof UpdateConfig u) {
       byte[] limits = u.limits().encode();
       w.ensure(1 + limits.length);
@@ -181,7 +196,15 @@ public sealed interface StreamCommand {
         for (int i = 0; i < count; i++) {
           messages.add(readMessage(b));
         }
-        c = new PublishBatch(messages, type == PUBLISH_ATOMIC);
+        if (type == PUBLISH_ATOMIC) {
+          List<Integer> groups = new ArrayList<>();
+          for (int i = b.getInt(); i > 0; i--) {
+            groups.add(b.getInt());
+          }
+          c = new AtomicPublishes(messages, groups);
+        } else {
+          c = new PublishBatch(messages);
+        }
       }
       case UPDATE_CONFIG -> c = new UpdateConfig(StreamLimits.read(b));
       case PURGE -> {
@@ -250,7 +273,7 @@ public sealed interface StreamCommand {
   }
 
   /**
-   * Where the payload of message {@code ordinal} lies in an encoded {@link PublishBatch} (atomic or not): {offset,
+   * Where the payload of message {@code ordinal} lies in an encoded {@link PublishBatch} or {@link AtomicPublishes}: {offset,
    * length}, or null if {@code entry} is not a publish batch that long. Lets storage overwrite a
    * payload without knowing this format (erase, {@link DeleteMessage}).
    */

@@ -154,8 +154,14 @@ public final class StreamState {
       return List.of();
     }
     StreamCommand c = StreamCommand.decode(entry.data());
-    if (c instanceof StreamCommand.PublishBatch batch && batch.atomic()) {
-      return List.of(publishAtomic(batch.messages(), entry));
+    if (c instanceof StreamCommand.AtomicPublishes atomic) {
+      List<Result> out = new ArrayList<>(atomic.groups().size());
+      int first = 0;
+      for (int size : atomic.groups()) {
+        out.add(publishAtomic(atomic.messages().subList(first, first + size), entry, first));
+        first += size;
+      }
+      return out;
     }
     if (c instanceof StreamCommand.PublishBatch batch) {
       List<Result> out = new ArrayList<>(batch.messages().size());
@@ -559,15 +565,16 @@ public final class StreamState {
    * halfway. Expectations are the first message's only (they are about the stream before the
    * batch); msg ids and rollups are refused, as their rules are per message (a duplicate half of a
    * batch, a rollup that purges the batch's own messages). One result: the last message's sequence.
+   * {@code ordinal} is the batch's first message's place in the entry.
    */
-  private Result publishAtomic(List<Message> batch, LogEntry entry) {
+  private Result publishAtomic(List<Message> batch, LogEntry entry, int ordinal) {
     Result refused = atomicRefusal(batch);
     if (refused != null) {
       return refused;
     }
     Result last = null;
     for (int i = 0; i < batch.size(); i++) {
-      last = publish(batch.get(i), new MessageStore.Location(entry.index(), entry.term(), i));
+      last = publish(batch.get(i), new MessageStore.Location(entry.index(), entry.term(), ordinal + i));
       if (!last.ok()) {
         io.holdfast.base.Check.that(false, "stream " + name + ": message " + i + " of the atomic publish at index "
             + entry.index() + " was refused after the whole batch was checked: " + last.message());

@@ -42,6 +42,7 @@ public final class ProposalSerializer extends SerializerWithStringManifest {
   private static final byte CONSUME = 2;
   private static final byte STREAM_OP = 3;
   private static final byte META_CHANGE = 4;
+  private static final byte PUBLISH_ATOMIC = 5;
 
   private static final byte APPLIED = 1;
   private static final byte REFUSED = 2;
@@ -191,6 +192,12 @@ public final class ProposalSerializer extends SerializerWithStringManifest {
       w.string(c.kind());
       w.ensure(8 + 4 + 8);
       w.b.putLong(c.seq()).putInt(c.max()).putLong(c.delayMillis());
+    } else if (p instanceof Wire.PublishAtomic a) {
+      w.ensure(5);
+      w.b.put(PUBLISH_ATOMIC).putInt(a.messages().size());
+      for (Wire.Publish pub : a.messages()) {
+        StreamCommand.writeMessage(w, new io.holdfast.stream.Message(pub.subject(), pub.headers(), pub.payload(), 0));
+      }
     } else if (p instanceof Wire.StreamOp op) {
       w.ensure(1);
       w.b.put(STREAM_OP);
@@ -214,6 +221,15 @@ public final class ProposalSerializer extends SerializerWithStringManifest {
       case CONSUME -> new Wire.Consume(StreamCommand.readString(b), StreamCommand.readString(b), b.getLong(),
           b.getInt(), b.getLong());
       case STREAM_OP -> new Wire.StreamOp(readBytes(b));
+      case PUBLISH_ATOMIC -> {
+        int count = b.getInt();
+        List<Wire.Publish> messages = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+          io.holdfast.stream.Message m = StreamCommand.readMessage(b);
+          messages.add(new Wire.Publish(m.subject(), m.headers(), m.payload()));
+        }
+        yield new Wire.PublishAtomic(messages);
+      }
       case META_CHANGE -> new Wire.MetaChange(readBytes(b));
       default -> throw new IllegalArgumentException("unknown proposal type " + type);
     };

@@ -292,7 +292,7 @@ class StreamRulesTest {
       batch.add(new Message(subjectPayloadPairs[i], i == 0 ? firstHeaders : new TreeMap<>(),
           subjectPayloadPairs[i + 1].getBytes(StandardCharsets.UTF_8), T0));
     }
-    return apply(new StreamCommand.PublishBatch(batch, true));
+    return apply(new StreamCommand.AtomicPublishes(batch, List.of(batch.size())));
   }
 
   @Test
@@ -336,7 +336,7 @@ class StreamRulesTest {
 
     List<Message> later = List.of(new Message("e.1", new TreeMap<>(), new byte[1], T0),
         new Message("e.1", current, new byte[1], T0));
-    assertEquals("bad_batch", apply(new StreamCommand.PublishBatch(later, true)).get(0).error(),
+    assertEquals("bad_batch", apply(new StreamCommand.AtomicPublishes(later, List.of(2))).get(0).error(),
         "expectations on a later message are refused");
     TreeMap<String, List<String>> id = new TreeMap<>();
     id.put(StreamState.MSG_ID, List.of("once"));
@@ -344,10 +344,27 @@ class StreamRulesTest {
     TreeMap<String, List<String>> rollup = new TreeMap<>();
     rollup.put(StreamState.ROLLUP, List.of("sub"));
     assertEquals("bad_batch", atomicWith(rollup, "e.1", "z").get(0).error());
-    assertEquals("bad_batch", apply(new StreamCommand.PublishBatch(List.of(), true)).get(0).error());
+    assertEquals("bad_batch", apply(new StreamCommand.AtomicPublishes(List.of(), List.of(0))).get(0).error());
     configure(StreamLimits.DEFAULT.withSealed(true));
     assertEquals("stream_sealed", atomic("e.1", "z").get(0).error());
     assertEquals(List.of("m1", "x1", "x2"), payloads());
+  }
+
+  @Test
+  void atomicPublishesSharingAnEntryEachStandOrFallAlone() {
+    pub("e.1", "m1", T0);
+    TreeMap<String, List<String>> stale = new TreeMap<>();
+    stale.put(StreamState.EXPECTED_LAST_SUBJECT_SEQ, List.of("0"));
+    List<Message> messages = List.of(
+        new Message("e.1", stale, "x1".getBytes(StandardCharsets.UTF_8), T0),
+        new Message("e.1", new TreeMap<>(), "x2".getBytes(StandardCharsets.UTF_8), T0),
+        new Message("e.2", new TreeMap<>(), "y1".getBytes(StandardCharsets.UTF_8), T0),
+        new Message("e.2", new TreeMap<>(), "y2".getBytes(StandardCharsets.UTF_8), T0));
+    List<StreamState.Result> r = apply(new StreamCommand.AtomicPublishes(messages, List.of(2, 2)));
+    assertEquals(2, r.size(), "one result per atomic publish");
+    assertEquals("wrong_last_sequence", r.get(0).error());
+    assertEquals(3, r.get(1).seq());
+    assertEquals(List.of("m1", "y1", "y2"), payloads());
   }
 
   /**
@@ -458,7 +475,19 @@ class StreamRulesTest {
     List<StreamCommand> out = new ArrayList<>();
     List<Message> merging = new ArrayList<>();
     for (StreamCommand c : commands) {
-      if (c instanceof StreamCommand.PublishBatch p && !p.atomic()) { // an atomic one is a single proposal
+      if (c instanceof StreamCommand.AtomicPublishes a && a.groups().size() > 1 && prng.nextInt(2) == 0) {
+        if (!merging.isEmpty()) {
+          out.add(new StreamCommand.PublishBatch(merging));
+          merging = new ArrayList<>();
+        }
+        int first = 0; // each atomic publish in an entry of its own
+        for (int size : a.groups()) {
+          out.add(new StreamCommand.AtomicPublishes(a.messages().subList(first, first + size), List.of(size)));
+          first += size;
+        }
+        continue;
+      }
+      if (c instanceof StreamCommand.PublishBatch p) {
         if (prng.nextInt(2) == 0) {
           merging.addAll(p.messages()); // goes with the next publishes, in one entry
           continue;
@@ -541,17 +570,22 @@ class StreamRulesTest {
     }
     if (kind < 50) {
       List<Message> batch = new ArrayList<>();
-      for (int j = prng.between(1, 5); j > 0; j--) {
-        TreeMap<String, List<String>> h = new TreeMap<>();
-        if (batch.isEmpty() && prng.nextInt(3) == 0) {
-          h.put(StreamState.EXPECTED_LAST_SUBJECT_SEQ, List.of(Long.toString(prng.nextInt(60))));
+      List<Integer> groups = new ArrayList<>();
+      for (int g = prng.between(1, 3); g > 0; g--) {
+        int size = prng.between(1, 4);
+        groups.add(size);
+        for (int j = 0; j < size; j++) {
+          TreeMap<String, List<String>> h = new TreeMap<>();
+          if (j == 0 && prng.nextInt(3) == 0) {
+            h.put(StreamState.EXPECTED_LAST_SUBJECT_SEQ, List.of(Long.toString(prng.nextInt(60))));
+          }
+          if (prng.nextInt(30) == 0) {
+            h.put(StreamState.MSG_ID, List.of("id-" + prng.nextInt(20))); // refused in an atomic publish
+          }
+          batch.add(new Message("s." + prng.nextInt(4), h, new byte[prng.nextInt(40)], time));
         }
-        if (prng.nextInt(30) == 0) {
-          h.put(StreamState.MSG_ID, List.of("id-" + prng.nextInt(20))); // refused in an atomic publish
-        }
-        batch.add(new Message("s." + prng.nextInt(4), h, new byte[prng.nextInt(40)], time));
       }
-      return new StreamCommand.PublishBatch(batch, true);
+      return new StreamCommand.AtomicPublishes(batch, groups);
     }
     List<Message> batch = new ArrayList<>();
     for (int j = prng.between(1, 4); j > 0; j--) {

@@ -96,6 +96,16 @@ class ProposalSerializerTest {
     assertEquals(a, allBack.proposals().get(3).replyTo());
     assertArrayEquals(new byte[] {9}, ((Wire.MetaChange) allBack.proposals().get(4).proposal()).command());
     assertEquals(b, allBack.proposals().get(4).replyTo());
+
+    var atomic = new ReplicaShell.Propose(new Wire.PublishAtomic(List.of(new Wire.Publish("a.1", headers(), payload),
+        new Wire.Publish("a.2", new TreeMap<>(), new byte[0]))), b);
+    var atomicBack = (Wire.PublishAtomic) ((ReplicaShell.Propose) roundTrip(atomic)).proposal();
+    assertEquals(2, atomicBack.messages().size());
+    assertEquals("a.1", atomicBack.messages().get(0).subject());
+    assertEquals(headers(), atomicBack.messages().get(0).headers());
+    assertArrayEquals(payload, atomicBack.messages().get(0).payload());
+    assertEquals("a.2", atomicBack.messages().get(1).subject());
+    assertArrayEquals(new byte[0], atomicBack.messages().get(1).payload());
   }
 
   @Test
