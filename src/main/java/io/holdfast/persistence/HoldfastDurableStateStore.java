@@ -49,24 +49,13 @@ public final class HoldfastDurableStateStore implements DurableStateUpdateStore<
     this.codec = new EventCodec(system);
   }
 
-  private CompletionStage<Optional<Records.StreamMessage>> newest(String id) {
-    return stream.read(() -> stream.holdfast.getLastFor(stream.name, stream.subject(null, id))
-        .thenApply(Optional::of)
-        .exceptionally(e -> {
-          if (HoldfastException.unwrap(e) instanceof HoldfastException.NotFound) {
-            return Optional.empty();
-          }
-          throw new java.util.concurrent.CompletionException(HoldfastException.unwrap(e));
-        }));
-  }
-
   private static long revision(Records.StreamMessage m) {
     return Long.parseLong(EventCodec.header(m, REVISION, "0"));
   }
 
   @Override
   public CompletionStage<GetObjectResult<Object>> getObject(String persistenceId) {
-    return newest(persistenceId).thenApply(found -> {
+    return stream.newest(stream.subject(null, persistenceId)).thenApply(found -> {
       if (found.isEmpty()) {
         known.put(persistenceId, new Current(0, 0));
         return new GetObjectResult<>(Optional.empty(), 0);

@@ -11,7 +11,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.persistence.AtomicWrite;
@@ -34,7 +33,9 @@ import scala.jdk.javaapi.FutureConverters;
  * which Pekko calls before replaying) or at its own last write — as {@code
  * Nats-Expected-Last-Subject-Sequence}. A second incarnation of the entity elsewhere (the
  * split-brain hazard of event sourcing) that wrote since makes this write fail whole: the entity's
- * persist fails and it stops, and nothing interleaves.
+ * persist fails and it stops, and nothing interleaves. The journal remembers this for the 100,000
+ * ids it used last; for another, it takes the stored newest event as the expectation only if its
+ * sequence number is below the write's (else another incarnation is ahead: the write fails).
  *
  * <p><b>Deletes.</b> {@code deleteMessagesTo(n)} records n on {@code <prefix>.d.<persistence id>}
  * (replay starts after it) and purges the events up to n, except the newest event: it stays, so
@@ -44,8 +45,19 @@ import scala.jdk.javaapi.FutureConverters;
 public final class HoldfastJournal extends AsyncWriteJournal {
   private final PluginStream stream;
   private final EventCodec codec;
-  /** Persistence id → stream sequence of its newest event as this journal knows it (the single-writer expectation). */
-  private final Map<String, Long> lastSeqs = new ConcurrentHashMap<>();
+  /**
+   * Persistence id → stream sequence of its newest event as this journal knows it (the
+   * single-writer expectation), for the {@link #REMEMBERED_MAX} ids used last.
+   */
+  private final Map<String, Long> lastSeqs = java.util.Collections.synchronizedMap(
+      new java.util.LinkedHashMap<>(1024, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
+          return size() > REMEMBERED_MAX;
+        }
+      });
+  /** Ids whose expectation is remembered: the map's heap is bounded, whatever the number of entities. */
+  static final int REMEMBERED_MAX = 100_000;
 
   public HoldfastJournal(Config config) {
     Holdfast holdfast = Holdfast.get(Adapter.toTyped(context().system()));
@@ -93,6 +105,7 @@ public final class HoldfastJournal extends AsyncWriteJournal {
   private CompletionStage<Void> write(AtomicWrite write, List<Optional<Exception>> results, int i) {
     String id = write.persistenceId();
     List<Records.Outgoing> batch = new ArrayList<>();
+    long firstSeqNr = write.lowestSequenceNr();
     try {
       for (PersistentRepr r : CollectionConverters.asJava(write.payload())) {
         batch.add(codec.encode(events(id), r));
@@ -101,7 +114,7 @@ public final class HoldfastJournal extends AsyncWriteJournal {
       results.set(i, Optional.of(notSerializable));
       return CompletableFuture.completedFuture(null);
     }
-    return lastSeq(id).thenCompose(last -> stream.holdfast.publishAtomic(batch, new Records.PublishOptions(null, null,
+    return lastSeq(id, firstSeqNr).thenCompose(last -> stream.holdfast.publishAtomic(batch, new Records.PublishOptions(null, null,
         null, last, null))).handle((acks, failure) -> {
           if (failure == null) {
             lastSeqs.put(id, acks.get(acks.size() - 1).seq());
@@ -120,29 +133,30 @@ public final class HoldfastJournal extends AsyncWriteJournal {
         }).thenCompose(x -> x);
   }
 
-  /** The expectation for the next write of {@code id}: as last seen, else the stream's newest event of it. */
-  private CompletionStage<Long> lastSeq(String id) {
+  /**
+   * The expectation for a write of {@code id} from sequence number {@code firstSeqNr}: as last
+   * seen here; else (this journal did not see the id, or forgot it) the stream's newest event of
+   * the id, provided its sequence number is below {@code firstSeqNr} — a newer one was written
+   * by another incarnation, and this write must not follow it.
+   */
+  private CompletionStage<Long> lastSeq(String id, long firstSeqNr) {
     Long known = lastSeqs.get(id);
     if (known != null) {
       return CompletableFuture.completedFuture(known);
     }
-    return newest(events(id)).thenApply(m -> m.map(Records.StreamMessage::seq).orElse(0L));
-  }
-
-  private CompletionStage<Optional<Records.StreamMessage>> newest(String subject) {
-    return stream.read(() -> stream.holdfast.getLastFor(stream.name, subject)
-        .thenApply(Optional::of)
-        .exceptionally(e -> {
-          if (HoldfastException.unwrap(e) instanceof HoldfastException.NotFound) {
-            return Optional.empty();
-          }
-          throw new java.util.concurrent.CompletionException(HoldfastException.unwrap(e));
-        }));
+    return stream.newest(events(id)).thenApply(m -> {
+      if (m.isPresent() && EventCodec.sequenceNr(m.get()) >= firstSeqNr) {
+        throw new java.util.concurrent.CompletionException(new HoldfastException.Conflict("wrong_last_sequence",
+            "its newest event has sequence number " + EventCodec.sequenceNr(m.get()) + ", this write starts at "
+                + firstSeqNr));
+      }
+      return m.map(Records.StreamMessage::seq).orElse(0L);
+    });
   }
 
   @Override
   public Future<Long> doAsyncReadHighestSequenceNr(String persistenceId, long fromSequenceNr) {
-    CompletionStage<Long> highest = newest(events(persistenceId)).thenCombine(deletedTo(persistenceId),
+    CompletionStage<Long> highest = stream.newest(events(persistenceId)).thenCombine(deletedTo(persistenceId),
         (last, deleted) -> {
           lastSeqs.put(persistenceId, last.map(Records.StreamMessage::seq).orElse(0L));
           return Math.max(deleted, last.map(EventCodec::sequenceNr).orElse(0L));
@@ -151,7 +165,7 @@ public final class HoldfastJournal extends AsyncWriteJournal {
   }
 
   private CompletionStage<Long> deletedTo(String persistenceId) {
-    return newest(deletions(persistenceId)).thenApply(m -> m.map(EventCodec::deletedTo).orElse(0L));
+    return stream.newest(deletions(persistenceId)).thenApply(m -> m.map(EventCodec::deletedTo).orElse(0L));
   }
 
   @Override
@@ -195,7 +209,7 @@ public final class HoldfastJournal extends AsyncWriteJournal {
   @Override
   public Future<Void> doAsyncDeleteMessagesTo(String persistenceId, long toSequenceNr) {
     String subject = events(persistenceId);
-    CompletionStage<Void> done = newest(subject).thenCombine(deletedTo(persistenceId), (last, deleted) -> {
+    CompletionStage<Void> done = stream.newest(subject).thenCombine(deletedTo(persistenceId), (last, deleted) -> {
       long highest = last.map(EventCodec::sequenceNr).orElse(0L);
       return new long[] {Math.min(toSequenceNr, highest), deleted, last.map(Records.StreamMessage::seq).orElse(0L)};
     }).thenCompose(x -> {

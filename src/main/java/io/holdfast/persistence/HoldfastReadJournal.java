@@ -130,14 +130,7 @@ public final class HoldfastReadJournal implements ReadJournal, EventsByPersisten
   }
 
   private CompletionStage<Long> deletedTo(String id) {
-    return journal.read(() -> journal.holdfast.getLastFor(journal.name, journal.subject("d", id))
-        .thenApply(EventCodec::deletedTo)
-        .exceptionally(e -> {
-          if (io.holdfast.api.HoldfastException.unwrap(e) instanceof io.holdfast.api.HoldfastException.NotFound) {
-            return 0L;
-          }
-          throw new java.util.concurrent.CompletionException(io.holdfast.api.HoldfastException.unwrap(e));
-        }));
+    return journal.newest(journal.subject("d", id)).thenApply(m -> m.map(EventCodec::deletedTo).orElse(0L));
   }
 
   @Override

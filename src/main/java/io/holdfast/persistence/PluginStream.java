@@ -112,6 +112,18 @@ final class PluginStream {
     return ready().thenCompose(v -> retrying(read, System.nanoTime() + readyTimeout.toNanos()));
   }
 
+  /** The newest message on {@code subject}, if there is one. */
+  CompletionStage<java.util.Optional<Records.StreamMessage>> newest(String subject) {
+    return read(() -> holdfast.getLastFor(name, subject)
+        .thenApply(java.util.Optional::of)
+        .exceptionally(e -> {
+          if (HoldfastException.unwrap(e) instanceof HoldfastException.NotFound) {
+            return java.util.Optional.empty();
+          }
+          throw new java.util.concurrent.CompletionException(HoldfastException.unwrap(e));
+        }));
+  }
+
   private static final String KEPT = "-_|:@=+,;!~()";
 
   static String token(String persistenceId) {

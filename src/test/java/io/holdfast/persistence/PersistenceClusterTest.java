@@ -137,6 +137,31 @@ class PersistenceClusterTest {
     deposit(other, second, "b3", 1);
     assertEquals(List.of("1:a1", "2:b2", "3:b3"), stored("twin"),
         "one writer at each sequence number, the loser's write absent");
+
+    // A journal that never saw the id (or forgot it) checks the stored newest event instead: a
+    // write at sequence number 3, where 3 is stored, fails; one at 4 goes through.
+    ActorSystem<Void> third = cluster.nodes.get(3);
+    assertEquals("failed", rawWrite(third, "twin", 3, "c3"));
+    assertEquals("written", rawWrite(third, "twin", 4, "c4"));
+    assertEquals(List.of("1:a1", "2:b2", "3:b3", "4:c4"), stored("twin"));
+  }
+
+  /** Sends one event straight to {@code on}'s journal actor, as a persistent actor would; "written" or "failed". */
+  private static String rawWrite(ActorSystem<Void> on, String account, long seqNr, String id) {
+    org.apache.pekko.actor.ActorSystem classic = org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(on);
+    org.apache.pekko.testkit.javadsl.TestKit probe = new org.apache.pekko.testkit.javadsl.TestKit(classic);
+    org.apache.pekko.persistence.PersistentRepr repr = org.apache.pekko.persistence.PersistentRepr$.MODULE$.apply(
+        new BankAccount.Deposited(id, 1), seqNr, "Account|" + account, "", false, probe.getRef(), "raw-writer");
+    org.apache.pekko.persistence.PersistentEnvelope write = org.apache.pekko.persistence.AtomicWrite$.MODULE$.apply(repr);
+    org.apache.pekko.persistence.Persistence.get(classic).journalFor(null, com.typesafe.config.ConfigFactory.empty()).tell(
+        new org.apache.pekko.persistence.JournalProtocol.WriteMessages(
+            scala.jdk.javaapi.CollectionConverters.asScala(List.of(write)).toList(), probe.getRef(), 1),
+        probe.getRef());
+    Object first = probe.receiveOne(Duration.ofSeconds(30));
+    probe.receiveOne(Duration.ofSeconds(30)); // the write's own success or failure
+    return first instanceof org.apache.pekko.persistence.JournalProtocol.WriteMessagesFailed ? "failed"
+        : first == org.apache.pekko.persistence.JournalProtocol.WriteMessagesSuccessful$.MODULE$ ? "written"
+        : "unexpected " + first;
   }
 
   /**
