@@ -175,6 +175,7 @@ final class PersistBench extends CliCommand.Reporting {
       err.printf("bench persist: a new application node recovers all %d entities ...%n", entities);
       ActorSystem<Void> again = ConsumeBench.startNode(base, 0, ports, appConfig());
       nodes.add(again);
+      awaitMetaView(again); // the clock is for replaying, not for joining the cluster
       start = System.nanoTime();
       List<CompletableFuture<Long>> counts = new ArrayList<>();
       for (int i = 0; i < entities; i++) {
@@ -215,6 +216,21 @@ final class PersistBench extends CliCommand.Reporting {
           throw new IllegalStateException("the in-process cluster did not form within 90 s");
         }
         Thread.sleep(200); // a command-line tool waiting for its cluster, not a test
+      }
+    }
+  }
+
+  private static void awaitMetaView(ActorSystem<Void> app) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+    while (true) {
+      try {
+        Holdfast.get(app).streamInfo("PEKKO_JOURNAL").toCompletableFuture().get(10, TimeUnit.SECONDS);
+        return;
+      } catch (Exception notYet) {
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("the new application node did not see the journal stream within 90 s");
+        }
+        Thread.sleep(100); // a command-line tool waiting for its node, not a test
       }
     }
   }
