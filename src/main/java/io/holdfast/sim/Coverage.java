@@ -33,6 +33,9 @@ public final class Coverage {
   public long streamDuplicates;
   public long streamRejected;
   public long streamEvicted;
+  /** Atomic publishes (several messages, all or none) stored whole, and refused whole. */
+  public long streamAtomicStored;
+  public long streamAtomicRefused;
   /** The consumer workload on replica 1: deliveries (of which redeliveries) and confirmed acks. */
   public long consumerDeliveries;
   public long consumerRedeliveries;
@@ -85,6 +88,8 @@ public final class Coverage {
     streamDuplicates += o.streamDuplicates;
     streamRejected += o.streamRejected;
     streamEvicted += o.streamEvicted;
+    streamAtomicStored += o.streamAtomicStored;
+    streamAtomicRefused += o.streamAtomicRefused;
     consumerDeliveries += o.consumerDeliveries;
     consumerRedeliveries += o.consumerRedeliveries;
     consumerAcks += o.consumerAcks;
@@ -103,6 +108,7 @@ public final class Coverage {
         + ", store files damaged " + storeDamage + ", stores repaired " + storeRepairs + "; stream: stored "
         + streamStored + ", de-duplicated "
         + streamDuplicates + ", refused by expectations " + streamRejected + ", evicted by limits " + streamEvicted
+        + ", atomic publishes stored " + streamAtomicStored + " (refused " + streamAtomicRefused + ")"
         + "; consumers: delivered " + consumerDeliveries + " (redelivered " + consumerRedeliveries + "), acked "
         + consumerAcks;
   }

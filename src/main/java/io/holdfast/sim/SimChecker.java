@@ -94,6 +94,46 @@ final class SimChecker {
     proposed.add(value);
   }
 
+  /** The values of every atomic publish proposed, in order: all stored at consecutive sequences, or none. */
+  private final List<long[]> atomicGroups = new ArrayList<>();
+  long atomicBroken;
+
+  void proposedAtomic(long[] values) {
+    atomicGroups.add(values.clone());
+    for (long v : values) {
+      proposed.add(v);
+    }
+  }
+
+  /**
+   * Atomicity, from what the committed history stored ({@code stored}: sequence → value): of an
+   * atomic publish's values none is stored, or all are, at consecutive sequences in their order.
+   */
+  void checkAtomic(Map<Long, Long> stored) {
+    HashMap<Long, Long> seqOf = new HashMap<>();
+    stored.forEach((seq, value) -> seqOf.put(value, seq));
+    for (long[] group : atomicGroups) {
+      int present = 0;
+      boolean consecutive = true;
+      for (int i = 0; i < group.length; i++) {
+        Long seq = seqOf.get(group[i]);
+        if (seq != null) {
+          present++;
+          Long first = seqOf.get(group[0]);
+          consecutive &= first != null && seq == first + i;
+        }
+      }
+      if (present > 0 && (present < group.length || !consecutive)) {
+        atomicBroken++;
+        int found = present;
+        boolean inOrder = consecutive;
+        violation(() -> "atomic: the publish of " + SimStream.describe(group[0]) + ".." + group.length + " values "
+            + (found < group.length ? "is stored in part (" + found + " of " + group.length + ")"
+                : "is not at consecutive sequences" + (inOrder ? "" : " in order")));
+      }
+    }
+  }
+
   void acked(long value, long seq) {
     acked.put(value, seq);
     lastAckedSeq = Math.max(lastAckedSeq, seq);
@@ -188,10 +228,14 @@ final class SimChecker {
 
   private long deduplicated;
   private long refused;
+  private long atomicStored;
+  private long atomicRefused;
 
   Oracle oracle() {
     deduplicated = 0;
     refused = 0;
+    atomicStored = 0;
+    atomicRefused = 0;
     StreamMachine m = new StreamMachine("sim", synced -> SegmentStore.open(new SimDisk(),
         new SegmentStore.Options(1 << 20, 4096), synced));
     m.open(new byte[0]);
@@ -218,6 +262,21 @@ final class SimChecker {
             deduplicated++;
           } else {
             refused++;
+          }
+        }
+      } else if (c instanceof StreamCommand.AtomicPublishes a) {
+        for (int g = 0; g < outcomes.size(); g++) {
+          if (outcomes.get(g) instanceof io.holdfast.replica.Wire.Seq s) {
+            int size = a.groups().get(g);
+            atomicStored++;
+            for (long seq = s.seq() - size + 1; seq <= s.seq(); seq++) { // what the machine holds there, not what it said
+              StoredMessage held = m.state().get(seq);
+              if (held != null) {
+                stored.put(seq, SimStream.valueOf(held.message().payload()));
+              }
+            }
+          } else {
+            atomicRefused++;
           }
         }
       } else if (c instanceof StreamCommand.ConsumerBatch b) {
@@ -281,6 +340,7 @@ final class SimChecker {
       violation(() -> "stream " + problem);
     }
     checkUnique(oracle.stored());
+    checkAtomic(oracle.stored());
     List<Long> retainedSeqs = retained.stream().map(StoredMessage::seq).toList();
     SimStream.drain(o, oracle.consumers());
     for (var e : oracle.consumers().entrySet()) {
@@ -300,6 +360,8 @@ final class SimChecker {
     coverage.streamStored += oracle.stored().size();
     coverage.streamDuplicates += deduplicated;
     coverage.streamRejected += refused;
+    coverage.streamAtomicStored += atomicStored;
+    coverage.streamAtomicRefused += atomicRefused;
     coverage.streamEvicted += oracle.stored().size() - o.info().messages();
   }
 

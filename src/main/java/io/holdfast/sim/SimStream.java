@@ -56,6 +56,25 @@ final class SimStream {
     return new Wire.Publish("s." + counter % 5, headers, payload);
   }
 
+  /**
+   * A client's atomic publish of {@code values} (consecutive counters): no msg id (refused in an
+   * atomic publish), the first expecting the stream's last sequence to be {@code expectedLastSeq}
+   * if not negative.
+   */
+  static Wire.PublishAtomic publishAtomic(long[] values, long expectedLastSeq) {
+    List<Wire.Publish> messages = new ArrayList<>();
+    for (long value : values) {
+      TreeMap<String, List<String>> headers = new TreeMap<>();
+      if (messages.isEmpty() && expectedLastSeq >= 0) {
+        headers.put(StreamState.EXPECTED_LAST_SEQ, List.of(Long.toString(expectedLastSeq)));
+      }
+      byte[] payload = new byte[8];
+      putLong(payload, value);
+      messages.add(new Wire.Publish("s." + (value & 0xffffffffL) % 5, headers, payload));
+    }
+    return new Wire.PublishAtomic(messages);
+  }
+
   static long valueOf(byte[] payload) {
     long v = 0;
     for (int i = 0; i < 8 && i < payload.length; i++) {

@@ -577,6 +577,16 @@ public final class Simulation {
       String kind = counter % 29 == 1 ? "term" : counter % 11 == 2 ? "nak" : "ack";
       req = new SimReplica.Request(c, seq, now, kind);
       p = new Wire.Consume(consumer, kind, seq, 0, 0);
+    } else if (counter % 7 == 3) {
+      int size = 2 + (int) (counter / 7 % 2);
+      long[] values = new long[size];
+      for (int i = 0; i < size; i++) {
+        values[i] = ((long) c << 32) | (counter + i);
+      }
+      req = new SimReplica.Request(c, values[0], now, "atomic:" + size);
+      p = SimStream.publishAtomic(values, counter % 13 == 3 ? checker.lastAckedSeq() : -1);
+      checker.proposedAtomic(values);
+      clientNextCounter[c] += size - 1;
     } else {
       long value = ((long) c << 32) | counter;
       req = new SimReplica.Request(c, value, now, "publish");
@@ -635,7 +645,14 @@ public final class Simulation {
         }
       }
       case "ack" -> coverage.consumerAcks++;
-      default -> { }
+      default -> {
+        if (req.kind().startsWith("atomic:") && o instanceof Wire.Seq s) {
+          int size = Integer.parseInt(req.kind().substring("atomic:".length()));
+          for (int i = 0; i < size; i++) {
+            checker.acked(req.value() + i, s.seq() - size + 1 + i);
+          }
+        }
+      }
     }
   }
 
