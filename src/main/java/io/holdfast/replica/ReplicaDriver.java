@@ -157,6 +157,8 @@ public final class ReplicaDriver<T> {
     StoreSync syncing;
     /** The node let it start ({@link Host#startCatchUp}). */
     boolean started;
+    /** Everything is fetched and nothing left to sync but syncs already running: the next to finish goes on. */
+    boolean awaitingSyncs;
   }
 
   /** Missing records being fetched from a peer. */
@@ -186,6 +188,15 @@ public final class ReplicaDriver<T> {
   private Repair repair;
   /** Applied messages the store lacks (recomputed when it may have changed). */
   private RangeSet storeMissing = new RangeSet();
+  /**
+   * The syncs of records a repair put into the store, while they run. Until they have, the replica is
+   * still damaged: those records have no other copy on this node (the log entries that carried
+   * them are compacted), and a replica that counts as whole may be the reason the group lets its
+   * last durable copy go (sim seed 424242878: two replicas repaired from a third, unsynced; the
+   * third was removed; a power loss took the repaired records from both).
+   */
+  private final java.util.Set<StoreSync> repairSyncing = java.util.Collections.newSetFromMap(
+      new java.util.IdentityHashMap<>());
   private boolean checkStore = true;
   private int storeCheckIn;
   /** Stored messages verified per tick in the background (0: none), where the next round goes on, rounds done. */
@@ -416,6 +427,12 @@ public final class ReplicaDriver<T> {
     if (catchUp != null && catchUp.syncing == job) {
       catchUp.syncing = null;
       continueCatchUp();
+    } else if (catchUp != null && catchUp.awaitingSyncs) {
+      catchUp.awaitingSyncs = false;
+      continueCatchUp();
+    }
+    if (repairSyncing.remove(job)) {
+      checkStore = true;
     }
     drain();
   }
@@ -695,20 +712,23 @@ public final class ReplicaDriver<T> {
   // =========================================================================================
 
   /**
-   * Whether {@code is} covers messages this replica's store lacks: then they are fetched from the
-   * sender's store first, in bounded chunks, and the snapshot is stepped into the core once the
-   * store has synced them (so the replica acknowledges a snapshot only once it holds its data).
-   * A newer snapshot meanwhile only moves the target.
+   * Whether {@code is} covers messages this replica's store lacks, or holds unsynced: then the
+   * missing ones are fetched from the sender's store first, in bounded chunks, and the snapshot is
+   * stepped into the core once the store has synced all it covers (so the replica acknowledges a
+   * snapshot only once it holds its data durably: the snapshot lets the log entries that carried
+   * them go — sim seed 777002041 lost messages a replica had applied but not synced when it took
+   * a snapshot it needed nothing for). A newer snapshot meanwhile only moves the target.
    */
   private boolean catchUpFirst(RaftMessage.InstallSnapshot is) {
     RangeSet missing = is.snapshot().data().length == 0 ? new RangeSet() : machine.missingFor(is.snapshot().data());
-    if (missing.isEmpty() && catchUp == null) {
+    if (missing.isEmpty() && catchUp == null && !machine.storeUnsynced()) {
       return false;
     }
     if (catchUp == null) {
       catchUp = new CatchUp();
-      host.info("Replica " + name + " (id " + self + ") fetches messages " + missing + " of snapshot "
-          + is.snapshot().index() + " from replica " + is.from() + " before it installs it");
+      host.info("Replica " + name + " (id " + self + ") " + (missing.isEmpty() ? "syncs its store"
+          : "fetches messages " + missing + " of snapshot " + is.snapshot().index() + " from replica " + is.from())
+          + " before it installs snapshot " + is.snapshot().index());
     } else if (is.snapshot().index() < catchUp.snapshot.snapshot().index()) {
       return true; // an older one: the newer one is being caught up
     }
@@ -744,6 +764,10 @@ public final class ReplicaDriver<T> {
     if (job != null) {
       catchUp.syncing = job;
       host.syncStore(job);
+      return;
+    }
+    if (machine.storeUnsynced()) {
+      catchUp.awaitingSyncs = true; // syncs started before (a compaction's, a repair's) are still running
       return;
     }
     RaftMessage.InstallSnapshot is = catchUp.snapshot;
@@ -787,7 +811,7 @@ public final class ReplicaDriver<T> {
     }
     checkStore = false;
     storeMissing = machine.missingLive();
-    boolean damaged = !storeMissing.isEmpty();
+    boolean damaged = !storeMissing.isEmpty() || !repairSyncing.isEmpty();
     // Applying may need facts about any message in the stream: with some missing from the store,
     // it waits until they are repaired — unless there is nobody to repair them from.
     boolean alone = core.membership().members().size() <= 1;
@@ -860,6 +884,11 @@ public final class ReplicaDriver<T> {
     repair = null;
     if (taken > 0) {
       repairGoneAt.clear();
+      StoreSync job = machine.syncStore();
+      if (job != null) {
+        repairSyncing.add(job);
+        host.syncStore(job);
+      }
       return;
     }
     repairPeerTurn++; // that peer could not help: the next ask goes to another

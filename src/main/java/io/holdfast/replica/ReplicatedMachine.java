@@ -97,6 +97,11 @@ public interface ReplicatedMachine {
   }
 
   /** An fsync of everything the store was given so far, or null if there is nothing to sync. */
+  /** Whether the store holds anything not yet durable (or a sync of it still runs). */
+  default boolean storeUnsynced() {
+    return false;
+  }
+
   default io.holdfast.storage.StoreSync syncStore() {
     return null;
   }

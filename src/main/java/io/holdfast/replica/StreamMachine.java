@@ -290,6 +290,11 @@ public final class StreamMachine implements ReplicatedMachine {
   }
 
   @Override
+  public boolean storeUnsynced() {
+    return store.unsynced();
+  }
+
+  @Override
   public void storeSynced(StoreSync job) {
     store.synced((SegmentStore.SyncJob) job);
   }

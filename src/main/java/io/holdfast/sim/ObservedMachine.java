@@ -104,6 +104,11 @@ final class ObservedMachine implements ReplicatedMachine {
   }
 
   @Override
+  public boolean storeUnsynced() {
+    return inner.storeUnsynced();
+  }
+
+  @Override
   public void storeSynced(StoreSync job) {
     inner.storeSynced(job);
   }

@@ -63,6 +63,11 @@ final class TruncatedStore implements StreamStore {
   }
 
   @Override
+  public boolean unsynced() {
+    return inner.unsynced();
+  }
+
+  @Override
   public void synced(SegmentStore.SyncJob job) {
     inner.synced(job);
   }

@@ -170,6 +170,49 @@ class SimCheckerTest {
     assertEquals(0, again.lost, "the other replica still serves it");
   }
 
+  /**
+   * The simulator's wrapper around each machine passes every method on: a default it did not
+   * override would answer for the real machine (storeUnsynced did, and hid a durability bug).
+   */
+  @Test
+  void theObservingWrapperOverridesEveryMachineMethod() {
+    for (java.lang.reflect.Method m : io.holdfast.replica.ReplicatedMachine.class.getMethods()) {
+      if (java.lang.reflect.Modifier.isStatic(m.getModifiers())) {
+        continue;
+      }
+      try {
+        ObservedMachine.class.getDeclaredMethod(m.getName(), m.getParameterTypes());
+      } catch (NoSuchMethodException e) {
+        throw new AssertionError("ObservedMachine does not pass on " + m, e);
+      }
+    }
+  }
+
+  @Test
+  void anAtomicPublishStoredInPartOrOutOfOrderIsReported() {
+    long[] group = {value(1, 3), value(1, 4), value(1, 5)};
+    SimChecker whole = new SimChecker();
+    whole.proposedAtomic(group);
+    whole.checkAtomic(java.util.Map.of(7L, group[0], 8L, group[1], 9L, group[2]));
+    whole.checkAtomic(java.util.Map.of(1L, value(1, 1)));
+    assertEquals(0, whole.violationCount(), "all at consecutive sequences, or none: " + whole.violations());
+
+    SimChecker part = new SimChecker();
+    part.proposedAtomic(group);
+    part.checkAtomic(java.util.Map.of(7L, group[0], 8L, group[1]));
+    assertEquals(1, part.atomicBroken);
+    assertTrue(part.violations().get(0).startsWith("atomic:"), part.violations().toString());
+
+    SimChecker spread = new SimChecker();
+    spread.proposedAtomic(group);
+    spread.checkAtomic(java.util.Map.of(7L, group[0], 9L, group[1], 10L, group[2]));
+    assertEquals(1, spread.atomicBroken, "a hole between the first and second");
+    SimChecker swapped = new SimChecker();
+    swapped.proposedAtomic(group);
+    swapped.checkAtomic(java.util.Map.of(7L, group[1], 8L, group[0], 9L, group[2]));
+    assertEquals(1, swapped.atomicBroken, "out of order");
+  }
+
   @Test
   void valuesNobodyProposedOrStoredTwiceAreReported() {
     SimChecker checker = new SimChecker();

@@ -401,6 +401,19 @@ public final class SegmentStore implements StreamStore {
     return new SyncJob(files, pinned, directory, lastSeq);
   }
 
+  @Override
+  public boolean unsynced() {
+    if (pendingData.length > 0 || directoryDirty || !damaged.equals(damageWritten)) {
+      return true;
+    }
+    for (Segment s : segments.values()) {
+      if (s.dirty || s.pins > 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** A sync job has run: its files may be closed again. */
   @Override
   public void synced(SyncJob job) {

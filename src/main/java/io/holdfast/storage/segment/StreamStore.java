@@ -19,6 +19,9 @@ public interface StreamStore extends MessageStore {
   /** A sync job has run. */
   void synced(SegmentStore.SyncJob job);
 
+  /** Whether anything it holds is not yet durable: buffered, written but not in a sync job, or in one still running. */
+  boolean unsynced();
+
   /** Deletes whole segments below {@code seq}; returns how many. */
   int dropBelow(long seq);
 
