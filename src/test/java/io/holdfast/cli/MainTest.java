@@ -75,8 +75,8 @@ class MainTest {
     Map<Mode, String[]> caughtOn = new EnumMap<>(Mode.class);
     caughtOn.put(Mode.SAFE, new String[] {"--seeds", "1"});
     caughtOn.put(Mode.ACK_BEFORE_FSYNC, new String[] {"--seeds", "3"});
-    caughtOn.put(Mode.VOTE_WITHOUT_PERSIST, new String[] {"--seeds", "1", "--start-seed", "34"});
-    caughtOn.put(Mode.TRUNCATE_ON_CORRUPTION, new String[] {"--seeds", "2", "--start-seed", "20"});
+    caughtOn.put(Mode.VOTE_WITHOUT_PERSIST, new String[] {"--seeds", "1", "--start-seed", "90"});
+    caughtOn.put(Mode.TRUNCATE_ON_CORRUPTION, new String[] {"--seeds", "1", "--start-seed", "54"});
     caughtOn.put(Mode.IGNORE_LOST_TAIL, new String[] {"--seeds", "2", "--start-seed", "2"});
     caughtOn.put(Mode.RECLAIM_WAL_BEFORE_STORE_SYNC,
         new String[] {"--seeds", "2", "--faults", "crash,powerloss,partition"});
