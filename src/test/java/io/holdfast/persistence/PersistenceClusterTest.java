@@ -210,8 +210,8 @@ class PersistenceClusterTest {
   }
 
   /**
-   * Queries: a live eventsByTag gets the deposits persisted after it started, in offset order; a
-   * new query from the offset of one of them (as after a restart, here on another node) goes on
+   * Queries: a live eventsByTag gets the deposits persisted after it started, in offset order;
+   * after the application node restarts, a query from the stored offset of one of them goes on
    * from the next, with nothing twice; the current queries by id and of ids see what is stored.
    */
   @Test
@@ -243,12 +243,19 @@ class PersistenceClusterTest {
     assertEquals(List.of(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L), ours.stream().map(EventEnvelope::sequenceNr).toList());
     assertEquals(new BankAccount.Deposited("q4", 4), ours.get(3).event());
 
-    HoldfastReadJournal elsewhere = PersistenceQuery.get(cluster.nodes.get(3)).getReadJournalFor(
-        HoldfastReadJournal.class, HoldfastReadJournal.IDENTIFIER);
-    TestProbe<EventEnvelope> resumed = TestProbe.create(cluster.nodes.get(3));
-    var again = elsewhere.eventsByTag(BankAccount.TAG, ours.get(5).offset())
+    // The application node restarts (a new ActorSystem, the same config) and resumes from a stored offset.
+    Offset stored = ours.get(5).offset();
+    app.terminate();
+    app.getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    app = ActorSystem.create(Behaviors.empty(), "holdfast", cluster.applicationNode());
+    InJvmCluster.await(() -> Holdfast.get(app).listStreams().toCompletableFuture().get() != null,
+        "the restarted application node sees the meta state", Duration.ofSeconds(60));
+    queries = PersistenceQuery.get(app).getReadJournalFor(HoldfastReadJournal.class, HoldfastReadJournal.IDENTIFIER);
+    TestProbe<EventEnvelope> resumed = TestProbe.create(app);
+    var again = queries.eventsByTag(BankAccount.TAG, stored)
         .viaMat(KillSwitches.single(), Keep.right())
-        .to(Sink.foreach(resumed.ref()::tell)).run(cluster.nodes.get(3));
+        .to(Sink.foreach(resumed.ref()::tell)).run(app);
+    account = app.systemActorOf(BankAccount.create("q"), "q", org.apache.pekko.actor.typed.Props.empty());
     deposit(app, account, "q11", 11);
     List<Long> after = new ArrayList<>();
     while (after.size() < 5) {
