@@ -74,9 +74,10 @@ final class PluginStream {
         long deadline = System.nanoTime() + readyTimeout.toNanos();
         created = retrying(() -> holdfast.streamInfo(name).<Void>thenApply(i -> null).exceptionallyCompose(e -> {
           if (HoldfastException.unwrap(e) instanceof HoldfastException.NotFound) {
-            return holdfast.createStream(new Records.StreamConfig(name, List.of(prefix + ".>"), replicas, limits)).<Void>thenApply(i -> null).exceptionallyCompose(f ->
-                    HoldfastException.unwrap(f) instanceof HoldfastException h && h.code().equals(MetaState.EXISTS)
-                        ? CompletableFuture.completedFuture(null) : CompletableFuture.failedFuture(f));
+            Records.StreamConfig config = new Records.StreamConfig(name, List.of(prefix + ".>"), replicas, limits);
+            return holdfast.createStream(config).<Void>thenApply(i -> null).exceptionallyCompose(f ->
+                HoldfastException.unwrap(f) instanceof HoldfastException h && h.code().equals(MetaState.EXISTS)
+                    ? CompletableFuture.completedFuture(null) : CompletableFuture.failedFuture(f)); // created meanwhile
           }
           return CompletableFuture.failedFuture(e);
         }), deadline).toCompletableFuture();
