@@ -811,10 +811,13 @@ public final class RaftCore {
   private void onLeave(RaftMessage.Leave l) {
     if (!l.granted()) {
       // Only a leader knows that nothing newer re-adds the asker, and only a committed removal is final.
-      if (role == Role.LEADER && membershipCommitted() && !membership.contains(l.from())) {
-        send(new RaftMessage.Leave(self, l.from(), term, true));
+      if (role == Role.LEADER && membershipCommitted() && !membership.contains(l.asker())) {
+        send(new RaftMessage.Leave(self, l.asker(), term, true, l.asker()));
+      } else if (role != Role.LEADER && l.from() == l.asker() && leaderId != 0 && leaderId != self
+          && !membership.contains(l.asker())) {
+        send(new RaftMessage.Leave(self, leaderId, term, false, l.asker())); // relayed once, to our leader
       }
-    } else if (l.term() >= term) {
+    } else if (l.term() >= term && l.asker() == self) {
       leaveGranted = true; // a leader of an older term may be deposed by one that has us back
     }
   }

@@ -35,6 +35,7 @@ class RaftCodecTest {
         new RaftMessage.TimeoutNow(1, 2, 5),
         new RaftMessage.Leave(3, 1, 5, false),
         new RaftMessage.Leave(1, 3, 6, true),
+        new RaftMessage.Leave(2, 1, 6, false, 3),
         new RaftMessage.RepairRequest(1, 2, 5, 7, 3),
         new RaftMessage.RepairResult(2, 1, 5, 7, 3, E1, null, false),
         new RaftMessage.RepairResult(2, 1, 5, 7, 3, null, SNAP, false),

@@ -91,6 +91,17 @@ public sealed interface RaftMessage {
    * without this it cannot tell "removed" from "the group is down" — and a voter that leaves on a
    * mere silence can take with it the only intact copy of an entry (sim seed 998647310154). Neither
    * side adopts the other's term from it; the asker trusts an answer of at least its own term.
+   *
+   * <p>{@code asker} is the replica whose removal is in question. A follower relays a question to
+   * the leader it follows: the asker only knows the members of the membership in its log, and the
+   * group may since be led by a replica added after it fell behind (sim seed 89571861021 at five
+   * replicas: the removed replica asked its old peers, all followers, and never retired). The
+   * leader answers the asker directly.
    */
-  record Leave(int from, int to, long term, boolean granted) implements RaftMessage {}
+  record Leave(int from, int to, long term, boolean granted, int asker) implements RaftMessage {
+    /** A question from the asker itself ({@code granted} false), or an answer to it. */
+    public Leave(int from, int to, long term, boolean granted) {
+      this(from, to, term, granted, granted ? to : from);
+    }
+  }
 }
