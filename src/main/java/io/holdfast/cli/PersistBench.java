@@ -132,7 +132,7 @@ final class PersistBench extends CliCommand.Reporting {
       }
       ActorSystem<Void> app = ConsumeBench.startNode(base, 0, ports, appConfig());
       nodes.add(app);
-      awaitRegistered(nodes.subList(0, replicas), err);
+      awaitRegistered(nodes.subList(0, replicas));
       long[] perEntity = new long[entities];
       for (int i = 0; i < entities; i++) {
         perEntity[i] = events / entities + (i < events % entities ? 1 : 0);
@@ -175,7 +175,7 @@ final class PersistBench extends CliCommand.Reporting {
       err.printf("bench persist: a new application node recovers all %d entities ...%n", entities);
       ActorSystem<Void> again = ConsumeBench.startNode(base, 0, ports, appConfig());
       nodes.add(again);
-      awaitMetaView(again); // the clock is for replaying, not for joining the cluster
+      awaitMetaView(again);
       start = System.nanoTime();
       List<CompletableFuture<Long>> counts = new ArrayList<>();
       for (int i = 0; i < entities; i++) {
@@ -200,38 +200,36 @@ final class PersistBench extends CliCommand.Reporting {
     }
   }
 
-  private static void awaitRegistered(List<ActorSystem<Void>> servers, PrintStream err) throws Exception {
-    long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+  private static void awaitRegistered(List<ActorSystem<Void>> servers) throws Exception {
     for (ActorSystem<Void> s : servers) {
-      while (true) {
-        try {
-          if (Holdfast.get(s).clusterStatus().toCompletableFuture().get(10, TimeUnit.SECONDS).registration()
-              .equals("registered")) {
-            break;
-          }
-        } catch (Exception notYet) {
-          // the cluster is still forming
-        }
-        if (System.nanoTime() > deadline) {
-          throw new IllegalStateException("the in-process cluster did not form within 90 s");
-        }
-        Thread.sleep(200); // a command-line tool waiting for its cluster, not a test
-      }
+      await("the in-process cluster did not form within 90 s", () -> Holdfast.get(s).clusterStatus()
+          .toCompletableFuture().get(10, TimeUnit.SECONDS).registration().equals("registered"));
     }
   }
 
+  /** The clock is for replaying, not for joining the cluster: wait until the node sees the journal stream. */
   private static void awaitMetaView(ActorSystem<Void> app) throws Exception {
+    await("the new application node did not see the journal stream within 90 s", () -> {
+      Holdfast.get(app).streamInfo("PEKKO_JOURNAL").toCompletableFuture().get(10, TimeUnit.SECONDS);
+      return true;
+    });
+  }
+
+  /** Polls {@code ready} (a failure counts as not yet) for up to 90 s; a command-line tool waiting, not a test. */
+  private static void await(String timedOut, java.util.concurrent.Callable<Boolean> ready) throws Exception {
     long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
     while (true) {
       try {
-        Holdfast.get(app).streamInfo("PEKKO_JOURNAL").toCompletableFuture().get(10, TimeUnit.SECONDS);
-        return;
-      } catch (Exception notYet) {
-        if (System.nanoTime() > deadline) {
-          throw new IllegalStateException("the new application node did not see the journal stream within 90 s");
+        if (ready.call()) {
+          return;
         }
-        Thread.sleep(100); // a command-line tool waiting for its node, not a test
+      } catch (Exception notYet) {
+        // the cluster is still forming
       }
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException(timedOut);
+      }
+      Thread.sleep(100);
     }
   }
 

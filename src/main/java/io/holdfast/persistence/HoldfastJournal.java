@@ -44,6 +44,7 @@ import scala.jdk.javaapi.FutureConverters;
  */
 public final class HoldfastJournal extends AsyncWriteJournal {
   private final PluginStream stream;
+  private final JournalSubjects subjects;
   private final EventCodec codec;
   /**
    * Persistence id → stream sequence of its newest event as this journal knows it (the
@@ -62,15 +63,12 @@ public final class HoldfastJournal extends AsyncWriteJournal {
   public HoldfastJournal(Config config) {
     Holdfast holdfast = Holdfast.get(Adapter.toTyped(context().system()));
     this.stream = new PluginStream(holdfast, config);
+    this.subjects = new JournalSubjects(stream);
     this.codec = new EventCodec(context().system());
   }
 
   private String events(String persistenceId) {
-    return stream.subject("e", persistenceId);
-  }
-
-  private String deletions(String persistenceId) {
-    return stream.subject("d", persistenceId);
+    return subjects.events(persistenceId);
   }
 
   @Override
@@ -165,7 +163,7 @@ public final class HoldfastJournal extends AsyncWriteJournal {
   }
 
   private CompletionStage<Long> deletedTo(String persistenceId) {
-    return stream.newest(deletions(persistenceId)).thenApply(m -> m.map(EventCodec::deletedTo).orElse(0L));
+    return subjects.deletedTo(persistenceId);
   }
 
   @Override
@@ -217,10 +215,10 @@ public final class HoldfastJournal extends AsyncWriteJournal {
       if (upTo <= x[1]) {
         return CompletableFuture.completedFuture(null); // deleted that far already (or nothing to delete)
       }
-      return stream.holdfast.publish(deletions(persistenceId), EventCodec.deletion(upTo), new byte[0])
+      return stream.holdfast.publish(subjects.deletions(persistenceId), EventCodec.deletion(upTo), new byte[0])
           .thenCompose(ack -> keepFrom(subject, upTo, x[2]))
           .thenCompose(keep -> stream.holdfast.purgeStream(stream.name, subject, keep, 0))
-          .thenCompose(n -> stream.holdfast.purgeStream(stream.name, deletions(persistenceId), 0, 1))
+          .thenCompose(n -> stream.holdfast.purgeStream(stream.name, subjects.deletions(persistenceId), 0, 1))
           .thenApply(n -> null);
     });
     return FutureConverters.asScala(done.toCompletableFuture());

@@ -51,20 +51,15 @@ public final class HoldfastReadJournal implements ReadJournal, EventsByPersisten
   private static final int PAGE = 256;
 
   private final PluginStream journal;
+  private final JournalSubjects subjects;
   private final EventCodec codec;
 
   HoldfastReadJournal(ExtendedActorSystem system, Config config) {
     this.journal = new PluginStream(Holdfast.get(Adapter.toTyped(system)), config);
+    this.subjects = new JournalSubjects(journal);
     this.codec = new EventCodec(system);
   }
 
-  private String events() {
-    return journal.prefix + ".e.>";
-  }
-
-  private boolean isEvent(Records.StreamMessage m) {
-    return m.subject().startsWith(journal.prefix + ".e.");
-  }
 
   /** A source made when it is materialized (each run reads the stream as it is then). */
   private static <T> Source<T, NotUsed> deferred(java.util.function.Supplier<CompletionStage<Source<T, NotUsed>>> make) {
@@ -118,8 +113,8 @@ public final class HoldfastReadJournal implements ReadJournal, EventsByPersisten
   }
 
   private Source<EventEnvelope, NotUsed> byPersistenceId(String id, long from, long to, boolean live) {
-    String subject = journal.subject("e", id);
-    return deferred(() -> lastSeq().thenCombine(deletedTo(id), (last, deleted) -> {
+    String subject = subjects.events(id);
+    return deferred(() -> lastSeq().thenCombine(subjects.deletedTo(id), (last, deleted) -> {
       Source<Records.StreamMessage, NotUsed> stored = subjectPages(subject, 1, last);
       Source<Records.StreamMessage, NotUsed> all = live ? stored.concat(live(subject, last + 1)) : stored;
       long first = Math.max(from, deleted + 1);
@@ -129,9 +124,6 @@ public final class HoldfastReadJournal implements ReadJournal, EventsByPersisten
     }));
   }
 
-  private CompletionStage<Long> deletedTo(String id) {
-    return journal.newest(journal.subject("d", id)).thenApply(m -> m.map(EventCodec::deletedTo).orElse(0L));
-  }
 
   @Override
   public Source<EventEnvelope, NotUsed> eventsByPersistenceId(String persistenceId, long fromSequenceNr,
@@ -160,9 +152,9 @@ public final class HoldfastReadJournal implements ReadJournal, EventsByPersisten
     long from = after(offset);
     return deferred(() -> lastSeq().thenApply(last -> {
       Source<Records.StreamMessage, NotUsed> stored = streamPages(from, last);
-      Source<Records.StreamMessage, NotUsed> all = live ? stored.concat(live(events(), Math.max(from, last + 1)))
+      Source<Records.StreamMessage, NotUsed> all = live ? stored.concat(live(subjects.allEvents(), Math.max(from, last + 1)))
           : stored;
-      return all.filter(m -> isEvent(m) && EventCodec.tags(m).contains(tag)).map(this::envelope);
+      return all.filter(m -> subjects.isEvent(m.subject()) && EventCodec.tags(m).contains(tag)).map(this::envelope);
     }));
   }
 
@@ -177,7 +169,7 @@ public final class HoldfastReadJournal implements ReadJournal, EventsByPersisten
   }
 
   private Source<String, NotUsed> storedIds() {
-    String filter = journal.prefix + ".e.*";
+    String filter = subjects.eachEntity();
     return Source.unfoldAsync("", after -> after == null ? CompletableFuture.completedFuture(Optional.empty())
             : journal.read(() -> journal.holdfast.subjects(journal.name, filter, after, PAGE)).thenApply(page ->
                 Optional.of(Pair.create(page.size() < PAGE ? null : page.get(page.size() - 1), page))))
@@ -192,7 +184,7 @@ public final class HoldfastReadJournal implements ReadJournal, EventsByPersisten
 
   @Override
   public Source<String, NotUsed> persistenceIds() {
-    return deferred(() -> lastSeq().thenApply(last -> storedIds().concat(live(events(), last + 1)
+    return deferred(() -> lastSeq().thenApply(last -> storedIds().concat(live(subjects.allEvents(), last + 1)
         .filter(m -> EventCodec.sequenceNr(m) == 1)
         .map(m -> PluginStream.persistenceId(m.subject())))));
   }

@@ -90,10 +90,7 @@ public final class StreamMachine implements ReplicatedMachine {
     if (a.messages().isEmpty() || a.messages().size() > BATCH_MESSAGES_MAX) {
       return "an atomic publish takes 1 to " + BATCH_MESSAGES_MAX + " messages, got " + a.messages().size();
     }
-    long bytes = 0;
-    for (Wire.Publish m : a.messages()) {
-      bytes += publishSize(m);
-    }
+    long bytes = atomicSize(a);
     if (bytes > ATOMIC_BYTES_MAX) {
       return "an atomic publish of " + bytes + " bytes is larger than the maximum of " + ATOMIC_BYTES_MAX;
     }
@@ -115,17 +112,22 @@ public final class StreamMachine implements ReplicatedMachine {
       return 32L + c.consumer().length();
     }
     if (p instanceof Wire.PublishAtomic a) {
-      long bytes = 0;
-      for (Wire.Publish m : a.messages()) {
-        bytes += publishSize(m);
-      }
-      return bytes;
+      return atomicSize(a);
     }
     return publishSize((Wire.Publish) p);
   }
 
-  private static long publishSize(Wire.Publish pub) {
+  /** The bytes a publish weighs in batches and proposals (its payload, subject and some overhead). */
+  public static long publishSize(Wire.Publish pub) {
     return (pub.payload() == null ? 0 : pub.payload().length) + pub.subject().length() + 64L;
+  }
+
+  public static long atomicSize(Wire.PublishAtomic a) {
+    long bytes = 0;
+    for (Wire.Publish m : a.messages()) {
+      bytes += publishSize(m);
+    }
+    return bytes;
   }
 
   @Override

@@ -85,17 +85,13 @@ final class ProposalForwarder {
 
   private static long weight(Wire.Proposal p) {
     if (p instanceof Wire.Publish pub) {
-      return pub.payload().length + pub.subject().length() + 64L;
+      return io.holdfast.replica.StreamMachine.publishSize(pub);
     }
     if (p instanceof Wire.StreamOp op) {
       return op.command().length;
     }
     if (p instanceof Wire.PublishAtomic a) {
-      long bytes = 0;
-      for (Wire.Publish pub : a.messages()) {
-        bytes += pub.payload().length + pub.subject().length() + 64L;
-      }
-      return bytes;
+      return io.holdfast.replica.StreamMachine.atomicSize(a);
     }
     if (p instanceof Wire.MetaChange m) {
       return m.command().length;
