@@ -7,11 +7,17 @@ import io.holdfast.api.Holdfast;
 import io.holdfast.api.HttpApi;
 import io.holdfast.nats.NatsNode;
 import io.holdfast.nats.NatsSettings;
+import io.holdfast.server.ClusterFormation;
 import io.holdfast.server.NodeSettings;
+import io.holdfast.server.StreamManager;
+import io.holdfast.storage.StorageFailure;
 import java.io.File;
 import java.io.PrintStream;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.Address;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import picocli.CommandLine.Command;
@@ -21,6 +27,15 @@ import picocli.CommandLine.Option;
  * {@code holdfast node --config FILE}: one server node in the foreground until SIGTERM (a clean
  * leave) or SIGKILL (which it is built to survive). The cluster roles a server node needs are
  * added from {@code holdfast.node.id} when the file does not set them.
+ *
+ * <p>The node stays up without an operator (issue 18): its cluster forms and re-forms through
+ * {@link ClusterFormation}, in any start order, and when its ActorSystem terminates for any other
+ * reason than SIGTERM, a leave, a stopped disk (D10) or a refused config — the split-brain resolver
+ * downed it, a peer quarantined it — the process starts a new ActorSystem on the same data
+ * directory, which joins the cluster as a new incarnation. Restarts of a node that ran under a
+ * minute back off from 1 s to 32 s. Exit codes: 0 stopped cleanly; 1 could not start (its storage
+ * refused to open: the message says why), or storage stopped: a supervisor should not restart it
+ * blindly; 2 bad usage.
  */
 @Command(name = "node", description = "Run one server node in the foreground until SIGTERM.")
 final class NodeCommand extends CliCommand {
@@ -40,32 +55,86 @@ final class NodeCommand extends CliCommand {
     Config config = load(new File(file));
     NodeSettings settings = NodeSettings.fromConfig(config);
     NatsSettings nats = NatsSettings.fromConfig(config);
-    String natsUrl = null;
-    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "holdfast", config);
+    List<Address> seeds;
     try {
-      Holdfast holdfast = Holdfast.get(system);
-      if (settings.httpEnabled()) {
-        HttpApi.start(system, holdfast, settings.httpHost(), settings.httpPort()).toCompletableFuture()
-            .get(30, TimeUnit.SECONDS);
-      }
-      if (nats.enabled()) {
-        natsUrl = NatsNode.start(system, holdfast, nats).toCompletableFuture().get(30, TimeUnit.SECONDS).url();
-      }
-    } catch (Exception e) {
-      Throwable cause = e.getCause() != null ? e.getCause() : e;
-      err.println("holdfast: node " + settings.nodeId() + " failed to start: " + cause.getMessage());
-      system.terminate();
-      system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
-      return 1;
+      seeds = ClusterFormation.parseSeeds(config.getStringList("pekko.cluster.seed-nodes"));
+    } catch (IllegalArgumentException e) {
+      throw new UsageException(e.getMessage());
     }
-    out.println("holdfast node " + settings.nodeId() + " started"
-        + (settings.httpEnabled() ? ", HTTP API on http://" + settings.httpHost() + ":" + settings.httpPort() : "")
-        + (natsUrl != null ? ", NATS clients on " + natsUrl : ""));
-    out.flush();
-    system.getWhenTerminated().toCompletableFuture().get();
-    boolean storageStopped = org.apache.pekko.actor.CoordinatedShutdown.get(system).getShutdownReason()
-        .filter(r -> r instanceof io.holdfast.server.StreamManager.StorageStoppedReason).isPresent();
-    return storageStopped ? 1 : 0;
+    // The seed list goes to ClusterFormation, not to Pekko's seed-node process (see its class
+    // comment); the JVM outlives an ActorSystem that terminates, so that it can start another.
+    Config own = config.withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(List.of()))
+        .withValue("pekko.coordinated-shutdown.exit-jvm", ConfigValueFactory.fromAnyRef(false));
+    Duration formationInterval = config.getDuration("holdfast.cluster.formation-interval");
+    int incarnation = 0;
+    int quickRestarts = 0;
+    while (true) {
+      incarnation++;
+      ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "holdfast", own);
+      long started = System.nanoTime();
+      String natsUrl;
+      try {
+        natsUrl = startServices(system, settings, nats);
+      } catch (Exception e) {
+        Throwable cause = e.getCause() != null ? e.getCause() : e;
+        system.terminate();
+        system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        boolean storage = false;
+        for (Throwable t = e; t != null; t = t.getCause()) {
+          storage |= t instanceof StorageFailure;
+        }
+        if (incarnation == 1 || storage || quickRestarts >= RESTARTS_MAX) {
+          err.println("holdfast: node " + settings.nodeId() + " failed to start: " + cause.getMessage());
+          return 1;
+        }
+        quickRestarts++;
+        err.println("holdfast: node " + settings.nodeId() + " could not start again (" + cause.getMessage()
+            + "); trying again");
+        pause(quickRestarts);
+        continue;
+      }
+      ClusterFormation.start(system, seeds, formationInterval);
+      out.println("holdfast node " + settings.nodeId() + (incarnation == 1 ? " started" : " started again")
+          + (settings.httpEnabled() ? ", HTTP API on http://" + settings.httpHost() + ":" + settings.httpPort() : "")
+          + (natsUrl != null ? ", NATS clients on " + natsUrl : ""));
+      out.flush();
+      system.getWhenTerminated().toCompletableFuture().get();
+      CoordinatedShutdown.Reason reason = CoordinatedShutdown.get(system).getShutdownReason()
+          .orElse(CoordinatedShutdown.unknownReason());
+      if (reason instanceof StreamManager.StorageStoppedReason
+          || reason == CoordinatedShutdown.incompatibleConfigurationDetectedReason()) {
+        return 1; // an operator's matter (D10; a config the cluster refuses): restarting would not mend it
+      }
+      if (reason == CoordinatedShutdown.jvmExitReason() || reason == CoordinatedShutdown.clusterLeavingReason()) {
+        return 0; // SIGTERM, or asked to leave: a clean stop
+      }
+      // Downed by the split-brain resolver, quarantined, or terminated by a fault: start again,
+      // with a fresh ActorSystem (a new cluster incarnation) on the same data directory.
+      quickRestarts = System.nanoTime() - started > TimeUnit.SECONDS.toNanos(60) ? 0 : quickRestarts + 1;
+      err.println("holdfast: node " + settings.nodeId() + ": its ActorSystem terminated (" + reason
+          + "); starting it again");
+      pause(Math.min(quickRestarts, RESTARTS_MAX));
+    }
+  }
+
+  /** Restarts of a node that ran under a minute, in a row, before the backoff stops growing. */
+  private static final int RESTARTS_MAX = 5;
+
+  /** 1 s after the first quick restart, doubling to 32 s: a node downed again and again backs off. */
+  private static void pause(int quickRestarts) throws InterruptedException {
+    Thread.sleep(1000L << Math.max(0, quickRestarts - 1)); // a restart backoff, not a wait for a condition
+  }
+
+  /** Holdfast, its HTTP API and its NATS listener on {@code system}; returns the NATS URL (null: off). */
+  private static String startServices(ActorSystem<Void> system, NodeSettings settings, NatsSettings nats)
+      throws Exception {
+    Holdfast holdfast = Holdfast.get(system);
+    if (settings.httpEnabled()) {
+      HttpApi.start(system, holdfast, settings.httpHost(), settings.httpPort()).toCompletableFuture()
+          .get(30, TimeUnit.SECONDS);
+    }
+    return nats.enabled()
+        ? NatsNode.start(system, holdfast, nats).toCompletableFuture().get(30, TimeUnit.SECONDS).url() : null;
   }
 
   /** The file, then Holdfast's and Pekko's defaults; server roles added from the node id if missing. */

@@ -169,52 +169,22 @@ public final class LocalCluster {
   }
 
   /**
-   * Writes every node's config. Seed nodes are the meta voters; a node first in its own seed list
-   * forms a new cluster when it cannot reach the others in time — right for node 1 when the whole
-   * cluster starts ({@code bootstrap}), wrong when it restarts alone (it would split off while the
-   * others still hold its old incarnation). So only then is any node first in its own list.
+   * Writes every node's config. The seed nodes are the meta voters, in the same order on every
+   * node: {@code holdfast node} forms the cluster from them in any start order (ClusterFormation).
    */
-  private void writeConfs(boolean bootstrap) throws IOException {
-    writeConfs(bootstrap ? nodes.get(0).id() : 0);
-  }
-
-  /** As {@link #writeConfs(boolean)}, with node {@code bootstrapId} (0: none) the one that may form the cluster. */
-  private void writeConfs(int bootstrapId) throws IOException {
+  private void writeConfs() throws IOException {
     for (Node node : nodes) {
-      Files.writeString(conf(node.id()), nodeConf(node, node.id() == bootstrapId));
+      Files.writeString(conf(node.id()), nodeConf(node));
     }
   }
 
-  /**
-   * Starts {@code ids} when no node of the cluster runs (after a power loss of all of them): the
-   * first of them may form the cluster anew, as node 1 does at the first start. Returns at once;
-   * call {@link #noBootstrap()} once they are up (they read their configs as they start).
-   */
-  public void restartWhenAllDown(List<Integer> ids) throws IOException {
-    writeConfs(ids.get(0));
-    for (int id : ids) {
-      start(id);
-    }
-  }
-
-  /** Configs in which no node forms a cluster of its own: for nodes restarting into a running cluster. */
-  public void noBootstrap() throws IOException {
-    writeConfs(0);
-  }
-
-  private String nodeConf(Node node, boolean firstSeed) {
+  private String nodeConf(Node node) {
     int voters = nodes.size() >= 5 ? 5 : nodes.size() >= 3 ? 3 : 1;
     List<String> seedList = new ArrayList<>();
     List<String> voterIds = new ArrayList<>();
     for (int i = 0; i < voters; i++) {
       seedList.add(nodes.get(i).artery());
       voterIds.add(String.valueOf(nodes.get(i).id()));
-    }
-    String self = node.artery();
-    if (seedList.remove(self)) {
-      seedList.add(firstSeed ? 0 : seedList.size(), self); // only the first seed may form a cluster by itself
-    } else if (firstSeed) {
-      seedList.add(0, self);
     }
     String seeds = String.join(", ", seedList);
     return "# Written by holdfast cluster start; node " + node.id() + " of " + nodes.size() + ".\n"
@@ -249,8 +219,7 @@ public final class LocalCluster {
   }
 
   public void startAll(PrintStream err) throws Exception {
-    boolean noneRunning = nodes.stream().allMatch(n -> pid(n.id()).isEmpty());
-    writeConfs(noneRunning);
+    writeConfs();
     for (Node n : nodes) {
       if (pid(n.id()).isEmpty()) {
         start(n.id());
@@ -260,7 +229,7 @@ public final class LocalCluster {
     if (!Files.exists(formedMarker())) {
       Files.writeString(formedMarker(), "the cluster formed; nodes start with holdfast.node.rejoin = on\n");
     }
-    writeConfs(false); // from now on a node restarting alone joins the running cluster
+    writeConfs(); // now with holdfast.node.rejoin on
   }
 
   /**

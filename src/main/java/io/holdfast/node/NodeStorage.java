@@ -168,7 +168,21 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
         .onMessage(GetRecovered.class, this::onGetRecovered)
         .onMessage(Forget.class, this::onForget)
         .onMessage(GetStats.class, this::onGetStats)
+        .onSignal(org.apache.pekko.actor.typed.PostStop.class, x -> closeStore())
         .build();
+  }
+
+  /**
+   * The store's files closed when this actor stops (its ActorSystem terminating): a node that
+   * starts a new ActorSystem in the same process opens them afresh.
+   */
+  private Behavior<Command> closeStore() {
+    try {
+      store.close();
+    } catch (StorageFailure | RuntimeException e) {
+      getContext().getLog().warn("Closing the node's log: {}", e.getMessage());
+    }
+    return this;
   }
 
   private Behavior<Command> onWrite(Write w) {

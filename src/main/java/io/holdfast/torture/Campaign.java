@@ -204,14 +204,14 @@ public final class Campaign {
   /** The node's own last word on why it stopped (its "failed to start" line), from its log. */
   String whyExited(int id) {
     return LocalCluster.tail(cluster.log(id), 40).lines().filter(l -> l.contains("failed to start"))
-        .reduce((x, y) -> y).orElse("exited (downed by the cluster)");
+        .reduce((x, y) -> y).orElse("exited");
   }
 
   /**
    * A live node that is not running although the nemesis did not stop it has exited by itself:
-   * refused, if its storage would not open (down until {@link #replaceRefused}); otherwise the
-   * cluster downed it (the split-brain resolver, on the losing side of a partition: the node
-   * leaves and its JVM exits), and it is started again, as its supervisor would.
+   * refused, if its storage would not open (down until {@link #replaceRefused}). Any other exit is
+   * not expected (a node the cluster downs starts a new ActorSystem in its own process); it is
+   * recorded, and the node started again, as its supervisor would.
    */
   void noticeExits() throws Exception {
     for (int id : live()) {
@@ -222,8 +222,8 @@ public final class Campaign {
           windows.add(new Window(now(), now(), "refused: node " + id + ": " + why));
           err.printf("torture: %.1f s: node %d refused to open: %s%n", now(), id, why);
         } else {
-          windows.add(new Window(now(), now(), "downed: node " + id + " left the cluster; restarted"));
-          err.printf("torture: %.1f s: node %d was downed by the cluster and exited; restarting it%n", now(), id);
+          windows.add(new Window(now(), now(), "exited: node " + id + " exited by itself; started again"));
+          err.printf("torture: %.1f s: node %d exited by itself; starting it again%n", now(), id);
           restart(List.of(id), false);
         }
       }
@@ -286,20 +286,15 @@ public final class Campaign {
    * Starts nodes again. With {@code wait} (after damage, and when healing), waits up to 90 s until
    * each serves or has exited; one that exits is refused (its storage would not open: it stays
    * down, as an operator would leave it until replacing the node). Without, the faults go on while
-   * the nodes rejoin; a node that exits anyway is found when healing. When no node runs, the first
-   * of them may form the cluster anew (and then this always waits).
+   * the nodes rejoin; a node that exits anyway is found when healing. Nodes started when none runs
+   * form the cluster anew by themselves, in whatever order they come up (ClusterFormation).
    */
   void restart(List<Integer> ids, boolean wait) throws Exception {
-    boolean noneRunning = allIds().stream().allMatch(id -> cluster.pid(id).isEmpty());
-    if (noneRunning) {
-      cluster.restartWhenAllDown(ids);
-    } else {
-      for (int id : ids) {
-        cluster.start(id);
-      }
+    for (int id : ids) {
+      cluster.start(id);
     }
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-    List<Integer> waiting = new ArrayList<>(wait || noneRunning ? ids : List.of());
+    List<Integer> waiting = new ArrayList<>(wait ? ids : List.of());
     while (!waiting.isEmpty() && System.nanoTime() < deadline) {
       for (int id : new ArrayList<>(waiting)) {
         if (cluster.pid(id).isEmpty()) {
@@ -313,9 +308,6 @@ public final class Campaign {
         }
       }
       sleepMillis(250); // polling other processes: their health is the condition
-    }
-    if (noneRunning) {
-      cluster.noBootstrap();
     }
     for (int id : ids) {
       down.remove(id);
@@ -400,8 +392,6 @@ public final class Campaign {
       restart(stopped, true);
     }
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
-    long noneUpSince = System.nanoTime();
-    boolean rebootstrapped = false;
     while (System.nanoTime() < deadline) {
       List<LocalCluster.Node> up = new ArrayList<>();
       for (LocalCluster.Node node : cluster.nodes) {
@@ -409,23 +399,8 @@ public final class Campaign {
           up.add(node);
         }
       }
-      noticeExits(); // downed again while the cluster settles: started again
+      noticeExits(); // exited while the cluster settles: started again
       replaceRefused(); // or refused: given a new disk
-      if (!up.isEmpty()) {
-        noneUpSince = System.nanoTime();
-      } else if (!rebootstrapped && System.nanoTime() - noneUpSince > TimeUnit.SECONDS.toNanos(30)) {
-        // The Pekko cluster dissolved (its split-brain resolver downs every node when membership
-        // stays unstable) and the nodes, restarted, wait to join a cluster nobody forms. An
-        // operator starts them again with one of them allowed to form it.
-        rebootstrapped = true;
-        err.println("torture: healing: no node up for 30 s: the cluster dissolved; starting it again");
-        windows.add(new Window(now(), now(), "rebootstrap: the Pekko cluster had dissolved"));
-        for (int id : live()) {
-          cluster.kill(id);
-        }
-        restart(live(), true);
-        continue;
-      }
       // Converged: every node's own replica reaches the last sequence the leader reports. Equal
       // sizes alone are not enough: right after every node restarted, all replicas read empty
       // until they learn the commit index again.
