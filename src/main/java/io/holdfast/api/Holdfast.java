@@ -541,7 +541,7 @@ public final class Holdfast implements Extension {
       if (v != null) {
         for (MetaState.Node n : v.nodes().values()) {
           nodes.add(new NodeInfo(n.id(), n.http(), n.incarnation(), n.generation(),
-              NodeDirectory.addressOf(system, n.id()).isPresent()));
+              NodeDirectory.memberAddress(system, n.id()).isPresent()));
         }
       }
       int leaderNode = leader.map(l -> metaNodeOf(l)).orElse(0);

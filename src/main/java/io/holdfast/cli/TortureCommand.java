@@ -77,8 +77,11 @@ final class TortureCommand extends CliCommand.Reporting {
         err());
     Checker.Counts c = r.counts();
     out.printf("torture: %d s, %d nodes, R%d, faults %s, seed %d%n", seconds, nodes, replicas, faultArg, seed);
-    out.printf("  acked %d of %d published (%d unknown outcome, %d failed after retries), consumed %d%n", c.acked(),
-        r.published(), r.unknown(), r.failed(), r.consumed());
+    out.printf("  acked %d of %d published (%.0f/s; %d unknown outcome, %d unavailable after 20 s of retries),"
+        + " consumed %d%n", c.acked(), r.published(), c.acked() / (double) seconds, r.unknown(), r.failed(),
+        r.consumed());
+    out.printf("  longest stretch without an ack while a majority of the stream's nodes was up and connected:"
+        + " %.1f s%n", r.maxUnavailableSeconds());
     out.printf("  lost %d (in the middle %d), lost on a node %d, unexpected %d, recovered %d, duplicates %d,"
         + " misplaced %d%n", c.lost(), c.lostMiddle(), c.lostOnNode(), c.unexpected(), c.recovered(), c.duplicates(),
         c.misplaced());
@@ -93,7 +96,9 @@ final class TortureCommand extends CliCommand.Reporting {
           .put("lost", c.lost()).put("lost_middle", c.lostMiddle()).put("lost_on_node", c.lostOnNode())
           .put("unexpected", c.unexpected()).put("recovered", c.recovered()).put("duplicates", c.duplicates())
           .put("misplaced", c.misplaced())
-          .put("unknown", r.unknown()).put("consumed", r.consumed())
+          .put("unknown", r.unknown()).put("unavailable", r.failed()).put("consumed", r.consumed())
+          .put("acked_per_s", Math.round(c.acked() * 10.0 / seconds) / 10.0)
+          .put("max_unavailable_s", Math.round(r.maxUnavailableSeconds() * 10) / 10.0)
           .put("faults_injected", r.faultsInjected()).put("nodes_refused", r.refusals())
           .put("nodes_read", c.readNodes())
           .put("valid", c.valid());

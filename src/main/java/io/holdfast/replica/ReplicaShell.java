@@ -1,5 +1,6 @@
 package io.holdfast.replica;
 
+import io.holdfast.meta.ReplicaIds;
 import io.holdfast.storage.EntryRegion;
 import io.holdfast.base.Prng;
 import io.holdfast.node.NodeStorage;
@@ -108,8 +109,11 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
       implements Command, CborMessage {}
 
   /**
-   * Where the peers are: replica id → the {@link ReplicaHost} of its node (local or remote). This
-   * replica registers itself with {@code localHost} to receive what its peers send it.
+   * Where the peers are: node id → the {@link ReplicaHost} of that node (local or remote); a
+   * message to replica id {@code r} goes to node {@link ReplicaIds#node}{@code (r)}. By node, not
+   * by the placement's replica ids, so that a replica can answer any replica that writes to it —
+   * one already removed from the group asking whether it may leave, say. This replica registers
+   * itself with {@code localHost} to receive what its peers send it.
    */
   public record Connect(Map<Integer, ActorRef<ReplicaHost.Command>> peers, ActorRef<ReplicaHost.Command> localHost,
       Map<Integer, ActorRef<ReplicaHost.Command>> largePeers) implements Command {
@@ -324,7 +328,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
     @Override
     public void send(RaftMessage m) {
-      ActorRef<ReplicaHost.Command> host = (ReplicaHost.large(m) ? largePeers : peers).get(m.to());
+      ActorRef<ReplicaHost.Command> host = (ReplicaHost.large(m) ? largePeers : peers).get(ReplicaIds.node(m.to()));
       if (host != null) {
         host.tell(new PeerEnvelope(name, m));
       }
@@ -332,7 +336,8 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
     @Override
     public void send(StoreMessage m) {
-      ActorRef<ReplicaHost.Command> host = (m instanceof StoreMessage.Records ? largePeers : peers).get(m.to());
+      ActorRef<ReplicaHost.Command> host = (m instanceof StoreMessage.Records ? largePeers : peers)
+          .get(ReplicaIds.node(m.to()));
       if (host != null) {
         host.tell(new StoreEnvelope(name, m));
       }

@@ -9,6 +9,7 @@ import java.util.TreeMap;
 import java.util.stream.StreamSupport;
 import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.AddressFromURIString;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorRefResolver;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -34,8 +35,9 @@ import org.apache.pekko.cluster.typed.Join;
  * member, and then:
  * <ul>
  *   <li>some seed is a member: join it;
- *   <li>none is, and a majority of the seeds (counting itself) answered: the lowest address among
- *       them joins itself, forming the cluster; the others join it a second later. A majority is
+ *   <li>none is, and a majority of the seeds (counting itself) answered, three rounds in a row:
+ *       the lowest address among them joins itself, forming the cluster; the others join it a
+ *       second later. A majority is
  *       needed so that two halves of a partition cannot both form one; the lowest address, so that
  *       one side forms only one.
  * </ul>
@@ -56,12 +58,15 @@ public final class ClusterFormation {
   public record Probe(ActorRef<Command> replyTo) implements Command, CborMessage {}
 
   /**
-   * The answer: the peer's address, whether it is an up member, and how many of the seed nodes
-   * its cluster holds up.
+   * The answer: the peer's address and Holdfast node id, whether it is an up member, and how many
+   * of the seed nodes its cluster holds up.
    */
-  public record Status(String address, boolean member, int seedsUp) implements Command, CborMessage {}
+  public record Status(String address, int node, boolean member, int seedsUp) implements Command, CborMessage {}
 
   private enum Tick implements Command { INSTANCE }
+
+  /** Rounds in a row that must find no member and this node the lowest of a majority before it forms a cluster. */
+  static final int FORMING_ROUNDS = 3;
 
   private ClusterFormation() {}
 
@@ -93,6 +98,7 @@ public final class ClusterFormation {
         all.add(self);
       }
       int majority = all.size() / 2 + 1;
+      int nodeId = NodeSettings.fromConfig(ctx.getSystem().settings().config()).nodeId();
       ActorRefResolver resolver = ActorRefResolver.get(ctx.getSystem());
       List<ActorRef<Command>> peers = new ArrayList<>();
       for (Address a : all) {
@@ -103,22 +109,38 @@ public final class ClusterFormation {
       Map<String, Status> answers = new TreeMap<>();
       long[] lastJoinTick = {Long.MIN_VALUE / 2};
       long[] tick = {0};
+      int[] formingRounds = {0};
       timers.startTimerWithFixedDelay(Tick.INSTANCE, interval);
       ctx.getSelf().tell(Tick.INSTANCE);
       return Behaviors.receive(Command.class)
           .onMessage(Probe.class, p -> {
-            p.replyTo().tell(new Status(self.toString(), up(cluster.selfMember()), seedsUp(cluster, all)));
+            p.replyTo().tell(new Status(self.toString(), nodeId, up(cluster.selfMember()), seedsUp(cluster, all)));
             return Behaviors.same();
           })
           .onMessage(Status.class, s -> {
             answers.put(s.address(), s);
+            if (s.node() > 0) {
+              // Where that node is, before either is a member: its replicas and meta group can be
+              // reached at once (NodeDirectory.addressOf), not only once membership settles.
+              NodeDirectory.remember(ctx.getSystem(), s.node(), AddressFromURIString.parse(s.address()));
+            }
             return Behaviors.same();
           })
           .onMessageEquals(Tick.INSTANCE, () -> {
             tick[0]++;
+            if (cluster.selfMember().status() == MemberStatus.down()
+                || CoordinatedShutdown.get(ctx.getSystem()).getShutdownReason().isPresent()) {
+              return Behaviors.same(); // downed or stopping: this ActorSystem is done; the next one joins
+            }
             boolean joined = isMember(cluster.selfMember());
             if (!joined && tick[0] - lastJoinTick[0] >= 5) { // a join in progress gets 5 ticks
               Address target = decide(self, answers, majority);
+              // Forming needs three rounds in a row that say so: a member slow to answer one round
+              // (busy, just resumed) must not see a second cluster formed beside it.
+              formingRounds[0] = target != null && target.equals(self) ? formingRounds[0] + 1 : 0;
+              if (target != null && target.equals(self) && formingRounds[0] < FORMING_ROUNDS) {
+                target = null;
+              }
               if (target != null && target.equals(self)) {
                 ctx.getLog().info("Forming the cluster: {} of {} seed nodes answered, none is a member, and this"
                     + " node has the lowest address of them", answers.size() + 1, all.size());

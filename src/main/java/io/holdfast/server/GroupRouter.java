@@ -211,7 +211,10 @@ public final class GroupRouter {
     List<CompletableFuture<Optional<Candidate>>> asks = new ArrayList<>();
     for (int node : nodes) {
       Optional<ActorRef<ReplicaShell.Command>> ref = NodeDirectory.replica(system, node, group);
-      if (ref.isEmpty() || !NodeDirectory.reachable(system, ref.get())) {
+      // Asked even if the failure detector holds its node unreachable: a new incarnation at the
+      // same address is held so until the old one is removed, and an ask that times out costs
+      // nothing but its wait, which runs beside the others.
+      if (ref.isEmpty()) {
         continue;
       }
       asks.add(local(AskPattern.<ReplicaShell.Command, ReplicaDriver.Status>ask(ref.get(), ReplicaShell.GetStatus::new,

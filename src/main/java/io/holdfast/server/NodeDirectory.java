@@ -64,8 +64,35 @@ public final class NodeDirectory {
     return ActorRefResolver.get(system).resolveActorRef(address + "/system/" + (large ? LARGE : HOST));
   }
 
+  /**
+   * Where node {@code nodeId} (or the node of replica id {@code nodeId}) is: its address as a
+   * member, else the last address this system saw it at while it was one. A node between two
+   * incarnations (downed, removed, restarting, not yet a member again) is back at that address as
+   * soon as its process runs, and Raft, not membership, decides whether it can serve.
+   */
   public static Optional<Address> addressOf(ActorSystem<?> system, int nodeId) {
-    String role = NodeSettings.nodeRole(ReplicaIds.node(nodeId));
+    Optional<Address> member = memberAddress(system, nodeId);
+    SeenNodes seen = SeenNodes.ID.apply(system);
+    member.ifPresent(a -> seen.addresses.put(ReplicaIds.node(nodeId), a));
+    return member.isPresent() ? member : Optional.ofNullable(seen.addresses.get(ReplicaIds.node(nodeId)));
+  }
+
+  /** Records where server node {@code node} was last seen (a member, or a formation answer). */
+  public static void remember(ActorSystem<?> system, int node, Address address) {
+    SeenNodes.ID.apply(system).addresses.put(node, address);
+  }
+
+  /** Every server node's address: the members', and for the others the last one seen. */
+  public static java.util.SortedMap<Integer, Address> knownNodes(ActorSystem<?> system) {
+    java.util.TreeMap<Integer, Address> nodes = new java.util.TreeMap<>(SeenNodes.ID.apply(system).addresses);
+    nodes.putAll(serverNodes(system));
+    return nodes;
+  }
+
+  /** Node {@code nodeId}'s address if it is a member now (not down, not removed). */
+  public static Optional<Address> memberAddress(ActorSystem<?> system, int nodeId) {
+    int node = ReplicaIds.node(nodeId);
+    String role = NodeSettings.nodeRole(node);
     return StreamSupport.stream(Cluster.get(system).state().getMembers().spliterator(), false)
         .filter(m -> m.hasRole(role) && m.status() != MemberStatus.removed() && m.status() != MemberStatus.down())
         .map(m -> m.address())
@@ -73,9 +100,9 @@ public final class NodeDirectory {
   }
 
   /**
-   * Whether messages to {@code ref} can arrive: it is local, or its node is a member that the
-   * failure detector does not hold unreachable. A node that left, was removed, or is unreachable
-   * (killed, paused, partitioned) is not worth waiting on.
+   * Whether messages to {@code ref} can arrive: it is local, or its node is not a member the
+   * failure detector holds unreachable (killed, paused, partitioned) and not one that was downed or
+   * left; a node this system knows only from before (between incarnations) is worth trying.
    */
   public static boolean reachable(ActorSystem<?> system, ActorRef<?> ref) {
     Address a = ref.path().address();
@@ -83,12 +110,24 @@ public final class NodeDirectory {
       return true;
     }
     var state = Cluster.get(system).state();
-    boolean member = StreamSupport.stream(state.getMembers().spliterator(), false)
-        .anyMatch(m -> m.address().equals(a) && (m.status() == MemberStatus.up() || m.status() == MemberStatus.weaklyUp()
-            || m.status() == MemberStatus.joining()));
+    boolean gone = StreamSupport.stream(state.getMembers().spliterator(), false)
+        .anyMatch(m -> m.address().equals(a) && (m.status() == MemberStatus.down()
+            || m.status() == MemberStatus.exiting() || m.status() == MemberStatus.removed()));
     boolean unreachable = StreamSupport.stream(state.getUnreachable().spliterator(), false)
         .anyMatch(m -> m.address().equals(a));
-    return member && !unreachable;
+    return !gone && !unreachable;
+  }
+
+  /** The last address of every server node this system has seen as a member (see {@link #addressOf}). */
+  static final class SeenNodes implements org.apache.pekko.actor.typed.Extension {
+    static final org.apache.pekko.actor.typed.ExtensionId<SeenNodes> ID =
+        new org.apache.pekko.actor.typed.ExtensionId<>() {
+          @Override
+          public SeenNodes createExtension(ActorSystem<?> system) {
+            return new SeenNodes();
+          }
+        };
+    final java.util.concurrent.ConcurrentHashMap<Integer, Address> addresses = new java.util.concurrent.ConcurrentHashMap<>();
   }
 
   public static Optional<ActorRef<ReplicaShell.Command>> replica(ActorSystem<?> system, int nodeId, String group) {

@@ -106,7 +106,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
   private final Map<ActorRef<ReplicaShell.Command>, String> forgetOnStop = new HashMap<>();
   /** Groups whose replica stopped without being told to: not started again in this process (see the class comment). */
   private final java.util.TreeSet<String> down = new java.util.TreeSet<>();
-  /** The server nodes that are members, as last told to the replicas; see {@link #refreshPeerNodes}. */
+  /** The server nodes that are or were members, as last told to the replicas; see {@link #refreshPeerNodes}. */
   private java.util.SortedMap<Integer, org.apache.pekko.actor.Address> peerNodes = new TreeMap<>();
   private final Map<Integer, ActorRef<ReplicaHost.Command>> peerHosts = new HashMap<>();
   private final Map<Integer, ActorRef<ReplicaHost.Command>> peerLargeHosts = new HashMap<>();
@@ -262,7 +262,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
    */
   private void refreshAndConnect() {
     if (refreshPeerNodes()) {
-      children.forEach((group, ref) -> connect(ref, members.get(group)));
+      children.values().forEach(this::connect);
     }
   }
 
@@ -365,9 +365,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
         // rest of the group take that change, or the group could be left without a quorum.
         child.tell(ReplicaShell.Retire.REPLACED);
       } else if (placed) {
-        if (!s.replicaIds().equals(members.put(s.group(), s.replicaIds()))) {
-          connect(child, s.replicaIds()); // a new peer: where it is
-        }
+        members.put(s.group(), s.replicaIds());
         child.tell(new ReplicaShell.Configure(s.limits())); // the leader brings the stream there
         child.tell(new ReplicaShell.Members(s.replicaIds()));
       } else {
@@ -406,9 +404,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     ActorRef<ReplicaShell.Command> meta = children.get("meta");
     if (meta != null) {
       List<Integer> desired = settings.metaVoters().stream().map(this::metaIdOf).toList();
-      if (!desired.equals(members.put("meta", desired))) {
-        connect(meta, desired);
-      }
+      members.put("meta", desired);
       meta.tell(new ReplicaShell.Members(desired));
     }
   }
@@ -438,7 +434,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     ids.put(group, self);
     storageNames.put(group, storageName);
     members.put(group, List.copyOf(peerIds));
-    connect(ref, peerIds);
+    connect(ref);
     compactionChanged();
   }
 
@@ -462,12 +458,15 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
   }
 
   /**
-   * Tells a replica where its peers' hosts are, by Raft id: the usual one, and the large-message
-   * one for snapshots. A replica id leads to its node ({@link ReplicaIds#node}).
+   * Looks at which server nodes are members and where; returns whether that changed. A node that
+   * left the membership (downed, removed, restarting) keeps its last address: Raft messages go on
+   * to it, and reach its next incarnation at the same address as soon as it runs, without waiting
+   * for it to be a member again (availability decided by Raft, not by Pekko membership). A node
+   * back at a new address replaces the old one.
    */
-  /** Looks at which server nodes are members and where; returns whether that changed. */
   private boolean refreshPeerNodes() {
-    var now = NodeDirectory.serverNodes(getContext().getSystem());
+    var now = new TreeMap<>(peerNodes);
+    now.putAll(NodeDirectory.knownNodes(getContext().getSystem()));
     if (now.equals(peerNodes)) {
       return false;
     }
@@ -481,19 +480,12 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     return true;
   }
 
-  private void connect(ActorRef<ReplicaShell.Command> replica, List<Integer> peerIds) {
-    Map<Integer, ActorRef<ReplicaHost.Command>> peers = new HashMap<>();
-    Map<Integer, ActorRef<ReplicaHost.Command>> large = new HashMap<>();
-    for (int id : peerIds) {
-      int node = ReplicaIds.node(id);
-      if (node == settings.nodeId()) {
-        peers.put(id, host);
-        large.put(id, host);
-      } else if (peerHosts.containsKey(node)) {
-        peers.put(id, peerHosts.get(node));
-        large.put(id, peerLargeHosts.get(node));
-      }
-    }
+  /** Tells a replica where every node's hosts are, by node id (ReplicaShell routes replica ids by node). */
+  private void connect(ActorRef<ReplicaShell.Command> replica) {
+    Map<Integer, ActorRef<ReplicaHost.Command>> peers = new HashMap<>(peerHosts);
+    Map<Integer, ActorRef<ReplicaHost.Command>> large = new HashMap<>(peerLargeHosts);
+    peers.put(settings.nodeId(), host);
+    large.put(settings.nodeId(), host);
     replica.tell(new ReplicaShell.Connect(peers, host, large));
   }
 }

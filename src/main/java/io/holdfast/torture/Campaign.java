@@ -45,7 +45,7 @@ public final class Campaign {
 
   /** What a run found. */
   public record Result(Checker.Counts counts, long published, long unknown, long failed, long consumed,
-      int faultsInjected, String faultCounts, int refusals, Path report) {}
+      int faultsInjected, String faultCounts, int refusals, double maxUnavailableSeconds, Path report) {}
 
   /** A fault window for the report: seconds since the start, and what it was. */
   record Window(double start, double end, String what) {}
@@ -65,6 +65,7 @@ public final class Campaign {
   final Map<Integer, String> refused = new ConcurrentHashMap<>();
   /** How many times a node refused to open, over the run. */
   final AtomicInteger refusals = new AtomicInteger();
+  final Availability availability = new Availability(this);
   private long t0 = System.nanoTime();
 
   private Campaign(LocalCluster cluster, long seed, int replicas, PrintStream err) {
@@ -100,13 +101,16 @@ public final class Campaign {
           JSON.createObjectNode().put("name", CONSUMER).put("ack_wait", "10s"));
       c.t0 = System.nanoTime();
       workload.start(o.rate());
+      c.availability.start();
       new Nemesis(c, faults).run(o.seconds());
       workload.stop();
+      c.availability.stop();
       c.heal();
       Checker.Counts counts = c.check(workload);
       Path report = new Report(c, workload).write(counts, o);
       return new Result(counts, workload.published.get(), workload.unknown.size(), workload.failed.get(),
-          workload.consumed.get(), c.windows.size(), c.faultCounts(), c.refusals.get(), report);
+          workload.consumed.get(), c.windows.size(), c.faultCounts(), c.refusals.get(),
+          c.availability.maxUnavailableSeconds(), report);
     } finally {
       workload.stopped.set(true);
       if (partitions) {
@@ -122,7 +126,12 @@ public final class Campaign {
 
   /** Seconds since the workload started. */
   double now() {
-    return (System.nanoTime() - t0) / 1e9;
+    return secondsAt(System.nanoTime());
+  }
+
+  /** Seconds from the workload's start to {@code nanoTime}. */
+  double secondsAt(long nanoTime) {
+    return (nanoTime - t0) / 1e9;
   }
 
   static void sleepMillis(long millis) {
@@ -358,7 +367,7 @@ public final class Campaign {
     return placement(call(via, "GET", "/streams/" + STREAM, null));
   }
 
-  private static List<Integer> placement(JsonNode streamInfo) {
+  static List<Integer> placement(JsonNode streamInfo) {
     List<Integer> ids = new ArrayList<>();
     streamInfo.path("cluster").path("replicas").forEach(x -> ids.add(x.asInt()));
     return ids;

@@ -3,7 +3,12 @@ package io.holdfast.torture;
 import io.holdfast.local.LocalCluster;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * Partitions with iptables, in a chain of our own ({@value #CHAIN}) jumped to from INPUT: a rule
@@ -14,7 +19,23 @@ import java.util.List;
 public final class Network {
   static final String CHAIN = "HOLDFAST-TORTURE";
 
+  /** The sides cut off by {@link #isolate} since the last {@link #heal}: what {@link Availability} reads. */
+  private static final List<Set<Integer>> SIDES = new CopyOnWriteArrayList<>();
+
   private Network() {}
+
+  /** The most of {@code nodes} that can all reach each other under the partitions in force. */
+  static int largestConnected(List<Integer> nodes) {
+    Map<List<Boolean>, Integer> groups = new HashMap<>();
+    for (int n : nodes) {
+      List<Boolean> key = new ArrayList<>();
+      for (Set<Integer> side : SIDES) {
+        key.add(side.contains(n));
+      }
+      groups.merge(key, 1, Integer::sum);
+    }
+    return groups.values().stream().mapToInt(Integer::intValue).max().orElse(0);
+  }
 
   /** Why partitions cannot be made here (no root, no iptables), or null if they can. */
   public static String unavailable() {
@@ -37,6 +58,7 @@ public final class Network {
 
   /** Cuts every link between the nodes in {@code side} and the others. */
   static void isolate(LocalCluster cluster, List<Integer> side) throws IOException {
+    SIDES.add(Set.copyOf(side));
     for (LocalCluster.Node a : cluster.nodes) {
       for (LocalCluster.Node b : cluster.nodes) {
         if (side.contains(a.id()) && !side.contains(b.id())) {
@@ -49,11 +71,13 @@ public final class Network {
 
   static void heal() throws IOException {
     exec(false, "iptables", "-F", CHAIN);
+    SIDES.clear();
   }
 
   static void tearDown() {
     try {
       exec(false, "iptables", "-F", CHAIN);
+      SIDES.clear();
       exec(false, "iptables", "-D", "INPUT", "-j", CHAIN);
       exec(false, "iptables", "-X", CHAIN);
     } catch (IOException e) {

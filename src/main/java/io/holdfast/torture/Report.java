@@ -71,7 +71,12 @@ final class Report {
         .put("valid", c.valid()).put("acked", c.acked).put("lost", c.lost).put("lost_middle", c.lostMiddle)
         .put("lost_on_node", c.lostOnNode).put("unexpected", c.unexpected).put("recovered", c.recovered)
         .put("duplicates", c.duplicates).put("misplaced", c.misplaced).put("unknown", workload.unknown.size())
-        .put("consumed", workload.consumed.get());
+        .put("unavailable", workload.failed.get()).put("consumed", workload.consumed.get())
+        .put("max_unavailable_s", Math.round(campaign.availability.maxUnavailableSeconds() * 10) / 10.0);
+    ArrayNode stretches = root.putArray("unavailable_stretches");
+    for (Availability.Stretch st : campaign.availability.stretches()) {
+      stretches.addObject().put("start_s", st.start()).put("end_s", st.end());
+    }
     ArrayNode per = root.putArray("per_second");
     for (Second s : seconds) {
       per.addObject().put("second", s.second()).put("acked", s.acked()).put("p50_us", s.p50Micros())
@@ -99,6 +104,13 @@ final class Report {
       double width = Math.max(2, (win.end() - win.start()) * xs);
       svg.append("<rect x='").append(x).append("' y='10' width='").append(width).append("' height='")
           .append(2 * h + 40).append("' fill='#f4b' fill-opacity='0.15'><title>").append(escape(win.what()))
+          .append("</title></rect>");
+    }
+    for (Availability.Stretch st : campaign.availability.stretches()) {
+      svg.append("<rect x='").append(50 + st.start() * xs).append("' y='10' width='")
+          .append(Math.max(2, (st.end() - st.start()) * xs)).append("' height='").append(2 * h + 40)
+          .append("' fill='#d00' fill-opacity='0.35'><title>").append(String.format(
+              "no ack for %.1f s while a majority was up and connected", st.end() - st.start()))
           .append("</title></rect>");
     }
     svg.append("<text x='50' y='8'>acked publishes per second (max ").append(maxRate).append(")</text>");
@@ -129,7 +141,10 @@ final class Report {
         + "</tr><tr><td>" + c.acked + "</td><td>" + c.lost + "</td><td>" + c.lostMiddle + "</td><td>" + c.lostOnNode
         + "</td><td>" + c.unexpected + "</td><td>" + c.recovered + "</td><td>" + c.duplicates + "</td><td>"
         + c.misplaced + "</td><td>" + workload.unknown.size()
-        + "</td><td>" + workload.consumed.get() + "</td></tr></table><p>Shaded: fault windows (hover for what).</p>"
+        + "</td><td>" + workload.consumed.get() + "</td></tr></table><p>Longest stretch without an ack while a majority of the stream's nodes was up and"
+        + String.format(" connected: %.1f s.", campaign.availability.maxUnavailableSeconds())
+        + " Shaded pink: fault windows (hover for what); red: stretches over 1 s without an ack while a majority"
+        + " was up and connected.</p>"
         + svg + "<h2>Faults</h2><table border=1 cellpadding=4>" + rows + "</table>"
         + (c.notes.isEmpty() ? "" : "<h2>Notes</h2><ul><li>" + escape(String.join("\n", c.notes))
             .replace("\n", "</li><li>") + "</li></ul>") + "</body>";

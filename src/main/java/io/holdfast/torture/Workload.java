@@ -17,6 +17,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
 import org.HdrHistogram.ConcurrentHistogram;
 import org.HdrHistogram.Histogram;
@@ -24,17 +25,25 @@ import org.HdrHistogram.Histogram;
 /**
  * The campaign's clients, and the history they record. Publishers send unique values
  * {@code <client>-<counter>} at a steady rate, at most {@value #INFLIGHT_PER_CLIENT} in flight per
- * client, and record what was acked and at which sequence; two readers pull from a durable
+ * client, each client through one node until a request there fails, and record what was acked and at which sequence; two readers pull from a durable
  * consumer on node after node and ack what they get.
  *
- * <p>Client rules: a publish refused as {@code unavailable} (nothing appended) or that could not
- * connect is retried, with the same value; one whose outcome is unknown is not retried, so a value
- * at two sequences is never explained by a retry: it counts as a duplicate.
+ * <p>Client rules: a publish refused as {@code unavailable} (nothing appended: no leader known, the
+ * cluster forming) or that could not connect is retried, with the same value, for 20 s; then it
+ * counts as {@code unavailable} ({@link #failed}), known not stored. Only a publish that was sent
+ * and not answered — {@code outcome_unknown}, or no HTTP answer in 6 s — is {@link #unknown}; it
+ * is not retried, so a value at two sequences is never explained by a retry: it counts as a
+ * duplicate.
  */
 final class Workload {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final int CLIENTS = 8;
   private static final int INFLIGHT_PER_CLIENT = 16;
+  /**
+   * A publish not answered in this long is given up as unknown: the nodes answer within their
+   * request timeout (5 s), so only a paused or cut-off node's requests take longer.
+   */
+  private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(6);
 
   private final Campaign campaign;
   final ConcurrentHashMap<String, Long> acked = new ConcurrentHashMap<>();
@@ -48,9 +57,14 @@ final class Workload {
   /** Per second since the start: the latencies, in microseconds, of the publishes acked in that second. */
   final ConcurrentHashMap<Integer, Histogram> latencies = new ConcurrentHashMap<>();
   private final List<Thread> threads = new ArrayList<>();
+  /** The node each client is connected to (an index, taken modulo the node count); moves on failures. */
+  private final AtomicIntegerArray nodeOf = new AtomicIntegerArray(CLIENTS);
 
   Workload(Campaign campaign) {
     this.campaign = campaign;
+    for (int c = 0; c < CLIENTS; c++) {
+      nodeOf.set(c, c);
+    }
   }
 
   /** Starts the publishers at {@code rate} publishes per second, and the readers. */
@@ -97,7 +111,7 @@ final class Workload {
         attempted.add(value);
         published.incrementAndGet();
         Semaphore w = windowOf[client];
-        publish(value, System.nanoTime(), 0).whenComplete((v, e) -> w.release());
+        publish(client, value, System.nanoTime()).whenComplete((v, e) -> w.release());
         sent++;
       }
       sent = Math.max(sent, due - rate); // never more than a second of backlog
@@ -114,12 +128,21 @@ final class Workload {
     }
   }
 
-  private CompletableFuture<Void> publish(String value, long started, int attempt) {
+  /**
+   * Client {@code client}'s publish of {@code value} through the node it is connected to; a client
+   * whose request fails other than by a refusal, or is refused, moves to the next node (as a NATS
+   * client reconnects elsewhere), so a paused or dead node holds up only the clients on it.
+   */
+  private CompletableFuture<Void> publish(int client, String value, long started) {
     List<LocalCluster.Node> nodes = campaign.cluster.nodes;
-    LocalCluster.Node node = nodes.get(Math.floorMod(value.hashCode() + attempt, nodes.size()));
+    int via = nodeOf.get(client);
+    LocalCluster.Node node = nodes.get(Math.floorMod(via, nodes.size()));
     HttpRequest req = HttpRequest.newBuilder(URI.create(node.http() + "/pub/" + Campaign.STREAM + ".v"))
-        .timeout(Duration.ofSeconds(10)).POST(HttpRequest.BodyPublishers.ofString(value)).build();
+        .timeout(REQUEST_TIMEOUT).POST(HttpRequest.BodyPublishers.ofString(value)).build();
     return campaign.http.sendAsync(req, HttpResponse.BodyHandlers.ofString()).handle((resp, failure) -> {
+      if (failure != null || resp.statusCode() != 200) {
+        nodeOf.compareAndSet(client, via, via + 1); // the next node; once, however many requests failed here
+      }
       boolean safeToRetry;
       if (failure != null) {
         // Only a connection that was never made is known not to have carried the request.
@@ -128,6 +151,7 @@ final class Workload {
       } else if (resp.statusCode() == 200) {
         try {
           acked.put(value, JSON.readTree(resp.body()).get("seq").asLong());
+          campaign.availability.lastAck.set(System.nanoTime());
           latencies.computeIfAbsent((int) campaign.now(), k -> new ConcurrentHistogram(3))
               .recordValue((System.nanoTime() - started) / 1000);
         } catch (IOException e) {
@@ -146,7 +170,7 @@ final class Workload {
         return CompletableFuture.<Void>completedFuture(null);
       }
       return CompletableFuture.runAsync(() -> { }, CompletableFuture.delayedExecutor(50, TimeUnit.MILLISECONDS))
-          .thenCompose(x -> publish(value, started, attempt + 1));
+          .thenCompose(x -> publish(client, value, started));
     }).thenCompose(f -> f);
   }
 
