@@ -270,7 +270,7 @@ final class CapacityBench extends CliCommand.Reporting {
         pekko.cluster.seed-nodes = [%s]
         pekko.cluster.roles = []
         # the nodes' downing provider (conf/holdfast.conf): Pekko refuses a member that differs
-        pekko.cluster.downing-provider-class = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
+        pekko.cluster.downing-provider-class = "io.holdfast.server.MajorityDowning"
         pekko.coordinated-shutdown.exit-jvm = off
         holdfast.node.id = 0
         holdfast.client.request-timeout = 10s

@@ -35,11 +35,10 @@ import org.apache.pekko.cluster.typed.Join;
  * member, and then:
  * <ul>
  *   <li>some seed is a member: join it;
- *   <li>none is, and a majority of the seeds (counting itself) answered, three rounds in a row:
- *       the lowest address among them joins itself, forming the cluster; the others join it a
- *       second later. A majority is
- *       needed so that two halves of a partition cannot both form one; the lowest address, so that
- *       one side forms only one.
+ *   <li>none is, and a majority of the seeds (counting itself) answered within the last three
+ *       rounds, two rounds in a row: the lowest address among them joins itself, forming the
+ *       cluster; the others join it a second later. A majority is needed so that two halves of a
+ *       partition cannot both form one; the lowest address, so that one side forms only one.
  * </ul>
  * Once a member it keeps asking, every few seconds: a member whose cluster holds fewer than a
  * majority of the seeds, while some seed answers from a cluster holding a majority, is on a split
@@ -66,7 +65,9 @@ public final class ClusterFormation {
   private enum Tick implements Command { INSTANCE }
 
   /** Rounds in a row that must find no member and this node the lowest of a majority before it forms a cluster. */
-  static final int FORMING_ROUNDS = 3;
+  static final int FORMING_ROUNDS = 2;
+  /** Rounds an answer counts for. */
+  static final int ANSWER_TICKS = 3;
 
   private ClusterFormation() {}
 
@@ -107,6 +108,7 @@ public final class ClusterFormation {
         }
       }
       Map<String, Status> answers = new TreeMap<>();
+      Map<String, Long> answeredAt = new TreeMap<>(); // the tick of each peer's latest answer
       long[] lastJoinTick = {Long.MIN_VALUE / 2};
       long[] tick = {0};
       int[] formingRounds = {0};
@@ -119,6 +121,7 @@ public final class ClusterFormation {
           })
           .onMessage(Status.class, s -> {
             answers.put(s.address(), s);
+            answeredAt.put(s.address(), tick[0]);
             if (s.node() > 0) {
               // Where that node is, before either is a member: its replicas and meta group can be
               // reached at once (NodeDirectory.addressOf), not only once membership settles.
@@ -135,7 +138,7 @@ public final class ClusterFormation {
             boolean joined = isMember(cluster.selfMember());
             if (!joined && tick[0] - lastJoinTick[0] >= 5) { // a join in progress gets 5 ticks
               Address target = decide(self, answers, majority);
-              // Forming needs three rounds in a row that say so: a member slow to answer one round
+              // Forming needs two rounds in a row that say so: a member slow to answer one round
               // (busy, just resumed) must not see a second cluster formed beside it.
               formingRounds[0] = target != null && target.equals(self) ? formingRounds[0] + 1 : 0;
               if (target != null && target.equals(self) && formingRounds[0] < FORMING_ROUNDS) {
@@ -161,7 +164,10 @@ public final class ClusterFormation {
                     cluster.manager().tell(new Down(self));
                   });
             }
-            answers.clear();
+            // An answer counts for ANSWER_TICKS ticks: a peer slow to answer (starting, busy) is not
+            // taken for absent, which would keep a majority from ever being counted.
+            answeredAt.entrySet().removeIf(e -> tick[0] - e.getValue() >= ANSWER_TICKS);
+            answers.keySet().retainAll(answeredAt.keySet());
             if (!joined || tick[0] % 5 == 0) { // members ask less often: only the split check needs it
               for (ActorRef<Command> peer : peers) {
                 peer.tell(new Probe(ctx.getSelf()));
@@ -174,7 +180,7 @@ public final class ClusterFormation {
   }
 
   /**
-   * Whom to join, from one round of answers: a member seed (the lowest address of them), else
+   * Whom to join, from the answers that count: a member seed (the lowest address of them), else
    * this node itself if a majority answered and it has the lowest address of them, else nobody yet.
    */
   static Address decide(Address self, Map<String, Status> answers, int majority) {

@@ -41,7 +41,19 @@ public final class GroupRouter {
     volatile ActorRef<ReplicaShell.Command> leader;
     volatile long lastSend;
     volatile long lastReply;
+    /** The leader the last reply came from. */
+    volatile ActorRef<ReplicaShell.Command> lastReplier;
   }
+
+  /**
+   * A request whose leader has answered nothing at all (to any request of this router) for this
+   * long since it was sent is answered {@code outcome_unknown} then, not at its deadline: the
+   * leader is dead, paused or cut off (a live one under load answers every few milliseconds), and
+   * the next request locates the new one. A client with a bounded window would otherwise keep its
+   * slots on a dead leader for the whole request timeout. The price: a lone request to a leader
+   * stalled over 2 s (an fsync that slow) is unknown, which it may be anyway.
+   */
+  private static final long ABANDONED_NANOS = 2_000_000_000L;
 
   private final ActorSystem<?> system;
   private final ConcurrentHashMap<String, Route> routes = new ConcurrentHashMap<>();
@@ -166,7 +178,8 @@ public final class GroupRouter {
         route.lastReply = System.nanoTime(); // idle until now: the silence clock starts with this send
       }
       route.lastSend = System.nanoTime();
-      return send.apply(target).handle((reply, failure) -> {
+      long sentAt = System.nanoTime();
+      return abandonable(send.apply(target), route, target, sentAt).handle((reply, failure) -> {
         if (failure != null) {
           // Located again by the next request. Requests sent one at a time, each waiting out its
           // deadline, never look stalled to the check above (each send restarts the silence
@@ -180,6 +193,7 @@ public final class GroupRouter {
               + " in time; the request may or may not have taken effect"));
         }
         route.lastReply = System.nanoTime();
+        route.lastReplier = target;
         Object meaning = interpret.apply(reply);
         if (meaning instanceof Retry r) {
           if (r.leaderHint() > 0) {
@@ -195,18 +209,52 @@ public final class GroupRouter {
     });
   }
 
+  /**
+   * {@code request}, or a failure once this router has heard nothing from {@code target} for
+   * {@link #ABANDONED_NANOS} since {@code sentAt} (checked from then on every
+   * 500 ms: one timer task per request, which almost always finds the request answered).
+   */
+  private <R> CompletionStage<R> abandonable(CompletionStage<R> request, Route route,
+      ActorRef<ReplicaShell.Command> target, long sentAt) {
+    CompletableFuture<R> result = new CompletableFuture<>();
+    request.whenComplete((v, e) -> {
+      if (e != null) {
+        result.completeExceptionally(e);
+      } else {
+        result.complete(v);
+      }
+    });
+    Runnable[] check = new Runnable[1];
+    check[0] = () -> {
+      if (result.isDone()) {
+        return;
+      }
+      long heard = route.lastReplier == target ? route.lastReply : sentAt;
+      if (System.nanoTime() - Math.max(heard, sentAt) > ABANDONED_NANOS) {
+        if (route.leader == target) {
+          route.leader = null; // located again by the next request
+        }
+        result.completeExceptionally(new java.util.concurrent.TimeoutException("leader silent"));
+      } else {
+        after(500, check[0]);
+      }
+    };
+    after(ABANDONED_NANOS / 1_000_000, check[0]);
+    return result;
+  }
+
   /** The leader of {@code group}: from {@code locate} if given, else by asking each replica. */
   private CompletionStage<Optional<ActorRef<ReplicaShell.Command>>> locate(String group, List<Integer> nodes,
       long deadline, Function<Duration, CompletionStage<Optional<ActorRef<ReplicaShell.Command>>>> locate) {
     if (locate == null) {
       return probe(group, nodes);
     }
-    Duration wait = min(PROBE_TIMEOUT.multipliedBy(2), remaining(deadline));
+    Duration wait = min(PROBE_TIMEOUT, remaining(deadline));
     return local(locate.apply(wait)).handle((found, failure) -> failure == null && found.isPresent()
         ? CompletableFuture.completedFuture(found) : probe(group, nodes)).thenCompose(Function.identity());
   }
 
-  /** Asks every replica of the group its status: the leader with the highest term, if any answers. */
+  /** Asks every replica of the group its status: the first that leads, if any. */
   public CompletionStage<Optional<ActorRef<ReplicaShell.Command>>> probe(String group, List<Integer> nodes) {
     List<CompletableFuture<Optional<Candidate>>> asks = new ArrayList<>();
     for (int node : nodes) {
@@ -221,17 +269,19 @@ public final class GroupRouter {
               PROBE_TIMEOUT, system.scheduler()))
           .handle((s, failure) -> failure == null ? Optional.of(new Candidate(ref.get(), s)) : Optional.empty()));
     }
-    return CompletableFuture.allOf(asks.toArray(new CompletableFuture[0])).thenApply(v -> {
-      Candidate best = null;
-      for (var a : asks) {
-        Candidate c = a.join().orElse(null);
-        if (c != null && c.status().role() == RaftCore.Role.LEADER
-            && (best == null || c.status().term() > best.status().term())) {
-          best = c;
+    // The first replica to say it leads is taken, without waiting for the others: a dead or
+    // paused node's ask would hold the answer for its whole timeout. Should that one be a deposed
+    // leader, it refuses the request (nothing appended) and names the new one.
+    CompletableFuture<Optional<ActorRef<ReplicaShell.Command>>> first = new CompletableFuture<>();
+    for (var a : asks) {
+      a.thenAccept(c -> {
+        if (c.isPresent() && c.get().status().role() == RaftCore.Role.LEADER) {
+          first.complete(Optional.of(c.get().ref()));
         }
-      }
-      return Optional.ofNullable(best).map(Candidate::ref);
-    });
+      });
+    }
+    CompletableFuture.allOf(asks.toArray(new CompletableFuture[0])).thenRun(() -> first.complete(Optional.empty()));
+    return first;
   }
 
   private record Candidate(ActorRef<ReplicaShell.Command> ref, ReplicaDriver.Status status) {}

@@ -86,8 +86,8 @@ final class InJvmCluster implements AutoCloseable {
         pekko.remote.artery.canonical.port = %d
         pekko.cluster.seed-nodes = [%s]
         pekko.cluster.roles = %s
-        pekko.cluster.downing-provider-class = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
-        pekko.cluster.split-brain-resolver.stable-after = 3s
+        pekko.cluster.downing-provider-class = "io.holdfast.server.MajorityDowning"
+        holdfast.cluster.downing.stable-after = 3s
         pekko.cluster.seed-node-timeout = 1s
         pekko.cluster.jmx.multi-mbeans-in-same-jvm = on
         pekko.coordinated-shutdown.exit-jvm = off
