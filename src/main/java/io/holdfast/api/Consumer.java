@@ -24,11 +24,13 @@ import org.reactivestreams.Publisher;
  * without bound. Several sources (or subscribers of {@link #asPublisher()}) on one consumer share
  * its messages, like a NATS queue group. Cancelling leaves unacked messages for redelivery.
  *
- * <p>When nothing is due, the source asks again after a pause that grows from 5 ms to
- * {@value #IDLE_MAX_MILLIS} ms (decision: polling from the subscriber keeps the leader free of
- * parked requests and survives failover without re-registration; the price is up to that much
- * latency on an idle stream). A leader change or a timeout only delays the source; a deleted
- * consumer or stream fails it.
+ * <p>When nothing is due, a pull request waits at the stream's leader, up to
+ * {@link #WAIT_AT_LEADER_MAX} at a time, and is answered as soon as a message is deliverable
+ * (issue 18: an idle subscriber costs no log entry, and one request every two seconds instead of
+ * ten polls a second). A request answered empty is asked anew after a pause that grows from 5 ms
+ * to {@value #IDLE_MAX_MILLIS} ms (when the leader could not hold it: too many waiting, or a
+ * leader change). A leader change or a timeout only delays the source; a deleted consumer or
+ * stream fails it.
  */
 public final class Consumer {
   private static final long IDLE_MAX_MILLIS = 100;
@@ -80,33 +82,56 @@ public final class Consumer {
 
   /** One pull: up to {@code max} messages due now (due redeliveries first), possibly none. */
   public CompletionStage<List<Message>> fetch(int max) {
-    return holdfast.consume(stream, new Wire.Consume(name, "fetch", 0, max, 0)).thenApply(o -> {
+    return fetchWaiting(max, Duration.ZERO);
+  }
+
+  /**
+   * A long poll: up to {@code max} messages, waiting up to {@code wait} for the first. The wait
+   * happens at the stream's leader ({@link #WAIT_AT_LEADER_MAX} at a time, within the request
+   * timeout): an idle consumer costs no log entry and no polling.
+   */
+  public CompletionStage<List<Message>> fetch(int max, Duration wait) {
+    long deadline = System.nanoTime() + wait.toNanos();
+    CompletableFuture<List<Message>> result = new CompletableFuture<>();
+    Runnable[] attempt = new Runnable[1];
+    long[] pause = {5};
+    attempt[0] = () -> {
+      long left = Math.max(0, (deadline - System.nanoTime()) / 1_000_000);
+      fetchWaiting(max, Duration.ofMillis(Math.min(left, holdMillis()))).whenComplete((got, e) -> {
+        if (e != null) {
+          result.completeExceptionally(e);
+        } else if (!got.isEmpty() || System.nanoTime() + pause[0] * 1_000_000 > deadline) {
+          result.complete(got);
+        } else {
+          holdfast.after(pause[0], attempt[0]); // short: the leader held the request (unless it could not)
+          pause[0] = Math.min(IDLE_MAX_MILLIS, pause[0] * 2);
+        }
+      });
+    };
+    attempt[0].run();
+    return result;
+  }
+
+  /** The longest one pull request waits at the leader before it is answered (empty) and asked anew. */
+  static final Duration WAIT_AT_LEADER_MAX = Duration.ofSeconds(2);
+
+  /** How long one pull request may wait at the leader: within half the request timeout. */
+  public long holdMillis() {
+    return Math.min(WAIT_AT_LEADER_MAX.toMillis(), holdfast.settings().requestTimeout().toMillis() / 2);
+  }
+
+  /**
+   * One pull request: up to {@code max} messages; while none is deliverable the leader holds it up
+   * to {@code hold} (keep it under half the request timeout) and answers it empty then.
+   */
+  public CompletionStage<List<Message>> fetchWaiting(int max, Duration hold) {
+    return holdfast.consume(stream, new Wire.Consume(name, "fetch", 0, max, hold.toMillis())).thenApply(o -> {
       List<Message> out = new ArrayList<>();
       for (io.holdfast.stream.Delivery d : ((Wire.Delivered) o).deliveries()) {
         out.add(new Message(holdfast, stream, d));
       }
       return out;
     });
-  }
-
-  /** A long poll: up to {@code max} messages, waiting up to {@code wait} for the first. */
-  public CompletionStage<List<Message>> fetch(int max, Duration wait) {
-    long deadline = System.nanoTime() + wait.toNanos();
-    CompletableFuture<List<Message>> result = new CompletableFuture<>();
-    Runnable[] attempt = new Runnable[1];
-    long[] pause = {5};
-    attempt[0] = () -> fetch(max).whenComplete((got, e) -> {
-      if (e != null) {
-        result.completeExceptionally(e);
-      } else if (!got.isEmpty() || System.nanoTime() + pause[0] * 1_000_000 > deadline) {
-        result.complete(got);
-      } else {
-        holdfast.after(pause[0], attempt[0]);
-        pause[0] = Math.min(IDLE_MAX_MILLIS, pause[0] * 2);
-      }
-    });
-    attempt[0].run();
-    return result;
   }
 
   /** Demand-driven delivery; the materialized {@link ConsumerControl} stops it. */
@@ -158,7 +183,7 @@ public final class Consumer {
       }
       int max = (int) Math.min(batch, maxMessages - fetched);
       CompletableFuture<List<Message>> out = new CompletableFuture<>();
-      fetch(max).whenComplete((got, e) -> {
+      fetchWaiting(max, Duration.ofMillis(holdMillis())).whenComplete((got, e) -> {
         if (e != null) {
           Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null
               ? e.getCause() : e;

@@ -78,10 +78,9 @@ public final class HttpApi extends AllDirectives {
   /**
    * 200 once the node serves: it knows the meta group's leader, is registered, and is an Up member
    * of the cluster ({@code member}). Up, not merely joined: a node that joins while a peer is
-   * unreachable stays WeaklyUp, and the split-brain resolver does not count it — with a 3-node
-   * cluster, killing a node then leaves 1 Up against 1 unreachable, and keep-majority's tie-break
-   * can down the two running nodes (seen in NatsFailoverTest: a node killed right after a start
-   * that had only waited for registration). {@code stopped_replicas} lists the groups whose replica here stopped
+   * unreachable stays WeaklyUp until membership converges. (Under Pekko's keep-majority, which
+   * Holdfast used before MajorityDowning, counting such a node as ready let a kill right after a
+   * start down the two running nodes: seen in NatsFailoverTest.) {@code stopped_replicas} lists the groups whose replica here stopped
    * without being told to (down until the node restarts; its log says why);
    * {@code recovering_lost_tail} lists the groups whose replica here is
    * still recovering entries a cut-off WAL tail took (they serve, but do not vote yet);

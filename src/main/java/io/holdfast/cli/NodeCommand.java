@@ -30,8 +30,8 @@ import picocli.CommandLine.Option;
  *
  * <p>The node stays up without an operator (issue 18): its cluster forms and re-forms through
  * {@link ClusterFormation}, in any start order, and when its ActorSystem terminates for any other
- * reason than SIGTERM, a leave, a stopped disk (D10) or a refused config — the split-brain resolver
- * downed it, a peer quarantined it — the process starts a new ActorSystem on the same data
+ * reason than SIGTERM, a leave, a stopped disk (D10) or a refused config — the majority downed
+ * it, a peer quarantined it — the process starts a new ActorSystem on the same data
  * directory, which joins the cluster as a new incarnation. Restarts of a node that ran under a
  * minute back off from 1 s to 32 s. Exit codes: 0 stopped cleanly; 1 could not start (its storage
  * refused to open: the message says why), or storage stopped: a supervisor should not restart it
@@ -108,7 +108,7 @@ final class NodeCommand extends CliCommand {
       if (reason == CoordinatedShutdown.jvmExitReason() || reason == CoordinatedShutdown.clusterLeavingReason()) {
         return 0; // SIGTERM, or asked to leave: a clean stop
       }
-      // Downed by the split-brain resolver, quarantined, or terminated by a fault: start again,
+      // Downed by the majority (MajorityDowning), quarantined, or terminated by a fault: start again,
       // with a fresh ActorSystem (a new cluster incarnation) on the same data directory.
       quickRestarts = System.nanoTime() - started > TimeUnit.SECONDS.toNanos(60) ? 0 : quickRestarts + 1;
       err.println("holdfast: node " + settings.nodeId() + ": its ActorSystem terminated (" + reason

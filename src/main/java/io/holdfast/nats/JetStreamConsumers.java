@@ -345,6 +345,8 @@ final class JetStreamConsumers {
     private long idlePause = 5;
     private long lastSentNanos = System.nanoTime();
     private boolean deliveredAny;
+    /** The last fetch found nothing: the next one may wait at the leader. */
+    private boolean idle;
     /** Messages asked for by the fetches in flight, and how many fetches those are. */
     private int requested;
     private int inFlight;
@@ -381,7 +383,7 @@ final class JetStreamConsumers {
         int n = limitBytes ? 1 : Math.min(left - requested, FETCH_MAX);
         requested += n;
         inFlight++;
-        CompletableFuture<List<Message>> fetch = consumer.fetch(n).toCompletableFuture();
+        CompletableFuture<List<Message>> fetch = consumer.fetchWaiting(n, hold()).toCompletableFuture();
         handled = handled.thenCompose(v -> fetch.handle((got, failure) -> {
           handle(n, got, failure);
           return null;
@@ -440,9 +442,12 @@ final class JetStreamConsumers {
       }
       if (!got.isEmpty()) {
         idlePause = 5;
+        idle = false;
         run();
         return;
       }
+      boolean held = idle; // this fetch could wait at the leader, and came back empty anyway
+      idle = true;
       if (inFlight > 0) {
         return; // the fetches still out decide what comes next
       }
@@ -454,12 +459,36 @@ final class JetStreamConsumers {
         }
         return;
       }
-      waitThenRun();
+      if (!held) {
+        run(); // the next fetch waits at the leader
+      } else {
+        waitThenRun();
+      }
     }
 
     private void finish(int code, String description, Map<String, List<String>> headers) {
       done = true;
       status(reply, code, description, headers);
+    }
+
+    /**
+     * How long the leader may hold the next fetch while nothing is deliverable: none for the first
+     * fetch (and with no_wait), so that what is there comes at once; after an empty one, up to the
+     * consumer's hold, the request's expiry and its idle-heartbeat interval (the heartbeat is sent
+     * between fetches).
+     */
+    private Duration hold() {
+      if (noWait || !idle) {
+        return Duration.ZERO;
+      }
+      long millis = consumer.holdMillis();
+      if (deadlineNanos > 0) {
+        millis = Math.min(millis, Math.max(0, (deadlineNanos - System.nanoTime()) / MS));
+      }
+      if (heartbeatMillis > 0) {
+        millis = Math.min(millis, heartbeatMillis);
+      }
+      return Duration.ofMillis(millis);
     }
 
     private void waitThenRun() {

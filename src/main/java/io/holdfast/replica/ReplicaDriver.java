@@ -175,6 +175,18 @@ public final class ReplicaDriver<T> {
   private final Host<T> host;
   private final TreeMap<Long, Waiting<T>> waiting = new TreeMap<>();
   private final ArrayList<Proposal<T>> pending = new ArrayList<>();
+  /**
+   * Waiting pull requests (a leader's): proposals {@link ReplicatedMachine#answerWithoutLog} found
+   * nothing for and that may wait ({@link ReplicatedMachine#waitMillis}). Looked at again after each
+   * applied entry and each tick: proposed once they would deliver, answered empty at their deadline.
+   * An idle subscriber thus costs neither a log entry nor a poll; at most {@value #PARKED_MAX}.
+   */
+  private final ArrayList<Parked<T>> parked = new ArrayList<>();
+  private static final int PARKED_MAX = 10_000;
+  private long lastNowMillis;
+  private boolean unparking;
+
+  private record Parked<T>(Wire.Proposal proposal, T replyTo, long untilMillis) {}
   private long pendingBytes;
   /** {@link ReplicatedMachine#batchKind} of what {@link #pending} holds. */
   private int pendingKind;
@@ -291,6 +303,8 @@ public final class ReplicaDriver<T> {
         proposeNow(chore, nowMillis);
       }
     }
+    lastNowMillis = nowMillis;
+    unpark();
     tickStore();
     if (compacting != null && compacting.job == null) {
       compacting.waitedTicks++;
@@ -341,6 +355,17 @@ public final class ReplicaDriver<T> {
     String invalid = machine.invalid(proposal);
     if (invalid != null) {
       reply(replyTo, new Reply.Invalid(invalid));
+      return false;
+    }
+    lastNowMillis = nowMillis;
+    Wire.Outcome local = machine.answerWithoutLog(proposal, nowMillis);
+    if (local != null) {
+      long wait = machine.waitMillis(proposal);
+      if (wait > 0 && parked.size() < PARKED_MAX && replyTo != null) {
+        parked.add(new Parked<>(proposal, replyTo, nowMillis + wait));
+      } else {
+        reply(replyTo, new Reply.Applied(local));
+      }
       return false;
     }
     if (unpersistedBytes >= UNPERSISTED_BYTES_MAX) {
@@ -657,6 +682,46 @@ public final class ReplicaDriver<T> {
       stale.proposers().forEach(p -> reply(p, new Reply.Superseded(e.index())));
     }
     waiting.headMap(e.index()).clear();
+    if (!parked.isEmpty()) {
+      unpark();
+    }
+  }
+
+  /**
+   * Looks at the waiting pull requests again: each that would now deliver is proposed, each past
+   * its deadline answered as it stands; on a replica that no longer leads, all are refused (their
+   * senders ask the new leader).
+   */
+  private void unpark() {
+    if (parked.isEmpty() || unparking) {
+      return;
+    }
+    unparking = true;
+    try {
+      List<Parked<T>> look = new ArrayList<>(parked);
+      parked.clear();
+      if (done() || core.role() != RaftCore.Role.LEADER) {
+        look.forEach(p -> reply(p.replyTo(), new Reply.Refused(ProposeResult.Reason.NOT_LEADER, core.leaderId())));
+        return;
+      }
+      boolean proposed = false;
+      for (Parked<T> p : look) {
+        Wire.Outcome local = machine.answerWithoutLog(p.proposal(), lastNowMillis);
+        if (local == null) {
+          propose(p.proposal(), p.replyTo(), lastNowMillis);
+          proposed = true;
+        } else if (lastNowMillis >= p.untilMillis()) {
+          reply(p.replyTo(), new Reply.Applied(local));
+        } else {
+          parked.add(p);
+        }
+      }
+      if (proposed) {
+        flushProposals(lastNowMillis);
+      }
+    } finally {
+      unparking = false;
+    }
   }
 
   // =========================================================================================

@@ -14,6 +14,23 @@ public interface ReplicatedMachine {
   /** Why {@code p} can never be accepted (wrong kind, too large, malformed), or null. */
   String invalid(Wire.Proposal p);
 
+  /**
+   * The outcome of {@code p} if the leader may answer it from its applied state, without a log
+   * entry ({@code nowMillis}: the leader's clock), or null to propose it. Only for proposals that
+   * would change nothing replicated: an idle consumer's fetch.
+   */
+  default Wire.Outcome answerWithoutLog(Wire.Proposal p, long nowMillis) {
+    return null;
+  }
+
+  /**
+   * How long (ms) the leader may hold {@code p} when {@link #answerWithoutLog} answers it, waiting
+   * until it would change something (a pull request waiting for messages); 0: answer at once.
+   */
+  default long waitMillis(Wire.Proposal p) {
+    return 0;
+  }
+
   /** Bytes {@code p} adds to a batch. */
   long sizeOf(Wire.Proposal p);
 

@@ -211,6 +211,17 @@ public final class StreamMachine implements ReplicatedMachine {
   }
 
   @Override
+  public Wire.Outcome answerWithoutLog(Wire.Proposal p, long nowMillis) {
+    return p instanceof Wire.Consume c && c.kind().equals("fetch") && state.idleFetch(c.consumer(), nowMillis)
+        ? new Wire.Delivered(List.of()) : null;
+  }
+
+  @Override
+  public long waitMillis(Wire.Proposal p) {
+    return p instanceof Wire.Consume c && c.kind().equals("fetch") ? c.delayMillis() : 0;
+  }
+
+  @Override
   public Wire.ReadReply read(Wire.Query query) {
     try {
       if (query instanceof Wire.GetMessages g) {

@@ -25,7 +25,8 @@ public final class Wire {
 
   /**
    * A subscriber's request to a stream's consumer: {@code kind} {@code fetch} (up to {@code max}
-   * messages), or {@code ack}, {@code nak} (redeliver after {@code delayMillis}), {@code progress},
+   * messages; the leader may hold it up to {@code delayMillis} while nothing is deliverable, and
+   * answers it empty then), or {@code ack}, {@code nak} (redeliver after {@code delayMillis}), {@code progress},
    * {@code term} for the message at stream sequence {@code seq}. Batched like publishes: many acks
    * share one log entry.
    */

@@ -102,7 +102,10 @@ public final class GroupRouter {
   public CompletionStage<Object> propose(String group, List<Integer> nodes, Wire.Proposal proposal,
       Duration timeout, Function<Duration, CompletionStage<Optional<ActorRef<ReplicaShell.Command>>>> locate) {
     long deadline = System.nanoTime() + timeout.toNanos();
-    return attempt(group, nodes, deadline, locate, leader -> local(ask(leader, proposal, deadline)), reply -> {
+    // A pull request the leader may hold (waiting for messages) is not abandoned for that silence.
+    long patience = ABANDONED_NANOS + (proposal instanceof Wire.Consume c && c.kind().equals("fetch")
+        ? c.delayMillis() * 1_000_000 : 0);
+    return attempt(group, nodes, deadline, patience, locate, leader -> local(ask(leader, proposal, deadline)), reply -> {
           if (reply instanceof ReplicaShell.Refused r) {
             return r.reason() == ProposeResult.Reason.NOT_LEADER ? new Retry(r.leaderHint()) : new Retry(-1);
           }
@@ -145,7 +148,7 @@ public final class GroupRouter {
    */
   public CompletionStage<Object> readFromLeader(String group, List<Integer> nodes, Wire.Query query, Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
-    return attempt(group, nodes, deadline, null, leader -> local(AskPattern.<ReplicaShell.Command, Wire.ReadReply>ask(
+    return attempt(group, nodes, deadline, ABANDONED_NANOS, null, leader -> local(AskPattern.<ReplicaShell.Command, Wire.ReadReply>ask(
         leader, r -> new ReplicaShell.Read(query, true, r), remaining(deadline), system.scheduler())),
         reply -> reply instanceof Wire.NotLeader n ? new Retry(n.leaderHint()) : reply);
   }
@@ -153,7 +156,7 @@ public final class GroupRouter {
   /** Retry after {@code leaderHint} refused: the hinted node (>0), unknown leader (0), or the same one later (-1). */
   private record Retry(int leaderHint) {}
 
-  private <R> CompletionStage<Object> attempt(String group, List<Integer> nodes, long deadline,
+  private <R> CompletionStage<Object> attempt(String group, List<Integer> nodes, long deadline, long patience,
       Function<Duration, CompletionStage<Optional<ActorRef<ReplicaShell.Command>>>> locate,
       Function<ActorRef<ReplicaShell.Command>, CompletionStage<R>> send, Function<R, Object> interpret) {
     if (System.nanoTime() >= deadline) {
@@ -170,7 +173,7 @@ public final class GroupRouter {
         : locate(group, nodes, deadline, locate);
     return leader.thenCompose(found -> {
       if (found.isEmpty()) {
-        return later(() -> attempt(group, nodes, deadline, locate, send, interpret), 100);
+        return later(() -> attempt(group, nodes, deadline, patience, locate, send, interpret), 100);
       }
       ActorRef<ReplicaShell.Command> target = found.get();
       route.leader = target;
@@ -179,7 +182,7 @@ public final class GroupRouter {
       }
       route.lastSend = System.nanoTime();
       long sentAt = System.nanoTime();
-      return abandonable(send.apply(target), route, target, sentAt).handle((reply, failure) -> {
+      return abandonable(send.apply(target), route, target, sentAt, patience).handle((reply, failure) -> {
         if (failure != null) {
           // Located again by the next request. Requests sent one at a time, each waiting out its
           // deadline, never look stalled to the check above (each send restarts the silence
@@ -202,7 +205,7 @@ public final class GroupRouter {
           } else if (r.leaderHint() == 0) {
             route.leader = null;
           }
-          return later(() -> attempt(group, nodes, deadline, locate, send, interpret), r.leaderHint() > 0 ? 0 : 50);
+          return later(() -> attempt(group, nodes, deadline, patience, locate, send, interpret), r.leaderHint() > 0 ? 0 : 50);
         }
         return CompletableFuture.completedFuture(meaning);
       }).thenCompose(Function.identity());
@@ -211,11 +214,11 @@ public final class GroupRouter {
 
   /**
    * {@code request}, or a failure once this router has heard nothing from {@code target} for
-   * {@link #ABANDONED_NANOS} since {@code sentAt} (checked from then on every
+   * {@code patience} ns ({@link #ABANDONED_NANOS}, plus what a pull request may wait) since {@code sentAt} (checked from then on every
    * 500 ms: one timer task per request, which almost always finds the request answered).
    */
   private <R> CompletionStage<R> abandonable(CompletionStage<R> request, Route route,
-      ActorRef<ReplicaShell.Command> target, long sentAt) {
+      ActorRef<ReplicaShell.Command> target, long sentAt, long patience) {
     CompletableFuture<R> result = new CompletableFuture<>();
     request.whenComplete((v, e) -> {
       if (e != null) {
@@ -230,7 +233,7 @@ public final class GroupRouter {
         return;
       }
       long heard = route.lastReplier == target ? route.lastReply : sentAt;
-      if (System.nanoTime() - Math.max(heard, sentAt) > ABANDONED_NANOS) {
+      if (System.nanoTime() - Math.max(heard, sentAt) > patience) {
         if (route.leader == target) {
           route.leader = null; // located again by the next request
         }
@@ -239,7 +242,7 @@ public final class GroupRouter {
         after(500, check[0]);
       }
     };
-    after(ABANDONED_NANOS / 1_000_000, check[0]);
+    after(patience / 1_000_000, check[0]);
     return result;
   }
 

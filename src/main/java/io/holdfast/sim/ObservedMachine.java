@@ -34,6 +34,16 @@ final class ObservedMachine implements ReplicatedMachine {
   }
 
   @Override
+  public Wire.Outcome answerWithoutLog(Wire.Proposal p, long nowMillis) {
+    return inner.answerWithoutLog(p, nowMillis);
+  }
+
+  @Override
+  public long waitMillis(Wire.Proposal p) {
+    return inner.waitMillis(p);
+  }
+
+  @Override
   public long sizeOf(Wire.Proposal p) {
     return inner.sizeOf(p);
   }

@@ -269,6 +269,34 @@ public final class StreamState {
     return !c.config.durable() && c.lastActiveMillis + c.config.inactiveThresholdMillis() < now;
   }
 
+  /** Pending deliveries a leader scans to answer a fetch without the log, at most (see {@link #idleFetch}). */
+  private static final int IDLE_FETCH_PENDING_MAX = 1024;
+
+  /**
+   * Whether a fetch for consumer {@code name} at {@code now} (the leader's clock) would deliver
+   * nothing and change nothing that needs replicating, so that the leader may answer it empty
+   * without a log entry: nothing is due for redelivery, nothing waits in the backlog, no message
+   * past the consumer's position, and — for an ephemeral consumer — its last replicated activity
+   * is less than half its inactivity threshold old (a fetch through the log keeps it alive). An
+   * idle poller then costs no fsync. A consumer with over {@value #IDLE_FETCH_PENDING_MAX}
+   * pending deliveries always goes through the log (the scan is bounded).
+   */
+  public boolean idleFetch(String name, long now) {
+    ConsumerState c = consumers.get(name);
+    if (c == null || !c.backlog.isEmpty() || c.nextSeq <= lastSeq || c.pending.size() > IDLE_FETCH_PENDING_MAX) {
+      return false;
+    }
+    if (!c.config.durable() && now - c.lastActiveMillis >= c.config.inactiveThresholdMillis() / 2) {
+      return false;
+    }
+    for (ConsumerState.Pending p : c.pending.values()) {
+      if (p.deadlineMillis() <= now) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   private Result addConsumer(ConsumerConfig config, long now) {
     String bad = config.invalid();
     if (bad != null) {

@@ -10,6 +10,7 @@ import io.holdfast.stream.ConsumerConfig;
 import io.holdfast.stream.ConsumerInfo;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -226,5 +227,32 @@ class ConsumerSourceTest {
     }
     assertTrue(h.consumers().list("jobs").toCompletableFuture().get().stream()
         .noneMatch(i -> i.config().name().equals("ok")));
+  }
+
+  /** Stream quiet's commit index on this node's replica. */
+  private long commitIndex() throws Exception {
+    return h.localReplicas().toCompletableFuture().get().entrySet().stream()
+        .filter(e -> e.getKey().startsWith("quiet")).findFirst().orElseThrow().getValue().orElseThrow().commitIndex();
+  }
+
+  /**
+   * Issue 18: an idle subscriber costs no log entry. Fetches that find nothing are answered by the
+   * leader from its state (the commit index stays where it was), and a fetch that may wait is held
+   * at the leader and answered with the message published while it waited.
+   */
+  @Test
+  void anIdleFetchAppendsNoLogEntryAndAWaitingOneGetsWhatArrives() throws Exception {
+    h.createStream(new StreamConfig("quiet", List.of("quiet.>"), 1)).toCompletableFuture().get(); // its own log
+    h.consumers().create("quiet", ConsumerConfig.durable("idle")).toCompletableFuture().get();
+    Consumer c = h.consumer("quiet", "idle");
+    long before = commitIndex();
+    for (int i = 0; i < 20; i++) {
+      assertEquals(List.of(), c.fetch(10).toCompletableFuture().get(WAIT_SECONDS, TimeUnit.SECONDS));
+    }
+    assertEquals(before, commitIndex(), "twenty empty fetches, no entry");
+    CompletableFuture<List<Message>> waiting = c.fetch(10, Duration.ofSeconds(20)).toCompletableFuture();
+    long seq = h.publish("quiet.late", null, "late".getBytes(StandardCharsets.UTF_8)).toCompletableFuture().get()
+        .seq();
+    assertEquals(List.of(seq), seqs(waiting.get(WAIT_SECONDS, TimeUnit.SECONDS)));
   }
 }

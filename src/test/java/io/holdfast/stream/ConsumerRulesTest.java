@@ -2,6 +2,7 @@ package io.holdfast.stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -318,5 +319,26 @@ class ConsumerRulesTest {
     StreamState restored = TestStores.restoredFrom(s);
     assertArrayEquals(s.snapshot(), restored.snapshot());
     assertEquals(s.consumerInfo("c"), restored.consumerInfo("c"));
+  }
+
+  /**
+   * A fetch the leader may answer without a log entry (issue 18) is one that would deliver nothing:
+   * not with a message past the consumer's position, nor with a delivery due again, nor for an
+   * ephemeral consumer whose replicated activity is half its inactivity threshold old.
+   */
+  @Test
+  void anIdleFetchIsOneThatWouldDeliverNothingAndKeepsNoConsumerAlive() {
+    add(consumer("c", "all", "explicit", 1000, -1, List.of(), -1));
+    assertTrue(s.idleFetch("c", T0), "nothing published: nothing to deliver");
+    assertFalse(s.idleFetch("nobody", T0), "a missing consumer is refused through the log");
+    pub("orders.a", "a", T0);
+    assertFalse(s.idleFetch("c", T0), "a message past the position");
+    assertEquals(List.of("a"), fetched("c", 10, T0));
+    assertTrue(s.idleFetch("c", T0 + 500), "delivered, not yet due again");
+    assertFalse(s.idleFetch("c", T0 + 1000), "its ack wait is over: due again");
+    apply(new StreamCommand.AddConsumer(consumer("e", "new", "explicit", 1000, -1, List.of(), -1).withDurable(false)
+        .withInactiveThresholdMillis(4000), T0));
+    assertTrue(s.idleFetch("e", T0 + 1000));
+    assertFalse(s.idleFetch("e", T0 + 2000), "half its threshold without replicated activity: the fetch keeps it");
   }
 }
