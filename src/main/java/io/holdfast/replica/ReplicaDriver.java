@@ -281,6 +281,7 @@ public final class ReplicaDriver<T> {
   /** One tick of the replica's clock; {@code nowMillis} is the host's clock, stamped on chores the leader proposes. */
   public void tick(long nowMillis) {
     if (done()) {
+      unpark(); // refuses what still waits here
       return;
     }
     core.tick();
