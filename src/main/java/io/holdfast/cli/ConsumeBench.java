@@ -115,18 +115,7 @@ final class ConsumeBench extends CliCommand.Reporting {
         nodes.add(startNode(base, id, ports));
       }
       Holdfast h = Holdfast.get(nodes.get(0));
-      long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-      while (true) { // every node registered, or stream creation would find too few
-        try {
-          h.createStream(new StreamConfig("bench", List.of("bench.>"), replicas)).toCompletableFuture().get();
-          break;
-        } catch (Exception notYet) {
-          if (System.nanoTime() > deadline) {
-            throw new IllegalStateException("the in-process cluster did not form within 90 s: " + notYet.getMessage());
-          }
-          Thread.sleep(200); // a command-line tool waiting for its cluster, not a test
-        }
-      }
+      createOnceFormed(h, new StreamConfig("bench", List.of("bench.>"), replicas));
       err.printf("bench consume: filling stream bench with %d messages of %d bytes (%d replicas) ...%n", msgs, size,
           replicas);
       byte[] payload = new byte[size];
@@ -165,6 +154,25 @@ final class ConsumeBench extends CliCommand.Reporting {
       for (int i = nodes.size() - 1; i >= 0; i--) {
         nodes.get(i).terminate();
         nodes.get(i).getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  /**
+   * Creates {@code config}'s stream once the in-process cluster has formed (every node registered,
+   * or creation would find too few), within 90 s.
+   */
+  static void createOnceFormed(Holdfast h, StreamConfig config) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+    while (true) {
+      try {
+        h.createStream(config).toCompletableFuture().get();
+        return;
+      } catch (Exception notYet) {
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("the in-process cluster did not form within 90 s: " + notYet.getMessage());
+        }
+        Thread.sleep(200); // a command-line tool waiting for its cluster, not a test
       }
     }
   }

@@ -59,18 +59,7 @@ final class IdleBench extends CliCommand.Reporting {
         nodes.add(ConsumeBench.startNode(base, id, ports));
       }
       Holdfast h = Holdfast.get(nodes.get(0));
-      long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-      while (true) {
-        try {
-          h.createStream(new StreamConfig("idle", List.of("idle.>"), 3)).toCompletableFuture().get();
-          break;
-        } catch (Exception notYet) {
-          if (System.nanoTime() > deadline) {
-            throw new IllegalStateException("the in-process cluster did not form within 90 s: " + notYet.getMessage());
-          }
-          Thread.sleep(200); // a command-line tool waiting for its cluster, not a test
-        }
-      }
+      ConsumeBench.createOnceFormed(h, new StreamConfig("idle", List.of("idle.>"), 3));
       err.printf("bench idle: creating %d consumers ...%n", consumers);
       for (int i = 0; i < consumers; i++) {
         h.consumers().create("idle", ConsumerConfig.durable("c" + i)).toCompletableFuture().get();

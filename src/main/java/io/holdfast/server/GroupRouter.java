@@ -214,8 +214,9 @@ public final class GroupRouter {
 
   /**
    * {@code request}, or a failure once this router has heard nothing from {@code target} for
-   * {@code patience} ns ({@link #ABANDONED_NANOS}, plus what a pull request may wait) since {@code sentAt} (checked from then on every
-   * 500 ms: one timer task per request, which almost always finds the request answered).
+   * {@code patience} ns ({@link #ABANDONED_NANOS}, plus what a pull request may wait) since
+   * {@code sentAt}. Checked first after {@code patience}, then every 500 ms: one timer task per
+   * request, which almost always finds it answered.
    */
   private <R> CompletionStage<R> abandonable(CompletionStage<R> request, Route route,
       ActorRef<ReplicaShell.Command> target, long sentAt, long patience) {
@@ -232,7 +233,7 @@ public final class GroupRouter {
       if (result.isDone()) {
         return;
       }
-      long heard = route.lastReplier == target ? route.lastReply : sentAt;
+      long heard = target.equals(route.lastReplier) ? route.lastReply : sentAt;
       if (System.nanoTime() - Math.max(heard, sentAt) > patience) {
         if (route.leader == target) {
           route.leader = null; // located again by the next request
