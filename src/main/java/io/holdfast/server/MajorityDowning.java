@@ -27,7 +27,8 @@ import scala.concurrent.duration.FiniteDuration;
  * (D1-D3) and replicas reach each other whatever membership says, so downing only has to remove
  * nodes that are gone for good (freeing their shards and letting the membership converge); a node
  * on the losing side of a partition is downed by the winning side, learns it when the partition
- * heals, and {@code holdfast node} starts it again (a new ActorSystem, same data).
+ * heals (by gossip, or by being quarantined, upon which it downs itself), and {@code holdfast
+ * node} starts it again (a new ActorSystem, same data).
  *
  * <p>Only the cluster's leader (the first reachable member) decides, once membership and
  * reachability have not changed for {@code stable-after}: one decision per stable view.
@@ -78,6 +79,8 @@ public final class MajorityDowning extends DowningProvider {
     public void preStart() {
       cluster.subscribe(getSelf(), ClusterEvent.initialStateAsEvents(), ClusterEvent.MemberEvent.class,
           ClusterEvent.ReachabilityEvent.class);
+      getContext().getSystem().getEventStream().subscribe(getSelf(),
+          org.apache.pekko.remote.artery.ThisActorSystemQuarantinedEvent.class);
       getTimers().startTimerWithFixedDelay(Tick.INSTANCE, Tick.INSTANCE, Duration.ofSeconds(1));
     }
 
@@ -91,8 +94,20 @@ public final class MajorityDowning extends DowningProvider {
       return receiveBuilder()
           .match(ClusterEvent.MemberEvent.class, e -> changedAt = System.nanoTime())
           .match(ClusterEvent.ReachabilityEvent.class, e -> changedAt = System.nanoTime())
+          .match(org.apache.pekko.remote.artery.ThisActorSystemQuarantinedEvent.class, this::quarantined)
           .matchEquals(Tick.INSTANCE, t -> decide())
           .build();
+    }
+
+    /**
+     * A peer quarantined this incarnation (the majority downed and removed it while it was cut
+     * off or paused): the two can never talk again, and this side, a minority, would wait
+     * forever. It downs itself, and {@code holdfast node} starts a new incarnation that joins.
+     */
+    private void quarantined(org.apache.pekko.remote.artery.ThisActorSystemQuarantinedEvent e) {
+      getContext().getSystem().log().warning("{} quarantined this node: downing it, so that a new incarnation joins",
+          e.remoteAddress().address());
+      cluster.down(cluster.selfAddress());
     }
 
     private void decide() {

@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -78,17 +79,25 @@ class SelfHealingClusterTest {
     assertEquals(acked + 20, count(2));
   }
 
+  /**
+   * Publishes {@code n} messages through node {@code via}; returns the last one's sequence. Each
+   * carries a msg id, so that one retried after {@code outcome_unknown} (a leader that went silent
+   * while the cluster settles) is stored once (de-duplication).
+   */
   private long publish(int via, int n) throws Exception {
     NodeClient c = new NodeClient(cluster.node(via).http());
     long seq = 0;
     for (int i = 0; i < n; i++) {
       long deadline = System.nanoTime() + 60_000_000_000L;
+      String id = "p" + via + "-" + System.nanoTime();
       while (true) {
         try {
-          seq = c.call("POST", "/pub/h.x", ("m" + i).getBytes(StandardCharsets.UTF_8)).get("seq").asLong();
+          seq = c.call("POST", "/pub/h.x", ("m" + i).getBytes(StandardCharsets.UTF_8), Map.of("Holdfast-Msg-Id", id))
+              .get("seq").asLong();
           break;
         } catch (NodeClient.ServerError e) {
-          if (!e.code().equals("unavailable") || System.nanoTime() > deadline) {
+          boolean retry = e.code().equals("unavailable") || e.code().equals("outcome_unknown");
+          if (!retry || System.nanoTime() > deadline) {
             throw e;
           }
         }
