@@ -567,6 +567,27 @@ public final class ReplicaDriver<T> {
   }
 
   /**
+   * Where a leader's read stands in its log: the index that must be applied before it is answered
+   * (what was appended before the read arrived, the proposals batched so far included: they are
+   * appended now), or -1 to answer at once. So a client that sends proposals and then reads —
+   * fire-and-forget acks, then the consumer's info — sees its own proposals, as on nats-server,
+   * which handles a connection's messages in order.
+   */
+  public long readBarrier(long nowMillis) {
+    if (done() || core.role() != RaftCore.Role.LEADER) {
+      return -1;
+    }
+    flushProposals(nowMillis);
+    long last = core.lastIndex();
+    return last > core.appliedIndex() ? last : -1;
+  }
+
+  /** Whether a read held at {@code barrier} ({@link #readBarrier}) can be answered now (applied, or no longer the leader). */
+  public boolean readReady(long barrier) {
+    return done() || core.role() != RaftCore.Role.LEADER || core.appliedIndex() >= barrier;
+  }
+
+  /**
    * Whether nothing here needs a tick soon: a follower that hears its leader and has no catch-up,
    * repair, compaction, retirement or unpersisted writes going. Its host may then deliver ticks in
    * batches (several {@link #tick} calls at once, less often): only its election timer advances,

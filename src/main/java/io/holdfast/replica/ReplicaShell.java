@@ -274,6 +274,13 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private long tickedAt;
   /** Whether the timer is set for a quiet follower's batch. */
   private boolean batching;
+  /** Leader reads waiting for what was appended before them ({@link ReplicaDriver#readBarrier}), in arrival order. */
+  private final java.util.ArrayDeque<HeldRead> heldReads = new java.util.ArrayDeque<>();
+
+  private record HeldRead(long barrier, Read read) {}
+
+  /** Beyond this many held reads, a read is answered at once from the applied state (bounded memory over staleness). */
+  private static final int HELD_READS_MAX = 10_000;
 
   private void clock(TimerScheduler<Command> timers, Duration tickInterval, Clock clock) {
     this.timers = timers;
@@ -436,10 +443,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
         .onMessage(Members.class, m -> next(() -> driver.members(m.desired())))
         .onMessage(Retire.class, r -> next(() -> driver.retire(r == Retire.REPLACED)))
         .onMessage(Configure.class, c -> next(() -> driver.configure(c.desired())))
-        .onMessage(Read.class, r -> {
-          r.replyTo().tell(driver.read(r.query(), r.leaderOnly()));
-          return this;
-        })
+        .onMessage(Read.class, r -> next(() -> read(r)))
         .onMessage(GetStatus.class, g -> {
           g.replyTo().tell(driver.status());
           return this;
@@ -454,8 +458,21 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   }
 
   /** Runs a driver input, then stops if the driver retired or failed. */
+  private void read(Read r) {
+    long barrier = r.leaderOnly() ? driver.readBarrier(clock.millis()) : -1;
+    if (barrier < 0 || heldReads.size() >= HELD_READS_MAX) {
+      r.replyTo().tell(driver.read(r.query(), r.leaderOnly()));
+    } else {
+      heldReads.add(new HeldRead(barrier, r));
+    }
+  }
+
   private Behavior<Command> next(Runnable input) {
     input.run();
+    while (!heldReads.isEmpty() && driver.readReady(heldReads.peek().barrier())) {
+      Read r = heldReads.poll().read();
+      r.replyTo().tell(driver.read(r.query(), r.leaderOnly()));
+    }
     if (batching && !driver.quiet()) {
       batching = false; // a message woke it (a catch-up, an election): tick at the full rate from now
       timers.startSingleTimer(Tick.INSTANCE, Duration.ofNanos(tickNanos));
@@ -536,6 +553,8 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
   private Behavior<Command> onStop() {
     flushReplies(); // what was applied is answered, as it would have been one by one
+    heldReads.forEach(h -> h.read().replyTo().tell(new Wire.NotLeader(-1))); // ask again elsewhere
+    heldReads.clear();
     driver.close();
     if (localHost != null) {
       localHost.tell(new ReplicaHost.Unregister(name, raftInbox));

@@ -148,9 +148,18 @@ public final class GroupRouter {
    */
   public CompletionStage<Object> readFromLeader(String group, List<Integer> nodes, Wire.Query query, Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
-    return attempt(group, nodes, deadline, ABANDONED_NANOS, null, leader -> local(AskPattern.<ReplicaShell.Command, Wire.ReadReply>ask(
-        leader, r -> new ReplicaShell.Read(query, true, r), remaining(deadline), system.scheduler())),
+    return attempt(group, nodes, deadline, ABANDONED_NANOS, null, leader -> local(read(leader, query, deadline)),
         reply -> reply instanceof Wire.NotLeader n ? new Retry(n.leaderHint()) : reply);
+  }
+
+  /** As {@link #ask}, for a read: through the forwarder to another node, so it stays behind this node's earlier proposals. */
+  private CompletionStage<Wire.ReadReply> read(ActorRef<ReplicaShell.Command> leader, Wire.Query query, long deadline) {
+    if (leader.path().address().host().isEmpty()) {
+      return AskPattern.ask(leader, r -> new ReplicaShell.Read(query, true, r), remaining(deadline), system.scheduler());
+    }
+    return AskPattern.<ProposalForwarder.Command, Wire.ReadReply>ask(forwarder(),
+        r -> new ProposalForwarder.Forward(leader, new ReplicaShell.Read(query, true, r)), remaining(deadline),
+        system.scheduler());
   }
 
   /** Retry after {@code leaderHint} refused: the hinted node (>0), unknown leader (0), or the same one later (-1). */

@@ -256,6 +256,27 @@ class ReplicaShellTest {
   }
 
   @Test
+  void aLeaderReadSeesEveryProposalThatReachedTheLeaderBeforeIt() throws Exception {
+    // As a NATS client's fire-and-forget acks then its consumer info: nobody waits for the
+    // proposals, and the read right behind them must not be answered from the state before them.
+    for (int id = 1; id <= 3; id++) {
+      start(id);
+    }
+    connectAll();
+    int leader = awaitLeader();
+    publish("warm-up"); // the leader has committed in its term: its reads are answered
+    ActorRef<ReplicaShell.ProposeReply> nobody = kit.system().ignoreRef();
+    for (int i = 0; i < 50; i++) {
+      replicas.get(leader).tell(new ReplicaShell.Propose(
+          new Wire.Publish("orders.new", null, ("f" + i).getBytes(StandardCharsets.UTF_8)), nobody));
+    }
+    TestProbe<Wire.ReadReply> probe = kit.createTestProbe();
+    replicas.get(leader).tell(new ReplicaShell.Read(new Wire.GetMessages(1, 10_000), true, probe.ref()));
+    Wire.ReadReply reply = receive(probe);
+    assertEquals(51, ((Wire.Messages) reply).messages().size(), "the read waited for the 50 proposals before it");
+  }
+
+  @Test
   void aReplicaStopsWhenTheNodesStorageActorStops() throws Exception {
     start(1);
     TestProbe<Object> watcher = kit.createTestProbe();
