@@ -70,6 +70,9 @@ final class NatsBench extends CliCommand.Reporting {
   Path dirOption = Path.of("target", "bench-nats");
   @Option(names = "--heap", paramLabel = "SIZE", description = "-Xmx of the own cluster's nodes (default ${DEFAULT-VALUE}).")
   String heapOption = "512m";
+  @Option(names = "--peer", description = "Then run the same workload against 3 nats-server processes started under"
+      + " --dir (nats-server on the PATH); their figures go under \"nats_server\".")
+  boolean peer;
 
   @Override
   public Integer call() throws Exception {
@@ -84,6 +87,9 @@ final class NatsBench extends CliCommand.Reporting {
     if (server != null && !server.startsWith("nats://")) {
       throw new UsageException("--server must be a nats:// URL, got '" + server + "'");
     }
+    if (server != null && peer) {
+      throw new UsageException("--peer compares with the cluster this command starts: leave out --server");
+    }
     ObjectNode r = JSON.createObjectNode();
     LocalCluster cluster = null;
     Thread killOnExit = null;
@@ -95,7 +101,8 @@ final class NatsBench extends CliCommand.Reporting {
         LocalCluster.deleteTree(dir);
         Files.createDirectories(dir);
         err.printf("bench nats: raw fsync rate of %s ...%n", dir);
-        r.put("raw_fsync_per_s", Math.round(JournalBench.rawFsync(dir.resolve("raw-fsync.dat"), 2)[0]));
+        double[] raw = JournalBench.rawFsync(dir.resolve("raw-fsync.dat"), 2);
+        r.put("raw_fsync_per_s", Math.round(raw[0])).put("raw_fsync_p50_us", Math.round(raw[1]));
         cluster = LocalCluster.openOrCreate(dir.resolve("cluster"), 3, false, heap);
         killOnExit = cluster.killOnExit();
         err.printf("bench nats: starting a 3-node Holdfast cluster under %s ...%n", dir);
@@ -109,16 +116,43 @@ final class NatsBench extends CliCommand.Reporting {
       if (cluster != null) {
         cluster.stopAll(err);
         LocalCluster.keepOnExit(killOnExit);
-        LocalCluster.deleteTree(dir);
       }
     }
-    out.printf("bench nats: %d messages of %d bytes, %d replicas, %d in flight: %s acked/s (p50 %s us, p99 %s us)%s%n",
-        msgs, size, replicas, inflight, r.get("acked_per_s"), r.get("ack_p50_us"), r.get("ack_p99_us"),
-        consume ? ", consumed " + r.get("consumed_per_s") + "/s" : "");
+    ObjectNode peerFigures = null;
+    if (peer) {
+      // After the Holdfast nodes stopped: the two never share the cores or the disk.
+      err.printf("bench nats: the same workload against nats-server ...%n");
+      peerFigures = r.putObject("nats_server");
+      try (NatsServerCluster nats = NatsServerCluster.start(dir.resolve("nats-server"), err)) {
+        run(nats.urls, peerFigures, err);
+      }
+      r.put("acked_vs_nats_server", ratio(r.path("acked_per_s").asDouble(), peerFigures.path("acked_per_s").asDouble()));
+      if (consume) {
+        r.put("consumed_vs_nats_server", ratio(r.path("consumed_per_s").asDouble(),
+            peerFigures.path("consumed_per_s").asDouble()));
+      }
+    }
+    if (server == null) {
+      LocalCluster.deleteTree(dir);
+    }
+    out.println(summary(r));
+    if (peerFigures != null) {
+      out.println(summary(peerFigures));
+    }
     if (json) {
       out.println(JSON.writeValueAsString(r));
     }
-    return r.path("failed").asLong() == 0 ? 0 : 1;
+    return r.path("failed").asLong() + (peerFigures == null ? 0 : peerFigures.path("failed").asLong()) == 0 ? 0 : 1;
+  }
+
+  private String summary(ObjectNode r) {
+    return String.format("bench nats: %s: %d messages of %d bytes, %d replicas, %d in flight: %s acked/s (p50 %s us,"
+        + " p99 %s us)%s", r.path("server").asText(), msgs, size, replicas, inflight, r.get("acked_per_s"),
+        r.get("ack_p50_us"), r.get("ack_p99_us"), consume ? ", consumed " + r.get("consumed_per_s") + "/s" : "");
+  }
+
+  private static double ratio(double a, double b) {
+    return b == 0 ? 0 : Math.round(a / b * 100) / 100.0;
   }
 
   private void run(List<String> urls, ObjectNode r, PrintStream err) throws Exception {
@@ -126,7 +160,20 @@ final class NatsBench extends CliCommand.Reporting {
         .maxMessagesInOutgoingQueue(Math.max(5000, inflight * 2)).build();
     try (Connection nc = Nats.connect(options)) {
       JetStreamManagement jsm = nc.jetStreamManagement();
-      prepareStream(jsm, err);
+      long deadline = System.nanoTime() + 30_000_000_000L;
+      while (true) {
+        try {
+          prepareStream(jsm, err);
+          break;
+        } catch (JetStreamApiException | java.io.IOException notYet) {
+          // A cluster just started may not have its JetStream meta leader yet (nats-server: 10008).
+          if (System.nanoTime() > deadline) {
+            throw notYet;
+          }
+          err.printf("bench nats: stream not created yet (%s); again in 1 s%n", notYet.getMessage());
+          Thread.sleep(1000);
+        }
+      }
       JetStream js = nc.jetStream(io.nats.client.JetStreamOptions.builder().requestTimeout(Duration.ofSeconds(30))
           .build());
       warmUp(nc, js, r, err);
