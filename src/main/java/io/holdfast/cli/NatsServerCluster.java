@@ -88,6 +88,10 @@ final class NatsServerCluster implements AutoCloseable {
     }
   }
 
+  List<Long> pids() {
+    return processes.stream().map(Process::pid).toList();
+  }
+
   @Override
   public void close() {
     for (Process p : processes) {
