@@ -50,12 +50,18 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
    * majority) and applied, or refused at once. Proposals that reach the leader between two
    * log appends share one entry (up to the machine's batch limit).
    */
-  public record Propose(Wire.Proposal proposal, ActorRef<ProposeReply> replyTo) implements Command, CborMessage {}
+  public record Propose(Wire.Proposal proposal, ActorRef<ProposeReply> replyTo, long ticket)
+      implements Command, CborMessage {
+    public Propose(Wire.Proposal proposal, ActorRef<ProposeReply> replyTo) {
+      this(proposal, replyTo, 0);
+    }
+  }
 
   /**
    * Proposals another node forwards together (server.ProposalForwarder): taken in one turn, in
-   * order, so that they share log entries as proposals made on this node do. Each is answered on
-   * its own {@code replyTo}.
+   * order, so that they share log entries as proposals made on this node do. One with a {@code
+   * ticket} (not 0) is answered through {@code repliesVia}, in a {@link Replies} with that ticket;
+   * one without, on its own {@code replyTo}.
    */
   public record ProposeAll(List<Propose> proposals, ActorRef<Replies> repliesVia) implements Command, CborMessage {
     public ProposeAll(List<Propose> proposals) {
@@ -65,13 +71,18 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
   /**
    * Replies to proposers on one other node, sent as one message to the {@code repliesVia} that
-   * node named in its {@link ProposeAll}, which tells each proposer. One per reply, a node's NATS
-   * publishes cost one remote message each on their way back (Artery's dispatcher took half the
-   * CPU samples of such a node).
+   * node named in its {@link ProposeAll}, which tells each proposer by its ticket. One per reply, a
+   * node's NATS publishes cost one remote message each on their way back (Artery's dispatcher took
+   * half the CPU samples of such a node). By ticket, not by the proposer's ref: an ask's temporary
+   * ref written out and resolved again on each side (a URI parse) took 13% of the CPU samples of
+   * both the leader and the node its NATS clients were on.
    */
   public record Replies(List<Routed> replies) {}
 
-  public record Routed(ActorRef<ProposeReply> to, ProposeReply reply) {}
+  public record Routed(long ticket, ProposeReply reply) {}
+
+  /** Who hears a proposal's outcome: {@code ref}, or the forwarder {@code via} by {@code ticket}. */
+  record Proposer(ActorRef<ProposeReply> ref, ActorRef<Replies> via, long ticket) {}
 
   /**
    * A Replies message stays well under Artery's 256 KiB frame: at most this many bytes by {@link
@@ -172,7 +183,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private final ActorRef<RaftMessage> raftInbox;
   private final ActorRef<StoreMessage> storeInbox;
   private final Executor blocking;
-  private final ReplicaDriver<ActorRef<ProposeReply>> driver;
+  private final ReplicaDriver<Proposer> driver;
   private final Runnable onStop;
   private Map<Integer, ActorRef<ReplicaHost.Command>> peers = Map.of();
   private Map<Integer, ActorRef<ReplicaHost.Command>> largePeers = Map.of();
@@ -325,7 +336,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   }
 
   /** The driver's effects, as actor messages. */
-  private final class Host implements ReplicaDriver.Host<ActorRef<ProposeReply>> {
+  private final class Host implements ReplicaDriver.Host<Proposer> {
     @Override
     public void persist(LogWrite write, PersistRequest request) {
       long seq = nextWriteSeq++;
@@ -351,7 +362,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     }
 
     @Override
-    public void reply(ActorRef<ProposeReply> proposer, ReplicaDriver.Reply reply) {
+    public void reply(Proposer proposer, ReplicaDriver.Reply reply) {
       ProposeReply out;
       if (reply instanceof ReplicaDriver.Reply.Applied a) {
         out = new Applied(a.outcome(), getContext().getSelf());
@@ -362,16 +373,16 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
       } else {
         out = new Invalid(((ReplicaDriver.Reply.Invalid) reply).reason());
       }
-      org.apache.pekko.actor.Address at = proposer.path().address();
-      ActorRef<Replies> via = at.hasGlobalScope() ? repliesVia.get(at) : null;
-      if (via == null) {
-        proposer.tell(out);
+      if (proposer.via() == null) {
+        if (proposer.ref() != null) {
+          proposer.ref().tell(out);
+        }
         return;
       }
       if (outgoing.isEmpty()) {
         getContext().getSelf().tell(FlushReplies.INSTANCE); // behind what the mailbox holds now
       }
-      outgoing.computeIfAbsent(at, a -> new java.util.ArrayList<>()).add(new Routed(proposer, out));
+      outgoing.computeIfAbsent(proposer.via(), a -> new java.util.ArrayList<>()).add(new Routed(proposer.ticket(), out));
     }
 
     @Override
@@ -419,12 +430,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
         .onMessage(FromPeer.class, m -> next(() -> driver.step(m.message())))
         .onMessage(FromPeerStore.class, m -> next(() -> driver.step(m.message())))
         .onMessage(Propose.class, this::onPropose)
-        .onMessage(ProposeAll.class, all -> next(() -> {
-          if (all.repliesVia() != null) {
-            repliesVia.put(all.repliesVia().path().address(), all.repliesVia());
-          }
-          all.proposals().forEach(this::propose);
-        }))
+        .onMessage(ProposeAll.class, all -> next(() -> all.proposals().forEach(p -> propose(p, all.repliesVia()))))
         .onMessageEquals(FlushReplies.INSTANCE, () -> {
           flushReplies();
           return this;
@@ -481,12 +487,14 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   }
 
   private Behavior<Command> onPropose(Propose p) {
-    return next(() -> propose(p));
+    return next(() -> propose(p, null));
   }
 
   /** Hands a proposal to the driver; the first of a batch marks where the batch ends in the mailbox. */
-  private void propose(Propose p) {
-    if (driver.propose(p.proposal(), p.replyTo(), clock.millis())) {
+  private void propose(Propose p, ActorRef<Replies> via) {
+    Proposer proposer = p.ticket() != 0 && via != null ? new Proposer(null, via, p.ticket())
+        : new Proposer(p.replyTo(), null, 0);
+    if (driver.propose(p.proposal(), proposer, clock.millis())) {
       getContext().getSelf().tell(ProposeBatch.INSTANCE);
     }
   }
@@ -511,18 +519,11 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     return this;
   }
 
-  /** Where each other node takes its replies (one entry per node that forwarded a batch here). */
-  private final Map<org.apache.pekko.actor.Address, ActorRef<Replies>> repliesVia = new java.util.HashMap<>();
-  /** Replies gathered for other nodes, by node, until the next {@link FlushReplies}. */
-  private final Map<org.apache.pekko.actor.Address, List<Routed>> outgoing = new java.util.HashMap<>();
+  /** Replies gathered for other nodes' forwarders, until the next {@link FlushReplies}. */
+  private final Map<ActorRef<Replies>, List<Routed>> outgoing = new java.util.HashMap<>();
 
   private void flushReplies() {
-    outgoing.forEach((at, replies) -> {
-      ActorRef<Replies> via = repliesVia.get(at);
-      if (replies.size() == 1) {
-        replies.get(0).to().tell(replies.get(0).reply());
-        return;
-      }
+    outgoing.forEach((via, replies) -> {
       List<Routed> chunk = new java.util.ArrayList<>();
       long bytes = 0;
       for (Routed r : replies) {

@@ -85,7 +85,7 @@ public final class GroupRouter {
       return AskPattern.ask(leader, r -> new ReplicaShell.Propose(proposal, r), remaining(deadline), system.scheduler());
     }
     return AskPattern.<ProposalForwarder.Command, ReplicaShell.ProposeReply>ask(forwarder(),
-        r -> new ProposalForwarder.Forward(leader, new ReplicaShell.Propose(proposal, r)), remaining(deadline),
+        r -> new ProposalForwarder.Forward(leader, new ReplicaShell.Propose(proposal, r), deadline), remaining(deadline),
         system.scheduler());
   }
 
@@ -137,7 +137,7 @@ public final class GroupRouter {
     if (leader.path().address().host().isEmpty()) {
       leader.tell(p);
     } else {
-      forwarder().tell(new ProposalForwarder.Forward(leader, p));
+      forwarder().tell(new ProposalForwarder.Forward(leader, p, System.nanoTime() + timeout.toNanos()));
     }
   }
 
@@ -158,7 +158,7 @@ public final class GroupRouter {
       return AskPattern.ask(leader, r -> new ReplicaShell.Read(query, true, r), remaining(deadline), system.scheduler());
     }
     return AskPattern.<ProposalForwarder.Command, Wire.ReadReply>ask(forwarder(),
-        r -> new ProposalForwarder.Forward(leader, new ReplicaShell.Read(query, true, r)), remaining(deadline),
+        r -> new ProposalForwarder.Forward(leader, new ReplicaShell.Read(query, true, r), deadline), remaining(deadline),
         system.scheduler());
   }
 

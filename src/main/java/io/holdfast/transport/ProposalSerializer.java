@@ -30,13 +30,15 @@ import org.apache.pekko.serialization.SerializerWithStringManifest;
  *
  * <p>Layout: big-endian; short strings as {@link StreamCommand.Writer#string}; messages as
  * {@link StreamCommand#writeMessage}. A {@code ProposeAll} writes each distinct reply-to ref once
- * (a batch of acks shares one) and refers to it by index.
+ * (a batch of acks shares one) and refers to it by index (-1: none), then the proposal's ticket;
+ * {@code Replies} are tickets and replies.
  */
 public final class ProposalSerializer extends SerializerWithStringManifest {
   private static final String PROPOSE = "P1";
-  private static final String PROPOSE_ALL = "A1";
+  // Version 2: forwarded proposals and their replies carry the forwarder's tickets, not the askers' refs.
+  private static final String PROPOSE_ALL = "A2";
   private static final String REPLY = "R1";
-  private static final String REPLIES = "Y1";
+  private static final String REPLIES = "Y2";
 
   private static final byte PUBLISH = 1;
   private static final byte CONSUME = 2;
@@ -97,13 +99,16 @@ public final class ProposalSerializer extends SerializerWithStringManifest {
   public byte[] toBinary(Object o) {
     StreamCommand.Writer w = new StreamCommand.Writer();
     if (o instanceof ReplicaShell.Propose p) {
+      if (p.ticket() != 0) {
+        throw new IllegalArgumentException("a Propose with a ticket travels in a ProposeAll, with its repliesVia");
+      }
       ref(w, p.replyTo());
       proposal(w, p.proposal());
     } else if (o instanceof ReplicaShell.ProposeAll all) {
       Map<ActorRef<?>, Integer> refs = new IdentityHashMap<>(); // equals would build temporary refs' paths
       List<ActorRef<?>> table = new ArrayList<>();
       for (ReplicaShell.Propose p : all.proposals()) {
-        if (refs.putIfAbsent(p.replyTo(), table.size()) == null) {
+        if (p.replyTo() != null && refs.putIfAbsent(p.replyTo(), table.size()) == null) {
           table.add(p.replyTo());
         }
       }
@@ -118,8 +123,8 @@ public final class ProposalSerializer extends SerializerWithStringManifest {
       w.ensure(4);
       w.b.putInt(all.proposals().size());
       for (ReplicaShell.Propose p : all.proposals()) {
-        w.ensure(4);
-        w.b.putInt(refs.get(p.replyTo()));
+        w.ensure(12);
+        w.b.putInt(p.replyTo() == null ? -1 : refs.get(p.replyTo())).putLong(p.ticket());
         proposal(w, p.proposal());
       }
     } else if (o instanceof ReplicaShell.ProposeReply r) {
@@ -128,7 +133,8 @@ public final class ProposalSerializer extends SerializerWithStringManifest {
       w.ensure(4);
       w.b.putInt(all.replies().size());
       for (ReplicaShell.Routed r : all.replies()) {
-        ref(w, r.to());
+        w.ensure(8);
+        w.b.putLong(r.ticket());
         reply(w, r.reply());
       }
     } else {
@@ -154,8 +160,10 @@ public final class ProposalSerializer extends SerializerWithStringManifest {
         int count = b.getInt();
         List<ReplicaShell.Propose> proposals = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
-          ActorRef<ReplicaShell.ProposeReply> replyTo = table.get(b.getInt());
-          proposals.add(new ReplicaShell.Propose(readProposal(b), replyTo));
+          int ref = b.getInt();
+          ActorRef<ReplicaShell.ProposeReply> replyTo = ref < 0 ? null : table.get(ref);
+          long ticket = b.getLong();
+          proposals.add(new ReplicaShell.Propose(readProposal(b), replyTo, ticket));
         }
         yield new ReplicaShell.ProposeAll(proposals, repliesVia);
       }
@@ -164,8 +172,8 @@ public final class ProposalSerializer extends SerializerWithStringManifest {
         int count = b.getInt();
         List<ReplicaShell.Routed> replies = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
-          ActorRef<ReplicaShell.ProposeReply> to = readRef(b);
-          replies.add(new ReplicaShell.Routed(to, readReply(b)));
+          long ticket = b.getLong();
+          replies.add(new ReplicaShell.Routed(ticket, readReply(b)));
         }
         yield new ReplicaShell.Replies(replies);
       }

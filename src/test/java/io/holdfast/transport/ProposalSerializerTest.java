@@ -83,12 +83,13 @@ class ProposalSerializerTest {
         new ReplicaShell.Propose(new Wire.Consume("c1", "nak", 18, 0, 2500), b),
         new ReplicaShell.Propose(new Wire.Consume("c2", "fetch", 0, 90, 0), a),
         new ReplicaShell.Propose(new Wire.StreamOp(new byte[] {1, 2, 3}), a),
-        new ReplicaShell.Propose(new Wire.MetaChange(new byte[] {9}), b)), via);
+        new ReplicaShell.Propose(new Wire.MetaChange(new byte[] {9}), b),
+        new ReplicaShell.Propose(new Wire.Publish("orders.new", headers(), payload), null, 1L << 40)), via);
     var allBack = (ReplicaShell.ProposeAll) roundTrip(all);
     assertEquals(via, allBack.repliesVia());
     assertEquals(null, ((ReplicaShell.ProposeAll) roundTrip(new ReplicaShell.ProposeAll(all.proposals())))
         .repliesVia());
-    assertEquals(5, allBack.proposals().size());
+    assertEquals(6, allBack.proposals().size());
     for (int i = 0; i < 3; i++) {
       assertEquals(all.proposals().get(i), allBack.proposals().get(i), "proposal " + i); // records of values
     }
@@ -96,6 +97,11 @@ class ProposalSerializerTest {
     assertEquals(a, allBack.proposals().get(3).replyTo());
     assertArrayEquals(new byte[] {9}, ((Wire.MetaChange) allBack.proposals().get(4).proposal()).command());
     assertEquals(b, allBack.proposals().get(4).replyTo());
+    assertEquals(null, allBack.proposals().get(5).replyTo()); // answered by its ticket, through via
+    assertEquals(1L << 40, allBack.proposals().get(5).ticket());
+    assertEquals(0, allBack.proposals().get(0).ticket());
+    assertThrows(IllegalArgumentException.class, () -> serialization.serialize(allBack.proposals().get(5)).get(),
+        "a ticket without its repliesVia would be answered nowhere");
 
     var atomic = new ReplicaShell.Propose(new Wire.PublishAtomic(List.of(new Wire.Publish("a.1", headers(), payload),
         new Wire.Publish("a.2", new TreeMap<>(), new byte[0]))), b);
@@ -126,10 +132,8 @@ class ProposalSerializerTest {
         new Delivery("c1", new StoredMessage(7, m), 11, 2, 5),
         new Delivery("c1", new StoredMessage(8, Message.of("x", new byte[0], 5)), 12, 1, 4))), leader);
     assertEquals(delivered, roundTrip(delivered)); // Message compares payloads by content
-    ActorRef<ReplicaShell.ProposeReply> p1 = kit.createTestProbe(ReplicaShell.ProposeReply.class).ref();
-    ActorRef<ReplicaShell.ProposeReply> p2 = kit.createTestProbe(ReplicaShell.ProposeReply.class).ref();
-    var together = new ReplicaShell.Replies(List.of(new ReplicaShell.Routed(p1, delivered),
-        new ReplicaShell.Routed(p2, replies.get(0)), new ReplicaShell.Routed(p1, replies.get(4))));
+    var together = new ReplicaShell.Replies(List.of(new ReplicaShell.Routed(1, delivered),
+        new ReplicaShell.Routed(2, replies.get(0)), new ReplicaShell.Routed(Long.MAX_VALUE, replies.get(4))));
     assertEquals(together, roundTrip(together));
   }
 
