@@ -463,7 +463,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     return org.apache.pekko.actor.CoordinatedShutdown.get(ctx.getSystem()).getShutdownReason().isPresent();
   }
 
-  /** Runs a driver input, then stops if the driver retired or failed. */
+  /** A read: answered now, or held until what the leader appended before it is applied. */
   private void read(Read r) {
     long barrier = r.leaderOnly() ? driver.readBarrier(clock.millis()) : -1;
     if (barrier < 0 || heldReads.size() >= HELD_READS_MAX) {
@@ -473,6 +473,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     }
   }
 
+  /** Runs a driver input, answers the held reads it made ready, then stops if the driver retired or failed. */
   private Behavior<Command> next(Runnable input) {
     input.run();
     while (!heldReads.isEmpty() && driver.readReady(heldReads.peek().barrier())) {
