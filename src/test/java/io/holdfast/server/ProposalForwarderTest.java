@@ -40,6 +40,20 @@ class ProposalForwarderTest {
     return new Wire.Consume("workers", "ack", seq, 0, 0);
   }
 
+  private record Batches(List<ReplicaShell.Propose> proposals, ActorRef<ReplicaShell.Replies> via) {}
+
+  /** The first {@code n} proposals the leader gets (one batch, or a few if the mailbox was read in between). */
+  private static Batches receive(TestProbe<ReplicaShell.Command> leader, int n) {
+    List<ReplicaShell.Propose> got = new ArrayList<>();
+    ActorRef<ReplicaShell.Replies> via = null;
+    while (got.size() < n) {
+      ReplicaShell.ProposeAll all = assertInstanceOf(ReplicaShell.ProposeAll.class, leader.receiveMessage());
+      via = all.repliesVia();
+      got.addAll(all.proposals());
+    }
+    return new Batches(got, via);
+  }
+
   @Test
   void forwardedProposalsTravelWithTicketsAndTheRepliesFindTheirAskers() {
     ActorRef<ProposalForwarder.Command> forwarder = kit.spawn(ProposalForwarder.create());
@@ -56,14 +70,10 @@ class ProposalForwarderTest {
     forwarder.tell(new ProposalForwarder.Forward(leader.ref(),
         new ReplicaShell.Read(new Wire.GetMessages(1, 10), true, reader.ref()), deadline));
 
-    // The leader gets the proposals (one batch, or a few if the mailbox was read in between), then the read.
-    List<ReplicaShell.Propose> got = new ArrayList<>();
-    ActorRef<ReplicaShell.Replies> via = null;
-    while (got.size() < 3) {
-      ReplicaShell.ProposeAll all = assertInstanceOf(ReplicaShell.ProposeAll.class, leader.receiveMessage());
-      via = all.repliesVia();
-      got.addAll(all.proposals());
-    }
+    // The leader gets the proposals, then the read.
+    Batches batches = receive(leader, 3);
+    List<ReplicaShell.Propose> got = batches.proposals();
+    ActorRef<ReplicaShell.Replies> via = batches.via();
     assertInstanceOf(ReplicaShell.Read.class, leader.receiveMessage(), "the read comes behind the proposals");
     assertNotNull(via);
     for (int i = 0; i < 3; i++) {
@@ -96,13 +106,9 @@ class ProposalForwarderTest {
         now - 1)); // its asker already stopped waiting
     forwarder.tell(new ProposalForwarder.Forward(leader.ref(), new ReplicaShell.Propose(ack(8),
         waiting.ref()), now + Duration.ofMinutes(5).toNanos()));
-    List<ReplicaShell.Propose> got = new ArrayList<>();
-    ActorRef<ReplicaShell.Replies> via = null;
-    while (got.size() < 2) {
-      ReplicaShell.ProposeAll all = assertInstanceOf(ReplicaShell.ProposeAll.class, leader.receiveMessage());
-      via = all.repliesVia();
-      got.addAll(all.proposals());
-    }
+    Batches batches = receive(leader, 2);
+    List<ReplicaShell.Propose> got = batches.proposals();
+    ActorRef<ReplicaShell.Replies> via = batches.via();
     time.timePasses(Duration.ofSeconds(2)); // the sweep runs
     via.tell(new ReplicaShell.Replies(List.of(new ReplicaShell.Routed(got.get(0).ticket(), new ReplicaShell.Superseded(1)),
         new ReplicaShell.Routed(got.get(1).ticket(), new ReplicaShell.Superseded(2)))));
