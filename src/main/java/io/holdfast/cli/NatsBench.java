@@ -172,6 +172,11 @@ final class NatsBench extends CliCommand.Reporting {
         r.get("ack_p50_us"), r.get("ack_p99_us"), consume ? ", consumed " + r.get("consumed_per_s") + "/s" : "");
   }
 
+  /** {@code cpuMillis} per 1,000 of {@code messages}, to a tenth. */
+  private static double perThousand(long cpuMillis, long messages) {
+    return Math.round(cpuMillis * 1000.0 / Math.max(1, messages) * 10) / 10.0;
+  }
+
   private static double ratio(double a, double b) {
     return b == 0 ? 0 : Math.round(a / b * 100) / 100.0;
   }
@@ -212,14 +217,13 @@ final class NatsBench extends CliCommand.Reporting {
           .put("failed", failed.get());
       if (!serverPids.isEmpty()) {
         // CPU the three servers spent per 1,000 acked publishes: steadier than a rate on a shared machine.
-        r.put("server_cpu_ms_per_1k_acked", Math.round(cpu * 1000.0 / Math.max(1, acked.get()) * 10) / 10.0);
+        r.put("server_cpu_ms_per_1k_acked", perThousand(cpu, acked.get()));
       }
       if (consume) {
         long cpuBeforeDrain = cpuMillis(serverPids);
         r.put("consumed_per_s", drain(nc, acked.get(), err));
         if (!serverPids.isEmpty()) {
-          r.put("server_cpu_ms_per_1k_consumed", Math.round((cpuMillis(serverPids) - cpuBeforeDrain) * 1000.0
-              / Math.max(1, acked.get()) * 10) / 10.0);
+          r.put("server_cpu_ms_per_1k_consumed", perThousand(cpuMillis(serverPids) - cpuBeforeDrain, acked.get()));
         }
       } else {
         r.putNull("consumed_per_s");

@@ -150,6 +150,15 @@ class ReplicaShellTest {
     stores.remove(id).close(); // unsynced writes (none were acknowledged) are gone, as after kill -9
   }
 
+  /** Replicas 1-3 started and connected; the one that leads, once one does. */
+  private int startThreeAndAwaitLeader() throws Exception {
+    for (int id = 1; id <= 3; id++) {
+      start(id);
+    }
+    connectAll();
+    return awaitLeader();
+  }
+
   /** The replica that currently leads, once there is one. */
   private int awaitLeader() throws Exception {
     TestProbe<ReplicaDriver.Status> status = kit.createTestProbe();
@@ -231,11 +240,7 @@ class ReplicaShellTest {
 
   @Test
   void concurrentPublishesEachGetADistinctSequenceAndTogetherOneToN() throws Exception {
-    for (int id = 1; id <= 3; id++) {
-      start(id);
-    }
-    connectAll();
-    int leader = awaitLeader();
+    int leader = startThreeAndAwaitLeader();
     TestProbe<ReplicaShell.ProposeReply> probe = kit.createTestProbe();
     for (int i = 0; i < 200; i++) { // no waiting in between: they arrive together and share entries
       replicas.get(leader).tell(new ReplicaShell.Propose(
@@ -259,11 +264,7 @@ class ReplicaShellTest {
   void aLeaderReadSeesEveryProposalThatReachedTheLeaderBeforeIt() throws Exception {
     // As a NATS client's fire-and-forget acks then its consumer info: nobody waits for the
     // proposals, and the read right behind them must not be answered from the state before them.
-    for (int id = 1; id <= 3; id++) {
-      start(id);
-    }
-    connectAll();
-    int leader = awaitLeader();
+    int leader = startThreeAndAwaitLeader();
     publish("warm-up"); // the leader has committed in its term: its reads are answered
     ActorRef<ReplicaShell.ProposeReply> nobody = kit.system().ignoreRef();
     for (int i = 0; i < 50; i++) {
