@@ -36,7 +36,9 @@ import picocli.CommandLine.Option;
  * {@code --inflight} acks outstanding to a stream of {@code --replicas} (created if missing,
  * purged first), then with {@code --consume} a drain through a pull consumer that acks each
  * message. Without {@code --server} it starts a 3-node process cluster of its own under
- * {@code --dir} and measures that disk's raw fsync rate as the baseline.
+ * {@code --dir} and measures that disk's raw fsync rate as the baseline. With {@code --streams N}
+ * the publishes go round robin to N streams (one subject each), created in parallel; the run then
+ * also reports how their leaders spread over the servers and the servers' memory.
  */
 @Command(name = "nats", sortOptions = false,
     description = "Publish (and with --consume drain) a stream through a NATS client; Holdfast or nats-server.")
@@ -58,6 +60,9 @@ final class NatsBench extends CliCommand.Reporting {
   int inflight = 1000;
   @Option(names = "--msgs", paramLabel = "N", description = "Messages to publish (default ${DEFAULT-VALUE}).")
   long msgs = 100_000;
+  @Option(names = "--streams", paramLabel = "N", description = "Streams the publishes go to, round robin, one"
+      + " subject each (default ${DEFAULT-VALUE}).")
+  int streams = 1;
   @Option(names = "--consume", description = "Then drain the stream through a pull consumer, acking each message.")
   boolean consume;
   @Option(names = "--warmup", paramLabel = "N", description = "Messages of a warm-up round: published (and with"
@@ -99,6 +104,11 @@ final class NatsBench extends CliCommand.Reporting {
     between("--replicas", replicas, 1, 5);
     between("--size", size, 0, 1 << 20);
     between("--inflight", inflight, 1, 100_000);
+    between("--streams", streams, 1, 10_000);
+    if (consume && streams > 1) {
+      // A drain of many streams would measure how the client spreads its pulls, not the servers.
+      throw new UsageException("--consume drains one stream: leave out --streams");
+    }
     between("--msgs", msgs, 1, 100_000_000);
     between("--warmup", warmup, 0, 100_000_000);
     between("--warmup-rounds", warmupRounds, 1, 100);
@@ -132,6 +142,10 @@ final class NatsBench extends CliCommand.Reporting {
         urls.add(server);
       }
       run(urls, r, err);
+      if (cluster != null) {
+        // The nodes' live set after a full GC (jcmd), the largest: what the streams cost the heap.
+        r.put("node_live_heap_mib_max", CapacityBench.liveHeapMax(cluster) / 1048576);
+      }
     } finally {
       if (cluster != null) {
         cluster.stopAll(err);
@@ -167,8 +181,9 @@ final class NatsBench extends CliCommand.Reporting {
   }
 
   private String summary(ObjectNode r) {
-    return String.format("bench nats: %s: %d messages of %d bytes, %d replicas, %d in flight: %s acked/s (p50 %s us,"
-        + " p99 %s us)%s", r.path("server").asText(), msgs, size, replicas, inflight, r.get("acked_per_s"),
+    return String.format("bench nats: %s: %d messages of %d bytes, %d replicas, %s%d in flight: %s acked/s (p50 %s us,"
+        + " p99 %s us)%s", r.path("server").asText(), msgs, size, replicas, streams > 1 ? streams + " streams, " : "",
+        inflight, r.get("acked_per_s"),
         r.get("ack_p50_us"), r.get("ack_p99_us"), consume ? ", consumed " + r.get("consumed_per_s") + "/s" : "");
   }
 
@@ -186,20 +201,7 @@ final class NatsBench extends CliCommand.Reporting {
         .maxMessagesInOutgoingQueue(Math.max(5000, inflight * 2)).build();
     try (Connection nc = Nats.connect(options)) {
       JetStreamManagement jsm = nc.jetStreamManagement();
-      long deadline = System.nanoTime() + 30_000_000_000L;
-      while (true) {
-        try {
-          prepareStream(jsm, err);
-          break;
-        } catch (JetStreamApiException | java.io.IOException notYet) {
-          // A cluster just started may not have its JetStream meta leader yet (nats-server: 10008).
-          if (System.nanoTime() > deadline) {
-            throw notYet;
-          }
-          err.printf("bench nats: stream not created yet (%s); again in 1 s%n", notYet.getMessage());
-          Thread.sleep(1000);
-        }
-      }
+      prepareStreams(jsm, err);
       JetStream js = nc.jetStream(io.nats.client.JetStreamOptions.builder().requestTimeout(Duration.ofSeconds(30))
           .build());
       warmUp(nc, js, r, err);
@@ -211,7 +213,7 @@ final class NatsBench extends CliCommand.Reporting {
       long cpuBefore = cpuMillis(serverPids);
       double secs = publish(js, msgs, latency, failed, acked);
       long cpu = cpuMillis(serverPids) - cpuBefore;
-      r.put("replicas", replicas).put("size", size).put("inflight", inflight).put("msgs", msgs)
+      r.put("replicas", replicas).put("streams", streams).put("size", size).put("inflight", inflight).put("msgs", msgs)
           .put("acked_per_s", Math.round(acked.get() / secs))
           .put("ack_p50_us", latency.getValueAtPercentile(50)).put("ack_p99_us", latency.getValueAtPercentile(99))
           .put("failed", failed.get());
@@ -230,11 +232,98 @@ final class NatsBench extends CliCommand.Reporting {
       }
       r.put("server", nc.getServerInfo().getServerName() + " " + nc.getServerInfo().getVersion() + " at "
           + nc.getConnectedUrl());
-      // Whether the client's server led the stream: through another node, every message also
-      // crosses the cluster once more, so the figures differ.
-      var cluster = nc.jetStreamManagement().getStreamInfo(STREAM).getClusterInfo();
-      r.put("stream_leader", cluster == null ? null : cluster.getLeader());
+      if (streams == 1) {
+        // Whether the client's server led the stream: through another node, every message also
+        // crosses the cluster once more, so the figures differ.
+        var cluster = jsm.getStreamInfo(STREAM).getClusterInfo();
+        r.put("stream_leader", cluster == null ? null : cluster.getLeader());
+      } else {
+        leaders(jsm, r.putObject("stream_leaders"));
+      }
+      if (!serverPids.isEmpty()) {
+        r.put("server_rss_mib_max", LocalCluster.rssMibMax(serverPids));
+      }
     }
+  }
+
+  /** Stream {@code i} of {@code --streams}: the one stream is BENCH on bench.nats, as before there were more. */
+  private static String stream(int i) {
+    return i == 0 ? STREAM : STREAM + "_" + i;
+  }
+
+  private static String subject(int i) {
+    return i == 0 ? SUBJECT : SUBJECT + "." + i;
+  }
+
+  /** Runs {@code task} for every stream, {@value #ADMIN_PARALLEL} at a time; progress every 10%% past 100 streams. */
+  private void eachStream(String doing, PrintStream err, StreamTask task) throws Exception {
+    if (streams == 1) {
+      task.run(0);
+      return;
+    }
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(ADMIN_PARALLEL);
+    try {
+      List<java.util.concurrent.Future<?>> done = new ArrayList<>();
+      for (int i = 0; i < streams; i++) {
+        int stream = i;
+        done.add(pool.submit(() -> {
+          task.run(stream);
+          return null;
+        }));
+      }
+      int step = Math.max(100, streams / 10);
+      for (int i = 0; i < done.size(); i++) {
+        try {
+          done.get(i).get();
+        } catch (java.util.concurrent.ExecutionException e) {
+          throw e.getCause() instanceof Exception x ? x : e;
+        }
+        if ((i + 1) % step == 0 || i + 1 == done.size()) {
+          err.printf("bench nats: %s: %d of %d streams%n", doing, i + 1, streams);
+        }
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  private interface StreamTask {
+    void run(int stream) throws Exception;
+  }
+
+  /** Stream administration requests in flight at once with --streams. */
+  private static final int ADMIN_PARALLEL = 16;
+
+  /**
+   * Every stream exists with the asked replicas and is empty. A cluster just started may not have
+   * its JetStream meta leader yet (nats-server: 10008), so each is tried again for 30 s.
+   */
+  private void prepareStreams(JetStreamManagement jsm, PrintStream err) throws Exception {
+    long deadline = System.nanoTime() + 30_000_000_000L;
+    eachStream("created", err, i -> {
+      while (true) {
+        try {
+          prepareStream(jsm, i, err);
+          return;
+        } catch (JetStreamApiException | java.io.IOException notYet) {
+          if (System.nanoTime() > deadline) {
+            throw notYet;
+          }
+          err.printf("bench nats: stream %s not created yet (%s); again in 1 s%n", stream(i), notYet.getMessage());
+          Thread.sleep(1000);
+        }
+      }
+    });
+  }
+
+  /** How many of the streams each server leads. */
+  private void leaders(JetStreamManagement jsm, ObjectNode into) throws Exception {
+    java.util.concurrent.ConcurrentHashMap<String, Integer> counts = new java.util.concurrent.ConcurrentHashMap<>();
+    eachStream("leaders found", err(), i -> {
+      var cluster = jsm.getStreamInfo(stream(i)).getClusterInfo();
+      counts.merge(cluster == null || cluster.getLeader() == null ? "none" : cluster.getLeader(), 1, Integer::sum);
+    });
+    new java.util.TreeMap<>(counts).forEach(into::put);
   }
 
   /**
@@ -260,7 +349,8 @@ final class NatsBench extends CliCommand.Reporting {
         secs += acked.get() / (double) Math.max(1, consumed);
         nc.jetStreamManagement().deleteConsumer(STREAM, "bench");
       }
-      nc.jetStreamManagement().purgeStream(STREAM);
+      JetStreamManagement jsm = nc.jetStreamManagement();
+      eachStream("purged", err, i -> jsm.purgeStream(stream(i)));
       double rate = warmup / secs;
       if (round >= MIN_WARMUP_ROUNDS && Math.abs(rate - previous) <= 0.10 * previous) {
         break; // settled
@@ -273,12 +363,14 @@ final class NatsBench extends CliCommand.Reporting {
   private double publish(JetStream js, long count, Histogram latency, AtomicLong failed, AtomicLong acked)
     throws InterruptedException {
     byte[] payload = new byte[size];
+    String[] subjects = new String[streams];
+    java.util.Arrays.setAll(subjects, NatsBench::subject);
     Semaphore window = new Semaphore(inflight);
     long start = System.nanoTime();
     for (long i = 0; i < count; i++) {
       window.acquire();
       long sent = System.nanoTime();
-      js.publishAsync(SUBJECT, payload).whenComplete((ack, e) -> {
+      js.publishAsync(subjects[(int) (i % streams)], payload).whenComplete((ack, e) -> {
         long micros = (System.nanoTime() - sent) / 1000;
         synchronized (latency) {
           latency.recordValue(Math.max(1, micros));
@@ -295,19 +387,25 @@ final class NatsBench extends CliCommand.Reporting {
     return (System.nanoTime() - start) / 1e9;
   }
 
-  /** The stream exists with the asked replicas, and is empty. */
-  private void prepareStream(JetStreamManagement jsm, PrintStream err) throws Exception {
+  /** Stream {@code i} exists with the asked replicas, and is empty. */
+  private void prepareStream(JetStreamManagement jsm, int i, PrintStream err) throws Exception {
+    String name = stream(i);
     try {
-      var info = jsm.getStreamInfo(STREAM);
+      var info = jsm.getStreamInfo(name);
       if (info.getConfiguration().getReplicas() != replicas) {
-        jsm.deleteStream(STREAM);
+        jsm.deleteStream(name);
         throw new IllegalStateException("recreate");
       }
-      jsm.purgeStream(STREAM);
-      err.printf("bench nats: stream %s exists: purged it%n", STREAM);
+      jsm.purgeStream(name);
+      if (streams == 1) {
+        err.printf("bench nats: stream %s exists: purged it%n", name);
+      }
     } catch (JetStreamApiException | IllegalStateException missing) {
-      jsm.addStream(StreamConfiguration.builder().name(STREAM).subjects(SUBJECT).replicas(replicas)
+      jsm.addStream(StreamConfiguration.builder().name(name).subjects(subject(i)).replicas(replicas)
           .storageType(StorageType.File).build());
+    }
+    if (i > 0) {
+      return; // only the one stream is drained
     }
     try {
       jsm.deleteConsumer(STREAM, "bench");

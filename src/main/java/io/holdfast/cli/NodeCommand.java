@@ -137,9 +137,12 @@ final class NodeCommand extends CliCommand {
         ? NatsNode.start(system, holdfast, nats).toCompletableFuture().get(30, TimeUnit.SECONDS).url() : null;
   }
 
-  /** The file, then Holdfast's and Pekko's defaults; server roles added from the node id if missing. */
+  /**
+   * {@code -D} system properties over the file, then Holdfast's and Pekko's defaults (Typesafe
+   * Config's usual order); server roles added from the node id if missing.
+   */
   static Config load(File file) {
-    Config config = ConfigFactory.parseFile(file).withFallback(ConfigFactory.defaultReference()).resolve();
+    Config config = ConfigFactory.load(ConfigFactory.parseFile(file));
     int id = config.getInt("holdfast.node.id");
     if (id > 0 && config.getStringList("pekko.cluster.roles").isEmpty()) {
       config = config.withValue("pekko.cluster.roles",

@@ -433,6 +433,23 @@ public final class LocalCluster {
     }
   }
 
+  /** The largest resident set of the processes {@code pids} that still run, in MiB ({@code VmRSS} of /proc/PID/status). */
+  public static long rssMibMax(List<Long> pids) {
+    long max = 0;
+    for (long pid : pids) {
+      try {
+        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
+          if (line.startsWith("VmRSS:")) {
+            max = Math.max(max, Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024);
+          }
+        }
+      } catch (IOException | RuntimeException gone) {
+        // exited: nothing resident
+      }
+    }
+    return max;
+  }
+
   /** Whether a {@code /proc/PID/stat} line shows a process that has exited (Z zombie, X dead). */
   public static boolean zombie(String stat) {
     int close = stat.lastIndexOf(')'); // the command name in parentheses may hold spaces and ')'

@@ -133,7 +133,8 @@ class MainTest {
   @Test
   void benchUsageErrorsAreClear() {
     for (String[] args : new String[][] {{"bench"}, {"bench", "warp"}, {"bench", "journal", "--streams", "0"},
-        {"bench", "journal", "--record-bytes", "x"}}) {
+        {"bench", "journal", "--record-bytes", "x"}, {"bench", "nats", "--streams", "0"},
+        {"bench", "nats", "--streams", "2", "--consume"}}) {
       Run r = run(args);
       assertEquals(2, r.exit(), String.join(" ", args));
       assertTrue(r.err().startsWith("holdfast: "), r.err());
