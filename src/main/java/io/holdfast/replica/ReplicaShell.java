@@ -346,18 +346,31 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
     @Override
     public void send(RaftMessage m) {
-      ActorRef<ReplicaHost.Command> host = (ReplicaHost.large(m) ? largePeers : peers).get(ReplicaIds.node(m.to()));
+      boolean large = ReplicaHost.large(m);
+      ActorRef<ReplicaHost.Command> host = (large ? largePeers : peers).get(ReplicaIds.node(m.to()));
       if (host != null) {
-        host.tell(new PeerEnvelope(name, m));
+        outgoing(host, new PeerEnvelope(name, m), large);
       }
     }
 
     @Override
     public void send(StoreMessage m) {
-      ActorRef<ReplicaHost.Command> host = (m instanceof StoreMessage.Records ? largePeers : peers)
-          .get(ReplicaIds.node(m.to()));
+      boolean large = m instanceof StoreMessage.Records;
+      ActorRef<ReplicaHost.Command> host = (large ? largePeers : peers).get(ReplicaIds.node(m.to()));
       if (host != null) {
-        host.tell(new StoreEnvelope(name, m));
+        outgoing(host, new StoreEnvelope(name, m), large);
+      }
+    }
+
+    /**
+     * Ordinary envelopes go through this node's host, which batches them per node ({@link
+     * ReplicaHost.Outgoing}); large ones straight to the large-message lane, alone.
+     */
+    private void outgoing(ActorRef<ReplicaHost.Command> host, ReplicaHost.Command envelope, boolean large) {
+      if (large || localHost == null) {
+        host.tell(envelope);
+      } else {
+        localHost.tell(new ReplicaHost.Outgoing(host, envelope));
       }
     }
 

@@ -1,6 +1,8 @@
 package io.holdfast.transport;
 
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import org.apache.pekko.actor.ExtendedActorSystem;
 import org.apache.pekko.serialization.ByteBufferSerializer;
 import org.apache.pekko.serialization.SerializerWithStringManifest;
@@ -15,6 +17,8 @@ import org.apache.pekko.serialization.SerializerWithStringManifest;
 public final class RaftMessageSerializer extends SerializerWithStringManifest implements ByteBufferSerializer {
   private static final String ENVELOPE = "E1";
   private static final String STORE = "S1";
+  /** A {@link ReplicaHost.PeerBatch}: count, then per envelope its kind (0 Raft, 1 store), length and bytes. */
+  private static final String BATCH = "B1";
 
   public RaftMessageSerializer(ExtendedActorSystem system) {
     // stateless; Pekko constructs serializers with the system
@@ -33,6 +37,9 @@ public final class RaftMessageSerializer extends SerializerWithStringManifest im
     if (o instanceof StoreEnvelope) {
       return STORE;
     }
+    if (o instanceof ReplicaHost.PeerBatch) {
+      return BATCH;
+    }
     throw new IllegalArgumentException("cannot serialize " + o.getClass().getName());
   }
 
@@ -43,6 +50,15 @@ public final class RaftMessageSerializer extends SerializerWithStringManifest im
     }
     if (o instanceof StoreEnvelope e) {
       return StoreCodec.encode(e);
+    }
+    if (o instanceof ReplicaHost.PeerBatch b) {
+      int bytes = 4;
+      for (ReplicaHost.Command e : b.envelopes()) {
+        bytes += 5 + ReplicaHost.encodedBytes(e);
+      }
+      ByteBuffer buf = ByteBuffer.allocate(bytes);
+      encodeBatch(b, buf);
+      return buf.array();
     }
     throw new IllegalArgumentException("cannot serialize " + o.getClass().getName());
   }
@@ -57,7 +73,49 @@ public final class RaftMessageSerializer extends SerializerWithStringManifest im
       StoreCodec.encode(e, buf);
       return;
     }
+    if (o instanceof ReplicaHost.PeerBatch b) {
+      encodeBatch(b, buf);
+      return;
+    }
     throw new IllegalArgumentException("cannot serialize " + o.getClass().getName());
+  }
+
+  private static void encodeBatch(ReplicaHost.PeerBatch batch, ByteBuffer buf) {
+    buf.putInt(batch.envelopes().size());
+    for (ReplicaHost.Command e : batch.envelopes()) {
+      buf.put(e instanceof PeerEnvelope ? (byte) 0 : (byte) 1);
+      int lengthAt = buf.position();
+      buf.putInt(0);
+      if (e instanceof PeerEnvelope p) {
+        RaftCodec.encode(p, buf);
+      } else {
+        StoreCodec.encode((StoreEnvelope) e, buf);
+      }
+      buf.putInt(lengthAt, buf.position() - lengthAt - 4);
+    }
+  }
+
+  private static ReplicaHost.PeerBatch decodeBatch(ByteBuffer buf) {
+    int count = buf.getInt();
+    if (count < 0 || count > buf.remaining() / 5) {
+      throw new IllegalArgumentException("a batch of " + count + " envelopes in " + buf.remaining() + " bytes");
+    }
+    List<ReplicaHost.Command> envelopes = new ArrayList<>(count);
+    for (int i = 0; i < count; i++) {
+      byte kind = buf.get();
+      int length = buf.getInt();
+      ByteBuffer one = buf.slice(buf.position(), length).order(buf.order()); // a slice starts big-endian; Artery's buffers are not
+      buf.position(buf.position() + length);
+      envelopes.add(switch (kind) {
+        case 0 -> RaftCodec.decode(one);
+        case 1 -> StoreCodec.decode(one);
+        default -> throw new IllegalArgumentException("unknown envelope kind " + kind + " in a batch");
+      });
+    }
+    if (buf.hasRemaining()) {
+      throw new IllegalArgumentException(buf.remaining() + " trailing bytes after a batch");
+    }
+    return new ReplicaHost.PeerBatch(envelopes);
   }
 
   @Override
@@ -67,6 +125,9 @@ public final class RaftMessageSerializer extends SerializerWithStringManifest im
     }
     if (STORE.equals(manifest)) {
       return StoreCodec.decode(buf);
+    }
+    if (BATCH.equals(manifest)) {
+      return decodeBatch(buf);
     }
     throw new IllegalArgumentException("unknown manifest '" + manifest + "'");
   }
@@ -78,6 +139,9 @@ public final class RaftMessageSerializer extends SerializerWithStringManifest im
     }
     if (STORE.equals(manifest)) {
       return StoreCodec.decode(ByteBuffer.wrap(bytes));
+    }
+    if (BATCH.equals(manifest)) {
+      return decodeBatch(ByteBuffer.wrap(bytes));
     }
     throw new IllegalArgumentException("unknown manifest '" + manifest + "'");
   }
