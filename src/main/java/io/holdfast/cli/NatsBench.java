@@ -79,6 +79,9 @@ final class NatsBench extends CliCommand.Reporting {
       + " --dir (nats-server on the PATH); their figures go under \"nats_server\".")
   boolean peer;
 
+  /** Why the first failed publish of a round failed. */
+  private volatile String firstFailure;
+
   /** The server processes this run measures the CPU of (own clusters only; empty with --server). */
   private List<Long> serverPids = List.of();
 
@@ -217,6 +220,9 @@ final class NatsBench extends CliCommand.Reporting {
           .put("acked_per_s", Math.round(acked.get() / secs))
           .put("ack_p50_us", latency.getValueAtPercentile(50)).put("ack_p99_us", latency.getValueAtPercentile(99))
           .put("failed", failed.get());
+      if (failed.get() > 0) {
+        err.printf("bench nats: %d publishes failed; the first: %s%n", failed.get(), firstFailure);
+      }
       if (!serverPids.isEmpty()) {
         // CPU the three servers spent per 1,000 acked publishes: steadier than a rate on a shared machine.
         r.put("server_cpu_ms_per_1k_acked", perThousand(cpu, acked.get()));
@@ -376,7 +382,10 @@ final class NatsBench extends CliCommand.Reporting {
           latency.recordValue(Math.max(1, micros));
         }
         if (e != null) {
-          failed.incrementAndGet();
+          if (failed.incrementAndGet() == 1) {
+            firstFailure = e instanceof java.util.concurrent.CompletionException c && c.getCause() != null
+                ? c.getCause().toString() : e.toString();
+          }
         } else {
           acked.incrementAndGet();
         }
