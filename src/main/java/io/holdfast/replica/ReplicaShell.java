@@ -364,10 +364,11 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
     /**
      * Ordinary envelopes go through this node's host, which batches them per node ({@link
-     * ReplicaHost.Outgoing}); large ones straight to the large-message lane, alone.
+     * ReplicaHost.Outgoing}); large ones straight to the large-message lane, alone. A host to
+     * send to means a {@link Connect} came, and with it {@code localHost}.
      */
     private void outgoing(ActorRef<ReplicaHost.Command> host, ReplicaHost.Command envelope, boolean large) {
-      if (large || localHost == null) {
+      if (large) {
         host.tell(envelope);
       } else {
         localHost.tell(new ReplicaHost.Outgoing(host, envelope));
