@@ -14,6 +14,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
@@ -27,7 +28,7 @@ import org.apache.pekko.actor.typed.javadsl.AskPattern;
  * here: its outcome is unknown ({@link Unknown}), and resending could store it twice.
  */
 public final class GroupRouter {
-  /** How long a group may go without answering, while being sent to, before its leader is located again. */
+  /** How long a group and its leader's node may go without answering, while being sent to, before its leader is located again. */
   private static final long STALL_NANOS = 1_000_000_000L;
   private static final Duration PROBE_TIMEOUT = Duration.ofMillis(500);
 
@@ -46,17 +47,24 @@ public final class GroupRouter {
   }
 
   /**
-   * A request whose leader has answered nothing at all (to any request of this router) for this
-   * long since it was sent is answered {@code outcome_unknown} then, not at its deadline: the
-   * leader is dead, paused or cut off (a live one under load answers every few milliseconds), and
-   * the next request locates the new one. A client with a bounded window would otherwise keep its
-   * slots on a dead leader for the whole request timeout. The price: a lone request to a leader
-   * stalled over 2 s (an fsync that slow) is unknown, which it may be anyway.
+   * A request whose leader's node has answered nothing at all (to any request of this router, for
+   * any group) for this long since it was sent is answered {@code outcome_unknown} then, not at
+   * its deadline: the node is dead, paused or cut off (a live one under load answers every few
+   * milliseconds), and the next request locates the new leader. A client with a bounded window
+   * would otherwise keep its slots on a dead leader for the whole request timeout. Silence is
+   * counted per node, not per group: with many streams and one request in flight per stream, a
+   * busy leader answers each group only every few seconds, and counting per group abandoned
+   * requests that live leaders were about to answer (1,000 streams: 2-4% of publishes). The
+   * price: a leader deposed on a node that still answers for other groups keeps its requests to
+   * their deadline (it answers them superseded once it hears the new leader). A lone request to a
+   * node stalled over 2 s (an fsync that slow) is unknown, which it may be anyway.
    */
   private static final long ABANDONED_NANOS = 2_000_000_000L;
 
   private final ActorSystem<?> system;
   private final ConcurrentHashMap<String, Route> routes = new ConcurrentHashMap<>();
+  /** When each node last answered a request of this router (System.nanoTime). */
+  private final ConcurrentHashMap<Address, Long> nodeHeard = new ConcurrentHashMap<>();
   /** Proposals for leaders on other nodes go through it, batched (created on first use). */
   private volatile ActorRef<ProposalForwarder.Command> forwarder;
 
@@ -173,7 +181,8 @@ public final class GroupRouter {
     }
     Route route = routes.computeIfAbsent(group, g -> new Route());
     long now = System.nanoTime();
-    if (route.leader != null && ((route.lastSend - route.lastReply > STALL_NANOS && now - route.lastReply > STALL_NANOS)
+    if (route.leader != null && ((route.lastSend - route.lastReply > STALL_NANOS
+        && now - Math.max(route.lastReply, nodeHeard.getOrDefault(route.leader.path().address(), route.lastReply)) > STALL_NANOS)
         || !NodeDirectory.reachable(system, route.leader))) {
       route.leader = null; // gone, or sent to for a while and silent for a while: look again
     }
@@ -206,6 +215,7 @@ public final class GroupRouter {
         }
         route.lastReply = System.nanoTime();
         route.lastReplier = target;
+        nodeHeard.put(target.path().address(), route.lastReply);
         Object meaning = interpret.apply(reply);
         if (meaning instanceof Retry r) {
           if (r.leaderHint() > 0) {
@@ -222,7 +232,7 @@ public final class GroupRouter {
   }
 
   /**
-   * {@code request}, or a failure once this router has heard nothing from {@code target} for
+   * {@code request}, or a failure once this router has heard nothing from {@code target}'s node for
    * {@code patience} ns ({@link #ABANDONED_NANOS}, plus what a pull request may wait) since
    * {@code sentAt}. Checked first after {@code patience}, then every 500 ms: one timer task per
    * request, which almost always finds it answered.
@@ -242,7 +252,8 @@ public final class GroupRouter {
       if (result.isDone()) {
         return;
       }
-      long heard = target.equals(route.lastReplier) ? route.lastReply : sentAt;
+      long heard = Math.max(target.equals(route.lastReplier) ? route.lastReply : sentAt,
+          nodeHeard.getOrDefault(target.path().address(), sentAt));
       if (System.nanoTime() - Math.max(heard, sentAt) > patience) {
         if (route.leader == target) {
           route.leader = null; // located again by the next request
