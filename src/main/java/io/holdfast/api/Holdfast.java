@@ -296,7 +296,7 @@ public final class Holdfast implements Extension {
     Wire.PublishAtomic atomic = new Wire.PublishAtomic(batch);
     String invalid = StreamMachine.invalidAtomic(atomic);
     if (invalid != null) {
-      return CompletableFuture.failedFuture(new HoldfastException.BadRequest(invalid.contains("bytes is larger")
+      return CompletableFuture.failedFuture(new HoldfastException.BadRequest(invalid.contains("larger than the maximum")
           ? "message_too_large" : "bad_batch", invalid));
     }
     MetaState.StreamRecord stream = s;

@@ -24,7 +24,7 @@ import scala.jdk.javaapi.FutureConverters;
  * Pekko serialization, its sequence number and timestamp in headers ({@link EventCodec}). It is
  * published like any message: acknowledged once fsynced on a majority of the stream's replicas.
  * A snapshot is at most one message, {@link io.holdfast.replica.StreamMachine#MESSAGE_BYTES_MAX}
- * (128 KiB) with its headers; a larger one fails to save (the entity goes on from its events).
+ * (1 MiB); a larger one fails to save (the entity goes on from its events).
  *
  * <p>Loading reads the persistence id's snapshots page by page and keeps the best match only: the
  * highest sequence number within the criteria, the later one of two with the same number.

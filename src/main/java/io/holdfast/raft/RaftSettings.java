@@ -38,7 +38,7 @@ public record RaftSettings(
     require(applyEntriesMax >= 1, "applyEntriesMax must be >= 1");
   }
 
-  /** Defaults; appends stay under 192 KiB so that they fit Artery's default 256 KiB frame. */
+  /** Defaults; appends stay under 192 KiB, or carry one entry, so that they fit an Artery frame. */
   public static RaftSettings defaults() {
     return new RaftSettings(10, 2, 64, 512, 192 << 10, 16_384, 4096, true, true);
   }

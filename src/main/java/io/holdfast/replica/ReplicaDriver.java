@@ -101,8 +101,9 @@ public final class ReplicaDriver<T> {
       boolean recoveringLostTail, List<Integer> voters, long storeDamaged) implements io.holdfast.transport.CborMessage {}
 
   /**
-   * A batch is one log entry, and an entry must fit one transport frame (Artery's default maximum
-   * frame is 256 KiB; replication messages carry at least one entry).
+   * A batch is one log entry, and an entry must fit one transport frame with room to spare
+   * (replication messages carry at least one entry); a single larger proposal, up to one message
+   * of {@link io.holdfast.replica.StreamMachine#MESSAGE_BYTES_MAX}, is an entry of its own.
    */
   public static final int BATCH_BYTES_MAX = 160 << 10;
   /** Bytes written to storage and not yet persisted, at most, before new proposals are refused. */

@@ -85,7 +85,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   record Proposer(ActorRef<ProposeReply> ref, ActorRef<Replies> via, long ticket) {}
 
   /**
-   * A Replies message stays well under Artery's 256 KiB frame: at most this many bytes by {@link
+   * A Replies message stays well under Artery's frame: at most this many bytes by {@link
    * #weight} (a fetch's reply holds up to 96 KiB of messages; a reply without messages is counted
    * as 256 bytes, its two refs included), or a single reply.
    */

@@ -23,11 +23,18 @@ import java.util.function.LongFunction;
  */
 public final class StreamMachine implements ReplicatedMachine {
   public static final int BATCH_MESSAGES_MAX = 1024;
-  public static final int MESSAGE_BYTES_MAX = 128 << 10;
+  /**
+   * Payload bytes of one message at most: 1 MiB, as NATS's default {@code max_payload}. A log
+   * entry, an append, a forwarded proposal or a fetch's answer holds at most one message beyond
+   * its byte budget, so every ordinary Artery message stays under 1.5 MiB; reference.conf sets
+   * Artery's ordinary frame to 2 MiB for that.
+   */
+  public static final int MESSAGE_BYTES_MAX = 1 << 20;
+  /** Bytes of one message's headers at most (names and values), over its payload. */
+  public static final int HEADER_BYTES_MAX = 64 << 10;
   /**
    * Bytes of messages one fetch or read answers with at most (beyond its first message): the
-   * answer crosses Artery as one ordinary message, and must stay well inside its frame (256 KiB by
-   * default).
+   * answer crosses Artery as one ordinary message, and stays well inside its frame.
    */
   public static final long FETCH_BYTES_MAX = 96 << 10;
   /**
@@ -82,6 +89,10 @@ public final class StreamMachine implements ReplicatedMachine {
     if (pub.payload() != null && pub.payload().length > MESSAGE_BYTES_MAX) {
       return "message of " + pub.payload().length + " bytes is larger than the maximum of " + MESSAGE_BYTES_MAX;
     }
+    long headerBytes = headerBytes(pub);
+    if (headerBytes > HEADER_BYTES_MAX) {
+      return "headers of " + headerBytes + " bytes are larger than the maximum of " + HEADER_BYTES_MAX;
+    }
     return Subjects.invalidSubject(pub.subject());
   }
 
@@ -93,6 +104,11 @@ public final class StreamMachine implements ReplicatedMachine {
     long bytes = atomicSize(a);
     if (bytes > ATOMIC_BYTES_MAX) {
       return "an atomic publish of " + bytes + " bytes is larger than the maximum of " + ATOMIC_BYTES_MAX;
+    }
+    long headerBytes = a.messages().stream().mapToLong(StreamMachine::headerBytes).sum();
+    if (headerBytes > HEADER_BYTES_MAX) {
+      return "an atomic publish's headers of " + headerBytes + " bytes are larger than the maximum of "
+          + HEADER_BYTES_MAX;
     }
     for (Wire.Publish m : a.messages()) {
       String bad = Subjects.invalidSubject(m.subject());
@@ -120,6 +136,19 @@ public final class StreamMachine implements ReplicatedMachine {
   /** The bytes a publish weighs in batches and proposals (its payload, subject and some overhead). */
   public static long publishSize(Wire.Publish pub) {
     return (pub.payload() == null ? 0 : pub.payload().length) + pub.subject().length() + 64L;
+  }
+
+  /** The characters of {@code pub}'s header names and values. */
+  static long headerBytes(Wire.Publish pub) {
+    long bytes = 0;
+    if (pub.headers() != null) {
+      for (var h : pub.headers().entrySet()) {
+        for (String v : h.getValue()) {
+          bytes += h.getKey().length() + v.length() + 4;
+        }
+      }
+    }
+    return bytes;
   }
 
   public static long atomicSize(Wire.PublishAtomic a) {

@@ -31,7 +31,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * ask ended without an answer is dropped at the ask's deadline, so the table holds at most what
  * is in flight.
  *
- * <p>A batch stays well under Artery's ordinary frame (256 KiB): at most {@link #BATCH_BYTES}
+ * <p>A batch stays well under Artery's ordinary frame: at most {@link #BATCH_BYTES}
  * of payload or {@link #BATCH_MAX} proposals; a larger proposal goes alone, as before.
  */
 final class ProposalForwarder {

@@ -24,7 +24,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * it; no timer, and under load the batches grow by themselves. Measured before it: with 10 busy
  * streams every Raft message crossed Artery on its own, and Artery's per-message work (envelope,
  * dispatch, a wake-up of the receiving thread) took ~40% of the nodes' CPU. A batch is bounded
- * by {@link #BATCH_BYTES_MAX}, below Artery's 256 KiB frame; an envelope above that goes alone,
+ * by {@link #BATCH_BYTES_MAX}, well inside Artery's frame; an envelope above that goes alone,
  * as every envelope did before. Envelopes to one node keep their order.
  *
  * <p>Failure policy: resume. An exception routing one envelope drops that envelope (as the
@@ -50,7 +50,7 @@ public final class ReplicaHost {
   /** Marks the end of an outgoing batch in this actor's mailbox. */
   enum FlushOutgoing implements Command { INSTANCE }
 
-  /** Encoded bytes of envelopes in one batch at most: under Artery's 256 KiB frame with room for the header. */
+  /** Encoded bytes of envelopes in one batch at most (one larger envelope goes alone): well inside Artery's frame. */
   static final int BATCH_BYTES_MAX = 192 << 10;
 
   /**

@@ -1,6 +1,8 @@
 package io.holdfast.api;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -271,7 +273,7 @@ class ClusterTest {
     assertError(HoldfastException.BadRequest.class, () -> h.createStream(new StreamConfig("bad name", List.of("x"), 1))
         .toCompletableFuture().get());
     assertError(HoldfastException.NotFound.class, () -> h.getMessage("orders", 9_999).toCompletableFuture().get());
-    assertError(HoldfastException.BadRequest.class, () -> h.publish("orders.big", null, new byte[200 << 10])
+    assertError(HoldfastException.BadRequest.class, () -> h.publish("orders.big", null, new byte[io.holdfast.replica.StreamMachine.MESSAGE_BYTES_MAX + 1])
         .toCompletableFuture().get());
   }
 
@@ -447,6 +449,39 @@ class ClusterTest {
     h.deleteStream("large").toCompletableFuture().get();
   }
 
+  @Test
+  @Order(9)
+  void aOneMebibyteMessageCrossesNodesWhole() throws Exception {
+    // From an application node: the publish is forwarded to the leader, appended to both
+    // followers, and the fetch's answer comes back, each as one ordinary Artery message.
+    Holdfast h = hf(app);
+    h.createStream(new StreamConfig("huge", List.of("huge.>"), 3)).toCompletableFuture().get();
+    byte[] payload = new byte[io.holdfast.replica.StreamMachine.MESSAGE_BYTES_MAX];
+    new java.util.Random(9).nextBytes(payload);
+    for (long seq = 1; seq <= 3; seq++) {
+      payload[0] = (byte) seq;
+      byte[] message = payload.clone();
+      assertEquals(seq, retrying(() -> h.publish("huge.x", null, message), HoldfastException.Unavailable.class).seq());
+    }
+    for (int id : List.of(1, 2, 3)) {
+      await(() -> hf(nodes.get(id)).readLocalReplica("huge", 1, 10).toCompletableFuture().get().size() == 3,
+          "node " + id + "'s replica holds the three messages");
+      List<StreamMessage> held = hf(nodes.get(id)).readLocalReplica("huge", 1, 10).toCompletableFuture().get();
+      for (StreamMessage m : held) {
+        payload[0] = (byte) m.seq();
+        assertArrayEquals(payload, m.payload(), "node " + id + " holds message " + m.seq() + " whole");
+      }
+    }
+    h.consumers().create("huge", io.holdfast.stream.ConsumerConfig.durable("reader")).toCompletableFuture().get();
+    List<io.holdfast.api.Message> fetched = h.consumer("huge", "reader").fetch(10).toCompletableFuture().get();
+    assertFalse(fetched.isEmpty(), "a fetch answers at least one message, however large");
+    payload[0] = 1;
+    assertArrayEquals(payload, fetched.get(0).payload(), "fetched whole");
+    byte[] tooLarge = new byte[payload.length + 1];
+    assertError(HoldfastException.class, () -> h.publish("huge.x", null, tooLarge).toCompletableFuture().get());
+    h.deleteStream("huge").toCompletableFuture().get();
+  }
+
   /** The message-store directories of {@code stream}'s replicas on node {@code id}. */
   private List<java.nio.file.Path> streamDirs(int id, String stream) throws java.io.IOException {
     java.nio.file.Path streams = tmp.resolve("node" + id).resolve("streams");
@@ -465,7 +500,7 @@ class ClusterTest {
 
 
   @Test
-  @Order(9)
+  @Order(10)
   void httpApiAnswersJsonWithClearErrors() throws Exception {
     HttpClient http = HttpClient.newHttpClient();
     String base = "http://127.0.0.1:" + httpPort;
@@ -505,7 +540,7 @@ class ClusterTest {
     assertEquals(400, badSubject.statusCode());
     assertTrue(badSubject.body().contains("\"code\":\"bad_subject\""), badSubject.body());
     HttpResponse<String> oversize = http.send(HttpRequest.newBuilder(URI.create(base + "/pub/orders.big"))
-        .POST(HttpRequest.BodyPublishers.ofByteArray(new byte[200 << 10])).build(), HttpResponse.BodyHandlers.ofString());
+        .POST(HttpRequest.BodyPublishers.ofByteArray(new byte[io.holdfast.replica.StreamMachine.MESSAGE_BYTES_MAX + 1])).build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(400, oversize.statusCode());
     assertTrue(oversize.body().contains("larger than the maximum"), oversize.body());
     HttpResponse<String> capped = http.send(HttpRequest.newBuilder(URI.create(base + "/streams")).POST(
@@ -568,7 +603,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(12)
+  @Order(13)
   void theLeaderStopsAndAnotherTakesOverWithoutLosingAnAck() throws Exception {
     int leader = hf(nodes.get(1)).streamInfo("orders").toCompletableFuture().get().cluster().leader();
     assertTrue(leader >= 1 && leader <= 3, "a leader: " + leader);
@@ -606,7 +641,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(13)
+  @Order(14)
   void aConsumerMidStreamAcrossALeaderStopRedeliversNothingAckedAndLosesNothingUnacked() throws Exception {
     Holdfast h = hf(app); // an application node: it reaches the stream through the cluster
     h.createStream(new StreamConfig("tasks", List.of("tasks.>"), 3)).toCompletableFuture().get();
@@ -666,7 +701,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(10)
+  @Order(11)
   void aFollowerWhoseSyncedWalTailWasCutRecoversItFromItsPeersAndNothingAckedIsLost() throws Exception {
     int leader = hf(nodes.values().iterator().next()).streamInfo("orders").toCompletableFuture().get().cluster().leader();
     int victim = leader == 3 ? 2 : 3; // a follower, and not the first seed
@@ -695,7 +730,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(11)
+  @Order(12)
   void aNodeWhoseDiskWasWipedComesBackAsANewMemberOfEveryGroupAndNothingAckedIsLost() throws Exception {
     int leader = hf(nodes.get(1)).streamInfo("orders").toCompletableFuture().get().cluster().leader();
     int victim = leader == 3 ? 2 : 3; // not the first seed
@@ -743,7 +778,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(14)
+  @Order(15)
   void withoutAQuorumAPublishFailsClearlyWithinTheTimeoutAndIsNeverAcked() throws Exception {
     List<Integer> ids = new ArrayList<>(nodes.keySet());
     stop(ids.get(0));

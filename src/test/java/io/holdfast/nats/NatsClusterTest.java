@@ -1,5 +1,6 @@
 package io.holdfast.nats;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -123,7 +124,8 @@ class NatsClusterTest {
         holdfast.node.data-dir = "%s"
         holdfast.client.request-timeout = 4s
         holdfast.nats.port = 0
-        holdfast.nats.max-pending = 2 MiB
+        holdfast.nats.max-pending = 4 MiB
+        holdfast.nats.max-payload = 2 MiB
         """.formatted(port, seeds, id, id, tmp.resolve("node" + id).toString().replace("\\", "/")))
         .withFallback(ConfigFactory.load());
   }
@@ -227,9 +229,14 @@ class NatsClusterTest {
     assertEquals("b", new String(jsm.getLastMessage("ORDERS", "orders.paid").getData(), StandardCharsets.UTF_8));
     JetStreamApiException missing = assertThrows(JetStreamApiException.class, () -> jsm.getStreamInfo("NOPE"));
     assertEquals(10059, missing.getApiErrorCode());
-    // Larger than a stream message may be (128 KiB), through a node that may not lead the stream: refused at once.
+    // The largest message a stream takes (1 MiB), through a node that may not lead the stream: stored whole.
+    byte[] largest = new byte[io.holdfast.replica.StreamMachine.MESSAGE_BYTES_MAX];
+    largest[largest.length - 1] = 7;
+    long largestSeq = js.publish("orders.big", largest).getSeqno();
+    assertArrayEquals(largest, jsm.getMessage("ORDERS", largestSeq).getData());
+    // Larger (this listener's max_payload is 2 MiB, above a stream message's): refused at once.
     JetStreamApiException tooLarge = assertThrows(JetStreamApiException.class,
-        () -> js.publish("orders.big", new byte[200 << 10]));
+        () -> js.publish("orders.big", new byte[largest.length + 1]));
     assertEquals(10054, tooLarge.getApiErrorCode());
     // A publish no stream captures, through JetStream: the client's own no-responders error.
     Exception none = assertThrows(Exception.class, () -> js.publish("nowhere.x", new byte[0]));
@@ -396,7 +403,7 @@ class NatsClusterTest {
       awaitInterest(2, "slow.x");
       Connection pub = connect(2);
       byte[] chunk = new byte[64 << 10];
-      for (int i = 0; i < 400; i++) { // 25 MiB for a client that reads nothing, against 2 MiB allowed
+      for (int i = 0; i < 400; i++) { // 25 MiB for a client that reads nothing, against 4 MiB allowed
         pub.publish("slow.x", chunk);
       }
       pub.flush(Duration.ofSeconds(10));
