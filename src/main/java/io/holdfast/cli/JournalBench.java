@@ -107,8 +107,23 @@ final class JournalBench extends CliCommand.Reporting {
 
   /** Returns {fsyncs per second, p50 latency in microseconds} of 4 KiB append + fsync. */
   static double[] rawFsync(Path file, int seconds) throws IOException {
+    return rawFsync(file, seconds, 4096);
+  }
+
+  /** Where sequential writes wrap around to the file's start: the baseline never fills the disk. */
+  private static final long RAW_FILE_BYTES_MAX = 256L << 20;
+
+  /**
+   * Returns {fsyncs per second, p50 latency in microseconds} of {@code blockBytes} sequential
+   * writes, each followed by an fsync (the file wraps at 256 MiB); with 1 MiB blocks, times
+   * {@code blockBytes} is the disk's sequential fsynced write bandwidth.
+   */
+  static double[] rawFsync(Path file, int seconds, int blockBytes) throws IOException {
     Histogram h = new Histogram(3);
-    ByteBuffer block = ByteBuffer.allocate(4096);
+    ByteBuffer block = ByteBuffer.allocate(blockBytes);
+    for (int i = 0; i < blockBytes; i++) {
+      block.put(i, (byte) (i * 31 + 7)); // not zeros: a disk or file system that compresses them gains nothing
+    }
     long count = 0;
     long start = System.nanoTime();
     long end = start + seconds * 1_000_000_000L;
@@ -116,6 +131,9 @@ final class JournalBench extends CliCommand.Reporting {
       long now = start;
       while (now < end) {
         block.clear();
+        if (ch.position() + blockBytes > RAW_FILE_BYTES_MAX) {
+          ch.position(0);
+        }
         while (block.hasRemaining()) {
           ch.write(block);
         }

@@ -38,7 +38,9 @@ import picocli.CommandLine.Option;
  * message. Without {@code --server} it starts a 3-node process cluster of its own under
  * {@code --dir} and measures that disk's raw fsync rate as the baseline. With {@code --streams N}
  * the publishes go round robin to N streams (one subject each), created in parallel; the run then
- * also reports how their leaders spread over the servers and the servers' memory.
+ * also reports how their leaders spread over the servers and the servers' memory. Every run
+ * reports the bytes the servers wrote per acked payload byte, and with its own cluster the share
+ * of the disk's sequential fsynced bandwidth that took (the measure for large messages).
  */
 @Command(name = "nats", sortOptions = false,
     description = "Publish (and with --consume drain) a stream through a NATS client; Holdfast or nats-server.")
@@ -87,17 +89,32 @@ final class NatsBench extends CliCommand.Reporting {
 
   /** CPU time (user + system) the processes {@code pids} used so far, in ms; from /proc/PID/stat (100 ticks/s). */
   static long cpuMillis(List<Long> pids) {
-    long ticks = 0;
+    return 10 * sumOverProcesses(pids, "stat", stat -> {
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime: fields 14 and 15
+    });
+  }
+
+  /**
+   * Bytes the processes {@code pids} sent towards storage so far (/proc/PID/io write_bytes: pages
+   * they dirtied, whether or not written back yet): what their writes cost the disk.
+   */
+  static long diskWriteBytes(List<Long> pids) {
+    return sumOverProcesses(pids, "io", io -> io.lines().filter(l -> l.startsWith("write_bytes:"))
+        .mapToLong(l -> Long.parseLong(l.substring("write_bytes:".length()).trim())).sum());
+  }
+
+  /** {@code figure} of /proc/PID/{@code file}, summed over {@code pids}; a process that exited counts nothing. */
+  private static long sumOverProcesses(List<Long> pids, String file, java.util.function.ToLongFunction<String> figure) {
+    long sum = 0;
     for (long pid : pids) {
       try {
-        String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime: fields 14 and 15
+        sum += figure.applyAsLong(Files.readString(Path.of("/proc", Long.toString(pid), file)));
       } catch (java.io.IOException | RuntimeException gone) {
-        // exited: its CPU no longer counts
+        // exited: it no longer counts
       }
     }
-    return ticks * 10;
+    return sum;
   }
 
   @Override
@@ -121,6 +138,9 @@ final class NatsBench extends CliCommand.Reporting {
     if (server != null && peer) {
       throw new UsageException("--peer compares with the cluster this command starts: leave out --server");
     }
+    if (peer) {
+      NatsServerCluster.requireInstalled();
+    }
     ObjectNode r = JSON.createObjectNode();
     LocalCluster cluster = null;
     Thread killOnExit = null;
@@ -134,6 +154,10 @@ final class NatsBench extends CliCommand.Reporting {
         err.printf("bench nats: raw fsync rate of %s ...%n", dir);
         double[] raw = JournalBench.rawFsync(dir.resolve("raw-fsync.dat"), 2);
         r.put("raw_fsync_per_s", Math.round(raw[0])).put("raw_fsync_p50_us", Math.round(raw[1]));
+        // Sequential 1 MiB writes, each fsynced: the bandwidth large messages are measured against.
+        double[] seq = JournalBench.rawFsync(dir.resolve("raw-sequential.dat"), 2, 1 << 20);
+        Files.deleteIfExists(dir.resolve("raw-sequential.dat"));
+        r.put("raw_seq_fsync_mib_per_s", Math.round(seq[0]));
         cluster = LocalCluster.openOrCreate(dir.resolve("cluster"), 3, false, heap);
         killOnExit = cluster.killOnExit();
         err.printf("bench nats: starting a 3-node Holdfast cluster under %s ...%n", dir);
@@ -145,6 +169,7 @@ final class NatsBench extends CliCommand.Reporting {
         urls.add(server);
       }
       run(urls, r, err);
+      diskShare(r, r);
       if (cluster != null) {
         // The nodes' live set after a full GC (jcmd), the largest: what the streams cost the heap.
         r.put("node_live_heap_mib_max", CapacityBench.liveHeapMax(cluster) / 1048576);
@@ -164,6 +189,7 @@ final class NatsBench extends CliCommand.Reporting {
         serverPids = nats.pids();
         run(nats.urls, peerFigures, err);
       }
+      diskShare(r, peerFigures);
       r.put("acked_vs_nats_server", ratio(r.path("acked_per_s").asDouble(), peerFigures.path("acked_per_s").asDouble()));
       if (consume) {
         r.put("consumed_vs_nats_server", ratio(r.path("consumed_per_s").asDouble(),
@@ -190,6 +216,18 @@ final class NatsBench extends CliCommand.Reporting {
         r.get("ack_p50_us"), r.get("ack_p99_us"), consume ? ", consumed " + r.get("consumed_per_s") + "/s" : "");
   }
 
+  /**
+   * The share of the disk's sequential fsynced bandwidth ({@code baseline}'s) that {@code r}'s
+   * acked messages used, counting every byte they cost the disk (replicas x write amplification).
+   */
+  private static void diskShare(ObjectNode baseline, ObjectNode r) {
+    double disk = baseline.path("raw_seq_fsync_mib_per_s").asDouble();
+    if (disk > 0 && r.has("server_disk_bytes_per_acked_byte")) {
+      r.put("disk_share", Math.round(r.path("acked_mib_per_s").asDouble()
+          * r.path("server_disk_bytes_per_acked_byte").asDouble() / disk * 100) / 100.0);
+    }
+  }
+
   /** {@code cpuMillis} per 1,000 of {@code messages}, to a tenth. */
   private static double perThousand(long cpuMillis, long messages) {
     return Math.round(cpuMillis * 1000.0 / Math.max(1, messages) * 10) / 10.0;
@@ -214,8 +252,10 @@ final class NatsBench extends CliCommand.Reporting {
       AtomicLong failed = new AtomicLong();
       AtomicLong acked = new AtomicLong();
       long cpuBefore = cpuMillis(serverPids);
+      long writtenBefore = diskWriteBytes(serverPids);
       double secs = publish(js, msgs, latency, failed, acked);
       long cpu = cpuMillis(serverPids) - cpuBefore;
+      long written = diskWriteBytes(serverPids) - writtenBefore;
       r.put("replicas", replicas).put("streams", streams).put("size", size).put("inflight", inflight).put("msgs", msgs)
           .put("acked_per_s", Math.round(acked.get() / secs))
           .put("ack_p50_us", latency.getValueAtPercentile(50)).put("ack_p99_us", latency.getValueAtPercentile(99))
@@ -226,7 +266,10 @@ final class NatsBench extends CliCommand.Reporting {
       if (!serverPids.isEmpty()) {
         // CPU the three servers spent per 1,000 acked publishes: steadier than a rate on a shared machine.
         r.put("server_cpu_ms_per_1k_acked", perThousand(cpu, acked.get()));
+        // What one acked payload byte cost the disk over all servers: replicas x write amplification.
+        r.put("server_disk_bytes_per_acked_byte", Math.round(written * 100.0 / Math.max(1, acked.get() * size)) / 100.0);
       }
+      r.put("acked_mib_per_s", Math.round(acked.get() * (double) size / secs / 1048576 * 10) / 10.0);
       if (consume) {
         long cpuBeforeDrain = cpuMillis(serverPids);
         r.put("consumed_per_s", drain(nc, acked.get(), err));

@@ -24,6 +24,22 @@ final class NatsServerCluster implements AutoCloseable {
 
   private NatsServerCluster() {}
 
+  /** Fails with a usage error unless {@code nats-server} runs: checked before a run, not after its first half. */
+  static void requireInstalled() throws InterruptedException {
+    try {
+      Process p = new ProcessBuilder("nats-server", "--version").redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      if (p.waitFor() != 0) {
+        throw new UsageException("--peer: 'nats-server --version' failed (exit " + p.exitValue() + ")");
+      }
+    } catch (IOException e) {
+      throw new UsageException(NOT_INSTALLED + e.getMessage());
+    }
+  }
+
+  private static final String NOT_INSTALLED = "--peer needs nats-server on the PATH (Debian: apt-get install"
+      + " nats-server): ";
+
   /** Starts the three servers under {@code dir} and waits until each takes connections. */
   static NatsServerCluster start(Path dir, PrintStream err) throws IOException, InterruptedException {
     NatsServerCluster c = new NatsServerCluster();
@@ -55,8 +71,7 @@ final class NatsServerCluster implements AutoCloseable {
         try {
           c.processes.add(pb.start());
         } catch (IOException e) {
-          throw new UsageException("--peer needs nats-server on the PATH (Debian: apt-get install"
-              + " nats-server): " + e.getMessage());
+          throw new UsageException(NOT_INSTALLED + e.getMessage());
         }
         c.urls.add("nats://127.0.0.1:" + client[i]);
       }
