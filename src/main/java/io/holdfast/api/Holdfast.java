@@ -420,7 +420,7 @@ public final class Holdfast implements Extension {
 
   /**
    * Up to {@code max} messages on exactly {@code subject} (no wildcards) from stream sequence
-   * {@code fromSeq} on, oldest first, from the leader's committed state; a page of about 96 KiB
+   * {@code fromSeq} on, oldest first, from the leader's committed state; a page of about 320 KiB
    * at most (at least one message): read on from the seq after its last message. Empty when
    * there are none.
    */
@@ -439,7 +439,7 @@ public final class Holdfast implements Extension {
 
   /**
    * Up to {@code max} messages of {@code stream} from {@code fromSeq} on, from the leader's
-   * committed state; a page of about 96 KiB at most (at least one message).
+   * committed state; a page of about 320 KiB at most (at least one message).
    */
   public CompletionStage<List<StreamMessage>> readRange(String stream, long fromSeq, int max) {
     return withStream(stream, s -> router.readFromLeader(s.group(), s.placement(), new Wire.GetMessages(fromSeq, max),
@@ -499,7 +499,7 @@ public final class Holdfast implements Extension {
   /** Payload bytes after which {@link #readLocalReplica} answers what it has (a 64 KiB message stream asked for 10,000 held 640 MiB). */
   public static final long LOCAL_READ_BYTES = 8L << 20;
 
-  /** The replica answers a page of about 96 KiB at a time: pages are read until {@code max}, the byte budget or the end. */
+  /** The replica answers a page of about 320 KiB at a time: pages are read until {@code max}, the byte budget or the end. */
   private CompletionStage<List<StreamMessage>> readLocalPages(ActorRef<ReplicaShell.Command> local, String stream,
       long fromSeq, int max, List<StreamMessage> got, long gotBytes) {
     return router.local(AskPattern.<ReplicaShell.Command, Wire.ReadReply>ask(local,

@@ -329,8 +329,8 @@ final class JetStreamConsumers {
   /**
    * One pull request until its batch is delivered, it expires, or its requester is gone. Up to
    * {@link #PIPELINE} fetches are in flight at once (each is a replicated proposal of at most
-   * {@link #FETCH_MAX} messages and 96 KiB, so one at a time a large batch waited out a commit per
-   * ~90 messages); their results are handled strictly in the order the fetches were made, so
+   * {@link #FETCH_MAX} messages and 320 KiB, so one at a time a large batch waited out a commit per
+   * fetch); their results are handled strictly in the order the fetches were made, so
    * messages reach the client in the order the consumer delivered them.
    */
   private final class Pull {

@@ -177,7 +177,7 @@ public final class HoldfastJournal extends AsyncWriteJournal {
     return FutureConverters.asScala(done.toCompletableFuture());
   }
 
-  /** Replays page by page (~96 KiB each) from stream sequence {@code streamSeq}: never the whole history at once. */
+  /** Replays page by page (~320 KiB each) from stream sequence {@code streamSeq}: never the whole history at once. */
   private CompletionStage<Void> replayFrom(String id, long streamSeq, long from, long to, long left,
       Consumer<PersistentRepr> callback) {
     return stream.read(() -> stream.holdfast.readSubject(stream.name, events(id), streamSeq, REPLAY_PAGE))

@@ -86,7 +86,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
   /**
    * A Replies message stays well under Artery's frame: at most this many bytes by {@link
-   * #weight} (a fetch's reply holds up to 96 KiB of messages; a reply without messages is counted
+   * #weight} (a fetch's reply, up to 320 KiB of messages, goes alone; a reply without messages is counted
    * as 256 bytes, its two refs included), or a single reply.
    */
   static final long REPLIES_BYTES = 96 << 10;
