@@ -140,7 +140,7 @@ public final class StreamMachine implements ReplicatedMachine {
     return (pub.payload() == null ? 0 : pub.payload().length) + pub.subject().length() + 64L;
   }
 
-  /** The characters of {@code pub}'s header names and values. */
+  /** The characters of {@code pub}'s header names and values, and 4 per value (": " and a line end). */
   static long headerBytes(Wire.Publish pub) {
     long bytes = 0;
     if (pub.headers() != null) {
