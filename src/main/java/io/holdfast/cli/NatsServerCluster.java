@@ -29,7 +29,11 @@ final class NatsServerCluster implements AutoCloseable {
     try {
       Process p = new ProcessBuilder("nats-server", "--version").redirectErrorStream(true)
           .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-      if (p.waitFor() != 0) {
+      if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        throw new UsageException("--peer: 'nats-server --version' did not answer within 10 s");
+      }
+      if (p.exitValue() != 0) {
         throw new UsageException("--peer: 'nats-server --version' failed (exit " + p.exitValue() + ")");
       }
     } catch (IOException e) {
