@@ -101,6 +101,8 @@ public final class RaftCore {
   private long matchedLeaderIndex;
   /** Follower: last match reported to the leader in this term. */
   private long lastReportedMatch;
+  /** Follower: the highest commit index the leader of this term has sent (reset every term). */
+  private long leaderCommitHeard;
 
   /** Entries whose payload is unknown (failed its checksum): index → term. */
   private final TreeMap<Long, Long> faulty = new TreeMap<>();
@@ -541,6 +543,25 @@ public final class RaftCore {
   }
 
   /**
+   * Whether this replica's applied state is as current as its leader's was a heartbeat ago: it is
+   * {@link #leaderReadable}, or it follows a leader it hears, has committed and applied everything
+   * that leader said is committed, and that is an entry of the leader's own term (so the leader
+   * knew how far the log is committed). A replica just restarted fails this until its leader has
+   * caught it up: its applied state can be far behind what the group committed (found by the fault
+   * campaign: a node started after a power cut took its own meta replica's recovered state for the
+   * cluster's, and answered publishes to an existing stream with "no stream"). A follower cut off
+   * for a while may pass for one round trip after it hears its leader again (a heartbeat carries
+   * only the commit index the follower matches; the append that follows carries the leader's).
+   */
+  public boolean readable() {
+    if (role == Role.LEADER) {
+      return leaderReadable();
+    }
+    return role == Role.FOLLOWER && hearsLeader() && commitIndex >= leaderCommitHeard && termAt(commitIndex) == term
+        && appliedIndex >= commitIndex;
+  }
+
+  /**
    * Whether a leader of at least this replica's term answered {@link #askToLeave}: the group's
    * committed membership no longer holds this replica, and never will again (ids are not reused).
    */
@@ -608,6 +629,7 @@ public final class RaftCore {
       votedFor = HardState.NO_VOTE;
       matchedLeaderIndex = 0;
       lastReportedMatch = 0;
+      leaderCommitHeard = 0;
     }
     role = Role.FOLLOWER;
     leaderId = leader;
@@ -640,6 +662,7 @@ public final class RaftCore {
     leaderId = 0;
     matchedLeaderIndex = 0;
     lastReportedMatch = 0;
+    leaderCommitHeard = 0;
     votes.clear(); // our own vote counts once it is durable (onPersisted)
     resetTimers();
     for (int voter : membership.voters()) {
@@ -897,6 +920,7 @@ public final class RaftCore {
 
   private void onAppendEntries(AppendEntries ae) {
     followLeader(ae.from());
+    leaderCommitHeard = Math.max(leaderCommitHeard, ae.leaderCommit());
     long prev = ae.prevLogIndex();
     long prevTerm = ae.prevLogTerm();
     List<LogEntry> entries = ae.entries();

@@ -560,6 +560,11 @@ public final class ReplicaDriver<T> {
       // state, and publishes were refused with "no stream"). Ask again shortly.
       return new Wire.NotLeader(-1);
     }
+    if (query instanceof Wire.GetMeta && !core.readable()) {
+      // Nodes route every request by the meta view they take from any meta replica: one that is
+      // behind its group (just restarted) would hand them a state without streams that exist.
+      return new Wire.NotLeader(core.leaderId());
+    }
     Wire.ReadReply reply = machine.read(query);
     if (reply instanceof Wire.Info i) {
       reply = new Wire.Info(i.state(), i.limits(), status());

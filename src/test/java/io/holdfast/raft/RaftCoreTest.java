@@ -289,6 +289,45 @@ class RaftCoreTest {
     assertFalse(h.core(2).leaderReadable(), "a follower never is");
   }
 
+  @Test
+  void aFollowerBehindWhatItsLeaderCommittedIsNotReadable() {
+    // 1 and 2 hold four entries; 3 restarted holding one (its disk was behind).
+    CoreHarness h = new CoreHarness();
+    h.add(1, restarted(1, 1, 0, log(1, 1, 1, 1), 1, 2, 3));
+    h.add(2, restarted(2, 1, 0, log(1, 1, 1, 1), 1, 2, 3));
+    h.add(3, restarted(3, 1, 0, log(1), 1, 2, 3));
+    h.isolated.add(3);
+    h.elect(1);
+    h.runFor(CoreHarness.SETTINGS.heartbeatIntervalTicks() + 1); // the commit of the term-2 no-op reaches 2
+    assertTrue(h.core(1).readable());
+    assertTrue(h.core(2).readable(), "2 applied all its leader committed, of the leader's term");
+    assertFalse(h.core(3).readable(), "3 hears no leader");
+
+    h.isolated.clear();
+    // Deliver one message at a time until the leader's first append reaches 3; stop right after it.
+    AppendEntries first = null;
+    for (int tick = 0; tick < 4 * CoreHarness.SETTINGS.electionTimeoutTicks() && first == null; tick++) {
+      h.tickAll(1);
+      while (!h.network.isEmpty() && first == null) {
+        RaftMessage m = h.network.poll();
+        h.core(m.to()).step(m);
+        h.drain(m.to());
+        h.persist(m.to()); // a new term is persisted before its answers go out
+        if (m.to() == 3 && m instanceof AppendEntries ae) {
+          first = ae;
+        }
+      }
+    }
+    assertTrue(first != null, "the leader probes 3 with an append");
+    assertTrue(h.core(3).hearsLeader());
+    assertTrue(first.leaderCommit() > h.core(3).lastIndex());
+    assertFalse(h.core(3).readable(), "3 hears its leader but holds " + h.core(3).lastIndex() + " of "
+        + first.leaderCommit() + " committed entries: its applied state is stale");
+
+    h.runFor(CoreHarness.SETTINGS.heartbeatIntervalTicks() + 1);
+    assertTrue(h.core(3).readable(), "caught up");
+  }
+
   // --- Elections: pre-vote, check-quorum, lease ---------------------------------------------------
 
   @Test
