@@ -68,6 +68,8 @@ public final class ClusterFormation {
   static final int FORMING_ROUNDS = 2;
   /** Rounds an answer counts for. */
   static final int ANSWER_TICKS = 3;
+  /** Ticks a join in progress gets before this node asks again. */
+  static final int JOIN_TICKS = 5;
 
   private ClusterFormation() {}
 
@@ -127,6 +129,18 @@ public final class ClusterFormation {
               // reached at once (NodeDirectory.addressOf), not only once membership settles.
               NodeDirectory.remember(ctx.getSystem(), s.node(), AddressFromURIString.parse(s.address()));
             }
+            // A member answered: join it now, not at the next tick. A restarted node serves up to an
+            // interval sooner (a tick is 1 s); forming a new cluster still waits for the ticks.
+            if (s.member() && !isMember(cluster.selfMember()) && tick[0] - lastJoinTick[0] >= JOIN_TICKS
+                && cluster.selfMember().status() != MemberStatus.down()
+                && CoordinatedShutdown.get(ctx.getSystem()).getShutdownReason().isEmpty()) {
+              Address target = decide(self, answers, majority);
+              if (target != null && !target.equals(self)) {
+                ctx.getLog().info("Joining the cluster through {}", target);
+                cluster.manager().tell(Join.create(target));
+                lastJoinTick[0] = tick[0];
+              }
+            }
             return Behaviors.same();
           })
           .onMessageEquals(Tick.INSTANCE, () -> {
@@ -136,7 +150,7 @@ public final class ClusterFormation {
               return Behaviors.same(); // downed or stopping: this ActorSystem is done; the next one joins
             }
             boolean joined = isMember(cluster.selfMember());
-            if (!joined && tick[0] - lastJoinTick[0] >= 5) { // a join in progress gets 5 ticks
+            if (!joined && tick[0] - lastJoinTick[0] >= JOIN_TICKS) {
               Address target = decide(self, answers, majority);
               // Forming needs two rounds in a row that say so: a member slow to answer one round
               // (busy, just resumed) must not see a second cluster formed beside it.
