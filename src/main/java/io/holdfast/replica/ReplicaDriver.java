@@ -238,6 +238,8 @@ public final class ReplicaDriver<T> {
   private int housekeepingIn;
   private boolean recoveringLostTail;
   private long ledInTerm;
+  /** The term whose first commit as leader was logged. */
+  private long committedInTerm;
   private String failed;
 
   /**
@@ -678,6 +680,13 @@ public final class ReplicaDriver<T> {
         host.eraseLog(x.index(), x.term(), x.region());
       }
       compactionWanted |= ready.snapshotRequested();
+    }
+    if (core.term() == ledInTerm && committedInTerm != ledInTerm && core.leaderReadable()) {
+      // With the election's line, this bounds how long the group was without a leader that could
+      // commit (a follower behind, a slow disk): the log's timestamps tell the two apart.
+      committedInTerm = ledInTerm;
+      host.info("Replica " + name + " (id " + self + ") commits in term " + ledInTerm + " from index "
+          + core.commitIndex());
     }
   }
 

@@ -31,13 +31,13 @@ import org.apache.pekko.cluster.typed.Join;
  * alone (it splits off). So {@code holdfast node} takes the seed list out of Pekko's hands and
  * gives it to this actor, one per node at {@code /system/holdfast-formation}.
  *
- * <p>Every second, until the node is a member, it asks each seed's formation actor whether it is a
- * member, and then:
+ * <p>Every {@code holdfast.cluster.formation-interval}, until the node is a member, it asks each
+ * seed's formation actor whether it is a member, and then:
  * <ul>
- *   <li>some seed is a member: join it;
+ *   <li>some seed is a member: join it (as soon as its answer arrives);
  *   <li>none is, and a majority of the seeds (counting itself) answered within the last three
  *       rounds, two rounds in a row: the lowest address among them joins itself, forming the
- *       cluster; the others join it a second later. A majority is needed so that two halves of a
+ *       cluster; the others join it once it answers as a member. A majority is needed so that two halves of a
  *       partition cannot both form one; the lowest address, so that one side forms only one.
  * </ul>
  * Once a member it keeps asking, every few seconds: a member whose cluster holds fewer than a

@@ -145,7 +145,9 @@ public final class Campaign {
   /** Records a fault window and says so on the progress stream. */
   void window(double start, String what) {
     windows.add(new Window(start, now(), what));
-    err.printf("torture: %.1f s: %s%n", now(), what);
+    // The wall clock too, to line the fault up with the nodes' logs.
+    err.printf("torture: %.1f s (%s): %s%n", now(),
+        java.time.LocalTime.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS), what);
   }
 
   // =========================================================================================
