@@ -216,6 +216,13 @@ public final class RaftCore {
     core.votedFor = core.term == hardState.term() ? hardState.votedFor() : HardState.VOTE_UNKNOWN;
     core.lostTailTerm = core.log.lastTerm() > lostTailTerm ? 0 : lostTailTerm;
     core.becomeFollower(core.term, 0);
+    // The first wait after a start is [T/2, T), not [T, 2T). After a whole-cluster restart nobody
+    // leads, and every group (the meta group first, then each stream, once its node registered)
+    // waited out a full timeout before electing: seconds of a power cut's unavailability. A
+    // replica started into a live group hears its leader's heartbeat long before T/2, and pre-vote
+    // with check-quorum keeps an early campaign from disturbing anyone.
+    int half = Math.max(1, settings.electionTimeoutTicks() / 2);
+    core.randomizedElectionTimeout = half + prng.nextInt(half);
     return core;
   }
 
