@@ -38,6 +38,8 @@ final class Availability {
   private final List<Stretch> stretches = new ArrayList<>();
   private volatile boolean stopped;
   private double maxGap;
+  /** Seconds during which a majority was up and connected (sampled). */
+  private double majorityUpSeconds;
   private Thread thread;
   private List<Integer> placement = List.of();
 
@@ -61,6 +63,14 @@ final class Availability {
     return maxGap;
   }
 
+  /**
+   * How long a majority of the stream's nodes was up and connected: what the faults left to serve
+   * in. No run can ack for longer, so it bounds what a run can ack against the no-fault baseline.
+   */
+  synchronized double majorityUpSeconds() {
+    return majorityUpSeconds;
+  }
+
   synchronized List<Stretch> stretches() {
     return List.copyOf(stretches);
   }
@@ -70,6 +80,7 @@ final class Availability {
     double openStart = -1;
     double openEnd = -1;
     long lastPlacement = 0;
+    long lastSample = System.nanoTime();
     while (!stopped) {
       if (System.nanoTime() - lastPlacement > 5_000_000_000L) {
         placement = currentPlacement().orElse(placement);
@@ -79,6 +90,7 @@ final class Availability {
       long now = System.nanoTime();
       synchronized (this) {
         if (expected) {
+          majorityUpSeconds += since < 0 ? 0 : (now - Math.max(since, lastSample)) / 1e9;
           since = since < 0 ? now : since;
           long from = Math.max(lastAck.get(), since);
           double gap = (now - from) / 1e9;
@@ -98,6 +110,7 @@ final class Availability {
           }
         }
       }
+      lastSample = now;
       Campaign.sleepMillis(SAMPLE_MILLIS); // a sampling period
     }
     synchronized (this) {

@@ -45,7 +45,8 @@ public final class Campaign {
 
   /** What a run found. */
   public record Result(Checker.Counts counts, long published, long unknown, long failed, long consumed,
-      int faultsInjected, String faultCounts, int refusals, double maxUnavailableSeconds, Path report) {}
+      int faultsInjected, String faultCounts, int refusals, double maxUnavailableSeconds, double majorityUpSeconds,
+      Path report) {}
 
   /** A fault window for the report: seconds since the start, and what it was. */
   record Window(double start, double end, String what) {}
@@ -110,7 +111,7 @@ public final class Campaign {
       Path report = new Report(c, workload).write(counts, o);
       return new Result(counts, workload.published.get(), workload.unknown.size(), workload.failed.get(),
           workload.consumed.get(), c.windows.size(), c.faultCounts(), c.refusals.get(),
-          c.availability.maxUnavailableSeconds(), report);
+          c.availability.maxUnavailableSeconds(), c.availability.majorityUpSeconds(), report);
     } finally {
       workload.stopped.set(true);
       if (partitions) {
