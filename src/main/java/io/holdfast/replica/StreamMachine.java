@@ -80,7 +80,12 @@ public final class StreamMachine implements ReplicatedMachine {
       }
     }
     if (p instanceof Wire.Consume c) {
-      return CONSUME_KINDS.contains(c.kind()) ? null : "unknown consumer request '" + c.kind() + "'";
+      if (!CONSUME_KINDS.contains(c.kind())) {
+        return "unknown consumer request '" + c.kind() + "'";
+      }
+      return c.kind().equals("ack") && (c.max() < 0 || c.max() > Wire.Consume.ACK_RUN_MAX || c.max() > 1 && c.seq() < 1)
+          ? "an ack covers 1 to " + Wire.Consume.ACK_RUN_MAX + " sequences from 1 on, not " + c.max() + " from "
+              + c.seq() : null;
     }
     if (p instanceof Wire.PublishAtomic a) {
       return invalidAtomic(a);
@@ -187,9 +192,16 @@ public final class StreamMachine implements ReplicatedMachine {
       List<StreamCommand.ConsumerOp> ops = new ArrayList<>(batch.size());
       for (Wire.Proposal p : batch) {
         Wire.Consume c = (Wire.Consume) p;
-        ops.add(c.kind().equals("fetch") ? new StreamCommand.Fetch(c.consumer(), c.max(), FETCH_BYTES_MAX)
-            : new StreamCommand.Ack(c.consumer(), c.seq(), StreamCommand.AckKind.valueOf(c.kind().toUpperCase(
-                java.util.Locale.ROOT)), c.delayMillis()));
+        if (c.kind().equals("fetch")) {
+          ops.add(new StreamCommand.Fetch(c.consumer(), c.max(), FETCH_BYTES_MAX));
+          continue;
+        }
+        if (c.run() > 1) {
+          ops.add(new StreamCommand.AckRun(c.consumer(), c.seq(), c.run()));
+          continue;
+        }
+        ops.add(new StreamCommand.Ack(c.consumer(), c.seq(), StreamCommand.AckKind.valueOf(c.kind().toUpperCase(
+            java.util.Locale.ROOT)), c.delayMillis()));
       }
       return StreamCommand.encode(new StreamCommand.ConsumerBatch(nowMillis, ops));
     }

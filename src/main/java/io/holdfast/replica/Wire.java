@@ -27,10 +27,19 @@ public final class Wire {
    * A subscriber's request to a stream's consumer: {@code kind} {@code fetch} (up to {@code max}
    * messages; the leader may hold it up to {@code delayMillis} while nothing is deliverable, and
    * answers it empty then), or {@code ack}, {@code nak} (redeliver after {@code delayMillis}), {@code progress},
-   * {@code term} for the message at stream sequence {@code seq}. Batched like publishes: many acks
-   * share one log entry.
+   * {@code term} for the message at stream sequence {@code seq}. An {@code ack} with {@code max} of
+   * 2 or more acks the run of {@code max} sequences from {@code seq} (at most {@link #ACK_RUN_MAX}),
+   * as that many acks would. Batched like publishes: many acks share one log entry.
    */
-  public record Consume(String consumer, String kind, long seq, int max, long delayMillis) implements Proposal {}
+  public record Consume(String consumer, String kind, long seq, int max, long delayMillis) implements Proposal {
+    /** Sequences one ack proposal acks at most. */
+    public static final int ACK_RUN_MAX = 4096;
+
+    /** How many sequences this request acks: its run for an {@code ack}, else 1. */
+    public int run() {
+      return kind.equals("ack") ? Math.max(1, max) : 1;
+    }
+  }
 
   /** A message for a stream, NATS-style: subject, multi-valued headers, payload. */
   public record Publish(String subject, SortedMap<String, List<String>> headers, byte[] payload) implements Proposal {}

@@ -62,14 +62,26 @@ public final class GroupRouter {
   private static final long ABANDONED_NANOS = 2_000_000_000L;
 
   private final ActorSystem<?> system;
+  /** Where held acks are sent from once the tasks queued before them have run ({@link #holdAck}). */
+  private final java.util.concurrent.Executor flushes;
   private final ConcurrentHashMap<String, Route> routes = new ConcurrentHashMap<>();
   /** When each node last answered a request of this router (System.nanoTime). */
   private final ConcurrentHashMap<Address, Long> nodeHeard = new ConcurrentHashMap<>();
+  /** Acks held to be sent as runs ({@link #holdAck}), by group; guarded by itself. */
+  private final ConcurrentHashMap<String, HeldAcks> heldAcks = new ConcurrentHashMap<>();
+  /** Acks held per group at most before they are sent. */
+  static final int HELD_ACKS_MAX = 4096;
   /** Proposals for leaders on other nodes go through it, batched (created on first use). */
   private volatile ActorRef<ProposalForwarder.Command> forwarder;
 
   public GroupRouter(ActorSystem<?> system) {
+    this(system, system.executionContext());
+  }
+
+  /** With {@code flushes} running the sends of held acks (tests hold them back). */
+  GroupRouter(ActorSystem<?> system, java.util.concurrent.Executor flushes) {
     this.system = system;
+    this.flushes = flushes;
   }
 
   private ActorRef<ProposalForwarder.Command> forwarder() {
@@ -109,6 +121,7 @@ public final class GroupRouter {
    */
   public CompletionStage<Object> propose(String group, List<Integer> nodes, Wire.Proposal proposal,
       Duration timeout, Function<Duration, CompletionStage<Optional<ActorRef<ReplicaShell.Command>>>> locate) {
+    flushAcks(group);
     long deadline = System.nanoTime() + timeout.toNanos();
     // A pull request the leader may hold (waiting for messages) is not abandoned for that silence.
     long patience = ABANDONED_NANOS + (proposal instanceof Wire.Consume c && c.kind().equals("fetch")
@@ -133,6 +146,16 @@ public final class GroupRouter {
    */
   public void send(String group, List<Integer> nodes, Wire.Proposal proposal, Duration timeout,
       Function<Duration, CompletionStage<Optional<ActorRef<ReplicaShell.Command>>>> locate) {
+    if (proposal instanceof Wire.Consume c && c.kind().equals("ack") && c.max() <= 1) {
+      holdAck(group, nodes, c, timeout, locate);
+      return;
+    }
+    flushAcks(group);
+    sendNow(group, nodes, proposal, timeout, locate);
+  }
+
+  private void sendNow(String group, List<Integer> nodes, Wire.Proposal proposal, Duration timeout,
+      Function<Duration, CompletionStage<Optional<ActorRef<ReplicaShell.Command>>>> locate) {
     Route route = routes.get(group);
     ActorRef<ReplicaShell.Command> leader = route == null ? null : route.leader;
     if (leader == null) {
@@ -150,11 +173,90 @@ public final class GroupRouter {
   }
 
   /**
+   * Plain acks sent without waiting ({@link #send}), held per group until the tasks already queued
+   * on the dispatcher have run, then sent as runs of consecutive sequences: one proposal, one
+   * forwarded message and one encoded op list per run instead of per ack. A NATS client acks each
+   * message with its own PUB, and a connection reads hundreds of them per read. Held acks go out
+   * before anything else this router sends to the same group (a proposal, a read, another
+   * unconfirmed request), so a client that acks and then asks for its consumer's info or fetches
+   * again still sees its acks first, as when each ack was sent alone. At most {@link
+   * #HELD_ACKS_MAX} are held per group; the next one sends them.
+   */
+  private void holdAck(String group, List<Integer> nodes, Wire.Consume ack, Duration timeout,
+      Function<Duration, CompletionStage<Optional<ActorRef<ReplicaShell.Command>>>> locate) {
+    boolean schedule;
+    boolean full;
+    synchronized (heldAcks) {
+      HeldAcks held = heldAcks.computeIfAbsent(group, g -> new HeldAcks(nodes, timeout, locate));
+      schedule = held.count == 0;
+      held.seqs.computeIfAbsent(ack.consumer(), k -> new ArrayList<>()).add(ack.seq());
+      full = ++held.count >= HELD_ACKS_MAX;
+    }
+    if (full) {
+      flushAcks(group);
+    } else if (schedule) {
+      flushes.execute(() -> flushAcks(group));
+    }
+  }
+
+  /** Sends the acks held for {@code group}, if any, as runs ({@link #holdAck}). */
+  private void flushAcks(String group) {
+    if (heldAcks.isEmpty()) {
+      return;
+    }
+    HeldAcks held;
+    synchronized (heldAcks) {
+      held = heldAcks.remove(group);
+    }
+    if (held == null) {
+      return;
+    }
+    for (var e : held.seqs.entrySet()) {
+      for (long[] run : runs(e.getValue())) {
+        sendNow(group, held.nodes, new Wire.Consume(e.getKey(), "ack", run[0], (int) run[1], 0), held.timeout,
+            held.locate);
+      }
+    }
+  }
+
+  /** {@code seqs} as runs {from, count} of consecutive sequences, ascending; duplicates count once. */
+  static List<long[]> runs(List<Long> seqs) {
+    long[] sorted = seqs.stream().mapToLong(Long::longValue).sorted().distinct().toArray();
+    List<long[]> runs = new ArrayList<>();
+    for (int i = 0; i < sorted.length; ) {
+      int j = i + 1;
+      while (j < sorted.length && sorted[j] == sorted[j - 1] + 1 && j - i < Wire.Consume.ACK_RUN_MAX) {
+        j++;
+      }
+      runs.add(new long[] {sorted[i], j - i});
+      i = j;
+    }
+    return runs;
+  }
+
+  /** Acks held for one group: by consumer, their sequences. */
+  private static final class HeldAcks {
+    final List<Integer> nodes;
+    final Duration timeout;
+    final Function<Duration, CompletionStage<Optional<ActorRef<ReplicaShell.Command>>>> locate;
+    final java.util.Map<String, List<Long>> seqs = new java.util.LinkedHashMap<>();
+    int count;
+
+    HeldAcks(List<Integer> nodes, Duration timeout,
+        Function<Duration, CompletionStage<Optional<ActorRef<ReplicaShell.Command>>>> locate) {
+      this.nodes = nodes;
+      this.timeout = timeout;
+      this.locate = locate;
+    }
+  }
+
+  /**
    * A read answered by the leader of {@code group} from its committed state. It waits for the
    * leader's answer until the deadline (a busy leader answers reads after the proposals queued
    * before them; cutting the wait short and asking again would only queue the read anew).
    */
   public CompletionStage<Object> readFromLeader(String group, List<Integer> nodes, Wire.Query query, Duration timeout) {
+    flushAcks(group);
     long deadline = System.nanoTime() + timeout.toNanos();
     return attempt(group, nodes, deadline, ABANDONED_NANOS, null, leader -> local(read(leader, query, deadline)),
         reply -> reply instanceof Wire.NotLeader n ? new Retry(n.leaderHint()) : reply);

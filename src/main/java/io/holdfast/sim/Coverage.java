@@ -40,6 +40,8 @@ public final class Coverage {
   public long consumerDeliveries;
   public long consumerRedeliveries;
   public long consumerAcks;
+  /** Of the confirmed acks, those of runs of consecutive sequences (one proposal, several acks). */
+  public long consumerAckRuns;
   public long leaderTerms;
 
   void count(String fault) {
@@ -93,6 +95,7 @@ public final class Coverage {
     consumerDeliveries += o.consumerDeliveries;
     consumerRedeliveries += o.consumerRedeliveries;
     consumerAcks += o.consumerAcks;
+    consumerAckRuns += o.consumerAckRuns;
     leaderTerms += o.leaderTerms;
   }
 
@@ -110,6 +113,6 @@ public final class Coverage {
         + streamDuplicates + ", refused by expectations " + streamRejected + ", evicted by limits " + streamEvicted
         + ", atomic publishes stored " + streamAtomicStored + " (refused " + streamAtomicRefused + ")"
         + "; consumers: delivered " + consumerDeliveries + " (redelivered " + consumerRedeliveries + "), acked "
-        + consumerAcks;
+        + consumerAcks + " (runs " + consumerAckRuns + ")";
   }
 }

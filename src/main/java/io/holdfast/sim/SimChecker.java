@@ -282,7 +282,8 @@ final class SimChecker {
       } else if (c instanceof StreamCommand.ConsumerBatch b) {
         for (int i = 0; i < outcomes.size(); i++) {
           StreamCommand.ConsumerOp op = b.ops().get(i);
-          String consumer = op instanceof StreamCommand.Fetch f ? f.consumer() : ((StreamCommand.Ack) op).consumer();
+          String consumer = op instanceof StreamCommand.Fetch f ? f.consumer()
+              : op instanceof StreamCommand.AckRun r ? r.consumer() : ((StreamCommand.Ack) op).consumer();
           List<SimStream.Event> events = consumers.computeIfAbsent(consumer, k -> new ArrayList<>());
           if (outcomes.get(i) instanceof io.holdfast.replica.Wire.Delivered d) {
             for (Delivery delivery : d.deliveries()) {
@@ -292,6 +293,10 @@ final class SimChecker {
           } else if (op instanceof StreamCommand.Ack a && a.kind() == StreamCommand.AckKind.ACK
               && outcomes.get(i) instanceof io.holdfast.replica.Wire.Seq) {
             events.add(new SimStream.Event(a.seq(), true, 0));
+          } else if (op instanceof StreamCommand.AckRun r && outcomes.get(i) instanceof io.holdfast.replica.Wire.Seq) {
+            for (long seq = r.from(); seq < r.from() + r.count(); seq++) { // a run is that many acks
+              events.add(new SimStream.Event(seq, true, 0));
+            }
           }
         }
       }

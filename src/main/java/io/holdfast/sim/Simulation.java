@@ -575,8 +575,13 @@ public final class Simulation {
     } else if (consumersCreated && counter % 5 == 1 && !held[c].isEmpty()) {
       long seq = held[c].poll();
       String kind = counter % 29 == 1 ? "term" : counter % 11 == 2 ? "nak" : "ack";
-      req = new SimReplica.Request(c, seq, now, kind);
-      p = new Wire.Consume(consumer, kind, seq, 0, 0);
+      int run = 1;
+      while (kind.equals("ack") && run < 4 && held[c].peek() != null && held[c].peek() == seq + run) {
+        held[c].poll(); // consecutive held messages acked as one run, as a node's GroupRouter sends them
+        run++;
+      }
+      req = new SimReplica.Request(c, seq, now, run > 1 ? "ack-run" : kind);
+      p = new Wire.Consume(consumer, kind, seq, run, 0);
     } else if (counter % 7 == 3) {
       int size = 2 + (int) (counter / 7 % 2);
       long[] values = new long[size];
@@ -645,6 +650,10 @@ public final class Simulation {
         }
       }
       case "ack" -> coverage.consumerAcks++;
+      case "ack-run" -> {
+        coverage.consumerAcks++;
+        coverage.consumerAckRuns++;
+      }
       default -> {
         if (req.kind().startsWith("atomic:") && o instanceof Wire.Seq s) {
           int size = Integer.parseInt(req.kind().substring("atomic:".length()));

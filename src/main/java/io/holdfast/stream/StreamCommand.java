@@ -95,6 +95,15 @@ public sealed interface StreamCommand {
   /** An acknowledgement of the message at stream sequence {@code seq}; {@code delayMillis} for a nak. */
   record Ack(String consumer, long seq, AckKind kind, long delayMillis) implements ConsumerOp {}
 
+  /**
+   * Plain acks ({@link AckKind#ACK}) of the {@code count} sequences from {@code from}: what that
+   * many {@link Ack}s do, in one op of 1 + name + 12 bytes, with one outcome.
+   */
+  record AckRun(String consumer, long from, int count) implements ConsumerOp {}
+
+  /** The op byte of an {@link AckRun} in a consumer batch (fetch is 0, the {@link AckKind}s 1 to 4). */
+  byte ACK_RUN = 16;
+
   enum AckKind {
     /** Done with it ({@code ack_policy all}: with every earlier one too). */
     ACK(1),
@@ -170,6 +179,12 @@ public sealed interface StreamCommand {
           w.string(f.consumer());
           w.ensure(12);
           w.b.putInt(f.max()).putLong(f.maxBytes());
+        } else if (op instanceof AckRun r) {
+          w.ensure(1);
+          w.b.put(ACK_RUN);
+          w.string(r.consumer());
+          w.ensure(12);
+          w.b.putLong(r.from()).putInt(r.count());
         } else {
           Ack a = (Ack) op;
           w.ensure(1);
@@ -227,6 +242,7 @@ public sealed interface StreamCommand {
           int kind = b.get();
           String consumer = readString(b);
           ops.add(kind == 0 ? new Fetch(consumer, b.getInt(), b.getLong())
+              : kind == ACK_RUN ? new AckRun(consumer, b.getLong(), b.getInt())
               : new Ack(consumer, b.getLong(), AckKind.ofCode(kind), b.getLong()));
         }
         c = new ConsumerBatch(now, ops);

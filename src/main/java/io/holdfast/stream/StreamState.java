@@ -196,6 +196,7 @@ public final class StreamState {
       List<Result> out = new ArrayList<>(batch.ops().size());
       for (StreamCommand.ConsumerOp op : batch.ops()) {
         out.add(op instanceof StreamCommand.Fetch f ? fetch(f, batch.nowMillis())
+            : op instanceof StreamCommand.AckRun r ? ackRun(r, batch.nowMillis())
             : ack((StreamCommand.Ack) op, batch.nowMillis()));
       }
       return out;
@@ -461,6 +462,18 @@ public final class StreamState {
     }
     taken[0] += size;
     return true;
+  }
+
+  /** Each sequence of the run acked as by its own {@link StreamCommand.Ack}; one outcome (the last sequence's). */
+  private Result ackRun(StreamCommand.AckRun r, long now) {
+    Result last = null;
+    for (int i = 0; i < r.count(); i++) {
+      last = ack(new StreamCommand.Ack(r.consumer(), r.from() + i, StreamCommand.AckKind.ACK, 0), now);
+      if (!last.ok()) {
+        return last; // no such consumer: the same for every sequence
+      }
+    }
+    return last;
   }
 
   private Result ack(StreamCommand.Ack a, long now) {

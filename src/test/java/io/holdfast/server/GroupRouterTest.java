@@ -24,6 +24,8 @@ import org.junit.jupiter.api.Test;
  * the leader's node has gone silent, not when one busy group is slow to answer while its node
  * answers for others (1,000 streams with one publish each in flight abandoned 2-4% of them).
  * Method: probes play two leaders on one node; real time, since the rule is about 2 s of silence.
+ * Also: acks sent without waiting are held and sent as runs, and never overtaken by what the
+ * router sends the same group next (a test executor holds the scheduled flush back).
  */
 class GroupRouterTest {
   private final ActorTestKit kit = ActorTestKit.create(
@@ -72,5 +74,42 @@ class GroupRouterTest {
     // Nothing on the node answers: unknown after the 2 s of silence, well before the 30 s deadline.
     Object outcome = held.get(10, TimeUnit.SECONDS);
     assertInstanceOf(GroupRouter.Unknown.class, outcome);
+  }
+
+  @Test
+  void heldAcksGoOutAsRunsOfConsecutiveSequences() {
+    List<long[]> runs = GroupRouter.runs(List.of(7L, 3L, 4L, 5L, 5L, 9L, 10L, 1L));
+    assertEquals(List.of("1+1", "3+3", "7+1", "9+2"), runs.stream().map(r -> r[0] + "+" + r[1]).toList());
+    List<Long> many = new java.util.ArrayList<>();
+    for (long seq = 1; seq <= Wire.Consume.ACK_RUN_MAX + 1; seq++) {
+      many.add(seq);
+    }
+    assertEquals(List.of("1+" + Wire.Consume.ACK_RUN_MAX,
+        (Wire.Consume.ACK_RUN_MAX + 1) + "+1"),
+        GroupRouter.runs(many).stream().map(r -> r[0] + "+" + r[1]).toList(), "a run is capped");
+  }
+
+  @Test
+  void heldAcksReachTheLeaderBeforeWhatTheRouterSendsTheGroupNext() throws Exception {
+    List<Runnable> flushes = new java.util.ArrayList<>();
+    GroupRouter router = new GroupRouter(kit.system(), flushes::add); // held acks wait for what comes next
+    CompletableFuture<Object> first = router.propose("g", List.of(1, 2, 3), new Wire.Publish("s",
+        new java.util.TreeMap<>(), new byte[1]), Duration.ofSeconds(30),
+        wait -> CompletableFuture.completedFuture(Optional.of(slow.getRef()))).toCompletableFuture();
+    answer((ReplicaShell.Propose) slow.receiveMessage(), 1);
+    first.get(10, TimeUnit.SECONDS); // the leader is known from here on: acks go straight to it
+    for (long seq = 1; seq <= 3; seq++) {
+      router.send("g", List.of(1, 2, 3), new Wire.Consume("c", "ack", seq, 0, 0), Duration.ofSeconds(30),
+          wait -> CompletableFuture.completedFuture(Optional.of(slow.getRef())));
+    }
+    assertEquals(1, flushes.size(), "one flush for the three, scheduled by the first");
+    slow.expectNoMessage(Duration.ofMillis(100));
+    router.propose("g", List.of(1, 2, 3), new Wire.Publish("s", new java.util.TreeMap<>(), new byte[1]),
+        Duration.ofSeconds(30), wait -> CompletableFuture.completedFuture(Optional.of(slow.getRef())));
+    assertEquals(new Wire.Consume("c", "ack", 1, 3, 0), ((ReplicaShell.Propose) slow.receiveMessage()).proposal(),
+        "the held acks first, as one run");
+    assertInstanceOf(Wire.Publish.class, ((ReplicaShell.Propose) slow.receiveMessage()).proposal());
+    flushes.forEach(Runnable::run);
+    slow.expectNoMessage(Duration.ofMillis(100)); // nothing left to flush
   }
 }

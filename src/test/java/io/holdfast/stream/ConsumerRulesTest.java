@@ -138,6 +138,25 @@ class ConsumerRulesTest {
   }
 
   @Test
+  void aRunOfAcksIsWhatThatManyAcksAreWithOneOutcomeInItsBatch() {
+    fiveMessages();
+    add(consumer("c", "all", "explicit", 1000, -1, List.of(), -1));
+    assertEquals(List.of("m1", "m2", "m3", "m4", "m5"), fetched("c", 5, T0));
+    List<StreamState.Result> out = apply(new StreamCommand.ConsumerBatch(T0 + 10, List.of(
+        new StreamCommand.AckRun("c", 2, 3), new StreamCommand.Fetch("c", 5))));
+    assertEquals(2, out.size(), "one outcome per op: the fetch after the run gets its own");
+    assertTrue(out.get(0).ok());
+    assertTrue(out.get(1).ok());
+    assertEquals(List.of(), s.deliver(out.get(1).deliveries()), "nothing new, nothing due");
+    ConsumerInfo info = s.consumerInfo("c");
+    assertEquals(2, info.ackPending(), "1 and 5 still pending; 2-4 acked");
+    assertEquals(List.of(1L, 5L), fetch("c", 5, T0 + 1000).stream().map(d -> d.message().seq()).toList(),
+        "only the unacked ones come again");
+    assertEquals("no_consumer", apply(new StreamCommand.ConsumerBatch(T0, List.of(new StreamCommand.AckRun("zz", 1, 2))))
+        .get(0).error());
+  }
+
+  @Test
   void maxDeliverReachedStopsRedelivery() {
     pub("a", "m1", T0);
     add(consumer("c", "all", "explicit", 100, 2, List.of(), -1));
