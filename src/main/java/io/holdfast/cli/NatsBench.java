@@ -48,7 +48,7 @@ final class NatsBench extends CliCommand.Reporting {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String STREAM = "BENCH";
   private static final String SUBJECT = "bench.nats";
-  /** Warm-up rounds that always run (of --warmup messages each, 50k by default: 200k messages). */
+  /** Warm-up rounds that always run (of --warmup messages each, by default 200k of 1 KiB: 800k messages). */
   private static final int MIN_WARMUP_ROUNDS = 4;
 
   @Option(names = "--server", paramLabel = "nats://HOST:PORT",
@@ -68,8 +68,11 @@ final class NatsBench extends CliCommand.Reporting {
   @Option(names = "--consume", description = "Then drain the stream through a pull consumer, acking each message.")
   boolean consume;
   @Option(names = "--warmup", paramLabel = "N", description = "Messages of a warm-up round: published (and with"
-      + " --consume drained) unmeasured, then purged; 0: no warm-up (default ${DEFAULT-VALUE}).")
-  long warmup = 50_000;
+      + " --consume drained) unmeasured, then purged; 0: no warm-up (default: 200000, or 200 MiB of payload if"
+      + " fewer, at least 100).")
+  Long warmupOption;
+  /** The warm-up round's messages, from --warmup or its default ({@link #warmUp}). */
+  long warmup;
   @Option(names = "--warmup-rounds", paramLabel = "N", description = "Warm-up rounds at most; past the fourth they end"
       + " once a round's rate is within 10%% of the round before (default ${DEFAULT-VALUE}).")
   int warmupRounds = 10;
@@ -130,6 +133,7 @@ final class NatsBench extends CliCommand.Reporting {
       throw new UsageException("--consume drains one stream: leave out --streams");
     }
     between("--msgs", msgs, 1, 100_000_000);
+    warmup = warmupOption != null ? warmupOption : Math.max(100, Math.min(200_000, (200L << 20) / Math.max(1, size)));
     between("--warmup", warmup, 0, 100_000_000);
     between("--warmup-rounds", warmupRounds, 1, 100);
     if (server != null && !server.startsWith("nats://")) {
@@ -379,7 +383,11 @@ final class NatsBench extends CliCommand.Reporting {
    * Warm-up rounds until the rate settles. A JVM server runs its hot path interpreted at first,
    * and on this 2-core machine, where three nodes and the client share the cores, the nodes'
    * compilers took most of the CPU for the first ~200k messages (jstat: 16 s of compile time in a
-   * leader's first round of 100k): the first round went at a third of the settled rate. Each
+   * leader's first round of 100k): the first round went at a third of the settled rate. Rounds of
+   * 50k were too short: four of them (200k messages, ~30 s after the nodes started) looked settled
+   * within 10% while the C2 compiler threads still took a fifth of all CPU samples in the measured
+   * phase (perf), which went at 23.7k acked/s and 74 ms server CPU per 1k; after rounds of 200k,
+   * 37.2k/s at 44 ms. A server runs for days: its settled rate is the one to compare. Each
    * round's rates are reported too ({@code warmup}), so that the cold figures are not hidden. Two
    * rounds in a row can be alike by chance before that: the first {@value #MIN_WARMUP_ROUNDS} always run.
    */
