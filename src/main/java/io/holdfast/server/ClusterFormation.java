@@ -37,8 +37,9 @@ import org.apache.pekko.cluster.typed.Join;
  *   <li>some seed is a member: join it (as soon as its answer arrives);
  *   <li>none is, and a majority of the seeds (counting itself) answered within the last three
  *       rounds, two rounds in a row: the lowest address among them joins itself, forming the
- *       cluster; the others join it once it answers as a member. A majority is needed so that two halves of a
- *       partition cannot both form one; the lowest address, so that one side forms only one.
+ *       cluster; the others join it once it answers as a member. A majority is needed so that two
+ *       halves of a partition cannot both form one; the lowest address, so that one side forms
+ *       only one.
  * </ul>
  * Once a member it keeps asking, every few seconds: a member whose cluster holds fewer than a
  * majority of the seeds, while some seed answers from a cluster holding a majority, is on a split
@@ -129,8 +130,8 @@ public final class ClusterFormation {
               // reached at once (NodeDirectory.addressOf), not only once membership settles.
               NodeDirectory.remember(ctx.getSystem(), s.node(), AddressFromURIString.parse(s.address()));
             }
-            // A member answered: join it now, not at the next tick. A restarted node serves up to an
-            // interval sooner (a tick is 1 s); forming a new cluster still waits for the ticks.
+            // A member answered: join it now, not at the next tick, so a restarted node serves up to
+            // an interval sooner. Forming a new cluster still waits for the ticks.
             if (s.member() && !isMember(cluster.selfMember()) && tick[0] - lastJoinTick[0] >= JOIN_TICKS
                 && cluster.selfMember().status() != MemberStatus.down()
                 && CoordinatedShutdown.get(ctx.getSystem()).getShutdownReason().isEmpty()) {
