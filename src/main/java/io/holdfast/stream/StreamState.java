@@ -466,7 +466,7 @@ public final class StreamState {
 
   /** Each sequence of the run acked as by its own {@link StreamCommand.Ack}; one outcome (the last sequence's). */
   private Result ackRun(StreamCommand.AckRun r, long now) {
-    Result last = null;
+    Result last = Result.stored(r.from()); // what an empty run (never encoded) would answer
     for (int i = 0; i < r.count(); i++) {
       last = ack(new StreamCommand.Ack(r.consumer(), r.from() + i, StreamCommand.AckKind.ACK, 0), now);
       if (!last.ok()) {
