@@ -2,7 +2,6 @@ package io.holdfast.api;
 
 import io.holdfast.api.Records.StreamConfig;
 import io.holdfast.stream.ConsumerConfig;
-import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -30,7 +29,7 @@ public class ConsumerPublisherTckTest extends PublisherVerification<Message> {
 
   /** Starts a node and fills stream {@code tck}; shared by the Flow variant. */
   static OneNode startFilled() throws Exception {
-    OneNode node = new OneNode(Files.createTempDirectory("holdfast-tck"));
+    OneNode node = OneNode.inTempDirectory("holdfast-tck");
     node.holdfast.createStream(new StreamConfig("tck", List.of("tck.>"), 1)).toCompletableFuture().get();
     List<CompletableFuture<?>> acks = new ArrayList<>();
     for (int i = 0; i < MESSAGES; i++) {

@@ -15,6 +15,17 @@ public final class OneNode implements AutoCloseable {
   public final ActorSystem<Void> system;
   public final Holdfast holdfast;
 
+  /** A temporary data directory this node created and deletes when it closes; null if given one. */
+  private Path ownedDir;
+
+  /** A node in a new temporary directory named {@code prefix}..., deleted when the node closes. */
+  public static OneNode inTempDirectory(String prefix) throws Exception {
+    Path dir = java.nio.file.Files.createTempDirectory(prefix);
+    OneNode node = new OneNode(dir);
+    node.ownedDir = dir;
+    return node;
+  }
+
   public OneNode(Path dataDir) throws Exception {
     int port = freePort();
     system = ActorSystem.create(Behaviors.empty(), "holdfast", ConfigFactory.parseString("""
@@ -60,5 +71,8 @@ public final class OneNode implements AutoCloseable {
   public void close() throws Exception {
     system.terminate();
     system.getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    if (ownedDir != null) {
+      io.holdfast.local.LocalCluster.deleteTree(ownedDir);
+    }
   }
 }

@@ -25,8 +25,8 @@ public class HoldfastJournalSpec extends JavaJournalSpec {
 
   /** Plans the cluster the spec's system (named by the TCK) will join, and configures the plugins. */
   static Config config(String systemName) {
-    InJvmCluster cluster = InJvmCluster.plan(systemName);
-    PLANNED.put(systemName, cluster);
+    // The test engine may construct the spec more than once: one plan (and temporary directory) per name.
+    InJvmCluster cluster = PLANNED.computeIfAbsent(systemName, InJvmCluster::plan);
     return ConfigFactory.parseString("""
         pekko.persistence.journal.plugin = "holdfast.persistence.journal"
         pekko.persistence.snapshot-store.plugin = "holdfast.persistence.snapshot-store"

@@ -116,6 +116,11 @@ final class InJvmCluster implements AutoCloseable {
         throw new IllegalStateException("node " + s.address() + " did not stop: " + e, e);
       }
     }
+    try {
+      io.holdfast.local.LocalCluster.deleteTree(dir); // created by plan(); nothing runs on it any more
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("could not delete " + dir, e);
+    }
   }
 
   static int freePort() throws IOException {
