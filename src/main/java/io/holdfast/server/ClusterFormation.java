@@ -115,6 +115,16 @@ public final class ClusterFormation {
       long[] lastJoinTick = {Long.MIN_VALUE / 2};
       long[] tick = {0};
       int[] formingRounds = {0};
+      // Downed or stopping: this ActorSystem is done; the next one joins.
+      java.util.function.BooleanSupplier done = () -> cluster.selfMember().status() == MemberStatus.down()
+          || CoordinatedShutdown.get(ctx.getSystem()).getShutdownReason().isPresent();
+      java.util.function.Consumer<Address> join = target -> {
+        if (!target.equals(self)) {
+          ctx.getLog().info("Joining the cluster through {}", target);
+        }
+        cluster.manager().tell(Join.create(target));
+        lastJoinTick[0] = tick[0];
+      };
       timers.startTimerWithFixedDelay(Tick.INSTANCE, interval);
       ctx.getSelf().tell(Tick.INSTANCE);
       return Behaviors.receive(Command.class)
@@ -132,23 +142,19 @@ public final class ClusterFormation {
             }
             // A member answered: join it now, not at the next tick, so a restarted node serves up to
             // an interval sooner. Forming a new cluster still waits for the ticks.
-            if (s.member() && !isMember(cluster.selfMember()) && tick[0] - lastJoinTick[0] >= JOIN_TICKS
-                && cluster.selfMember().status() != MemberStatus.down()
-                && CoordinatedShutdown.get(ctx.getSystem()).getShutdownReason().isEmpty()) {
+            if (s.member() && !done.getAsBoolean() && !isMember(cluster.selfMember())
+                && tick[0] - lastJoinTick[0] >= JOIN_TICKS) {
               Address target = decide(self, answers, majority);
               if (target != null && !target.equals(self)) {
-                ctx.getLog().info("Joining the cluster through {}", target);
-                cluster.manager().tell(Join.create(target));
-                lastJoinTick[0] = tick[0];
+                join.accept(target);
               }
             }
             return Behaviors.same();
           })
           .onMessageEquals(Tick.INSTANCE, () -> {
             tick[0]++;
-            if (cluster.selfMember().status() == MemberStatus.down()
-                || CoordinatedShutdown.get(ctx.getSystem()).getShutdownReason().isPresent()) {
-              return Behaviors.same(); // downed or stopping: this ActorSystem is done; the next one joins
+            if (done.getAsBoolean()) {
+              return Behaviors.same();
             }
             boolean joined = isMember(cluster.selfMember());
             if (!joined && tick[0] - lastJoinTick[0] >= JOIN_TICKS) {
@@ -162,12 +168,9 @@ public final class ClusterFormation {
               if (target != null && target.equals(self)) {
                 ctx.getLog().info("Forming the cluster: {} of {} seed nodes answered, none is a member, and this"
                     + " node has the lowest address of them", answers.size() + 1, all.size());
-              } else if (target != null) {
-                ctx.getLog().info("Joining the cluster through {}", target);
               }
               if (target != null) {
-                cluster.manager().tell(Join.create(target));
-                lastJoinTick[0] = tick[0];
+                join.accept(target);
               }
             } else if (joined && up(cluster.selfMember()) && seedsUp(cluster, all) < majority) {
               answers.values().stream()
