@@ -187,7 +187,7 @@ public final class StreamState {
     }
     if (c instanceof StreamCommand.DeleteConsumer d) {
       if (consumers.remove(d.name()) == null) {
-        return List.of(Result.rejected("no_consumer", "stream " + name + " has no consumer " + d.name()));
+        return List.of(noConsumer(d.name()));
       }
       sweepInterest();
       return List.of(Result.stored(0));
@@ -376,7 +376,7 @@ public final class StreamState {
   private Result fetch(StreamCommand.Fetch f, long now) {
     ConsumerState c = consumers.get(f.consumer());
     if (c == null) {
-      return Result.rejected("no_consumer", "stream " + name + " has no consumer " + f.consumer());
+      return noConsumer(f.consumer());
     }
     c.lastActiveMillis = now;
     ConsumerConfig cfg = c.config;
@@ -466,30 +466,41 @@ public final class StreamState {
 
   /** Each sequence of the run acked as by its own {@link StreamCommand.Ack}; one outcome (the last sequence's). */
   private Result ackRun(StreamCommand.AckRun r, long now) {
-    Result last = Result.stored(r.from()); // what an empty run (never encoded) would answer
-    for (int i = 0; i < r.count(); i++) {
-      last = ack(new StreamCommand.Ack(r.consumer(), r.from() + i, StreamCommand.AckKind.ACK, 0), now);
-      if (!last.ok()) {
-        return last; // no such consumer: the same for every sequence
-      }
+    ConsumerState c = consumers.get(r.consumer());
+    if (c == null) {
+      return noConsumer(r.consumer());
     }
-    return last;
+    c.lastActiveMillis = now;
+    for (long seq = r.from(); seq < r.from() + r.count(); seq++) {
+      acked(c, seq);
+    }
+    return Result.stored(r.from() + r.count() - 1);
+  }
+
+  private Result noConsumer(String consumer) {
+    return Result.rejected("no_consumer", "stream " + name + " has no consumer " + consumer);
+  }
+
+  /** {@code c} is done with {@code seq} (a plain ack): with ack policy all, with every pending sequence up to it too. */
+  private void acked(ConsumerState c, long seq) {
+    if (c.config.ackPolicy() == ConsumerConfig.AckPolicy.ALL) {
+      List<Long> done = new ArrayList<>(c.pending.headMap(seq, true).keySet());
+      done.forEach(c.pending::remove);
+      done.forEach(this::retain);
+    } else if (c.pending.remove(seq) != null) {
+      retain(seq);
+    }
   }
 
   private Result ack(StreamCommand.Ack a, long now) {
     ConsumerState c = consumers.get(a.consumer());
     if (c == null) {
-      return Result.rejected("no_consumer", "stream " + name + " has no consumer " + a.consumer());
+      return noConsumer(a.consumer());
     }
     c.lastActiveMillis = now;
     ConsumerState.Pending p = c.pending.get(a.seq());
     switch (a.kind()) {
-      case ACK -> {
-        List<Long> done = new ArrayList<>(c.config.ackPolicy() == ConsumerConfig.AckPolicy.ALL
-            ? c.pending.headMap(a.seq(), true).keySet() : p == null ? List.of() : List.of(a.seq()));
-        done.forEach(c.pending::remove);
-        done.forEach(this::retain);
-      }
+      case ACK -> acked(c, a.seq());
       case TERM -> {
         if (p != null) {
           c.pending.remove(a.seq());
