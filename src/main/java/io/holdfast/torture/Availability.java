@@ -67,8 +67,8 @@ final class Availability {
    * How long a majority of the stream's nodes was up and connected: what the faults left to serve
    * in. No run can ack for longer, so it bounds what a run can ack against the no-fault baseline.
    */
-  synchronized double majorityUpSeconds() {
-    return majorityUpSeconds;
+  synchronized double majorityUpSeconds(int runSeconds) {
+    return Math.round(Math.min(runSeconds, majorityUpSeconds) * 10) / 10.0; // not the drain after the run
   }
 
   synchronized List<Stretch> stretches() {
@@ -90,7 +90,7 @@ final class Availability {
       long now = System.nanoTime();
       synchronized (this) {
         if (expected) {
-          majorityUpSeconds += since < 0 ? 0 : (now - Math.max(since, lastSample)) / 1e9;
+          majorityUpSeconds += since < 0 ? 0 : (now - lastSample) / 1e9; // held since the last sample
           since = since < 0 ? now : since;
           long from = Math.max(lastAck.get(), since);
           double gap = (now - from) / 1e9;

@@ -111,7 +111,7 @@ public final class Campaign {
       Path report = new Report(c, workload).write(counts, o);
       return new Result(counts, workload.published.get(), workload.unknown.size(), workload.failed.get(),
           workload.consumed.get(), c.windows.size(), c.faultCounts(), c.refusals.get(),
-          c.availability.maxUnavailableSeconds(), c.availability.majorityUpSeconds(), report);
+          c.availability.maxUnavailableSeconds(), c.availability.majorityUpSeconds(o.seconds()), report);
     } finally {
       workload.stopped.set(true);
       if (partitions) {

@@ -73,7 +73,7 @@ final class Report {
         .put("duplicates", c.duplicates).put("misplaced", c.misplaced).put("unknown", workload.unknown.size())
         .put("unavailable", workload.failed.get()).put("consumed", workload.consumed.get())
         .put("max_unavailable_s", Math.round(campaign.availability.maxUnavailableSeconds() * 10) / 10.0)
-        .put("majority_up_s", Math.round(Math.min(o.seconds(), campaign.availability.majorityUpSeconds()) * 10) / 10.0);
+        .put("majority_up_s", campaign.availability.majorityUpSeconds(o.seconds()));
     ArrayNode stretches = root.putArray("unavailable_stretches");
     for (Availability.Stretch st : campaign.availability.stretches()) {
       stretches.addObject().put("start_s", st.start()).put("end_s", st.end());
