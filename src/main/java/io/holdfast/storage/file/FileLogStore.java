@@ -132,8 +132,13 @@ public final class FileLogStore implements LogStore {
   private FileChannel head;
   private long headSeq;
   private long headBytes;
-  private byte[] buffer = new byte[1 << 16];
-  private int buffered;
+  /**
+   * The records written since the last sync, up to its position. Direct, so that the write in
+   * {@link #flush} copies nothing in the JVM (a heap buffer is copied into a temporary direct one
+   * first); it grows to the largest batch the storage actor hands over between syncs (bounded by
+   * holdfast.storage.batch-bytes-max) and is kept.
+   */
+  private ByteBuffer buffer = ByteBuffer.allocateDirect(1 << 16);
   private String failure;
   private TailMarker tailMarker;
   private TailMarker.Position syncedAtOpen;
@@ -236,7 +241,7 @@ public final class FileLogStore implements LogStore {
     if (flags == 0 && w.repaired().isEmpty()) {
       return;
     }
-    append(WalRecord.encode(replica, flags, w.hardState(), ref, w.entriesFrom(), w.entries()));
+    append(replica, flags, w.hardState(), ref, w.entriesFrom(), w.entries());
     apply(log, replica, headSeq, ref, w.entriesFrom(), w.entries(), true, w.hardState());
     termMax = Math.max(termMax, w.hardState() == null ? 0 : w.hardState().term());
     termMax = Math.max(termMax, ref == null ? 0 : ref.meta().term());
@@ -244,7 +249,7 @@ public final class FileLogStore implements LogStore {
       termMax = Math.max(termMax, e.term());
     }
     if (!w.repaired().isEmpty()) {
-      append(WalRecord.encode(replica, WalRecord.REPAIR, null, null, 0, w.repaired()));
+      append(replica, WalRecord.REPAIR, null, null, 0, w.repaired());
       repair(log, w.repaired());
     }
     if (ref != null) {
@@ -255,7 +260,7 @@ public final class FileLogStore implements LogStore {
   @Override
   public void sync() throws StorageFailure {
     checkOpen();
-    if (buffered == 0) {
+    if (buffer.position() == 0) {
       return;
     }
     flush();
@@ -348,7 +353,7 @@ public final class FileLogStore implements LogStore {
       deleteFilesOf(replica);
       return;
     }
-    append(WalRecord.encode(replica, WalRecord.FORGET, null, null, 0, List.of()));
+    append(replica, WalRecord.FORGET, null, null, 0, List.of());
     sync();
     replicas.remove(replica);
     recovered.remove(replica);
@@ -379,12 +384,12 @@ public final class FileLogStore implements LogStore {
 
   @Override
   public long unsyncedBytes() {
-    return buffered;
+    return buffer.position();
   }
 
   @Override
   public void close() throws StorageFailure {
-    if (failure == null && buffered > 0) {
+    if (failure == null && buffer.position() > 0) {
       sync();
     }
     closeQuietly();
@@ -397,24 +402,22 @@ public final class FileLogStore implements LogStore {
   // Writing
   // =========================================================================================
 
-  private void append(byte[] record) {
-    if (buffered + record.length > buffer.length) {
-      buffer = Arrays.copyOf(buffer, Math.max(buffer.length * 2, buffered + record.length));
-    }
-    System.arraycopy(record, 0, buffer, buffered, record.length);
-    buffered += record.length;
+  private void append(String replica, int flags, HardState hs, WalRecord.SnapshotRef snap, long entriesFrom,
+      List<LogEntry> entries) {
+    buffer = WalRecord.appendTo(buffer, replica, flags, hs, snap, entriesFrom, entries);
   }
 
   /** Writes the buffer at the head and fsyncs it. Never retried (D10). */
   private void flush() throws StorageFailure {
     try {
-      ByteBuffer b = ByteBuffer.wrap(buffer, 0, buffered);
+      int buffered = buffer.position();
+      ByteBuffer b = buffer.flip();
       while (b.hasRemaining()) {
         head.write(b);
       }
       head.force(false);
       headBytes += buffered;
-      buffered = 0;
+      buffer.clear();
       if (tailMarker != null) {
         tailMarker.record(headSeq, headBytes, termMax);
       }
@@ -447,12 +450,12 @@ public final class FileLogStore implements LogStore {
       ReplicaLog log = e.getValue();
       if (carry && (log.hardStateFile <= oldest || log.snapshotFile <= oldest)) {
         int flags = WalRecord.HARD_STATE | (log.snapshot == null ? 0 : WalRecord.SNAPSHOT);
-        append(WalRecord.encode(e.getKey(), flags, log.hardState, log.snapshot, 0, List.of()));
+        append(e.getKey(), flags, log.hardState, log.snapshot, 0, List.of());
         log.hardStateFile = headSeq;
         log.snapshotFile = log.snapshot == null ? Long.MAX_VALUE : headSeq;
       }
     }
-    if (buffered > 0) {
+    if (buffer.position() > 0) {
       flush();
     }
     long keepFrom = headSeq;

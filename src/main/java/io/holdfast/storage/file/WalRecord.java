@@ -63,6 +63,18 @@ final class WalRecord {
   private WalRecord() {}
 
   static byte[] encode(String replica, int flags, HardState hs, SnapshotRef snap, long entriesFrom, List<LogEntry> entries) {
+    return appendTo(ByteBuffer.allocate(0), replica, flags, hs, snap, entriesFrom, entries).array();
+  }
+
+  /**
+   * Writes the record at {@code out}'s position and returns the buffer holding everything
+   * {@code out} held before it, and the record: {@code out} itself, or, if the record does not
+   * fit, a larger buffer of the same kind (heap or direct; at least twice the size) with
+   * {@code out}'s contents copied over. The payloads are copied once, straight from the entries:
+   * the WAL's batch is a direct buffer, so a write reaches the file with no copy in between.
+   */
+  static ByteBuffer appendTo(ByteBuffer out, String replica, int flags, HardState hs, SnapshotRef snap,
+      long entriesFrom, List<LogEntry> entries) {
     byte[] name = replica.getBytes(StandardCharsets.UTF_8);
     byte[] membership = snap == null ? null : snap.meta().membership().encode();
     int headerLength = 2 + name.length;
@@ -83,7 +95,13 @@ final class WalRecord {
       throw new IllegalArgumentException("record too large: " + bodyLength + " bytes");
     }
     int length = 2 * (FIXED_BYTES + headerLength + 4) + (int) bodyLength + TRAILER_END_BYTES;
-    ByteBuffer b = ByteBuffer.allocate(length);
+    ByteBuffer b = out;
+    if (b.remaining() < length) {
+      int capacity = (int) Math.min(Integer.MAX_VALUE - 8, Math.max(2L * b.capacity(), (long) b.position() + length));
+      b = b.isDirect() ? ByteBuffer.allocateDirect(capacity) : ByteBuffer.allocate(capacity);
+      b.put(out.flip());
+    }
+    int at = b.position();
     b.putInt(MAGIC).put((byte) flags).put((byte) 0).put((byte) 0).put((byte) 0);
     b.putInt(headerLength).putInt((int) bodyLength).putInt(0);
     b.putShort((short) name.length).put(name);
@@ -102,19 +120,24 @@ final class WalRecord {
     }
     int bodyCrcAt = b.position();
     b.putInt(0);
-    int bodyAt = b.position();
+    CRC32C bodyCrc = new CRC32C();
     if ((flags & (ENTRIES | REPAIR)) != 0) {
       for (LogEntry e : entries) {
         b.put(e.data());
+        bodyCrc.update(e.data());
       }
     }
-    byte[] out = b.array();
-    b.putInt(16, crc(out, 0, 16, out, FIXED_BYTES, headerLength));
-    int bodyCrc = crc(out, bodyAt, (int) bodyLength, null, 0, 0);
-    b.putInt(bodyCrcAt, bodyCrc);
-    b.putInt(bodyCrc).put(out, FIXED_BYTES, headerLength).put(out, 0, FIXED_BYTES);
+    CRC32C headerCrc = new CRC32C();
+    headerCrc.update(b.slice(at, 16));
+    headerCrc.update(b.slice(at + FIXED_BYTES, headerLength));
+    b.putInt(at + 16, (int) headerCrc.getValue());
+    b.putInt(bodyCrcAt, (int) bodyCrc.getValue());
+    b.putInt((int) bodyCrc.getValue());
+    b.put(b.position(), b, at + FIXED_BYTES, headerLength).position(b.position() + headerLength);
+    b.put(b.position(), b, at, FIXED_BYTES).position(b.position() + FIXED_BYTES);
     b.putInt(length).putInt(TRAILER_MAGIC);
-    return out;
+    assert b.position() == at + length;
+    return b;
   }
 
   /**
