@@ -107,6 +107,35 @@ class FileLogStoreTest extends LogStoreContract {
   }
 
   @Test
+  void aBatchLargerThanTheWriteBufferIsWrittenWhole() throws Exception {
+    // The store's batch buffer starts at 64 KiB and grows: 3 writes of 8 x 10 KiB before one sync,
+    // then a second sync, each payload distinct so that a lost or shifted byte shows.
+    List<LogEntry> written = new ArrayList<>();
+    FileLogStore s = open();
+    for (int w = 0; w < 4; w++) {
+      List<LogEntry> batch = new ArrayList<>();
+      for (int i = 0; i < 8; i++) {
+        long index = written.size() + batch.size() + 1;
+        byte[] data = new byte[10 * 1024 + (int) index];
+        java.util.Arrays.fill(data, (byte) index);
+        batch.add(new LogEntry(index, 1, io.holdfast.raft.message.EntryType.COMMAND, data));
+      }
+      s.write("a", LogWrite.append(written.size() + 1, batch));
+      written.addAll(batch);
+      if (w == 2 || w == 3) {
+        s.sync();
+      }
+    }
+    s.close();
+    List<LogEntry> recovered = open().recovered().get("a").entries();
+    assertEquals(written.size(), recovered.size());
+    for (int i = 0; i < written.size(); i++) {
+      assertEquals(written.get(i).index(), recovered.get(i).index());
+      assertArrayEquals(written.get(i).data(), recovered.get(i).data(), "entry " + (i + 1));
+    }
+  }
+
+  @Test
   void tornTailIsTruncatedAndEverythingBeforeItKept() throws Exception {
     writeThreeBatches();
     Path wal = onlyWalFile();
