@@ -355,10 +355,27 @@ public sealed interface StreamCommand {
 
   /** A growable big-endian buffer. */
   final class Writer {
-    public ByteBuffer b = ByteBuffer.allocate(256);
+    public ByteBuffer b;
+    /** Writing into a buffer it was given (a transport's frame): that one is never replaced. */
+    private final boolean fixed;
+
+    /** A writer into a heap buffer it grows as needed; {@link #bytes} is what it wrote. */
+    public Writer() {
+      this.b = ByteBuffer.allocate(256);
+      this.fixed = false;
+    }
+
+    /** A writer into {@code into}, from its position; what does not fit throws {@link java.nio.BufferOverflowException}. */
+    public Writer(ByteBuffer into) {
+      this.b = into;
+      this.fixed = true;
+    }
 
     public void ensure(int more) {
       if (b.remaining() < more) {
+        if (fixed) {
+          throw new java.nio.BufferOverflowException();
+        }
         ByteBuffer bigger = ByteBuffer.allocate(Math.max(b.capacity() * 2, b.position() + more));
         b.flip();
         bigger.put(b);

@@ -17,6 +17,7 @@ import org.apache.pekko.actor.ExtendedActorSystem;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorRefResolver;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.serialization.ByteBufferSerializer;
 import org.apache.pekko.serialization.SerializerWithStringManifest;
 
 /**
@@ -33,7 +34,7 @@ import org.apache.pekko.serialization.SerializerWithStringManifest;
  * (a batch of acks shares one) and refers to it by index (-1: none), then the proposal's ticket;
  * {@code Replies} are tickets and replies.
  */
-public final class ProposalSerializer extends SerializerWithStringManifest {
+public final class ProposalSerializer extends SerializerWithStringManifest implements ByteBufferSerializer {
   private static final String PROPOSE = "P1";
   // Version 2: forwarded proposals and their replies carry the forwarder's tickets, not the askers' refs.
   private static final String PROPOSE_ALL = "A2";
@@ -98,6 +99,21 @@ public final class ProposalSerializer extends SerializerWithStringManifest {
   @Override
   public byte[] toBinary(Object o) {
     StreamCommand.Writer w = new StreamCommand.Writer();
+    write(o, w);
+    return w.bytes();
+  }
+
+  /**
+   * Straight into Artery's frame buffer: a batch of forwarded publishes or of fetched messages
+   * (up to 320 KiB) is not built in a growing array, copied to its exact size and then copied
+   * again into the frame.
+   */
+  @Override
+  public void toBinary(Object o, ByteBuffer buf) {
+    write(o, new StreamCommand.Writer(buf));
+  }
+
+  private void write(Object o, StreamCommand.Writer w) {
     if (o instanceof ReplicaShell.Propose p) {
       if (p.ticket() != 0) {
         throw new IllegalArgumentException("a Propose with a ticket travels in a ProposeAll, with its repliesVia");
@@ -140,13 +156,22 @@ public final class ProposalSerializer extends SerializerWithStringManifest {
     } else {
       throw new IllegalArgumentException("cannot serialize " + o.getClass().getName());
     }
-    return w.bytes();
   }
 
   @Override
   public Object fromBinary(byte[] bytes, String manifest) {
     ByteBuffer b = ByteBuffer.wrap(bytes);
-    Object decoded = switch (manifest) {
+    Object decoded = fromBinary(b, manifest);
+    if (b.hasRemaining()) {
+      throw new IllegalArgumentException(b.remaining() + " trailing bytes after " + manifest);
+    }
+    return decoded;
+  }
+
+  /** Read from Artery's frame buffer, payloads copied once, straight into their messages. */
+  @Override
+  public Object fromBinary(ByteBuffer b, String manifest) {
+    return switch (manifest) {
       case PROPOSE -> {
         ActorRef<ReplicaShell.ProposeReply> replyTo = readRef(b);
         yield new ReplicaShell.Propose(readProposal(b), replyTo);
@@ -179,10 +204,6 @@ public final class ProposalSerializer extends SerializerWithStringManifest {
       }
       default -> throw new IllegalArgumentException("unknown manifest '" + manifest + "'");
     };
-    if (b.hasRemaining()) {
-      throw new IllegalArgumentException(b.remaining() + " trailing bytes after " + manifest);
-    }
-    return decoded;
   }
 
   // ---- proposals ----

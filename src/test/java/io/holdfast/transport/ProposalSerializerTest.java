@@ -12,12 +12,14 @@ import io.holdfast.replica.Wire;
 import io.holdfast.stream.Delivery;
 import io.holdfast.stream.Message;
 import io.holdfast.stream.StoredMessage;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.TreeMap;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.serialization.ByteBufferSerializer;
 import org.apache.pekko.serialization.Serialization;
 import org.apache.pekko.serialization.SerializationExtension;
 import org.apache.pekko.serialization.Serializer;
@@ -50,11 +52,40 @@ class ProposalSerializerTest {
     kit.shutdownTestKit();
   }
 
+  /**
+   * {@code o} serialized as Artery does it, into a frame buffer after other bytes, and read back
+   * from there; the bytes must be those {@code toBinary(o)} returns, which must decode too.
+   */
   private static Object roundTrip(Object o) {
     Serializer s = serialization.findSerializerFor(o);
     assertInstanceOf(ProposalSerializer.class, s, "serializer of " + o.getClass().getSimpleName());
+    String manifest = Serializers.manifestFor(s, o);
     byte[] bytes = serialization.serialize(o).get();
-    return serialization.deserialize(bytes, s.identifier(), Serializers.manifestFor(s, o)).get();
+    serialization.deserialize(bytes, s.identifier(), manifest).get();
+    ByteBuffer frame = ByteBuffer.allocateDirect(bytes.length + 64).position(16);
+    ((ByteBufferSerializer) s).toBinary(o, frame);
+    assertEquals(16 + bytes.length, frame.position(), "bytes written into the frame");
+    byte[] written = new byte[bytes.length];
+    frame.get(16, written);
+    assertArrayEquals(bytes, written, "the same bytes into a frame as into an array");
+    frame.flip().position(16);
+    Object back;
+    try {
+      back = ((ByteBufferSerializer) s).fromBinary(frame, manifest);
+    } catch (java.io.NotSerializableException e) {
+      throw new AssertionError(e);
+    }
+    assertEquals(0, frame.remaining(), "read to the end of the frame");
+    return back;
+  }
+
+  @Test
+  void whatDoesNotFitItsFrameOverflows() {
+    // Artery drops a message whose serializer overflows the frame buffer, as an oversized one.
+    var publish = new ReplicaShell.Propose(new Wire.Publish("orders.new", headers(), new byte[100]),
+        kit.createTestProbe(ReplicaShell.ProposeReply.class).ref());
+    var s = (ByteBufferSerializer) serialization.findSerializerFor(publish);
+    assertThrows(java.nio.BufferOverflowException.class, () -> s.toBinary(publish, ByteBuffer.allocate(64)));
   }
 
   private static TreeMap<String, List<String>> headers() {
