@@ -15,6 +15,7 @@ import java.io.File;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.CoordinatedShutdown;
@@ -80,11 +81,22 @@ final class NodeCommand extends CliCommand {
         natsUrl = startServices(system, settings, nats);
       } catch (Exception e) {
         Throwable cause = e.getCause() != null ? e.getCause() : e;
+        // Formation runs beside the start, so the node may be downed while its services start (it
+        // formed a cluster beside the majority's, and leaves it to join that one): that is a
+        // restart like any downing, not a failure to start, also for the first incarnation.
+        Optional<CoordinatedShutdown.Reason> downed = CoordinatedShutdown.get(system).getShutdownReason();
         system.terminate();
         system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
         boolean storage = false;
         for (Throwable t = e; t != null; t = t.getCause()) {
           storage |= t instanceof StorageFailure;
+        }
+        if (!storage && downed.filter(CoordinatedShutdown.clusterDowningReason()::equals).isPresent()) {
+          quickRestarts++;
+          err.println("holdfast: node " + settings.nodeId() + ": downed while starting (" + downed.get()
+              + "); starting it again");
+          pause(Math.min(quickRestarts, RESTARTS_MAX));
+          continue;
         }
         if (incarnation == 1 || storage || quickRestarts >= RESTARTS_MAX) {
           err.println("holdfast: node " + settings.nodeId() + " failed to start: " + cause.getMessage());
