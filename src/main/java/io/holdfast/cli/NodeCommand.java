@@ -81,31 +81,25 @@ final class NodeCommand extends CliCommand {
         natsUrl = startServices(system, settings, nats);
       } catch (Exception e) {
         Throwable cause = e.getCause() != null ? e.getCause() : e;
-        // Formation runs beside the start, so the node may be downed while its services start (it
-        // formed a cluster beside the majority's, and leaves it to join that one): that is a
-        // restart like any downing, not a failure to start, also for the first incarnation.
-        Optional<CoordinatedShutdown.Reason> downed = CoordinatedShutdown.get(system).getShutdownReason();
+        Optional<CoordinatedShutdown.Reason> shutdownReason = CoordinatedShutdown.get(system).getShutdownReason();
         system.terminate();
         system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
         boolean storage = false;
         for (Throwable t = e; t != null; t = t.getCause()) {
           storage |= t instanceof StorageFailure;
         }
-        if (!storage && downed.filter(CoordinatedShutdown.clusterDowningReason()::equals).isPresent()) {
-          quickRestarts++;
-          err.println("holdfast: node " + settings.nodeId() + ": downed while starting (" + downed.get()
-              + "); starting it again");
-          pause(Math.min(quickRestarts, RESTARTS_MAX));
-          continue;
-        }
-        if (incarnation == 1 || storage || quickRestarts >= RESTARTS_MAX) {
-          err.println("holdfast: node " + settings.nodeId() + " failed to start: " + cause.getMessage());
-          return 1;
+        switch (afterFailedStart(shutdownReason, storage, incarnation, quickRestarts)) {
+          case EXIT -> {
+            err.println("holdfast: node " + settings.nodeId() + " failed to start: " + cause.getMessage());
+            return 1;
+          }
+          case RESTART_DOWNED -> err.println("holdfast: node " + settings.nodeId() + ": downed while starting ("
+              + shutdownReason.orElseThrow() + "); starting it again");
+          case RETRY -> err.println("holdfast: node " + settings.nodeId() + " could not start again ("
+              + cause.getMessage() + "); trying again");
         }
         quickRestarts++;
-        err.println("holdfast: node " + settings.nodeId() + " could not start again (" + cause.getMessage()
-            + "); trying again");
-        pause(quickRestarts);
+        pause(Math.min(quickRestarts, RESTARTS_MAX));
         continue;
       }
       out.println("holdfast node " + settings.nodeId() + (incarnation == 1 ? " started" : " started again")
@@ -129,6 +123,27 @@ final class NodeCommand extends CliCommand {
           + "); starting it again");
       pause(Math.min(quickRestarts, RESTARTS_MAX));
     }
+  }
+
+  /** What a node does when its services failed to start. */
+  enum AfterFailedStart { EXIT, RESTART_DOWNED, RETRY }
+
+  /**
+   * After the services of {@code incarnation} failed to start: a storage failure, or a first start
+   * that fails, or too many quick restarts, exit (exit code 1); else start again. Formation runs
+   * beside the start, so the node may be downed while its services start (it formed a cluster
+   * beside the majority's, and leaves it to join that one): that is a restart like any downing,
+   * also for the first incarnation, not a failure to start.
+   */
+  static AfterFailedStart afterFailedStart(Optional<CoordinatedShutdown.Reason> shutdownReason, boolean storage,
+      int incarnation, int quickRestarts) {
+    if (storage) {
+      return AfterFailedStart.EXIT;
+    }
+    if (shutdownReason.filter(CoordinatedShutdown.clusterDowningReason()::equals).isPresent()) {
+      return AfterFailedStart.RESTART_DOWNED;
+    }
+    return incarnation == 1 || quickRestarts >= RESTARTS_MAX ? AfterFailedStart.EXIT : AfterFailedStart.RETRY;
   }
 
   /** Restarts of a node that ran under a minute, in a row, before the backoff stops growing. */
