@@ -98,7 +98,7 @@ final class TortureCommand extends CliCommand.Reporting {
           .put("misplaced", c.misplaced())
           .put("unknown", r.unknown()).put("unavailable", r.failed()).put("consumed", r.consumed())
           .put("acked_per_s", Math.round(c.acked() * 10.0 / seconds) / 10.0)
-          .put("max_unavailable_s", Math.round(r.maxUnavailableSeconds() * 10) / 10.0)
+          .put("max_unavailable_s", r.maxUnavailableSeconds())
           // Time the faults left a majority up and connected, within the run's seconds: acks can
           // only be expected then (issue 18 compares acked against a run without faults).
           .put("majority_up_s", r.majorityUpSeconds())

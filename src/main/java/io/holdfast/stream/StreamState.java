@@ -471,10 +471,12 @@ public final class StreamState {
       return noConsumer(r.consumer());
     }
     c.lastActiveMillis = now;
-    for (long seq = r.from(); seq < r.from() + r.count(); seq++) {
+    long last = r.from() + r.count() - 1;
+    // With ack policy all, the last sequence's ack covers the whole run.
+    for (long seq = c.config.ackPolicy() == ConsumerConfig.AckPolicy.ALL ? last : r.from(); seq <= last; seq++) {
       acked(c, seq);
     }
-    return Result.stored(r.from() + r.count() - 1);
+    return Result.stored(last);
   }
 
   private Result noConsumer(String consumer) {

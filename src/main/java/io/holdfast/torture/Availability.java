@@ -59,8 +59,9 @@ final class Availability {
     thread.join();
   }
 
+  /** The longest stretch without an ack while a majority was up and connected, in seconds, to a tenth. */
   synchronized double maxUnavailableSeconds() {
-    return maxGap;
+    return Math.round(maxGap * 10) / 10.0;
   }
 
   /**

@@ -72,7 +72,7 @@ final class Report {
         .put("lost_on_node", c.lostOnNode).put("unexpected", c.unexpected).put("recovered", c.recovered)
         .put("duplicates", c.duplicates).put("misplaced", c.misplaced).put("unknown", workload.unknown.size())
         .put("unavailable", workload.failed.get()).put("consumed", workload.consumed.get())
-        .put("max_unavailable_s", Math.round(campaign.availability.maxUnavailableSeconds() * 10) / 10.0)
+        .put("max_unavailable_s", campaign.availability.maxUnavailableSeconds())
         .put("majority_up_s", campaign.availability.majorityUpSeconds(o.seconds()));
     ArrayNode stretches = root.putArray("unavailable_stretches");
     for (Availability.Stretch st : campaign.availability.stretches()) {
