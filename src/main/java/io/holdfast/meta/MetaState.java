@@ -4,10 +4,12 @@ import io.holdfast.raft.message.EntryType;
 import io.holdfast.raft.message.LogEntry;
 import io.holdfast.stream.StreamCommand;
 import io.holdfast.stream.StreamLimits;
+import io.holdfast.stream.SubjectIndex;
 import io.holdfast.stream.Subjects;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
@@ -128,6 +130,12 @@ public final class MetaState {
   private final TreeMap<String, StreamRecord> streams = new TreeMap<>();
   private final TreeSet<String> deletedGroups = new TreeSet<>();
   private long appliedIndex;
+  /**
+   * The streams by subject filter, built on the first {@link #streamFor} after a change and dropped
+   * by every change ({@link #apply}, {@link #restore}). A node's view of the meta state is not
+   * changed once published, so its readers share one index; two building it at once build the same.
+   */
+  private volatile SubjectIndex<StreamRecord> bySubject;
 
   public SortedMap<Integer, Node> nodes() {
     return Collections.unmodifiableSortedMap(nodes);
@@ -147,12 +155,13 @@ public final class MetaState {
 
   /** The stream whose subjects match the literal {@code subject}, or null. Subjects never overlap. */
   public StreamRecord streamFor(String subject) {
-    for (StreamRecord s : streams.values()) {
-      if (Subjects.matchesAny(s.subjects(), subject)) {
-        return s;
-      }
+    SubjectIndex<StreamRecord> index = bySubject;
+    if (index == null) {
+      Map<String, StreamRecord> filters = new HashMap<>();
+      streams.values().forEach(s -> s.subjects().forEach(f -> filters.put(f, s)));
+      bySubject = index = SubjectIndex.of(filters);
     }
-    return null;
+    return index.find(subject);
   }
 
   /** Why {@code c} is malformed (before it is proposed), or null. State-dependent checks happen on apply. */
@@ -198,6 +207,7 @@ public final class MetaState {
 
   /** Applies one committed entry; the result of its command (OK for entries without one). */
   public Result apply(LogEntry entry) {
+    bySubject = null;
     appliedIndex = entry.index();
     if (entry.type() != EntryType.COMMAND) {
       return Result.OK;
@@ -401,6 +411,7 @@ public final class MetaState {
 
   /** Replaces the state by a snapshot; an empty one (the group's initial snapshot) is the empty state. */
   public void restore(byte[] snapshot) {
+    bySubject = null;
     nodes.clear();
     streams.clear();
     deletedGroups.clear();

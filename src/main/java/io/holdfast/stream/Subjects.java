@@ -85,19 +85,36 @@ public final class Subjects {
     }
   }
 
-  /** Whether the literal {@code subject} matches {@code filter}. */
+  /**
+   * Whether the literal {@code subject} matches {@code filter}. Walks both strings token by token
+   * without splitting them: consumer filters are checked against every message they look at.
+   */
   public static boolean matches(String filter, String subject) {
-    String[] f = tokens(filter);
-    String[] s = tokens(subject);
-    for (int i = 0; i < f.length; i++) {
-      if (f[i].equals(">")) {
-        return s.length > i;
+    int f = 0;
+    int s = 0;
+    while (true) {
+      int fEnd = tokenEnd(filter, f);
+      int sEnd = tokenEnd(subject, s);
+      if (fEnd - f == 1 && filter.charAt(f) == '>') {
+        return true; // the subject has this token, and '>' takes it and any after it
       }
-      if (i >= s.length || !(f[i].equals("*") || f[i].equals(s[i]))) {
+      boolean star = fEnd - f == 1 && filter.charAt(f) == '*';
+      if (!star && !(fEnd - f == sEnd - s && filter.regionMatches(f, subject, s, fEnd - f))) {
         return false;
       }
+      boolean filterDone = fEnd == filter.length();
+      boolean subjectDone = sEnd == subject.length();
+      if (filterDone || subjectDone) {
+        return filterDone && subjectDone;
+      }
+      f = fEnd + 1;
+      s = sEnd + 1;
     }
-    return f.length == s.length;
+  }
+
+  private static int tokenEnd(String s, int from) {
+    int dot = s.indexOf('.', from);
+    return dot < 0 ? s.length() : dot;
   }
 
   /** Whether some literal subject matches both filters. */

@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /** NATS subject rules: tokens, '*' for one token, '>' for the rest (one or more tokens). */
@@ -82,5 +85,65 @@ class SubjectsTest {
     assertArrayEquals(new String[] {"", "x"}, Subjects.tokens(".x"));
     assertArrayEquals(new String[] {""}, Subjects.tokens(""));
     assertArrayEquals("$JS.ACK.S.c.1.2.3.4.5".split("\\.", -1), Subjects.tokens("$JS.ACK.S.c.1.2.3.4.5"));
+  }
+
+  /** The token-array definition of a match: the specification {@link Subjects#matches} walks without arrays. */
+  private static boolean matchesByTokens(String filter, String subject) {
+    String[] f = Subjects.tokens(filter);
+    String[] s = Subjects.tokens(subject);
+    for (int i = 0; i < f.length; i++) {
+      if (f[i].equals(">")) {
+        return s.length > i;
+      }
+      if (i >= s.length || !(f[i].equals("*") || f[i].equals(s[i]))) {
+        return false;
+      }
+    }
+    return f.length == s.length;
+  }
+
+  private static String randomSubject(Random r, boolean wildcards) {
+    String[] literals = {"a", "b", "ab", ""};
+    int n = 1 + r.nextInt(4);
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < n; i++) {
+      int pick = r.nextInt(wildcards ? 6 : 4);
+      b.append(i == 0 ? "" : ".").append(pick < 4 ? literals[pick] : pick == 4 ? "*" : ">");
+      if (pick == 5) {
+        break;
+      }
+    }
+    return b.toString();
+  }
+
+  @Test
+  void matchingWithoutSplittingAgreesWithMatchingTokenByToken() {
+    Random r = new Random(7);
+    for (int i = 0; i < 20_000; i++) {
+      String filter = randomSubject(r, true);
+      String subject = randomSubject(r, false);
+      assertEquals(matchesByTokens(filter, subject), Subjects.matches(filter, subject), filter + " ~ " + subject);
+    }
+  }
+
+  @Test
+  void theIndexFindsTheOneFilterThatCapturesASubject() {
+    Random r = new Random(11);
+    for (int round = 0; round < 500; round++) {
+      Map<String, String> filters = new HashMap<>(); // not overlapping, as a stream's subjects are not
+      for (int tries = 0; tries < 12; tries++) {
+        String f = randomSubject(r, true);
+        if (filters.keySet().stream().noneMatch(g -> Subjects.overlap(f, g))) {
+          filters.put(f, "stream of " + f);
+        }
+      }
+      SubjectIndex<String> index = SubjectIndex.of(filters);
+      for (int i = 0; i < 40; i++) {
+        String subject = randomSubject(r, false);
+        String expected = filters.entrySet().stream().filter(e -> matchesByTokens(e.getKey(), subject))
+            .map(Map.Entry::getValue).findFirst().orElse(null);
+        assertEquals(expected, index.find(subject), subject + " in " + filters.keySet());
+      }
+    }
   }
 }
