@@ -2,11 +2,8 @@ package io.holdfast.server;
 
 import io.holdfast.replica.ReplicaShell;
 import io.holdfast.replica.Wire;
-import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -24,12 +21,11 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * leader behind them — messages from two senders to one actor keep no order between them — and
  * the leader answers a read once what it appended before it is applied.
  *
- * <p>The leader answers each forwarded proposal by a ticket this actor gave it, in batches of
- * replies ({@link ReplicaShell.Replies}); the ticket finds the asker here. Asks' temporary refs
- * never cross the network: writing one out and resolving it on the other side (a URI parse, each
- * way) took 13% of the CPU samples of both the leader and its NATS clients' node. A ticket whose
- * ask ended without an answer is dropped at the ask's deadline, so the table holds at most what
- * is in flight.
+ * <p>A proposal whose proposer waits for the outcome carries a ticket of the router's {@link
+ * ReplyDesk}, and its batch names the desk's actor: the leader answers in batches of replies by
+ * ticket. Asks' temporary refs never cross the network: writing one out and resolving it on the
+ * other side (a URI parse, each way) took 13% of the CPU samples of both the leader and its NATS
+ * clients' node.
  *
  * <p>A batch stays well under Artery's ordinary frame: at most {@link #BATCH_BYTES}
  * of payload or {@link #BATCH_MAX} proposals; a larger proposal goes alone, as before.
@@ -37,8 +33,6 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 final class ProposalForwarder {
   static final int BATCH_MAX = 512;
   static final int BATCH_BYTES = 96 << 10;
-  /** How often tickets whose asks are over are dropped. */
-  private static final Duration SWEEP = Duration.ofSeconds(1);
 
   private ProposalForwarder() {}
 
@@ -46,63 +40,31 @@ final class ProposalForwarder {
 
   /**
    * Send {@code command} to {@code leader}: a {@link ReplicaShell.Propose} batched with the others
-   * that arrive with it, a {@link ReplicaShell.Read} after the proposals before it. {@code
-   * deadlineNanos} ({@link System#nanoTime}): when the asker stops waiting for the reply.
+   * that arrive with it, a {@link ReplicaShell.Read} after the proposals before it.
    */
-  record Forward(ActorRef<ReplicaShell.Command> leader, ReplicaShell.Command command, long deadlineNanos)
-      implements Command {}
-
-  private record RepliesIn(ReplicaShell.Replies replies) implements Command {}
+  record Forward(ActorRef<ReplicaShell.Command> leader, ReplicaShell.Command command) implements Command {}
 
   private enum Flush implements Command { INSTANCE }
 
-  private enum Sweep implements Command { INSTANCE }
-
-  /** An asker waiting for the reply to ticket's proposal, until its deadline. */
-  private record Waiter(ActorRef<ReplicaShell.ProposeReply> to, long deadlineNanos) {}
-
-  static Behavior<Command> create() {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
-      timers.startTimerWithFixedDelay(Sweep.INSTANCE, SWEEP);
+  /** A forwarder whose batches name {@code desk} as where ticketed proposals are answered. */
+  static Behavior<Command> create(ActorRef<ReplicaShell.Replies> desk) {
+    return Behaviors.setup(ctx -> {
       List<Forward> pending = new ArrayList<>();
-      Map<Long, Waiter> waiting = new HashMap<>();
-      long[] lastTicket = {0};
-      ActorRef<ReplicaShell.Replies> replies = ctx.messageAdapter(ReplicaShell.Replies.class, RepliesIn::new);
-      ActorRef<ReplicaShell.ProposeReply> nobody = ctx.getSystem().ignoreRef();
       return Behaviors.receive(Command.class)
           .onMessage(Forward.class, f -> {
             if (pending.isEmpty()) {
               ctx.getSelf().tell(Flush.INSTANCE); // behind whatever else is in the mailbox now
             }
-            if (f.command() instanceof ReplicaShell.Propose p && p.replyTo() != null && !p.replyTo().equals(nobody)) {
-              long ticket = ++lastTicket[0];
-              waiting.put(ticket, new Waiter(p.replyTo(), f.deadlineNanos()));
-              f = new Forward(f.leader(), new ReplicaShell.Propose(p.proposal(), null, ticket), f.deadlineNanos());
-            }
             pending.add(f);
             return Behaviors.same();
           })
           .onMessageEquals(Flush.INSTANCE, () -> {
-            flush(pending, replies);
+            flush(pending, desk);
             pending.clear();
             return Behaviors.same();
           })
-          .onMessage(RepliesIn.class, in -> {
-            for (ReplicaShell.Routed r : in.replies().replies()) {
-              Waiter w = waiting.remove(r.ticket());
-              if (w != null) {
-                w.to().tell(r.reply());
-              }
-            }
-            return Behaviors.same();
-          })
-          .onMessageEquals(Sweep.INSTANCE, () -> {
-            long now = System.nanoTime();
-            waiting.values().removeIf(w -> now - w.deadlineNanos() > 0);
-            return Behaviors.same();
-          })
           .build();
-    }));
+    });
   }
 
   private static void flush(List<Forward> pending, ActorRef<ReplicaShell.Replies> replies) {

@@ -44,20 +44,30 @@ class GroupRouterTest {
         Duration.ofSeconds(30), wait -> CompletableFuture.completedFuture(Optional.of(leader.getRef())));
   }
 
-  private static void answer(ReplicaShell.Propose p, long seq) {
-    p.replyTo().tell(new ReplicaShell.Applied(new Wire.Seq("s", seq), null));
+  /** A proposal the router waits on: one ticketed proposal, and where its reply goes. */
+  private record Asked(ReplicaShell.Propose propose, ActorRef<ReplicaShell.Replies> via) {}
+
+  private static Asked asked(TestProbe<ReplicaShell.Command> leader) {
+    ReplicaShell.ProposeAll all = assertInstanceOf(ReplicaShell.ProposeAll.class, leader.receiveMessage());
+    assertEquals(1, all.proposals().size());
+    return new Asked(all.proposals().get(0), all.repliesVia());
+  }
+
+  private static void answer(Asked a, long seq) {
+    a.via().tell(new ReplicaShell.Replies(List.of(new ReplicaShell.Routed(a.propose().ticket(),
+        new ReplicaShell.Applied(new Wire.Seq("s", seq), null)))));
   }
 
   @Test
   void aSlowGroupOnANodeThatAnswersOthersIsWaitedFor() throws Exception {
     CompletableFuture<Object> held = publish("slow", slow).toCompletableFuture();
-    ReplicaShell.Propose first = (ReplicaShell.Propose) slow.receiveMessage();
+    Asked first = asked(slow);
     // The same node answers another group's publishes for 3 s, past the 2 s of silence.
     long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
     long seq = 0;
     while (System.nanoTime() < until) {
       CompletableFuture<Object> other = publish("busy", busy).toCompletableFuture();
-      answer((ReplicaShell.Propose) busy.receiveMessage(), ++seq);
+      answer(asked(busy), ++seq);
       assertInstanceOf(ReplicaShell.Applied.class, other.get(10, TimeUnit.SECONDS));
       assertFalse(held.isDone(), "abandoned although its node kept answering: " + held.getNow(null));
       busy.expectNoMessage(Duration.ofMillis(200));
@@ -96,7 +106,7 @@ class GroupRouterTest {
     CompletableFuture<Object> first = router.propose("g", List.of(1, 2, 3), new Wire.Publish("s",
         new java.util.TreeMap<>(), new byte[1]), Duration.ofSeconds(30),
         wait -> CompletableFuture.completedFuture(Optional.of(slow.getRef()))).toCompletableFuture();
-    answer((ReplicaShell.Propose) slow.receiveMessage(), 1);
+    answer(asked(slow), 1);
     first.get(10, TimeUnit.SECONDS); // the leader is known from here on: acks go straight to it
     for (long seq = 1; seq <= 3; seq++) {
       router.send("g", List.of(1, 2, 3), new Wire.Consume("c", "ack", seq, 0, 0), Duration.ofSeconds(30),
@@ -108,7 +118,7 @@ class GroupRouterTest {
         Duration.ofSeconds(30), wait -> CompletableFuture.completedFuture(Optional.of(slow.getRef())));
     assertEquals(new Wire.Consume("c", "ack", 1, 3, 0), ((ReplicaShell.Propose) slow.receiveMessage()).proposal(),
         "the held acks first, as one run");
-    assertInstanceOf(Wire.Publish.class, ((ReplicaShell.Propose) slow.receiveMessage()).proposal());
+    assertInstanceOf(Wire.Publish.class, asked(slow).propose().proposal());
     flushes.forEach(Runnable::run);
     slow.expectNoMessage(Duration.ofMillis(100)); // nothing left to flush
   }
