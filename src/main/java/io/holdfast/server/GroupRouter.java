@@ -76,6 +76,12 @@ public final class GroupRouter {
   /** This router's proposals waiting for replies, and the actor the replies come to (created on first use). */
   private final ReplyDesk desk = new ReplyDesk();
   private volatile ActorRef<ReplicaShell.Replies> deskRef;
+  /** The requests {@link #abandonable} watches, each removed when answered. */
+  private final java.util.Set<Watched> watched = ConcurrentHashMap.newKeySet();
+  /** Whether the sweep of {@link #watched} and the desk runs (started by the first request). */
+  private final java.util.concurrent.atomic.AtomicBoolean sweeping = new java.util.concurrent.atomic.AtomicBoolean();
+  /** How often the sweep runs: a request is failed at most this long after its deadline or its patience. */
+  static final long SWEEP_MILLIS = 250;
 
   public GroupRouter(ActorSystem<?> system) {
     this(system, system.executionContext());
@@ -381,8 +387,6 @@ public final class GroupRouter {
     return result;
   }
 
-  static final long SWEEP_MILLIS = 250;
-
   /**
    * A request in flight, watched for its leader's silence ({@link #abandonable}). A class, not a
    * record: the set below keys it by identity, without hashing an actor path per request.
@@ -403,11 +407,6 @@ public final class GroupRouter {
       this.patience = patience;
     }
   }
-
-  /** The requests {@link #abandonable} watches, each removed when answered. */
-  private final java.util.Set<Watched> watched = ConcurrentHashMap.newKeySet();
-  /** Whether the sweep of {@link #watched} runs (started by the first request). */
-  private final java.util.concurrent.atomic.AtomicBoolean sweeping = new java.util.concurrent.atomic.AtomicBoolean();
 
   private void startSweep() {
     if (!sweeping.get() && !sweeping.getAndSet(true)) {

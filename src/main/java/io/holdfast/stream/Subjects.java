@@ -1,7 +1,5 @@
 package io.holdfast.stream;
 
-import java.util.List;
-
 /**
  * NATS subjects: tokens separated by {@code .}; in a stream's subject filter, {@code *} stands for
  * exactly one token and {@code >} (last token only) for one or more. Published subjects are
@@ -134,14 +132,5 @@ public final class Subjects {
         return false;
       }
     }
-  }
-
-  public static boolean matchesAny(List<String> filters, String subject) {
-    for (String f : filters) {
-      if (matches(f, subject)) {
-        return true;
-      }
-    }
-    return false;
   }
 }

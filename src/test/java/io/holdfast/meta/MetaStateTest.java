@@ -2,6 +2,7 @@ package io.holdfast.meta;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -85,6 +86,25 @@ class MetaStateTest {
     assertTrue(apply(new MetaState.CreateStream("a", List.of("orders.>"), 1)).ok());
     assertEquals(MetaState.OVERLAP, apply(new MetaState.CreateStream("b", List.of("orders.eu.*"), 1)).code());
     assertEquals("a", meta.streamFor("orders.eu.new").name());
+  }
+
+  @Test
+  void aSubjectFindsItsStreamAsEveryChangeLeavesIt() {
+    registerNodes(1);
+    assertNull(meta.streamFor("orders.new"));
+    apply(new MetaState.CreateStream("a", List.of("orders.*"), 1));
+    assertEquals("a", meta.streamFor("orders.new").name()); // the subject index is built here ...
+    apply(new MetaState.CreateStream("b", List.of("audit.>"), 1));
+    assertEquals("b", meta.streamFor("audit.eu.x").name()); // ... and rebuilt after a change
+    apply(new MetaState.UpdateStream("a", List.of("orders.>"), 1, meta.streams().get("a").limits()));
+    assertEquals("a", meta.streamFor("orders.eu.new").name());
+    apply(new MetaState.DeleteStream("b"));
+    assertNull(meta.streamFor("audit.eu.x"));
+    MetaState copy = new MetaState();
+    copy.restore(meta.snapshot());
+    assertEquals("a", copy.streamFor("orders.eu.new").name());
+    copy.restore(new byte[0]);
+    assertNull(copy.streamFor("orders.eu.new"));
   }
 
   @Test
