@@ -58,10 +58,11 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   }
 
   /**
-   * Proposals another node forwards together (server.ProposalForwarder): taken in one turn, in
-   * order, so that they share log entries as proposals made on this node do. One with a {@code
-   * ticket} (not 0) is answered through {@code repliesVia}, in a {@link Replies} with that ticket;
-   * one without, on its own {@code replyTo}.
+   * Proposals taken in one turn, in order: those another node forwards together
+   * (server.ProposalForwarder), so that they share log entries as proposals made on this node do,
+   * or one of this node's router waiting for its outcome. One with a {@code ticket} (not 0) is
+   * answered through {@code repliesVia} (the proposing router's reply desk), in a {@link Replies}
+   * with that ticket; one without, on its own {@code replyTo}.
    */
   public record ProposeAll(List<Propose> proposals, ActorRef<Replies> repliesVia) implements Command, CborMessage {
     public ProposeAll(List<Propose> proposals) {
@@ -70,8 +71,8 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   }
 
   /**
-   * Replies to proposers on one other node, sent as one message to the {@code repliesVia} that
-   * node named in its {@link ProposeAll}, which tells each proposer by its ticket. One per reply, a
+   * Replies to one router's proposers, sent as one message to the {@code repliesVia} (its reply
+   * desk) named in its {@link ProposeAll}, which tells each proposer by its ticket. One per reply, a
    * node's NATS publishes cost one remote message each on their way back (Artery's dispatcher took
    * half the CPU samples of such a node). By ticket, not by the proposer's ref: an ask's temporary
    * ref written out and resolved again on each side (a URI parse) took 13% of the CPU samples of
@@ -81,7 +82,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
   public record Routed(long ticket, ProposeReply reply) {}
 
-  /** Who hears a proposal's outcome: {@code ref}, or the forwarder {@code via} by {@code ticket}. */
+  /** Who hears a proposal's outcome: {@code ref}, or the reply desk {@code via} by {@code ticket}. */
   record Proposer(ActorRef<ProposeReply> ref, ActorRef<Replies> via, long ticket) {}
 
   /**
@@ -534,7 +535,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     return this;
   }
 
-  /** Replies gathered for other nodes' forwarders, until the next {@link FlushReplies}. */
+  /** Replies gathered for routers' reply desks, until the next {@link FlushReplies}. */
   private final Map<ActorRef<Replies>, List<Routed>> outgoing = new java.util.HashMap<>();
 
   private void flushReplies() {

@@ -122,10 +122,10 @@ public final class GroupRouter {
   }
 
   /**
-   * Asks {@code leader} to take {@code proposal}, by a ticket of the {@link ReplyDesk} (not an ask):
-   * directly if it is on this node, else batched by the forwarder.
+   * Offers {@code proposal} to {@code leader} under a ticket of the {@link ReplyDesk}, which the
+   * reply completes: directly if the leader is on this node, else batched by the forwarder.
    */
-  private CompletionStage<ReplicaShell.ProposeReply> ask(ActorRef<ReplicaShell.Command> leader, Wire.Proposal proposal,
+  private CompletionStage<ReplicaShell.ProposeReply> offer(ActorRef<ReplicaShell.Command> leader, Wire.Proposal proposal,
       long deadline) {
     CompletableFuture<ReplicaShell.ProposeReply> reply = new CompletableFuture<>();
     ReplicaShell.Propose p = new ReplicaShell.Propose(proposal, null, desk.register(reply, deadline));
@@ -155,7 +155,7 @@ public final class GroupRouter {
     // A pull request the leader may hold (waiting for messages) is not abandoned for that silence.
     long patience = ABANDONED_NANOS + (proposal instanceof Wire.Consume c && c.kind().equals("fetch")
         ? c.delayMillis() * 1_000_000 : 0);
-    return attempt(group, nodes, deadline, patience, locate, leader -> local(ask(leader, proposal, deadline)), reply -> {
+    return attempt(group, nodes, deadline, patience, locate, leader -> local(offer(leader, proposal, deadline)), reply -> {
           if (reply instanceof ReplicaShell.Refused r) {
             return r.reason() == ProposeResult.Reason.NOT_LEADER ? new Retry(r.leaderHint()) : new Retry(-1);
           }
@@ -291,7 +291,10 @@ public final class GroupRouter {
         reply -> reply instanceof Wire.NotLeader n ? new Retry(n.leaderHint()) : reply);
   }
 
-  /** As {@link #ask}, for a read: through the forwarder to another node, so it stays behind this node's earlier proposals. */
+  /**
+   * As {@link #offer}, for a read (an ask): through the forwarder to another node, so it stays
+   * behind this node's earlier proposals.
+   */
   private CompletionStage<Wire.ReadReply> read(ActorRef<ReplicaShell.Command> leader, Wire.Query query, long deadline) {
     if (leader.path().address().host().isEmpty()) {
       return AskPattern.ask(leader, r -> new ReplicaShell.Read(query, true, r), remaining(deadline), system.scheduler());

@@ -36,7 +36,7 @@ import org.apache.pekko.serialization.SerializerWithStringManifest;
  */
 public final class ProposalSerializer extends SerializerWithStringManifest implements ByteBufferSerializer {
   private static final String PROPOSE = "P1";
-  // Version 2: forwarded proposals and their replies carry the forwarder's tickets, not the askers' refs.
+  // Version 2: forwarded proposals and their replies carry the proposing router's tickets, not the askers' refs.
   private static final String PROPOSE_ALL = "A2";
   private static final String REPLY = "R1";
   private static final String REPLIES = "Y2";
