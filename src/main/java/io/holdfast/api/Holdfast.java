@@ -196,6 +196,13 @@ public final class Holdfast implements Extension {
 
   // ---- messages ----
 
+  /** A stream's subjects, as this node's view of the meta state has them; empty if it knows no such stream. */
+  public Optional<List<String>> streamSubjects(String name) {
+    MetaState v = view.get();
+    MetaState.StreamRecord s = v == null ? null : v.streams().get(name);
+    return s == null ? Optional.empty() : Optional.of(s.subjects());
+  }
+
   /** The stream whose subjects capture {@code subject}, as this node's view of the meta state has it. */
   public Optional<String> streamFor(String subject) {
     MetaState v = view.get();

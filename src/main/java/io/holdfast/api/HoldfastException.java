@@ -37,6 +37,20 @@ public class HoldfastException extends RuntimeException {
     }
   }
 
+  /** No credentials, or wrong ones (HTTP 401, NATS 'Authorization Violation'). */
+  public static final class Unauthorized extends HoldfastException {
+    public Unauthorized(String message) {
+      super("unauthorized", 401, message);
+    }
+  }
+
+  /** The client's user may not do this (HTTP 403, a NATS permissions violation): nothing was changed. */
+  public static final class Forbidden extends HoldfastException {
+    public Forbidden(String message) {
+      super("permission_denied", 403, message);
+    }
+  }
+
   /** The request contradicts the current state (exists already, overlapping subjects, too few nodes). */
   public static final class Conflict extends HoldfastException {
     public Conflict(String code, String message) {

@@ -9,6 +9,9 @@ import io.holdfast.api.Records.StreamInfo;
 import io.holdfast.api.Records.StreamMessage;
 import io.holdfast.replica.ReplicaDriver;
 import io.holdfast.replica.ReplicaShell;
+import io.holdfast.security.Permissions;
+import io.holdfast.security.Principal;
+import io.holdfast.security.Users;
 import io.holdfast.stream.StreamLimits;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -30,7 +33,12 @@ import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.BasicHttpCredentials;
+import org.apache.pekko.http.javadsl.model.headers.HttpChallenge;
+import org.apache.pekko.http.javadsl.model.headers.HttpCredentials;
+import org.apache.pekko.http.javadsl.model.headers.OAuth2BearerToken;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import org.apache.pekko.http.javadsl.model.headers.WWWAuthenticate;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.PathMatchers;
 import org.apache.pekko.http.javadsl.server.RejectionHandler;
@@ -49,13 +57,21 @@ public final class HttpApi extends AllDirectives {
       .setPropertyNamingStrategy(com.fasterxml.jackson.databind.PropertyNamingStrategies.SNAKE_CASE);
 
   private final Holdfast holdfast;
+  private final Users users;
 
-  private HttpApi(Holdfast holdfast) {
+  private HttpApi(Holdfast holdfast, Users users) {
     this.holdfast = holdfast;
+    this.users = users;
   }
 
   public static CompletionStage<ServerBinding> start(ActorSystem<?> system, Holdfast holdfast, String host, int port) {
-    return Http.get(system).newServerAt(host, port).bind(new HttpApi(holdfast).routes());
+    return start(system, holdfast, host, port, Users.NONE);
+  }
+
+  /** As above, for clients who authenticate as one of {@code users} (if any are configured). */
+  public static CompletionStage<ServerBinding> start(ActorSystem<?> system, Holdfast holdfast, String host, int port,
+      Users users) {
+    return Http.get(system).newServerAt(host, port).bind(new HttpApi(holdfast, users).routes());
   }
 
   Route routes() {
@@ -65,14 +81,61 @@ public final class HttpApi extends AllDirectives {
       return response.withEntity(json(error("http_" + response.status().intValue(), text)));
     });
     return handleRejections(jsonRejections, () -> concat(
-        path("health", () -> get(this::health)),
-        path("cluster", () -> get(() -> answer(holdfast.clusterStatus(), s -> JSON.valueToTree(s)))),
-        pathPrefix("streams", () -> concat(
-            pathEnd(() -> concat(get(this::listStreams), post(this::createStream))),
-            pathPrefix(PathMatchers.segment(), this::stream))),
-        path(PathMatchers.segment("pub").slash(PathMatchers.segment()), subject -> post(() -> publish(subject))),
-        path(PathMatchers.segment("ack").slash(PathMatchers.segment()), token -> post(() -> parameterOptional("kind",
-            kind -> parameterOptional("delay", delay -> ack(token, kind.orElse("ack"), delay.orElse("0s"))))))));
+        path("health", () -> get(this::health)), // open: load balancers and service managers probe it
+        authenticated(rights -> concat(
+            path("cluster", () -> get(() -> answer(holdfast.clusterStatus(), s -> JSON.valueToTree(s)))),
+            pathPrefix("streams", () -> concat(
+                pathEnd(() -> concat(get(() -> listStreams(rights)), post(() -> admin(rights, this::createStream)))),
+                pathPrefix(PathMatchers.segment(), name -> stream(name, rights)))),
+            path(PathMatchers.segment("pub").slash(PathMatchers.segment()), subject -> post(() -> rights.mayPublish(subject)
+                ? publish(subject) : forbidden("publish to " + subject))),
+            path(PathMatchers.segment("ack").slash(PathMatchers.segment()), token -> post(() -> parameterOptional("kind",
+                kind -> parameterOptional("delay", delay -> ack(token, kind.orElse("ack"), delay.orElse("0s"),
+                    rights)))))))));
+  }
+
+  /**
+   * Where users are configured, the request's user (basic auth, or a bearer token) and its
+   * permissions; else 401 with a challenge for both. Without users: everything (loopback only).
+   */
+  private Route authenticated(java.util.function.Function<Permissions, Route> inner) {
+    if (!users.required()) {
+      return inner.apply(Permissions.ALL);
+    }
+    return extractCredentials(credentials -> {
+      java.util.Optional<Principal> who = credentials.flatMap(this::principal);
+      if (who.isEmpty()) {
+        return complete(respond(401, error("unauthorized", credentials.isEmpty()
+            ? "this node needs a user: basic auth, or a bearer token (holdfast --user/--password or --token)"
+            : "wrong user, password or token")).addHeader(WWWAuthenticate.create(HttpChallenge.createBasic("holdfast"),
+            HttpChallenge.create("Bearer", "holdfast"))));
+      }
+      return inner.apply(who.get().permissions());
+    });
+  }
+
+  private java.util.Optional<Principal> principal(HttpCredentials c) {
+    if (c instanceof BasicHttpCredentials b) {
+      return users.password(b.username(), b.password());
+    }
+    if (c instanceof OAuth2BearerToken t) {
+      return users.token(t.token());
+    }
+    return java.util.Optional.empty();
+  }
+
+  private Route admin(Permissions rights, java.util.function.Supplier<Route> inner) {
+    return rights.admin() ? inner.get() : forbidden("manage streams and consumers (admin)");
+  }
+
+  /** Read rights on a stream ({@link Permissions#mayRead}); one this node does not know goes on, to a 404. */
+  private Route read(Permissions rights, String stream, java.util.function.Supplier<Route> inner) {
+    boolean ok = rights == Permissions.ALL || holdfast.streamSubjects(stream).map(rights::mayRead).orElse(true);
+    return ok ? inner.get() : forbidden("read stream " + stream + " (subscribe rights on all of its subjects)");
+  }
+
+  private Route forbidden(String what) {
+    return complete(failure(new HoldfastException.Forbidden("permissions violation: this user may not " + what)));
   }
 
   /**
@@ -120,10 +183,11 @@ public final class HttpApi extends AllDirectives {
     return status.toString().replaceAll("([a-z])([A-Z])", "$1_$2").toLowerCase(java.util.Locale.ROOT);
   }
 
-  private Route listStreams() {
+  /** Every stream (overlapping {@code ?subject=} if given) that the user may read. */
+  private Route listStreams(Permissions rights) {
     return parameterOptional("subject", subject -> answer(holdfast.listStreams(subject.orElse(null)), list -> {
       ArrayNode arr = JSON.createArrayNode();
-      list.forEach(i -> arr.add(info(i)));
+      list.stream().filter(i -> rights.mayRead(i.config().subjects())).forEach(i -> arr.add(info(i)));
       return JSON.createObjectNode().set("streams", arr);
     }));
   }
@@ -138,11 +202,11 @@ public final class HttpApi extends AllDirectives {
     });
   }
 
-  private Route stream(String name) {
+  private Route stream(String name, Permissions rights) {
     return concat(
         pathEnd(() -> concat(
-            get(() -> answer(holdfast.streamInfo(name), HttpApi::info)),
-            put(() -> entity(Unmarshaller.entityToString(), body -> answer(holdfast.streamInfo(name).thenCompose(info -> {
+            get(() -> read(rights, name, () -> answer(holdfast.streamInfo(name), HttpApi::info))),
+            put(() -> admin(rights, () -> entity(Unmarshaller.entityToString(), body -> answer(holdfast.streamInfo(name).thenCompose(info -> {
               // Fields left out keep their current values (a PUT of {"max_msgs":10} changes only that).
               ObjectNode merged = config(info.config());
               try {
@@ -155,18 +219,19 @@ public final class HttpApi extends AllDirectives {
                 throw new HoldfastException.BadRequest("bad_json", "the body is not JSON: " + e.getOriginalMessage());
               }
               return holdfast.updateStream(config(merged.toString(), name));
-            }), HttpApi::info))),
-            delete(() -> answer(holdfast.deleteStream(name), d -> JSON.createObjectNode().put("deleted", name))))),
+            }), HttpApi::info)))),
+            delete(() -> admin(rights, () -> answer(holdfast.deleteStream(name),
+                d -> JSON.createObjectNode().put("deleted", name)))))),
         path(PathMatchers.segment("messages").slash(PathMatchers.longSegment()), seq -> concat(
-            get(() -> answer(holdfast.getMessage(name, seq), HttpApi::message)),
-            delete(() -> parameterOptional("erase", erase -> {
+            get(() -> read(rights, name, () -> answer(holdfast.getMessage(name, seq), HttpApi::message))),
+            delete(() -> admin(rights, () -> parameterOptional("erase", erase -> {
               boolean wipe = erase.map(v -> v.isEmpty() || v.equals("true")).orElse(false);
               return answer(holdfast.deleteMessage(name, seq, wipe),
                   n -> JSON.createObjectNode().put("deleted", seq).put("erased", wipe));
-            })))),
+            }))))),
         path(PathMatchers.segment("last").slash(PathMatchers.segment()),
-            subject -> get(() -> answer(holdfast.getLastFor(name, subject), HttpApi::message))),
-        path("purge", () -> post(() -> entity(Unmarshaller.entityToString(), body -> {
+            subject -> get(() -> read(rights, name, () -> answer(holdfast.getLastFor(name, subject), HttpApi::message)))),
+        path("purge", () -> post(() -> admin(rights, () -> entity(Unmarshaller.entityToString(), body -> {
           try {
             JsonNode n = body.isBlank() ? JSON.createObjectNode() : JSON.readTree(body);
             String subject = n.path("subject").isTextual() ? n.path("subject").asText() : null;
@@ -178,15 +243,16 @@ public final class HttpApi extends AllDirectives {
             return complete(failure(new HoldfastException.BadRequest("bad_json", "the body is not JSON: "
                 + e.getMessage())));
           }
-        }))),
-        path("local", () -> get(() -> parameterOptional("from", from -> parameterOptional("max",
-            max -> localRead(name, from.orElse("1"), max.orElse("1000")))))),
-        pathPrefix("consumers", () -> consumers(name)));
+        })))),
+        path("local", () -> get(() -> read(rights, name, () -> parameterOptional("from", from -> parameterOptional("max",
+            max -> localRead(name, from.orElse("1"), max.orElse("1000"))))))),
+        pathPrefix("consumers", () -> read(rights, name, () -> consumers(name, rights))));
   }
 
   // ---- consumers ----
 
-  private Route consumers(String stream) {
+  /** A stream's consumers: info and messages for those who may read the stream; changes for admins. */
+  private Route consumers(String stream, Permissions rights) {
     return concat(
         pathEnd(() -> concat(
             get(() -> answer(holdfast.consumers().list(stream), list -> {
@@ -194,18 +260,18 @@ public final class HttpApi extends AllDirectives {
               list.forEach(i -> arr.add(ConsumerJson.info(i)));
               return JSON.createObjectNode().set("consumers", arr);
             })),
-            post(() -> entity(Unmarshaller.entityToString(), body -> {
+            post(() -> admin(rights, () -> entity(Unmarshaller.entityToString(), body -> {
               try {
                 return answer(holdfast.consumers().create(stream, ConsumerJson.config(body)), ConsumerJson::info, 201);
               } catch (HoldfastException e) {
                 return complete(failure(e));
               }
-            })))),
+            }))))),
         pathPrefix(PathMatchers.segment(), consumer -> concat(
             pathEnd(() -> concat(
                 get(() -> answer(holdfast.consumers().info(stream, consumer), ConsumerJson::info)),
-                delete(() -> answer(holdfast.consumers().delete(stream, consumer),
-                    d -> JSON.createObjectNode().put("deleted", consumer))))),
+                delete(() -> admin(rights, () -> answer(holdfast.consumers().delete(stream, consumer),
+                    d -> JSON.createObjectNode().put("deleted", consumer)))))),
             path("next", () -> post(() -> parameterOptional("batch", batch -> parameterOptional("wait",
                 wait -> next(stream, consumer, batch.orElse("10"), wait.orElse("0s")))))),
             path("events", () -> get(() -> parameterOptional("count", count -> events(stream, consumer, count)))))));
@@ -257,9 +323,12 @@ public final class HttpApi extends AllDirectives {
     }));
   }
 
-  private Route ack(String token, String kind, String delay) {
+  private Route ack(String token, String kind, String delay, Permissions rights) {
     try {
       AckToken t = AckToken.parse(token);
+      if (rights != Permissions.ALL) {
+        return read(rights, t.stream(), () -> ack(token, kind, delay, Permissions.ALL));
+      }
       long delayMillis;
       try {
         delayMillis = Durations.parseMillis(delay);

@@ -40,10 +40,19 @@ final class ClientCommands {
     Path dir = Path.of("run");
     @Option(names = "--json", description = "Print the server's JSON answers.")
     boolean json;
+    @Option(names = "--user", paramLabel = "NAME", description = "Authenticate as this user (default: $HOLDFAST_USER), "
+        + "with --password or $HOLDFAST_PASSWORD.")
+    String user;
+    @Option(names = "--password", paramLabel = "SECRET", description = "The user's password (default: "
+        + "$HOLDFAST_PASSWORD; the variable keeps it out of the process list).")
+    String password;
+    @Option(names = "--token", paramLabel = "SECRET", description = "Authenticate with this token instead "
+        + "(default: $HOLDFAST_TOKEN).")
+    String token;
 
     @Override
     public final Integer call() throws Exception {
-      NodeClient c = new NodeClient(server());
+      NodeClient c = credentials(new NodeClient(server()));
       try {
         return call(c);
       } catch (NodeClient.ServerError e) {
@@ -52,6 +61,20 @@ final class ClientCommands {
     }
 
     abstract int call(NodeClient c) throws Exception;
+
+    /** The client with the credentials of the options, else of the environment, else none. */
+    NodeClient credentials(NodeClient c) {
+      String u = user != null ? user : System.getenv("HOLDFAST_USER");
+      String p = password != null ? password : System.getenv("HOLDFAST_PASSWORD");
+      String t = token != null ? token : System.getenv("HOLDFAST_TOKEN");
+      if (u != null && !u.isEmpty()) {
+        if (p == null) {
+          throw new UsageException("--user " + u + " needs --password or $HOLDFAST_PASSWORD");
+        }
+        return c.asUser(u, p);
+      }
+      return t != null && !t.isEmpty() ? c.withToken(t) : c;
+    }
 
     /** The server's answer with --json, else {@code human}. */
     void print(JsonNode answer, String human) {

@@ -7,6 +7,7 @@ import io.holdfast.api.Holdfast;
 import io.holdfast.api.HttpApi;
 import io.holdfast.nats.NatsNode;
 import io.holdfast.nats.NatsSettings;
+import io.holdfast.security.Users;
 import io.holdfast.server.ClusterFormation;
 import io.holdfast.server.NodeSettings;
 import io.holdfast.server.StreamManager;
@@ -56,6 +57,16 @@ final class NodeCommand extends CliCommand {
     Config config = load(new File(file));
     NodeSettings settings = NodeSettings.fromConfig(config);
     NatsSettings nats = NatsSettings.fromConfig(config);
+    Users users;
+    try {
+      users = Users.fromConfig(config);
+    } catch (IllegalArgumentException | com.typesafe.config.ConfigException e) {
+      throw new UsageException(file + ": " + e.getMessage());
+    }
+    String refusal = refusal(users, settings, nats);
+    if (refusal != null) {
+      throw new UsageException(file + ": " + refusal);
+    }
     List<Address> seeds;
     try {
       seeds = ClusterFormation.parseSeeds(config.getStringList("pekko.cluster.seed-nodes"));
@@ -78,7 +89,7 @@ final class NodeCommand extends CliCommand {
       ClusterFormation.start(system, seeds, formationInterval);
       String natsUrl;
       try {
-        natsUrl = startServices(system, settings, nats);
+        natsUrl = startServices(system, settings, nats, users);
       } catch (Exception e) {
         Throwable cause = e.getCause() != null ? e.getCause() : e;
         Optional<CoordinatedShutdown.Reason> shutdownReason = CoordinatedShutdown.get(system).getShutdownReason();
@@ -155,15 +166,24 @@ final class NodeCommand extends CliCommand {
   }
 
   /** Holdfast, its HTTP API and its NATS listener on {@code system}; returns the NATS URL (null: off). */
-  private static String startServices(ActorSystem<Void> system, NodeSettings settings, NatsSettings nats)
+  private static String startServices(ActorSystem<Void> system, NodeSettings settings, NatsSettings nats, Users users)
       throws Exception {
     Holdfast holdfast = Holdfast.get(system);
     if (settings.httpEnabled()) {
-      HttpApi.start(system, holdfast, settings.httpHost(), settings.httpPort()).toCompletableFuture()
+      HttpApi.start(system, holdfast, settings.httpHost(), settings.httpPort(), users).toCompletableFuture()
           .get(30, TimeUnit.SECONDS);
     }
     return nats.enabled()
-        ? NatsNode.start(system, holdfast, nats).toCompletableFuture().get(30, TimeUnit.SECONDS).url() : null;
+        ? NatsNode.start(system, holdfast, nats, users).toCompletableFuture().get(30, TimeUnit.SECONDS).url() : null;
+  }
+
+  /**
+   * Secure by default: why this node must not start (null: it may). A listener on an address other
+   * machines can reach needs users; on loopback, no users is fine (zero config on one machine).
+   */
+  static String refusal(Users users, NodeSettings settings, NatsSettings nats) {
+    String http = settings.httpEnabled() ? users.refusal("holdfast.http.host", settings.httpHost()) : null;
+    return http != null ? http : nats.enabled() ? users.refusal("holdfast.nats.host", nats.host()) : null;
   }
 
   /**

@@ -45,9 +45,28 @@ public final class NodeClient {
 
   private final String server;
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+  /** The Authorization header's value for every call, or null (a node without users). */
+  private final String authorization;
 
   public NodeClient(String server) {
+    this(server, null);
+  }
+
+  private NodeClient(String server, String authorization) {
     this.server = server.endsWith("/") ? server.substring(0, server.length() - 1) : server;
+    this.authorization = authorization;
+  }
+
+  /** This client as {@code user} with {@code password} (HTTP basic auth). */
+  public NodeClient asUser(String user, String password) {
+    String pair = user + ":" + password;
+    return new NodeClient(server, "Basic " + java.util.Base64.getEncoder().encodeToString(
+        pair.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+  }
+
+  /** This client with a bearer {@code token}. */
+  public NodeClient withToken(String token) {
+    return new NodeClient(server, "Bearer " + token);
   }
 
   /** The node's base URL, without a trailing slash. */
@@ -69,6 +88,9 @@ public final class NodeClient {
       throws IOException, InterruptedException, ServerError {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server + path)).timeout(Duration.ofSeconds(30));
     headers.forEach(b::header);
+    if (authorization != null) {
+      b.header("Authorization", authorization);
+    }
     b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
     HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
     JsonNode j;

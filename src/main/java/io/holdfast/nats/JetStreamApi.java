@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.holdfast.api.HoldfastException;
 import io.holdfast.api.Records;
+import io.holdfast.security.Permissions;
 import io.holdfast.stream.Retention;
 import io.holdfast.stream.StreamLimits;
 import io.holdfast.stream.Subjects;
@@ -108,6 +109,12 @@ final class JetStreamApi {
   /** A publish on {@code $JS.>}: the API, acks, flow control. False: not JetStream's, route it as core. */
   boolean handle(NatsConnection from, String subject, String reply, byte[] headerBlock, byte[] payload) {
     if (subject.startsWith("$JS.ACK.")) {
+      String[] a = Subjects.tokens(subject);
+      String stream = a.length == 9 ? a[2] : a.length >= 11 ? a[4] : null;
+      if (stream != null && !mayRead(from.permissions(), stream)) {
+        from.permissionViolation("Publish", subject);
+        return true;
+      }
       consumers.ack(subject, reply, payload);
       return true;
     }
@@ -118,13 +125,24 @@ final class JetStreamApi {
     if (!subject.startsWith(API)) {
       return false;
     }
+    String[] t = Subjects.tokens(subject.substring(API.length()));
+    Permissions rights = from.permissions();
+    if (!allowed(rights, access(t))) {
+      from.permissionViolation("Publish", subject);
+      String why = "permissions violation: this user may not " + access(t).describe();
+      if (reply != null && subject.startsWith(API + "DIRECT.GET.")) {
+        statusTo(reply, 403, "Permissions Violation"); // a direct get is answered by a message, not JSON
+      } else {
+        answer(reply, error(responseType(t), new HoldfastException.Forbidden(why)));
+      }
+      return true;
+    }
     if (reply == null) {
       return true; // nobody to answer: nats-server drops such requests too
     }
     if (subject.startsWith(API + "CONSUMER.MSG.NEXT.")) {
-      String[] t = Subjects.tokens(subject);
-      if (t.length == 7) {
-        consumers.next(t[5], t[6], reply, payload);
+      if (t.length == 5) {
+        consumers.next(t[3], t[4], reply, payload);
       }
       return true;
     }
@@ -142,10 +160,9 @@ final class JetStreamApi {
       answer(reply, errorJson(null, 400, 10025, "invalid JSON: " + e.getMessage()));
       return true;
     }
-    String[] t = Subjects.tokens(subject.substring(API.length()));
     CompletionStage<ObjectNode> result;
     try {
-      result = dispatch(t, body);
+      result = dispatch(t, body, rights);
     } catch (HoldfastException e) {
       result = CompletableFuture.failedFuture(e);
     } catch (RuntimeException e) { // a request this code did not foresee: an error answer, never a dropped connection
@@ -157,7 +174,66 @@ final class JetStreamApi {
     return true;
   }
 
-  private CompletionStage<ObjectNode> dispatch(String[] t, JsonNode body) {
+  /** What a JetStream API request needs of its client's permissions: nothing, admin, or read rights on a stream. */
+  enum Need { NOTHING, ADMIN, READ, LIST }
+
+  record Access(Need need, String stream) {
+    String describe() {
+      return switch (need) {
+        case ADMIN -> "manage streams and consumers (admin)";
+        case READ -> "read stream " + stream + " (subscribe rights on all of its subjects)";
+        default -> "do this";
+      };
+    }
+  }
+
+  /**
+   * The check for the API request {@code $JS.API.<t...>}. Stream and consumer management needs
+   * admin. What reads a stream's messages or state (info, consumer info and lists, message get,
+   * direct get, pull requests) needs read rights on that stream ({@link Permissions#mayRead}).
+   * Stream lists show only the streams the client may read. Account info needs nothing; an unknown
+   * request neither (it is answered as unknown).
+   */
+  static Access access(String[] t) {
+    String op = t.length >= 2 ? t[0] + "." + t[1] : t[0];
+    return switch (op) {
+      case "STREAM.CREATE", "STREAM.UPDATE", "STREAM.DELETE", "STREAM.PURGE", "CONSUMER.CREATE", "CONSUMER.DURABLE",
+          "CONSUMER.DELETE" -> new Access(Need.ADMIN, null);
+      case "STREAM.MSG" -> t.length > 2 && t[2].equals("GET") ? read(t, 3) : new Access(Need.ADMIN, null);
+      case "STREAM.INFO", "CONSUMER.INFO", "CONSUMER.NAMES", "CONSUMER.LIST", "DIRECT.GET" -> read(t, 2);
+      case "CONSUMER.MSG" -> read(t, 3);
+      case "STREAM.NAMES", "STREAM.LIST" -> new Access(Need.LIST, null);
+      default -> new Access(Need.NOTHING, null);
+    };
+  }
+
+  private static Access read(String[] t, int at) {
+    return new Access(Need.READ, t.length > at ? t[at] : null);
+  }
+
+  private boolean allowed(Permissions rights, Access a) {
+    return switch (a.need()) {
+      case ADMIN -> rights.admin();
+      case READ -> a.stream() == null || mayRead(rights, a.stream());
+      default -> true;
+    };
+  }
+
+  /** Read rights on a stream this node knows; an unknown one is let through, to be answered "not found". */
+  boolean mayRead(Permissions rights, String stream) {
+    return rights == Permissions.ALL || node.holdfast.streamSubjects(stream).map(rights::mayRead).orElse(true);
+  }
+
+  /** A publish to a stream's subject that the client may not publish to: its ack, if it waits for one, says so. */
+  void refuseCapture(String subject, String reply) {
+    Optional<String> stream = node.holdfast.streamFor(subject);
+    if (reply != null && stream.isPresent()) {
+      answer(reply, error(null, new HoldfastException.Forbidden("permissions violation: this user may not publish to "
+          + subject)).put("stream", stream.get()).put("seq", 0));
+    }
+  }
+
+  private CompletionStage<ObjectNode> dispatch(String[] t, JsonNode body, Permissions rights) {
     String op = String.join(".", java.util.Arrays.copyOf(t, Math.min(2, t.length)));
     switch (op) {
       case "INFO":
@@ -178,10 +254,10 @@ final class JetStreamApi {
       case "STREAM.DELETE":
         return node.holdfast.deleteStream(token(t, 2, "stream")).thenApply(d -> success());
       case "STREAM.NAMES":
-        return node.holdfast.listStreams(text(body, "subject")).thenApply(list -> page(list, body, 1024, "streams",
+        return readable(text(body, "subject"), rights).thenApply(list -> page(list, body, 1024, "streams",
             i -> NatsConnection.JSON.getNodeFactory().textNode(i.config().name())));
       case "STREAM.LIST":
-        return node.holdfast.listStreams(text(body, "subject")).thenApply(list -> {
+        return readable(text(body, "subject"), rights).thenApply(list -> {
           ObjectNode o = page(list, body, 256, "streams", this::streamInfo);
           o.putArray("missing");
           return o;
@@ -204,6 +280,12 @@ final class JetStreamApi {
       default:
         throw new HoldfastException.BadRequest("unknown_api", "unknown JetStream API subject $JS.API." + String.join(".", t));
     }
+  }
+
+  /** The streams whose subjects overlap {@code filter} (all if null) that {@code rights} may read. */
+  private CompletionStage<List<Records.StreamInfo>> readable(String filter, Permissions rights) {
+    return node.holdfast.listStreams(filter).thenApply(list -> list.stream()
+        .filter(i -> rights.mayRead(i.config().subjects())).toList());
   }
 
   private static HoldfastException unsupported(String what) {
@@ -517,6 +599,7 @@ final class JetStreamApi {
       case "name_mismatch" -> errorJson(type, 400, 10056, message);
       case "consumer_name_mismatch" -> errorJson(type, 400, 10017, message);
       case "filter_mismatch" -> errorJson(type, 400, 10131, message);
+      case "permission_denied" -> errorJson(type, 403, 10003, message);
       default -> errorJson(type, h.httpStatus() == 404 ? 404 : 400, 10003, message);
     };
   }

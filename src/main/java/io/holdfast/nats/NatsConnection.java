@@ -3,6 +3,8 @@ package io.holdfast.nats;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.holdfast.security.Permissions;
+import io.holdfast.security.Principal;
 import io.holdfast.stream.Subjects;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -48,6 +50,8 @@ final class NatsConnection {
   /** Bytes of stream publishes sent and not yet acknowledged ({@link NatsSettings#publishInflightBytes}). */
   private final AtomicLong inflight = new AtomicLong();
   private volatile CompletableFuture<Done> resume;
+  /** Who the client is: null until its CONNECT is accepted where users are configured. */
+  private volatile Principal principal;
 
   NatsConnection(NatsNode node, long id, Outbound.Handle out, String clientIp) {
     this.node = node;
@@ -55,7 +59,16 @@ final class NatsConnection {
     this.out = out;
     this.clientIp = clientIp;
     this.parser = new NatsParser(node.settings.maxControlLine(), node.settings.maxPayload());
+    this.principal = node.users.required() ? null : Principal.TRUSTED;
   }
+
+  /** The client's rights; nothing before it authenticated (no operation but CONNECT reaches a check then). */
+  Permissions permissions() {
+    Principal p = principal;
+    return p == null ? NOTHING : p.permissions();
+  }
+
+  private static final Permissions NOTHING = new Permissions(List.of(), List.of(), List.of(), List.of(), false);
 
   boolean echo() {
     return echo;
@@ -76,6 +89,15 @@ final class NatsConnection {
         .put("jetstream", true)
         .put("client_id", id)
         .put("client_ip", clientIp);
+    if (node.users.required()) {
+      info.put("auth_required", true);
+      // A client that does not send its CONNECT in time is closed, as nats-server does.
+      node.system.scheduler().scheduleOnce(node.users.authTimeout(), () -> {
+        if (principal == null) {
+          close("Authentication Timeout");
+        }
+      }, node.system.executionContext());
+    }
     var urls = info.putArray("connect_urls");
     for (String u : node.connectUrls()) {
       urls.add(u.replaceFirst("^nats://", ""));
@@ -109,16 +131,23 @@ final class NatsConnection {
   }
 
   private void handle(NatsParser.Op op) {
+    if (principal == null && !(op instanceof NatsParser.Connect || op instanceof NatsParser.Ping
+        || op instanceof NatsParser.Pong || op instanceof NatsParser.Fatal)) {
+      close("Authorization Violation"); // users are configured, and this client has not said who it is
+      return;
+    }
     if (op instanceof NatsParser.Pub p) {
-      publish(p);
-      ok();
+      if (publish(p)) {
+        ok();
+      }
     } else if (op instanceof NatsParser.Ping) {
       send(PONG);
     } else if (op instanceof NatsParser.Pong) {
       pingsOut.set(0);
     } else if (op instanceof NatsParser.Sub s) {
-      subscribe(s);
-      ok();
+      if (subscribe(s)) {
+        ok();
+      }
     } else if (op instanceof NatsParser.Unsub u) {
       unsubscribe(u);
       ok();
@@ -159,9 +188,7 @@ final class NatsConnection {
       close("no responders requires headers support");
       return;
     }
-    if (c.hasNonNull("user") || c.hasNonNull("pass") || c.hasNonNull("auth_token") || c.hasNonNull("jwt")
-        || c.hasNonNull("nkey")) {
-      // No accounts or credentials yet (the security issue): say so rather than pretend to check them.
+    if (!authenticate(c)) {
       close("Authorization Violation");
       return;
     }
@@ -171,6 +198,36 @@ final class NatsConnection {
       pinger = node.system.scheduler().scheduleWithFixedDelay(interval, interval, this::pingTick,
           node.system.executionContext());
     }
+  }
+
+  /**
+   * Where users are configured: the user of CONNECT's {@code user}/{@code pass}, or of its
+   * {@code auth_token}. Without users, a client that sends credentials is refused rather than
+   * told they were checked. JWTs and nkeys (NATS accounts) are not supported.
+   */
+  private boolean authenticate(JsonNode c) {
+    boolean credentials = c.hasNonNull("user") || c.hasNonNull("pass") || c.hasNonNull("auth_token");
+    if (c.hasNonNull("jwt") || c.hasNonNull("nkey") || (!node.users.required() && credentials)) {
+      return false;
+    }
+    if (!node.users.required()) {
+      return true;
+    }
+    java.util.Optional<Principal> who = c.hasNonNull("auth_token")
+        ? node.users.token(c.get("auth_token").asText())
+        : node.users.password(c.path("user").asText(null), c.path("pass").asText(null));
+    if (who.isEmpty()) {
+      node.system.log().warn("NATS client {} ({}): authorization violation (user {})", id, clientIp,
+          c.hasNonNull("auth_token") ? "by token" : c.path("user").asText("none"));
+      return false;
+    }
+    principal = who.get();
+    return true;
+  }
+
+  /** {@code -ERR 'Permissions Violation for <what> to "<subject>"'}, as nats-server says it; the connection stays. */
+  void permissionViolation(String what, String subject) {
+    error("Permissions Violation for " + what + " to \"" + subject + "\"");
   }
 
   /** Pings an idle client; one that has not answered {@code max-pings-out} pings is stale and closed. */
@@ -185,31 +242,40 @@ final class NatsConnection {
     }
   }
 
-  private void publish(NatsParser.Pub p) {
+  /** Handles a PUB or HPUB; false if it was refused (an -ERR was sent, and no +OK follows). */
+  private boolean publish(NatsParser.Pub p) {
     String subject = p.subject();
     // Wildcards in a publish subject are only refused in pedantic mode, as by nats-server: clients
     // rely on it (jnats names a consumer's filter, "orders.>", in the consumer-create subject).
     boolean literal = Subjects.invalidSubject(subject) == null;
     if (!literal && pedantic) {
       error("Invalid Publish Subject");
-      return;
+      return false;
     }
     if (p.headers() != null && !headers) {
       close(NatsParser.UNKNOWN); // HPUB from a client that did not say it speaks headers
-      return;
+      return true;
     }
     if (subject.startsWith("$JS.")) {
       if (node.jetstream.handle(this, subject, p.reply(), p.headers(), p.payload())) {
-        return;
+        return true;
       }
-    } else if (literal && node.jetstream.capture(this, subject, p.reply(), p.headers(), p.payload())) {
+    }
+    if (!permissions().mayPublish(subject)) {
+      permissionViolation("Publish", subject);
+      // A JetStream publish waits for its ack: it gets the refusal now, not a timeout.
+      node.jetstream.refuseCapture(subject, p.reply());
+      return false;
+    }
+    if (literal && !subject.startsWith("$JS.") && node.jetstream.capture(this, subject, p.reply(), p.headers(), p.payload())) {
       node.publish(this, subject, p.reply(), p.headers(), p.payload()); // core subscribers see it too
-      return;
+      return true;
     }
     int receivers = node.publish(this, subject, p.reply(), p.headers(), p.payload());
     if (receivers == 0 && p.reply() != null) {
       noResponders(p.reply(), subject);
     }
+    return true;
   }
 
   /** A request nobody heard: the 503 status to the requester's own reply subscription, if it asked for one. */
@@ -223,13 +289,18 @@ final class NatsConnection {
     }
   }
 
-  private void subscribe(NatsParser.Sub s) {
+  private boolean subscribe(NatsParser.Sub s) {
+    if (!permissions().maySubscribe(s.subject())) {
+      permissionViolation("Subscription", s.subject());
+      return false;
+    }
     NatsNode.Subscription sub = new NatsNode.Subscription(this, s.subject(), s.queue(), s.sid());
     NatsNode.Subscription old = subs.put(s.sid(), sub);
     if (old != null) {
       node.unsubscribe(old);
     }
     node.subscribe(sub);
+    return true;
   }
 
   private void unsubscribe(NatsParser.Unsub u) {
@@ -258,6 +329,9 @@ final class NatsConnection {
    * or its share of the node's budget, is disconnected as a slow consumer.
    */
   boolean deliver(NatsNode.Subscription s, String subject, String reply, byte[] headerBlock, byte[] payload) {
+    if (!permissions().mayReceive(subject)) {
+      return true; // a subscription only partly denied: messages on its denied subjects are not delivered
+    }
     long n = s.delivered.incrementAndGet();
     long max = s.max;
     if (max > 0 && n > max) {

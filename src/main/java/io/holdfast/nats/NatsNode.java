@@ -1,6 +1,7 @@
 package io.holdfast.nats;
 
 import io.holdfast.api.Holdfast;
+import io.holdfast.security.Users;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -31,6 +32,8 @@ import org.apache.pekko.util.ByteString;
  */
 public final class NatsNode {
   final NatsSettings settings;
+  /** Who may connect, and what each may do (none configured: everyone, everything; loopback only). */
+  final Users users;
   final ActorSystem<?> system;
   final Holdfast holdfast;
   final Materializer materializer;
@@ -69,8 +72,9 @@ public final class NatsNode {
 
   private record RemoteSub(ActorRef<NatsRouter.Command> peer, String queue) {}
 
-  private NatsNode(ActorSystem<?> system, Holdfast holdfast, NatsSettings settings) {
+  private NatsNode(ActorSystem<?> system, Holdfast holdfast, NatsSettings settings, Users users) {
     this.system = system;
+    this.users = users;
     this.holdfast = holdfast;
     this.settings = settings;
     this.materializer = Materializer.matFromSystem(system);
@@ -80,7 +84,13 @@ public final class NatsNode {
 
   /** Binds the listener and joins the cluster's NATS routing; completes with the node once clients can connect. */
   public static CompletionStage<NatsNode> start(ActorSystem<?> system, Holdfast holdfast, NatsSettings settings) {
-    NatsNode node = new NatsNode(system, holdfast, settings);
+    return start(system, holdfast, settings, Users.NONE);
+  }
+
+  /** As above, for clients who authenticate as one of {@code users} (if any are configured). */
+  public static CompletionStage<NatsNode> start(ActorSystem<?> system, Holdfast holdfast, NatsSettings settings,
+      Users users) {
+    NatsNode node = new NatsNode(system, holdfast, settings, users);
     return Tcp.get(system).bind(settings.host(), settings.port())
         .to(Sink.foreach(connection -> node.accept(connection)))
         .run(node.materializer)

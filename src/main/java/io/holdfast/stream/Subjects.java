@@ -133,4 +133,28 @@ public final class Subjects {
       }
     }
   }
+
+  /**
+   * Whether every literal subject that {@code inner} matches is matched by {@code outer} too: a
+   * permission {@code orders.>} covers a stream of {@code orders.*}, but {@code orders.*} does not
+   * cover {@code orders.>}.
+   */
+  public static boolean covers(String outer, String inner) {
+    String[] o = tokens(outer);
+    String[] n = tokens(inner);
+    for (int i = 0; ; i++) {
+      if (i >= o.length || i >= n.length) {
+        return i >= o.length && i >= n.length;
+      }
+      if (o[i].equals(">")) {
+        return true;
+      }
+      if (n[i].equals(">")) {
+        return false; // only '>' reaches any number of tokens
+      }
+      if (!o[i].equals("*") && !o[i].equals(n[i])) {
+        return false; // a literal covers only itself ('*' in inner included)
+      }
+    }
+  }
 }
