@@ -65,13 +65,20 @@ public final class HttpApi extends AllDirectives {
   }
 
   public static CompletionStage<ServerBinding> start(ActorSystem<?> system, Holdfast holdfast, String host, int port) {
-    return start(system, holdfast, host, port, Users.NONE);
+    return start(system, holdfast, host, port, Users.NONE, null);
   }
 
-  /** As above, for clients who authenticate as one of {@code users} (if any are configured). */
+  /**
+   * As above, for clients who authenticate as one of {@code users} (if any are configured), over
+   * HTTPS if {@code tls} is given.
+   */
   public static CompletionStage<ServerBinding> start(ActorSystem<?> system, Holdfast holdfast, String host, int port,
-      Users users) {
-    return Http.get(system).newServerAt(host, port).bind(new HttpApi(holdfast, users).routes());
+      Users users, javax.net.ssl.SSLContext tls) {
+    var server = Http.get(system).newServerAt(host, port);
+    if (tls != null) {
+      server = server.enableHttps(org.apache.pekko.http.javadsl.ConnectionContext.httpsServer(tls));
+    }
+    return server.bind(new HttpApi(holdfast, users).routes());
   }
 
   Route routes() {

@@ -67,6 +67,12 @@ final class NodeCommand extends CliCommand {
     if (refusal != null) {
       throw new UsageException(file + ": " + refusal);
     }
+    Listeners listeners;
+    try {
+      listeners = Listeners.fromConfig(config, users);
+    } catch (IllegalArgumentException | com.typesafe.config.ConfigException e) {
+      throw new UsageException(file + ": " + e.getMessage());
+    }
     List<Address> seeds;
     try {
       seeds = ClusterFormation.parseSeeds(config.getStringList("pekko.cluster.seed-nodes"));
@@ -89,7 +95,7 @@ final class NodeCommand extends CliCommand {
       ClusterFormation.start(system, seeds, formationInterval);
       String natsUrl;
       try {
-        natsUrl = startServices(system, settings, nats, users);
+        natsUrl = startServices(system, settings, nats, listeners);
       } catch (Exception e) {
         Throwable cause = e.getCause() != null ? e.getCause() : e;
         Optional<CoordinatedShutdown.Reason> shutdownReason = CoordinatedShutdown.get(system).getShutdownReason();
@@ -166,15 +172,25 @@ final class NodeCommand extends CliCommand {
   }
 
   /** Holdfast, its HTTP API and its NATS listener on {@code system}; returns the NATS URL (null: off). */
-  private static String startServices(ActorSystem<Void> system, NodeSettings settings, NatsSettings nats, Users users)
-      throws Exception {
+  private static String startServices(ActorSystem<Void> system, NodeSettings settings, NatsSettings nats,
+      Listeners l) throws Exception {
     Holdfast holdfast = Holdfast.get(system);
     if (settings.httpEnabled()) {
-      HttpApi.start(system, holdfast, settings.httpHost(), settings.httpPort(), users).toCompletableFuture()
-          .get(30, TimeUnit.SECONDS);
+      HttpApi.start(system, holdfast, settings.httpHost(), settings.httpPort(), l.users(), l.httpTls())
+          .toCompletableFuture().get(30, TimeUnit.SECONDS);
     }
-    return nats.enabled()
-        ? NatsNode.start(system, holdfast, nats, users).toCompletableFuture().get(30, TimeUnit.SECONDS).url() : null;
+    return nats.enabled() ? NatsNode.start(system, holdfast, nats, l.users(), l.natsTls(), l.natsVerify())
+        .toCompletableFuture().get(30, TimeUnit.SECONDS).url() : null;
+  }
+
+  /** Who may use the listeners, and their TLS ({@code holdfast.tls}; null context: plaintext). */
+  record Listeners(Users users, javax.net.ssl.SSLContext natsTls, boolean natsVerify, javax.net.ssl.SSLContext httpTls) {
+    static Listeners fromConfig(Config config, Users users) {
+      boolean nats = config.getBoolean("holdfast.nats.tls");
+      boolean http = config.getBoolean("holdfast.http.tls");
+      javax.net.ssl.SSLContext ctx = nats || http ? io.holdfast.security.Tls.serverContext(config) : null;
+      return new Listeners(users, nats ? ctx : null, config.getBoolean("holdfast.nats.tls-verify"), http ? ctx : null);
+    }
   }
 
   /**

@@ -76,6 +76,15 @@ final class NatsConnection {
 
   /** INFO, alone: clients read it as one line before they send CONNECT. */
   void start() {
+    send(info());
+  }
+
+  /**
+   * The INFO line, and the auth timeout started. Over TLS the node writes this line itself, in
+   * plaintext before the handshake (as nats-server does): a client reads it to learn that TLS is
+   * required, then upgrades the connection.
+   */
+  ByteString info() {
     ObjectNode info = JSON.createObjectNode()
         .put("server_id", node.serverId)
         .put("server_name", node.serverName)
@@ -89,6 +98,12 @@ final class NatsConnection {
         .put("jetstream", true)
         .put("client_id", id)
         .put("client_ip", clientIp);
+    if (node.tls != null) {
+      info.put("tls_required", true);
+      if (node.tlsVerify) {
+        info.put("tls_verify", true);
+      }
+    }
     if (node.users.required()) {
       info.put("auth_required", true);
       // A client that does not send its CONNECT in time is closed, as nats-server does.
@@ -102,7 +117,7 @@ final class NatsConnection {
     for (String u : node.connectUrls()) {
       urls.add(u.replaceFirst("^nats://", ""));
     }
-    send(ByteString.fromString("INFO " + info + "\r\n"));
+    return ByteString.fromString("INFO " + info + "\r\n");
   }
 
   private static int portOf(String url) {

@@ -19,6 +19,9 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.japi.Pair;
 import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.TLSClosing;
+import org.apache.pekko.stream.TLSProtocol;
+import org.apache.pekko.stream.javadsl.TLS;
 import org.apache.pekko.stream.javadsl.Flow;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
@@ -34,6 +37,9 @@ public final class NatsNode {
   final NatsSettings settings;
   /** Who may connect, and what each may do (none configured: everyone, everything; loopback only). */
   final Users users;
+  /** TLS for clients (null: plaintext); {@code tlsVerify}: clients must present a certificate. */
+  final javax.net.ssl.SSLContext tls;
+  final boolean tlsVerify;
   final ActorSystem<?> system;
   final Holdfast holdfast;
   final Materializer materializer;
@@ -72,9 +78,12 @@ public final class NatsNode {
 
   private record RemoteSub(ActorRef<NatsRouter.Command> peer, String queue) {}
 
-  private NatsNode(ActorSystem<?> system, Holdfast holdfast, NatsSettings settings, Users users) {
+  private NatsNode(ActorSystem<?> system, Holdfast holdfast, NatsSettings settings, Users users,
+      javax.net.ssl.SSLContext tls, boolean tlsVerify) {
     this.system = system;
     this.users = users;
+    this.tls = tls;
+    this.tlsVerify = tlsVerify;
     this.holdfast = holdfast;
     this.settings = settings;
     this.materializer = Materializer.matFromSystem(system);
@@ -84,13 +93,16 @@ public final class NatsNode {
 
   /** Binds the listener and joins the cluster's NATS routing; completes with the node once clients can connect. */
   public static CompletionStage<NatsNode> start(ActorSystem<?> system, Holdfast holdfast, NatsSettings settings) {
-    return start(system, holdfast, settings, Users.NONE);
+    return start(system, holdfast, settings, Users.NONE, null, false);
   }
 
-  /** As above, for clients who authenticate as one of {@code users} (if any are configured). */
+  /**
+   * As above, for clients who authenticate as one of {@code users} (if any are configured), over
+   * TLS if {@code tls} is given ({@code tlsVerify}: with client certificates its CAs signed).
+   */
   public static CompletionStage<NatsNode> start(ActorSystem<?> system, Holdfast holdfast, NatsSettings settings,
-      Users users) {
-    NatsNode node = new NatsNode(system, holdfast, settings, users);
+      Users users, javax.net.ssl.SSLContext tls, boolean tlsVerify) {
+    NatsNode node = new NatsNode(system, holdfast, settings, users, tls, tlsVerify);
     return Tcp.get(system).bind(settings.host(), settings.port())
         .to(Sink.foreach(connection -> node.accept(connection)))
         .run(node.materializer)
@@ -131,8 +143,24 @@ public final class NatsNode {
     Sink<ByteString, ?> in = Flow.of(ByteString.class)
         .mapAsync(1, c::onBytes)
         .to(Sink.onComplete(done -> c.closed()));
-    incoming.handleWith(Flow.fromSinkAndSourceCoupled(in, out.second()), materializer);
-    c.start();
+    Flow<ByteString, ByteString, org.apache.pekko.NotUsed> plain = Flow.fromSinkAndSourceCoupled(in, out.second());
+    if (tls == null) {
+      incoming.handleWith(plain, materializer);
+      c.start();
+      return;
+    }
+    // INFO in plaintext, then everything through TLS: the client upgrades once it read INFO. A
+    // client that sends plaintext instead fails the handshake, and the connection is closed.
+    Flow<TLSProtocol.SslTlsInbound, TLSProtocol.SslTlsOutbound, org.apache.pekko.NotUsed> app =
+        Flow.of(TLSProtocol.SslTlsInbound.class)
+            .collectType(TLSProtocol.SessionBytes.class)
+            .map(TLSProtocol.SessionBytes::bytes)
+            .via(plain)
+            .map(b -> (TLSProtocol.SslTlsOutbound) new TLSProtocol.SendBytes(b));
+    Flow<ByteString, ByteString, org.apache.pekko.NotUsed> wire =
+        TLS.create(() -> io.holdfast.security.Tls.serverEngine(tls, tlsVerify), TLSClosing.eagerClose()).reversed()
+            .join(app);
+    incoming.handleWith(wire.prepend(Source.single(c.info())), materializer);
   }
 
   // ---- subscriptions ----

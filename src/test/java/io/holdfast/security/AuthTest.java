@@ -74,8 +74,8 @@ class AuthTest {
         { user = watcher, password = "%s", publish.deny = [">"], subscribe.deny = ["secret.>"] }
         """.formatted(UsersTest.ADMIN_HASH, UsersTest.ORDERS_HASH, UsersTest.TOKEN_HASH, UsersTest.ORDERS_HASH));
     natsUrl = NatsNode.start(node.system, node.holdfast, new NatsSettings(true, "127.0.0.1", 0, 1 << 20, 4096,
-        8 << 20, 64 << 20, 16 << 20, Duration.ofMinutes(2), 2), users).toCompletableFuture().get(30, TimeUnit.SECONDS).url();
-    int port = HttpApi.start(node.system, node.holdfast, "127.0.0.1", 0, users).toCompletableFuture()
+        8 << 20, 64 << 20, 16 << 20, Duration.ofMinutes(2), 2), users, null, false).toCompletableFuture().get(30, TimeUnit.SECONDS).url();
+    int port = HttpApi.start(node.system, node.holdfast, "127.0.0.1", 0, users, null).toCompletableFuture()
         .get(30, TimeUnit.SECONDS).localAddress().getPort();
     httpUrl = "http://127.0.0.1:" + port;
     admin = connect(Options.builder().userInfo("admin", "admin-pw"), null);
