@@ -108,10 +108,11 @@ class ArchitectureTest {
   @ArchTest
   static final ArchRule onlyTheFileStoreAndTheShellTouchTheFileSystem = noClasses()
       .that().resideOutsideOfPackages("io.holdfast.storage.file..", "io.holdfast.cli..", "io.holdfast.node..",
-          "io.holdfast.local..", "io.holdfast.torture..")
+          "io.holdfast.local..", "io.holdfast.torture..", "io.holdfast.security..")
       .should().dependOnClassesThat().resideInAnyPackage("java.nio.file..", "java.nio.channels..")
       .because("one package owns every file of a node (DESIGN.md §3); the tools around node processes (local"
-          + " clusters, the fault campaign) handle their directories themselves");
+          + " clusters, the fault campaign) handle their directories themselves; security reads the key stores"
+          + " and PEM files the config names, and writes a local cluster's throwaway CA");
 
   @ArchTest
   static final ArchRule theNodeDoesNotDependOnItsTools = noClasses()

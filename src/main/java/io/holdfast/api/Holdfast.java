@@ -1,5 +1,9 @@
 package io.holdfast.api;
 
+import io.holdfast.metrics.HoldfastMetrics;
+import io.holdfast.metrics.HoldfastMetrics.Row;
+import io.holdfast.stream.ConsumerInfo;
+import io.micrometer.core.instrument.Tags;
 import io.holdfast.api.Records.ClusterStatus;
 import io.holdfast.api.Records.NodeInfo;
 import io.holdfast.api.Records.PubAck;
@@ -73,11 +77,13 @@ public final class Holdfast implements Extension {
   private final AtomicReference<MetaState> view = new AtomicReference<>();
   private final ActorRef<StreamManager.Command> manager;
   private final ClusterSharding sharding;
+  private final HoldfastMetrics metrics;
 
   private Holdfast(ActorSystem<?> system) {
     this.system = system;
     this.settings = NodeSettings.fromConfig(system.settings().config());
     this.router = new GroupRouter(system);
+    this.metrics = HoldfastMetrics.get(system);
     if (settings.server()) {
       var roles = Cluster.get(system).selfMember().getRoles();
       if (!roles.contains(NodeSettings.SERVER_ROLE) || !roles.contains(NodeSettings.nodeRole(settings.nodeId()))) {
@@ -100,7 +106,9 @@ public final class Holdfast implements Extension {
           DispatcherSelector.fromConfig(NodeStorage.DISPATCHER));
       ActorRef<ReplicaHost.Command> host = system.systemActorOf(ReplicaHost.create(), NodeDirectory.HOST, Props.empty());
       system.systemActorOf(ReplicaHost.largeMessages(host), NodeDirectory.LARGE, Props.empty());
-      String http = settings.httpEnabled() ? "http://" + settings.httpHost() + ":" + settings.httpPort() : "";
+      String http = !settings.httpEnabled() ? ""
+          : (system.settings().config().getBoolean("holdfast.http.tls") ? "https://" : "http://") + settings.httpHost()
+          + ":" + settings.httpPort();
       this.manager = system.systemActorOf(StreamManager.create(settings, storage, host, store.incarnation(),
               store.recovered().keySet(), http, router),
           NodeDirectory.MANAGER, Props.empty());
@@ -116,6 +124,77 @@ public final class Holdfast implements Extension {
     this.sharding = ClusterSharding.get(system);
     sharding.init(Entity.of(StreamEntity.KEY, ctx -> StreamEntity.create(ctx.getEntityId(), view::get, router))
         .withRole(NodeSettings.SERVER_ROLE));
+    if (settings.server()) {
+      metrics.onScrape(this::replicaGauges);
+      io.holdfast.node.DiskMetrics.register(metrics, settings.dataDir());
+      metrics.onScrape(this::streamGauges);
+    }
+  }
+
+  /** Each local replica's Raft state, for a scrape of /metrics. */
+  private CompletionStage<Void> replicaGauges() {
+    return localReplicas().thenAccept(replicas -> {
+      List<Row> term = new ArrayList<>();
+      List<Row> leader = new ArrayList<>();
+      List<Row> commit = new ArrayList<>();
+      List<Row> applied = new ArrayList<>();
+      List<Row> lag = new ArrayList<>();
+      replicas.forEach((group, status) -> status.ifPresent(st -> {
+        Tags tags = Tags.of("group", group); // the role is the leader gauge: a tag would start new series
+        term.add(new Row(tags, st.term()));
+        leader.add(new Row(tags, st.role() == io.holdfast.raft.RaftCore.Role.LEADER
+            ? 1 : 0));
+        commit.add(new Row(tags, st.commitIndex()));
+        applied.add(new Row(tags, st.appliedIndex()));
+        lag.add(new Row(tags, st.commitIndex() - st.appliedIndex()));
+      }));
+      metrics.gauge("holdfast.replica.term", "Raft term of each local replica", term);
+      metrics.gauge("holdfast.replica.leader", "1 if the local replica leads its group", leader);
+      metrics.gauge("holdfast.replica.commit.index", "Commit index of each local replica", commit);
+      metrics.gauge("holdfast.replica.applied.index", "Applied index of each local replica", applied);
+      metrics.gauge("holdfast.replica.apply.lag.entries", "Committed entries a local replica has not applied yet", lag);
+    });
+  }
+
+  /**
+   * Messages and bytes of each stream this node leads, and its consumers' pending, ack pending and
+   * redelivered counts: reported by the leader's node only, so that sums over the nodes count each
+   * stream once.
+   */
+  private CompletionStage<Void> streamGauges() {
+    return listStreams().thenCompose(list -> {
+      List<Records.StreamInfo> mine = list.stream().filter(i -> i.state() != null && i.cluster() != null
+          && i.cluster().leader() == settings.nodeId()).toList();
+      List<Row> messages = new ArrayList<>();
+      List<Row> bytes = new ArrayList<>();
+      List<CompletableFuture<List<ConsumerInfo>>> consumerLists = new ArrayList<>();
+      for (Records.StreamInfo i : mine) {
+        Tags tags = Tags.of("stream", i.config().name());
+        messages.add(new Row(tags, i.state().messages()));
+        bytes.add(new Row(tags, i.state().bytes()));
+        consumerLists.add(consumers().list(i.config().name()).toCompletableFuture()
+            .exceptionally(e -> List.of()));
+      }
+      metrics.gauge("holdfast.stream.messages", "Messages in each stream this node leads", messages);
+      metrics.gauge("holdfast.stream.bytes", "Bytes of the messages in each stream this node leads", bytes);
+      return CompletableFuture.allOf(consumerLists.toArray(new CompletableFuture[0])).thenAccept(x -> {
+        List<Row> pending = new ArrayList<>();
+        List<Row> ackPending = new ArrayList<>();
+        List<Row> redelivered = new ArrayList<>();
+        for (CompletableFuture<List<ConsumerInfo>> f : consumerLists) {
+          for (ConsumerInfo c : f.join()) {
+            Tags tags = Tags.of("stream", c.stream(),
+                "consumer", c.config().name());
+            pending.add(new Row(tags, c.pending()));
+            ackPending.add(new Row(tags, c.ackPending()));
+            redelivered.add(new Row(tags, c.redelivered()));
+          }
+        }
+        metrics.gauge("holdfast.consumer.pending", "Messages a consumer has not delivered yet", pending);
+        metrics.gauge("holdfast.consumer.ack.pending", "Messages delivered and not acknowledged", ackPending);
+        metrics.gauge("holdfast.consumer.redelivered", "Messages delivered more than once", redelivered);
+      });
+    });
   }
 
   public NodeSettings settings() {
@@ -245,10 +324,25 @@ public final class Holdfast implements Extension {
           "no stream captures subject '" + subject + "'"));
     }
     Wire.Publish p = new Wire.Publish(subject, all, payload);
+    HoldfastMetrics.StreamMeters meters = metrics.stream(s.name());
+    meters.publishes().increment();
+    long start = System.nanoTime();
     return router.propose(s.group(), s.placement(), p, timeout(), locateViaEntity(s.name()))
         .thenApply(reply -> {
           Wire.Seq seq = (Wire.Seq) outcome(reply);
           return new PubAck(seq.stream(), seq.seq(), seq.duplicate());
+        })
+        .whenComplete((ack, failure) -> {
+          if (failure == null) {
+            meters.acks().increment();
+            meters.ackLatency().record(System.nanoTime() - start, java.util.concurrent.TimeUnit.NANOSECONDS);
+            if (ack.duplicate()) {
+              meters.duplicates().increment();
+            }
+          } else {
+            Throwable e = HoldfastException.unwrap(failure);
+            metrics.refused(s.name(), e instanceof HoldfastException h ? h.code() : "internal");
+          }
         });
   }
 
@@ -386,7 +480,7 @@ public final class Holdfast implements Extension {
   }
 
   /** The consumers of {@code stream} (all, or only {@code name}) as its leader has applied them. */
-  CompletionStage<List<io.holdfast.stream.ConsumerInfo>> consumerInfos(String stream, String name) {
+  CompletionStage<List<ConsumerInfo>> consumerInfos(String stream, String name) {
     return withStream(stream, s -> router.readFromLeader(s.group(), s.placement(), new Wire.GetConsumers(name),
         timeout()).thenApply(reply -> ((Wire.Consumers) check(reply)).consumers()));
   }

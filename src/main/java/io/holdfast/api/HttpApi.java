@@ -90,6 +90,7 @@ public final class HttpApi extends AllDirectives {
     return handleRejections(jsonRejections, () -> concat(
         path("health", () -> get(this::health)), // open: load balancers and service managers probe it
         authenticated(rights -> concat(
+            path("metrics", () -> get(this::metrics)),
             path("cluster", () -> get(() -> answer(holdfast.clusterStatus(), s -> JSON.valueToTree(s)))),
             pathPrefix("streams", () -> concat(
                 pathEnd(() -> concat(get(() -> listStreams(rights)), post(() -> admin(rights, this::createStream)))),
@@ -129,6 +130,15 @@ public final class HttpApi extends AllDirectives {
       return users.token(t.token());
     }
     return java.util.Optional.empty();
+  }
+
+  /** The node's metrics in Prometheus's text format (README "Monitoring"). */
+  private Route metrics() {
+    return completeWithFuture(io.holdfast.metrics.HoldfastMetrics.get(holdfast.system())
+        .scrape(java.time.Duration.ofSeconds(3)).thenApply(text -> HttpResponse.create().withEntity(
+            HttpEntities.create(org.apache.pekko.http.javadsl.model.ContentTypes.create(
+                org.apache.pekko.http.javadsl.model.MediaTypes.TEXT_PLAIN, org.apache.pekko.http.javadsl.model.HttpCharsets.UTF_8),
+                text))));
   }
 
   private Route admin(Permissions rights, java.util.function.Supplier<Route> inner) {

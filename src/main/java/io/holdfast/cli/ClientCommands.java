@@ -40,6 +40,9 @@ final class ClientCommands {
     Path dir = Path.of("run");
     @Option(names = "--json", description = "Print the server's JSON answers.")
     boolean json;
+    @Option(names = "--ca", paramLabel = "FILE", description = "The CA certificate (PEM) that signed an HTTPS --server's "
+        + "certificate (default: $HOLDFAST_CA, else the JDK's CAs; a --dir cluster's own CA is found by itself).")
+    Path ca;
     @Option(names = "--user", paramLabel = "NAME", description = "Authenticate as this user (default: $HOLDFAST_USER), "
         + "with --password or $HOLDFAST_PASSWORD.")
     String user;
@@ -52,7 +55,7 @@ final class ClientCommands {
 
     @Override
     public final Integer call() throws Exception {
-      NodeClient c = credentials(new NodeClient(server()));
+      NodeClient c = credentials(client());
       try {
         return call(c);
       } catch (NodeClient.ServerError e) {
@@ -81,10 +84,19 @@ final class ClientCommands {
       out().println(json ? answer.toString() : human);
     }
 
-    String server() throws IOException {
+    /** The client of the node given, or of the first running node of --dir's cluster (trusting its CA). */
+    NodeClient client() throws IOException {
       String s = server != null ? server : System.getenv("HOLDFAST_SERVER");
       if (s != null && !s.isBlank()) {
-        return s;
+        String caFile = ca != null ? ca.toString() : System.getenv("HOLDFAST_CA");
+        if (caFile == null || caFile.isBlank()) {
+          return new NodeClient(s);
+        }
+        try {
+          return new NodeClient(s, io.holdfast.security.Tls.clientContext(Path.of(caFile)));
+        } catch (IllegalArgumentException e) {
+          throw new UsageException("--ca: " + e.getMessage());
+        }
       }
       Path d = dir.toAbsolutePath().normalize();
       if (!Files.exists(d.resolve("cluster.json"))) {
@@ -92,7 +104,7 @@ final class ClientCommands {
             + "'holdfast cluster start' (looked in " + d + ")");
       }
       LocalCluster lc = LocalCluster.open(d);
-      return lc.nodes.stream().filter(n -> lc.pid(n.id()).isPresent()).findFirst().orElse(lc.nodes.get(0)).http();
+      return lc.client(lc.nodes.stream().filter(n -> lc.pid(n.id()).isPresent()).findFirst().orElse(lc.nodes.get(0)));
     }
   }
 

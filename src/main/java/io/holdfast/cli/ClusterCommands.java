@@ -36,12 +36,16 @@ final class ClusterCommands extends CliCommand {
     @Option(names = "--heap", paramLabel = "SIZE", description = "Each node's -Xmx, kept in cluster.json (default "
         + LocalCluster.HEAP_DEFAULT + ").")
     String heap = LocalCluster.HEAP_DEFAULT;
+    @Option(names = "--tls", description = "For a new cluster: make a throwaway CA and node certificates (in DIR/tls/) "
+        + "and use TLS between nodes (mutual authentication), for HTTP (HTTPS) and for NATS clients.")
+    boolean tls;
     @Option(names = "--json", description = "Print the nodes as JSON.")
     boolean json;
 
     @Override
     public Integer call() throws Exception {
-      LocalCluster c = LocalCluster.openOrCreate(dir(), between("--nodes", nodes, 1, 9), false, LocalCluster.heap(heap));
+      LocalCluster c = LocalCluster.openOrCreate(dir(), between("--nodes", nodes, 1, 9), false, LocalCluster.heap(heap),
+          tls);
       c.startAll(err());
       out().println(json ? c.nodesJson().toString() : c.describe());
       return 0;

@@ -83,6 +83,9 @@ final class NatsBench extends CliCommand.Reporting {
   @Option(names = "--peer", description = "Then run the same workload against 3 nats-server processes started under"
       + " --dir (nats-server on the PATH); their figures go under \"nats_server\".")
   boolean peer;
+  @Option(names = "--tls", description = "Then run the same workload against a second own cluster with TLS everywhere"
+      + " (cluster start --tls: between nodes and for NATS clients); its figures go under \"tls\".")
+  boolean tls;
 
   /** Why the first failed publish of a round failed. */
   private volatile String firstFailure;
@@ -139,6 +142,9 @@ final class NatsBench extends CliCommand.Reporting {
     if (server != null && !server.startsWith("nats://")) {
       throw new UsageException("--server must be a nats:// URL, got '" + server + "'");
     }
+    if (server != null && tls) {
+      throw new UsageException("--tls compares with the cluster this command starts: leave out --server");
+    }
     if (server != null && peer) {
       throw new UsageException("--peer compares with the cluster this command starts: leave out --server");
     }
@@ -172,7 +178,7 @@ final class NatsBench extends CliCommand.Reporting {
       } else {
         urls.add(server);
       }
-      run(urls, r, err);
+      run(urls, null, r, err);
       diskShare(r, r);
       if (cluster != null) {
         // The nodes' live set after a full GC (jcmd), the largest: what the streams cost the heap.
@@ -191,7 +197,7 @@ final class NatsBench extends CliCommand.Reporting {
       peerFigures = r.putObject("nats_server");
       try (NatsServerCluster nats = NatsServerCluster.start(dir.resolve("nats-server"), err)) {
         serverPids = nats.pids();
-        run(nats.urls, peerFigures, err);
+        run(nats.urls, null, peerFigures, err);
       }
       diskShare(r, peerFigures);
       r.put("acked_vs_nats_server", ratio(r.path("acked_per_s").asDouble(), peerFigures.path("acked_per_s").asDouble()));
@@ -200,17 +206,48 @@ final class NatsBench extends CliCommand.Reporting {
             peerFigures.path("consumed_per_s").asDouble()));
       }
     }
+    ObjectNode tlsFigures = tls ? tlsRun(dir, r, err) : null;
     if (server == null) {
       LocalCluster.deleteTree(dir);
     }
     out.println(summary(r));
+    if (tlsFigures != null) {
+      out.println(summary(tlsFigures));
+    }
     if (peerFigures != null) {
       out.println(summary(peerFigures));
     }
     if (json) {
       out.println(JSON.writeValueAsString(r));
     }
-    return r.path("failed").asLong() + (peerFigures == null ? 0 : peerFigures.path("failed").asLong()) == 0 ? 0 : 1;
+    return r.path("failed").asLong() + (peerFigures == null ? 0 : peerFigures.path("failed").asLong())
+        + (tlsFigures == null ? 0 : tlsFigures.path("failed").asLong()) == 0 ? 0 : 1;
+  }
+
+  /**
+   * The same workload against a second own cluster with TLS everywhere (its own directory, after
+   * the first cluster stopped): figures under "tls", and the ratio of its acked and consumed rates
+   * to the plaintext cluster's of this run.
+   */
+  private ObjectNode tlsRun(Path dir, ObjectNode r, PrintStream err) throws Exception {
+    ObjectNode t = r.putObject("tls");
+    LocalCluster cluster = LocalCluster.openOrCreate(dir.resolve("cluster-tls"), 3, false, LocalCluster.heap(heapOption),
+        true);
+    Thread killOnExit = cluster.killOnExit();
+    try {
+      err.printf("bench nats: the same workload against a 3-node Holdfast cluster with TLS ...%n");
+      cluster.startAll(err);
+      serverPids = cluster.nodes.stream().map(n -> cluster.pid(n.id()).orElse(-1L)).toList();
+      run(cluster.nodes.stream().map(LocalCluster.Node::nats).toList(), cluster.trust(), t, err);
+    } finally {
+      cluster.stopAll(err);
+      LocalCluster.keepOnExit(killOnExit);
+    }
+    r.put("acked_tls_vs_plain", ratio(t.path("acked_per_s").asDouble(), r.path("acked_per_s").asDouble()));
+    if (consume) {
+      r.put("consumed_tls_vs_plain", ratio(t.path("consumed_per_s").asDouble(), r.path("consumed_per_s").asDouble()));
+    }
+    return t;
   }
 
   private String summary(ObjectNode r) {
@@ -241,9 +278,11 @@ final class NatsBench extends CliCommand.Reporting {
     return b == 0 ? 0 : Math.round(a / b * 100) / 100.0;
   }
 
-  private void run(List<String> urls, ObjectNode r, PrintStream err) throws Exception {
-    Options options = new Options.Builder().servers(urls.toArray(new String[0])).connectionTimeout(Duration.ofSeconds(10))
-        .maxMessagesInOutgoingQueue(Math.max(5000, inflight * 2)).build();
+  /** The workload against the servers {@code urls}, over TLS trusting {@code trust} if given. */
+  private void run(List<String> urls, javax.net.ssl.SSLContext trust, ObjectNode r, PrintStream err) throws Exception {
+    Options.Builder builder = new Options.Builder().servers(urls.toArray(new String[0]))
+        .connectionTimeout(Duration.ofSeconds(10)).maxMessagesInOutgoingQueue(Math.max(5000, inflight * 2));
+    Options options = (trust == null ? builder : builder.sslContext(trust)).build();
     try (Connection nc = Nats.connect(options)) {
       JetStreamManagement jsm = nc.jetStreamManagement();
       prepareStreams(jsm, err);

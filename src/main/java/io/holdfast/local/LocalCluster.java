@@ -38,13 +38,13 @@ public final class LocalCluster {
    * 127.0.0.1 for ordinary clusters; 127.0.0.(10+id) for the fault campaign, so that packet
    * filters can cut the links between two nodes (Artery's outbound connections bind it too).
    */
-  public record Node(int id, int arteryPort, int httpPort, int natsPort, String host) {
+  public record Node(int id, int arteryPort, int httpPort, int natsPort, String host, boolean tls) {
     public String http() {
-      return "http://" + host + ":" + httpPort;
+      return (tls ? "https://" : "http://") + host + ":" + httpPort;
     }
 
     public String nats() {
-      return "nats://" + host + ":" + natsPort;
+      return (tls ? "tls://" : "nats://") + host + ":" + natsPort;
     }
 
     public String artery() {
@@ -75,7 +75,7 @@ public final class LocalCluster {
     List<Node> nodes = new ArrayList<>();
     for (JsonNode n : j.get("nodes")) {
       nodes.add(new Node(n.get("id").asInt(), n.get("artery_port").asInt(), n.get("http_port").asInt(),
-          n.path("nats_port").asInt(0), n.path("host").asText("127.0.0.1")));
+          n.path("nats_port").asInt(0), n.path("host").asText("127.0.0.1"), j.path("tls").asBoolean(false)));
     }
     return new LocalCluster(dir, nodes, j.path("heap").asText(HEAP_DEFAULT));
   }
@@ -107,11 +107,24 @@ public final class LocalCluster {
    * {@code heap} is each node's -Xmx (a cluster that exists keeps its own).
    */
   public static LocalCluster openOrCreate(Path dir, int n, boolean hostPerNode, String heap) throws IOException {
+    return openOrCreate(dir, n, hostPerNode, heap, false);
+  }
+
+  /**
+   * With {@code tls}, a new cluster gets a throwaway CA and a certificate per node in
+   * {@code DIR/tls/}, and its nodes talk TLS to each other (Artery's tls-tcp, mutual
+   * authentication) and to clients (HTTPS, NATS over TLS).
+   */
+  public static LocalCluster openOrCreate(Path dir, int n, boolean hostPerNode, String heap, boolean tls)
+      throws IOException {
     if (Files.exists(dir.resolve("cluster.json"))) {
       LocalCluster c = open(dir);
       if (c.nodes.size() != n) {
         throw new LocalClusterException(dir + " holds a cluster of " + c.nodes.size() + " nodes, not " + n
             + "; use another --dir or remove it");
+      }
+      if (tls && !c.tls()) {
+        throw new LocalClusterException(dir + " holds a cluster made without --tls; use another --dir or remove it");
       }
       return c;
     }
@@ -119,11 +132,15 @@ public final class LocalCluster {
     List<Node> nodes = new ArrayList<>();
     for (int id = 1; id <= n; id++) {
       String host = hostPerNode ? "127.0.0." + (10 + id) : "127.0.0.1";
-      nodes.add(new Node(id, freePort(host), freePort(host), freePort(host), host));
+      nodes.add(new Node(id, freePort(host), freePort(host), freePort(host), host, tls));
     }
     LocalCluster c = new LocalCluster(dir, nodes, heap);
+    if (tls) {
+      c.makeCertificates();
+    }
     ObjectNode j = JSON.createObjectNode();
     j.put("heap", heap);
+    j.put("tls", tls);
     ArrayNode arr = j.putArray("nodes");
     for (Node node : nodes) {
       arr.addObject().put("id", node.id()).put("artery_port", node.arteryPort()).put("http_port", node.httpPort())
@@ -149,6 +166,57 @@ public final class LocalCluster {
       }
     }
     throw new IOException("no free port found on " + host + " in 20000-31999");
+  }
+
+  /** Whether this cluster's nodes use TLS (made by {@code cluster start --tls}). */
+  public boolean tls() {
+    return nodes.get(0).tls();
+  }
+
+  private Path tlsDir() {
+    return dir.resolve("tls");
+  }
+
+  /** The password of the cluster's key and trust stores: random, in {@code tls/password} (owner-only). */
+  private String storePassword() throws IOException {
+    return Files.readString(tlsDir().resolve("password")).trim();
+  }
+
+  /** The CA, its trust store, and each node's key store and PEM files, under {@code DIR/tls/}. */
+  private void makeCertificates() throws IOException {
+    Files.createDirectories(tlsDir());
+    byte[] random = new byte[18];
+    new java.security.SecureRandom().nextBytes(random);
+    String password = java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(random);
+    Path file = tlsDir().resolve("password");
+    Files.writeString(file, password + "\n");
+    try {
+      Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+    } catch (UnsupportedOperationException notPosix) {
+      // the directory's own permissions then guard it
+    }
+    io.holdfast.security.CertificateAuthority ca = io.holdfast.security.CertificateAuthority.create(
+        "holdfast local cluster CA " + dir.getFileName());
+    ca.writeTrust(tlsDir(), password.toCharArray());
+    for (Node n : nodes) {
+      ca.issue("holdfast node " + n.id(), List.of(n.host()), tlsDir().resolve("node" + n.id()), password.toCharArray());
+    }
+  }
+
+  /** A client context that trusts this cluster's CA, or null for a cluster without TLS. */
+  public javax.net.ssl.SSLContext trust() {
+    return tls() ? io.holdfast.security.Tls.clientContext(tlsDir().resolve("ca.pem")) : null;
+  }
+
+  /** An HTTP client for this cluster's nodes (trusting its CA if it has one). */
+  public HttpClient httpClient() {
+    HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2));
+    return tls() ? b.sslContext(trust()).build() : b.build();
+  }
+
+  /** A client of node {@code n}'s HTTP API (trusting the cluster's CA if it has one). */
+  public NodeClient client(Node n) {
+    return new NodeClient(n.http(), trust());
   }
 
   public Node node(int id) {
@@ -203,7 +271,36 @@ public final class LocalCluster {
         + "pekko.remote.artery.canonical.port = " + node.arteryPort() + "\n"
         + "pekko.remote.artery.advanced.tcp.outbound-client-hostname = \"" + node.host() + "\"\n"
         + "pekko.cluster.seed-nodes = [" + seeds + "]\n"
-        + "pekko.cluster.roles = [\"holdfast\", \"holdfast-node-" + node.id() + "\"]\n";
+        + "pekko.cluster.roles = [\"holdfast\", \"holdfast-node-" + node.id() + "\"]\n"
+        + (node.tls() ? tlsConf(node) : "");
+  }
+
+  /** TLS everywhere for a node of a {@code --tls} cluster: its listeners, and Artery with mutual authentication. */
+  private String tlsConf(Node node) {
+    String password;
+    try {
+      password = storePassword();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    String keys = "\"" + tlsDir().resolve("node" + node.id() + ".p12") + "\"";
+    String trust = "\"" + tlsDir().resolve("ca.p12") + "\"";
+    return "holdfast.tls.key-store = " + keys + "\n"
+        + "holdfast.tls.key-store-password = \"" + password + "\"\n"
+        + "holdfast.tls.trust-store = " + trust + "\n"
+        + "holdfast.tls.trust-store-password = \"" + password + "\"\n"
+        + "holdfast.http.tls = on\n"
+        + "holdfast.nats.tls = on\n"
+        + "pekko.remote.artery.transport = tls-tcp\n"
+        + "pekko.remote.artery.ssl.config-ssl-engine {\n"
+        + "  key-store = " + keys + "\n"
+        + "  key-store-password = \"" + password + "\"\n"
+        + "  key-password = \"" + password + "\"\n"
+        + "  trust-store = " + trust + "\n"
+        + "  trust-store-password = \"" + password + "\"\n"
+        + "  require-mutual-authentication = on\n"
+        + "  hostname-verification = on\n"
+        + "}\n";
   }
 
   public Optional<Long> pid(int id) {
@@ -360,7 +457,7 @@ public final class LocalCluster {
 
   /** Waits until every node in {@code which} answers /health with 200, or fails with the log tail of a dead one. */
   public void awaitReady(List<Node> which, PrintStream err) throws Exception {
-    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    HttpClient http = httpClient();
     long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
     long lastNote = 0;
     while (true) {
@@ -579,7 +676,7 @@ public final class LocalCluster {
   }
 
   public ObjectNode status() {
-    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    HttpClient http = httpClient();
     ObjectNode j = nodesJson();
     for (JsonNode n : j.get("nodes")) {
       String state = n.get("pid").isNull() ? "stopped" : healthy(http, node(n.get("id").asInt())) ? "ready" : "starting";

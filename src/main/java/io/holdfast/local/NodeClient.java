@@ -44,29 +44,38 @@ public final class NodeClient {
   }
 
   private final String server;
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+  private final HttpClient http;
+  private final javax.net.ssl.SSLContext trust;
   /** The Authorization header's value for every call, or null (a node without users). */
   private final String authorization;
 
   public NodeClient(String server) {
-    this(server, null);
+    this(server, null, null);
   }
 
-  private NodeClient(String server, String authorization) {
+  /** A client of an HTTPS {@code server} whose certificate {@code trust} accepts (null: the JDK's CAs). */
+  public NodeClient(String server, javax.net.ssl.SSLContext trust) {
+    this(server, trust, null);
+  }
+
+  private NodeClient(String server, javax.net.ssl.SSLContext trust, String authorization) {
     this.server = server.endsWith("/") ? server.substring(0, server.length() - 1) : server;
+    this.trust = trust;
     this.authorization = authorization;
+    HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3));
+    this.http = (trust == null ? b : b.sslContext(trust)).build();
   }
 
   /** This client as {@code user} with {@code password} (HTTP basic auth). */
   public NodeClient asUser(String user, String password) {
     String pair = user + ":" + password;
-    return new NodeClient(server, "Basic " + java.util.Base64.getEncoder().encodeToString(
+    return new NodeClient(server, trust, "Basic " + java.util.Base64.getEncoder().encodeToString(
         pair.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
   }
 
   /** This client with a bearer {@code token}. */
   public NodeClient withToken(String token) {
-    return new NodeClient(server, "Bearer " + token);
+    return new NodeClient(server, trust, "Bearer " + token);
   }
 
   /** The node's base URL, without a trailing slash. */

@@ -391,6 +391,7 @@ final class NatsConnection {
     if (mine + bytes.size() > s.maxPending()
         || (node.pendingBytes.get() > s.pendingBudget() && mine > s.pendingBudget() / Math.max(1, node.connections.size()))) {
       node.system.log().warn("NATS client {} ({}) is a slow consumer: {} bytes unsent; disconnected", id, clientIp, mine);
+      node.metrics.slowConsumers.increment();
       close("Slow Consumer");
       return false;
     }

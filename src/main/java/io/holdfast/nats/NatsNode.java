@@ -55,6 +55,7 @@ public final class NatsNode {
   /** The other nodes' routers (guarded by {@code interestCounts}'s lock). */
   private final Set<ActorRef<NatsRouter.Command>> peers = new HashSet<>();
   final JetStreamApi jetstream;
+  final io.holdfast.metrics.HoldfastMetrics metrics;
   private volatile String url = "";
   private volatile List<String> connectUrls = List.of();
   private volatile ActorRef<NatsRouter.Command> router;
@@ -89,6 +90,9 @@ public final class NatsNode {
     this.materializer = Materializer.matFromSystem(system);
     this.serverName = "holdfast-" + holdfast.settings().nodeId();
     this.jetstream = new JetStreamApi(this);
+    this.metrics = io.holdfast.metrics.HoldfastMetrics.get(system);
+    io.micrometer.core.instrument.Gauge.builder("holdfast.nats.connections", connections, Set::size)
+        .description("NATS client connections to this node").register(metrics.registry());
   }
 
   /** Binds the listener and joins the cluster's NATS routing; completes with the node once clients can connect. */

@@ -130,6 +130,8 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
 
   private final LogStore store;
   private final Settings settings;
+  /** Fsync latency and batch sizes, for /metrics. */
+  private final io.holdfast.metrics.HoldfastMetrics metrics;
   private final TreeMap<String, Long> expectedSeq = new TreeMap<>();
   /** Where each writer hears from storage (for {@link CompactSoon}). */
   private final TreeMap<String, ActorRef<Reply>> writers = new TreeMap<>();
@@ -157,6 +159,7 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
     super(ctx);
     this.store = store;
     this.settings = settings;
+    this.metrics = io.holdfast.metrics.HoldfastMetrics.get(ctx.getSystem());
   }
 
   @Override
@@ -217,11 +220,15 @@ public final class NodeStorage extends AbstractBehavior<NodeStorage.Command> {
   }
 
   private Behavior<Command> flush() {
+    long start = System.nanoTime();
     try {
       store.sync();
     } catch (StorageFailure | RuntimeException e) {
       return stop(e);
     }
+    metrics.fsync.record(System.nanoTime() - start, java.util.concurrent.TimeUnit.NANOSECONDS);
+    metrics.batchWrites.record(batch.size());
+    metrics.batchBytes.record(batchBytes);
     checkBatch();
     syncs++;
     writesSynced += batch.size();

@@ -221,6 +221,8 @@ class AuthTest {
     assertNotEquals(401, http.send(HttpRequest.newBuilder(URI.create(httpUrl + "/health")).build(),
         HttpResponse.BodyHandlers.ofString()).statusCode(), "health is open to probes");
     assertEquals(401, status(() -> new NodeClient(httpUrl).asUser("orders", "wrong").call("GET", "/streams", null)));
+    assertEquals(401, http.send(HttpRequest.newBuilder(URI.create(httpUrl + "/metrics")).build(),
+        HttpResponse.BodyHandlers.ofString()).statusCode(), "metrics name the streams: users only");
 
     NodeClient orders = new NodeClient(httpUrl).asUser("orders", "orders-pw");
     List<String> names = new ArrayList<>();
