@@ -22,7 +22,7 @@ import picocli.CommandLine.ParseResult;
         SimCommand.class, BenchCommands.class, DemoCommand.class, TortureCommand.class, NodeCommand.class,
         WarmUpCommand.class, ClusterCommands.class, ClientCommands.Stream.class, ClientCommands.Pub.class,
         ClientCommands.Get.class, ConsumerCommands.Consumer.class, ConsumerCommands.Sub.class,
-        PasswdCommand.class,
+        TopCommand.class, PasswdCommand.class,
         Main.Completion.class, Main.Reference.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")

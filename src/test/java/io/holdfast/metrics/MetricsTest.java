@@ -81,6 +81,38 @@ class MetricsTest {
     assertTrue(value(after, "holdfast_disk_free_bytes", "") > 0);
   }
 
+  @Test
+  void topShowsEachStreamsSizeRateAndLeader() throws Exception {
+    node.holdfast.createStream(new Records.StreamConfig("T", List.of("t.>"), 1)).toCompletableFuture()
+        .get(30, TimeUnit.SECONDS);
+    for (int i = 0; i < 10; i++) {
+      node.holdfast.publish("t." + i, new TreeMap<>(), new byte[10]).toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+    String server = url.replace("/metrics", "");
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    int exit = io.holdfast.cli.Main.run(new String[] {"top", "--server", server, "--count", "2", "--interval", "200ms",
+        "--json"}, new java.io.PrintStream(out, true, StandardCharsets.UTF_8), System.err);
+    assertEquals(0, exit);
+    List<String> frames = out.toString(StandardCharsets.UTF_8).lines().toList();
+    assertEquals(2, frames.size(), String.join("\n", frames));
+    for (int f = 0; f < 2; f++) {
+      JsonNode t = null;
+      for (JsonNode s : JSON.readTree(frames.get(f)).path("streams")) {
+        t = s.path("name").asText().equals("T") ? s : t;
+      }
+      assertEquals(10, t.path("messages").asLong(), frames.get(f));
+      assertEquals(1, t.path("leader").asInt());
+      assertTrue(f == 0 ? t.path("msgs_per_s").isNull() : t.path("msgs_per_s").asLong() == 0,
+          "no rate before a second screen, then 0 with nothing published: " + frames.get(f));
+    }
+    out.reset();
+    assertEquals(0, io.holdfast.cli.Main.run(new String[] {"top", "--server", server, "--count", "1"},
+        new java.io.PrintStream(out, true, StandardCharsets.UTF_8), System.err));
+    String screen = out.toString(StandardCharsets.UTF_8);
+    assertTrue(screen.startsWith("holdfast top  " + server) && screen.lines().anyMatch(l -> l.matches("T +10 +\\d+ +- +1 +\\[1\\]")),
+        screen);
+  }
+
   private String scrape() throws Exception {
     HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url)).build(),
         HttpResponse.BodyHandlers.ofString());
