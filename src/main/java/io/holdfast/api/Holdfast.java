@@ -85,6 +85,7 @@ public final class Holdfast implements Extension {
     this.router = new GroupRouter(system);
     this.metrics = HoldfastMetrics.get(system);
     if (settings.server()) {
+      io.holdfast.node.DiskGuard.get(system); // starts watching the data directory's free space
       var roles = Cluster.get(system).selfMember().getRoles();
       if (!roles.contains(NodeSettings.SERVER_ROLE) || !roles.contains(NodeSettings.nodeRole(settings.nodeId()))) {
         throw new IllegalStateException("holdfast.node.id = " + settings.nodeId() + " needs the cluster roles \""
@@ -500,6 +501,7 @@ public final class Holdfast implements Extension {
       throw switch (r.code()) {
         case "message_too_large", "bad_rollup", "bad_consumer", "bad_batch" -> new HoldfastException.BadRequest(r.code(), r.message());
         case "no_message", "no_consumer" -> new HoldfastException.NotFound(r.code(), r.message());
+        case ReplicaDriver.INSUFFICIENT_STORAGE -> new HoldfastException(r.code(), 507, r.message());
         default -> new HoldfastException.Conflict(r.code(), r.message());
       };
     }

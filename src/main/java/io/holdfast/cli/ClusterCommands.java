@@ -80,11 +80,27 @@ final class ClusterCommands extends CliCommand {
     }
   }
 
-  @Command(name = "restart", description = "Stop one node, start it again, wait until it serves.")
-  static final class Restart extends OnNode {
+  @Command(name = "restart", description = {"Stop one node, start it again, wait until it serves.",
+      "With --rolling (and no ID): every node in turn, each after the last one serves again and all its replicas "
+          + "caught up, so publishing goes on through it."})
+  static final class Restart extends Action {
+    @Parameters(paramLabel = "ID", arity = "0..1", description = "The node's id (none with --rolling).")
+    Integer id;
+    @Option(names = "--rolling", description = "Restart every node, one at a time.")
+    boolean rolling;
+
     @Override
     public Integer call() throws Exception {
       LocalCluster c = LocalCluster.open(dir());
+      if (rolling == (id != null)) {
+        throw new UsageException(rolling ? "--rolling restarts every node: leave out the ID" : "give a node ID, or --rolling");
+      }
+      if (rolling) {
+        long start = System.nanoTime();
+        c.rollingRestart(err(), n -> { }, n -> { });
+        out().printf("restarted all %d nodes, one at a time, in %.1f s%n", c.nodes.size(), (System.nanoTime() - start) / 1e9);
+        return 0;
+      }
       LocalCluster.Node node = c.node(id);
       c.stop(node.id(), err());
       c.start(node.id());

@@ -33,7 +33,8 @@ final class TortureCommand extends CliCommand.Reporting {
   int rate = 2000;
   @Option(names = "--faults", paramLabel = "LIST|all|none", completionCandidates = FaultNames.class,
       description = {"Fault families: all, none, or a comma-separated list of ${COMPLETION-CANDIDATES}",
-          "(partition and split-brain need root and iptables; default all)."})
+          "(partition and split-brain need root and iptables; rolling, a rolling restart, only when named;"
+              + " default all)."})
   String faultArg = "all";
   @Option(names = "--seed", paramLabel = "S", description = "Seed of the fault schedule (default: from the clock).")
   Long seedOption;
@@ -46,7 +47,7 @@ final class TortureCommand extends CliCommand.Reporting {
     private static final long serialVersionUID = 1L;
 
     FaultNames() {
-      super(Campaign.FAULTS);
+      super(Campaign.KNOWN_FAULTS);
     }
   }
 
@@ -62,9 +63,9 @@ final class TortureCommand extends CliCommand.Reporting {
     List<String> faults = faultArg.equals("all") ? Campaign.FAULTS : faultArg.equals("none") ? List.of()
         : List.of(faultArg.split(","));
     for (String f : faults) {
-      if (!Campaign.FAULTS.contains(f)) {
+      if (!Campaign.KNOWN_FAULTS.contains(f)) {
         throw new UsageException("unknown fault '" + f + "' (expected all, none, or a list of "
-            + String.join(", ", Campaign.FAULTS) + ")");
+            + String.join(", ", Campaign.KNOWN_FAULTS) + ")");
       }
     }
     if (faults.contains("partition") || faults.contains("split-brain")) {

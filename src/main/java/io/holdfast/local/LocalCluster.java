@@ -602,6 +602,84 @@ public final class LocalCluster {
     }
   }
 
+  /**
+   * Restarts every node, one at a time: a clean stop (SIGTERM), a start, then a wait until it
+   * serves and every replica on it has caught up — applied what its group had committed when the
+   * node came back — before the next node goes down. So no stream is ever without a majority of
+   * current replicas, and publishing only waits out the leader elections of the stopped node's
+   * groups. {@code before} and {@code after} run around each node's turn (the fault campaign
+   * books the node as down meanwhile).
+   */
+  public void rollingRestart(PrintStream err, java.util.function.IntConsumer before, java.util.function.IntConsumer after)
+      throws Exception {
+    for (Node n : nodes) {
+      long start = System.nanoTime();
+      err.printf("rolling restart: node %d of %d: stopping ...%n", n.id(), nodes.size());
+      before.accept(n.id());
+      stop(n.id(), err);
+      start(n.id());
+      awaitReady(List.of(n), err);
+      err.printf("rolling restart: node %d serves; waiting until its replicas caught up ...%n", n.id());
+      awaitCaughtUp(n);
+      after.accept(n.id());
+      err.printf("rolling restart: node %d done in %.1f s%n", n.id(), (System.nanoTime() - start) / 1e9);
+    }
+  }
+
+  /**
+   * Waits until each replica on {@code n} has applied what its group's leader had committed when
+   * this wait began, and none is stopped or recovering a lost tail (its /health); fails after
+   * {@link #READY_TIMEOUT} naming the replicas that did not.
+   */
+  public void awaitCaughtUp(Node n) throws Exception {
+    HttpClient http = httpClient();
+    java.util.Map<String, Long> target = new java.util.TreeMap<>();
+    for (Node other : nodes) {
+      if (other.id() == n.id()) {
+        continue;
+      }
+      health(http, other).path("replicas").fields().forEachRemaining(e -> {
+        if ("leader".equals(e.getValue().path("role").asText())) {
+          target.merge(e.getKey(), e.getValue().path("commit").asLong(), Math::max);
+        }
+      });
+    }
+    long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
+    while (true) {
+      JsonNode h = health(http, n);
+      List<String> behind = new ArrayList<>();
+      h.path("replicas").fields().forEachRemaining(e -> {
+        long applied = e.getValue().path("applied").asLong(-1);
+        if (applied < target.getOrDefault(e.getKey(), 0L)) {
+          behind.add(e.getKey() + " (applied " + applied + " of " + target.get(e.getKey()) + ")");
+        }
+      });
+      h.path("stopped_replicas").forEach(g -> behind.add(g.asText() + " (stopped)"));
+      h.path("recovering_lost_tail").forEach(g -> behind.add(g.asText() + " (recovering a lost tail)"));
+      if (behind.isEmpty() && "ok".equals(h.path("status").asText())) {
+        return;
+      }
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("node " + n.id() + "'s replicas did not catch up within "
+            + READY_TIMEOUT.toSeconds() + " s: " + behind);
+      }
+      Thread.sleep(200); // polling another process's health: it is the condition
+    }
+  }
+
+  /** Node {@code n}'s /health body (an empty object if it does not answer). */
+  private static JsonNode health(HttpClient http, Node n) {
+    try {
+      return JSON.readTree(http.send(HttpRequest.newBuilder(URI.create(n.http() + "/health"))
+          .timeout(Duration.ofSeconds(3)).build(), HttpResponse.BodyHandlers.ofString()).body());
+    } catch (IOException e) {
+      return JSON.createObjectNode();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return JSON.createObjectNode();
+    }
+  }
+
   /** SIGTERM (clean leave), SIGKILL after 30 s. */
   public void stop(int id, PrintStream err) throws Exception {
     Optional<Long> pid = pid(id);

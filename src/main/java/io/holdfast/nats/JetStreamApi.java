@@ -600,6 +600,7 @@ final class JetStreamApi {
       case "consumer_name_mismatch" -> errorJson(type, 400, 10017, message);
       case "filter_mismatch" -> errorJson(type, 400, 10131, message);
       case "permission_denied" -> errorJson(type, 403, 10003, message);
+      case "insufficient_storage" -> errorJson(type, 503, 10047, "insufficient storage resources available");
       default -> errorJson(type, h.httpStatus() == 404 ? 404 : 400, 10003, message);
     };
   }

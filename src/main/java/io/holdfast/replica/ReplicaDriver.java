@@ -106,6 +106,9 @@ public final class ReplicaDriver<T> {
    * of {@link io.holdfast.replica.StreamMachine#MESSAGE_BYTES_MAX}, is an entry of its own.
    */
   public static final int BATCH_BYTES_MAX = 160 << 10;
+  /** The code of a publish refused because the leader's disk is nearly full. */
+  public static final String INSUFFICIENT_STORAGE = "insufficient_storage";
+
   /** Bytes written to storage and not yet persisted, at most, before new proposals are refused. */
   public static final long UNPERSISTED_BYTES_MAX = 16L << 20;
   /** How many committed entries a learner may still lack when it is promoted (a few appends' worth). */
@@ -192,6 +195,8 @@ public final class ReplicaDriver<T> {
   /** {@link ReplicatedMachine#batchKind} of what {@link #pending} holds. */
   private int pendingKind;
   private long unpersistedBytes;
+  /** The node's disk is nearly full: publishes are refused ({@link #storageLow(boolean)}). */
+  private boolean storageLow;
   private long compactAfterBytes = Long.MAX_VALUE;
   private long appliedBytesSinceSnapshot;
   private long lastSnapshotBytes;
@@ -351,6 +356,14 @@ public final class ReplicaDriver<T> {
    * hears). Returns true when it started a batch: the host calls {@link #flushProposals} once the
    * proposals already waiting for it (its mailbox) are in, so that they share one entry.
    */
+  /**
+   * The host says whether its node's disk is nearly full: while it is, proposals that add data
+   * ({@link ReplicatedMachine#growsData}) are refused with {@link #INSUFFICIENT_STORAGE}.
+   */
+  public void storageLow(boolean low) {
+    storageLow = low;
+  }
+
   public boolean propose(Wire.Proposal proposal, T replyTo, long nowMillis) {
     if (done() || core.role() != RaftCore.Role.LEADER) {
       reply(replyTo, new Reply.Refused(ProposeResult.Reason.NOT_LEADER, core.leaderId()));
@@ -370,6 +383,11 @@ public final class ReplicaDriver<T> {
       } else {
         reply(replyTo, new Reply.Applied(local));
       }
+      return false;
+    }
+    if (storageLow && machine.growsData(proposal)) {
+      reply(replyTo, new Reply.Applied(new Wire.Rejected(INSUFFICIENT_STORAGE, "the disk of the stream leader's node "
+          + "is nearly full (below holdfast.storage.min-free): publishes are refused until space is freed")));
       return false;
     }
     if (unpersistedBytes >= UNPERSISTED_BYTES_MAX) {

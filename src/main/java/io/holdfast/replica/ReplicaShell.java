@@ -185,6 +185,8 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private final ActorRef<StoreMessage> storeInbox;
   private final Executor blocking;
   private final ReplicaDriver<Proposer> driver;
+  /** Whether this node's disk is nearly full (publishes are refused then). */
+  private final io.holdfast.node.DiskGuard diskGuard;
   private final Runnable onStop;
   private Map<Integer, ActorRef<ReplicaHost.Command>> peers = Map.of();
   private Map<Integer, ActorRef<ReplicaHost.Command>> largePeers = Map.of();
@@ -332,6 +334,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
       throw new IllegalStateException("its storage " + storageName + " was written since the node started, so what"
           + " the node recovered then is out of date for it: it starts again when the node restarts");
     }
+    this.diskGuard = io.holdfast.node.DiskGuard.get(ctx.getSystem());
     this.driver = new ReplicaDriver<>(name, self, initial, settings, recovered.states().get(storageName),
         recovered.lostTailTerm(), Prng.of(seed), machine, new Host());
   }
@@ -510,6 +513,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private void propose(Propose p, ActorRef<Replies> via) {
     Proposer proposer = p.ticket() != 0 && via != null ? new Proposer(null, via, p.ticket())
         : new Proposer(p.replyTo(), null, 0);
+    driver.storageLow(diskGuard.low());
     if (driver.propose(p.proposal(), proposer, clock.millis())) {
       getContext().getSelf().tell(ProposeBatch.INSTANCE);
     }

@@ -14,6 +14,11 @@ public interface ReplicatedMachine {
   /** Why {@code p} can never be accepted (wrong kind, too large, malformed), or null. */
   String invalid(Wire.Proposal p);
 
+  /** Whether {@code p} adds data, and so is refused while the node's disk is nearly full. */
+  default boolean growsData(Wire.Proposal p) {
+    return false;
+  }
+
   /**
    * The outcome of {@code p} if the leader may answer it from its applied state, without a log
    * entry ({@code nowMillis}: the leader's clock), or null to propose it. Only for proposals that

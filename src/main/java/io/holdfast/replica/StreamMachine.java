@@ -68,6 +68,11 @@ public final class StreamMachine implements ReplicatedMachine {
     return state;
   }
   @Override
+  public boolean growsData(Wire.Proposal p) {
+    return p instanceof Wire.Publish || p instanceof Wire.PublishAtomic;
+  }
+
+  @Override
   public String invalid(Wire.Proposal p) {
     if (p instanceof Wire.StreamOp op) {
       try {

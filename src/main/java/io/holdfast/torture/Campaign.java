@@ -35,6 +35,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class Campaign {
   /** Every fault family, as {@code --faults} names them. */
   public static final List<String> FAULTS = Nemesis.names();
+  /** Every family {@code --faults} takes: those of {@code all}, and those run only when named. */
+  public static final List<String> KNOWN_FAULTS = Nemesis.known();
   static final String STREAM = "torture";
   static final String CONSUMER = "readers";
   private static final ObjectMapper JSON = new ObjectMapper();

@@ -22,16 +22,27 @@ final class Nemesis {
     this.faults = faults;
   }
 
-  /** Every family's name, as {@code --faults} takes them. */
+  /** Families run only when named: operations rather than faults ({@link RollingRestartFault}). */
+  static final List<Fault> NAMED_ONLY = List.of(new RollingRestartFault());
+
+  /** The names of {@code --faults all}. */
   static List<String> names() {
     return ALL.stream().map(Fault::name).toList();
+  }
+
+  /** Every name {@code --faults} takes. */
+  static List<String> known() {
+    List<String> out = new ArrayList<>(names());
+    NAMED_ONLY.forEach(f -> out.add(f.name()));
+    return out;
   }
 
   /** The families named, in that order. */
   static List<Fault> faults(List<String> names) {
     List<Fault> out = new ArrayList<>();
     for (String name : names) {
-      out.add(ALL.stream().filter(f -> f.name().equals(name)).findFirst()
+      out.add(java.util.stream.Stream.concat(ALL.stream(), NAMED_ONLY.stream()).filter(f -> f.name().equals(name))
+          .findFirst()
           .orElseThrow(() -> new IllegalArgumentException("unknown fault '" + name + "'")));
     }
     return out;

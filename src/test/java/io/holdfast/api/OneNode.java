@@ -27,6 +27,11 @@ public final class OneNode implements AutoCloseable {
   }
 
   public OneNode(Path dataDir) throws Exception {
+    this(dataDir, "");
+  }
+
+  /** A node with {@code extraConfig} (HOCON) over its settings. */
+  public OneNode(Path dataDir, String extraConfig) throws Exception {
     int port = freePort();
     system = ActorSystem.create(Behaviors.empty(), "holdfast", ConfigFactory.parseString("""
         pekko.loglevel = WARNING
@@ -41,7 +46,7 @@ public final class OneNode implements AutoCloseable {
         holdfast.node.data-dir = "%s"
         holdfast.meta.voters = [1]
         holdfast.client.request-timeout = 5s
-        """.formatted(port, port, dataDir.toString().replace("\\", "/"))).withFallback(ConfigFactory.load()));
+        """.formatted(port, port, dataDir.toString().replace("\\", "/")) + extraConfig).withFallback(ConfigFactory.load()));
     holdfast = Holdfast.get(system);
     long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
     while (true) {
