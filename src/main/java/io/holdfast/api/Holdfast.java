@@ -229,6 +229,83 @@ public final class Holdfast implements Extension {
         .thenCompose(v -> awaitInfo(config.name()));
   }
 
+  /** What a drain did: the streams whose replica moved off {@code node}, and whether the node keeps a meta vote. */
+  public record DrainReport(int node, List<String> moved, boolean metaVoter) {}
+
+  /**
+   * Moves every stream replica off {@code node}, so it can be retired: the node is marked draining
+   * (no new replica goes there), then each stream it holds grows by one replica elsewhere, waits
+   * until the new replica caught up and votes, and shrinks again, which drops the draining node's
+   * replica. No stream is ever below its replica count. A stream that cannot grow (too few other
+   * nodes) fails the drain with {@code insufficient_resources}, its replica still in place; the
+   * node stays marked draining until {@link #undrainNode}. The meta group's voters are fixed for
+   * the life of the cluster (README: "A cluster on your machine"), so a meta voter keeps its vote:
+   * the report says so. Each step waits up to {@code stepTimeout} for the group to settle.
+   */
+  public CompletionStage<DrainReport> drainNode(int node, Duration stepTimeout) {
+    return meta(new MetaState.SetDraining(node, true))
+        .thenCompose(v -> awaitView(s -> s.draining().contains(node)))
+        .thenCompose(v -> moveOff(node, new ArrayList<>(), stepTimeout))
+        .thenApply(moved -> new DrainReport(node, List.copyOf(moved), settings.metaVoters().contains(node)));
+  }
+
+  /** Lets new replicas be placed on {@code node} again. */
+  public CompletionStage<Done> undrainNode(int node) {
+    return meta(new MetaState.SetDraining(node, false))
+        .thenCompose(v -> awaitView(s -> !s.draining().contains(node)))
+        .thenApply(v -> Done.getInstance());
+  }
+
+  private CompletionStage<List<String>> moveOff(int node, List<String> moved, Duration stepTimeout) {
+    MetaState v = view.get();
+    Optional<MetaState.StreamRecord> next = v.streams().values().stream()
+        .filter(s -> s.placement().contains(node)).findFirst();
+    if (next.isEmpty()) {
+      return CompletableFuture.completedFuture(moved);
+    }
+    MetaState.StreamRecord s = next.get();
+    StreamConfig grown = new StreamConfig(s.name(), s.subjects(), s.replicas() + 1, s.limits());
+    system.log().info("Draining node {}: stream {} grows to {} replicas elsewhere ...", node, s.name(), s.replicas() + 1);
+    return updateStream(grown)
+        .thenCompose(i -> awaitSettled(s.name(), stepTimeout))
+        .thenCompose(i -> updateStream(config(s)))
+        .thenCompose(i -> awaitSettled(s.name(), stepTimeout))
+        .thenCompose(i -> {
+          system.log().info("Draining node {}: stream {} moved off it", node, s.name());
+          moved.add(s.name());
+          return moveOff(node, moved, stepTimeout);
+        });
+  }
+
+  /** Until the stream's leader has exactly the voters its placement wants (new ones caught up and promoted). */
+  private CompletionStage<Void> awaitSettled(String name, Duration within) {
+    long deadline = System.nanoTime() + within.toNanos();
+    CompletableFuture<Void> result = new CompletableFuture<>();
+    Runnable[] check = new Runnable[1];
+    check[0] = () -> {
+      MetaState.StreamRecord s = view.get().streams().get(name);
+      if (s == null) {
+        result.completeExceptionally(new HoldfastException.NotFound("stream_not_found", "stream " + name
+            + " was deleted while its replicas moved"));
+        return;
+      }
+      router.readFromLeader(s.group(), s.placement(), new Wire.GetInfo(true), timeout()).whenComplete((reply, e) -> {
+        boolean settled = e == null && reply instanceof Wire.Info i
+            && new java.util.TreeSet<>(i.status().voters()).equals(new java.util.TreeSet<>(s.replicaIds()));
+        if (settled) {
+          result.complete(null);
+        } else if (System.nanoTime() > deadline) {
+          result.completeExceptionally(new HoldfastException.Unavailable("stream " + name + " did not settle on "
+              + "its new replicas " + s.placement() + " within " + within.toSeconds() + " s"));
+        } else {
+          router.after(200, check[0]);
+        }
+      });
+    };
+    check[0].run();
+    return result;
+  }
+
   public CompletionStage<Done> deleteStream(String name) {
     return meta(new MetaState.DeleteStream(name))
         .thenCompose(v -> awaitView(s -> !s.streams().containsKey(name)))

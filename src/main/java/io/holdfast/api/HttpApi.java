@@ -91,6 +91,11 @@ public final class HttpApi extends AllDirectives {
         path("health", () -> get(this::health)), // open: load balancers and service managers probe it
         authenticated(rights -> concat(
             path("metrics", () -> get(this::metrics)),
+            path(PathMatchers.segment("cluster").slash("nodes").slash(PathMatchers.integerSegment()).slash("drain"),
+                id -> post(() -> admin(rights, () -> drain(id)))),
+            path(PathMatchers.segment("cluster").slash("nodes").slash(PathMatchers.integerSegment()).slash("undrain"),
+                id -> post(() -> admin(rights, () -> answer(holdfast.undrainNode(id),
+                    d -> JSON.createObjectNode().put("node", id).put("draining", false))))),
             path("cluster", () -> get(() -> answer(holdfast.clusterStatus(), s -> JSON.valueToTree(s)))),
             pathPrefix("streams", () -> concat(
                 pathEnd(() -> concat(get(() -> listStreams(rights)), post(() -> admin(rights, this::createStream)))),
@@ -130,6 +135,19 @@ public final class HttpApi extends AllDirectives {
       return users.token(t.token());
     }
     return java.util.Optional.empty();
+  }
+
+  /**
+   * Moves every stream replica off node {@code id} ({@link Holdfast#drainNode}); answers when done,
+   * which may take minutes (each stream's new replica catches up first).
+   */
+  private Route drain(int id) {
+    return withRequestTimeout(java.time.Duration.ofMinutes(30), () -> answer(
+        holdfast.drainNode(id, java.time.Duration.ofMinutes(5)), r -> {
+          ObjectNode o = JSON.createObjectNode().put("node", r.node()).put("draining", true);
+          r.moved().forEach(o.putArray("moved")::add);
+          return o.put("meta_voter", r.metaVoter());
+        }));
   }
 
   /** The node's metrics in Prometheus's text format (README "Monitoring"). */

@@ -12,7 +12,7 @@ import picocli.CommandLine.Parameters;
 /** {@code holdfast cluster start|stop|kill|restart|status}: node JVMs on 127.0.0.1 (see {@link LocalCluster}). */
 @Command(name = "cluster", description = "Local node JVMs on 127.0.0.1, state under --dir (default ./run).",
     subcommands = {ClusterCommands.Start.class, ClusterCommands.Stop.class, ClusterCommands.Kill.class,
-        ClusterCommands.Restart.class, ClusterCommands.Status.class})
+        ClusterCommands.Restart.class, ClusterCommands.Drain.class, ClusterCommands.Status.class})
 final class ClusterCommands extends CliCommand {
   @Override
   public Integer call() {
@@ -107,6 +107,32 @@ final class ClusterCommands extends CliCommand {
       c.awaitReady(List.of(node), err());
       out().println("restarted node " + node.id() + " (pid " + c.pid(node.id()).orElse(-1L) + ")");
       return 0;
+    }
+  }
+
+  @Command(name = "drain", description = {"Move every stream replica off one node, so it can be retired: each stream "
+      + "grows by a replica on another node, which catches up, then shrinks again; no stream is ever below its "
+      + "replica count. Prints {\"node\":ID,\"draining\":true,\"moved\":[streams],\"meta_voter\":B}.",
+      "The node stays marked draining (no new replica goes there) until --undo. Meta voters are fixed for the life "
+          + "of the cluster: a meta voter keeps its vote (meta_voter true)."})
+  static final class Drain extends OnNode {
+    @Option(names = "--undo", description = "Let new replicas be placed on the node again.")
+    boolean undo;
+
+    @Override
+    public Integer call() throws Exception {
+      LocalCluster c = LocalCluster.open(dir());
+      c.node(id);
+      LocalCluster.Node via = c.nodes.stream().filter(n -> n.id() != id && c.pid(n.id()).isPresent()).findFirst()
+          .orElseThrow(() -> new UsageException("no other node of " + dir() + " is running"));
+      try {
+        out().println(c.client(via).call("POST", "/cluster/nodes/" + id + (undo ? "/undrain" : "/drain"), null,
+            java.util.Map.of(), java.time.Duration.ofMinutes(31)));
+        return 0;
+      } catch (io.holdfast.local.NodeClient.ServerError e) {
+        err().println("holdfast: cluster drain " + id + ": " + e.code() + ": " + e.getMessage());
+        return 1;
+      }
     }
   }
 

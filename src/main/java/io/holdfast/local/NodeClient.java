@@ -95,7 +95,13 @@ public final class NodeClient {
 
   public JsonNode call(String method, String path, byte[] body, Map<String, String> headers)
       throws IOException, InterruptedException, ServerError {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server + path)).timeout(Duration.ofSeconds(30));
+    return call(method, path, body, headers, Duration.ofSeconds(30));
+  }
+
+  /** A call that may take up to {@code timeout} (a drain waits for every moved replica to catch up). */
+  public JsonNode call(String method, String path, byte[] body, Map<String, String> headers, Duration timeout)
+      throws IOException, InterruptedException, ServerError {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server + path)).timeout(timeout);
     headers.forEach(b::header);
     if (authorization != null) {
       b.header("Authorization", authorization);

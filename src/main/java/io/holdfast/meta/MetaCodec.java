@@ -14,6 +14,7 @@ public final class MetaCodec {
   private static final byte CREATE = 2;
   private static final byte UPDATE = 3;
   private static final byte DELETE = 4;
+  private static final byte DRAIN = 5;
 
   public static byte[] encode(MetaState.Command c) {
     StreamCommand.Writer w = new StreamCommand.Writer();
@@ -33,6 +34,8 @@ public final class MetaCodec {
       w.string(us.name());
       writeStrings(w, us.subjects());
       writeLimits(w, us.replicas(), us.limits());
+    } else if (c instanceof MetaState.SetDraining d) {
+      w.b.put(DRAIN).putInt(d.node()).put((byte) (d.draining() ? 1 : 0));
     } else {
       w.b.put(DELETE);
       w.string(((MetaState.DeleteStream) c).name());
@@ -49,6 +52,7 @@ public final class MetaCodec {
       case CREATE -> new MetaState.CreateStream(StreamCommand.readString(b), readStrings(b), b.getInt(), readLimits(b));
       case UPDATE -> new MetaState.UpdateStream(StreamCommand.readString(b), readStrings(b), b.getInt(), readLimits(b));
       case DELETE -> new MetaState.DeleteStream(StreamCommand.readString(b));
+      case DRAIN -> new MetaState.SetDraining(b.getInt(), b.get() == 1);
       default -> throw new IllegalArgumentException("unknown meta command type " + type);
     };
   }

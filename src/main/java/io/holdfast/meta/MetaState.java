@@ -118,6 +118,13 @@ public final class MetaState {
 
   public record DeleteStream(String name) implements Command {}
 
+  /**
+   * Marks a node as draining (or not): no new replica is placed on it, and a stream that shrinks
+   * drops its replica there first. {@code holdfast cluster drain} sets it, then moves each replica
+   * off the node by growing the stream elsewhere and shrinking it again.
+   */
+  public record SetDraining(int node, boolean draining) implements Command {}
+
   /** Error codes, shared with the APIs. */
   public static final String NOT_FOUND = "stream_not_found";
   public static final String EXISTS = "stream_exists";
@@ -129,6 +136,8 @@ public final class MetaState {
   private final TreeMap<Integer, Node> nodes = new TreeMap<>();
   private final TreeMap<String, StreamRecord> streams = new TreeMap<>();
   private final TreeSet<String> deletedGroups = new TreeSet<>();
+  /** Nodes being drained ({@link SetDraining}). */
+  private final TreeSet<Integer> draining = new TreeSet<>();
   private long appliedIndex;
   /**
    * The streams by subject filter, built on the first {@link #streamFor} after a change and dropped
@@ -147,6 +156,11 @@ public final class MetaState {
 
   public SortedSet<String> deletedGroups() {
     return Collections.unmodifiableSortedSet(deletedGroups);
+  }
+
+  /** The nodes being drained: no new replica goes there. */
+  public SortedSet<Integer> draining() {
+    return Collections.unmodifiableSortedSet(draining);
   }
 
   public long appliedIndex() {
@@ -176,6 +190,9 @@ public final class MetaState {
     }
     if (c instanceof DeleteStream ds) {
       return STREAM_NAME.matcher(ds.name()).matches() ? null : "bad stream name '" + ds.name() + "'";
+    }
+    if (c instanceof SetDraining d) {
+      return d.node() < 1 ? "node id must be at least 1" : null;
     }
     RegisterNode r = (RegisterNode) c;
     return r.id() < 1 ? "node id must be at least 1" : null;
@@ -226,6 +243,17 @@ public final class MetaState {
     if (c instanceof UpdateStream us) {
       return update(us);
     }
+    if (c instanceof SetDraining d) {
+      if (!nodes.containsKey(d.node())) {
+        return new Result(NOT_FOUND, "no node " + d.node() + " is registered");
+      }
+      if (d.draining()) {
+        draining.add(d.node());
+      } else {
+        draining.remove(d.node());
+      }
+      return Result.OK;
+    }
     return delete((DeleteStream) c);
   }
 
@@ -274,7 +302,7 @@ public final class MetaState {
     if (overlap != null) {
       return new Result(OVERLAP, overlap);
     }
-    if (nodes.size() < c.replicas()) {
+    if (nodes.size() - draining.size() < c.replicas()) {
       return tooFewNodes(c.replicas());
     }
     List<Integer> placement = place(c.replicas(), List.of());
@@ -295,12 +323,17 @@ public final class MetaState {
       // A node that held the group before may be placed again: it joins as a new member, under a
       // new replica id and with a fresh log (joins below), so its old replica — perhaps still
       // running, retiring — can never be taken for it.
-      if (nodes.size() < u.replicas()) {
+      long eligible = nodes.keySet().stream().filter(n -> !draining.contains(n) && !s.placement().contains(n)).count();
+      if (eligible < u.replicas() - s.replicas()) {
         return tooFewNodes(u.replicas());
       }
       placement = place(u.replicas() - s.replicas(), s.placement());
     } else if (u.replicas() < s.replicas()) {
-      placement = s.placement().subList(0, u.replicas()); // the highest ids go
+      // Replicas on draining nodes go first, then the highest ids.
+      List<Integer> keep = new ArrayList<>(s.placement());
+      keep.sort(java.util.Comparator.<Integer, Boolean>comparing(draining::contains).thenComparing(n -> n));
+      placement = new ArrayList<>(keep.subList(0, u.replicas()));
+      Collections.sort(placement);
     }
     String overlap = overlapWithOthers(u.name(), u.subjects());
     if (overlap != null) {
@@ -325,7 +358,7 @@ public final class MetaState {
 
   private Result tooFewNodes(int replicas) {
     return new Result(NO_RESOURCES, replicas + " replicas need " + replicas + " server nodes; " + nodes.size()
-        + " are registered");
+        + " are registered" + (draining.isEmpty() ? "" : ", " + draining.size() + " of them draining " + draining));
   }
 
   private Result delete(DeleteStream d) {
@@ -359,7 +392,7 @@ public final class MetaState {
    */
   private List<Integer> place(int more, List<Integer> existing) {
     TreeMap<Integer, Integer> load = new TreeMap<>();
-    nodes.keySet().stream().filter(id -> !existing.contains(id)).forEach(id -> load.put(id, 0));
+    nodes.keySet().stream().filter(id -> !existing.contains(id) && !draining.contains(id)).forEach(id -> load.put(id, 0));
     for (StreamRecord s : streams.values()) {
       for (int id : s.placement()) {
         load.computeIfPresent(id, (k, v) -> v + 1);
@@ -406,6 +439,10 @@ public final class MetaState {
       s.joins().forEach((node, count) -> w.b.putInt(node).putInt(count));
     }
     MetaCodec.writeStrings(w, List.copyOf(deletedGroups));
+    // Appended last, so that a snapshot written before draining existed reads as none draining.
+    w.ensure(4 + 4 * draining.size());
+    w.b.putInt(draining.size());
+    draining.forEach(w.b::putInt);
     return StreamCommand.sealChecksum(w.bytes());
   }
 
@@ -415,6 +452,7 @@ public final class MetaState {
     nodes.clear();
     streams.clear();
     deletedGroups.clear();
+    draining.clear();
     appliedIndex = 0;
     if (snapshot.length == 0) {
       return;
@@ -450,5 +488,10 @@ public final class MetaState {
           initial, joins));
     }
     deletedGroups.addAll(MetaCodec.readStrings(b));
+    if (b.hasRemaining()) {
+      for (int k = b.getInt(); k > 0; k--) {
+        draining.add(b.getInt());
+      }
+    }
   }
 }

@@ -422,15 +422,27 @@ public final class Campaign {
       long lastSeq = -1;
       boolean allRead = !up.isEmpty();
       List<String> errors = new ArrayList<>();
+      Set<Integer> placement = null;
       for (LocalCluster.Node node : up) {
         NodeClient client = new NodeClient(node.http());
         try {
           if (lastSeq < 0) {
-            lastSeq = client.call("GET", "/streams/" + STREAM, null).path("state").path("last_seq").asLong(-1);
+            JsonNode info = client.call("GET", "/streams/" + STREAM, null);
+            lastSeq = info.path("state").path("last_seq").asLong(-1);
+            placement = new HashSet<>();
+            for (JsonNode n : info.path("cluster").path("replicas")) {
+              placement.add(n.asInt());
+            }
           }
         } catch (Exception e) {
           errors.add("node " + node.id() + " stream info: " + e.getMessage()); // the next node may answer
         }
+      }
+      for (LocalCluster.Node node : up) {
+        if (placement != null && !placement.contains(node.id())) {
+          continue; // a node the stream is not placed on (more nodes than replicas, or drained)
+        }
+        NodeClient client = new NodeClient(node.http());
         try {
           sizes.add(client.readReplica(STREAM).size());
         } catch (Exception e) {

@@ -22,8 +22,8 @@ final class Nemesis {
     this.faults = faults;
   }
 
-  /** Families run only when named: operations rather than faults ({@link RollingRestartFault}). */
-  static final List<Fault> NAMED_ONLY = List.of(new RollingRestartFault());
+  /** Families run only when named: operations rather than faults ({@link RollingRestartFault}, {@link DrainFault}). */
+  static final List<Fault> NAMED_ONLY = List.of(new RollingRestartFault(), new DrainFault());
 
   /** The names of {@code --faults all}. */
   static List<String> names() {

@@ -17,7 +17,7 @@ final class RollingRestartFault implements Fault {
     if (!c.down.isEmpty()) {
       return null; // a rolling restart starts from a whole cluster
     }
-    c.cluster.rollingRestart(System.err, c.down::add, c.down::remove);
+    c.cluster.rollingRestart(c.err, c.down::add, c.down::remove);
     return "rolling restart of every node";
   }
 }

@@ -192,4 +192,29 @@ class MetaStateTest {
         .code());
     assertEquals(1, meta.streams().get("a").placement().size(), "nothing changed");
   }
+
+  @Test
+  void aDrainingNodeGetsNoNewReplicaAndLosesItsOwnFirst() {
+    registerNodes(4);
+    assertTrue(apply(new MetaState.CreateStream("a", List.of("a.>"), 3)).ok());
+    assertEquals(List.of(1, 2, 3), meta.streams().get("a").placement());
+    assertTrue(apply(new MetaState.SetDraining(2, true)).ok());
+    assertEquals(MetaState.NOT_FOUND, apply(new MetaState.SetDraining(9, true)).code(), "no such node");
+    // Drain: grow elsewhere (node 4, not the draining 2), then shrink, which drops node 2 first.
+    assertTrue(apply(new MetaState.UpdateStream("a", List.of("a.>"), 4, io.holdfast.stream.StreamLimits.DEFAULT)).ok());
+    assertEquals(List.of(1, 2, 3, 4), meta.streams().get("a").placement());
+    assertTrue(apply(new MetaState.UpdateStream("a", List.of("a.>"), 3, io.holdfast.stream.StreamLimits.DEFAULT)).ok());
+    assertEquals(List.of(1, 3, 4), meta.streams().get("a").placement(), "the draining node's replica went, not node 4's");
+    assertTrue(apply(new MetaState.CreateStream("b", List.of("b.>"), 3)).ok());
+    assertTrue(!meta.streams().get("b").placement().contains(2), "no new stream on a draining node");
+    MetaState.Result full = apply(new MetaState.CreateStream("c", List.of("c.>"), 4));
+    assertEquals(MetaState.NO_RESOURCES, full.code());
+    assertTrue(full.message().contains("draining [2]"), full.message());
+
+    MetaState copy = new MetaState();
+    copy.restore(meta.snapshot());
+    assertEquals(List.of(2), List.copyOf(copy.draining()), "the snapshot keeps the draining nodes");
+    assertTrue(apply(new MetaState.SetDraining(2, false)).ok());
+    assertTrue(meta.draining().isEmpty());
+  }
 }
