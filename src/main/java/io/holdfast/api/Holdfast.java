@@ -353,11 +353,18 @@ public final class Holdfast implements Extension {
 
   // ---- messages ----
 
-  /** A stream's subjects, as this node's view of the meta state has them; empty if it knows no such stream. */
-  public Optional<List<String>> streamSubjects(String name) {
+  /**
+   * Whether a client with {@code rights} may read {@code stream} ({@link
+   * io.holdfast.security.Permissions#mayRead}), as this node's view of the meta state has the
+   * stream's subjects. One it does not know is let through, to be answered "not found".
+   */
+  public boolean mayRead(io.holdfast.security.Permissions rights, String stream) {
+    if (rights == io.holdfast.security.Permissions.ALL) {
+      return true;
+    }
     MetaState v = view.get();
-    MetaState.StreamRecord s = v == null ? null : v.streams().get(name);
-    return s == null ? Optional.empty() : Optional.of(s.subjects());
+    MetaState.StreamRecord s = v == null ? null : v.streams().get(stream);
+    return s == null || rights.mayRead(s.subjects());
   }
 
   /** The stream whose subjects capture {@code subject}, as this node's view of the meta state has it. */

@@ -165,8 +165,7 @@ public final class HttpApi extends AllDirectives {
 
   /** Read rights on a stream ({@link Permissions#mayRead}); one this node does not know goes on, to a 404. */
   private Route read(Permissions rights, String stream, java.util.function.Supplier<Route> inner) {
-    boolean ok = rights == Permissions.ALL || holdfast.streamSubjects(stream).map(rights::mayRead).orElse(true);
-    return ok ? inner.get() : forbidden("read stream " + stream + " (subscribe rights on all of its subjects)");
+    return holdfast.mayRead(rights, stream) ? inner.get() : forbidden("read stream " + stream + " (subscribe rights on all of its subjects)");
   }
 
   private Route forbidden(String what) {

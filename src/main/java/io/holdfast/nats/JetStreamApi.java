@@ -111,7 +111,7 @@ final class JetStreamApi {
     if (subject.startsWith("$JS.ACK.")) {
       String[] a = Subjects.tokens(subject);
       String stream = a.length == 9 ? a[2] : a.length >= 11 ? a[4] : null;
-      if (stream != null && !mayRead(from.permissions(), stream)) {
+      if (stream != null && !node.holdfast.mayRead(from.permissions(), stream)) {
         from.permissionViolation("Publish", subject);
         return true;
       }
@@ -127,9 +127,10 @@ final class JetStreamApi {
     }
     String[] t = Subjects.tokens(subject.substring(API.length()));
     Permissions rights = from.permissions();
-    if (!allowed(rights, access(t))) {
+    Access access = access(t);
+    if (!allowed(rights, access)) {
       from.permissionViolation("Publish", subject);
-      String why = "permissions violation: this user may not " + access(t).describe();
+      String why = "permissions violation: this user may not " + access.describe();
       if (reply != null && subject.startsWith(API + "DIRECT.GET.")) {
         statusTo(reply, 403, "Permissions Violation"); // a direct get is answered by a message, not JSON
       } else {
@@ -214,14 +215,9 @@ final class JetStreamApi {
   private boolean allowed(Permissions rights, Access a) {
     return switch (a.need()) {
       case ADMIN -> rights.admin();
-      case READ -> a.stream() == null || mayRead(rights, a.stream());
+      case READ -> a.stream() == null || node.holdfast.mayRead(rights, a.stream());
       default -> true;
     };
-  }
-
-  /** Read rights on a stream this node knows; an unknown one is let through, to be answered "not found". */
-  boolean mayRead(Permissions rights, String stream) {
-    return rights == Permissions.ALL || node.holdfast.streamSubjects(stream).map(rights::mayRead).orElse(true);
   }
 
   /** A publish to a stream's subject that the client may not publish to: its ack, if it waits for one, says so. */
