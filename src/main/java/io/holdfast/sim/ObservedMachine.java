@@ -34,6 +34,11 @@ final class ObservedMachine implements ReplicatedMachine {
   }
 
   @Override
+  public boolean growsData(Wire.Proposal p) {
+    return inner.growsData(p);
+  }
+
+  @Override
   public Wire.Outcome answerWithoutLog(Wire.Proposal p, long nowMillis) {
     return inner.answerWithoutLog(p, nowMillis);
   }

@@ -82,6 +82,12 @@ class DiskFullTest {
         assertAllReadable(node, acked);
       }
       try (OneNode again = new OneNode(data, config)) {
+        // Registered is not yet knowing the streams: the node learns them from the meta group next.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!knowsStream(again)) {
+          assertTrue(System.nanoTime() < deadline, "the restarted node did not know stream S within 30 s");
+          Thread.sleep(100); // polling a condition: the node's view of the meta group
+        }
         assertAllReadable(again, acked);
       }
     } finally {
@@ -101,6 +107,19 @@ class DiskFullTest {
     } catch (ExecutionException e) {
       if (e.getCause() instanceof HoldfastException h) {
         return h;
+      }
+      throw e;
+    }
+  }
+
+  /** Whether the node knows stream S and its leader answers (false while it has no view of the meta group yet). */
+  private static boolean knowsStream(OneNode node) throws Exception {
+    try {
+      return node.holdfast.listStreams().toCompletableFuture().get(30, TimeUnit.SECONDS).stream()
+          .anyMatch(i -> i.config().name().equals("S") && i.state() != null);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof HoldfastException.Unavailable) {
+        return false;
       }
       throw e;
     }
