@@ -464,8 +464,8 @@ public final class LocalCluster {
       List<Integer> waiting = new ArrayList<>();
       for (Node n : which) {
         if (pid(n.id()).isEmpty()) {
-          throw new IllegalStateException("node " + n.id() + " exited while starting; last lines of " + log(n.id())
-              + ":\n" + tail(log(n.id()), 15));
+          throw new IllegalStateException("node " + n.id() + " exited while starting" + why(log(n.id()))
+              + "; last lines of " + log(n.id()) + ":\n" + tail(log(n.id()), 15));
         }
         if (!healthy(http, n)) {
           waiting.add(n.id());
@@ -770,6 +770,15 @@ public final class LocalCluster {
           .append("  ").append(n.http()).append("  log ").append(log(n.id())).append('\n');
     }
     return b.toString().stripTrailing();
+  }
+
+  /** ": " and the line where the node said why it stopped ("holdfast: node N failed to start: ..."), or "". */
+  private static String why(Path log) {
+    try (var lines = Files.lines(log, StandardCharsets.UTF_8)) {
+      return lines.filter(l -> l.startsWith("holdfast: ")).reduce((a, b) -> b).map(l -> ": " + l).orElse("");
+    } catch (IOException | java.io.UncheckedIOException e) {
+      return "";
+    }
   }
 
   public static String tail(Path file, int lines) {
