@@ -126,25 +126,33 @@ public final class Holdfast implements Extension {
     sharding.init(Entity.of(StreamEntity.KEY, ctx -> StreamEntity.create(ctx.getEntityId(), view::get, router))
         .withRole(NodeSettings.SERVER_ROLE));
     if (settings.server()) {
-      metrics.onScrape(this::replicaGauges);
+      metrics.onScrape(this::localGauges);
       io.holdfast.node.DiskMetrics.register(metrics, settings.dataDir());
-      metrics.onScrape(this::streamGauges);
     }
   }
 
-  /** Each local replica's Raft state, for a scrape of /metrics. */
-  private CompletionStage<Void> replicaGauges() {
-    return localReplicas().thenAccept(replicas -> {
+  /**
+   * For a scrape of /metrics: each local replica's Raft state; then, for the streams whose local
+   * replica leads, their messages and bytes and their consumers' pending, ack pending and
+   * redelivered counts — reported by the leader's node only, so that sums over the nodes count
+   * each stream once, and read from the leader here, with no request to other nodes.
+   */
+  private CompletionStage<Void> localGauges() {
+    return localReplicas().thenCompose(replicas -> {
       List<Row> term = new ArrayList<>();
       List<Row> leader = new ArrayList<>();
       List<Row> commit = new ArrayList<>();
       List<Row> applied = new ArrayList<>();
       List<Row> lag = new ArrayList<>();
+      java.util.Set<String> led = new java.util.HashSet<>();
       replicas.forEach((group, status) -> status.ifPresent(st -> {
         Tags tags = Tags.of("group", group); // the role is the leader gauge: a tag would start new series
+        boolean leads = st.role() == io.holdfast.raft.RaftCore.Role.LEADER;
+        if (leads) {
+          led.add(group);
+        }
         term.add(new Row(tags, st.term()));
-        leader.add(new Row(tags, st.role() == io.holdfast.raft.RaftCore.Role.LEADER
-            ? 1 : 0));
+        leader.add(new Row(tags, leads ? 1 : 0));
         commit.add(new Row(tags, st.commitIndex()));
         applied.add(new Row(tags, st.appliedIndex()));
         lag.add(new Row(tags, st.commitIndex() - st.appliedIndex()));
@@ -154,47 +162,48 @@ public final class Holdfast implements Extension {
       metrics.gauge("holdfast.replica.commit.index", "Commit index of each local replica", commit);
       metrics.gauge("holdfast.replica.applied.index", "Applied index of each local replica", applied);
       metrics.gauge("holdfast.replica.apply.lag.entries", "Committed entries a local replica has not applied yet", lag);
+      MetaState v = view.get();
+      List<String> mine = v == null ? List.of() : v.streams().values().stream()
+          .filter(r -> led.contains(r.group())).map(MetaState.StreamRecord::name).toList();
+      return streamGauges(mine);
     });
   }
 
-  /**
-   * Messages and bytes of each stream this node leads, and its consumers' pending, ack pending and
-   * redelivered counts: reported by the leader's node only, so that sums over the nodes count each
-   * stream once.
-   */
-  private CompletionStage<Void> streamGauges() {
-    return listStreams().thenCompose(list -> {
-      List<Records.StreamInfo> mine = list.stream().filter(i -> i.state() != null && i.cluster() != null
-          && i.cluster().leader() == settings.nodeId()).toList();
+  private CompletionStage<Void> streamGauges(List<String> streams) {
+    List<CompletableFuture<Optional<StreamInfo>>> infos = new ArrayList<>();
+    List<CompletableFuture<List<ConsumerInfo>>> consumerLists = new ArrayList<>();
+    for (String name : streams) {
+      infos.add(streamInfo(name).toCompletableFuture().thenApply(Optional::of).exceptionally(e -> Optional.empty()));
+      consumerLists.add(consumers().list(name).toCompletableFuture().exceptionally(e -> List.of()));
+    }
+    List<CompletableFuture<?>> all = new ArrayList<>(infos);
+    all.addAll(consumerLists);
+    return CompletableFuture.allOf(all.toArray(new CompletableFuture[0])).thenAccept(x -> {
       List<Row> messages = new ArrayList<>();
       List<Row> bytes = new ArrayList<>();
-      List<CompletableFuture<List<ConsumerInfo>>> consumerLists = new ArrayList<>();
-      for (Records.StreamInfo i : mine) {
-        Tags tags = Tags.of("stream", i.config().name());
-        messages.add(new Row(tags, i.state().messages()));
-        bytes.add(new Row(tags, i.state().bytes()));
-        consumerLists.add(consumers().list(i.config().name()).toCompletableFuture()
-            .exceptionally(e -> List.of()));
+      for (CompletableFuture<Optional<StreamInfo>> f : infos) {
+        f.join().filter(i -> i.state() != null).ifPresent(i -> {
+          Tags tags = Tags.of("stream", i.config().name());
+          messages.add(new Row(tags, i.state().messages()));
+          bytes.add(new Row(tags, i.state().bytes()));
+        });
+      }
+      List<Row> pending = new ArrayList<>();
+      List<Row> ackPending = new ArrayList<>();
+      List<Row> redelivered = new ArrayList<>();
+      for (CompletableFuture<List<ConsumerInfo>> f : consumerLists) {
+        for (ConsumerInfo c : f.join()) {
+          Tags tags = Tags.of("stream", c.stream(), "consumer", c.config().name());
+          pending.add(new Row(tags, c.pending()));
+          ackPending.add(new Row(tags, c.ackPending()));
+          redelivered.add(new Row(tags, c.redelivered()));
+        }
       }
       metrics.gauge("holdfast.stream.messages", "Messages in each stream this node leads", messages);
       metrics.gauge("holdfast.stream.bytes", "Bytes of the messages in each stream this node leads", bytes);
-      return CompletableFuture.allOf(consumerLists.toArray(new CompletableFuture[0])).thenAccept(x -> {
-        List<Row> pending = new ArrayList<>();
-        List<Row> ackPending = new ArrayList<>();
-        List<Row> redelivered = new ArrayList<>();
-        for (CompletableFuture<List<ConsumerInfo>> f : consumerLists) {
-          for (ConsumerInfo c : f.join()) {
-            Tags tags = Tags.of("stream", c.stream(),
-                "consumer", c.config().name());
-            pending.add(new Row(tags, c.pending()));
-            ackPending.add(new Row(tags, c.ackPending()));
-            redelivered.add(new Row(tags, c.redelivered()));
-          }
-        }
-        metrics.gauge("holdfast.consumer.pending", "Messages a consumer has not delivered yet", pending);
-        metrics.gauge("holdfast.consumer.ack.pending", "Messages delivered and not acknowledged", ackPending);
-        metrics.gauge("holdfast.consumer.redelivered", "Messages delivered more than once", redelivered);
-      });
+      metrics.gauge("holdfast.consumer.pending", "Messages a consumer has not delivered yet", pending);
+      metrics.gauge("holdfast.consumer.ack.pending", "Messages delivered and not acknowledged", ackPending);
+      metrics.gauge("holdfast.consumer.redelivered", "Messages delivered more than once", redelivered);
     });
   }
 

@@ -357,20 +357,19 @@ public final class HttpApi extends AllDirectives {
     }));
   }
 
+  /** An ack by its token; the user needs read rights on the token's stream. */
   private Route ack(String token, String kind, String delay, Permissions rights) {
     try {
       AckToken t = AckToken.parse(token);
-      if (rights != Permissions.ALL) {
-        return read(rights, t.stream(), () -> ack(token, kind, delay, Permissions.ALL));
-      }
       long delayMillis;
       try {
         delayMillis = Durations.parseMillis(delay);
       } catch (IllegalArgumentException e) {
         throw new HoldfastException.BadRequest("bad_request", "delay: " + e.getMessage());
       }
-      return answer(holdfast.consumer(t.stream(), t.consumer()).acknowledge(t.seq(), kind, delayMillis), o -> JSON.createObjectNode().put("stream", t.stream()).put("consumer", t.consumer())
-              .put("seq", t.seq()).put("kind", kind));
+      return read(rights, t.stream(), () -> answer(holdfast.consumer(t.stream(), t.consumer())
+          .acknowledge(t.seq(), kind, delayMillis), o -> JSON.createObjectNode().put("stream", t.stream())
+          .put("consumer", t.consumer()).put("seq", t.seq()).put("kind", kind)));
     } catch (HoldfastException e) {
       return complete(failure(e));
     }
