@@ -78,6 +78,7 @@ public final class Holdfast implements Extension {
   private final ActorRef<StreamManager.Command> manager;
   private final ClusterSharding sharding;
   private final HoldfastMetrics metrics;
+  private final io.holdfast.node.MetaVoters voters;
 
   private Holdfast(ActorSystem<?> system) {
     this.system = system;
@@ -100,6 +101,7 @@ public final class Holdfast implements Extension {
         throw new IllegalStateException("cannot open the data directory " + settings.dataDir() + ": " + e.getMessage(), e);
       }
       store.recoveryNotes().forEach(n -> system.log().warn("Recovery: {}", n));
+      this.voters = io.holdfast.node.MetaVoters.open(settings.metaVoters(), settings.dataDir());
       system.log().info("Opened the node's log in {} ms: {} replicas recovered ({})",
           (System.nanoTime() - opening) / 1_000_000, store.recovered().size(), store.recoverySummary());
       ActorRef<NodeStorage.Command> storage = system.systemActorOf(
@@ -110,13 +112,17 @@ public final class Holdfast implements Extension {
       String http = !settings.httpEnabled() ? ""
           : (system.settings().config().getBoolean("holdfast.http.tls") ? "https://" : "http://") + settings.httpHost()
           + ":" + settings.httpPort();
-      this.manager = system.systemActorOf(StreamManager.create(settings, storage, host, store.incarnation(),
+      this.manager = system.systemActorOf(StreamManager.create(settings, voters, storage, host, store.incarnation(),
               store.recovered().keySet(), http, router),
           NodeDirectory.MANAGER, Props.empty());
     } else {
       this.manager = null;
+      this.voters = io.holdfast.node.MetaVoters.inMemory(settings.metaVoters());
     }
-    system.systemActorOf(MetaWatcher.create(settings.metaVoters(), settings.metaPollInterval(), newer -> {
+    system.systemActorOf(MetaWatcher.create(voters::current, settings.metaPollInterval(), newer -> {
+      if (voters.learn(newer)) {
+        system.log().info("The meta voters are now nodes {}", voters.current());
+      }
       view.set(newer);
       if (manager != null) {
         manager.tell(new StreamManager.MetaUpdated(newer));
@@ -242,20 +248,66 @@ public final class Holdfast implements Extension {
   public record DrainReport(int node, List<String> moved, boolean metaVoter) {}
 
   /**
-   * Moves every stream replica off {@code node}, so it can be retired: the node is marked draining
-   * (no new replica goes there), then each stream it holds grows by one replica elsewhere, waits
-   * until the new replica caught up and votes, and shrinks again, which drops the draining node's
-   * replica. No stream is ever below its replica count. A stream that cannot grow (too few other
-   * nodes) fails the drain with {@code insufficient_resources}, its replica still in place; the
-   * node stays marked draining until {@link #undrainNode}. The meta group's voters are fixed for
-   * the life of the cluster (README: "A cluster on your machine"), so a meta voter keeps its vote:
-   * the report says so. Each step waits up to {@code stepTimeout} for the group to settle.
+   * Moves every stream replica and the meta vote off {@code node}, so it can be retired: the node
+   * is marked draining (no new replica goes there), then each stream it holds grows by one replica
+   * elsewhere, waits until the new replica caught up and votes, and shrinks again, which drops the
+   * draining node's replica. No stream is ever below its replica count. A meta voter's vote moves
+   * the same way: a node without one (not draining, up) becomes a voter first, then the drained
+   * node leaves the voters. Too few other nodes for a stream, or none to take the meta vote, fails
+   * the drain with {@code insufficient_resources} before anything moved; the node stays marked
+   * draining until {@link #undrainNode}. Each step waits up to {@code stepTimeout} for the group to settle.
    */
   public CompletionStage<DrainReport> drainNode(int node, Duration stepTimeout) {
     return meta(new MetaState.SetDraining(node, true))
         .thenCompose(v -> awaitView(s -> s.draining().contains(node)))
-        .thenCompose(v -> moveOff(node, new ArrayList<>(), stepTimeout))
-        .thenApply(moved -> new DrainReport(node, List.copyOf(moved), settings.metaVoters().contains(node)));
+        .thenCompose(v -> {
+          if (voters.current().contains(node) && metaHeir(node).isEmpty()) {
+            throw new HoldfastException.Conflict(MetaState.NO_RESOURCES, "node " + node + " holds a meta vote and no"
+                + " other node can take it: every registered node that is up and not draining votes already "
+                + voters.current() + "; add a node first");
+          }
+          return moveOff(node, new ArrayList<>(), stepTimeout);
+        })
+        .thenCompose(moved -> moveMetaVote(node, stepTimeout)
+            .thenApply(v -> new DrainReport(node, List.copyOf(moved), voters.current().contains(node))));
+  }
+
+  /** A node that could take a meta vote from {@code node}: registered, up, not draining, not voting. */
+  private Optional<Integer> metaHeir(int node) {
+    MetaState v = view.get();
+    return v.nodes().keySet().stream()
+        .filter(n -> n != node && !v.draining().contains(n) && !voters.current().contains(n)
+            && NodeDirectory.memberAddress(system, n).isPresent())
+        .findFirst();
+  }
+
+  private CompletionStage<Void> moveMetaVote(int node, Duration stepTimeout) {
+    List<Integer> before = voters.current();
+    if (!before.contains(node)) {
+      return CompletableFuture.completedFuture(null);
+    }
+    int heir = metaHeir(node).orElseThrow(() -> new HoldfastException.Conflict(MetaState.NO_RESOURCES,
+        "no node can take node " + node + "'s meta vote now: every registered node that is up and not draining votes"));
+    List<Integer> grown = new ArrayList<>(before);
+    grown.add(heir);
+    List<Integer> after = grown.stream().filter(n -> n != node).toList();
+    system.log().info("Draining node {}: node {} joins the meta voters {}", node, heir, before);
+    return changeMetaVoters(before, grown, stepTimeout)
+        .thenCompose(v -> changeMetaVoters(grown, after, stepTimeout))
+        .thenAccept(v -> system.log().info("Draining node {}: the meta voters are now {}", node, after));
+  }
+
+  /** Commits the change of meta voters, then waits until the meta leader has exactly them as voters. */
+  private CompletionStage<Void> changeMetaVoters(List<Integer> from, List<Integer> to, Duration within) {
+    List<Integer> toSorted = to.stream().sorted().toList();
+    return meta(new MetaState.SetMetaVoters(from, to))
+        .thenCompose(v -> awaitView(s -> s.metaVoters().equals(to)))
+        .thenCompose(v -> awaitCondition(within, () -> "the meta group did not settle on voters " + to, () ->
+            router.probe("meta", voters.current()).thenCompose(leader -> leader.isEmpty()
+                ? CompletableFuture.completedFuture(false)
+                : router.local(AskPattern.<ReplicaShell.Command, ReplicaDriver.Status>ask(leader.get(),
+                    ReplicaShell.GetStatus::new, timeout(), system.scheduler()))
+                    .thenApply(st -> st.voters().stream().map(ReplicaIds::node).sorted().toList().equals(toSorted)))));
   }
 
   /** Lets new replicas be placed on {@code node} again. */
@@ -288,30 +340,47 @@ public final class Holdfast implements Extension {
 
   /** Until the stream's leader has exactly the voters its placement wants (new ones caught up and promoted). */
   private CompletionStage<Void> awaitSettled(String name, Duration within) {
-    long deadline = System.nanoTime() + within.toNanos();
-    CompletableFuture<Void> result = new CompletableFuture<>();
-    Runnable[] check = new Runnable[1];
-    check[0] = () -> {
+    return awaitCondition(within, () -> "stream " + name + " did not settle on its new replicas "
+        + Optional.ofNullable(view.get().streams().get(name)).map(MetaState.StreamRecord::placement).orElse(List.of()), () -> {
       MetaState.StreamRecord s = view.get().streams().get(name);
       if (s == null) {
-        result.completeExceptionally(new HoldfastException.NotFound("stream_not_found", "stream " + name
-            + " was deleted while its replicas moved"));
+        throw new HoldfastException.NotFound("stream_not_found", "stream " + name + " was deleted while its replicas moved");
+      }
+      return router.readFromLeader(s.group(), s.placement(), new Wire.GetInfo(true), timeout()).thenApply(reply ->
+          reply instanceof Wire.Info i
+              && new java.util.TreeSet<>(i.status().voters()).equals(new java.util.TreeSet<>(s.replicaIds())));
+    });
+  }
+
+  /**
+   * Asks {@code check} every 200 ms until it says yes; fails with {@link HoldfastException.Unavailable}
+   * ({@code what} says what did not happen) after {@code within}, or with what {@code check} threw.
+   * A check that fails (a timeout, no leader) counts as a no.
+   */
+  private CompletionStage<Void> awaitCondition(Duration within, java.util.function.Supplier<String> what,
+      java.util.function.Supplier<CompletionStage<Boolean>> check) {
+    long deadline = System.nanoTime() + within.toNanos();
+    CompletableFuture<Void> result = new CompletableFuture<>();
+    Runnable[] attempt = new Runnable[1];
+    attempt[0] = () -> {
+      CompletionStage<Boolean> answer;
+      try {
+        answer = check.get();
+      } catch (RuntimeException e) {
+        result.completeExceptionally(e);
         return;
       }
-      router.readFromLeader(s.group(), s.placement(), new Wire.GetInfo(true), timeout()).whenComplete((reply, e) -> {
-        boolean settled = e == null && reply instanceof Wire.Info i
-            && new java.util.TreeSet<>(i.status().voters()).equals(new java.util.TreeSet<>(s.replicaIds()));
-        if (settled) {
+      answer.whenComplete((yes, e) -> {
+        if (e == null && yes) {
           result.complete(null);
         } else if (System.nanoTime() > deadline) {
-          result.completeExceptionally(new HoldfastException.Unavailable("stream " + name + " did not settle on "
-              + "its new replicas " + s.placement() + " within " + within.toSeconds() + " s"));
+          result.completeExceptionally(new HoldfastException.Unavailable(what.get() + " within " + within.toSeconds() + " s"));
         } else {
-          router.after(200, check[0]);
+          router.after(200, attempt[0]);
         }
       });
     };
-    check[0].run();
+    attempt[0].run();
     return result;
   }
 
@@ -728,7 +797,7 @@ public final class Holdfast implements Extension {
         ? CompletableFuture.completedFuture(new StreamManager.NodeStatus(0, "application node", List.of(), List.of()))
         : router.local(AskPattern.<StreamManager.Command, StreamManager.NodeStatus>ask(manager,
             StreamManager.GetNodeStatus::new, timeout(), system.scheduler()));
-    CompletionStage<Optional<ActorRef<ReplicaShell.Command>>> metaLeader = router.probe("meta", settings.metaVoters());
+    CompletionStage<Optional<ActorRef<ReplicaShell.Command>>> metaLeader = router.probe("meta", voters.current());
     return registration.thenCombine(metaLeader, (reg, leader) -> {
       MetaState v = view.get();
       List<String> members = StreamSupport.stream(Cluster.get(system).state().getMembers().spliterator(), false)
@@ -741,7 +810,8 @@ public final class Holdfast implements Extension {
         }
       }
       int leaderNode = leader.map(l -> metaNodeOf(l)).orElse(0);
-      return new ClusterStatus(settings.nodeId(), reg.registration(), v == null ? 0 : v.appliedIndex(), leaderNode, nodes,
+      return new ClusterStatus(settings.nodeId(), reg.registration(), v == null ? 0 : v.appliedIndex(), leaderNode,
+          voters.current(), nodes,
           members, reg.stopped());
     });
   }
@@ -777,7 +847,7 @@ public final class Holdfast implements Extension {
   }
 
   private int metaNodeOf(ActorRef<ReplicaShell.Command> ref) {
-    for (int voter : settings.metaVoters()) {
+    for (int voter : voters.current()) {
       if (NodeDirectory.replica(system, voter, "meta").map(ref::equals).orElse(false)) {
         return voter;
       }
@@ -799,7 +869,7 @@ public final class Holdfast implements Extension {
     if (bad != null) {
       return CompletableFuture.failedFuture(new HoldfastException.BadRequest("bad_request", bad));
     }
-    return router.propose("meta", settings.metaVoters(), new Wire.MetaChange(MetaCodec.encode(command)), timeout(), null)
+    return router.propose("meta", voters.current(), new Wire.MetaChange(MetaCodec.encode(command)), timeout(), null)
         .thenApply(reply -> {
           Wire.MetaOutcome o = (Wire.MetaOutcome) ((ReplicaShell.Applied) check(reply)).outcome();
           if (o.code() != null) {

@@ -77,6 +77,6 @@ public final class Records {
    * and streams; {@code stoppedReplicas}: groups whose replica here stopped without being told to
    * (down until the node restarts; see {@code StreamManager}).
    */
-  public record ClusterStatus(int node, String registration, long metaIndex, int metaLeader, List<NodeInfo> nodes,
-      List<String> members, List<String> stoppedReplicas) {}
+  public record ClusterStatus(int node, String registration, long metaIndex, int metaLeader, List<Integer> metaVoters,
+      List<NodeInfo> nodes, List<String> members, List<String> stoppedReplicas) {}
 }

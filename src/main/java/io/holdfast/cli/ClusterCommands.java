@@ -110,11 +110,11 @@ final class ClusterCommands extends CliCommand {
     }
   }
 
-  @Command(name = "drain", description = {"Move every stream replica off one node, so it can be retired: each stream "
-      + "grows by a replica on another node, which catches up, then shrinks again; no stream is ever below its "
-      + "replica count. Prints {\"node\":ID,\"draining\":true,\"moved\":[streams],\"meta_voter\":B}.",
-      "The node stays marked draining (no new replica goes there) until --undo. Meta voters are fixed for the life "
-          + "of the cluster: a meta voter keeps its vote (meta_voter true)."})
+  @Command(name = "drain", description = {"Move every stream replica and the meta vote off one node, so it can be "
+      + "retired: each stream grows by a replica on another node, which catches up, then shrinks again; no stream is "
+      + "ever below its replica count. A meta vote moves the same way, to a node without one. Prints "
+      + "{\"node\":ID,\"draining\":true,\"moved\":[streams],\"meta_voter\":false}.",
+      "The node stays marked draining (no new replica goes there) until --undo; a moved meta vote stays moved."})
   static final class Drain extends OnNode {
     @Option(names = "--undo", description = "Let new replicas be placed on the node again.")
     boolean undo;

@@ -15,6 +15,7 @@ public final class MetaCodec {
   private static final byte UPDATE = 3;
   private static final byte DELETE = 4;
   private static final byte DRAIN = 5;
+  private static final byte VOTERS = 6;
 
   public static byte[] encode(MetaState.Command c) {
     StreamCommand.Writer w = new StreamCommand.Writer();
@@ -36,6 +37,11 @@ public final class MetaCodec {
       writeLimits(w, us.replicas(), us.limits());
     } else if (c instanceof MetaState.SetDraining d) {
       w.b.put(DRAIN).putInt(d.node()).put((byte) (d.draining() ? 1 : 0));
+    } else if (c instanceof MetaState.SetMetaVoters v) {
+      w.ensure(9 + 4 * (v.from().size() + v.to().size()));
+      w.b.put(VOTERS);
+      writeInts(w, v.from());
+      writeInts(w, v.to());
     } else {
       w.b.put(DELETE);
       w.string(((MetaState.DeleteStream) c).name());
@@ -53,8 +59,22 @@ public final class MetaCodec {
       case UPDATE -> new MetaState.UpdateStream(StreamCommand.readString(b), readStrings(b), b.getInt(), readLimits(b));
       case DELETE -> new MetaState.DeleteStream(StreamCommand.readString(b));
       case DRAIN -> new MetaState.SetDraining(b.getInt(), b.get() == 1);
+      case VOTERS -> new MetaState.SetMetaVoters(readInts(b), readInts(b));
       default -> throw new IllegalArgumentException("unknown meta command type " + type);
     };
+  }
+
+  private static void writeInts(StreamCommand.Writer w, List<Integer> ints) {
+    w.b.putInt(ints.size());
+    ints.forEach(w.b::putInt);
+  }
+
+  private static List<Integer> readInts(ByteBuffer b) {
+    List<Integer> out = new ArrayList<>();
+    for (int n = b.getInt(); n > 0; n--) {
+      out.add(b.getInt());
+    }
+    return out;
   }
 
   private static void writeLimits(StreamCommand.Writer w, int replicas, StreamLimits limits) {

@@ -125,6 +125,22 @@ public final class MetaState {
    */
   public record SetDraining(int node, boolean draining) implements Command {}
 
+  /**
+   * Changes the meta group's voters from {@code from} to {@code to}, if they are {@code from} now
+   * (compare and set, so two drains cannot both act on what they read): the configured
+   * {@code holdfast.meta.voters} until a first change, which only the proposer knows, so a first
+   * change trusts its {@code from}. Every node in {@code to} must be registered. A node that leaves
+   * the voters comes back, if ever, as a new meta member under a new id ({@link #metaReplicaId}, D9).
+   * {@code holdfast cluster drain} moves a vote in two changes: a new voter first, then without the
+   * drained one.
+   */
+  public record SetMetaVoters(List<Integer> from, List<Integer> to) implements Command {
+    public SetMetaVoters {
+      from = List.copyOf(from);
+      to = List.copyOf(to);
+    }
+  }
+
   /** Error codes, shared with the APIs. */
   public static final String NOT_FOUND = "stream_not_found";
   public static final String EXISTS = "stream_exists";
@@ -132,12 +148,17 @@ public final class MetaState {
   public static final String OVERLAP = "subjects_overlap";
   public static final String NO_RESOURCES = "insufficient_resources";
   public static final String IDENTITY = "identity_refused";
+  public static final String CHANGED = "meta_voters_changed";
 
   private final TreeMap<Integer, Node> nodes = new TreeMap<>();
   private final TreeMap<String, StreamRecord> streams = new TreeMap<>();
   private final TreeSet<String> deletedGroups = new TreeSet<>();
   /** Nodes being drained ({@link SetDraining}). */
   private final TreeSet<Integer> draining = new TreeSet<>();
+  /** The meta voters once changed ({@link SetMetaVoters}); empty: the configured ones. */
+  private List<Integer> metaVoters = List.of();
+  /** Per node that left the meta voters (or whose disk was wiped after), the join count of its next meta replica. */
+  private final TreeMap<Integer, Integer> metaJoins = new TreeMap<>();
   private long appliedIndex;
   /**
    * The streams by subject filter, built on the first {@link #streamFor} after a change and dropped
@@ -161,6 +182,11 @@ public final class MetaState {
   /** The nodes being drained: no new replica goes there. */
   public SortedSet<Integer> draining() {
     return Collections.unmodifiableSortedSet(draining);
+  }
+
+  /** The meta group's voters since a {@link SetMetaVoters}, or empty: the configured {@code holdfast.meta.voters}. */
+  public List<Integer> metaVoters() {
+    return metaVoters;
   }
 
   public long appliedIndex() {
@@ -193,6 +219,15 @@ public final class MetaState {
     }
     if (c instanceof SetDraining d) {
       return d.node() < 1 ? "node id must be at least 1" : null;
+    }
+    if (c instanceof SetMetaVoters v) {
+      if (v.to().isEmpty() || v.to().size() > 2 * REPLICAS_MAX) {
+        return "the meta group needs 1 to " + 2 * REPLICAS_MAX + " voters, got " + v.to();
+      }
+      boolean bad = v.to().stream().distinct().count() != v.to().size()
+          || v.to().stream().anyMatch(n -> n < 1 || n >= ReplicaIds.STRIDE);
+      return bad ? "meta voters must be distinct node ids from 1 to " + (ReplicaIds.STRIDE - 1) + ", got " + v.to()
+          : null;
     }
     RegisterNode r = (RegisterNode) c;
     return r.id() < 1 ? "node id must be at least 1" : null;
@@ -254,7 +289,28 @@ public final class MetaState {
       }
       return Result.OK;
     }
+    if (c instanceof SetMetaVoters v) {
+      return setMetaVoters(v);
+    }
     return delete((DeleteStream) c);
+  }
+
+  private Result setMetaVoters(SetMetaVoters v) {
+    if (!metaVoters.isEmpty() && !metaVoters.equals(v.from())) {
+      return new Result(CHANGED, "the meta voters are " + metaVoters + " now, not " + v.from());
+    }
+    for (int n : v.to()) {
+      if (!nodes.containsKey(n)) {
+        return new Result(NOT_FOUND, "no node " + n + " is registered");
+      }
+    }
+    for (int n : v.from()) {
+      if (!v.to().contains(n)) {
+        metaJoins.put(n, metaJoin(n) + 1); // its next meta replica, if any, is a new member
+      }
+    }
+    metaVoters = v.to();
+    return Result.OK;
   }
 
   private Result register(RegisterNode r) {
@@ -272,6 +328,7 @@ public final class MetaState {
     // and lost that disk before registering: it too comes back under a new id.
     int generation = known != null ? known.generation() + 1 : r.rejoin() ? 1 : 0;
     nodes.put(r.id(), new Node(r.id(), r.incarnation(), r.http(), generation));
+    metaJoins.computeIfPresent(r.id(), (id, join) -> join + 1); // its meta log is gone too
     if (known != null) {
       for (StreamRecord s : List.copyOf(streams.values())) {
         if (s.placement().contains(r.id())) { // its replica's log is gone: a new member replaces it
@@ -285,10 +342,18 @@ public final class MetaState {
     return Result.OK;
   }
 
-  /** The Raft id of the meta replica on {@code node}: it changes each time the node rejoins with a new disk. */
+  /**
+   * The Raft id of the meta replica on {@code node}: it changes each time the node rejoins with a
+   * new disk and each time it is given a meta vote again after losing it, so no id is used twice (D9).
+   */
   public int metaReplicaId(int node) {
+    return ReplicaIds.of(node, metaJoin(node));
+  }
+
+  /** The join count of {@code node}'s meta replica: where its log is kept ({@code ReplicaIds.storageName}). */
+  public int metaJoin(int node) {
     Node n = nodes.get(node);
-    return ReplicaIds.of(node, n == null ? 0 : n.generation());
+    return Math.max(n == null ? 0 : n.generation(), metaJoins.getOrDefault(node, 0));
   }
 
   private Result create(CreateStream c, long index) {
@@ -443,6 +508,11 @@ public final class MetaState {
     w.ensure(4 + 4 * draining.size());
     w.b.putInt(draining.size());
     draining.forEach(w.b::putInt);
+    w.ensure(8 + 4 * metaVoters.size() + 8 * metaJoins.size());
+    w.b.putInt(metaVoters.size());
+    metaVoters.forEach(w.b::putInt);
+    w.b.putInt(metaJoins.size());
+    metaJoins.forEach((node, join) -> w.b.putInt(node).putInt(join));
     return StreamCommand.sealChecksum(w.bytes());
   }
 
@@ -453,6 +523,8 @@ public final class MetaState {
     streams.clear();
     deletedGroups.clear();
     draining.clear();
+    metaVoters = List.of();
+    metaJoins.clear();
     appliedIndex = 0;
     if (snapshot.length == 0) {
       return;
@@ -491,6 +563,16 @@ public final class MetaState {
     if (b.hasRemaining()) {
       for (int k = b.getInt(); k > 0; k--) {
         draining.add(b.getInt());
+      }
+    }
+    if (b.hasRemaining()) { // meta voters, appended after draining
+      List<Integer> voters = new ArrayList<>();
+      for (int k = b.getInt(); k > 0; k--) {
+        voters.add(b.getInt());
+      }
+      metaVoters = List.copyOf(voters);
+      for (int k = b.getInt(); k > 0; k--) {
+        metaJoins.put(b.getInt(), b.getInt());
       }
     }
   }

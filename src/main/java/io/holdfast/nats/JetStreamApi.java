@@ -199,7 +199,7 @@ final class JetStreamApi {
     String op = t.length >= 2 ? t[0] + "." + t[1] : t[0];
     return switch (op) {
       case "STREAM.CREATE", "STREAM.UPDATE", "STREAM.DELETE", "STREAM.PURGE", "CONSUMER.CREATE", "CONSUMER.DURABLE",
-          "CONSUMER.DELETE" -> new Access(Need.ADMIN, null);
+          "CONSUMER.DELETE", "SERVER.REMOVE" -> new Access(Need.ADMIN, null);
       case "STREAM.MSG" -> t.length > 2 && t[2].equals("GET") ? read(t, 3) : new Access(Need.ADMIN, null);
       case "STREAM.INFO", "CONSUMER.INFO", "CONSUMER.NAMES", "CONSUMER.LIST", "DIRECT.GET" -> read(t, 2);
       case "CONSUMER.MSG" -> read(t, 3);
@@ -273,9 +273,45 @@ final class JetStreamApi {
         return consumers.names(token(t, 2, "stream"), body);
       case "CONSUMER.LIST":
         return consumers.list(token(t, 2, "stream"), body);
+      case "SERVER.REMOVE":
+        return removeServer(body);
       default:
         throw new HoldfastException.BadRequest("unknown_api", "unknown JetStream API subject $JS.API." + String.join(".", t));
     }
+  }
+
+  /**
+   * {@code $JS.API.SERVER.REMOVE}, nats-server's way to retire a server: here a drain
+   * ({@link io.holdfast.api.Holdfast#drainNode}) of the node named by {@code peer} (its
+   * {@code server_name}, {@code holdfast-N}) or {@code peer_id} ({@code N}). It answers when every
+   * replica and the meta vote moved, which can take minutes; a client that stops waiting does not
+   * stop the drain. The node stays marked draining ({@code holdfast cluster drain N --undo} lifts it).
+   */
+  private CompletionStage<ObjectNode> removeServer(JsonNode body) {
+    String peer = text(body, "peer");
+    String peerId = text(body, "peer_id");
+    String name = peer != null ? peer : peerId;
+    if (name == null) {
+      throw new HoldfastException.BadRequest("bad_request", "SERVER.REMOVE needs \"peer\" (a server name such as"
+          + " holdfast-2) or \"peer_id\" (a node id)");
+    }
+    int id;
+    try {
+      id = Integer.parseInt(name.startsWith("holdfast-") ? name.substring("holdfast-".length()) : name);
+    } catch (NumberFormatException e) {
+      throw new HoldfastException.BadRequest("bad_request", "no server named '" + name + "': Holdfast's servers are"
+          + " holdfast-N, N the node id");
+    }
+    return node.holdfast.clusterStatus().thenCompose(status -> {
+      if (status.nodes().stream().noneMatch(n -> n.id() == id)) {
+        throw new HoldfastException.BadRequest("peer_not_member", "no server holdfast-" + id + " is in the cluster");
+      }
+      return node.holdfast.drainNode(id, java.time.Duration.ofMinutes(5));
+    }).thenApply(r -> {
+      ObjectNode o = success().put("peer", "holdfast-" + id);
+      r.moved().forEach(o.putArray("moved")::add);
+      return o.put("meta_voter", r.metaVoter());
+    });
   }
 
   /** The streams whose subjects overlap {@code filter} (all if null) that {@code rights} may read. */
@@ -543,6 +579,7 @@ final class JetStreamApi {
       case "CONSUMER.DELETE" -> "consumer_delete_response";
       case "CONSUMER.NAMES" -> "consumer_names_response";
       case "CONSUMER.LIST" -> "consumer_list_response";
+      case "SERVER.REMOVE" -> "meta_server_remove_response";
       default -> "system_response";
     };
     return TYPE + kind;
@@ -596,6 +633,7 @@ final class JetStreamApi {
       case "consumer_name_mismatch" -> errorJson(type, 400, 10017, message);
       case "filter_mismatch" -> errorJson(type, 400, 10131, message);
       case "permission_denied" -> errorJson(type, 403, 10003, message);
+      case "peer_not_member" -> errorJson(type, 400, 10044, "peer not a member");
       case "insufficient_storage" -> errorJson(type, 503, 10047, "insufficient storage resources available");
       default -> errorJson(type, h.httpStatus() == 404 ? 404 : 400, 10003, message);
     };

@@ -36,21 +36,25 @@ public final class MetaWatcher extends AbstractBehavior<MetaWatcher.Command> {
   /** Adds a listener that gets every newer view (and the current one at once, if any). */
   public record Subscribe(Consumer<MetaState> listener) implements Command {}
 
-  private final List<Integer> voters;
+  private final java.util.function.Supplier<List<Integer>> voters;
+  /** Polls since the last answer: after {@link #LOST} of them every server node is asked too. */
+  private int unanswered;
+  private static final int LOST = 10;
   private final ActorRef<Wire.ReadReply> answers;
   private final List<Consumer<MetaState>> listeners = new ArrayList<>();
   private MetaState view;
 
-  public static Behavior<Command> create(List<Integer> voters, Duration interval, Consumer<MetaState> onNewer) {
+  public static Behavior<Command> create(java.util.function.Supplier<List<Integer>> voters, Duration interval, Consumer<MetaState> onNewer) {
     return Behaviors.supervise(Behaviors.<Command>setup(ctx -> Behaviors.<Command>withTimers(timers -> {
       timers.startTimerWithFixedDelay(Poll.INSTANCE, interval);
       return new MetaWatcher(ctx, voters, onNewer);
     }))).onFailure(SupervisorStrategy.resume());
   }
 
-  private MetaWatcher(ActorContext<Command> ctx, List<Integer> voters, Consumer<MetaState> onNewer) {
+  private MetaWatcher(ActorContext<Command> ctx, java.util.function.Supplier<List<Integer>> voters,
+      Consumer<MetaState> onNewer) {
     super(ctx);
-    this.voters = List.copyOf(voters);
+    this.voters = voters;
     this.answers = ctx.messageAdapter(Wire.ReadReply.class, Answer::new);
     listeners.add(onNewer);
   }
@@ -66,7 +70,11 @@ public final class MetaWatcher extends AbstractBehavior<MetaWatcher.Command> {
 
   private Behavior<Command> onPoll() {
     long known = view == null ? -1 : view.appliedIndex();
-    for (int voter : voters) {
+    java.util.Set<Integer> ask = new java.util.TreeSet<>(voters.get());
+    if (++unanswered > LOST) { // the voters it knows may all have left the meta group: any node's meta replica will do
+      ask.addAll(NodeDirectory.serverNodes(getContext().getSystem()).keySet());
+    }
+    for (int voter : ask) {
       Optional<ActorRef<ReplicaShell.Command>> meta = NodeDirectory.replica(getContext().getSystem(), voter, "meta");
       meta.ifPresent(m -> m.tell(new ReplicaShell.Read(new Wire.GetMeta(known), false, answers)));
     }
@@ -74,6 +82,7 @@ public final class MetaWatcher extends AbstractBehavior<MetaWatcher.Command> {
   }
 
   private Behavior<Command> onAnswer(Answer a) {
+    unanswered = 0;
     if (a.reply() instanceof Wire.MetaView v && v.snapshot().length > 0
         && (view == null || v.index() > view.appliedIndex())) {
       MetaState state = new MetaState();

@@ -113,23 +113,25 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
   /** Replicas this actor stopped itself (besides deleted and retiring ones). */
   private final java.util.Set<ActorRef<ReplicaShell.Command>> toldToStop = new java.util.HashSet<>();
   private MetaState view;
+  private final io.holdfast.node.MetaVoters voters;
   /** Where this node's registration stands, as {@link NodeStatus#registration} says it (the phase decides). */
   private String registration = "pending";
   private boolean registering;
 
-  public static Behavior<Command> create(NodeSettings settings, ActorRef<NodeStorage.Command> storage,
-      ActorRef<ReplicaHost.Command> host, String incarnation, java.util.Set<String> stored, String http,
-      GroupRouter router) {
+  public static Behavior<Command> create(NodeSettings settings, io.holdfast.node.MetaVoters voters,
+      ActorRef<NodeStorage.Command> storage, ActorRef<ReplicaHost.Command> host, String incarnation,
+      java.util.Set<String> stored, String http, GroupRouter router) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new StreamManager(ctx, timers, settings, storage, host, incarnation, stored, http, router)));
+        new StreamManager(ctx, timers, settings, voters, storage, host, incarnation, stored, http, router)));
   }
 
   /** @param stored the names of the replica logs the data directory held at start */
   private StreamManager(ActorContext<Command> ctx, TimerScheduler<Command> timers, NodeSettings settings,
-      ActorRef<NodeStorage.Command> storage, ActorRef<ReplicaHost.Command> host, String incarnation,
+      io.holdfast.node.MetaVoters voters, ActorRef<NodeStorage.Command> storage, ActorRef<ReplicaHost.Command> host, String incarnation,
       java.util.Set<String> stored, String http, GroupRouter router) {
     super(ctx);
     this.settings = settings;
+    this.voters = voters;
     this.storage = storage;
     this.host = host;
     this.incarnation = incarnation;
@@ -144,12 +146,12 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     refreshPeerNodes();
     if (metaVoter()) {
       int join = stored.stream().mapToInt(n -> ReplicaIds.joinOf(n, "meta")).max().orElse(-1);
-      if (join >= 0 || !settings.rejoin()) {
-        spawnMeta(Math.max(join, 0), Membership.ofVoters(settings.metaVoters().stream()
+      if (join >= 0 || (!settings.rejoin() && voters.bootstrapsFromConfig())) {
+        spawnMeta(Math.max(join, 0), Membership.ofVoters(voters.current().stream()
             .mapToInt(Integer::intValue).toArray())); // the membership only counts on an empty log
       } else {
-        ctx.getLog().info("Node {} rejoins with no meta replica on its disk: it starts one as a new member once"
-            + " the meta group has registered this disk", settings.nodeId());
+        ctx.getLog().info("Node {} has a meta vote but no meta replica on its disk: it starts one as a new member"
+            + " once the meta group has registered this disk", settings.nodeId());
       }
     }
     timers.startTimerWithFixedDelay(Tick.INSTANCE, TICK);
@@ -272,7 +274,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
       registering = true;
       byte[] command = MetaCodec.encode(new MetaState.RegisterNode(settings.nodeId(), incarnation, http,
           settings.rejoin()));
-      getContext().pipeToSelf(router.propose("meta", settings.metaVoters(), new Wire.MetaChange(command),
+      getContext().pipeToSelf(router.propose("meta", voters.current(), new Wire.MetaChange(command),
           Duration.ofSeconds(2), null), (outcome, failure) -> new Registered(failure != null ? failure : outcome));
     }
   }
@@ -334,7 +336,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     if (me == null || !me.incarnation().equals(incarnation)) {
       return; // a view from before this disk registered: its placement may name replicas this disk never had
     }
-    reconcileMeta(me);
+    reconcileMeta();
     for (MetaState.StreamRecord s : view.streams().values()) {
       boolean placed = s.placement().contains(settings.nodeId());
       int id = s.replicaId(settings.nodeId());
@@ -370,6 +372,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
         child.tell(new ReplicaShell.Members(s.replicaIds()));
       } else {
         retiring.add(s.group());
+        child.tell(new ReplicaShell.Members(s.replicaIds())); // a leader removes itself last
         child.tell(ReplicaShell.Retire.INSTANCE);
       }
     }
@@ -386,33 +389,46 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
   }
 
   private boolean metaVoter() {
-    return settings.metaVoters().contains(settings.nodeId());
+    return voters.current().contains(settings.nodeId());
   }
 
   /**
-   * Starts the meta replica of a rejoining node once the committed view holds this disk, under the
-   * id the meta group gave it; tells a running one which ids the meta voters have now (a voter that
-   * rejoined with a new disk is replaced by its new replica, one membership change at a time).
+   * Starts the meta replica of a rejoining node (or one given a vote) once the committed view holds
+   * this disk, under the id the meta group gave it; tells a running one which ids the meta voters
+   * have now (a voter that rejoined with a new disk is replaced by its new replica, one membership
+   * change at a time); retires it when the node's vote moved elsewhere.
    */
-  private void reconcileMeta(MetaState.Node me) {
+  private void reconcileMeta() {
+    ActorRef<ReplicaShell.Command> meta = children.get("meta");
     if (!metaVoter()) {
+      if (meta != null && !view.metaVoters().isEmpty() && retiring.add("meta")) {
+        // Its vote moved (a drain): it stops once the group has let it go, and its log is forgotten.
+        // If it leads, it removes itself, last, from the members it is told.
+        getContext().getLog().info("This node's meta replica retires: the meta voters are now nodes {}",
+            view.metaVoters());
+        meta.tell(new ReplicaShell.Members(voters.current().stream().map(this::metaIdOf).toList()));
+        meta.tell(ReplicaShell.Retire.INSTANCE);
+      }
       return;
     }
-    if (!children.containsKey("meta") && !down.contains("meta")) {
-      spawnMeta(me.generation(), Membership.EMPTY); // a learner the leader brings up to date
+    if (meta != null && ids.get("meta") != view.metaReplicaId(settings.nodeId()) && retiring.add("meta")) {
+      meta.tell(ReplicaShell.Retire.REPLACED); // an old member under an id the group let go: a new one follows
     }
-    ActorRef<ReplicaShell.Command> meta = children.get("meta");
-    if (meta != null) {
-      List<Integer> desired = settings.metaVoters().stream().map(this::metaIdOf).toList();
+    if (meta == null && !down.contains("meta")) {
+      spawnMeta(view.metaJoin(settings.nodeId()), Membership.EMPTY); // a learner the leader brings up to date
+    }
+    meta = children.get("meta");
+    if (meta != null && !retiring.contains("meta")) {
+      List<Integer> desired = voters.current().stream().map(this::metaIdOf).toList();
       members.put("meta", desired);
       meta.tell(new ReplicaShell.Members(desired));
     }
   }
 
   private void spawnMeta(int join, Membership initial) {
-    List<Integer> voters = settings.metaVoters().stream()
+    List<Integer> peers = voters.current().stream()
         .map(v -> v == settings.nodeId() ? ReplicaIds.of(v, join) : metaIdOf(v)).toList();
-    spawn("meta", ReplicaIds.storageName("meta", join), ReplicaIds.of(settings.nodeId(), join), voters, initial,
+    spawn("meta", ReplicaIds.storageName("meta", join), ReplicaIds.of(settings.nodeId(), join), peers, initial,
         new MetaMachine());
   }
 
@@ -448,7 +464,10 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
         return s.placement().contains(settings.nodeId()) && s.storageName(settings.nodeId()).equals(storageName);
       }
     }
-    return group.equals("meta") || !view.deletedGroups().contains(group);
+    if (group.equals("meta")) {
+      return metaVoter() && ReplicaIds.storageName("meta", view.metaJoin(settings.nodeId())).equals(storageName);
+    }
+    return !view.deletedGroups().contains(group);
   }
 
   /** Each replica's share of the node's log memory changes with how many there are. */

@@ -217,4 +217,39 @@ class MetaStateTest {
     assertTrue(apply(new MetaState.SetDraining(2, false)).ok());
     assertTrue(meta.draining().isEmpty());
   }
+
+  @Test
+  void aMetaVoteMovesByCompareAndSetAndANodeGivenAVoteAgainIsANewMember() {
+    registerNodes(4);
+    assertTrue(meta.metaVoters().isEmpty(), "the configured voters until a change");
+    assertEquals(MetaState.NOT_FOUND, apply(new MetaState.SetMetaVoters(List.of(1, 2, 3), List.of(1, 2, 3, 9))).code(),
+        "every voter must be registered");
+    assertTrue(apply(new MetaState.SetMetaVoters(List.of(1, 2, 3), List.of(1, 2, 3, 4))).ok(), "a first change trusts from");
+    assertEquals(4, meta.metaReplicaId(4), "a node that never voted joins under its node id");
+    MetaState.Result stale = apply(new MetaState.SetMetaVoters(List.of(1, 2, 3), List.of(2, 3, 4)));
+    assertEquals(MetaState.CHANGED, stale.code(), "a second drain that read the old voters is refused");
+    assertEquals(List.of(1, 2, 3, 4), meta.metaVoters());
+    assertTrue(apply(new MetaState.SetMetaVoters(List.of(1, 2, 3, 4), List.of(2, 3, 4))).ok());
+    assertEquals(List.of(2, 3, 4), meta.metaVoters());
+    assertEquals(1001, meta.metaReplicaId(1), "node 1's next meta replica is a new member (D9)");
+    assertEquals(1, meta.metaJoin(1));
+
+    MetaState copy = new MetaState();
+    copy.restore(meta.snapshot());
+    assertEquals(List.of(2, 3, 4), copy.metaVoters(), "the snapshot keeps the voters");
+    assertEquals(1001, copy.metaReplicaId(1), "and the join counts");
+
+    assertTrue(apply(new MetaState.RegisterNode(1, "wiped-1", "http://n1", true)).ok());
+    assertEquals(2001, meta.metaReplicaId(1), "a wiped disk after losing the vote: a newer id still");
+    assertTrue(apply(new MetaState.SetMetaVoters(List.of(2, 3, 4), List.of(1, 2, 3, 4))).ok());
+    assertEquals(2001, meta.metaReplicaId(1), "given a vote again under an id never used");
+    assertTrue(apply(new MetaState.SetMetaVoters(List.of(1, 2, 3, 4), List.of(1, 2, 3))).ok());
+    assertEquals(1004, meta.metaReplicaId(4));
+    assertEquals(List.of(1, 2, 3), meta.metaVoters());
+
+    assertEquals(new MetaState.SetMetaVoters(List.of(1, 2), List.of(2, 3)),
+        MetaCodec.decodeCommand(MetaCodec.encode(new MetaState.SetMetaVoters(List.of(1, 2), List.of(2, 3)))));
+    assertTrue(MetaState.invalid(new MetaState.SetMetaVoters(List.of(1), List.of())) != null, "no voters");
+    assertTrue(MetaState.invalid(new MetaState.SetMetaVoters(List.of(1), List.of(2, 2))) != null, "twice the same");
+  }
 }

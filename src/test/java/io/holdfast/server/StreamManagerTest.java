@@ -45,7 +45,8 @@ class StreamManagerTest {
           (ctx, m) -> Behaviors.stopped()), "storage", org.apache.pekko.actor.typed.Props.empty());
       ActorRef<ReplicaHost.Command> host = system.systemActorOf(ReplicaHost.create(), "host",
           org.apache.pekko.actor.typed.Props.empty());
-      system.systemActorOf(StreamManager.create(settings, storage, host, "incarnation", Set.of(), "",
+      system.systemActorOf(StreamManager.create(settings,
+          io.holdfast.node.MetaVoters.inMemory(settings.metaVoters()), storage, host, "incarnation", Set.of(), "",
           new GroupRouter(system)), "manager", org.apache.pekko.actor.typed.Props.empty());
       storage.tell(new NodeStorage.Forget("anything")); // its behavior stops on any message
       system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
