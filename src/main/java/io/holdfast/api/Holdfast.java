@@ -150,6 +150,12 @@ public final class Holdfast implements Extension {
       List<Row> commit = new ArrayList<>();
       List<Row> applied = new ArrayList<>();
       List<Row> lag = new ArrayList<>();
+      List<Row> snapshotIndex = new ArrayList<>();
+      List<Row> catchUpMissing = new ArrayList<>();
+      List<Row> catchUpBytes = new ArrayList<>();
+      List<Row> followerEntries = new ArrayList<>();
+      List<Row> followerBytes = new ArrayList<>();
+      List<Row> followerSnapshot = new ArrayList<>();
       java.util.Set<String> led = new java.util.HashSet<>();
       replicas.forEach((group, status) -> status.ifPresent(st -> {
         Tags tags = Tags.of("group", group); // the role is the leader gauge: a tag would start new series
@@ -162,12 +168,32 @@ public final class Holdfast implements Extension {
         commit.add(new Row(tags, st.commitIndex()));
         applied.add(new Row(tags, st.appliedIndex()));
         lag.add(new Row(tags, st.commitIndex() - st.appliedIndex()));
+        snapshotIndex.add(new Row(tags, st.snapshotIndex()));
+        catchUpMissing.add(new Row(tags, st.catchUpMissing()));
+        catchUpBytes.add(new Row(tags, st.catchUpFetchedBytes()));
+        for (io.holdfast.raft.RaftCore.FollowerLag f : st.followers()) {
+          Tags ft = tags.and("follower", String.valueOf(ReplicaIds.node(f.id())));
+          followerEntries.add(new Row(ft, f.entries()));
+          followerBytes.add(new Row(ft, f.bytes()));
+          followerSnapshot.add(new Row(ft, f.snapshot() ? 1 : 0));
+        }
       }));
       metrics.gauge("holdfast.replica.term", "Raft term of each local replica", term);
       metrics.gauge("holdfast.replica.leader", "1 if the local replica leads its group", leader);
       metrics.gauge("holdfast.replica.commit.index", "Commit index of each local replica", commit);
       metrics.gauge("holdfast.replica.applied.index", "Applied index of each local replica", applied);
       metrics.gauge("holdfast.replica.apply.lag.entries", "Committed entries a local replica has not applied yet", lag);
+      metrics.gauge("holdfast.replica.snapshot.index", "Index of each local replica's latest snapshot", snapshotIndex);
+      metrics.gauge("holdfast.replica.catchup.missing.records", "Records a local replica still fetches from a peer"
+          + " before it installs the leader's snapshot (0: no catch-up)", catchUpMissing);
+      metrics.gauge("holdfast.replica.catchup.fetched.bytes", "Bytes of records the running catch-up fetched so far",
+          catchUpBytes);
+      metrics.gauge("holdfast.replica.follower.lag.entries", "Leader's view: log entries each follower lacks",
+          followerEntries);
+      metrics.gauge("holdfast.replica.follower.lag.bytes", "Leader's view: bytes of the entries each follower lacks"
+          + " that the leader's log still holds", followerBytes);
+      metrics.gauge("holdfast.replica.follower.snapshot", "Leader's view: 1 while a follower needs or is sent a"
+          + " snapshot (it is behind the leader's log)", followerSnapshot);
       MetaState v = view.get();
       List<String> mine = v == null ? List.of() : v.streams().values().stream()
           .filter(r -> led.contains(r.group())).map(MetaState.StreamRecord::name).toList();

@@ -509,6 +509,36 @@ public final class RaftCore {
     return log.lastIndex();
   }
 
+  /**
+   * How far one member is behind this leader: {@code entries} after its match index; {@code bytes}
+   * of those this leader's log still holds (what it can send as appends); {@code snapshot} when it
+   * needs, or is being sent, a snapshot instead (its match is below this log's start).
+   */
+  public record FollowerLag(int id, long match, long entries, long bytes, boolean snapshot) {}
+
+  /** Leader: each other member's lag; empty on a replica that does not lead. */
+  public List<FollowerLag> followerLags() {
+    if (role != Role.LEADER) {
+      return List.of();
+    }
+    List<FollowerLag> out = new ArrayList<>();
+    for (var e : progress.entrySet()) {
+      if (e.getKey() == self) {
+        continue;
+      }
+      Progress pr = e.getValue();
+      boolean snapshot = pr.state == Progress.State.SNAPSHOT || pr.match < log.snapshotIndex();
+      out.add(new FollowerLag(e.getKey(), pr.match, Math.max(0, log.lastIndex() - pr.match),
+          log.bytesAfter(Math.max(pr.match, log.snapshotIndex())), snapshot));
+    }
+    return out;
+  }
+
+  /** The index the log starts after: its latest snapshot's. */
+  public long snapshotIndex() {
+    return log.snapshotIndex();
+  }
+
   /** Leader: the highest index member {@code id} persisted that matches this log; -1 if not known here. */
   public long matchIndex(int id) {
     Progress pr = role == Role.LEADER ? progress.get(id) : null;

@@ -97,8 +97,15 @@ public final class ReplicaDriver<T> {
    * @param voters the voting members in this replica's view (replica ids: {@code ReplicaIds})
    * @param storeDamaged messages in the applied state that this replica's store lacks (being repaired)
    */
+  /**
+   * @param followers a leader's view of each other member's lag (empty unless it leads)
+   * @param snapshotIndex the index of this replica's latest snapshot: its log starts after it
+   * @param catchUpMissing records a catch-up still has to fetch before it installs a leader's
+   *     snapshot (0: none running); {@code catchUpFetchedBytes} what it fetched so far
+   */
   public record Status(int id, RaftCore.Role role, long term, int leader, long commitIndex, long appliedIndex,
-      boolean recoveringLostTail, List<Integer> voters, long storeDamaged) implements io.holdfast.transport.CborMessage {}
+      boolean recoveringLostTail, List<Integer> voters, long storeDamaged, List<RaftCore.FollowerLag> followers,
+      long snapshotIndex, long catchUpMissing, long catchUpFetchedBytes) implements io.holdfast.transport.CborMessage {}
 
   /**
    * A batch is one log entry, and an entry must fit one transport frame with room to spare
@@ -163,6 +170,10 @@ public final class ReplicaDriver<T> {
     boolean started;
     /** Everything is fetched and nothing left to sync but syncs already running: the next to finish goes on. */
     boolean awaitingSyncs;
+    /** Records the store lacked for the snapshot (its latest target), and those fetched since: progress, for metrics. */
+    long missing;
+    long fetched;
+    long fetchedBytes;
   }
 
   /** Missing records being fetched from a peer. */
@@ -626,7 +637,9 @@ public final class ReplicaDriver<T> {
 
   public Status status() {
     return new Status(self, core.role(), core.term(), core.leaderId(), core.commitIndex(), core.appliedIndex(),
-        core.recoveringLostTail(), List.copyOf(core.membership().voters()), storeMissing.count());
+        core.recoveringLostTail(), List.copyOf(core.membership().voters()), storeMissing.count(), core.followerLags(),
+        core.snapshotIndex(), catchUp == null ? 0 : Math.max(0, catchUp.missing - catchUp.fetched),
+        catchUp == null ? 0 : catchUp.fetchedBytes);
   }
 
   public int id() {
@@ -854,6 +867,7 @@ public final class ReplicaDriver<T> {
     }
     catchUp.snapshot = is;
     catchUp.source = is.from();
+    catchUp.missing = catchUp.fetched + missing.count();
     if (!catchUp.started) {
       catchUp.started = host.startCatchUp();
     }
@@ -900,7 +914,9 @@ public final class ReplicaDriver<T> {
   private void onCatchUpRecords(StoreMessage.Records r) {
     for (byte[] record : r.records()) {
       machine.take(record);
+      catchUp.fetchedBytes += record.length;
     }
+    catchUp.fetched += r.records().size();
     if (r.records().isEmpty() && r.next() <= r.fromSeq()) {
       return; // the source cannot serve it now (it is behind): asked again, of the leader, after the timeout
     }

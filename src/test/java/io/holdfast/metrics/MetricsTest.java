@@ -77,6 +77,11 @@ class MetricsTest {
         "holdfast_storage_fsync_seconds_count", "") + 1, "each publish was fsynced");
     assertTrue(value(after, "holdfast_replica_commit_index", "group=meta") >= 2);
     assertEquals(1, value(after, "holdfast_replica_leader", "group=meta"), "a one-node cluster leads its meta group");
+    for (String series : List.of("holdfast_replica_catchup_missing_records", "holdfast_replica_catchup_fetched_bytes",
+        "holdfast_replica_snapshot_index")) {
+      assertTrue(after.has(series + "{group=meta}"), series + " is reported for each replica");
+    }
+    assertEquals(0, value(after, "holdfast_replica_catchup_missing_records", "group=meta"), "no catch-up running");
     assertTrue(value(after, "jvm_memory_used_bytes", "area=heap,id=G1 Old Gen") > 0);
     assertTrue(value(after, "holdfast_disk_free_bytes", "") > 0);
   }

@@ -420,6 +420,35 @@ class RaftCoreTest {
   }
 
   @Test
+  void theLeaderReportsEachFollowersLagInEntriesAndBytesAndWhenItNeedsASnapshot() {
+    CoreHarness h = CoreHarness.of(3);
+    h.elect(1);
+    h.stabilize();
+    assertTrue(h.core(2).followerLags().isEmpty(), "only a leader knows lags");
+    h.isolated.add(3);
+    long bytes = 0;
+    for (int i = 0; i < 5; i++) {
+      byte[] v = bytes("value-" + i);
+      h.core(1).propose(v);
+      bytes += new io.holdfast.raft.message.LogEntry(1, 1, io.holdfast.raft.message.EntryType.COMMAND, v).weightBytes();
+    }
+    h.stabilize();
+    java.util.Map<Integer, RaftCore.FollowerLag> lags = new java.util.TreeMap<>();
+    h.core(1).followerLags().forEach(l -> lags.put(l.id(), l));
+    assertEquals(java.util.Set.of(2, 3), lags.keySet());
+    assertEquals(0, lags.get(2).entries());
+    assertEquals(0, lags.get(2).bytes());
+    assertEquals(5, lags.get(3).entries(), "the isolated follower lacks the five new entries");
+    assertEquals(bytes, lags.get(3).bytes());
+    assertFalse(lags.get(3).snapshot());
+    h.core(1).compact(h.core(1).appliedIndex(), new byte[0]);
+    RaftCore.FollowerLag behind = h.core(1).followerLags().stream().filter(l -> l.id() == 3).findFirst().orElseThrow();
+    assertTrue(behind.snapshot(), "behind the leader's compacted log: it needs a snapshot");
+    assertEquals(0, behind.bytes(), "nothing of what it lacks is in the leader's log any more");
+    assertEquals(5, behind.entries());
+  }
+
+  @Test
   void leaderKeepsAtMostInflightAppendsUnansweredPerFollower() {
     RaftSettings oneEntryPerMessage = CoreHarness.SETTINGS.withAppendEntriesMax(1);
     CoreHarness h = CoreHarness.of(3, oneEntryPerMessage);

@@ -60,6 +60,15 @@ public final class RaftLog {
     return entries.get(offset(index));
   }
 
+  /** The bytes ({@link LogEntry#weightBytes}) of the entries after {@code index} this log holds. */
+  public long bytesAfter(long index) {
+    long bytes = 0;
+    for (long i = Math.max(index + 1, firstIndex()); i <= lastIndex(); i++) {
+      bytes += entries.get(offset(i)).weightBytes();
+    }
+    return bytes;
+  }
+
   /** Entries in [from, toInclusive], at most {@code countMax} of them and about {@code bytesMax} (at least one). */
   public List<LogEntry> slice(long from, long toInclusive, int countMax, long bytesMax) {
     Check.that(from >= firstIndex(), "slice from compacted index %d < %d", from, firstIndex());
