@@ -195,6 +195,9 @@ public final class Holdfast implements Extension {
       metrics.gauge("holdfast.replica.follower.snapshot", "Leader's view: 1 while a follower needs or is sent a"
           + " snapshot (it is behind the leader's log)", followerSnapshot);
       MetaState v = view.get();
+      if (v != null) {
+        metrics.retainStreams(v.streams().keySet()); // a deleted stream's series go
+      }
       List<String> mine = v == null ? List.of() : v.streams().values().stream()
           .filter(r -> led.contains(r.group())).map(MetaState.StreamRecord::name).toList();
       return streamGauges(mine);
@@ -513,26 +516,37 @@ public final class Holdfast implements Extension {
           "no stream captures subject '" + subject + "'"));
     }
     Wire.Publish p = new Wire.Publish(subject, all, payload);
-    HoldfastMetrics.StreamMeters meters = metrics.stream(s.name());
-    meters.publishes().increment();
-    long start = System.nanoTime();
-    return router.propose(s.group(), s.placement(), p, timeout(), locateViaEntity(s.name()))
+    return metered(s.name(), 1, () -> router.propose(s.group(), s.placement(), p, timeout(), locateViaEntity(s.name()))
         .thenApply(reply -> {
           Wire.Seq seq = (Wire.Seq) outcome(reply);
           return new PubAck(seq.stream(), seq.seq(), seq.duplicate());
-        })
-        .whenComplete((ack, failure) -> {
-          if (failure == null) {
-            meters.acks().increment();
-            meters.ackLatency().record(System.nanoTime() - start, java.util.concurrent.TimeUnit.NANOSECONDS);
-            if (ack.duplicate()) {
-              meters.duplicates().increment();
-            }
-          } else {
-            Throwable e = HoldfastException.unwrap(failure);
-            metrics.refused(s.name(), e instanceof HoldfastException h ? h.code() : "internal");
-          }
-        });
+        }), PubAck::duplicate);
+  }
+
+  /**
+   * Counts {@code messages} publishes to {@code stream} and, as {@code send}'s result comes, their
+   * acks (each with the time it took; duplicates too) or the refusal's code.
+   */
+  private <T> CompletionStage<T> metered(String stream, int messages, java.util.function.Supplier<CompletionStage<T>> send,
+      java.util.function.Predicate<T> duplicate) {
+    HoldfastMetrics.StreamMeters meters = metrics.stream(stream);
+    meters.publishes().increment(messages);
+    long start = System.nanoTime();
+    return send.get().whenComplete((result, failure) -> {
+      if (failure == null) {
+        meters.acks().increment(messages);
+        long took = System.nanoTime() - start;
+        for (int i = 0; i < messages; i++) {
+          meters.ackLatency().record(took, java.util.concurrent.TimeUnit.NANOSECONDS);
+        }
+        if (duplicate.test(result)) {
+          meters.duplicates().increment();
+        }
+      } else {
+        Throwable e = HoldfastException.unwrap(failure);
+        metrics.refused(stream, e instanceof HoldfastException h ? h.code() : "internal");
+      }
+    });
   }
 
   /**
@@ -590,7 +604,7 @@ public final class Holdfast implements Extension {
           ? "message_too_large" : "bad_batch", invalid));
     }
     MetaState.StreamRecord stream = s;
-    return router.propose(stream.group(), stream.placement(), atomic, timeout(),
+    return metered(stream.name(), batch.size(), () -> router.propose(stream.group(), stream.placement(), atomic, timeout(),
         locateViaEntity(stream.name())).thenApply(reply -> {
           Wire.Seq last = (Wire.Seq) outcome(reply);
           List<PubAck> acks = new ArrayList<>(batch.size());
@@ -598,7 +612,7 @@ public final class Holdfast implements Extension {
             acks.add(new PubAck(last.stream(), last.seq() - batch.size() + 1 + i));
           }
           return acks;
-        });
+        }), acks -> false);
   }
 
   private static void putIf(java.util.TreeMap<String, List<String>> headers, String name, Object value) {

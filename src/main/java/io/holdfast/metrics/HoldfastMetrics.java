@@ -95,6 +95,23 @@ public final class HoldfastMetrics implements Extension {
             .tag("stream", s).serviceLevelObjectives(LATENCY_BUCKETS).register(registry)));
   }
 
+  /**
+   * Drops the meters of every stream not in {@code streams} (deleted since): their series leave the
+   * scrape, and a stream created again under the name counts from zero, as a counter reset.
+   */
+  public void retainStreams(java.util.Set<String> streams) {
+    for (String gone : new ArrayList<>(this.streams.keySet())) {
+      if (!streams.contains(gone)) {
+        this.streams.remove(gone);
+        registry.find("holdfast.stream.publishes").tag("stream", gone).meters().forEach(registry::remove);
+        registry.find("holdfast.stream.acks").tag("stream", gone).meters().forEach(registry::remove);
+        registry.find("holdfast.stream.duplicates").tag("stream", gone).meters().forEach(registry::remove);
+        registry.find("holdfast.stream.ack").tag("stream", gone).meters().forEach(registry::remove);
+        registry.find("holdfast.stream.refusals").tag("stream", gone).meters().forEach(registry::remove);
+      }
+    }
+  }
+
   /** A publish to {@code stream} refused with {@code code} (unavailable, maximum_bytes_exceeded, ...). */
   public void refused(String stream, String code) {
     registry.counter("holdfast.stream.refusals", "stream", stream, "code", code).increment();

@@ -208,6 +208,8 @@ public final class ReplicaDriver<T> {
   private long unpersistedBytes;
   /** The node's disk is nearly full: publishes are refused ({@link #storageLow(boolean)}). */
   private boolean storageLow;
+  /** It dropped a leader's entries for lack of disk space and has not taken any since (for the log). */
+  private boolean refusingEntries;
   private long compactAfterBytes = Long.MAX_VALUE;
   private long appliedBytesSinceSnapshot;
   private long lastSnapshotBytes;
@@ -337,6 +339,22 @@ public final class ReplicaDriver<T> {
     if (done()) {
       return;
     }
+    if (storageLow && (m instanceof RaftMessage.AppendEntries a && !a.entries().isEmpty()
+        || m instanceof RaftMessage.InstallSnapshot)) {
+      // Nearly full: it takes no new data as a follower either, as if the message were lost, and
+      // falls behind instead of running into ENOSPC, which would stop the node's storage for good
+      // (D10). Heartbeats still pass, so it does not campaign; once space is freed it catches up.
+      if (!refusingEntries) {
+        refusingEntries = true;
+        host.warn("Replica " + name + " (id " + self + ") takes no entries from its leader while the node's disk is"
+            + " nearly full (holdfast.storage.min-free); it catches up once space is freed");
+      }
+      return;
+    }
+    if (refusingEntries && !storageLow) {
+      refusingEntries = false;
+      host.info("Replica " + name + " (id " + self + ") takes entries again: the node's disk has room");
+    }
     if (m instanceof RaftMessage.InstallSnapshot is && is.term() >= core.term() && catchUpFirst(is)) {
       return;
     }
@@ -369,7 +387,8 @@ public final class ReplicaDriver<T> {
    */
   /**
    * The host says whether its node's disk is nearly full: while it is, proposals that add data
-   * ({@link ReplicatedMachine#growsData}) are refused with {@link #INSUFFICIENT_STORAGE}.
+   * ({@link ReplicatedMachine#growsData}) are refused with {@link #INSUFFICIENT_STORAGE}, and as a
+   * follower it drops its leader's entries and snapshots (see {@link #step(RaftMessage)}).
    */
   public void storageLow(boolean low) {
     storageLow = low;

@@ -308,6 +308,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     long owed = Math.max(1, Math.min(QUIET_TICKS, (clock.nanos() - tickedAt + tickNanos / 2) / tickNanos));
     tickedAt = clock.nanos();
     batching = false; // the timer is set below, once, for what the driver is after these ticks
+    driver.storageLow(diskGuard.low()); // a follower needs it too: it stops taking entries
     Behavior<Command> next = next(() -> {
       for (long i = 0; i < owed && !driver.stopped(); i++) {
         driver.tick(clock.millis());

@@ -9,6 +9,11 @@ public final class Coverage {
   public long powerLosses;
   public long partitions;
   public long pauses;
+  public long lowDisks;
+  /** Proposals a leader with a nearly full disk refused ({@code insufficient_storage}). */
+  public long storageRefusals;
+  /** Times a follower with a nearly full disk started dropping its leader's entries. */
+  public long entriesRefused;
   public long transfers;
   public long membershipChanges;
   public long splitBrains;
@@ -53,6 +58,8 @@ public final class Coverage {
       partitions++;
     } else if (fault.startsWith("pause")) {
       pauses++;
+    } else if (fault.startsWith("disk low")) {
+      lowDisks++;
     } else if (fault.startsWith("transfer")) {
       transfers++;
     } else if (fault.startsWith("membership")) {
@@ -73,6 +80,9 @@ public final class Coverage {
     powerLosses += o.powerLosses;
     partitions += o.partitions;
     pauses += o.pauses;
+    lowDisks += o.lowDisks;
+    storageRefusals += o.storageRefusals;
+    entriesRefused += o.entriesRefused;
     transfers += o.transfers;
     membershipChanges += o.membershipChanges;
     splitBrains += o.splitBrains;
@@ -101,7 +111,8 @@ public final class Coverage {
 
   @Override
   public String toString() {
-    return "crashes " + crashes + ", power losses " + powerLosses + ", partitions " + partitions + ", pauses " + pauses
+    return "crashes " + crashes + ", power losses " + powerLosses + ", partitions " + partitions + ", pauses " + pauses + ", disks nearly full " + lowDisks + " (publishes refused " + storageRefusals + ", followers that dropped entries "
+        + entriesRefused + ")"
         + ", split-brain schedules " + splitBrains + ", disks with bit flips " + bitflips + ", disks wiped and rejoined as new members " + wipes
         + ", synced tails cut " + lostTails
         + ", membership changes " + membershipChanges + ", transfers "

@@ -40,7 +40,15 @@ public enum Fault {
    * record header damaged, a file missing): the file store refuses to open; the disk is wiped and
    * the machine rejoins as a new member (D9), added as a learner and promoted.
    */
-  WIPE;
+  WIPE,
+  /**
+   * A replica's disk is nearly full for a while (below {@code holdfast.storage.min-free}): as leader
+   * it refuses publishes with {@code insufficient_storage}, as follower it drops its leader's
+   * entries and snapshots; then space is freed and it catches up. The production driver's own
+   * input ({@code ReplicaDriver.storageLow}); drawn from a PRNG of its own, so that adding it
+   * changed no other fault's schedule.
+   */
+  DISK_LOW;
 
   public String cliName() {
     return name().toLowerCase(Locale.ROOT).replace('_', '-');

@@ -44,6 +44,8 @@ final class SimReplica {
   /** Its core wanted a snapshot past its applied state when last observed. */
   boolean snapshotNeeded;
   long pausedUntil;
+  /** Its disk is nearly full until this tick (Fault.DISK_LOW). */
+  long lowDiskUntil;
   long restartAt = -1;
   /** Sync in flight (safe mode) or lazy sync scheduled (lying modes). */
   boolean syncScheduled;

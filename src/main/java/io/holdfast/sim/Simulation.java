@@ -69,6 +69,7 @@ public final class Simulation {
   private final Prng netPrng;
   private final Prng diskPrng;
   private final Prng nemesisPrng;
+  private final Prng lowDiskPrng;
   private final Prng clientPrng;
   private final Prng corePrng;
   private final SimReplica[] nodes;
@@ -129,6 +130,7 @@ public final class Simulation {
     this.nemesisPrng = root.fork();
     this.clientPrng = root.fork();
     this.corePrng = root.fork();
+    this.lowDiskPrng = root.fork(); // last: the forks before it are as they were
     this.n = config.replicas();
     this.nodes = new SimReplica[n + 1];
     this.blocked = new boolean[n + 1][n + 1];
@@ -487,6 +489,8 @@ public final class Simulation {
         coverage.catchUps++;
       } else if (message.contains("lacks") && message.contains("in its store")) {
         coverage.storeRepairs++;
+      } else if (message.contains("takes no entries from its leader")) {
+        coverage.entriesRefused++;
       }
       if (trace != null) {
         trace.accept("t=" + now + " replica " + r.id + ": " + message);
@@ -627,6 +631,9 @@ public final class Simulation {
       return; // superseded or invalid: the outcome is unknown to the client
     }
     Wire.Outcome o = applied.outcome();
+    if (o instanceof Wire.Rejected rj && rj.code().equals(ReplicaDriver.INSUFFICIENT_STORAGE)) {
+      coverage.storageRefusals++;
+    }
     if (req.kind().startsWith("consumer:")) {
       consumersMade.add(req.kind().substring("consumer:".length()));
       consumersCreated = consumersMade.size() == SimStream.CONSUMERS.size();
@@ -732,6 +739,24 @@ public final class Simulation {
     membershipFault();
     splitBrain();
     lostTail();
+    lowDisk();
+  }
+
+  /** Fault.DISK_LOW: now and then one replica's disk is nearly full for up to 300 ticks. */
+  private void lowDisk() {
+    if (config.faults().contains(Fault.DISK_LOW) && n > 1 && lowDiskPrng.chance(1.0 / 400)) {
+      SimReplica victim = nodes[1 + lowDiskPrng.nextInt(n)];
+      if (victim.lowDiskUntil <= now) {
+        victim.lowDiskUntil = now + lowDiskPrng.between(20, 300);
+        fault("disk low " + victim.id + " until " + victim.lowDiskUntil);
+      }
+    }
+    for (int id = 1; id <= n; id++) {
+      SimReplica r = nodes[id];
+      if (r.driver != null) {
+        r.driver.storageLow(r.lowDiskUntil > now); // a restarted replica's new driver hears it too
+      }
+    }
   }
 
   private void crash(SimReplica r, long restartAt) {
@@ -1203,6 +1228,10 @@ public final class Simulation {
     }
     for (int id = 1; id <= n; id++) {
       SimReplica r = nodes[id];
+      r.lowDiskUntil = 0; // space is freed
+      if (r.driver != null) {
+        r.driver.storageLow(false);
+      }
       if (!r.up() && r.failed == null && r != removed) {
         restart(r);
       }

@@ -87,6 +87,29 @@ class MetricsTest {
   }
 
   @Test
+  void atomicPublishesCountEachMessageAndADeletedStreamsSeriesGo() throws Exception {
+    node.holdfast.createStream(new Records.StreamConfig("A", List.of("a.>"), 1)).toCompletableFuture()
+        .get(30, TimeUnit.SECONDS);
+    List<Records.Outgoing> three = List.of(new Records.Outgoing("a.1", null, new byte[1]),
+        new Records.Outgoing("a.2", null, new byte[1]), new Records.Outgoing("a.3", null, new byte[1]));
+    node.holdfast.publishAtomic(three, Records.PublishOptions.NONE).toCompletableFuture().get(30, TimeUnit.SECONDS);
+    JsonNode published = parse(scrape());
+    assertEquals(3, value(published, "holdfast_stream_publishes_total", "stream=A"));
+    assertEquals(3, value(published, "holdfast_stream_acks_total", "stream=A"));
+    assertEquals(3, value(published, "holdfast_stream_ack_seconds_count", "stream=A"));
+    node.holdfast.deleteStream("A").toCompletableFuture().get(30, TimeUnit.SECONDS);
+    JsonNode deleted = parse(scrape());
+    assertTrue(deleted.fieldNames().hasNext(), "the scrape has series");
+    java.util.List<String> left = new java.util.ArrayList<>();
+    deleted.fieldNames().forEachRemaining(name -> {
+      if (name.contains("stream=A")) {
+        left.add(name);
+      }
+    });
+    assertEquals(List.of(), left, "a deleted stream's series leave the scrape");
+  }
+
+  @Test
   void topShowsEachStreamsSizeRateAndLeader() throws Exception {
     node.holdfast.createStream(new Records.StreamConfig("T", List.of("t.>"), 1)).toCompletableFuture()
         .get(30, TimeUnit.SECONDS);

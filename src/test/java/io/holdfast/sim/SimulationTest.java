@@ -191,6 +191,19 @@ class SimulationTest {
   }
 
   @Test
+  void nearlyFullDisksRefusePublishesFallBehindAndLoseNothing() throws Exception {
+    EnumSet<Fault> faults = EnumSet.of(Fault.DISK_LOW, Fault.CRASH, Fault.PARTITION);
+    List<SimResult> results = Seeds.run(1, 40, 3, faults, Mode.SAFE);
+    assertEquals("", Seeds.failures(results, 3, "disk-low,crash,partition", Mode.SAFE));
+    long lows = results.stream().mapToLong(r -> r.coverage().lowDisks).sum();
+    long refused = results.stream().mapToLong(r -> r.coverage().storageRefusals).sum();
+    assertTrue(lows > 20, "disks were nearly full: " + lows);
+    assertTrue(refused > 0, "and their leaders refused publishes: " + refused);
+    long dropped = results.stream().mapToLong(r -> r.coverage().entriesRefused).sum();
+    assertTrue(dropped > 10, "and their followers took no entries, then caught up: " + dropped);
+  }
+
+  @Test
   void withoutFaultsNothingIsLostAndEverythingConverges() throws Exception {
     List<SimResult> results = Seeds.run(1, 20, 3, EnumSet.noneOf(Fault.class), Mode.SAFE);
     assertEquals("", Seeds.failures(results, 3, "none", Mode.SAFE));
