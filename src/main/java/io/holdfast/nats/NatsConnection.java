@@ -237,6 +237,12 @@ final class NatsConnection {
       return false;
     }
     principal = who.get();
+    if (principal.expires() != null) {
+      // As nats-server does when a user's JWT expires: the connection is closed then.
+      java.time.Duration left = java.time.Duration.between(java.time.Instant.now(), principal.expires());
+      node.system.scheduler().scheduleOnce(left.isNegative() ? java.time.Duration.ZERO : left,
+          () -> close("User Authentication Expired"), node.system.executionContext());
+    }
     return true;
   }
 

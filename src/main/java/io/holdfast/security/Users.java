@@ -32,21 +32,31 @@ import org.bouncycastle.crypto.generators.OpenBSDBCrypt;
  * clear) for the life of the process; a failed one is not, so guessing stays slow.
  */
 public final class Users {
-  public static final Users NONE = new Users(List.of(), Duration.ofSeconds(2));
+  public static final Users NONE = new Users(List.of(), Duration.ofSeconds(2), java.time.Clock.systemUTC());
   /** bcrypt's cost for new hashes: 2^10 rounds, about 50-100 ms here. */
   public static final int COST = 10;
   private static final int REMEMBERED_MAX = 4096;
-  private static final Set<String> KEYS = Set.of("user", "password", "token", "admin", "publish", "subscribe");
+  private static final Set<String> KEYS = Set.of("user", "password", "token", "admin", "publish", "subscribe",
+      "expires");
 
-  private record Entry(String name, String passwordHash, String tokenHash, Permissions permissions) {}
+  /** @param expires when the credentials stop working (null: never) */
+  private record Entry(String name, String passwordHash, String tokenHash, Permissions permissions,
+      java.time.Instant expires) {}
 
   private final List<Entry> entries;
   private final Duration authTimeout;
   private final Map<String, Principal> remembered = new ConcurrentHashMap<>();
+  private final java.time.Clock clock;
 
-  private Users(List<Entry> entries, Duration authTimeout) {
+  private Users(List<Entry> entries, Duration authTimeout, java.time.Clock clock) {
     this.entries = List.copyOf(entries);
     this.authTimeout = authTimeout;
+    this.clock = clock;
+  }
+
+  /** The same users, their expiry judged by {@code clock} (tests). */
+  Users withClock(java.time.Clock clock) {
+    return new Users(entries, authTimeout, clock);
   }
 
   /** Reads {@code holdfast.security}; an invalid entry is an {@link IllegalArgumentException} naming it. */
@@ -66,7 +76,7 @@ public final class Users {
       }
       entries.add(e);
     }
-    return new Users(entries, timeout);
+    return new Users(entries, timeout, java.time.Clock.systemUTC());
   }
 
   private static Entry entry(Config c, String where) {
@@ -97,7 +107,16 @@ public final class Users {
     } catch (ConfigException e) {
       throw new IllegalArgumentException(where + ": " + e.getMessage());
     }
-    return new Entry(c.getString("user"), hasPassword ? hash : null, hasToken ? hash : null, p);
+    java.time.Instant expires = null;
+    if (c.hasPath("expires")) {
+      try {
+        expires = java.time.Instant.parse(c.getString("expires"));
+      } catch (java.time.format.DateTimeParseException | ConfigException e) {
+        throw new IllegalArgumentException(where + ".expires must be an instant such as 2027-01-31T00:00:00Z, got "
+            + c.getValue("expires").render());
+      }
+    }
+    return new Entry(c.getString("user"), hasPassword ? hash : null, hasToken ? hash : null, p, expires);
   }
 
   private static List<String> patterns(Config c, String key, String where) {
@@ -162,21 +181,25 @@ public final class Users {
       java.util.function.Function<Entry, String> hashOf) {
     String digest = digest(key);
     Principal known = remembered.get(digest);
-    if (known != null) {
-      return Optional.of(known);
-    }
-    char[] chars = secret.toCharArray();
-    for (Entry e : entries) {
-      if (candidate.test(e) && checkHash(hashOf.apply(e), chars)) {
-        Principal p = new Principal(e.name(), e.permissions());
-        if (remembered.size() >= REMEMBERED_MAX) {
-          remembered.clear(); // bounded: at worst some clients pay one more bcrypt check
+    if (known == null) {
+      char[] chars = secret.toCharArray();
+      for (Entry e : entries) {
+        if (candidate.test(e) && checkHash(hashOf.apply(e), chars)) {
+          known = new Principal(e.name(), e.permissions(), e.expires());
+          if (remembered.size() >= REMEMBERED_MAX) {
+            remembered.clear(); // bounded: at worst some clients pay one more bcrypt check
+          }
+          remembered.put(digest, known);
+          break;
         }
-        remembered.put(digest, p);
-        return Optional.of(p);
       }
     }
-    return Optional.empty();
+    return known == null || expired(known) ? Optional.empty() : Optional.of(known);
+  }
+
+  /** Whether {@code p}'s credentials have expired ({@code expires} in the config). */
+  public boolean expired(Principal p) {
+    return p.expires() != null && !clock.instant().isBefore(p.expires());
   }
 
   private static boolean checkHash(String hash, char[] secret) {

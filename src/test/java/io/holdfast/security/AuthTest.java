@@ -71,8 +71,10 @@ class AuthTest {
         { user = admin, password = "%s", admin = on },
         { user = orders, password = "%s", publish.allow = ["orders.>"], subscribe.allow = ["orders.>", "_INBOX.>"] },
         { user = ci, token = "%s", publish.allow = ["orders.>"], subscribe.allow = ["_INBOX.>"] },
-        { user = watcher, password = "%s", publish.deny = [">"], subscribe.deny = ["secret.>"] }
-        """.formatted(UsersTest.ADMIN_HASH, UsersTest.ORDERS_HASH, UsersTest.TOKEN_HASH, UsersTest.ORDERS_HASH));
+        { user = watcher, password = "%s", publish.deny = [">"], subscribe.deny = ["secret.>"] },
+        { user = expired, password = "%s", expires = "2020-01-01T00:00:00Z" }
+        """.formatted(UsersTest.ADMIN_HASH, UsersTest.ORDERS_HASH, UsersTest.TOKEN_HASH, UsersTest.ORDERS_HASH,
+        UsersTest.ORDERS_HASH));
     natsUrl = NatsNode.start(node.system, node.holdfast, new NatsSettings(true, "127.0.0.1", 0, 1 << 20, 4096,
         8 << 20, 64 << 20, 16 << 20, Duration.ofMinutes(2), 2), users, null, false).toCompletableFuture().get(30, TimeUnit.SECONDS).url();
     int port = HttpApi.start(node.system, node.holdfast, "127.0.0.1", 0, users, null).toCompletableFuture()
@@ -121,13 +123,40 @@ class AuthTest {
     // against nats-server too: one case here, the others over a raw socket).
     assertAuthorizationViolation(() -> connect(Options.builder().userInfo("orders", "admin-pw"), null));
     for (String connect : List.of("{\"user\":\"nobody\",\"pass\":\"orders-pw\"}", "{\"user\":\"orders\"}", "{}",
-        "{\"auth_token\":\"tok-2\"}", "{\"user\":\"ci\",\"pass\":\"tok-1\"}")) {
+        "{\"auth_token\":\"tok-2\"}", "{\"user\":\"ci\",\"pass\":\"tok-1\"}",
+        "{\"user\":\"expired\",\"pass\":\"orders-pw\"}")) {
       assertEquals("-ERR 'Authorization Violation'", raw("CONNECT " + connect + "\r\nPUB billing.raw 2\r\nhi\r\n"),
           connect);
     }
     // A client that skips CONNECT and publishes at once is closed too.
     assertEquals("-ERR 'Authorization Violation'", raw("PUB billing.raw 2\r\nhi\r\n"));
     assertBillingUntouched();
+  }
+
+  @Test
+  void aNatsConnectionIsClosedWhenItsUsersCredentialsExpire() throws Exception {
+    try (OneNode other = OneNode.inTempDirectory("auth-expiry")) {
+      // Expiring 5 s after the node is up: long enough to connect first on a loaded machine.
+      Users brief = UsersTest.users("{ user = brief, password = \"%s\", expires = \"%s\" }".formatted(
+          UsersTest.ORDERS_HASH, java.time.Instant.now().plusSeconds(5)));
+      String url = NatsNode.start(other.system, other.holdfast, new NatsSettings(true, "127.0.0.1", 0, 1 << 20, 4096,
+          8 << 20, 64 << 20, 16 << 20, Duration.ofMinutes(2), 2), brief, null, false).toCompletableFuture()
+          .get(30, TimeUnit.SECONDS).url();
+      expireAndClose(url);
+    }
+  }
+
+  private static void expireAndClose(String url) throws Exception {
+    try (Socket s = new Socket("127.0.0.1", Integer.parseInt(url.substring(url.lastIndexOf(':') + 1)))) {
+      s.setSoTimeout(20_000);
+      BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+      in.readLine(); // INFO
+      s.getOutputStream().write("CONNECT {\"verbose\":false,\"user\":\"brief\",\"pass\":\"orders-pw\"}\r\nPING\r\n"
+          .getBytes(StandardCharsets.UTF_8));
+      assertEquals("PONG", in.readLine(), "authenticated while its credentials hold");
+      assertEquals("-ERR 'User Authentication Expired'", in.readLine(), "closed once they expire");
+      assertEquals(null, in.readLine());
+    }
   }
 
   /** Sends {@code text} after reading INFO; the one line answered, the connection being closed after it. */
@@ -221,6 +250,7 @@ class AuthTest {
     assertNotEquals(401, http.send(HttpRequest.newBuilder(URI.create(httpUrl + "/health")).build(),
         HttpResponse.BodyHandlers.ofString()).statusCode(), "health is open to probes");
     assertEquals(401, status(() -> new NodeClient(httpUrl).asUser("orders", "wrong").call("GET", "/streams", null)));
+    assertEquals(401, status(() -> new NodeClient(httpUrl).asUser("expired", "orders-pw").call("GET", "/streams", null)));
     assertEquals(401, http.send(HttpRequest.newBuilder(URI.create(httpUrl + "/metrics")).build(),
         HttpResponse.BodyHandlers.ofString()).statusCode(), "metrics name the streams: users only");
 

@@ -50,6 +50,38 @@ class UsersTest {
   }
 
   @Test
+  void expiredCredentialsAreRefusedEvenOnceRemembered() {
+    Users u = users("""
+        { user = temp, password = "%s", expires = "2027-01-01T00:00:00Z" },
+        { user = ci, token = "%s", expires = "2027-01-01T00:00:00Z" }
+        """.formatted(ORDERS_HASH, TOKEN_HASH));
+    java.time.Instant[] now = {java.time.Instant.parse("2026-12-31T23:59:59Z")};
+    Users clocked = u.withClock(new java.time.Clock() {
+      @Override
+      public java.time.ZoneId getZone() {
+        return java.time.ZoneOffset.UTC;
+      }
+
+      @Override
+      public java.time.Clock withZone(java.time.ZoneId zone) {
+        return this;
+      }
+
+      @Override
+      public java.time.Instant instant() {
+        return now[0];
+      }
+    });
+    Principal temp = clocked.password("temp", "orders-pw").orElseThrow();
+    assertEquals(java.time.Instant.parse("2027-01-01T00:00:00Z"), temp.expires(), "a NATS connection closes then");
+    assertTrue(clocked.token("tok-1").isPresent());
+    now[0] = java.time.Instant.parse("2027-01-01T00:00:00Z");
+    assertTrue(clocked.password("temp", "orders-pw").isEmpty(), "expired, though remembered");
+    assertTrue(clocked.token("tok-1").isEmpty(), "expired, though remembered");
+    assertRefused("{ user = a, password = \"" + ADMIN_HASH + "\", expires = tomorrow }", "users[0].expires must be an instant");
+  }
+
+  @Test
   void withoutUsersEveryClientIsTrustedButOnlyOnLoopback() {
     assertFalse(Users.NONE.required());
     assertEquals(Principal.TRUSTED, Users.NONE.password(null, null).orElseThrow());
