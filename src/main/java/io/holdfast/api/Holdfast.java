@@ -287,7 +287,7 @@ public final class Holdfast implements Extension {
    * draining until {@link #undrainNode}. Each step waits up to {@code stepTimeout} for the group to settle.
    */
   public CompletionStage<DrainReport> drainNode(int node, Duration stepTimeout) {
-    return meta(new MetaState.SetDraining(node, true))
+    return retrying(stepTimeout, () -> meta(new MetaState.SetDraining(node, true)))
         .thenCompose(v -> awaitView(s -> s.draining().contains(node)))
         .thenCompose(v -> {
           if (voters.current().contains(node) && metaHeir(node).isEmpty()) {
@@ -329,7 +329,13 @@ public final class Holdfast implements Extension {
   /** Commits the change of meta voters, then waits until the meta leader has exactly them as voters. */
   private CompletionStage<Void> changeMetaVoters(List<Integer> from, List<Integer> to, Duration within) {
     List<Integer> toSorted = to.stream().sorted().toList();
-    return meta(new MetaState.SetMetaVoters(from, to))
+    return retrying(within, () -> meta(new MetaState.SetMetaVoters(from, to)).exceptionallyCompose(e -> {
+      Throwable t = HoldfastException.unwrap(e);
+      // Refused as changed after a retry: an earlier try whose answer was lost may have committed
+      // it; the view says so soon (else awaitView fails, as the change is not this drain's).
+      return t instanceof HoldfastException h && h.code().equals(MetaState.CHANGED)
+          ? awaitView(s -> s.metaVoters().equals(to)) : CompletableFuture.failedFuture(t);
+    }))
         .thenCompose(v -> awaitView(s -> s.metaVoters().equals(to)))
         .thenCompose(v -> awaitCondition(within, () -> "the meta group did not settle on voters " + to, () ->
             router.probe("meta", voters.current()).thenCompose(leader -> leader.isEmpty()
@@ -341,7 +347,7 @@ public final class Holdfast implements Extension {
 
   /** Lets new replicas be placed on {@code node} again. */
   public CompletionStage<Done> undrainNode(int node) {
-    return meta(new MetaState.SetDraining(node, false))
+    return retrying(timeout().multipliedBy(6), () -> meta(new MetaState.SetDraining(node, false)))
         .thenCompose(v -> awaitView(s -> !s.draining().contains(node)))
         .thenApply(v -> Done.getInstance());
   }
@@ -356,15 +362,41 @@ public final class Holdfast implements Extension {
     MetaState.StreamRecord s = next.get();
     StreamConfig grown = new StreamConfig(s.name(), s.subjects(), s.replicas() + 1, s.limits());
     system.log().info("Draining node {}: stream {} grows to {} replicas elsewhere ...", node, s.name(), s.replicas() + 1);
-    return updateStream(grown)
+    return retrying(stepTimeout, () -> updateStream(grown))
         .thenCompose(i -> awaitSettled(s.name(), stepTimeout))
-        .thenCompose(i -> updateStream(config(s)))
+        .thenCompose(i -> retrying(stepTimeout, () -> updateStream(config(s))))
         .thenCompose(i -> awaitSettled(s.name(), stepTimeout))
         .thenCompose(i -> {
           system.log().info("Draining node {}: stream {} moved off it", node, s.name());
           moved.add(s.name());
           return moveOff(node, moved, stepTimeout);
         });
+  }
+
+  /**
+   * Runs {@code step} again (every 500 ms, for up to {@code within}) while it fails as
+   * {@code unavailable} or {@code outcome_unknown}: for the drain's steps, which are idempotent
+   * (setting a flag, a stream config, a compare-and-set of voters), so that a meta or stream
+   * leader elected meanwhile — a drain moves them — delays a drain instead of failing it.
+   */
+  private <T> CompletionStage<T> retrying(Duration within, java.util.function.Supplier<CompletionStage<T>> step) {
+    long deadline = System.nanoTime() + within.toNanos();
+    CompletableFuture<T> result = new CompletableFuture<>();
+    Runnable[] attempt = new Runnable[1];
+    attempt[0] = () -> step.get().whenComplete((value, failure) -> {
+      Throwable e = failure == null ? null : HoldfastException.unwrap(failure);
+      boolean transient_ = e instanceof HoldfastException.Unavailable || e instanceof HoldfastException.OutcomeUnknown;
+      if (e == null) {
+        result.complete(value);
+      } else if (transient_ && System.nanoTime() < deadline) {
+        system.log().info("Retrying a drain step after: {}", e.getMessage());
+        router.after(500, attempt[0]);
+      } else {
+        result.completeExceptionally(e);
+      }
+    });
+    attempt[0].run();
+    return result;
   }
 
   /** Until the stream's leader has exactly the voters its placement wants (new ones caught up and promoted). */

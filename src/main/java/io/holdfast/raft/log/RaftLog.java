@@ -18,6 +18,8 @@ import java.util.TreeMap;
 public final class RaftLog {
   private SnapshotMeta base;
   private final ArrayList<LogEntry> entries = new ArrayList<>();
+  /** Per entry, the bytes of the entries up to and including it, from an arbitrary origin: {@link #bytesAfter} in O(1). */
+  private final ArrayList<Long> ends = new ArrayList<>();
   private final TreeMap<Long, Membership> memberships = new TreeMap<>();
 
   public RaftLog(SnapshotMeta base) {
@@ -62,11 +64,12 @@ public final class RaftLog {
 
   /** The bytes ({@link LogEntry#weightBytes}) of the entries after {@code index} this log holds. */
   public long bytesAfter(long index) {
-    long bytes = 0;
-    for (long i = Math.max(index + 1, firstIndex()); i <= lastIndex(); i++) {
-      bytes += entries.get(offset(i)).weightBytes();
+    long from = Math.max(index + 1, firstIndex());
+    if (from > lastIndex()) {
+      return 0;
     }
-    return bytes;
+    int at = offset(from);
+    return ends.get(ends.size() - 1) - (ends.get(at) - entries.get(at).weightBytes());
   }
 
   /** Entries in [from, toInclusive], at most {@code countMax} of them and about {@code bytesMax} (at least one). */
@@ -90,6 +93,7 @@ public final class RaftLog {
     Check.that(entry.index() == lastIndex() + 1, "append %d after %d", entry.index(), lastIndex());
     Check.that(entry.term() >= lastTerm(), "append term %d below last term %d", entry.term(), lastTerm());
     entries.add(entry);
+    ends.add((ends.isEmpty() ? 0 : ends.get(ends.size() - 1)) + entry.weightBytes());
     if (entry.type() == EntryType.MEMBERSHIP) {
       memberships.put(entry.index(), Membership.decode(entry.data()));
     }
@@ -98,7 +102,12 @@ public final class RaftLog {
   /** Replaces an entry by one with the same index and term (a repaired payload). */
   public void replace(LogEntry entry) {
     Check.that(term(entry.index()) == entry.term(), "repair of %d with another term", entry.index());
-    entries.set(offset(entry.index()), entry);
+    int at = offset(entry.index());
+    long delta = entry.weightBytes() - entries.get(at).weightBytes();
+    entries.set(at, entry);
+    for (int i = at; delta != 0 && i < ends.size(); i++) {
+      ends.set(i, ends.get(i) + delta);
+    }
   }
 
   /** Removes every entry at or after {@code index}. */
@@ -107,6 +116,7 @@ public final class RaftLog {
     if (index > lastIndex()) {
       return;
     }
+    ends.subList(offset(index), entries.size()).clear();
     entries.subList(offset(index), entries.size()).clear();
     memberships.tailMap(index, true).clear();
   }
@@ -116,6 +126,7 @@ public final class RaftLog {
     long index = snapshot.index();
     Check.that(index > base.index() && index <= lastIndex(), "compact to %d outside log", index);
     Check.that(term(index) == snapshot.term(), "compact with wrong term at %d", index);
+    ends.subList(0, offset(index) + 1).clear();
     entries.subList(0, offset(index) + 1).clear();
     memberships.headMap(index, true).clear();
     base = snapshot;
@@ -124,6 +135,7 @@ public final class RaftLog {
   /** Replaces the whole log by a snapshot (a follower installing one that its log does not contain). */
   public void restore(SnapshotMeta snapshot) {
     entries.clear();
+    ends.clear();
     memberships.clear();
     base = snapshot;
   }
