@@ -380,22 +380,43 @@ public final class Holdfast implements Extension {
    * leader elected meanwhile — a drain moves them — delays a drain instead of failing it.
    */
   private <T> CompletionStage<T> retrying(Duration within, java.util.function.Supplier<CompletionStage<T>> step) {
+    return repeat(within, 500, step, e -> {
+      boolean again = e instanceof HoldfastException.Unavailable || e instanceof HoldfastException.OutcomeUnknown;
+      if (again) {
+        system.log().info("Retrying a drain step after: {}", e.getMessage());
+      }
+      return again;
+    });
+  }
+
+  /**
+   * Runs {@code attempt} every {@code everyMillis} until it succeeds, it fails in a way {@code again}
+   * does not accept (also by throwing), or {@code within} has passed (then with its last failure).
+   */
+  private <T> CompletionStage<T> repeat(Duration within, long everyMillis,
+      java.util.function.Supplier<CompletionStage<T>> attempt, java.util.function.Predicate<Throwable> again) {
     long deadline = System.nanoTime() + within.toNanos();
     CompletableFuture<T> result = new CompletableFuture<>();
-    Runnable[] attempt = new Runnable[1];
-    attempt[0] = () -> step.get().whenComplete((value, failure) -> {
-      Throwable e = failure == null ? null : HoldfastException.unwrap(failure);
-      boolean transient_ = e instanceof HoldfastException.Unavailable || e instanceof HoldfastException.OutcomeUnknown;
-      if (e == null) {
-        result.complete(value);
-      } else if (transient_ && System.nanoTime() < deadline) {
-        system.log().info("Retrying a drain step after: {}", e.getMessage());
-        router.after(500, attempt[0]);
-      } else {
-        result.completeExceptionally(e);
+    Runnable[] next = new Runnable[1];
+    next[0] = () -> {
+      CompletionStage<T> answer;
+      try {
+        answer = attempt.get();
+      } catch (RuntimeException e) {
+        answer = CompletableFuture.failedFuture(e);
       }
-    });
-    attempt[0].run();
+      answer.whenComplete((value, failure) -> {
+        Throwable e = failure == null ? null : HoldfastException.unwrap(failure);
+        if (e == null) {
+          result.complete(value);
+        } else if (again.test(e) && System.nanoTime() < deadline) {
+          router.after(everyMillis, next[0]);
+        } else {
+          result.completeExceptionally(e);
+        }
+      });
+    };
+    next[0].run();
     return result;
   }
 
@@ -420,29 +441,20 @@ public final class Holdfast implements Extension {
    */
   private CompletionStage<Void> awaitCondition(Duration within, java.util.function.Supplier<String> what,
       java.util.function.Supplier<CompletionStage<Boolean>> check) {
-    long deadline = System.nanoTime() + within.toNanos();
-    CompletableFuture<Void> result = new CompletableFuture<>();
-    Runnable[] attempt = new Runnable[1];
-    attempt[0] = () -> {
-      CompletionStage<Boolean> answer;
-      try {
-        answer = check.get();
-      } catch (RuntimeException e) {
-        result.completeExceptionally(e);
-        return;
+    final class No extends RuntimeException {
+      No() {
+        super(null, null, false, false);
       }
-      answer.whenComplete((yes, e) -> {
-        if (e == null && yes) {
-          result.complete(null);
-        } else if (System.nanoTime() > deadline) {
-          result.completeExceptionally(new HoldfastException.Unavailable(what.get() + " within " + within.toSeconds() + " s"));
-        } else {
-          router.after(200, attempt[0]);
-        }
-      });
-    };
-    attempt[0].run();
-    return result;
+    }
+    return repeat(within, 200, () -> check.get().handle((yes, e) -> {
+      if (e != null || !yes) {
+        throw new No();
+      }
+      return (Void) null;
+    }), e -> e instanceof No).exceptionallyCompose(e -> CompletableFuture.failedFuture(
+        HoldfastException.unwrap(e) instanceof No
+            ? new HoldfastException.Unavailable(what.get() + " within " + within.toSeconds() + " s")
+            : HoldfastException.unwrap(e)));
   }
 
   public CompletionStage<Done> deleteStream(String name) {
@@ -946,7 +958,7 @@ public final class Holdfast implements Extension {
           Wire.MetaOutcome o = (Wire.MetaOutcome) ((ReplicaShell.Applied) check(reply)).outcome();
           if (o.code() != null) {
             throw switch (o.code()) {
-              case MetaState.NOT_FOUND -> new HoldfastException.NotFound(o.code(), o.message());
+              case MetaState.NOT_FOUND, MetaState.NODE_NOT_FOUND -> new HoldfastException.NotFound(o.code(), o.message());
               case MetaState.BAD_REQUEST -> new HoldfastException.BadRequest(o.code(), o.message());
               default -> new HoldfastException.Conflict(o.code(), o.message());
             };

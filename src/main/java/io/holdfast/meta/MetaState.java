@@ -143,6 +143,7 @@ public final class MetaState {
 
   /** Error codes, shared with the APIs. */
   public static final String NOT_FOUND = "stream_not_found";
+  public static final String NODE_NOT_FOUND = "node_not_found";
   public static final String EXISTS = "stream_exists";
   public static final String BAD_REQUEST = "bad_request";
   public static final String OVERLAP = "subjects_overlap";
@@ -280,7 +281,7 @@ public final class MetaState {
     }
     if (c instanceof SetDraining d) {
       if (!nodes.containsKey(d.node())) {
-        return new Result(NOT_FOUND, "no node " + d.node() + " is registered");
+        return new Result(NODE_NOT_FOUND, "no node " + d.node() + " is registered");
       }
       if (d.draining()) {
         draining.add(d.node());
@@ -301,7 +302,7 @@ public final class MetaState {
     }
     for (int n : v.to()) {
       if (!nodes.containsKey(n)) {
-        return new Result(NOT_FOUND, "no node " + n + " is registered");
+        return new Result(NODE_NOT_FOUND, "no node " + n + " is registered");
       }
     }
     for (int n : v.from()) {

@@ -302,12 +302,7 @@ final class JetStreamApi {
       throw new HoldfastException.BadRequest("bad_request", "no server named '" + name + "': Holdfast's servers are"
           + " holdfast-N, N the node id");
     }
-    return node.holdfast.clusterStatus().thenCompose(status -> {
-      if (status.nodes().stream().noneMatch(n -> n.id() == id)) {
-        throw new HoldfastException.BadRequest("peer_not_member", "no server holdfast-" + id + " is in the cluster");
-      }
-      return node.holdfast.drainNode(id, java.time.Duration.ofMinutes(5));
-    }).thenApply(r -> {
+    return node.holdfast.drainNode(id, java.time.Duration.ofMinutes(5)).thenApply(r -> {
       ObjectNode o = success().put("peer", "holdfast-" + id);
       r.moved().forEach(o.putArray("moved")::add);
       return o.put("meta_voter", r.metaVoter());
@@ -633,7 +628,7 @@ final class JetStreamApi {
       case "consumer_name_mismatch" -> errorJson(type, 400, 10017, message);
       case "filter_mismatch" -> errorJson(type, 400, 10131, message);
       case "permission_denied" -> errorJson(type, 403, 10003, message);
-      case "peer_not_member" -> errorJson(type, 400, 10044, "peer not a member");
+      case "node_not_found" -> errorJson(type, 400, 10044, "peer not a member");
       case "insufficient_storage" -> errorJson(type, 503, 10047, "insufficient storage resources available");
       default -> errorJson(type, h.httpStatus() == 404 ? 404 : 400, 10003, message);
     };

@@ -308,7 +308,6 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     long owed = Math.max(1, Math.min(QUIET_TICKS, (clock.nanos() - tickedAt + tickNanos / 2) / tickNanos));
     tickedAt = clock.nanos();
     batching = false; // the timer is set below, once, for what the driver is after these ticks
-    driver.storageLow(diskGuard.low()); // a follower needs it too: it stops taking entries
     Behavior<Command> next = next(() -> {
       for (long i = 0; i < owed && !driver.stopped(); i++) {
         driver.tick(clock.millis());
@@ -494,6 +493,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
   /** Runs a driver input, answers the held reads it made ready, then stops if the driver retired or failed. */
   private Behavior<Command> next(Runnable input) {
+    driver.storageLow(diskGuard.low()); // before every input: a leader refuses growth, a follower takes no entries
     input.run();
     while (!heldReads.isEmpty() && driver.readReady(heldReads.peek().barrier())) {
       Read r = heldReads.poll().read();
@@ -514,7 +514,6 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private void propose(Propose p, ActorRef<Replies> via) {
     Proposer proposer = p.ticket() != 0 && via != null ? new Proposer(null, via, p.ticket())
         : new Proposer(p.replyTo(), null, 0);
-    driver.storageLow(diskGuard.low());
     if (driver.propose(p.proposal(), proposer, clock.millis())) {
       getContext().getSelf().tell(ProposeBatch.INSTANCE);
     }

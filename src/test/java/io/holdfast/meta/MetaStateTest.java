@@ -199,7 +199,7 @@ class MetaStateTest {
     assertTrue(apply(new MetaState.CreateStream("a", List.of("a.>"), 3)).ok());
     assertEquals(List.of(1, 2, 3), meta.streams().get("a").placement());
     assertTrue(apply(new MetaState.SetDraining(2, true)).ok());
-    assertEquals(MetaState.NOT_FOUND, apply(new MetaState.SetDraining(9, true)).code(), "no such node");
+    assertEquals(MetaState.NODE_NOT_FOUND, apply(new MetaState.SetDraining(9, true)).code(), "no such node");
     // Drain: grow elsewhere (node 4, not the draining 2), then shrink, which drops node 2 first.
     assertTrue(apply(new MetaState.UpdateStream("a", List.of("a.>"), 4, io.holdfast.stream.StreamLimits.DEFAULT)).ok());
     assertEquals(List.of(1, 2, 3, 4), meta.streams().get("a").placement());
@@ -222,7 +222,7 @@ class MetaStateTest {
   void aMetaVoteMovesByCompareAndSetAndANodeGivenAVoteAgainIsANewMember() {
     registerNodes(4);
     assertTrue(meta.metaVoters().isEmpty(), "the configured voters until a change");
-    assertEquals(MetaState.NOT_FOUND, apply(new MetaState.SetMetaVoters(List.of(1, 2, 3), List.of(1, 2, 3, 9))).code(),
+    assertEquals(MetaState.NODE_NOT_FOUND, apply(new MetaState.SetMetaVoters(List.of(1, 2, 3), List.of(1, 2, 3, 9))).code(),
         "every voter must be registered");
     assertTrue(apply(new MetaState.SetMetaVoters(List.of(1, 2, 3), List.of(1, 2, 3, 4))).ok(), "a first change trusts from");
     assertEquals(4, meta.metaReplicaId(4), "a node that never voted joins under its node id");
