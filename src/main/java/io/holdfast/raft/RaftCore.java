@@ -320,7 +320,7 @@ public final class RaftCore {
   public void askToLeave() {
     for (int member : membership.members()) {
       if (member != self) {
-        send(new RaftMessage.Leave(self, member, term, false));
+        send(new RaftMessage.Leave(self, member, term, false, self, log.lastMembershipIndex()));
       }
     }
   }
@@ -599,11 +599,17 @@ public final class RaftCore {
   }
 
   /**
-   * Whether a leader of at least this replica's term answered {@link #askToLeave}: the group's
-   * committed membership no longer holds this replica, and never will again (ids are not reused).
+   * Whether a leader answered {@link #askToLeave} with a committed membership, at least as new as
+   * the one in this replica's log, that lacks it: the group no longer holds this replica, and never
+   * will again (ids are not reused).
    */
   public boolean leaveGranted() {
     return leaveGranted;
+  }
+
+  /** The index of the membership in force (its entry's, or the snapshot's if it came with one). */
+  public long membershipIndex() {
+    return log.lastMembershipIndex();
   }
 
   /** Whether the membership in force is committed (no change is pending). */
@@ -871,14 +877,18 @@ public final class RaftCore {
   private void onLeave(RaftMessage.Leave l) {
     if (!l.granted()) {
       // Only a leader knows that nothing newer re-adds the asker, and only a committed removal is final.
-      if (role == Role.LEADER && membershipCommitted() && !membership.contains(l.asker())) {
-        send(new RaftMessage.Leave(self, l.asker(), term, true, l.asker()));
+      // Committed in our term: no entry of an older term past our commit index can be committed
+      // any more, which the asker relies on (see RaftMessage.Leave).
+      if (role == Role.LEADER && membershipCommitted() && termAt(commitIndex) == term
+          && !membership.contains(l.asker())) {
+        send(new RaftMessage.Leave(self, l.asker(), term, true, l.asker(), log.lastMembershipIndex()));
       } else if (role != Role.LEADER && l.from() == l.asker() && leaderId != 0 && leaderId != self
           && !membership.contains(l.asker())) {
-        send(new RaftMessage.Leave(self, leaderId, term, false, l.asker())); // relayed once, to our leader
+        send(new RaftMessage.Leave(self, leaderId, term, false, l.asker(), l.membershipIndex())); // relayed once
       }
-    } else if (l.term() >= term && l.asker() == self) {
-      leaveGranted = true; // a leader of an older term may be deposed by one that has us back
+    } else if (l.asker() == self && (l.membershipIndex() >= log.lastMembershipIndex()
+        || l.term() > log.term(log.lastMembershipIndex()))) {
+      leaveGranted = true; // see RaftMessage.Leave for why these two, and why not our own term
     }
   }
 
@@ -1460,20 +1470,31 @@ public final class RaftCore {
     send(new RaftMessage.RepairResult(self, r.from(), term, index, r.entryTerm(), entry, snapshot, absent));
   }
 
-  private void onRepairResult(RaftMessage.RepairResult r) {
+  /**
+   * Whether this replica, as leader, would take the snapshot {@code r} offers over its damage: over
+   * a damaged snapshot, or over the first damaged entry {@code r} answers for. The shell asks first,
+   * to fetch the messages the snapshot covers that its store lacks before the log entries that
+   * carried them go.
+   */
+  public boolean takesRepairSnapshot(RaftMessage.RepairResult r) {
     Snapshot offered = r.snapshot();
-    if (role == Role.LEADER && snapshotDamaged && offered != null && offered.index() >= log.snapshotIndex()
-        && offered.index() <= log.lastIndex() && log.term(offered.index()) == offered.term()) {
-      takeSnapshotOverDamage(offered);
-      appendsPending = true;
-      requestRepair();
-      return;
+    if (role != Role.LEADER || offered == null || offered.index() > log.lastIndex()) {
+      return false;
     }
-    if (role != Role.LEADER || faulty.isEmpty() || faulty.firstKey() != r.index()
-        || faulty.firstEntry().getValue() != r.entryTerm()) {
-      return; // stale: that entry is no longer the one we are missing
+    if (snapshotDamaged && offered.index() >= log.snapshotIndex()) {
+      return log.term(offered.index()) == offered.term();
     }
-    if (r.entry() != null) {
+    return answersFirstFaulty(r) && r.entry() == null && offered.index() >= r.index()
+        && log.term(offered.index()) == offered.term();
+  }
+
+  private boolean answersFirstFaulty(RaftMessage.RepairResult r) {
+    return !faulty.isEmpty() && faulty.firstKey() == r.index() && faulty.firstEntry().getValue() == r.entryTerm();
+  }
+
+  private void onRepairResult(RaftMessage.RepairResult r) {
+    boolean current = role == Role.LEADER && answersFirstFaulty(r);
+    if (current && r.entry() != null) {
       faulty.remove(r.index());
       repair(r.entry());
       absentVotes.clear();
@@ -1481,14 +1502,17 @@ public final class RaftCore {
       requestRepair();
       return;
     }
-    Snapshot snap = r.snapshot();
-    if (snap != null && snap.index() >= r.index() && snap.index() <= log.lastIndex()
-        && log.term(snap.index()) == snap.term()) {
-      takeSnapshotOverDamage(snap);
-      absentVotes.clear();
+    if (takesRepairSnapshot(r)) {
+      takeSnapshotOverDamage(r.snapshot());
+      if (current) {
+        absentVotes.clear();
+      }
       appendsPending = true;
       requestRepair();
       return;
+    }
+    if (!current) {
+      return; // stale: that entry is no longer the one we are missing
     }
     if (r.absent()) {
       absentVotes.add(r.from());

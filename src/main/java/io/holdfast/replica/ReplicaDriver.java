@@ -157,7 +157,9 @@ public final class ReplicaDriver<T> {
 
   /** A snapshot to install once the store holds what it covers, fetched from {@code source}. */
   private static final class CatchUp {
-    RaftMessage.InstallSnapshot snapshot;
+    /** What brought the snapshot (an InstallSnapshot, or a RepairResult a leader takes over its damage), stepped once caught up. */
+    RaftMessage message;
+    Snapshot snapshot;
     /** Where the next ask starts: the source's answers moved past what precedes it. */
     long next;
     int source;
@@ -355,7 +357,10 @@ public final class ReplicaDriver<T> {
       refusingEntries = false;
       host.info("Replica " + name + " (id " + self + ") takes entries again: the node's disk has room");
     }
-    if (m instanceof RaftMessage.InstallSnapshot is && is.term() >= core.term() && catchUpFirst(is)) {
+    if (m instanceof RaftMessage.InstallSnapshot is && is.term() >= core.term() && catchUpFirst(is, is.snapshot())) {
+      return;
+    }
+    if (m instanceof RaftMessage.RepairResult rr && core.takesRepairSnapshot(rr) && catchUpFirst(rr, rr.snapshot())) {
       return;
     }
     core.step(m);
@@ -864,28 +869,33 @@ public final class ReplicaDriver<T> {
   // =========================================================================================
 
   /**
-   * Whether {@code is} covers messages this replica's store lacks, or holds unsynced: then the
-   * missing ones are fetched from the sender's store first, in bounded chunks, and the snapshot is
-   * stepped into the core once the store has synced all it covers (so the replica acknowledges a
-   * snapshot only once it holds its data durably: the snapshot lets the log entries that carried
-   * them go — sim seed 777002041 lost messages a replica had applied but not synced when it took
-   * a snapshot it needed nothing for). A newer snapshot meanwhile only moves the target.
+   * Whether {@code snapshot}, brought by {@code m}, covers messages this replica's store lacks, or
+   * holds unsynced: then the missing ones are fetched from the sender's store first, in bounded
+   * chunks, and {@code m} is stepped into the core once the store has synced all it covers (so the
+   * replica acknowledges a snapshot only once it holds its data durably: the snapshot lets the log
+   * entries that carried them go — sim seed 777002041 lost messages a replica had applied but not
+   * synced when it took a snapshot it needed nothing for). A newer snapshot meanwhile only moves
+   * the target. A leader that takes a peer's snapshot over a damaged entry or snapshot does the
+   * same: sim seed 584193403244 had a leader whose store lost messages to a power loss take a
+   * removed replica's snapshot over its damaged base, drop the intact log entries that carried
+   * those messages, and be left with them only on the removed replica.
    */
-  private boolean catchUpFirst(RaftMessage.InstallSnapshot is) {
-    RangeSet missing = is.snapshot().data().length == 0 ? new RangeSet() : machine.missingFor(is.snapshot().data());
+  private boolean catchUpFirst(RaftMessage m, Snapshot snapshot) {
+    RangeSet missing = snapshot.data().length == 0 ? new RangeSet() : machine.missingFor(snapshot.data());
     if (missing.isEmpty() && catchUp == null && !machine.storeUnsynced()) {
       return false;
     }
     if (catchUp == null) {
       catchUp = new CatchUp();
       host.info("Replica " + name + " (id " + self + ") " + (missing.isEmpty() ? "syncs its store"
-          : "fetches messages " + missing + " of snapshot " + is.snapshot().index() + " from replica " + is.from())
-          + " before it installs snapshot " + is.snapshot().index());
-    } else if (is.snapshot().index() < catchUp.snapshot.snapshot().index()) {
+          : "fetches messages " + missing + " of snapshot " + snapshot.index() + " from replica " + m.from())
+          + " before it installs snapshot " + snapshot.index());
+    } else if (snapshot.index() < catchUp.snapshot.index()) {
       return true; // an older one: the newer one is being caught up
     }
-    catchUp.snapshot = is;
-    catchUp.source = is.from();
+    catchUp.message = m;
+    catchUp.snapshot = snapshot;
+    catchUp.source = m.from();
     catchUp.missing = catchUp.fetched + missing.count();
     if (!catchUp.started) {
       catchUp.started = host.startCatchUp();
@@ -902,7 +912,7 @@ public final class ReplicaDriver<T> {
    * what was fetched, then installs the snapshot.
    */
   private void continueCatchUp() {
-    RangeSet missing = machine.missingFor(catchUp.snapshot.snapshot().data());
+    RangeSet missing = machine.missingFor(catchUp.snapshot.data());
     missing.removeBelow(catchUp.next);
     if (!missing.isEmpty()) {
       long[] first = missing.ranges().get(0);
@@ -923,11 +933,11 @@ public final class ReplicaDriver<T> {
       catchUp.awaitingSyncs = true; // syncs started before (a compaction's, a repair's) are still running
       return;
     }
-    RaftMessage.InstallSnapshot is = catchUp.snapshot;
+    RaftMessage m = catchUp.message;
     catchUp = null;
     host.endCatchUp();
     checkStore = true;
-    core.step(is);
+    core.step(m);
   }
 
   private void onCatchUpRecords(StoreMessage.Records r) {

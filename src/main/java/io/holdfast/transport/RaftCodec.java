@@ -70,7 +70,7 @@ final class RaftCodec {
     } else if (m instanceof RaftMessage.RepairRequest r) {
       b.putLong(r.index()).putLong(r.entryTerm());
     } else if (m instanceof RaftMessage.Leave l) {
-      b.put(bool(l.granted())).putInt(l.asker());
+      b.put(bool(l.granted())).putInt(l.asker()).putLong(l.membershipIndex());
     } else if (m instanceof RaftMessage.RepairResult r) {
       b.putLong(r.index()).putLong(r.entryTerm()).put(bool(r.absent()));
       b.put(bool(r.entry() != null));
@@ -120,7 +120,7 @@ final class RaftCodec {
       case INSTALL_SNAPSHOT -> new RaftMessage.InstallSnapshot(from, to, term, getSnapshot(b));
       case TIMEOUT_NOW -> new RaftMessage.TimeoutNow(from, to, term);
       case REPAIR_REQUEST -> new RaftMessage.RepairRequest(from, to, term, b.getLong(), b.getLong());
-      case LEAVE -> new RaftMessage.Leave(from, to, term, bool(b.get()), b.getInt());
+      case LEAVE -> new RaftMessage.Leave(from, to, term, bool(b.get()), b.getInt(), b.getLong());
       case REPAIR_RESULT -> {
         long index = b.getLong();
         long entryTerm = b.getLong();
@@ -143,7 +143,7 @@ final class RaftCodec {
     } else if (m instanceof RaftMessage.RequestVoteResult) {
       return 2;
     } else if (m instanceof RaftMessage.Leave) {
-      return 5;
+      return 13;
     } else if (m instanceof RaftMessage.AppendEntries a) {
       int bytes = 28;
       for (LogEntry e : a.entries()) {

@@ -561,19 +561,35 @@ class RaftCoreTest {
   }
 
   @Test
-  void aLeaveAnswerFromAnOlderTermIsIgnoredAndAQuestionOfANewerOneDeposesNoOne() {
+  void aLeaveAnswerCountsByMembershipIndexOrANewerTermAndAQuestionDeposesNoOne() {
     CoreHarness h = CoreHarness.of(3);
     h.elect(1);
     long term = h.core(1).term();
-    h.core(1).step(new RaftMessage.Leave(9, 1, term + 5, false));
+    h.core(1).step(new RaftMessage.Leave(9, 1, term + 5, false, 9, 100));
     assertEquals(RaftCore.Role.LEADER, h.core(1).role());
     assertEquals(term, h.core(1).term());
-    h.core(3).step(new RaftMessage.Leave(1, 3, term - 1, true));
-    assertFalse(h.core(3).leaveGranted(), "a leader of an older term may since have been replaced");
-    h.core(2).step(new RaftMessage.Leave(1, 2, term, true, 3));
+    long index = h.core(3).membershipIndex();
+    long entryTerm = h.core(3).termAt(index);
+    h.core(3).step(new RaftMessage.Leave(1, 3, entryTerm, true, 3, index - 1));
+    assertFalse(h.core(3).leaveGranted(), "an older membership, from a leader no newer than ours: it may not hold our add");
+    h.core(2).step(new RaftMessage.Leave(1, 2, entryTerm + 1, true, 3, index));
     assertFalse(h.core(2).leaveGranted(), "an answer about another replica");
-    h.core(3).step(new RaftMessage.Leave(1, 3, term, true));
-    assertTrue(h.core(3).leaveGranted());
+    h.core(3).step(new RaftMessage.Leave(1, 3, entryTerm, true, 3, index));
+    assertTrue(h.core(3).leaveGranted(), "a committed membership as new as ours lacks us");
+
+    CoreHarness g = CoreHarness.of(3);
+    g.elect(1);
+    long gIndex = g.core(3).membershipIndex();
+    long groupTerm = g.core(1).term();
+    g.isolated.add(3);
+    // As after failed elections of its own: 3's term is past the group's.
+    g.core(3).step(new RaftMessage.RequestVote(2, 3, groupTerm + 5, 0, 0, false, true));
+    assertEquals(groupTerm + 5, g.core(3).term());
+    long gEntryTerm = g.core(3).termAt(gIndex);
+    g.core(3).step(new RaftMessage.Leave(1, 3, gEntryTerm, true, 3, gIndex - 1));
+    assertFalse(g.core(3).leaveGranted(), "an older membership from a leader no newer than our membership entry");
+    g.core(3).step(new RaftMessage.Leave(1, 3, gEntryTerm + 1, true, 3, gIndex - 1));
+    assertTrue(g.core(3).leaveGranted(), "a leader of a newer term than our membership entry, however high our own term");
   }
 
   @Test

@@ -33,9 +33,9 @@ class RaftCodecTest {
         new RaftMessage.HeartbeatResult(3, 1, 5, 98),
         new RaftMessage.InstallSnapshot(1, 3, 5, SNAP),
         new RaftMessage.TimeoutNow(1, 2, 5),
-        new RaftMessage.Leave(3, 1, 5, false),
-        new RaftMessage.Leave(1, 3, 6, true),
-        new RaftMessage.Leave(2, 1, 6, false, 3),
+        new RaftMessage.Leave(3, 1, 5, false, 3, 40),
+        new RaftMessage.Leave(1, 3, 6, true, 3, 42),
+        new RaftMessage.Leave(2, 1, 6, false, 3, 40),
         new RaftMessage.RepairRequest(1, 2, 5, 7, 3),
         new RaftMessage.RepairResult(2, 1, 5, 7, 3, E1, null, false),
         new RaftMessage.RepairResult(2, 1, 5, 7, 3, null, SNAP, false),
@@ -83,7 +83,7 @@ class RaftCodecTest {
     pinned.put(new RaftMessage.TimeoutNow(1, 2, 5), 8);
     pinned.put(new RaftMessage.RepairRequest(1, 2, 5, 7, 3), 9);
     pinned.put(new RaftMessage.RepairResult(2, 1, 5, 7, 3, null, null, true), 10);
-    pinned.put(new RaftMessage.Leave(3, 1, 5, false), 11);
+    pinned.put(new RaftMessage.Leave(3, 1, 5, false, 3, 40), 11);
     pinned.forEach((m, code) -> assertEquals(code.byteValue(), RaftCodec.encode(new PeerEnvelope("g", m))[3],
         m.getClass().getSimpleName())); // after u16 group length and the 1-byte group
   }

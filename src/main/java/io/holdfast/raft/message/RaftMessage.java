@@ -90,7 +90,23 @@ public sealed interface RaftMessage {
    * removed replica hears nothing more from the group (its leader stops writing to it at once), so
    * without this it cannot tell "removed" from "the group is down" — and a voter that leaves on a
    * mere silence can take with it the only intact copy of an entry (sim seed 998647310154). Neither
-   * side adopts the other's term from it; the asker trusts an answer of at least its own term.
+   * side adopts the other's term from it.
+   *
+   * <p>{@code membershipIndex} is, in the question, the index of the membership in force in the
+   * asker's log, and in the answer, that of the leader's committed membership lacking the asker;
+   * a leader answers only once it has committed an entry of its own term. The asker trusts an
+   * answer if either (ids are never reused, so a membership that lost the asker never regains it):
+   * <ul>
+   *   <li>its index is at least the asker's: the committed history's membership as of that index
+   *       lacks the asker, so the asker's membership entry is either in that history and since
+   *       replaced, or not in it and dead; or
+   *   <li>its term is newer than the asker's membership entry: that leader has committed an entry
+   *       of its term, so an older entry it lacks past its commit index can never be committed,
+   *       and one it holds is replaced by the membership it answers with.
+   * </ul>
+   * Not by the asker's own term: a removed replica's failed elections raise it past the group's,
+   * whose leader it could then never believe (sim seed 910000103); nor can a leader of a higher
+   * term vouch for an older entry adding the asker that it does not hold yet.
    *
    * <p>{@code asker} is the replica whose removal is in question. A follower relays a question to
    * the leader it follows: the asker only knows the members of the membership in its log, and the
@@ -98,10 +114,5 @@ public sealed interface RaftMessage {
    * replicas: the removed replica asked its old peers, all followers, and never retired). The
    * leader answers the asker directly.
    */
-  record Leave(int from, int to, long term, boolean granted, int asker) implements RaftMessage {
-    /** A question from the asker itself ({@code granted} false), or an answer to it. */
-    public Leave(int from, int to, long term, boolean granted) {
-      this(from, to, term, granted, granted ? to : from);
-    }
-  }
+  record Leave(int from, int to, long term, boolean granted, int asker, long membershipIndex) implements RaftMessage {}
 }
