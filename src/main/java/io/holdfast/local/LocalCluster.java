@@ -350,7 +350,7 @@ public final class LocalCluster {
     if (jar.archive() != null && jar.ensureArchive(System.err)) {
       command.add("-XX:SharedArchiveFile=" + jar.archive());
     }
-    String extra = System.getenv("HOLDFAST_NODE_JAVA_OPTS"); // e.g. a JFR recording; README, "Local clusters"
+    String extra = System.getenv("HOLDFAST_NODE_JAVA_OPTS"); // e.g. a JFR recording; README, "A cluster on your machine"
     if (extra != null && !extra.isBlank()) {
       command.addAll(List.of(extra.trim().split("\\s+")));
     }

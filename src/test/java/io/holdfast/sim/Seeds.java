@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.Predicate;
 
 /** Runs a range of seeds on all cores (each seed itself is single-threaded and deterministic). */
 final class Seeds {
@@ -27,6 +28,22 @@ final class Seeds {
     } finally {
       pool.shutdownNow();
     }
+  }
+
+  /**
+   * Seeds {@code start}, {@code start + 1}, ... in chunks, until the results so far satisfy
+   * {@code enough} or {@code max} seeds have run. For negative controls, whose conditions (a sum
+   * or a count of failing seeds above a bound) only grow with more seeds: they pass exactly when
+   * running all {@code max} seeds would, and stop as soon as the planted bug is caught.
+   */
+  static List<SimResult> runUntil(long start, int max, int replicas, EnumSet<Fault> faults, Mode mode,
+      Predicate<List<SimResult>> enough) throws Exception {
+    int chunk = 4 * Runtime.getRuntime().availableProcessors();
+    List<SimResult> results = new ArrayList<>();
+    while (results.size() < max && !enough.test(results)) {
+      results.addAll(run(start + results.size(), Math.min(chunk, max - results.size()), replicas, faults, mode));
+    }
+    return results;
   }
 
   /** A failure report naming every failed seed with the command that replays it. */

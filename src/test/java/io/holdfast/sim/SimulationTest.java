@@ -105,25 +105,27 @@ class SimulationTest {
 
   @Test
   void ackBeforeFsyncIsCaughtAsLostAcknowledgedWrites() throws Exception {
-    List<SimResult> results = Seeds.run(1, 100, 3, ALL, Mode.ACK_BEFORE_FSYNC);
-    long lost = results.stream().mapToLong(SimResult::lost).sum();
-    long failed = results.stream().filter(r -> !r.ok()).count();
+    List<SimResult> results = Seeds.runUntil(1, 100, 3, ALL, Mode.ACK_BEFORE_FSYNC,
+        rs -> lost(rs) > 0 && failed(rs) > 10);
+    long lost = lost(results);
+    long failed = failed(results);
     assertTrue(lost > 0, "acking before fsync must lose acknowledged writes on some seed");
     assertTrue(failed > 10, "and on many seeds, not by luck: " + failed);
   }
 
   @Test
   void votingWithoutPersistingIsCaught() throws Exception {
-    List<SimResult> results = Seeds.run(1, 300, 3, ALL, Mode.VOTE_WITHOUT_PERSIST);
-    long failed = results.stream().filter(r -> !r.ok()).count();
+    List<SimResult> results = Seeds.runUntil(1, 300, 3, ALL, Mode.VOTE_WITHOUT_PERSIST, rs -> failed(rs) > 0);
+    long failed = failed(results);
     assertTrue(failed > 0, "a replica that forgets its vote must break an invariant on some seed");
   }
 
   @Test
   void truncatingOnCorruptionIsCaughtAsLostAcknowledgedWrites() throws Exception {
-    List<SimResult> results = Seeds.run(1, 100, 3, ALL, Mode.TRUNCATE_ON_CORRUPTION);
+    List<SimResult> results = Seeds.runUntil(1, 100, 3, ALL, Mode.TRUNCATE_ON_CORRUPTION,
+        rs -> rs.stream().mapToLong(SimResult::lostMiddle).sum() > 0 && failed(rs) >= 3);
     long lostMiddle = results.stream().mapToLong(SimResult::lostMiddle).sum();
-    long failed = results.stream().filter(r -> !r.ok()).count();
+    long failed = failed(results);
     assertTrue(lostMiddle > 0, "cutting the log at a damaged entry must lose acknowledged writes from the middle");
     // Seeds 1..100 are fixed, so this count is exact, not luck: 4 of them now (the cut must meet
     // acknowledged entries that no peer's snapshot already covers; lost in the middle: 1,122).
@@ -149,8 +151,9 @@ class SimulationTest {
   @Test
   void reclaimingTheWalBeforeTheStoreSyncedIsCaughtAsLostAcknowledgedWrites() throws Exception {
     EnumSet<Fault> faults = EnumSet.of(Fault.CRASH, Fault.POWERLOSS, Fault.PARTITION);
-    List<SimResult> results = Seeds.run(1, 30, 3, faults, Mode.RECLAIM_WAL_BEFORE_STORE_SYNC);
-    long lost = results.stream().mapToLong(SimResult::lost).sum();
+    List<SimResult> results = Seeds.runUntil(1, 30, 3, faults, Mode.RECLAIM_WAL_BEFORE_STORE_SYNC,
+        rs -> rs.stream().filter(r -> r.lost() > 0).count() > 10);
+    long lost = lost(results);
     long failed = results.stream().filter(r -> r.lost() > 0).count();
     assertTrue(lost > 0, "a snapshot that lets the WAL go before the store synced must lose acknowledged writes");
     assertTrue(failed > 10, "on many seeds, not by luck: " + failed);
@@ -159,25 +162,23 @@ class SimulationTest {
   @Test
   void aStoreThatCutsItselfAtADamagedRecordIsCaughtLosingAcknowledgedWrites() throws Exception {
     EnumSet<Fault> faults = EnumSet.of(Fault.BITFLIP, Fault.CRASH, Fault.PARTITION);
-    List<SimResult> results = Seeds.run(1, 60, 3, faults, Mode.TRUNCATE_STORE_ON_CORRUPTION);
+    List<SimResult> results = Seeds.runUntil(1, 60, 3, faults, Mode.TRUNCATE_STORE_ON_CORRUPTION,
+        rs -> storeLossSeeds(rs) >= 6);
     // Caught two ways: the checker finds acknowledged messages a replica cannot serve, or the
     // replica's own state machine finds a committed message of its stream missing from a store
     // that claims to lack nothing, and stops. Since leaders wait for followers before compacting,
     // the cut store is rarely the one a peer catches up from, so the second way is the usual one.
-    long lostSeeds = results.stream()
-        .filter(r -> r.lost() + r.lostOnReplica() > 0
-            || r.messages().stream().anyMatch(m -> m.contains("is in the stream but not in its store")))
-        .count();
+    long lostSeeds = storeLossSeeds(results);
     assertTrue(lostSeeds >= 6, "a store that takes damage for a torn tail must lose messages on several seeds: "
         + lostSeeds);
   }
 
   @Test
   void aReplicaThatVotesRightAfterLosingItsTailIsCaught() throws Exception {
-    List<SimResult> results = Seeds.run(1, 40, 3, EnumSet.of(Fault.BITFLIP, Fault.CRASH, Fault.PARTITION),
-        Mode.IGNORE_LOST_TAIL);
-    long lost = results.stream().mapToLong(SimResult::lost).sum();
-    long failed = results.stream().filter(r -> !r.ok()).count();
+    List<SimResult> results = Seeds.runUntil(1, 40, 3, EnumSet.of(Fault.BITFLIP, Fault.CRASH, Fault.PARTITION),
+        Mode.IGNORE_LOST_TAIL, rs -> lost(rs) > 0 && failed(rs) > 10);
+    long lost = lost(results);
+    long failed = failed(results);
     assertTrue(lost > 0, "voting with a cut log must lose acknowledged writes under the lost-tail schedule");
     assertTrue(failed > 10, "on many seeds: " + failed);
   }
@@ -211,5 +212,20 @@ class SimulationTest {
       assertEquals(0, r.coverage().crashes, "no faults means no crashes");
       assertTrue(r.acked() > 1000, "a healthy cluster acks a lot: " + r.acked());
     }
+  }
+
+  private static long lost(List<SimResult> results) {
+    return results.stream().mapToLong(SimResult::lost).sum();
+  }
+
+  private static long failed(List<SimResult> results) {
+    return results.stream().filter(r -> !r.ok()).count();
+  }
+
+  private static long storeLossSeeds(List<SimResult> results) {
+    return results.stream()
+        .filter(r -> r.lost() + r.lostOnReplica() > 0
+            || r.messages().stream().anyMatch(m -> m.contains("is in the stream but not in its store")))
+        .count();
   }
 }
