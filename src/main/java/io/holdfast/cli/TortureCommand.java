@@ -78,9 +78,9 @@ final class TortureCommand extends CliCommand.Reporting {
         err());
     Checker.Counts c = r.counts();
     out.printf("torture: %d s, %d nodes, R%d, faults %s, seed %d%n", seconds, nodes, replicas, faultArg, seed);
-    out.printf("  acked %d of %d published (%.0f/s; %d unknown outcome, %d unavailable after 20 s of retries),"
-        + " consumed %d%n", c.acked(), r.published(), c.acked() / (double) seconds, r.unknown(), r.failed(),
-        r.consumed());
+    out.printf("  acked %d of %d published (%.0f/s over %.1f s of load; %d unknown outcome, %d unavailable after 20 s"
+        + " of retries), consumed %d%n", c.acked(), r.published(), r.ackedPerSecond(), r.loadSeconds(), r.unknown(),
+        r.failed(), r.consumed());
     out.printf("  longest stretch without an ack while a majority of the stream's nodes was up and connected:"
         + " %.1f s%n", r.maxUnavailableSeconds());
     out.printf("  lost %d (in the middle %d), lost on a node %d, unexpected %d, recovered %d, duplicates %d,"
@@ -98,7 +98,7 @@ final class TortureCommand extends CliCommand.Reporting {
           .put("unexpected", c.unexpected()).put("recovered", c.recovered()).put("duplicates", c.duplicates())
           .put("misplaced", c.misplaced())
           .put("unknown", r.unknown()).put("unavailable", r.failed()).put("consumed", r.consumed())
-          .put("acked_per_s", Math.round(c.acked() * 10.0 / seconds) / 10.0)
+          .put("acked_per_s", r.ackedPerSecond()).put("load_s", r.loadSeconds())
           .put("max_unavailable_s", r.maxUnavailableSeconds())
           // Time the faults left a majority up and connected, within the run's seconds: acks can
           // only be expected then (issue 18 compares acked against a run without faults).

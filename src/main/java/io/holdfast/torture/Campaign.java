@@ -48,7 +48,15 @@ public final class Campaign {
   /** What a run found. */
   public record Result(Checker.Counts counts, long published, long unknown, long failed, long consumed,
       int faultsInjected, String faultCounts, int refusals, double maxUnavailableSeconds, double majorityUpSeconds,
-      Path report) {}
+      double loadSeconds, Path report) {
+    /**
+     * Acks per second of load: the load runs until the faults are over, which for an operation
+     * (a rolling restart, a drain) is well past {@code --seconds}.
+     */
+    public double ackedPerSecond() {
+      return loadSeconds <= 0 ? 0 : Math.round(counts.acked() * 10.0 / loadSeconds) / 10.0;
+    }
+  }
 
   /** A fault window for the report: seconds since the start, and what it was. */
   record Window(double start, double end, String what) {}
@@ -107,13 +115,14 @@ public final class Campaign {
       c.availability.start();
       new Nemesis(c, faults).run(o.seconds());
       workload.stop();
+      double loadSeconds = Math.round(c.now() * 10) / 10.0;
       c.availability.stop();
       c.heal();
       Checker.Counts counts = c.check(workload);
       Path report = new Report(c, workload).write(counts, o);
       return new Result(counts, workload.published.get(), workload.unknown.size(), workload.failed.get(),
           workload.consumed.get(), c.windows.size(), c.faultCounts(), c.refusals.get(),
-          c.availability.maxUnavailableSeconds(), c.availability.majorityUpSeconds(o.seconds()), report);
+          c.availability.maxUnavailableSeconds(), c.availability.majorityUpSeconds(o.seconds()), loadSeconds, report);
     } finally {
       workload.stopped.set(true);
       if (partitions) {
