@@ -572,7 +572,20 @@ public final class SegmentStore implements StreamStore {
       s = splitAt(s, seq);
       offset = SegmentFormat.HEADER_BYTES;
     } else {
-      return false; // its predecessor comes first
+      // Its predecessors are unreachable too (a rebuild stops at the first record it cannot find),
+      // and peers send only what the stream still holds, in order: those before it that have not
+      // come are gone from the stream and never will (sim seed 123000000152 refused this one for
+      // ever, waiting for them). The segment ends where its reachable records end, and a filler
+      // takes this one on; any of those that does come later gets a filler of its own.
+      long first = seq - 1;
+      while (first > s.base && indexEntry(s, first - 1) == null) {
+        first--;
+      }
+      endBefore(s, first);
+      notes.add("segment " + dataName(s.base) + " ends before message " + first + ": messages " + first + ".." + (seq - 1)
+          + " did not come with the repair of " + seq + ", so the stream no longer holds them");
+      s = filler(seq);
+      offset = SegmentFormat.HEADER_BYTES;
     }
     writeAt(s, true, offset, r);
     writeAt(s, false, entryAt(s, seq), SegmentFormat.entryOf(r, offset));
@@ -592,6 +605,18 @@ public final class SegmentStore implements StreamStore {
   /** Ends {@code s} before {@code seq} (deleting it if nothing is left) and returns a filler for {@code seq} on. */
   private Segment splitAt(Segment s, long seq) {
     long last = s.lastSeq;
+    endBefore(s, seq);
+    Segment filler = create(seq);
+    filler.lastSeq = last;
+    filler.filledTo = seq - 1;
+    damaged.add(seq, last);
+    notes.add("segment " + dataName(s.base) + " ends before message " + seq + ", whose index entry and record are"
+        + " both gone; " + dataName(seq) + " takes messages " + seq + ".." + last + " as they are repaired");
+    return filler;
+  }
+
+  /** Ends {@code s} before {@code seq}, whose predecessor's index entry it holds (deleting it if nothing is left). */
+  private void endBefore(Segment s, long seq) {
     if (s == active) {
       active = null;
     }
@@ -611,13 +636,6 @@ public final class SegmentStore implements StreamStore {
       pageSegment = -1;
       sealFile(s);
     }
-    Segment filler = create(seq);
-    filler.lastSeq = last;
-    filler.filledTo = seq - 1;
-    damaged.add(seq, last);
-    notes.add("segment " + dataName(s.base) + " ends before message " + seq + ", whose index entry and record are"
-        + " both gone; " + dataName(seq) + " takes messages " + seq + ".." + last + " as they are repaired");
-    return filler;
   }
 
   /**
