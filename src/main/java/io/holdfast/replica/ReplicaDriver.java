@@ -159,7 +159,6 @@ public final class ReplicaDriver<T> {
   private static final class CatchUp {
     /** What brought the snapshot (an InstallSnapshot, or a RepairResult a leader takes over its damage), stepped once caught up. */
     RaftMessage message;
-    Snapshot snapshot;
     /** Where the next ask starts: the source's answers moved past what precedes it. */
     long next;
     int source;
@@ -357,10 +356,10 @@ public final class ReplicaDriver<T> {
       refusingEntries = false;
       host.info("Replica " + name + " (id " + self + ") takes entries again: the node's disk has room");
     }
-    if (m instanceof RaftMessage.InstallSnapshot is && is.term() >= core.term() && catchUpFirst(is, is.snapshot())) {
+    if (m instanceof RaftMessage.InstallSnapshot is && is.term() >= core.term() && catchUpFirst(is)) {
       return;
     }
-    if (m instanceof RaftMessage.RepairResult rr && core.takesRepairSnapshot(rr) && catchUpFirst(rr, rr.snapshot())) {
+    if (m instanceof RaftMessage.RepairResult rr && core.takesRepairSnapshot(rr) && catchUpFirst(rr)) {
       return;
     }
     core.step(m);
@@ -869,7 +868,7 @@ public final class ReplicaDriver<T> {
   // =========================================================================================
 
   /**
-   * Whether {@code snapshot}, brought by {@code m}, covers messages this replica's store lacks, or
+   * Whether the snapshot {@code m} brings covers messages this replica's store lacks, or
    * holds unsynced: then the missing ones are fetched from the sender's store first, in bounded
    * chunks, and {@code m} is stepped into the core once the store has synced all it covers (so the
    * replica acknowledges a snapshot only once it holds its data durably: the snapshot lets the log
@@ -880,7 +879,8 @@ public final class ReplicaDriver<T> {
    * removed replica's snapshot over its damaged base, drop the intact log entries that carried
    * those messages, and be left with them only on the removed replica.
    */
-  private boolean catchUpFirst(RaftMessage m, Snapshot snapshot) {
+  private boolean catchUpFirst(RaftMessage m) {
+    Snapshot snapshot = m.snapshot();
     RangeSet missing = snapshot.data().length == 0 ? new RangeSet() : machine.missingFor(snapshot.data());
     if (missing.isEmpty() && catchUp == null && !machine.storeUnsynced()) {
       return false;
@@ -890,11 +890,10 @@ public final class ReplicaDriver<T> {
       host.info("Replica " + name + " (id " + self + ") " + (missing.isEmpty() ? "syncs its store"
           : "fetches messages " + missing + " of snapshot " + snapshot.index() + " from replica " + m.from())
           + " before it installs snapshot " + snapshot.index());
-    } else if (snapshot.index() < catchUp.snapshot.index()) {
+    } else if (snapshot.index() < catchUp.message.snapshot().index()) {
       return true; // an older one: the newer one is being caught up
     }
     catchUp.message = m;
-    catchUp.snapshot = snapshot;
     catchUp.source = m.from();
     catchUp.missing = catchUp.fetched + missing.count();
     if (!catchUp.started) {
@@ -912,7 +911,7 @@ public final class ReplicaDriver<T> {
    * what was fetched, then installs the snapshot.
    */
   private void continueCatchUp() {
-    RangeSet missing = machine.missingFor(catchUp.snapshot.data());
+    RangeSet missing = machine.missingFor(catchUp.message.snapshot().data());
     missing.removeBelow(catchUp.next);
     if (!missing.isEmpty()) {
       long[] first = missing.ranges().get(0);

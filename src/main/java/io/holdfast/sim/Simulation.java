@@ -503,8 +503,7 @@ public final class Simulation {
   // =========================================================================================
 
   private void send(RaftMessage m) {
-    Snapshot carried = m instanceof RaftMessage.InstallSnapshot is ? is.snapshot()
-        : m instanceof RaftMessage.RepairResult rr ? rr.snapshot() : null;
+    Snapshot carried = m.snapshot();
     if (carried != null && carried.index() > 0 && carried.data().length == 0) {
       checker.violation(() -> "served a damaged snapshot " + carried + " from replica " + m.from() + " at tick " + now);
     }

@@ -90,8 +90,7 @@ public final class ReplicaHost {
 
   /** Whether {@code m} carries a snapshot and so goes on the large-message stream. */
   public static boolean large(RaftMessage m) {
-    return m instanceof RaftMessage.InstallSnapshot
-        || m instanceof RaftMessage.RepairResult r && r.snapshot() != null;
+    return m.snapshot() != null;
   }
 
   public static Behavior<Command> create() {

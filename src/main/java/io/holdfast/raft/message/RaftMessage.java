@@ -14,6 +14,11 @@ public sealed interface RaftMessage {
 
   long term();
 
+  /** The snapshot this message carries, if any (an InstallSnapshot's, or a RepairResult's): null otherwise. */
+  default Snapshot snapshot() {
+    return null;
+  }
+
   /**
    * Vote request. With {@code preVote} the sender's term is not changed: it asks "would you vote for
    * me in {@code term}?" and only campaigns for real on a majority of yeses. {@code transfer} marks a
