@@ -741,15 +741,27 @@ public final class RaftCore {
     randomizedElectionTimeout = settings.electionTimeoutTicks() + prng.nextInt(settings.electionTimeoutTicks());
   }
 
+  /**
+   * Election timeouts a store-damaged voter waits without hearing a leader before it campaigns
+   * after all. The replicas that could repair its store may be unable to lead either (sim seed
+   * 123000000370: two replicas lacked a message in their stores, the third held it only in log
+   * entries it had not applied and was too far behind to be elected, so nobody led and nobody
+   * repaired). Such a leader applies nothing until repaired ({@code holdApply}), so it acks
+   * nothing, and it sends no snapshot ({@link #sendAppend}); it does replicate and commit its log,
+   * which lets the replica holding the message apply it and serve the repair.
+   */
+  static final int STORE_DAMAGED_PATIENCE = 4;
+
   private boolean promotable() {
     return membership.isVoter(self) && !recoveringLostTail() && !(storeDamaged && membership.voters().size() > 1);
   }
 
   /**
    * The host's state machine store lacks messages this replica has applied (damaged, or not yet
-   * caught up): until it says otherwise, the replica neither campaigns nor takes a leadership
-   * transfer, so a replica that cannot serve committed data never leads (D7). It still votes and
-   * follows. A sole voter has nobody else to lead and carries on.
+   * caught up): until it says otherwise, the replica takes no leadership transfer and campaigns
+   * only once no leader has come for {@link #STORE_DAMAGED_PATIENCE} election timeouts, so a
+   * replica that cannot serve committed data leads only when nobody else can (D7). It still votes
+   * and follows. A sole voter has nobody else to lead and carries on.
    */
   public void setStoreDamaged(boolean damaged) {
     storeDamaged = damaged;
@@ -789,7 +801,9 @@ public final class RaftCore {
 
   private void tickElection() {
     electionElapsed++;
-    if (promotable() && electionElapsed >= randomizedElectionTimeout) {
+    boolean patienceOver = storeDamaged && membership.isVoter(self) && !recoveringLostTail()
+        && electionElapsed >= STORE_DAMAGED_PATIENCE * randomizedElectionTimeout;
+    if ((promotable() || patienceOver) && electionElapsed >= randomizedElectionTimeout) {
       electionElapsed = 0;
       if (settings.preVote()) {
         becomePreCandidate();
@@ -1262,6 +1276,11 @@ public final class RaftCore {
     if (prevTerm < 0 && prev < log.snapshotIndex()) {
       if (snapshotDamaged) {
         return false; // our snapshot's data is gone: wait until a peer's replaces it
+      }
+      if (storeDamaged) {
+        // The follower would fetch the snapshot's messages from our store, skip what it lacks,
+        // and drop the log entries that may hold the only other copy (sim seed 777000000573).
+        return false;
       }
       pr.becomeSnapshot(latestSnapshot.index());
       send(new InstallSnapshot(self, to, term, latestSnapshot));

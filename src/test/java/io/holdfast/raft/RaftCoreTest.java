@@ -805,6 +805,44 @@ class RaftCoreTest {
     assertEquals(h.core(1).commitIndex(), h.core(2).appliedIndex());
   }
 
+  @Test
+  void storeDamagedVotersCampaignOnlyOnceNoLeaderCameForTheirPatience() {
+    CoreHarness h = CoreHarness.of(3);
+    h.isolated.add(3); // the one replica that could lead at once is cut off
+    h.core(1).setStoreDamaged(true);
+    h.core(2).setStoreDamaged(true);
+    int timeout = CoreHarness.SETTINGS.electionTimeoutTicks();
+    h.runFor(2 * timeout); // past every randomized election timeout
+    assertEquals(0L, h.core(1).term(), "a store-damaged voter waits");
+    assertEquals(0L, h.core(2).term(), "a store-damaged voter waits");
+    h.runFor(2 * RaftCore.STORE_DAMAGED_PATIENCE * timeout);
+    assertTrue(h.core(1).role() == RaftCore.Role.LEADER || h.core(2).role() == RaftCore.Role.LEADER,
+        "with nobody else to lead, one of them does");
+  }
+
+  @Test
+  void storeDamagedLeaderSendsNoSnapshotUntilItsStoreIsWhole() {
+    CoreHarness h = CoreHarness.of(3);
+    h.elect(1);
+    h.isolated.add(3);
+    for (int i = 0; i < 20; i++) {
+      h.core(1).propose(bytes("v" + i));
+    }
+    h.stabilize();
+    RaftCore leader = h.core(1);
+    leader.compact(leader.appliedIndex(), bytes("state@" + leader.appliedIndex()));
+    h.drain(1);
+    leader.setStoreDamaged(true);
+    h.isolated.clear();
+    h.runFor(4 * CoreHarness.SETTINGS.heartbeatIntervalTicks());
+    assertTrue(h.delivered.stream().noneMatch(m -> m instanceof InstallSnapshot), "its store lacks what it covers");
+    assertEquals(RaftCore.Role.LEADER, leader.role());
+    leader.setStoreDamaged(false);
+    h.runFor(4 * CoreHarness.SETTINGS.heartbeatIntervalTicks());
+    assertTrue(h.delivered.stream().anyMatch(m -> m instanceof InstallSnapshot && m.to() == 3), "once repaired");
+    assertEquals(leader.lastIndex(), h.core(3).lastIndex());
+  }
+
   // --- Snapshots ---------------------------------------------------------------------------------
 
   @Test
