@@ -753,7 +753,13 @@ public final class RaftCore {
   static final int STORE_DAMAGED_PATIENCE = 4;
 
   private boolean promotable() {
-    return membership.isVoter(self) && !recoveringLostTail() && !(storeDamaged && membership.voters().size() > 1);
+    return promotable(false);
+  }
+
+  /** {@code patienceOver}: a store-damaged voter may campaign after all ({@link #STORE_DAMAGED_PATIENCE}). */
+  private boolean promotable(boolean patienceOver) {
+    return membership.isVoter(self) && !recoveringLostTail()
+        && !(storeDamaged && membership.voters().size() > 1 && !patienceOver);
   }
 
   /**
@@ -801,9 +807,8 @@ public final class RaftCore {
 
   private void tickElection() {
     electionElapsed++;
-    boolean patienceOver = storeDamaged && membership.isVoter(self) && !recoveringLostTail()
-        && electionElapsed >= STORE_DAMAGED_PATIENCE * randomizedElectionTimeout;
-    if ((promotable() || patienceOver) && electionElapsed >= randomizedElectionTimeout) {
+    if (promotable(electionElapsed >= STORE_DAMAGED_PATIENCE * randomizedElectionTimeout)
+        && electionElapsed >= randomizedElectionTimeout) {
       electionElapsed = 0;
       if (settings.preVote()) {
         becomePreCandidate();

@@ -823,15 +823,7 @@ class RaftCoreTest {
   @Test
   void storeDamagedLeaderSendsNoSnapshotUntilItsStoreIsWhole() {
     CoreHarness h = CoreHarness.of(3);
-    h.elect(1);
-    h.isolated.add(3);
-    for (int i = 0; i < 20; i++) {
-      h.core(1).propose(bytes("v" + i));
-    }
-    h.stabilize();
-    RaftCore leader = h.core(1);
-    leader.compact(leader.appliedIndex(), bytes("state@" + leader.appliedIndex()));
-    h.drain(1);
+    RaftCore leader = leaderThatCompactedWhileThreeWasCutOff(h);
     leader.setStoreDamaged(true);
     h.isolated.clear();
     h.runFor(4 * CoreHarness.SETTINGS.heartbeatIntervalTicks());
@@ -845,9 +837,8 @@ class RaftCoreTest {
 
   // --- Snapshots ---------------------------------------------------------------------------------
 
-  @Test
-  void followerBehindTheCompactedLogIsSentASnapshot() {
-    CoreHarness h = CoreHarness.of(3);
+  /** Replica 1 leads, takes 20 entries while replica 3 is cut off, and compacts them away; 3 is still cut off. */
+  private static RaftCore leaderThatCompactedWhileThreeWasCutOff(CoreHarness h) {
     h.elect(1);
     h.isolated.add(3);
     for (int i = 0; i < 20; i++) {
@@ -857,6 +848,13 @@ class RaftCoreTest {
     RaftCore leader = h.core(1);
     leader.compact(leader.appliedIndex(), bytes("state@" + leader.appliedIndex()));
     h.drain(1);
+    return leader;
+  }
+
+  @Test
+  void followerBehindTheCompactedLogIsSentASnapshot() {
+    CoreHarness h = CoreHarness.of(3);
+    RaftCore leader = leaderThatCompactedWhileThreeWasCutOff(h);
     assertTrue(leader.firstIndex() > 1);
     h.isolated.clear();
     h.tickAll(CoreHarness.SETTINGS.heartbeatIntervalTicks());
