@@ -118,7 +118,6 @@ final class SnapshotFiles {
     }
     String keepName = keep == null ? "" : fileOf(root, replica, keep).getFileName().toString();
     boolean zero = Files.exists(dir.resolve(ZERO_MARKER));
-    boolean deleted = false;
     try (var files = Files.list(dir)) {
       for (Path f : (Iterable<Path>) files::iterator) {
         String name = f.getFileName().toString();
@@ -127,17 +126,16 @@ final class SnapshotFiles {
             zero(f);
           }
           Files.delete(f);
-          deleted = true;
         }
       }
     }
     if (zero && keepIsNewer) {
       Files.delete(dir.resolve(ZERO_MARKER));
-      deleted = true;
     }
-    if (deleted) {
-      Fsync.directory(dir);
-    }
+    // No directory fsync: a deletion a crash undoes leaves an older snapshot the log no longer
+    // names (recovery deletes it again) or a zero mark that zeroes one file more; what was erased
+    // is already zeroed and synced above. The fsync cost the storage thread one of its three
+    // syncs per snapshot.
   }
 
   /** Overwrites a file's bytes with zeros, durably (the blocks, not just the name, lose the data). */
