@@ -164,7 +164,8 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   /** Sends the replies gathered for other nodes since the last one (see {@link Replies}). */
   private enum FlushReplies implements Command { INSTANCE }
 
-  private record FromStorage(NodeStorage.Reply reply) implements Command {}
+  /** What the node's storage actor answered (package-private for tests). */
+  record FromStorage(NodeStorage.Reply reply) implements Command {}
 
   private record RecoveredFromDisk(NodeStorage.Recovered recovered) implements Command {}
 

@@ -1,6 +1,7 @@
 package io.holdfast.replica;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
 import io.holdfast.node.NodeStorage;
@@ -302,6 +303,49 @@ class ReplicaShellTest {
             new io.holdfast.storage.file.FileDisk(tmp.resolve("node1").resolve("streams")),
             io.holdfast.storage.segment.SegmentStore.Options.defaults(), synced)), clock), "replica-1-again");
     watcher.expectTerminated(again, Duration.ofSeconds(10));
+  }
+
+  /**
+   * Told by its node's storage to snapshot soon (the WAL is over budget), a replica waits its own
+   * share of {@link ReplicaDriver#COMPACT_SPREAD_TICKS} first, so that the node's replicas told at
+   * once do not all snapshot at once; then it does snapshot.
+   */
+  @Test
+  void aReplicaToldToCompactSoonSnapshotsAfterItsShareOfTheSpread() throws Exception {
+    startThreeAndAwaitLeader();
+    List<String> values = List.of("a", "b", "c");
+    for (String v : values) {
+      publish(v);
+    }
+    awaitAllApplied(values);
+    int id = 1;
+    for (int other = 2; other <= 3; other++) {
+      id = ReplicaDriver.compactSoonDelay("stream-a", other) > ReplicaDriver.compactSoonDelay("stream-a", id) ? other : id;
+    }
+    int share = ReplicaDriver.compactSoonDelay("stream-a", id);
+    assertTrue(share >= 10, "the test needs a share of some length, got " + share);
+    long before = snapshotIndex(id);
+    long applied = statusOf(id).appliedIndex();
+    replicas.get(id).tell(new ReplicaShell.FromStorage(new NodeStorage.CompactSoon("stream-a")));
+    for (int i = 0; i < share - 1; i++) {
+      tick();
+      assertEquals(before, snapshotIndex(id), "snapshotted after " + (i + 1) + " of its " + share + " ticks");
+    }
+    int finalId = id;
+    advancingUntil(Duration.ofSeconds(20), () -> {
+      assertTrue(snapshotIndex(finalId) >= applied, "snapshot at " + snapshotIndex(finalId) + ", applied " + applied);
+      return null;
+    });
+  }
+
+  private ReplicaDriver.Status statusOf(int id) {
+    TestProbe<ReplicaDriver.Status> status = kit.createTestProbe();
+    replicas.get(id).tell(new ReplicaShell.GetStatus(status.ref()));
+    return status.receiveMessage(Duration.ofSeconds(10));
+  }
+
+  private long snapshotIndex(int id) {
+    return statusOf(id).snapshotIndex();
   }
 
   private void awaitStatus(ActorRef<ReplicaShell.Command> replica) {
