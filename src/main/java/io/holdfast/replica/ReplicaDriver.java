@@ -861,6 +861,7 @@ public final class ReplicaDriver<T> {
       return;
     }
     compactionWanted = false;
+    compactSoonIn = 0; // this snapshot, whatever started it, is the one a pending compactSoon asked for
     appliedBytesSinceSnapshot = 0;
     long index = core.appliedIndex();
     byte[] data = machine.snapshot();
