@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test;
 /** How {@link ReplicaDriver#compactSoonDelay} spreads the replicas of one node told to snapshot at once. */
 class CompactSoonSpreadTest {
   @Test
-  void athousandStreamsOfANodeSpreadOverTheWholeSpreadAndNoTickGetsManyOfThem() {
+  void aThousandStreamsOfANodeSpreadOverTheWholeSpreadAndNoTickGetsManyOfThem() {
     Map<Integer, Integer> perTick = new HashMap<>();
     for (int stream = 1; stream <= 1000; stream++) {
       int delay = ReplicaDriver.compactSoonDelay("BENCH_" + stream + "-" + (stream + 5), 2);

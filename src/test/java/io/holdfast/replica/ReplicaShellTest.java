@@ -318,10 +318,8 @@ class ReplicaShellTest {
       publish(v);
     }
     awaitAllApplied(values);
-    int id = 1;
-    for (int other = 2; other <= 3; other++) {
-      id = ReplicaDriver.compactSoonDelay("stream-a", other) > ReplicaDriver.compactSoonDelay("stream-a", id) ? other : id;
-    }
+    int id = java.util.stream.IntStream.rangeClosed(1, 3).boxed()
+        .max(java.util.Comparator.comparingInt(r -> ReplicaDriver.compactSoonDelay("stream-a", r))).orElseThrow();
     int share = ReplicaDriver.compactSoonDelay("stream-a", id);
     assertTrue(share >= 10, "the test needs a share of some length, got " + share);
     long before = snapshotIndex(id);
@@ -331,27 +329,25 @@ class ReplicaShellTest {
       tick();
       assertEquals(before, snapshotIndex(id), "snapshotted after " + (i + 1) + " of its " + share + " ticks");
     }
-    int finalId = id;
     advancingUntil(Duration.ofSeconds(20), () -> {
-      assertTrue(snapshotIndex(finalId) >= applied, "snapshot at " + snapshotIndex(finalId) + ", applied " + applied);
+      long now = snapshotIndex(id);
+      assertTrue(now >= applied, "snapshot at " + now + ", applied " + applied);
       return null;
     });
   }
 
   private ReplicaDriver.Status statusOf(int id) {
-    TestProbe<ReplicaDriver.Status> status = kit.createTestProbe();
-    replicas.get(id).tell(new ReplicaShell.GetStatus(status.ref()));
-    return status.receiveMessage(Duration.ofSeconds(10));
+    return awaitStatus(replicas.get(id));
   }
 
   private long snapshotIndex(int id) {
     return statusOf(id).snapshotIndex();
   }
 
-  private void awaitStatus(ActorRef<ReplicaShell.Command> replica) {
+  private ReplicaDriver.Status awaitStatus(ActorRef<ReplicaShell.Command> replica) {
     TestProbe<ReplicaDriver.Status> status = kit.createTestProbe();
     replica.tell(new ReplicaShell.GetStatus(status.ref()));
-    status.receiveMessage(Duration.ofSeconds(10));
+    return status.receiveMessage(Duration.ofSeconds(10));
   }
 
   @Test
