@@ -802,6 +802,11 @@ public final class LocalCluster {
     }
   }
 
+  /** The installation's conf/holdfast.conf, which every node config a local cluster writes includes. */
+  public static Path baseConfig() {
+    return Home.conf().resolve("holdfast.conf");
+  }
+
   /** Where the installation is: conf/ next to target/ (the jar or classes directory this runs from). */
   private static final class Home {
     static Path conf() {
