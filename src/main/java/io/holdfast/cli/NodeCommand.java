@@ -73,6 +73,10 @@ final class NodeCommand extends CliCommand {
     } catch (IllegalArgumentException | com.typesafe.config.ConfigException e) {
       throw new UsageException(file + ": " + e.getMessage());
     }
+    String rto = io.holdfast.local.TcpRetransmission.nodeNote();
+    if (rto != null) {
+      err.println("holdfast: note: " + rto);
+    }
     List<Address> seeds;
     try {
       seeds = ClusterFormation.parseSeeds(config.getStringList("pekko.cluster.seed-nodes"));

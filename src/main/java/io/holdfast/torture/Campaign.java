@@ -103,7 +103,10 @@ public final class Campaign {
     Thread killOnExit = cluster.killOnExit();
     try {
       if (partitions) {
-        Network.setUp();
+        String note = Network.setUp();
+        if (note != null) {
+          err.println("torture: " + note);
+        }
       }
       cluster.startAll(err);
       NodeClient first = new NodeClient(cluster.nodes.get(0).http());

@@ -74,6 +74,13 @@ final class Report {
         .put("unavailable", workload.failed.get()).put("consumed", workload.consumed.get())
         .put("max_unavailable_s", campaign.availability.maxUnavailableSeconds())
         .put("majority_up_s", campaign.availability.majorityUpSeconds(o.seconds()));
+    // The TCP retransmission cap the nodes ran with (a partition run sets it; null: no such setting).
+    Integer rtoMax = io.holdfast.local.TcpRetransmission.rtoMaxMillis();
+    if (rtoMax != null) {
+      root.put("tcp_rto_max_ms", rtoMax);
+    } else {
+      root.putNull("tcp_rto_max_ms");
+    }
     ArrayNode stretches = root.putArray("unavailable_stretches");
     for (Availability.Stretch st : campaign.availability.stretches()) {
       stretches.addObject().put("start_s", st.start()).put("end_s", st.end());
