@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import io.holdfast.api.Holdfast;
 import io.holdfast.api.HttpApi;
+import io.holdfast.local.TcpRetransmission;
 import io.holdfast.nats.NatsNode;
 import io.holdfast.nats.NatsSettings;
 import io.holdfast.security.Users;
@@ -73,7 +74,7 @@ final class NodeCommand extends CliCommand {
     } catch (IllegalArgumentException | com.typesafe.config.ConfigException e) {
       throw new UsageException(file + ": " + e.getMessage());
     }
-    String rto = io.holdfast.local.TcpRetransmission.nodeNote();
+    String rto = TcpRetransmission.nodeNote();
     if (rto != null) {
       err.println("holdfast: note: " + rto);
     }

@@ -18,7 +18,7 @@ import java.nio.file.Path;
  * of the node's host (README, "Partitions and TCP retransmission").
  */
 public final class TcpRetransmission {
-  public static final Path RTO_MAX = Path.of("/proc/sys/net/ipv4/tcp_rto_max_ms");
+  private static final Path RTO_MAX = Path.of("/proc/sys/net/ipv4/tcp_rto_max_ms");
   /** What the README recommends for nodes, and what {@code torture} sets for a run with partitions. */
   public static final int RECOMMENDED_MS = 1000;
 

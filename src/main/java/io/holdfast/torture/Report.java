@@ -3,6 +3,7 @@ package io.holdfast.torture;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.holdfast.local.TcpRetransmission;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -75,12 +76,7 @@ final class Report {
         .put("max_unavailable_s", campaign.availability.maxUnavailableSeconds())
         .put("majority_up_s", campaign.availability.majorityUpSeconds(o.seconds()));
     // The TCP retransmission cap the nodes ran with (a partition run sets it; null: no such setting).
-    Integer rtoMax = io.holdfast.local.TcpRetransmission.rtoMaxMillis();
-    if (rtoMax != null) {
-      root.put("tcp_rto_max_ms", rtoMax);
-    } else {
-      root.putNull("tcp_rto_max_ms");
-    }
+    root.put("tcp_rto_max_ms", TcpRetransmission.rtoMaxMillis());
     ArrayNode stretches = root.putArray("unavailable_stretches");
     for (Availability.Stretch st : campaign.availability.stretches()) {
       stretches.addObject().put("start_s", st.start()).put("end_s", st.end());
