@@ -72,6 +72,8 @@ final class WarmUpCommand extends CliCommand {
       artery[i] = LocalCluster.freePort("127.0.0.1");
       seeds.add("pekko://holdfast@127.0.0.1:" + artery[i]);
     }
+    String voters = String.join(", ", java.util.stream.IntStream.rangeClosed(1, NODES).mapToObj(String::valueOf)
+        .toList()); // every node votes in the meta group
     List<ActorSystem<Void>> systems = new ArrayList<>();
     try {
       List<NodeClient> http = new ArrayList<>();
@@ -92,12 +94,12 @@ final class WarmUpCommand extends CliCommand {
             pekko.coordinated-shutdown.exit-jvm = off
             holdfast.node.id = %d
             holdfast.node.data-dir = "%s"
-            holdfast.meta.voters = [1, 2, 3]
+            holdfast.meta.voters = [%s]
             holdfast.nats.enabled = on
             holdfast.nats.host = "127.0.0.1"
             holdfast.nats.port = %d
             """.formatted(LocalCluster.baseConfig(), artery[i], id, id,
-            dir.resolve("node" + id).toString().replace("\\", "/"), natsPort)));
+            dir.resolve("node" + id).toString().replace("\\", "/"), voters, natsPort)));
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "holdfast", config);
         systems.add(system);
         // As NodeCommand starts a node: formation (not Pekko's seed-node process), then the listeners.

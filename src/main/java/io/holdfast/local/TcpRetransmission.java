@@ -1,6 +1,8 @@
 package io.holdfast.local;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -27,8 +29,8 @@ public final class TcpRetransmission {
   /** The cap in milliseconds, or null if the kernel has no such setting (before Linux 6.15) or it cannot be read. */
   public static Integer rtoMaxMillis() {
     // Read as a stream: Files.readString trusts the size procfs reports (0) and returned "1" for "120000".
-    try (java.io.InputStream in = Files.newInputStream(RTO_MAX)) {
-      return Integer.parseInt(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII).trim());
+    try (InputStream in = Files.newInputStream(RTO_MAX)) {
+      return Integer.parseInt(new String(in.readAllBytes(), StandardCharsets.US_ASCII).trim());
     } catch (IOException | NumberFormatException e) {
       return null;
     }

@@ -55,13 +55,10 @@ public final class Network {
   /**
    * Sets up the chain, and caps TCP's retransmission timeout at
    * {@value TcpRetransmission#RECOMMENDED_MS} ms for the run if the kernel has the setting and it
-   * is higher (restored by {@link #tearDown}, or at exit). A packet
-   * dropped by a partition is retransmitted after a timeout that doubles each time: after a 14 s
-   * partition the nodes' connections waited 13 s more after the heal before sending anything
-   * (measured on this machine; {@link TcpRetransmission}), so every healed partition looked like
-   * a 13 s outage that no node could shorten. The run measures nodes set up as the README
-   * recommends.
-   * Returns what it did, for the run's log (null: nothing).
+   * is higher (restored by {@link #tearDown}, or at exit): without it a healed partition stays an
+   * outage for seconds that no node can shorten ({@link TcpRetransmission} says why), and the run
+   * measures nodes set up as the README recommends. Returns what it did, for the run's log (null:
+   * nothing).
    */
   static String setUp() throws IOException {
     exec(false, "iptables", "-N", CHAIN); // exists already after an interrupted run: fine
