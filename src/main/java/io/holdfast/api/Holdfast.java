@@ -289,25 +289,41 @@ public final class Holdfast implements Extension {
   public CompletionStage<DrainReport> drainNode(int node, Duration stepTimeout) {
     return retrying(stepTimeout, () -> meta(new MetaState.SetDraining(node, true)))
         .thenCompose(v -> awaitView(s -> s.draining().contains(node)))
-        .thenCompose(v -> {
-          if (voters.current().contains(node) && metaHeir(node).isEmpty()) {
-            throw new HoldfastException.Conflict(MetaState.NO_RESOURCES, "node " + node + " holds a meta vote and no"
-                + " other node can take it: every registered node that is up and not draining votes already "
-                + voters.current() + "; add a node first");
-          }
-          return moveOff(node, new ArrayList<>(), stepTimeout);
-        })
+        .thenCompose(v -> voters.current().contains(node)
+            ? awaitMetaHeir(node, stepTimeout) : CompletableFuture.completedFuture(null))
+        .thenCompose(heir -> moveOff(node, new ArrayList<>(), stepTimeout))
         .thenCompose(moved -> moveMetaVote(node, stepTimeout)
             .thenApply(v -> new DrainReport(node, List.copyOf(moved), voters.current().contains(node))));
   }
 
-  /** A node that could take a meta vote from {@code node}: registered, up, not draining, not voting. */
-  private Optional<Integer> metaHeir(int node) {
+  /** The registered nodes that could take a meta vote from {@code node}: not draining, not voting. */
+  private List<Integer> metaHeirs(int node) {
     MetaState v = view.get();
     return v.nodes().keySet().stream()
-        .filter(n -> n != node && !v.draining().contains(n) && !voters.current().contains(n)
-            && NodeDirectory.memberAddress(system, n).isPresent())
-        .findFirst();
+        .filter(n -> n != node && !v.draining().contains(n) && !voters.current().contains(n))
+        .toList();
+  }
+
+  /**
+   * A node to take {@code node}'s meta vote: one of {@link #metaHeirs} that is a member of the Pekko
+   * cluster now (up: it can catch up). Fails at once with {@code insufficient_resources} when no
+   * registered node qualifies; waits up to {@code within} for one that does to be a member here.
+   * The wait is not an edge case: a node that just registered may not have reached this node's
+   * membership yet by gossip, and one the split-brain resolver downed under load rejoins in seconds.
+   */
+  private CompletionStage<Integer> awaitMetaHeir(int node, Duration within) {
+    if (metaHeirs(node).isEmpty()) {
+      return CompletableFuture.failedFuture(new HoldfastException.Conflict(MetaState.NO_RESOURCES, "node " + node
+          + " holds a meta vote and no other node can take it: every registered node that is not draining votes"
+          + " already " + voters.current() + "; add a node first"));
+    }
+    java.util.concurrent.atomic.AtomicReference<Integer> heir = new java.util.concurrent.atomic.AtomicReference<>();
+    return awaitCondition(within, () -> "none of nodes " + metaHeirs(node) + " became a cluster member to take node "
+        + node + "'s meta vote", () -> {
+          metaHeirs(node).stream().filter(n -> NodeDirectory.memberAddress(system, n).isPresent()).findFirst()
+              .ifPresent(heir::set);
+          return CompletableFuture.completedFuture(heir.get() != null);
+        }).thenApply(v -> heir.get());
   }
 
   private CompletionStage<Void> moveMetaVote(int node, Duration stepTimeout) {
@@ -315,15 +331,15 @@ public final class Holdfast implements Extension {
     if (!before.contains(node)) {
       return CompletableFuture.completedFuture(null);
     }
-    int heir = metaHeir(node).orElseThrow(() -> new HoldfastException.Conflict(MetaState.NO_RESOURCES,
-        "no node can take node " + node + "'s meta vote now: every registered node that is up and not draining votes"));
-    List<Integer> grown = new ArrayList<>(before);
-    grown.add(heir);
-    List<Integer> after = grown.stream().filter(n -> n != node).toList();
-    system.log().info("Draining node {}: node {} joins the meta voters {}", node, heir, before);
-    return changeMetaVoters(before, grown, stepTimeout)
-        .thenCompose(v -> changeMetaVoters(grown, after, stepTimeout))
-        .thenAccept(v -> system.log().info("Draining node {}: the meta voters are now {}", node, after));
+    return awaitMetaHeir(node, stepTimeout).thenCompose(heir -> {
+      List<Integer> grown = new ArrayList<>(before);
+      grown.add(heir);
+      List<Integer> after = grown.stream().filter(n -> n != node).toList();
+      system.log().info("Draining node {}: node {} joins the meta voters {}", node, heir, before);
+      return changeMetaVoters(before, grown, stepTimeout)
+          .thenCompose(v -> changeMetaVoters(grown, after, stepTimeout))
+          .thenAccept(v -> system.log().info("Draining node {}: the meta voters are now {}", node, after));
+    });
   }
 
   /** Commits the change of meta voters, then waits until the meta leader has exactly them as voters. */

@@ -2,6 +2,7 @@ package io.holdfast.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -29,7 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
  * API ({@code $JS.API.SERVER.REMOVE}); then node 1 is stopped and node 2 killed. Only if the vote
  * moved to node 4 do the two nodes left (3 and 4) hold a meta majority and can create a stream;
  * with the configured voters they could not (negative control: the same steps without the drain
- * leave no majority, which the last assertion of the first part shows by construction). Node 2
+ * leave no majority, which the last assertion of the first part shows by construction). A drain
+ * of node 2, whose vote no node is left to take, is refused. Node 2
  * is started again with its config unchanged: it finds the meta group by the voters it kept, and
  * with node 3 killed it and node 4 carry the meta group. Every acked message is read back.
  */
@@ -71,6 +73,13 @@ class MetaVoteDrainTest {
     assertEquals(List.of(2, 3, 4), placement.stream().sorted().toList(), m.toString());
     await("node 1's meta replica retires", () -> !localReplicas(1).has("meta"));
     assertTrue(localReplicas(4).has("meta"), "node 4 holds a meta replica");
+    // Node 2 votes too and no registered node is left to take its vote (1 drains, 3 and 4 vote):
+    // refused before anything moved, not after a wait.
+    NodeClient.ServerError refused = assertThrows(NodeClient.ServerError.class,
+        () -> n3.call("POST", "/cluster/nodes/2/drain", new byte[0]));
+    assertEquals("insufficient_resources", refused.code(), refused.getMessage());
+    n3.call("POST", "/cluster/nodes/2/undrain", new byte[0]);
+    assertEquals(List.of(2, 3, 4), voters(n3));
 
     cluster.stop(1, log);
     cluster.kill(2);
