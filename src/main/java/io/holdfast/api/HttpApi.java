@@ -74,7 +74,9 @@ public final class HttpApi extends AllDirectives {
    */
   public static CompletionStage<ServerBinding> start(ActorSystem<?> system, Holdfast holdfast, String host, int port,
       Users users, javax.net.ssl.SSLContext tls) {
-    var server = Http.get(system).newServerAt(host, port);
+    var server = Http.get(system).newServerAt(host, port).withSettings(
+        org.apache.pekko.http.javadsl.settings.ServerSettings.create(system.classicSystem())
+            .withBacklog(io.holdfast.server.NodeSettings.listenBacklog(system.settings().config())));
     if (tls != null) {
       server = server.enableHttps(org.apache.pekko.http.javadsl.ConnectionContext.httpsServer(tls));
     }

@@ -107,7 +107,8 @@ public final class NatsNode {
   public static CompletionStage<NatsNode> start(ActorSystem<?> system, Holdfast holdfast, NatsSettings settings,
       Users users, javax.net.ssl.SSLContext tls, boolean tlsVerify) {
     NatsNode node = new NatsNode(system, holdfast, settings, users, tls, tlsVerify);
-    return Tcp.get(system).bind(settings.host(), settings.port())
+    return Tcp.get(system).bind(settings.host(), settings.port(), io.holdfast.server.NodeSettings.listenBacklog(system.settings().config()),
+            List.of(), false, java.util.Optional.empty())
         .to(Sink.foreach(connection -> node.accept(connection)))
         .run(node.materializer)
         .thenApply(binding -> {

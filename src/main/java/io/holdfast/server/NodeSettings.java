@@ -34,7 +34,15 @@ public record NodeSettings(int nodeId, String dataDir, boolean rejoin, List<Inte
     return nodeId > 0;
   }
 
+  /** {@code holdfast.listen-backlog}: the listen(2) backlog of the node's NATS and HTTP listeners. */
+  public static int listenBacklog(Config config) {
+    int backlog = config.getInt("holdfast.listen-backlog");
+    require(backlog >= 1 && backlog <= 65535, "holdfast.listen-backlog must be 1..65535, got " + backlog);
+    return backlog;
+  }
+
   public static NodeSettings fromConfig(Config config) {
+    listenBacklog(config); // checked at start-up, with the rest
     Config h = config.getConfig("holdfast");
     int id = h.getInt("node.id");
     require(id >= 0 && id < ReplicaIds.STRIDE, "holdfast.node.id must be 0 (application node) or a server node id"

@@ -145,9 +145,10 @@ final class Workload {
       }
       boolean safeToRetry;
       if (failure != null) {
-        // Only a connection that was never made is known not to have carried the request.
-        safeToRetry = failure instanceof java.net.ConnectException
-            || failure.getCause() instanceof java.net.ConnectException;
+        // Only a connection that was never made is known not to have carried the request: refused,
+        // or not made within the connect timeout (the node's listen backlog was full).
+        safeToRetry = java.util.stream.Stream.of(failure, failure.getCause()).anyMatch(t ->
+            t instanceof java.net.ConnectException || t instanceof java.net.http.HttpConnectTimeoutException);
       } else if (resp.statusCode() == 200) {
         try {
           acked.put(value, JSON.readTree(resp.body()).get("seq").asLong());

@@ -1,9 +1,12 @@
 package io.holdfast.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import io.holdfast.server.NodeSettings;
 import java.io.File;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
@@ -25,5 +28,14 @@ class NodeConfigTest {
       ConfigFactory.invalidateCaches();
     }
     assertEquals(Duration.ofMillis(50), NodeCommand.load(file).getDuration("holdfast.raft.tick"));
+  }
+
+  @Test
+  void theListenBacklogDefaultsTo1024AndAnImpossibleOneStopsTheNodeWithItsName() {
+    Config c = NodeCommand.load(new File("conf/node1.conf"));
+    assertEquals(1024, NodeSettings.listenBacklog(c));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> NodeSettings.fromConfig(
+        ConfigFactory.parseString("holdfast.listen-backlog = 0").withFallback(c)));
+    assertTrue(e.getMessage().contains("holdfast.listen-backlog must be 1..65535, got 0"), e.getMessage());
   }
 }
