@@ -71,6 +71,14 @@ public final class NodeDirectory {
    * soon as its process runs, and Raft, not membership, decides whether it can serve.
    */
   public static Optional<Address> addressOf(ActorSystem<?> system, int nodeId) {
+    var self = Cluster.get(system).selfMember();
+    if (self.hasRole(NodeSettings.nodeRole(ReplicaIds.node(nodeId)))) {
+      // This node, also before it is a member: a restarted node whose join waits (the cluster's
+      // leader cannot admit it while another member is unreachable and not downed) may already
+      // lead the meta group, and must find that leader to register its disk. Before, it did not,
+      // and its streams stayed down until the unreachable member came back (NodeDirectoryTest).
+      return Optional.of(self.address());
+    }
     Optional<Address> member = memberAddress(system, nodeId);
     SeenNodes seen = SeenNodes.ID.apply(system);
     member.ifPresent(a -> seen.addresses.put(ReplicaIds.node(nodeId), a));
