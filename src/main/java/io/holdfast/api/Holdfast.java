@@ -291,7 +291,7 @@ public final class Holdfast implements Extension {
         .thenCompose(v -> awaitView(s -> s.draining().contains(node)))
         .thenCompose(v -> voters.current().contains(node)
             ? awaitMetaHeir(node, stepTimeout) : CompletableFuture.completedFuture(null))
-        .thenCompose(heir -> moveOff(node, new ArrayList<>(), stepTimeout))
+        .thenCompose(heirExists -> moveOff(node, new ArrayList<>(), stepTimeout))
         .thenCompose(moved -> moveMetaVote(node, stepTimeout)
             .thenApply(v -> new DrainReport(node, List.copyOf(moved), voters.current().contains(node))));
   }

@@ -12,6 +12,7 @@ import io.holdfast.replica.ReplicaShell;
 import io.holdfast.security.Permissions;
 import io.holdfast.security.Principal;
 import io.holdfast.security.Users;
+import io.holdfast.server.NodeSettings;
 import io.holdfast.stream.StreamLimits;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -43,6 +44,7 @@ import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.PathMatchers;
 import org.apache.pekko.http.javadsl.server.RejectionHandler;
 import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.javadsl.settings.ServerSettings;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
 
 /**
@@ -74,9 +76,8 @@ public final class HttpApi extends AllDirectives {
    */
   public static CompletionStage<ServerBinding> start(ActorSystem<?> system, Holdfast holdfast, String host, int port,
       Users users, javax.net.ssl.SSLContext tls) {
-    var server = Http.get(system).newServerAt(host, port).withSettings(
-        org.apache.pekko.http.javadsl.settings.ServerSettings.create(system.classicSystem())
-            .withBacklog(io.holdfast.server.NodeSettings.listenBacklog(system.settings().config())));
+    var server = Http.get(system).newServerAt(host, port).withSettings(ServerSettings.create(system.classicSystem())
+        .withBacklog(NodeSettings.listenBacklog(system.settings().config())));
     if (tls != null) {
       server = server.enableHttps(org.apache.pekko.http.javadsl.ConnectionContext.httpsServer(tls));
     }

@@ -2,6 +2,7 @@ package io.holdfast.nats;
 
 import io.holdfast.api.Holdfast;
 import io.holdfast.security.Users;
+import io.holdfast.server.NodeSettings;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -107,8 +108,8 @@ public final class NatsNode {
   public static CompletionStage<NatsNode> start(ActorSystem<?> system, Holdfast holdfast, NatsSettings settings,
       Users users, javax.net.ssl.SSLContext tls, boolean tlsVerify) {
     NatsNode node = new NatsNode(system, holdfast, settings, users, tls, tlsVerify);
-    return Tcp.get(system).bind(settings.host(), settings.port(), io.holdfast.server.NodeSettings.listenBacklog(system.settings().config()),
-            List.of(), false, java.util.Optional.empty())
+    int backlog = NodeSettings.listenBacklog(system.settings().config());
+    return Tcp.get(system).bind(settings.host(), settings.port(), backlog, List.of(), false, java.util.Optional.empty())
         .to(Sink.foreach(connection -> node.accept(connection)))
         .run(node.materializer)
         .thenApply(binding -> {
