@@ -58,8 +58,8 @@ public final class ClusterFormation {
   public record Probe(ActorRef<Command> replyTo) implements Command, CborMessage {}
 
   /**
-   * The answer: the peer's address and Holdfast node id, whether it is an up member, and how many
-   * of the seed nodes its cluster holds up.
+   * The answer: the peer's address and Holdfast node id, whether it is a member (joining or up),
+   * and how many of the seed nodes its cluster holds up.
    */
   public record Status(String address, int node, boolean member, int seedsUp) implements Command, CborMessage {}
 
@@ -129,7 +129,12 @@ public final class ClusterFormation {
       ctx.getSelf().tell(Tick.INSTANCE);
       return Behaviors.receive(Command.class)
           .onMessage(Probe.class, p -> {
-            p.replyTo().tell(new Status(self.toString(), nodeId, up(cluster.selfMember()), seedsUp(cluster, all)));
+            // A joining member counts: its cluster exists. A node restarted while the leader cannot
+            // move members up (an old incarnation of some node still unreachable, not yet downed)
+            // stays joining for seconds, and answering "not a member" then had another restarted
+            // node form a second cluster beside it (torture seed 3, 2026-12-06).
+            p.replyTo().tell(new Status(self.toString(), nodeId, isMember(cluster.selfMember()),
+                seedsUp(cluster, all)));
             return Behaviors.same();
           })
           .onMessage(Status.class, s -> {
@@ -214,7 +219,11 @@ public final class ClusterFormation {
   }
 
   private static boolean isMember(Member m) {
-    MemberStatus s = m.status();
+    return inCluster(m.status());
+  }
+
+  /** Whether a node in status {@code s} is in a cluster, for joining and for answering probes. */
+  static boolean inCluster(MemberStatus s) {
     return s == MemberStatus.joining() || s == MemberStatus.weaklyUp() || s == MemberStatus.up()
         || s == MemberStatus.leaving() || s == MemberStatus.exiting();
   }

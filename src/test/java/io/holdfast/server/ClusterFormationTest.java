@@ -1,12 +1,15 @@
 package io.holdfast.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Map;
 import java.util.TreeMap;
 import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.AddressFromURIString;
+import org.apache.pekko.cluster.MemberStatus;
 import org.junit.jupiter.api.Test;
 
 /** Whom a node joins, from its peers' answers: a member first; else the lowest of a majority forms. */
@@ -29,6 +32,19 @@ class ClusterFormationTest {
 
   private static ClusterFormation.Status outside(Address a, int node) {
     return new ClusterFormation.Status(a.toString(), node, false, 0);
+  }
+
+  /**
+   * A member still joining answers as one: its cluster exists, and a restarted node must join it,
+   * not form a second cluster beside it.
+   */
+  @Test
+  void aJoiningMemberIsInTheClusterADownedOneIsNot() {
+    assertTrue(ClusterFormation.inCluster(MemberStatus.joining()));
+    assertTrue(ClusterFormation.inCluster(MemberStatus.weaklyUp()));
+    assertTrue(ClusterFormation.inCluster(MemberStatus.up()));
+    assertFalse(ClusterFormation.inCluster(MemberStatus.down()));
+    assertFalse(ClusterFormation.inCluster(MemberStatus.removed()));
   }
 
   @Test
