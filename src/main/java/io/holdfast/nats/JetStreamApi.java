@@ -622,8 +622,12 @@ final class JetStreamApi {
       case "no_consumer" -> errorJson(type, 404, 10014, "consumer not found");
       case "consumer_exists" -> errorJson(type, 400, 10148, "consumer already exists");
       case "maximum_consumers_exceeded" -> errorJson(type, 400, 10026, "maximum consumers limit reached");
-      case "unavailable", "outcome_unknown" -> errorJson(type, 503, 10008,
-          "JetStream system temporarily unavailable: " + message);
+      // One NATS code for both, as NATS has one; the description tells a client (torture's among
+      // them) whether a retry could store the message twice.
+      case "unavailable" -> errorJson(type, 503, 10008, "JetStream system temporarily unavailable "
+          + NatsNode.NOT_STORED + ": " + message);
+      case "outcome_unknown" -> errorJson(type, 503, 10008,
+          "JetStream system temporarily unavailable (outcome unknown): " + message);
       case "name_mismatch" -> errorJson(type, 400, 10056, message);
       case "consumer_name_mismatch" -> errorJson(type, 400, 10017, message);
       case "filter_mismatch" -> errorJson(type, 400, 10131, message);

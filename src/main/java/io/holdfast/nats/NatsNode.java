@@ -35,6 +35,12 @@ import org.apache.pekko.util.ByteString;
  * to the HTTP API by {@code holdfast node} when {@code holdfast.nats.enabled}.
  */
 public final class NatsNode {
+  /**
+   * In the description of a JetStream error 10008 ("temporarily unavailable") when the request was
+   * refused before anything was stored, so a retry cannot store a message twice. NATS has one code
+   * for this and for a publish whose outcome is unknown; clients that care read the description.
+   */
+  public static final String NOT_STORED = "(not stored)";
   final NatsSettings settings;
   /** Who may connect, and what each may do (none configured: everyone, everything; loopback only). */
   final Users users;
