@@ -42,6 +42,9 @@ final class TortureCommand extends CliCommand.Reporting {
   Path dir = Path.of("run/torture");
   @Option(names = "--keep", description = "Leave the nodes running afterwards.")
   boolean keep;
+  @Option(names = "--client", paramLabel = "nats|http", description = {"How the clients (publishers, readers) reach the"
+      + " nodes: as NATS applications (jnats) or through the HTTP API (default ${DEFAULT-VALUE})."})
+  String client = "nats";
 
   static final class FaultNames extends ArrayList<String> {
     private static final long serialVersionUID = 1L;
@@ -58,6 +61,9 @@ final class TortureCommand extends CliCommand.Reporting {
     int replicas = between("--replicas", replicasOption != null ? replicasOption : Math.min(nodes, 3), 1, nodes);
     between("--seconds", seconds, 5, 86_400);
     between("--rate", rate, 1, 1_000_000);
+    if (!client.equals("nats") && !client.equals("http")) {
+      throw new UsageException("--client must be nats or http, not '" + client + "'");
+    }
     long seed = between("--seed", seedOption != null ? seedOption : System.currentTimeMillis() % 1_000_000, 0,
         Long.MAX_VALUE);
     List<String> faults = faultArg.equals("all") ? Campaign.FAULTS : faultArg.equals("none") ? List.of()
@@ -74,7 +80,8 @@ final class TortureCommand extends CliCommand.Reporting {
         throw new UsageException(why);
       }
     }
-    Campaign.Result r = Campaign.run(new Campaign.Options(nodes, replicas, seconds, rate, faults, seed, dir, keep),
+    Campaign.Result r = Campaign.run(new Campaign.Options(nodes, replicas, seconds, rate, faults, seed, dir, keep,
+        client.equals("nats")),
         err());
     Checker.Counts c = r.counts();
     out.printf("torture: %d s, %d nodes, R%d, faults %s, seed %d%n", seconds, nodes, replicas, faultArg, seed);
@@ -93,7 +100,7 @@ final class TortureCommand extends CliCommand.Reporting {
     out.println(c.valid() ? "  VALID: every acked value is on every node" : "  INVALID");
     if (json) {
       ObjectNode j = JSON.createObjectNode().put("seconds", seconds).put("faults", faultArg).put("seed", seed)
-          .put("nodes", nodes).put("replicas", replicas).put("published", r.published()).put("acked", c.acked())
+          .put("nodes", nodes).put("replicas", replicas).put("client", client).put("published", r.published()).put("acked", c.acked())
           .put("lost", c.lost()).put("lost_middle", c.lostMiddle()).put("lost_on_node", c.lostOnNode())
           .put("unexpected", c.unexpected()).put("recovered", c.recovered()).put("duplicates", c.duplicates())
           .put("misplaced", c.misplaced())

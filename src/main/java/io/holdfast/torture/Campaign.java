@@ -42,8 +42,9 @@ public final class Campaign {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** A run's parameters: see {@code holdfast torture --help}. */
+  /** {@code overNats}: the publishers are NATS clients, else HTTP clients ({@link Workload}). */
   public record Options(int nodes, int replicas, int seconds, int rate, List<String> faults, long seed, Path dir,
-      boolean keep) {}
+      boolean keep, boolean overNats) {}
 
   /** What a run found. */
   public record Result(Checker.Counts counts, long published, long unknown, long failed, long consumed,
@@ -95,11 +96,12 @@ public final class Campaign {
       LocalCluster.open(dir).stopAll(err);
     }
     LocalCluster.deleteTree(dir);
-    err.printf("torture: %d nodes, R%d stream, %d s at %d publishes/s, faults %s, seed %d, in %s%n", o.nodes(),
-        o.replicas(), o.seconds(), o.rate(), String.join(",", o.faults()), o.seed(), dir);
+    err.printf("torture: %d nodes, R%d stream, %d s at %d publishes/s over %s, faults %s, seed %d, in %s%n",
+        o.nodes(), o.replicas(), o.seconds(), o.rate(), o.overNats() ? "NATS" : "HTTP", String.join(",", o.faults()),
+        o.seed(), dir);
     LocalCluster cluster = LocalCluster.openOrCreate(dir, o.nodes(), true);
     Campaign c = new Campaign(cluster, o.seed(), o.replicas(), err);
-    Workload workload = new Workload(c);
+    Workload workload = new Workload(c, o.overNats());
     Thread killOnExit = cluster.killOnExit();
     try {
       if (partitions) {
@@ -128,6 +130,7 @@ public final class Campaign {
           c.availability.maxUnavailableSeconds(), c.availability.majorityUpSeconds(o.seconds()), loadSeconds, report);
     } finally {
       workload.stopped.set(true);
+      workload.close();
       if (partitions) {
         Network.tearDown();
       }
@@ -493,6 +496,9 @@ public final class Campaign {
       }
     }
     Checker.count(read, w.attempted, w.acked, c);
+    c.duplicated.forEach((value, at) -> c.notes.add("value " + value + " stored at sequences " + at + "; "
+        + (w.acked.containsKey(value) ? "acked at " + w.acked.get(value) : "not acked")
+        + (w.retriedAfter.containsKey(value) ? "; retried after: " + w.retriedAfter.get(value) : "; never retried")));
     c.readNodes = read.size();
     if (read.isEmpty()) {
       c.notes.add("no node could be read");

@@ -6,6 +6,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 
 /** Counts a history the way Jepsen counts it. */
 public final class Checker {
@@ -25,6 +26,8 @@ public final class Checker {
     long misplaced;
     int readNodes;
     final List<String> notes = new ArrayList<>();
+    /** Up to ten values stored more than once on a node, with the sequences they are at there. */
+    final Map<String, List<Long>> duplicated = new TreeMap<>();
 
     Counts(int replicas) {
       this.replicas = replicas;
@@ -96,6 +99,15 @@ public final class Checker {
         if (v != null) {
           copies.merge(v, 1, Integer::sum);
           union.add(v);
+        }
+      }
+      for (int i = 0; i < values.size(); i++) {
+        String v = values.get(i);
+        if (v != null && copies.get(v) > 1 && (c.duplicated.size() < 10 || c.duplicated.containsKey(v))) {
+          List<Long> at = c.duplicated.computeIfAbsent(v, k -> new ArrayList<>());
+          if (at.size() < copies.get(v)) {
+            at.add(i + 1L);
+          }
         }
       }
       long extra = 0;

@@ -110,7 +110,7 @@ class MainTest {
     for (String[] args : new String[][] {
         {"sim", "--replicas", "4"}, {"sim", "--faults", "meteor"}, {"sim", "--mode", "yolo"},
         {"sim", "--seeds", "many"}, {"sim", "--seeds"}, {"sim", "--frobnicate"}, {"sim", "--trace", "--seeds", "3"},
-        {"launch"}}) {
+        {"launch"}, {"torture", "--client", "grpc"}}) {
       Run r = run(args);
       assertEquals(2, r.exit(), String.join(" ", args));
       assertTrue(r.err().startsWith("holdfast: "), r.err());

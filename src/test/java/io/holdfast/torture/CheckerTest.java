@@ -85,6 +85,7 @@ class CheckerTest {
     Checker.Counts c = countOnEveryNode("0-1", "1-1", "0-2", "0-2");
     assertEquals(1, c.duplicates);
     assertFalse(c.valid());
+    assertEquals(Map.of("0-2", List.of(3L, 4L)), c.duplicated, "the report names the value and where it is");
   }
 
   @Test
