@@ -317,17 +317,15 @@ final class Workload {
   }
 
   /**
-   * A failed JetStream publish: refused before anything was stored when jnats could not send it
-   * (reconnecting), no node served the subject (503 no responders), or the node said so
-   * ({@link NatsNode#NOT_STORED}); anything else (a timeout, a lost connection) is unknown.
+   * A JetStream publish that failed after jnats took it: refused before anything was stored when no
+   * node served the subject (503 no responders) or the node said so ({@link NatsNode#NOT_STORED});
+   * anything else (a timeout, a lost connection) is unknown. (jnats refusing to take it at all,
+   * while it reconnects, throws from the publish call itself: {@link #viaNats}.)
    */
   static Attempt natsFailure(Throwable failure) {
     Throwable e = failure;
     while ((e instanceof CompletionException || e.getClass() == RuntimeException.class) && e.getCause() != null) {
       e = e.getCause(); // jnats wraps what the ack's parsing threw in a RuntimeException
-    }
-    if (e instanceof IllegalStateException) {
-      return Attempt.refused(e.toString());
     }
     if (e instanceof JetStreamApiException api) {
       return api.getApiErrorCode() == 10008 && String.valueOf(api.getErrorDescription()).contains(NatsNode.NOT_STORED)

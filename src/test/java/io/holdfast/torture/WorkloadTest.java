@@ -36,8 +36,6 @@ class WorkloadTest {
     assertTrue(notStored.why().contains("no leader"));
     assertTrue(Workload.natsFailure(asJnatsFails(new IOException("Error Publishing: 503 No Responders Available For Request")))
         .notStored());
-    assertTrue(Workload.natsFailure(new IllegalStateException("Unable to queue any more messages during reconnect"))
-        .notStored());
   }
 
   @Test
@@ -46,7 +44,9 @@ class WorkloadTest {
         asJnatsFails(apiError(10008, "JetStream system temporarily unavailable (outcome unknown): no answer")),
         asJnatsFails(apiError(10077, "maximum messages exceeded")),
         new CompletionException(new TimeoutException()),
-        asJnatsFails(new IOException("Error Publishing: 408 Request Timeout"))}) {
+        asJnatsFails(new IOException("Error Publishing: 408 Request Timeout")),
+        // Only thrown by the publish call itself does it prove nothing was sent (Workload.viaNats).
+        new CompletionException(new IllegalStateException("Connection is Closed"))}) {
       Workload.Attempt a = Workload.natsFailure(t);
       assertFalse(a.notStored(), t.toString());
       assertEquals(0, a.seq());
