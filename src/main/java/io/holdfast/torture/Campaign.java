@@ -111,10 +111,9 @@ public final class Campaign {
         }
       }
       cluster.startAll(err);
-      NodeClient first = new NodeClient(cluster.nodes.get(0).http());
-      first.callJson("POST", "/streams", NodeClient.streamConfig(STREAM, o.replicas(), STREAM + ".>"));
-      first.callJson("POST", "/streams/" + STREAM + "/consumers",
-          JSON.createObjectNode().put("name", CONSUMER).put("ack_wait", "10s"));
+      c.setUp("/streams", NodeClient.streamConfig(STREAM, o.replicas(), STREAM + ".>"), "stream_exists");
+      c.setUp("/streams/" + STREAM + "/consumers", JSON.createObjectNode().put("name", CONSUMER).put("ack_wait", "10s"),
+          "consumer_exists");
       c.t0 = System.nanoTime();
       workload.start(o.rate());
       c.availability.start();
@@ -139,6 +138,34 @@ public final class Campaign {
         cluster.stopAll(err);
       }
       LocalCluster.keepOnExit(killOnExit);
+    }
+  }
+
+  /**
+   * Creates what the campaign uses (POST {@code path}), node after node, until one takes it (60 s at
+   * most): a fresh cluster may still be settling (two halves that formed side by side, one of them
+   * restarting to join the other, closed the first request's connection). {@code exists}, the
+   * error of a second create, means an earlier attempt took effect and its answer was lost.
+   */
+  private void setUp(String path, JsonNode body, String exists) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    for (int i = 0; ; i++) {
+      try {
+        new NodeClient(cluster.nodes.get(i % cluster.nodes.size()).http()).callJson("POST", path, body);
+        return;
+      } catch (NodeClient.ServerError e) {
+        if (e.code().equals(exists) && i > 0) {
+          return;
+        }
+        if ((!e.code().equals("unavailable") && !e.code().equals("outcome_unknown")) || System.nanoTime() > deadline) {
+          throw e;
+        }
+      } catch (IOException e) {
+        if (System.nanoTime() > deadline) {
+          throw e;
+        }
+      }
+      sleepMillis(500);
     }
   }
 
