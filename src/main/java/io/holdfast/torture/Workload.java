@@ -36,6 +36,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.stream.Stream;
 import org.HdrHistogram.ConcurrentHistogram;
 import org.HdrHistogram.Histogram;
@@ -43,8 +44,8 @@ import org.HdrHistogram.Histogram;
 /**
  * The campaign's clients, and the history they record. Publishers send unique values
  * {@code <client>-<counter>} at a steady rate, at most {@value #INFLIGHT_PER_CLIENT} in flight per
- * client, each client through one node until an attempt there fails, and record what was acked and
- * at which sequence; two readers pull from a durable consumer on node after node and ack what they
+ * client, each client through one node until attempts there fail (over NATS: until that node has
+ * acked nothing for 2 s), and record what was acked and at which sequence; two readers pull from a durable consumer on node after node and ack what they
  * get.
  *
  * <p>Clients are NATS applications by default (jnats, one connection each, JetStream publish and
@@ -68,6 +69,8 @@ final class Workload {
    * request timeout (5 s), so only a paused or cut-off node's requests take longer.
    */
   private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(6);
+  /** How long a NATS client's node may ack nothing before the client moves on ({@link #servedOf}). */
+  private static final long UNSERVED_NANOS = TimeUnit.SECONDS.toNanos(2);
 
   private final Campaign campaign;
   final ConcurrentHashMap<String, Long> acked = new ConcurrentHashMap<>();
@@ -99,6 +102,14 @@ final class Workload {
    * timeout would hold the client's window for seconds.
    */
   private final List<Set<CompletableFuture<Attempt>>> awaiting = new ArrayList<>();
+  /**
+   * When each NATS client's connection last had a publish acked, or was (re)made. A client moves to
+   * another node only once its node has acked nothing for {@link #UNSERVED_NANOS}: moving drops
+   * the connection, and with it every publish awaiting its ack there (unknown), so a node that
+   * answers one publish with an error while a new leader takes over (acks resume within ~2 s) is
+   * kept; a node cut off from the majority is left.
+   */
+  private final AtomicLongArray servedOf = new AtomicLongArray(CLIENTS);
   /** Where clients' connections are told to move on ({@link Connection#forceReconnect} waits). */
   private final ExecutorService mover = Executors.newSingleThreadExecutor(r -> {
     Thread t = new Thread(r, "torture-reconnects");
@@ -134,6 +145,8 @@ final class Workload {
         .connectionListener((conn, event) -> {
           if (event == ConnectionListener.Events.DISCONNECTED && c < CLIENTS) {
             awaiting.get(c).forEach(f -> f.complete(Attempt.UNKNOWN));
+          } else if (event == ConnectionListener.Events.RECONNECTED && c < CLIENTS) {
+            servedOf.set(c, System.nanoTime());
           }
         }).build());
   }
@@ -142,6 +155,7 @@ final class Workload {
   void start(int rate) throws IOException, InterruptedException {
     if (nats != null) {
       for (int c = 0; c < CLIENTS; c++) {
+        servedOf.set(c, System.nanoTime());
         nats[c] = connect(c);
         jetStream[c] = nats[c].jetStream();
       }
@@ -301,7 +315,9 @@ final class Workload {
     mine.add(result);
     result.whenComplete((a, e) -> {
       mine.remove(result);
-      if (a.seq() <= 0) {
+      if (a.seq() > 0) {
+        servedOf.set(client, System.nanoTime());
+      } else if (System.nanoTime() - servedOf.get(client) > UNSERVED_NANOS) {
         moveOn(client, generation);
       }
     });
@@ -339,14 +355,16 @@ final class Workload {
 
   /**
    * Moves NATS client {@code client} to another node after a failed attempt on connection
-   * generation {@code generation}: once per connection, however many attempts failed there. jnats
-   * goes on to the next server of its list.
+   * generation {@code generation}, once its node has acked nothing for {@link #UNSERVED_NANOS}:
+   * once per connection, however many attempts failed there. jnats goes on to the next server of
+   * its list.
    */
   private void moveOn(int client, int generation) {
     int now = nodeOf.get(client);
     if (generation != now || !nodeOf.compareAndSet(client, now, now + 1)) {
       return;
     }
+    servedOf.set(client, System.nanoTime()); // the next node's grace starts now
     Connection c = nats[client];
     if (c.getStatus() != Connection.Status.CONNECTED) {
       return; // already on its way elsewhere
