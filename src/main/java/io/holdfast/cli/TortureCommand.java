@@ -100,7 +100,8 @@ final class TortureCommand extends CliCommand.Reporting {
     out.println(c.valid() ? "  VALID: every acked value is on every node" : "  INVALID");
     if (json) {
       ObjectNode j = JSON.createObjectNode().put("seconds", seconds).put("faults", faultArg).put("seed", seed)
-          .put("nodes", nodes).put("replicas", replicas).put("client", client).put("published", r.published()).put("acked", c.acked())
+          .put("nodes", nodes).put("replicas", replicas).put("client", client).put("published", r.published())
+          .put("acked", c.acked())
           .put("lost", c.lost()).put("lost_middle", c.lostMiddle()).put("lost_on_node", c.lostOnNode())
           .put("unexpected", c.unexpected()).put("recovered", c.recovered()).put("duplicates", c.duplicates())
           .put("misplaced", c.misplaced())

@@ -42,7 +42,7 @@ public final class Campaign {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** A run's parameters: see {@code holdfast torture --help}. */
-  /** {@code overNats}: the publishers are NATS clients, else HTTP clients ({@link Workload}). */
+  /** {@code overNats}: the clients (publishers, readers) are NATS clients, else HTTP clients ({@link Workload}). */
   public record Options(int nodes, int replicas, int seconds, int rate, List<String> faults, long seed, Path dir,
       boolean keep, boolean overNats) {}
 

@@ -45,8 +45,8 @@ import org.HdrHistogram.Histogram;
  * The campaign's clients, and the history they record. Publishers send unique values
  * {@code <client>-<counter>} at a steady rate, at most {@value #INFLIGHT_PER_CLIENT} in flight per
  * client, each client through one node until attempts there fail (over NATS: until that node has
- * acked nothing for 2 s), and record what was acked and at which sequence; two readers pull from a durable consumer on node after node and ack what they
- * get.
+ * acked nothing for 2 s), and record what was acked and at which sequence; two readers pull from
+ * a durable consumer on node after node and ack what they get.
  *
  * <p>Clients are NATS applications by default (jnats, one connection each, JetStream publish and
  * pull fetches), as most users are; {@code --client http} uses the HTTP API instead.

@@ -34,8 +34,8 @@ class WorkloadTest {
         "JetStream system temporarily unavailable " + NatsNode.NOT_STORED + ": no leader")));
     assertTrue(notStored.notStored());
     assertTrue(notStored.why().contains("no leader"));
-    assertTrue(Workload.natsFailure(asJnatsFails(new IOException("Error Publishing: 503 No Responders Available For Request")))
-        .notStored());
+    assertTrue(Workload.natsFailure(asJnatsFails(
+        new IOException("Error Publishing: 503 No Responders Available For Request"))).notStored());
   }
 
   @Test
