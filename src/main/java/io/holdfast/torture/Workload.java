@@ -366,18 +366,25 @@ final class Workload {
     }
     servedOf.set(client, System.nanoTime()); // the next node's grace starts now
     Connection c = nats[client];
-    if (c.getStatus() != Connection.Status.CONNECTED) {
-      return; // already on its way elsewhere
-    }
     mover.execute(() -> {
       try {
-        c.forceReconnect();
-      } catch (IOException e) {
-        // jnats keeps reconnecting by itself
+        reconnectElsewhere(c);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
     });
+  }
+
+  /** Has {@code c} drop its node and go on to the next server of its list, unless it is already on its way. */
+  private static void reconnectElsewhere(Connection c) throws InterruptedException {
+    if (c.getStatus() != Connection.Status.CONNECTED) {
+      return;
+    }
+    try {
+      c.forceReconnect();
+    } catch (IOException e) {
+      // jnats keeps reconnecting by itself
+    }
   }
 
   /**
@@ -406,11 +413,9 @@ final class Workload {
           consumer = null;
           Campaign.sleepMillis(200);
           try {
-            if (c.getStatus() == Connection.Status.CONNECTED && !stopped.get()) {
-              c.forceReconnect();
+            if (!stopped.get()) {
+              reconnectElsewhere(c);
             }
-          } catch (IOException ignored) {
-            // jnats keeps reconnecting by itself
           } catch (InterruptedException ie) {
             return;
           }
