@@ -71,7 +71,10 @@ class MetaVoteDrainTest {
     List<Integer> placement = new ArrayList<>();
     m.path("cluster").path("replicas").forEach(r -> placement.add(r.asInt()));
     assertEquals(List.of(2, 3, 4), placement.stream().sorted().toList(), m.toString());
-    await("node 1's meta replica retires", () -> !localReplicas(1).has("meta"));
+    await("node 1's meta replica retires", () -> {
+      JsonNode replicas = localReplicas(1);
+      return replicas.isObject() && !replicas.has("meta");
+    });
     assertTrue(localReplicas(4).has("meta"), "node 4 holds a meta replica");
     // Node 2 votes too and no registered node is left to take its vote (1 drains, 3 and 4 vote):
     // refused before anything moved, not after a wait.
@@ -95,9 +98,19 @@ class MetaVoteDrainTest {
     assertEquals(40, count(n4), "every acked message is read back from nodes 2 and 4");
   }
 
-  /** The replicas node {@code id} runs, by group ({@code /health}). */
+  /**
+   * The replicas node {@code id} runs, by group ({@code /health}); a missing node if it did not
+   * list them. A 503 still lists them: /health says "starting" while, for one, the meta group has
+   * no leader, which a vote moving between nodes can cause (CI, 2026-12-07).
+   */
   private JsonNode localReplicas(int id) throws Exception {
-    return cluster.client(cluster.node(id)).call("GET", "/health", null).path("replicas");
+    JsonNode health;
+    try {
+      health = cluster.client(cluster.node(id)).call("GET", "/health", null);
+    } catch (NodeClient.ServerError e) {
+      health = e.body();
+    }
+    return health.path("replicas");
   }
 
   private static JsonNode request(Connection nc, String body) throws Exception {
