@@ -399,11 +399,14 @@ final class CapacityBench extends CliCommand.Reporting {
   static long liveHeap(long pid) throws Exception {
     jcmd(pid, "GC.run");
     String info = jcmd(pid, "GC.heap_info");
-    java.util.regex.Matcher m = java.util.regex.Pattern.compile("total \\d+K, used (\\d+)K").matcher(info);
-    if (!m.find()) {
-      throw new IllegalStateException("cannot read the heap of process " + pid + " from jcmd: " + info);
+    // G1 and Parallel: "total 1234K, used 567K"; ZGC: "used 58M"; Shenandoah: "58M used".
+    for (String pattern : List.of("total \\d+K, used (\\d+)([KMG])", "used (\\d+)([KMG])", "(\\d+)([KMG]) used")) {
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile(pattern).matcher(info);
+      if (m.find()) {
+        return Long.parseLong(m.group(1)) << (10 * ("KMG".indexOf(m.group(2)) + 1));
+      }
     }
-    return Long.parseLong(m.group(1)) * 1024;
+    throw new IllegalStateException("cannot read the heap of process " + pid + " from jcmd: " + info);
   }
 
   private static String jcmd(long pid, String command) throws Exception {

@@ -345,12 +345,15 @@ public final class LocalCluster {
     }
     Files.createDirectories(dir.resolve("node" + id));
     NodeJar jar = nodeJar();
-    List<String> command = new ArrayList<>(List.of(java(), "-Xms64m", "-Xmx" + heap, "-XX:+UseG1GC",
+    String extra = System.getenv("HOLDFAST_NODE_JAVA_OPTS"); // e.g. a JFR recording; README, "A cluster on your machine"
+    List<String> command = new ArrayList<>(List.of(java(), "-Xms64m", "-Xmx" + heap,
         "-Djava.util.concurrent.ForkJoinPool.common.parallelism=4")); // see scripts/holdfast
+    if (extra == null || !extra.matches("(?s).*-XX:\\+Use\\w*GC.*")) {
+      command.add("-XX:+UseG1GC");
+    }
     if (jar.archive() != null && jar.ensureArchive(System.err)) {
       command.add("-XX:SharedArchiveFile=" + jar.archive());
     }
-    String extra = System.getenv("HOLDFAST_NODE_JAVA_OPTS"); // e.g. a JFR recording; README, "A cluster on your machine"
     if (extra != null && !extra.isBlank()) {
       command.addAll(List.of(extra.trim().split("\\s+")));
     }

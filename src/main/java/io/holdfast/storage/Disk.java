@@ -21,6 +21,16 @@ public interface Disk {
   /** Deletes {@code name} if it exists (durable only after {@link #syncDirectory}). */
   void delete(String name);
 
+  /**
+   * Deletes {@code name}, whose contents nothing reads again, perhaps later and on another thread:
+   * its name is free at once, its space comes back soon after (durable only after
+   * {@link #syncDirectory}). What a segment that a snapshot let go takes: unlinking a large file
+   * can take tens of milliseconds.
+   */
+  default void discard(String name) {
+    delete(name);
+  }
+
   /** Makes the directory's creates and deletes durable. */
   void syncDirectory();
 }

@@ -1,5 +1,6 @@
 package io.holdfast.torture;
 
+import io.holdfast.storage.file.Reclaimer;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -65,7 +66,7 @@ final class DiskDamageFault implements Fault {
       try (var s = Files.walk(data)) {
         s.filter(Files::isRegularFile).filter(p -> {
           try {
-            return Files.size(p) > 0;
+            return Files.size(p) > 0 && !Reclaimer.isDiscarded(p.getFileName().toString()); // not garbage
           } catch (IOException e) {
             return false;
           }

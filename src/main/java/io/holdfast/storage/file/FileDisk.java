@@ -24,6 +24,11 @@ public final class FileDisk implements Disk {
   public FileDisk(Path dir) {
     this.dir = dir;
     this.exists = Files.isDirectory(dir);
+    try {
+      Reclaimer.reclaimLeftovers(dir); // a crash's: files discarded but not yet unlinked
+    } catch (IOException e) {
+      throw new DiskFailure("listing " + dir + " failed: " + e, e);
+    }
   }
 
   /** Where a stream replica keeps its messages on a node: {@code <data dir>/streams/<storage name>}. */
@@ -42,7 +47,7 @@ public final class FileDisk implements Disk {
     }
     List<String> names = new ArrayList<>();
     try (var s = Files.list(dir)) {
-      s.forEach(p -> names.add(p.getFileName().toString()));
+      s.map(p -> p.getFileName().toString()).filter(n -> !Reclaimer.isDiscarded(n)).forEach(names::add);
     } catch (IOException e) {
       throw new DiskFailure("listing " + dir + " failed: " + e, e);
     }
@@ -79,6 +84,16 @@ public final class FileDisk implements Disk {
     }
   }
 
+  /** Renamed at once, unlinked by the {@link Reclaimer}'s thread. */
+  @Override
+  public void discard(String name) {
+    try {
+      Reclaimer.discard(dir.resolve(name));
+    } catch (IOException e) {
+      throw new DiskFailure("discarding " + dir.resolve(name) + " failed: " + e, e);
+    }
+  }
+
   @Override
   public void syncDirectory() {
     if (!exists) {
@@ -97,8 +112,10 @@ public final class FileDisk implements Disk {
       return;
     }
     try {
-      for (String name : list()) {
-        Files.deleteIfExists(dir.resolve(name));
+      try (var s = Files.list(dir)) { // discarded files too, whether or not the reclaimer got to them
+        for (Path p : (Iterable<Path>) s::iterator) {
+          Files.deleteIfExists(p);
+        }
       }
       Files.deleteIfExists(dir);
       Fsync.directory(dir.getParent());

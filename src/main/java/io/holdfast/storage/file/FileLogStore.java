@@ -473,7 +473,8 @@ public final class FileLogStore implements LogStore {
     }
     boolean deleted = false;
     while (walFiles.firstKey() < keepFrom) {
-      Files.delete(walFiles.pollFirstEntry().getValue());
+      // Renamed now, unlinked off this thread: a 64 MiB file's unlink held every group commit of the node ~20 ms.
+      Reclaimer.discard(walFiles.pollFirstEntry().getValue());
       deleted = true;
     }
     if (deleted) {
@@ -604,6 +605,7 @@ public final class FileLogStore implements LogStore {
     Path dir = options.dir();
     boolean hadData = Files.isDirectory(walDir) && !isEmpty(walDir);
     Files.createDirectories(walDir);
+    Reclaimer.reclaimLeftovers(walDir); // a crash's: WAL files cleaned but not yet unlinked
     try {
       syncedAtOpen = TailMarker.read(dir);
     } catch (IOException damagedMarker) {

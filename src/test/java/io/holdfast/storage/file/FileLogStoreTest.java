@@ -2,6 +2,7 @@ package io.holdfast.storage.file;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -64,9 +65,14 @@ class FileLogStoreTest extends LogStoreContract {
     return open(); // the old instance is abandoned with its unsynced buffer, as a killed process would be
   }
 
+  /** A WAL file, not one cleaning discarded and the reclaimer has yet to unlink. */
+  private static boolean isWal(Path p) {
+    return p.getFileName().toString().endsWith(".wal");
+  }
+
   private Path onlyWalFile() throws IOException {
     try (Stream<Path> s = Files.list(dir().resolve("wal"))) {
-      List<Path> files = s.sorted().toList();
+      List<Path> files = s.filter(FileLogStoreTest::isWal).sorted().toList();
       assertEquals(1, files.size(), "expected one WAL file: " + files);
       return files.get(0);
     }
@@ -438,7 +444,7 @@ class FileLogStoreTest extends LogStoreContract {
     }
     s.close();
     try (Stream<Path> list = Files.list(dir().resolve("wal"))) {
-      return list.sorted().toList();
+      return list.filter(FileLogStoreTest::isWal).sorted().toList();
     }
   }
 
@@ -473,7 +479,7 @@ class FileLogStoreTest extends LogStoreContract {
     s.close();
     Path first;
     try (Stream<Path> files = Files.list(dir().resolve("wal"))) {
-      first = files.min(Comparator.naturalOrder()).orElseThrow();
+      first = files.filter(FileLogStoreTest::isWal).min(Comparator.naturalOrder()).orElseThrow();
     }
     try (var ch = java.nio.channels.FileChannel.open(first, java.nio.file.StandardOpenOption.WRITE)) {
       ch.truncate(ch.size() - 50);
@@ -618,7 +624,18 @@ class FileLogStoreTest extends LogStoreContract {
       assertTrue(s.walFileCount() <= 4, "old WAL files are cleaned: " + s.walFileCount());
     }
     s.close();
+    Reclaimer.awaitIdle();
+    List<String> left;
+    try (Stream<Path> files = Files.list(dir().resolve("wal"))) {
+      left = files.map(p -> p.getFileName().toString()).toList();
+    }
+    assertTrue(left.size() <= 4 && left.stream().allMatch(n -> n.endsWith(".wal")), "cleaned files are unlinked: " + left);
+    // A crash between a file's discarding and its unlink leaves it under its discarded name.
+    Path leftover = dir().resolve("wal").resolve(String.format("%020d.wal", 0) + Reclaimer.SUFFIX);
+    Files.write(leftover, new byte[] {1, 2, 3});
     s = FileLogStore.open(small);
+    Reclaimer.awaitIdle();
+    assertFalse(Files.exists(leftover), "a discarded file left by a crash is unlinked at open");
     for (String r : List.of("a", "b", "c")) {
       RecoveredState st = s.recovered().get(r);
       assertEquals(300, st.lastIndex());
