@@ -60,13 +60,23 @@ final class DiskDamageFault implements Fault {
     return kind.cliName + " " + String.join("; ", done);
   }
 
+  /** Whether {@code p} is, or lies in, something the node discarded: garbage, never read again. */
+  private static boolean discarded(Path p) {
+    for (Path name : p) {
+      if (Reclaimer.isDiscarded(name.toString())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   private String damage(Campaign c, Path data) throws IOException {
     List<Path> files = new ArrayList<>();
     if (Files.isDirectory(data)) {
       try (var s = Files.walk(data)) {
         s.filter(Files::isRegularFile).filter(p -> {
           try {
-            return Files.size(p) > 0 && !Reclaimer.isDiscarded(p.getFileName().toString()); // not garbage
+            return Files.size(p) > 0 && !discarded(data.relativize(p));
           } catch (IOException e) {
             return false;
           }

@@ -106,18 +106,16 @@ public final class FileDisk implements Disk {
     }
   }
 
-  /** Deletes the directory and everything in it (a replica whose files are no longer needed), then fsyncs its parent. */
+  /**
+   * Deletes the directory and everything in it (a replica whose files are no longer needed): renamed
+   * at once and its parent fsynced; the {@link Reclaimer} unlinks what it held.
+   */
   public void deleteAll() {
     if (!Files.isDirectory(dir)) {
       return;
     }
     try {
-      try (var s = Files.list(dir)) { // discarded files too, whether or not the reclaimer got to them
-        for (Path p : (Iterable<Path>) s::iterator) {
-          Files.deleteIfExists(p);
-        }
-      }
-      Files.deleteIfExists(dir);
+      Reclaimer.discardTree(dir);
       Fsync.directory(dir.getParent());
       exists = false;
     } catch (IOException e) {

@@ -606,6 +606,7 @@ public final class FileLogStore implements LogStore {
     boolean hadData = Files.isDirectory(walDir) && !isEmpty(walDir);
     Files.createDirectories(walDir);
     Reclaimer.reclaimLeftovers(walDir); // a crash's: WAL files cleaned but not yet unlinked
+    Reclaimer.reclaimLeftovers(dir.resolve("streams")); // and forgotten replicas' message stores
     try {
       syncedAtOpen = TailMarker.read(dir);
     } catch (IOException damagedMarker) {

@@ -57,9 +57,12 @@ class FileDiskTest {
       disk.discard(i + ".seg");
     }
     disk.deleteAll(); // may run before, during or after the reclaimer's unlinks
-    assertFalse(Files.exists(tmp.resolve("s")));
+    assertFalse(Files.exists(tmp.resolve("s")), "the name is free at once");
+    FileDisk again = new FileDisk(tmp.resolve("s"));
+    write(again, "0.seg", "new"); // a store of the same name, while the old one may still be unlinked
+    again.deleteAll();
     Reclaimer.awaitIdle();
-    assertFalse(Files.exists(tmp.resolve("s")));
+    assertEquals(List.of(), onDisk(tmp), "both stores, and the files discarded in the first, are unlinked");
   }
 
   private static void write(FileDisk disk, String name, String text) {

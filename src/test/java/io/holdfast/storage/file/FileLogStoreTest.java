@@ -633,9 +633,12 @@ class FileLogStoreTest extends LogStoreContract {
     // A crash between a file's discarding and its unlink leaves it under its discarded name.
     Path leftover = dir().resolve("wal").resolve(String.format("%020d.wal", 0) + Reclaimer.SUFFIX);
     Files.write(leftover, new byte[] {1, 2, 3});
+    Path forgotten = Files.createDirectories(dir().resolve("streams").resolve("x-7.123" + Reclaimer.SUFFIX));
+    Files.write(forgotten.resolve("1.seg"), new byte[] {4});
     s = FileLogStore.open(small);
     Reclaimer.awaitIdle();
     assertFalse(Files.exists(leftover), "a discarded file left by a crash is unlinked at open");
+    assertFalse(Files.exists(forgotten), "so is a forgotten replica's store");
     for (String r : List.of("a", "b", "c")) {
       RecoveredState st = s.recovered().get(r);
       assertEquals(300, st.lastIndex());
