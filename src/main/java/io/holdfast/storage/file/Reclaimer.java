@@ -2,6 +2,7 @@ package io.holdfast.storage.file;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.concurrent.ExecutionException;
@@ -10,16 +11,19 @@ import java.util.concurrent.Executors;
 
 /**
  * Unlinks files that nothing reads again, off the thread that let them go. Unlinking a large file
- * is not cheap: ext4 frees its blocks, and the page cache its pages, inside the call (a synced 64
- * MiB file took ~20 ms on the benchmark machine). A node's storage thread did it inline for every
- * WAL file it cleaned, holding every group commit of the node meanwhile, and a replica's thread
- * for every segment a snapshot let go: a purge of a 200 MiB stream stalled its acks for 200 ms
- * (issue 18, p99); deleting a stream's store took ~20 ms per 64 MiB of it from every group commit. A discarded file is renamed instead (a metadata change: its name is free at
- * once) to {@code NAME}{@value #SUFFIX} and unlinked by one daemon thread per JVM.
+ * is not cheap: ext4 frees its blocks (and, mounted with {@code discard} as here, trims them) and
+ * the page cache its pages inside the call: a synced 64 MiB file took ~20 ms on the benchmark
+ * machine. A node's storage thread did it inline for every WAL file it cleaned and for every
+ * forgotten replica's store, holding every group commit of the node meanwhile, and a replica's
+ * thread for every segment a snapshot let go: a purge of a 200 MiB stream stalled its acks for
+ * ~200 ms (issue 18, ack p99). A discarded file or directory is renamed instead (a metadata
+ * change: its name is free at once) to a name ending in {@value #SUFFIX}, and one daemon thread
+ * per JVM unlinks it.
  *
  * <p>Whether the rename is durable is the caller's business, as a delete's was (it fsyncs the
  * directory if it must). A crash can leave discarded files behind; readers skip them
- * ({@link #isDiscarded}) and {@link #reclaimLeftovers} hands them to the thread again.
+ * ({@link #isDiscarded}) and {@link #reclaimLeftovers}, when the directory is opened again, hands
+ * them to the thread.
  */
 public final class Reclaimer {
   static final String SUFFIX = ".discarded";
@@ -34,11 +38,12 @@ public final class Reclaimer {
 
   /** Renames {@code file} to its discarded name and has it unlinked later; nothing if it does not exist. */
   static void discard(Path file) throws IOException {
-    if (!Files.exists(file)) {
+    Path trash = file.resolveSibling(file.getFileName() + SUFFIX);
+    try {
+      Files.move(file, trash, StandardCopyOption.ATOMIC_MOVE); // rename(2): replaces a leftover of the same name
+    } catch (NoSuchFileException gone) {
       return;
     }
-    Path trash = file.resolveSibling(file.getFileName() + SUFFIX);
-    Files.move(file, trash, StandardCopyOption.ATOMIC_MOVE); // rename(2): replaces a leftover of the same name
     reclaim(trash);
   }
 
@@ -48,12 +53,13 @@ public final class Reclaimer {
    * fsyncs the parent directory if the rename must be durable.
    */
   static void discardTree(Path dir) throws IOException {
-    if (!Files.isDirectory(dir)) {
-      return;
-    }
     // Unique: a store of the same name could be discarded again before the first one is unlinked.
     Path trash = dir.resolveSibling(dir.getFileName() + "." + System.nanoTime() + SUFFIX);
-    Files.move(dir, trash, StandardCopyOption.ATOMIC_MOVE);
+    try {
+      Files.move(dir, trash, StandardCopyOption.ATOMIC_MOVE);
+    } catch (NoSuchFileException gone) {
+      return;
+    }
     reclaim(trash);
   }
 
@@ -85,7 +91,7 @@ public final class Reclaimer {
           Files.deleteIfExists(trash);
         }
       } catch (IOException | java.io.UncheckedIOException e) {
-        // Nothing reads it; the next listing of its directory hands it over again.
+        // Nothing reads it; the next open of its directory hands it over again.
         LOG.log(System.Logger.Level.WARNING, "could not delete discarded file " + trash + ": " + e);
       }
     });
