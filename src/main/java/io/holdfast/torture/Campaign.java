@@ -41,8 +41,10 @@ public final class Campaign {
   static final String CONSUMER = "readers";
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /** A run's parameters: see {@code holdfast torture --help}. */
-  /** {@code overNats}: the clients (publishers, readers) are NATS clients, else HTTP clients ({@link Workload}). */
+  /**
+   * A run's parameters: see {@code holdfast torture --help}. {@code overNats}: the clients
+   * (publishers, readers) are NATS clients, else HTTP clients ({@link Workload}).
+   */
   public record Options(int nodes, int replicas, int seconds, int rate, List<String> faults, long seed, Path dir,
       boolean keep, boolean overNats) {}
 

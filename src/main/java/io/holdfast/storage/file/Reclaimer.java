@@ -38,13 +38,8 @@ public final class Reclaimer {
 
   /** Renames {@code file} to its discarded name and has it unlinked later; nothing if it does not exist. */
   static void discard(Path file) throws IOException {
-    Path trash = file.resolveSibling(file.getFileName() + SUFFIX);
-    try {
-      Files.move(file, trash, StandardCopyOption.ATOMIC_MOVE); // rename(2): replaces a leftover of the same name
-    } catch (NoSuchFileException gone) {
-      return;
-    }
-    reclaim(trash);
+    // rename(2) replaces a leftover of the same name
+    renameAndReclaim(file, file.resolveSibling(file.getFileName() + SUFFIX));
   }
 
   /**
@@ -54,9 +49,12 @@ public final class Reclaimer {
    */
   static void discardTree(Path dir) throws IOException {
     // Unique: a store of the same name could be discarded again before the first one is unlinked.
-    Path trash = dir.resolveSibling(dir.getFileName() + "." + System.nanoTime() + SUFFIX);
+    renameAndReclaim(dir, dir.resolveSibling(dir.getFileName() + "." + System.nanoTime() + SUFFIX));
+  }
+
+  private static void renameAndReclaim(Path from, Path trash) throws IOException {
     try {
-      Files.move(dir, trash, StandardCopyOption.ATOMIC_MOVE);
+      Files.move(from, trash, StandardCopyOption.ATOMIC_MOVE);
     } catch (NoSuchFileException gone) {
       return;
     }
