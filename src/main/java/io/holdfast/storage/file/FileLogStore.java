@@ -63,11 +63,10 @@ public final class FileLogStore implements LogStore {
    *     files without live entries are deleted
    * @param tailMarker after every WAL fsync, also record (and fsync) how far the WAL is synced, so
    *     that a synced tail cut off later is detected instead of taken for a torn write ({@link TailMarker})
-   * @param preallocate write each WAL file full of zeros before it is used ({@link WalPreallocator})
    */
-  public record Options(Path dir, long walFileBytesMax, int walFilesMax, boolean tailMarker, boolean preallocate) {
+  public record Options(Path dir, long walFileBytesMax, int walFilesMax, boolean tailMarker) {
     public Options(Path dir, long walFileBytesMax, int walFilesMax) {
-      this(dir, walFileBytesMax, walFilesMax, true, true);
+      this(dir, walFileBytesMax, walFilesMax, true);
     }
 
     public Options {
@@ -86,8 +85,7 @@ public final class FileLogStore implements LogStore {
     /** From {@code holdfast.storage.*} (reference.conf documents each). */
     public static Options fromConfig(Path dir, com.typesafe.config.Config config) {
       com.typesafe.config.Config c = config.getConfig("holdfast.storage");
-      return new Options(dir, c.getBytes("wal-file-bytes-max"), c.getInt("wal-files-max"), c.getBoolean("tail-marker"),
-          c.getBoolean("wal-preallocate"));
+      return new Options(dir, c.getBytes("wal-file-bytes-max"), c.getInt("wal-files-max"), c.getBoolean("tail-marker"));
     }
   }
 
@@ -143,7 +141,6 @@ public final class FileLogStore implements LogStore {
   private ByteBuffer buffer = ByteBuffer.allocateDirect(1 << 16);
   private String failure;
   private TailMarker tailMarker;
-  private WalPreallocator preallocator;
   private TailMarker.Position syncedAtOpen;
   /** The tail marker existed but had no valid slot: nothing is known about the synced extent. */
   private boolean markerLost;
@@ -206,13 +203,6 @@ public final class FileLogStore implements LogStore {
   /** What recovery did that an operator should know (torn tails truncated, identity rebuilt). */
   public List<String> recoveryNotes() {
     return List.copyOf(recoveryNotes);
-  }
-
-  /** Waits until the next WAL file is prepared, if one is being prepared (tests). */
-  void awaitPreparedWalFile() throws Exception {
-    if (preallocator != null) {
-      preallocator.awaitPrepared();
-    }
   }
 
   /** Number of WAL files on disk (for tests and metrics). */
@@ -441,22 +431,6 @@ public final class FileLogStore implements LogStore {
     createWalFile(headSeq + 1, headBytes);
   }
 
-  /** A new WAL file takes the prepared one's place if it is ready; the next one is prepared meanwhile. */
-  private FileChannel newWalFile(Path file) throws IOException {
-    Path prepared = preallocator == null ? null : preallocator.take();
-    if (preallocator != null) {
-      preallocator.prepare();
-    }
-    if (prepared != null) {
-      try {
-        return FileChannel.open(Files.move(prepared, file), StandardOpenOption.WRITE);
-      } catch (java.nio.file.NoSuchFileException gone) {
-        // Only another store opened on this directory deletes it (a test reopening a live store's copy).
-      }
-    }
-    return FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-  }
-
   /**
    * Frees the oldest WAL files: replicas whose term, vote or snapshot reference still live there
    * get them written again at the head (a few bytes each); then every file older than what any
@@ -513,7 +487,7 @@ public final class FileLogStore implements LogStore {
 
   private void createWalFile(long seq, long previousLength) throws IOException {
     Path file = walDir.resolve(String.format("%020d.wal", seq));
-    FileChannel ch = newWalFile(file);
+    FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
     writeFileHeader(ch, seq, previousLength);
     ch.position(FILE_HEADER_BYTES);
     ch.force(true);
@@ -629,14 +603,8 @@ public final class FileLogStore implements LogStore {
 
   private void openDirectory() throws IOException, StorageFailure {
     Path dir = options.dir();
-    if (Files.isDirectory(walDir)) {
-      WalPreallocator.deleteLeftovers(walDir);
-    }
     boolean hadData = Files.isDirectory(walDir) && !isEmpty(walDir);
     Files.createDirectories(walDir);
-    if (options.preallocate()) {
-      preallocator = new WalPreallocator(walDir, options.walFileBytesMax());
-    }
     Reclaimer.reclaimLeftovers(walDir); // a crash's: WAL files cleaned but not yet unlinked
     Reclaimer.reclaimLeftovers(dir.resolve("streams")); // and forgotten replicas' message stores
     try {
@@ -737,7 +705,6 @@ public final class FileLogStore implements LogStore {
     long previousLength = -1;
     long replayStart = System.nanoTime();
     long walBytes = 0;
-    long headEnd = 0;
     for (var e : files.entrySet()) {
       boolean newest = e.getKey().equals(files.lastKey());
       boolean first = e.getKey().equals(files.firstKey());
@@ -746,15 +713,11 @@ public final class FileLogStore implements LogStore {
             "this WAL file is missing between older and newer ones (cleaning deletes only the oldest)");
       }
       long syncedEnd = e.getKey() == markedFile ? syncedAtOpen.end() : 0;
-      Path next = files.get(e.getKey() + 1);
-      long end = recoverFile(e.getKey(), e.getValue(), newest, syncedEnd, first ? -1 : previousLength,
-          next == null ? -1 : recordedPreviousLength(next));
-      if (end >= 0) { // -1: the newest file, deleted (nothing follows it)
+      if (recoverFile(e.getKey(), e.getValue(), newest, syncedEnd, first ? -1 : previousLength)) {
         walFiles.put(e.getKey(), e.getValue());
-        previousLength = end;
-        headEnd = end;
-        walBytes += end;
       }
+      previousLength = Files.size(e.getValue());
+      walBytes += previousLength;
     }
     long snapshotsStart = System.nanoTime();
     for (var e : replicas.entrySet()) {
@@ -769,41 +732,28 @@ public final class FileLogStore implements LogStore {
     } else {
       headSeq = walFiles.lastKey();
       head = FileChannel.open(walFiles.get(headSeq), StandardOpenOption.WRITE);
-      headBytes = headEnd;
+      headBytes = head.size();
       head.position(headBytes);
-      if (preallocator != null) {
-        preallocator.prepare(); // ready for the next roll
-      }
     }
     if (options.tailMarker()) {
       tailMarker = TailMarker.open(options.dir(), syncedAtOpen, headSeq, headBytes, termMax);
     }
   }
 
-  /** The length of the file before {@code file} as {@code file}'s header records it; -1 if unreadable. */
-  private static long recordedPreviousLength(Path file) throws IOException {
-    byte[] h = new byte[FILE_HEADER_BYTES];
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-      return ch.read(ByteBuffer.wrap(h)) == FILE_HEADER_BYTES && headerValid(h) ? ByteBuffer.wrap(h).getLong(32) : -1;
-    }
-  }
-
   /**
-   * Replays one WAL file and returns where its records end (its length, unless it was
-   * preallocated: then the rest is zeros); -1 if it was an empty, torn-at-creation newest file
-   * (deleted). {@code previousLength}: where the records of the file before it end, to check
-   * against this file's header (-1: none to check). {@code endByNext}: where the next file's header
-   * says this one's records end (-1: no next file, or its header is unreadable).
+   * Replays one WAL file; returns false if it was an empty, torn-at-creation newest file (deleted).
+   * {@code previousLength}: the length of the file before it, to check against this file's header
+   * (-1: none to check).
    */
-  private long recoverFile(long seq, Path file, boolean newest, long syncedEnd, long previousLength, long endByNext)
+  private boolean recoverFile(long seq, Path file, boolean newest, long syncedEnd, long previousLength)
       throws IOException, StorageFailure {
     byte[] buf = Files.readAllBytes(file);
     if (buf.length < FILE_HEADER_BYTES || !headerValid(buf)) {
-      if (newest && zerosFrom(buf, FILE_HEADER_BYTES) && syncedEnd <= FILE_HEADER_BYTES) {
+      if (newest && buf.length <= FILE_HEADER_BYTES && syncedEnd <= FILE_HEADER_BYTES) {
         Files.delete(file);
         Fsync.directory(walDir);
         recoveryNotes.add("deleted " + file + ": created but never written before a crash");
-        return -1;
+        return false;
       }
       if (buf.length >= 8 && ByteBuffer.wrap(buf).getLong(0) == FILE_MAGIC_V1) {
         throw new StorageFailure(file + " was written by an earlier Holdfast (WAL format HFWAL001, records without"
@@ -829,9 +779,6 @@ public final class FileLogStore implements LogStore {
     }
     int at = FILE_HEADER_BYTES;
     while (at < buf.length) {
-      if (buf[at] == 0 && zerosFrom(buf, at)) {
-        break; // a preallocated file's unwritten rest (no record starts with a zero byte)
-      }
       WalRecord.Decoded d = WalRecord.decode(buf, at, buf.length);
       boolean bad = d == null || !d.bodyValid();
       boolean nothingValidAfter = bad && nextIntactRecord(buf, at + 1) < 0;
@@ -841,17 +788,11 @@ public final class FileLogStore implements LogStore {
               + " is damaged, so a torn write cannot be told from a cut or damaged synced tail");
         }
         truncate(file, at, buf.length);
-        return at;
-      }
-      if (d == null && !newest && nothingValidAfter && at == endByNext) {
-        // Past where the next file's header says this one ends: damage in preallocated space never written.
-        recoveryNotes.add("ignored " + (buf.length - at) + " bytes after the end of " + file + " (offset " + at
-            + "): unused preallocated space, damaged");
-        return at;
+        return true;
       }
       if (d == null && newest && nothingValidAfter && syncedAtOpen != null && syncedAtOpen.certain()) {
         loseTail(file, buf, at, syncedEnd, "a record that fails both its header checksums (or was cut in the middle)");
-        return at;
+        return true;
       }
       if (d == null) {
         throw damaged(file, at, at < syncedEnd
@@ -874,23 +815,13 @@ public final class FileLogStore implements LogStore {
       }
       at = d.end();
     }
-    if (at < syncedEnd) {
+    if (buf.length < syncedEnd) {
       if (newest && syncedAtOpen.certain()) {
-        loseTail(file, buf, at, syncedEnd, at < buf.length ? "zeros" : "the end of the file");
-        return at;
+        loseTail(file, buf, buf.length, syncedEnd, "the end of the file");
+        return true;
       }
-      throw damaged(file, at, "the file's records end before offset " + syncedEnd
+      throw damaged(file, buf.length, "the file ends before offset " + syncedEnd
           + ", where the tail marker says it was synced (and acknowledged): it was cut");
-    }
-    return at;
-  }
-
-  /** Whether every byte of {@code buf} from {@code from} on is zero (true if there are none). */
-  private static boolean zerosFrom(byte[] buf, int from) {
-    for (int i = from; i < buf.length; i++) {
-      if (buf[i] != 0) {
-        return false;
-      }
     }
     return true;
   }
@@ -907,10 +838,8 @@ public final class FileLogStore implements LogStore {
     lostTailTerm = Math.max(lostTailTerm, syncedAtOpen.termMax());
     LostTail.write(options.dir(), lostTailTerm);
     if (at < buf.length) {
-      if (!zerosFrom(buf, at)) {
-        Path aside = file.resolveSibling(file.getFileName() + ".lost-" + at);
-        Files.write(aside, java.util.Arrays.copyOfRange(buf, at, buf.length));
-      }
+      Path aside = file.resolveSibling(file.getFileName() + ".lost-" + at);
+      Files.write(aside, java.util.Arrays.copyOfRange(buf, at, buf.length));
       cut(file, at);
     }
     recoveryNotes.add("LOST TAIL: " + file + " was synced up to offset " + syncedEnd + " but from offset " + at + " on"
@@ -1047,9 +976,6 @@ public final class FileLogStore implements LogStore {
       }
       if (tailMarker != null) {
         tailMarker.close();
-      }
-      if (preallocator != null) {
-        preallocator.close();
       }
     } catch (IOException ignored) {
       // already failing or closing: nothing more can be done with this channel
