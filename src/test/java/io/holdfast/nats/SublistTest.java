@@ -55,6 +55,24 @@ class SublistTest {
   }
 
   @Test
+  void aSubjectIsCachedTheSecondTimeItIsMatchedAndOneOffSubjectsNever() {
+    Sublist<String> s = new Sublist<>();
+    s.add("_INBOX.client.*", "acks");
+    for (int i = 0; i < Sublist.CACHE_MAX * 3; i++) { // a publisher's acks: a reply subject each
+      assertEquals(Set.of("acks"), match(s, "_INBOX.client." + i));
+    }
+    assertEquals(0, s.cachedSubjects(), "subjects matched once do not churn the cache");
+    assertEquals(Set.of("acks"), match(s, "_INBOX.client.deliveries"));
+    assertEquals(0, s.cachedSubjects());
+    assertEquals(Set.of("acks"), match(s, "_INBOX.client.deliveries"));
+    assertEquals(1, s.cachedSubjects(), "a subject matched again is cached");
+    assertEquals(Set.of("acks"), match(s, "_INBOX.client.deliveries"));
+    s.add("_INBOX.>", "all");
+    assertEquals(0, s.cachedSubjects(), "a change of subscriptions clears the cache");
+    assertEquals(Set.of("acks", "all"), match(s, "_INBOX.client.deliveries"), "and the next match sees it");
+  }
+
+  @Test
   void matchesCannotBeChangedByTheirReader() {
     Sublist<String> s = new Sublist<>();
     s.add("a", "x");
