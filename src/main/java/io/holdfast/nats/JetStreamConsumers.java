@@ -510,31 +510,62 @@ final class JetStreamConsumers {
   // ---- acks ----
 
   /**
+   * What an ack subject names: v1 {@code $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>}
+   * (9 tokens) or v2 with domain and account hash before the stream (11 or more). {@code seq}, the
+   * stream sequence, is -1 if that token is not a number. Read in one pass without splitting the
+   * subject into tokens: every ack a consumer sends comes through here.
+   */
+  record AckSubject(String stream, String consumer, long seq) {
+    /** Null if the subject has neither form's number of tokens. */
+    static AckSubject parse(String subject) {
+      int[] dots = new int[10];
+      int count = 1;
+      for (int i = 0; i < subject.length(); i++) {
+        if (subject.charAt(i) == '.') {
+          if (count <= dots.length) {
+            dots[count - 1] = i;
+          }
+          count++;
+        }
+      }
+      int at = count == 9 ? 2 : count >= 11 ? 4 : -1; // the stream's token
+      if (at < 0) {
+        return null;
+      }
+      return new AckSubject(subject.substring(dots[at - 1] + 1, dots[at]),
+          subject.substring(dots[at] + 1, dots[at + 1]), number(subject, dots[at + 2] + 1, dots[at + 3]));
+    }
+
+    /** The decimal in {@code s} from {@code from} to {@code to}; -1 if it is none (or too long). */
+    private static long number(String s, int from, int to) {
+      if (to <= from || to - from > 18) {
+        return -1;
+      }
+      long n = 0;
+      for (int i = from; i < to; i++) {
+        char c = s.charAt(i);
+        if (c < '0' || c > '9') {
+          return -1;
+        }
+        n = n * 10 + (c - '0');
+      }
+      return n;
+    }
+  }
+
+  /**
    * A publish to {@code $JS.ACK.…}: v1 ({@code $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.…},
    * 9 tokens) or v2 (domain and account hash first, 11 or more). Bodies: empty, +ACK or +OK; -NAK
    * with an optional delay (a duration like 5s, or JSON {"delay": ns}); +WPI; +TERM [reason]; +NXT
    * [request]. If the ack has a reply subject, an empty message answers it once the ack is applied.
    */
-  void ack(String subject, String reply, byte[] payload) {
-    String[] t = Subjects.tokens(subject);
-    String stream;
-    String consumer;
-    long seq;
-    try {
-      if (t.length == 9) {
-        stream = t[2];
-        consumer = t[3];
-        seq = Long.parseLong(t[5]);
-      } else if (t.length >= 11) {
-        stream = t[4];
-        consumer = t[5];
-        seq = Long.parseLong(t[7]);
-      } else {
-        return;
-      }
-    } catch (NumberFormatException e) {
+  void ack(AckSubject subject, String reply, byte[] payload) {
+    if (subject.seq() < 0) {
       return;
     }
+    String stream = subject.stream();
+    String consumer = subject.consumer();
+    long seq = subject.seq();
     String body = new String(payload, StandardCharsets.UTF_8).strip();
     String kind;
     long delayMillis = 0;
