@@ -17,7 +17,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.Cancellable;
 import org.apache.pekko.util.ByteString;
-import org.apache.pekko.util.ByteStringBuilder;
 
 /**
  * One NATS client connection. Its bytes are parsed and its operations handled on the connection's
@@ -380,14 +379,18 @@ final class NatsConnection {
       line.append(payload.length);
     }
     line.append("\r\n");
-    ByteStringBuilder b = new ByteStringBuilder();
-    b.putBytes(line.toString().getBytes(StandardCharsets.UTF_8));
+    // One array of the frame's exact size, handed over without a copy: a builder copied the payload
+    // twice (into its buffer, then out of it), for every message delivered.
+    byte[] control = line.toString().getBytes(StandardCharsets.UTF_8);
+    int headerBytes = headerBlock == null ? 0 : headerBlock.length;
+    byte[] out = new byte[control.length + headerBytes + payload.length + CRLF.length];
+    System.arraycopy(control, 0, out, 0, control.length);
     if (headerBlock != null) {
-      b.putBytes(headerBlock);
+      System.arraycopy(headerBlock, 0, out, control.length, headerBytes);
     }
-    b.putBytes(payload);
-    b.putBytes(CRLF);
-    return b.result();
+    System.arraycopy(payload, 0, out, control.length + headerBytes, payload.length);
+    System.arraycopy(CRLF, 0, out, out.length - CRLF.length, CRLF.length);
+    return ByteString.fromArrayUnsafe(out);
   }
 
   /** Queues bytes for the client, unless that makes it a slow consumer (then it is disconnected). */

@@ -125,9 +125,69 @@ public final class NatsParser {
     if (lineEnd - start > maxControlLine) {
       return new Fatal(CONTROL_LINE);
     }
-    String line = new String(buf, start, lineEnd - start, StandardCharsets.UTF_8);
+    int from = start;
     start = lf + 1;
-    return control(line);
+    Op pub = pubFromBytes(from, lineEnd);
+    return pub != null ? pub : control(new String(buf, from, lineEnd - from, StandardCharsets.UTF_8));
+  }
+
+  /**
+   * The common case read from the bytes: a PUB or HPUB line of printable ASCII (tabs allowed), as
+   * every client sends them. Null for anything else, which {@link #control} reads from a string
+   * with the same result; this only spares every message the line's string, its verb's and
+   * arguments' copies, and the upper-casing (a tenth of a busy node's CPU samples).
+   */
+  private Op pubFromBytes(int from, int to) {
+    int[] spans = new int[10]; // begin and end of the verb and of up to four arguments
+    int n = 0;
+    int i = from;
+    while (i < to) {
+      byte c = buf[i];
+      if (c < 0x20 && c != '\t' || c < 0) {
+        return null; // a control character or non-ASCII: the string path decides
+      }
+      if (c == ' ' || c == '\t') {
+        i++;
+        continue;
+      }
+      if (n == spans.length) {
+        return null; // too many arguments for a PUB: the string path says so
+      }
+      spans[n++] = i;
+      while (i < to && buf[i] != ' ' && buf[i] != '\t') {
+        if (buf[i] < 0x20 || buf[i] < 0) {
+          return null;
+        }
+        i++;
+      }
+      spans[n++] = i;
+    }
+    boolean headers;
+    if (isVerb(spans, n, "PUB")) {
+      headers = false;
+    } else if (isVerb(spans, n, "HPUB")) {
+      headers = true;
+    } else {
+      return null;
+    }
+    String[] args = new String[n / 2 - 1];
+    for (int a = 0; a < args.length; a++) {
+      int b = spans[2 * a + 2];
+      args[a] = new String(buf, b, spans[2 * a + 3] - b, StandardCharsets.US_ASCII);
+    }
+    return pub(args, headers);
+  }
+
+  private boolean isVerb(int[] spans, int n, String verb) {
+    if (n < 2 || spans[1] - spans[0] != verb.length()) {
+      return false;
+    }
+    for (int k = 0; k < verb.length(); k++) {
+      if (Character.toUpperCase((char) buf[spans[0] + k]) != verb.charAt(k)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private Op control(String line) {

@@ -135,6 +135,22 @@ class NatsParserTest {
     assertEquals(3, s.size());
   }
 
+  /** PUB lines are read from their bytes when they are plain ASCII, else from a string: the same either way. */
+  @Test
+  void pubLinesInEveryFormClientsMaySendReadAlike() {
+    assertEquals("Pub[a.b,null,null,xyz]\n", describe(parse("pub a.b 3\r\nxyz\r\n")), "any case");
+    assertEquals("Pub[a.b,_INBOX.1,null,xyz]\n", describe(parse("PUB\ta.b \t _INBOX.1\t3 \r\nxyz\r\n")),
+        "tabs and spaces in any number");
+    assertEquals("Pub[a.b,_INBOX.1,NATS/1.0\r\n\r\n,xyz]\n",
+        describe(parse("  HPUB a.b _INBOX.1 12 15\r\nNATS/1.0\r\n\r\nxyz\r\n")), "leading blanks, headers");
+    assertEquals("Pub[grüße.b,null,null,xyz]\n", describe(parse("PUB grüße.b 3\r\nxyz\r\n")), "UTF-8 in the subject");
+    assertEquals("Pub[a.b,null,null,xyz]\n", describe(parse("PUB a.b 3\u000b\r\nxyz\r\n")),
+        "other whitespace at the end is stripped, as before");
+    assertEquals(List.of(new NatsParser.Fatal(NatsParser.UNKNOWN)), parse("PUB a b c 3\r\nxyz\r\n"), "too many arguments");
+    assertEquals(List.of(new NatsParser.Fatal(NatsParser.UNKNOWN)), parse("PUBX a 3\r\nxyz\r\n"), "another verb");
+    assertEquals(List.of(new NatsParser.Fatal(NatsParser.UNKNOWN)), parse("PUB a -3\r\n"), "a negative size");
+  }
+
   @Test
   void argumentsAreSeparatedBySpacesAndTabsInAnyNumber() {
     assertArrayEquals(new String[] {"orders.new", "_INBOX.1", "5"}, NatsParser.arguments("orders.new \t _INBOX.1\t5 "));
