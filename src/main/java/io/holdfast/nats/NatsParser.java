@@ -143,8 +143,8 @@ public final class NatsParser {
     int i = from;
     while (i < to) {
       byte c = buf[i];
-      if (c < 0x20 && c != '\t' || c < 0) {
-        return null; // a control character or non-ASCII: the string path decides
+      if (c < 0x20 && c != '\t') {
+        return null; // a control character or non-ASCII (bytes are signed): the string path decides
       }
       if (c == ' ' || c == '\t') {
         i++;
@@ -155,7 +155,7 @@ public final class NatsParser {
       }
       spans[n++] = i;
       while (i < to && buf[i] != ' ' && buf[i] != '\t') {
-        if (buf[i] < 0x20 || buf[i] < 0) {
+        if (buf[i] < 0x20) {
           return null;
         }
         i++;

@@ -46,8 +46,8 @@ public final class Sublist<T> {
   /** Subject to its matches (unmodifiable); filled under the read lock, cleared under the write lock. */
   private final Map<String, List<T>> cache = new ConcurrentHashMap<>();
   /**
-   * Written under the read lock by many threads at once: a lost or torn-away write only delays a
-   * subject's caching (a reference write is atomic), and no answer comes from it.
+   * Written under the read lock by many threads at once, without synchronization: a write lost to
+   * another only delays a subject's caching, and no match is ever read from it.
    */
   private final String[] seen = new String[SEEN_SLOTS];
   private final ReadWriteLock lock = new ReentrantReadWriteLock();
