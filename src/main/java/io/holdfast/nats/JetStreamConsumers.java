@@ -533,23 +533,7 @@ final class JetStreamConsumers {
         return null;
       }
       return new AckSubject(subject.substring(dots[at - 1] + 1, dots[at]),
-          subject.substring(dots[at] + 1, dots[at + 1]), number(subject, dots[at + 2] + 1, dots[at + 3]));
-    }
-
-    /** The decimal in {@code s} from {@code from} to {@code to}; -1 if it is none (or too long). */
-    private static long number(String s, int from, int to) {
-      if (to <= from || to - from > 18) {
-        return -1;
-      }
-      long n = 0;
-      for (int i = from; i < to; i++) {
-        char c = s.charAt(i);
-        if (c < '0' || c > '9') {
-          return -1;
-        }
-        n = n * 10 + (c - '0');
-      }
-      return n;
+          subject.substring(dots[at] + 1, dots[at + 1]), NatsParser.number(subject, dots[at + 2] + 1, dots[at + 3]));
     }
   }
 

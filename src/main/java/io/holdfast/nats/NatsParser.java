@@ -308,11 +308,16 @@ public final class NatsParser {
 
   /** A non-negative decimal, or -1. */
   private static long number(String s) {
-    if (s.isEmpty() || s.length() > 18) {
+    return number(s, 0, s.length());
+  }
+
+  /** The non-negative decimal {@code s} holds from {@code from} to {@code to}; -1 if it is none (or over 18 digits). */
+  static long number(String s, int from, int to) {
+    if (to <= from || to - from > 18) {
       return -1;
     }
     long n = 0;
-    for (int i = 0; i < s.length(); i++) {
+    for (int i = from; i < to; i++) {
       char c = s.charAt(i);
       if (c < '0' || c > '9') {
         return -1;
