@@ -61,7 +61,7 @@ public final class LocalCluster {
   public final String heap;
 
   private LocalCluster(Path dir, List<Node> nodes, String heap) {
-    this.dir = dir;
+    this.dir = dir.toAbsolutePath(); // nodes run in their own directories (start), so paths they get are absolute
     this.nodes = nodes;
     this.heap = heap;
   }
@@ -359,6 +359,9 @@ public final class LocalCluster {
     }
     command.addAll(List.of("-cp", jar.classpath(), "io.holdfast.cli.Main", "node", "--config", conf(id).toString()));
     ProcessBuilder pb = new ProcessBuilder(command);
+    // Each node runs in its own directory: what a node writes to a relative path (a JFR recording
+    // named in HOLDFAST_NODE_JAVA_OPTS, a heap dump) lands there, not in one file for all nodes.
+    pb.directory(dir.resolve("node" + id).toFile());
     pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
     pb.redirectErrorStream(true);
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log(id).toFile()));
