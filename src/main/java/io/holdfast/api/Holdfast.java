@@ -556,12 +556,16 @@ public final class Holdfast implements Extension {
    */
   public CompletionStage<PubAck> publish(String subject, SortedMap<String, List<String>> headers, byte[] payload,
       Records.PublishOptions options) {
-    java.util.TreeMap<String, List<String>> all = new java.util.TreeMap<>(headers == null ? java.util.Map.of() : headers);
-    putIf(all, io.holdfast.stream.StreamState.MSG_ID, options.msgId());
-    putIf(all, io.holdfast.stream.StreamState.EXPECTED_STREAM, options.expectedStream());
-    putIf(all, io.holdfast.stream.StreamState.EXPECTED_LAST_SEQ, options.expectedLastSeq());
-    putIf(all, io.holdfast.stream.StreamState.EXPECTED_LAST_SUBJECT_SEQ, options.expectedLastSubjectSeq());
-    putIf(all, io.holdfast.stream.StreamState.EXPECTED_LAST_MSG_ID, options.expectedLastMsgId());
+    SortedMap<String, List<String>> all = java.util.Collections.emptySortedMap(); // most publishes: no map to copy
+    if ((headers != null && !headers.isEmpty()) || !options.equals(Records.PublishOptions.NONE)) {
+      java.util.TreeMap<String, List<String>> copy = new java.util.TreeMap<>(headers == null ? java.util.Map.of() : headers);
+      putIf(copy, io.holdfast.stream.StreamState.MSG_ID, options.msgId());
+      putIf(copy, io.holdfast.stream.StreamState.EXPECTED_STREAM, options.expectedStream());
+      putIf(copy, io.holdfast.stream.StreamState.EXPECTED_LAST_SEQ, options.expectedLastSeq());
+      putIf(copy, io.holdfast.stream.StreamState.EXPECTED_LAST_SUBJECT_SEQ, options.expectedLastSubjectSeq());
+      putIf(copy, io.holdfast.stream.StreamState.EXPECTED_LAST_MSG_ID, options.expectedLastMsgId());
+      all = copy;
+    }
     String bad = Subjects.invalidSubject(subject);
     if (bad != null) {
       return CompletableFuture.failedFuture(new HoldfastException.BadRequest("bad_subject", bad));

@@ -114,6 +114,9 @@ public final class Sublist<T> {
   public List<T> match(String subject) {
     lock.readLock().lock();
     try {
+      if (size == 0) {
+        return List.of(); // e.g. no client of another node subscribes: no subject to hash or split
+      }
       List<T> hit = cache.get(subject);
       if (hit != null) {
         return hit;

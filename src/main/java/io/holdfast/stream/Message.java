@@ -12,13 +12,18 @@ import java.util.TreeMap;
  * time the leader stamped on it when it proposed it (so every replica agrees on it).
  */
 public record Message(String subject, SortedMap<String, List<String>> headers, byte[] payload, long timestampMillis) {
+  /** What most messages carry: one shared map rather than two new ones per message. */
+  private static final SortedMap<String, List<String>> NO_HEADERS = Collections.unmodifiableSortedMap(new TreeMap<>());
+
   public Message {
     Objects.requireNonNull(subject, "subject");
-    TreeMap<String, List<String>> copy = new TreeMap<>();
-    if (headers != null) {
+    if (headers == null || headers.isEmpty()) {
+      headers = NO_HEADERS;
+    } else if (headers != NO_HEADERS) {
+      TreeMap<String, List<String>> copy = new TreeMap<>();
       headers.forEach((k, v) -> copy.put(k, List.copyOf(v)));
+      headers = Collections.unmodifiableSortedMap(copy);
     }
-    headers = Collections.unmodifiableSortedMap(copy);
     payload = payload == null ? new byte[0] : payload;
   }
 
@@ -29,6 +34,9 @@ public record Message(String subject, SortedMap<String, List<String>> headers, b
   /** Bytes this message counts for in stream limits: subject, headers and payload. */
   public long sizeBytes() {
     long bytes = subject.length() + payload.length;
+    if (headers.isEmpty()) {
+      return bytes;
+    }
     for (var h : headers.entrySet()) {
       bytes += h.getKey().length();
       for (String v : h.getValue()) {

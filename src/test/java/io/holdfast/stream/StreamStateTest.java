@@ -94,4 +94,29 @@ class StreamStateTest {
     StreamCommand c = new StreamCommand.PublishBatch(List.of(m, msg("z", "")));
     assertEquals(c, StreamCommand.decode(StreamCommand.encode(c)));
   }
+
+  /** The size a publish batch's buffer is given up front is what it takes: no byte unwritten or grown into. */
+  @Test
+  void aPublishBatchIsEncodedIntoExactlyTheBytesItsSizeSays() {
+    byte[] big = new byte[70_000];
+    big[69_999] = 9;
+    List<Message> messages = List.of(
+        Message.of("orders.new", "x".getBytes(StandardCharsets.UTF_8), 1),
+        new Message("grüße.ü", new TreeMap<>(Map.of("a", List.of("1", "é"), "b", List.of())), new byte[] {0, -1, 7}, 5),
+        new Message("emoji.\uD83D\uDE00", new TreeMap<>(Map.of("k\uD83D\uDE00", List.of(""))), new byte[0], 6),
+        Message.of("big", big, 7));
+    for (Message m : messages) {
+      StreamCommand c = new StreamCommand.PublishBatch(List.of(m));
+      byte[] encoded = StreamCommand.encode(c);
+      assertEquals(1 + 4 + StreamCommand.messageBytes(m), encoded.length, m.subject());
+      StreamCommand.Writer grown = new StreamCommand.Writer(1); // the growing path writes the same bytes
+      StreamCommand.writeMessage(grown, m);
+      assertEquals(StreamCommand.messageBytes(m), grown.bytes().length, m.subject());
+      assertArrayEquals(grown.bytes(), java.util.Arrays.copyOfRange(encoded, 5, encoded.length), m.subject());
+      assertEquals(c, StreamCommand.decode(encoded));
+    }
+    // An unpaired surrogate has no UTF-8 form; it is written as '?', in the size and in the bytes.
+    Message odd = Message.of("a.\uD800", new byte[1], 8);
+    assertEquals(1 + 4 + StreamCommand.messageBytes(odd), StreamCommand.encode(new StreamCommand.PublishBatch(List.of(odd))).length);
+  }
 }

@@ -75,8 +75,7 @@ public final class SegmentFormat {
 
   /** A record, as {@link SegmentFormat} lays it out. */
   public static byte[] record(long seq, Message m, int subjectId, long prev, MessageStore.Location at) {
-    StreamCommand.Writer w = new StreamCommand.Writer();
-    w.ensure(RECORD_HEADER_BYTES);
+    StreamCommand.Writer w = new StreamCommand.Writer(RECORD_HEADER_BYTES + StreamCommand.messageBytes(m));
     w.b.position(RECORD_HEADER_BYTES);
     StreamCommand.writeMessage(w, m);
     byte[] r = w.bytes();
