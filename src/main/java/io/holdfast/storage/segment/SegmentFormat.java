@@ -1,5 +1,6 @@
 package io.holdfast.storage.segment;
 
+import io.holdfast.base.Check;
 import io.holdfast.stream.Message;
 import io.holdfast.stream.MessageStore;
 import io.holdfast.stream.StreamCommand;
@@ -75,28 +76,48 @@ public final class SegmentFormat {
 
   /** A record, as {@link SegmentFormat} lays it out. */
   public static byte[] record(long seq, Message m, int subjectId, long prev, MessageStore.Location at) {
-    StreamCommand.Writer w = new StreamCommand.Writer(RECORD_HEADER_BYTES + StreamCommand.messageBytes(m));
-    w.b.position(RECORD_HEADER_BYTES);
-    StreamCommand.writeMessage(w, m);
-    byte[] r = w.bytes();
-    ByteBuffer b = ByteBuffer.wrap(r);
-    b.putInt(0, r.length).putLong(8, seq).putLong(16, prev).putLong(24, at.index()).putLong(32, at.term())
-        .putInt(40, at.ordinal()).putInt(44, subjectId).put(48, (byte) 0);
-    b.putInt(4, crc(r, 8, r.length - 8));
+    byte[] r = new byte[recordBytes(m)];
+    writeRecord(r, 0, r.length, seq, m, subjectId, prev, at);
     return r;
+  }
+
+  /** The length of {@code m}'s record. */
+  static int recordBytes(Message m) {
+    return RECORD_HEADER_BYTES + StreamCommand.messageBytes(m);
+  }
+
+  /** Writes {@code m}'s record ({@link #recordBytes} long) into {@code into} at {@code offset}. */
+  static void writeRecord(byte[] into, int offset, int length, long seq, Message m, int subjectId, long prev,
+      MessageStore.Location at) {
+    ByteBuffer b = ByteBuffer.wrap(into, offset, length).slice();
+    b.position(RECORD_HEADER_BYTES);
+    StreamCommand.writeMessage(new StreamCommand.Writer(b), m);
+    Check.that(b.position() == length, "record %d is %d bytes, not %d", seq, b.position(), length);
+    b.putInt(0, length).putLong(8, seq).putLong(16, prev).putLong(24, at.index()).putLong(32, at.term())
+        .putInt(40, at.ordinal()).putInt(44, subjectId).put(48, (byte) 0);
+    b.putInt(4, crc(into, offset + 8, length - 8));
   }
 
   /** Whether {@code r} (exactly one record) is intact: its length field and checksum agree with its bytes. */
   public static boolean recordValid(byte[] r) {
-    if (r.length < RECORD_HEADER_BYTES) {
+    return recordValid(r, 0, r.length);
+  }
+
+  /** Whether {@code b[at, at + length)} is exactly one intact record. */
+  static boolean recordValid(byte[] b, int at, int length) {
+    if (length < RECORD_HEADER_BYTES) {
       return false;
     }
-    ByteBuffer b = ByteBuffer.wrap(r);
-    return b.getInt(0) == r.length && b.getInt(4) == crc(r, 8, r.length - 8);
+    ByteBuffer w = ByteBuffer.wrap(b);
+    return w.getInt(at) == length && w.getInt(at + 4) == crc(b, at + 8, length - 8);
   }
 
   public static long recordSeq(byte[] r) {
-    return ByteBuffer.wrap(r).getLong(8);
+    return recordSeq(r, 0);
+  }
+
+  static long recordSeq(byte[] b, int at) {
+    return ByteBuffer.wrap(b).getLong(at + 8);
   }
 
   static long recordPrev(byte[] r) {
@@ -117,8 +138,12 @@ public final class SegmentFormat {
   }
 
   static Message recordMessage(byte[] r) {
-    ByteBuffer b = ByteBuffer.wrap(r, RECORD_HEADER_BYTES, r.length - RECORD_HEADER_BYTES);
-    return StreamCommand.readMessage(b);
+    return recordMessage(r, 0, r.length);
+  }
+
+  /** The message of the record at {@code b[at, at + length)}, read where it lies. */
+  static Message recordMessage(byte[] b, int at, int length) {
+    return StreamCommand.readMessage(ByteBuffer.wrap(b, at + RECORD_HEADER_BYTES, length - RECORD_HEADER_BYTES));
   }
 
   /** Zeros the payload of record {@code r} in place, marks it erased and seals its checksum again. */
@@ -132,11 +157,18 @@ public final class SegmentFormat {
   }
 
   static byte[] entry(long timestamp, long offset, int length, long sizeBytes, int subjectId, long prev, int flags) {
-    ByteBuffer b = ByteBuffer.allocate(ENTRY_BYTES);
+    byte[] e = new byte[ENTRY_BYTES];
+    writeEntry(e, 0, timestamp, offset, length, sizeBytes, subjectId, prev, flags);
+    return e;
+  }
+
+  /** Writes an index entry ({@link #ENTRY_BYTES}) into {@code into} at {@code at}. */
+  static void writeEntry(byte[] into, int at, long timestamp, long offset, int length, long sizeBytes, int subjectId,
+      long prev, int flags) {
+    ByteBuffer b = ByteBuffer.wrap(into, at, ENTRY_BYTES).slice();
     b.putLong(timestamp).putInt((int) offset).putInt(length).putInt((int) sizeBytes).putInt(subjectId).putLong(prev)
         .putInt(flags);
-    b.putInt(36, crc(b.array(), 0, 36));
-    return b.array();
+    b.putInt(36, crc(into, at, 36));
   }
 
   /** The index entry of a record found at {@code offset}. */
