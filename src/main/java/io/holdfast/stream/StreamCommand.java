@@ -1,5 +1,6 @@
 package io.holdfast.stream;
 
+import io.holdfast.base.Utf8;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -270,11 +271,11 @@ public sealed interface StreamCommand {
    * bytes, then once more to trim it: a sixth of the leader's allocation, JFR).
    */
   static int messageBytes(Message m) {
-    int bytes = 2 + Writer.utf8Length(m.subject()) + 2 + 4 + m.payload().length + 8;
+    int bytes = 2 + Utf8.length(m.subject()) + 2 + 4 + m.payload().length + 8;
     for (var h : m.headers().entrySet()) {
-      bytes += 2 + Writer.utf8Length(h.getKey()) + 2;
+      bytes += 2 + Utf8.length(h.getKey()) + 2;
       for (String v : h.getValue()) {
-        bytes += 2 + Writer.utf8Length(v);
+        bytes += 2 + Utf8.length(v);
       }
     }
     return bytes;
@@ -423,47 +424,18 @@ public sealed interface StreamCommand {
     }
 
     public void string(String s) {
-      if (!ascii(s)) {
-        byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
-        if (bytes.length > 0xffff) {
-          throw new IllegalArgumentException("string longer than 65535 bytes");
-        }
-        ensure(2 + bytes.length);
-        b.putShort((short) bytes.length).put(bytes);
-        return;
-      }
-      int n = s.length();
+      int n = Utf8.length(s);
       if (n > 0xffff) {
         throw new IllegalArgumentException("string longer than 65535 bytes");
       }
       ensure(2 + n);
       b.putShort((short) n);
-      if (b.hasArray()) { // ASCII is its own UTF-8: the chars go straight in, with no byte[] between
-        int at = b.arrayOffset() + b.position();
-        byte[] a = b.array();
-        for (int i = 0; i < n; i++) {
-          a[at + i] = (byte) s.charAt(i);
-        }
+      if (b.hasArray()) { // straight into the buffer's array, with no byte[] between for ASCII
+        Utf8.write(s, b.array(), b.arrayOffset() + b.position());
         b.position(b.position() + n);
       } else {
-        for (int i = 0; i < n; i++) {
-          b.put((byte) s.charAt(i));
-        }
+        b.put(s.getBytes(StandardCharsets.UTF_8));
       }
-    }
-
-    /** The UTF-8 length of {@code s}, as {@link #string} writes it. */
-    static int utf8Length(String s) {
-      return ascii(s) ? s.length() : s.getBytes(StandardCharsets.UTF_8).length;
-    }
-
-    private static boolean ascii(String s) {
-      for (int i = 0, n = s.length(); i < n; i++) {
-        if (s.charAt(i) >= 0x80) {
-          return false;
-        }
-      }
-      return true;
     }
 
     /** What was written: the buffer's own array if it is exactly full, else a copy of it. */
