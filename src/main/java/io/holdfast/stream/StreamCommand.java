@@ -1,6 +1,5 @@
 package io.holdfast.stream;
 
-import io.holdfast.base.Utf8;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;

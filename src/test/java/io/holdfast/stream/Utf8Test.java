@@ -1,4 +1,4 @@
-package io.holdfast.base;
+package io.holdfast.stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,4 +1,4 @@
-package io.holdfast.base;
+package io.holdfast.stream;
 
 import java.nio.charset.StandardCharsets;
 
