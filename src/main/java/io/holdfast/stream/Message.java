@@ -19,7 +19,7 @@ public record Message(String subject, SortedMap<String, List<String>> headers, b
     Objects.requireNonNull(subject, "subject");
     if (headers == null || headers.isEmpty()) {
       headers = NO_HEADERS;
-    } else if (headers != NO_HEADERS) {
+    } else {
       TreeMap<String, List<String>> copy = new TreeMap<>();
       headers.forEach((k, v) -> copy.put(k, List.copyOf(v)));
       headers = Collections.unmodifiableSortedMap(copy);
