@@ -135,8 +135,7 @@ public sealed interface StreamCommand {
   }
 
   static byte[] encode(StreamCommand command) {
-    Writer w = command instanceof PublishBatch batch ? new Writer(1 + 4 + messagesBytes(batch.messages()))
-        : new Writer();
+    Writer w = new Writer(capacity(command));
     if (command instanceof PublishBatch batch) {
       w.b.put(PUBLISH_BATCH);
       w.b.putInt(batch.messages().size());
@@ -254,6 +253,20 @@ public sealed interface StreamCommand {
       throw new IllegalArgumentException(b.remaining() + " trailing bytes in a stream command");
     }
     return c;
+  }
+
+  /**
+   * What {@link #encode} writes for a publish command, exactly (its buffer never grows: the
+   * leader encodes every message it is sent); a small start for the other commands.
+   */
+  private static int capacity(StreamCommand command) {
+    if (command instanceof PublishBatch batch) {
+      return 1 + 4 + messagesBytes(batch.messages());
+    }
+    if (command instanceof AtomicPublishes atomic) {
+      return 1 + 4 + messagesBytes(atomic.messages()) + 4 + 4 * atomic.groups().size();
+    }
+    return 256;
   }
 
   private static int messagesBytes(List<Message> messages) {

@@ -115,6 +115,11 @@ class StreamStateTest {
       assertArrayEquals(grown.bytes(), java.util.Arrays.copyOfRange(encoded, 5, encoded.length), m.subject());
       assertEquals(c, StreamCommand.decode(encoded));
     }
+    StreamCommand atomic = new StreamCommand.AtomicPublishes(messages, List.of(1, 3));
+    byte[] encoded = StreamCommand.encode(atomic);
+    int messageBytes = messages.stream().mapToInt(StreamCommand::messageBytes).sum();
+    assertEquals(1 + 4 + messageBytes + 4 + 2 * 4, encoded.length, "an atomic batch: its messages, then its groups");
+    assertEquals(atomic, StreamCommand.decode(encoded));
     // An unpaired surrogate has no UTF-8 form; it is written as '?', in the size and in the bytes.
     Message odd = Message.of("a.\uD800", new byte[1], 8);
     assertEquals(1 + 4 + StreamCommand.messageBytes(odd), StreamCommand.encode(new StreamCommand.PublishBatch(List.of(odd))).length);
