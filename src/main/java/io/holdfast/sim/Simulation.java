@@ -74,6 +74,8 @@ public final class Simulation {
   private final Prng corePrng;
   private final SimReplica[] nodes;
   private final int n;
+  /** The group's first membership: what its first members bootstrap with. */
+  private final Membership initialMembership;
   private final PriorityQueue<Event> queue = new PriorityQueue<>();
   private final boolean[][] blocked;
   private final SimChecker checker;
@@ -138,7 +140,8 @@ public final class Simulation {
     for (int i = 0; i < n; i++) {
       ids[i] = i + 1;
     }
-    Snapshot initial = Snapshot.initial(Membership.ofVoters(ids));
+    this.initialMembership = Membership.ofVoters(ids);
+    Snapshot initial = Snapshot.initial(initialMembership);
     for (int id = 1; id <= n; id++) {
       nodes[id] = new SimReplica(id, initial);
     }
@@ -859,7 +862,12 @@ public final class Simulation {
     r.catchingUp = false;
     r.driver = null;
     Host host = new Host(r);
-    r.driver = new ReplicaDriver<>(SimReplica.REPLICA, r.id, Membership.EMPTY, opt.raft(), d, nodeLostTail,
+    // As StreamManager decides it: only the group's first members bootstrap it (with its first
+    // membership), and only in their first incarnation; a new member starts empty and learns the
+    // group from its leader. (Passing EMPTY to a first member whose bootstrap was in a lost tail left
+    // it a follower that knew no peers, and so could never repair its store: seed 650972752585.)
+    Membership bootstrap = r.id == r.slot ? initialMembership : Membership.EMPTY;
+    r.driver = new ReplicaDriver<>(SimReplica.REPLICA, r.id, bootstrap, opt.raft(), d, nodeLostTail,
         corePrng.fork(), new ObservedMachine(r.machine, e -> checker.observeApply(r.id, e, now)), host);
     r.driver.compaction(opt.compactAfterBytes());
     r.driver.scrub(SCRUB_PER_TICK);
