@@ -75,6 +75,13 @@ public final class ReplicaDriver<T> {
     void info(String message);
 
     void warn(String message);
+
+    /**
+     * The member of this group on whose node {@code proposer}'s proposal came in: this replica's
+     * own id if it came in on this node, 0 if that is not known (see {@link #followPublishers}). Never
+     * asked of a null proposer.
+     */
+    int origin(T proposer);
   }
 
   /** What a proposer hears. */
@@ -121,9 +128,13 @@ public final class ReplicaDriver<T> {
   /** How many committed entries a learner may still lack when it is promoted (a few appends' worth). */
   static final long PROMOTE_LAG_MAX = 1024;
   /** Ticks between the leader's checks of configuration and housekeeping (expiry). */
-  private static final int HOUSEKEEPING_TICKS = 20;
+  public static final int HOUSEKEEPING_TICKS = 20;
   /** Bytes of records one fetch from a peer's store asks for (it travels on the large-message channel). */
   public static final long FETCH_RECORDS_BYTES = 1 << 20;
+  /** How a hand-over to the publishers' node is logged (the simulator counts them by it). */
+  public static final String HAND_OVER_TO_PUBLISHERS = "hands its leadership to its publishers' node, member";
+  /** How far behind (log bytes) a member may be and still be handed leadership for its publishers. */
+  private static final long FOLLOW_LAG_BYTES_MAX = 1 << 20;
   /** Ticks a fetch from a peer's store may go unanswered before it is asked again (of another peer). */
   private static final int FETCH_TIMEOUT_TICKS = 40;
   /**
@@ -211,6 +222,7 @@ public final class ReplicaDriver<T> {
   private static final int PARKED_MAX = 10_000;
   private long lastNowMillis;
   private boolean unparking;
+  private final PublisherTally publishers = new PublisherTally();
 
   private record Parked<T>(Wire.Proposal proposal, T replyTo, long untilMillis) {}
   private long pendingBytes;
@@ -326,16 +338,20 @@ public final class ReplicaDriver<T> {
     if (retiring && retire()) {
       return;
     }
-    if (core.role() == RaftCore.Role.LEADER && --housekeepingIn <= 0) {
+    if (core.role() != RaftCore.Role.LEADER) {
+      publishers.reset();
+    } else if (--housekeepingIn <= 0) {
       housekeepingIn = HOUSEKEEPING_TICKS;
-      changeMembership();
-      Wire.Proposal change = desired == null ? null : machine.toward(desired);
-      if (change != null) {
-        proposeNow(change, nowMillis);
-      }
-      Wire.Proposal chore = machine.housekeeping(nowMillis);
-      if (chore != null) {
-        proposeNow(chore, nowMillis);
+      if (!handOverToPublishers(publishers.endRound(self))) { // else what follows is the next leader's
+        changeMembership();
+        Wire.Proposal change = desired == null ? null : machine.toward(desired);
+        if (change != null) {
+          proposeNow(change, nowMillis);
+        }
+        Wire.Proposal chore = machine.housekeeping(nowMillis);
+        if (chore != null) {
+          proposeNow(chore, nowMillis);
+        }
       }
     }
     lastNowMillis = nowMillis;
@@ -424,6 +440,7 @@ public final class ReplicaDriver<T> {
       return false;
     }
     lastNowMillis = nowMillis;
+    publishers.count(replyTo == null ? 0 : host.origin(replyTo));
     Wire.Outcome local = machine.answerWithoutLog(proposal, nowMillis);
     if (local != null) {
       long wait = machine.waitMillis(proposal);
@@ -539,6 +556,42 @@ public final class ReplicaDriver<T> {
    */
   public void compaction(long afterBytes) {
     compactAfterBytes = afterBytes;
+  }
+
+  /**
+   * The leader follows its publishers ({@link PublisherTally}): once nearly all of at least {@code
+   * minPerRound} proposals per {@link #HOUSEKEEPING_TICKS} ticks have come in through one other
+   * member's node for a few such rounds, it hands its leadership to that member (0: never).
+   */
+  public void followPublishers(int minPerRound) {
+    publishers.minPerRound(minPerRound);
+  }
+
+  /**
+   * Hands leadership to {@code target}, whose node its publishers use, if it can take it without
+   * a wait; whether it did (the transfer started).
+   */
+  private boolean handOverToPublishers(int target) {
+    if (target == 0 || !core.membership().isVoter(target) || !core.membershipCommitted() || retiring
+        || catchUp != null || !storeMissing.isEmpty()) {
+      return false;
+    }
+    for (RaftCore.FollowerLag lag : core.followerLags()) {
+      // A follower that needs a snapshot, or much of the log, would keep proposals waiting (a
+      // leader in transfer refuses them) while it catches up: not worth it for a hop.
+      if (lag.id() == target && !lag.snapshot() && lag.bytes() <= FOLLOW_LAG_BYTES_MAX && core.transferLeadership(target)) {
+        host.info("Replica " + name + " (id " + self + ") " + HAND_OVER_TO_PUBLISHERS + " " + target + ": for "
+            + PublisherTally.ROUNDS * HOUSEKEEPING_TICKS + " ticks, " + PublisherTally.SHARE_PERCENT
+            + "% or more of its proposals came in through that member's node");
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The group's members as this replica knows them. */
+  public Membership membership() {
+    return core.membership();
   }
 
   /** Hands leadership to {@code target} if this replica leads ({@link RaftCore#transferLeadership}). */

@@ -138,6 +138,9 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   /** See {@link ReplicaDriver#compaction}. Off until told. */
   public record Compaction(long afterBytes) implements Command {}
 
+  /** See {@link ReplicaDriver#followPublishers}. Off until told. */
+  public record FollowPublishers(int minPerRound) implements Command {}
+
   public record FromPeer(RaftMessage message) implements Command {}
 
   public record FromPeerStore(StoreMessage message) implements Command {}
@@ -190,6 +193,9 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private final io.holdfast.node.DiskGuard diskGuard;
   private final Runnable onStop;
   private Map<Integer, ActorRef<ReplicaHost.Command>> peers = Map.of();
+  /** Which peer node each remote address is ({@link Host#origin}); 0: none of them. Cleared with {@link #peers}. */
+  private final Map<org.apache.pekko.actor.Address, Integer> nodeAt = new java.util.HashMap<>();
+  private final int self;
   private Map<Integer, ActorRef<ReplicaHost.Command>> largePeers = Map.of();
   /** By write sequence number: what to resend if storage lost writes, what to report when persisted. */
   private final TreeMap<Long, Unpersisted> unpersisted = new TreeMap<>();
@@ -324,6 +330,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
       ReplicatedMachine machine, Executor blocking, Runnable onStop) {
     super(ctx);
     this.name = name;
+    this.self = self;
     this.storageName = storageName;
     this.storage = storage;
     this.blocking = blocking;
@@ -432,6 +439,26 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
     }
 
     @Override
+    public int origin(Proposer proposer) {
+      ActorRef<?> from = proposer.via() != null ? proposer.via() : proposer.ref();
+      if (from == null || from.equals(getContext().getSystem().ignoreRef())) {
+        return 0; // a fire-and-forget proposal (a NATS ack): where it came from is not known
+      }
+      org.apache.pekko.actor.Address at = from.path().address();
+      if (at.host().isEmpty()) {
+        return self;
+      }
+      int node = nodeAt.computeIfAbsent(at, a -> peers.entrySet().stream()
+          .filter(e -> e.getValue().path().address().equals(a)).map(Map.Entry::getKey).findFirst().orElse(0));
+      for (int voter : driver.membership().voters()) {
+        if (node != 0 && ReplicaIds.node(voter) == node) {
+          return voter;
+        }
+      }
+      return 0;
+    }
+
+    @Override
     public void info(String message) {
       getContext().getLog().info(message);
     }
@@ -465,6 +492,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
         .onMessage(StoreSynced.class, this::onStoreSynced)
         .onMessage(Connect.class, this::onConnect)
         .onMessage(Compaction.class, c -> next(() -> driver.compaction(c.afterBytes())))
+        .onMessage(FollowPublishers.class, f -> next(() -> driver.followPublishers(f.minPerRound())))
         .onMessage(Members.class, m -> next(() -> driver.members(m.desired())))
         .onMessage(Retire.class, r -> next(() -> driver.retire(r == Retire.REPLACED)))
         .onMessage(Configure.class, c -> next(() -> driver.configure(c.desired())))
@@ -532,6 +560,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
 
   private Behavior<Command> onConnect(Connect c) {
     peers = Map.copyOf(c.peers());
+    nodeAt.clear();
     largePeers = Map.copyOf(c.largePeers());
     if (localHost == null) {
       localHost = c.localHost();

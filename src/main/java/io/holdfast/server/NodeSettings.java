@@ -15,10 +15,13 @@ import java.util.List;
  * @param logMemoryMax log entries the node's replicas hold in memory together, about: each compacts
  *     after {@link #compactAfterBytes(int)}
  * @param store the layout of each stream replica's message store
+ * @param followPublishersMinRate proposals per second that, coming in nearly all through one other
+ *     member's node, move a stream's leader there (0: never; see ReplicaDriver#followPublishers)
  */
 public record NodeSettings(int nodeId, String dataDir, boolean rejoin, List<Integer> metaVoters, Duration tick,
     RaftSettings raft, Duration requestTimeout, Duration metaPollInterval, boolean httpEnabled, String httpHost, int httpPort,
-    long compactAfterBytes, long logMemoryMax, io.holdfast.storage.segment.SegmentStore.Options store) {
+    long compactAfterBytes, long logMemoryMax, io.holdfast.storage.segment.SegmentStore.Options store,
+    int followPublishersMinRate) {
 
   /** The cluster role every server node has; application nodes lack it and reach streams through proxies. */
   public static final String SERVER_ROLE = "holdfast";
@@ -82,9 +85,23 @@ public record NodeSettings(int nodeId, String dataDir, boolean rejoin, List<Inte
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("holdfast.store." + e.getMessage());
     }
+    int follow = h.getInt("raft.follow-publishers-min-rate");
+    require(follow >= 0, "holdfast.raft.follow-publishers-min-rate must be 0 (off) or more, got " + follow);
     return new NodeSettings(id, h.getString("node.data-dir"), h.getBoolean("node.rejoin"), List.copyOf(voters), tick,
         raft, timeout, poll, h.getBoolean("http.enabled"), h.getString("http.host"), port, compactAfter, logMemory,
-        store);
+        store, follow);
+  }
+
+  /**
+   * {@link #followPublishersMinRate} as proposals per round of a replica's housekeeping (see
+   * ReplicaDriver#followPublishers); 0: off.
+   */
+  public int followPublishersPerRound() {
+    if (followPublishersMinRate == 0) {
+      return 0;
+    }
+    long roundMillis = io.holdfast.replica.ReplicaDriver.HOUSEKEEPING_TICKS * tick.toMillis();
+    return (int) Math.max(1, Math.min(Integer.MAX_VALUE, followPublishersMinRate * roundMillis / 1000));
   }
 
   /** Bytes after which each of {@code replicas} replicas on this node compacts: the memory budget shared, 64 KiB at least. */

@@ -452,6 +452,9 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
     members.put(group, List.copyOf(peerIds));
     connect(ref);
     compactionChanged();
+    if (!group.equals("meta")) { // the meta group's proposals come from every node alike
+      ref.tell(new ReplicaShell.FollowPublishers(settings.followPublishersPerRound()));
+    }
   }
 
   /** Whether the committed view still places this node's replica of {@code group} under {@code storageName}. */

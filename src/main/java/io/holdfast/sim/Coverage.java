@@ -15,6 +15,8 @@ public final class Coverage {
   /** Times a follower with a nearly full disk started dropping its leader's entries. */
   public long entriesRefused;
   public long transfers;
+  /** Leaders that handed their leadership to the node the clients' requests came in through (Fault.HOT_NODE). */
+  public long publisherHandOvers;
   public long membershipChanges;
   public long splitBrains;
   public long bitflips;
@@ -84,6 +86,7 @@ public final class Coverage {
     storageRefusals += o.storageRefusals;
     entriesRefused += o.entriesRefused;
     transfers += o.transfers;
+    publisherHandOvers += o.publisherHandOvers;
     membershipChanges += o.membershipChanges;
     splitBrains += o.splitBrains;
     bitflips += o.bitflips;
@@ -116,7 +119,7 @@ public final class Coverage {
         + ", split-brain schedules " + splitBrains + ", disks with bit flips " + bitflips + ", disks wiped and rejoined as new members " + wipes
         + ", synced tails cut " + lostTails
         + ", membership changes " + membershipChanges + ", transfers "
-        + transfers + ", terms with a leader " + leaderTerms + ", compactions " + compactions
+        + transfers + " (to the clients' node " + publisherHandOvers + ")" + ", terms with a leader " + leaderTerms + ", compactions " + compactions
         + ", snapshots installed " + snapshotsInstalled + ", catch-ups from a peer's store " + catchUps + " (permit refused " + catchUpsRefused + ")"
         + ", snapshots asked for past messages gone everywhere " + snapshotsAsked
         + ", store files damaged " + storeDamage + ", stores repaired " + storeRepairs + "; stream: stored "

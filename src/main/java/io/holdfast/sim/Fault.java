@@ -48,7 +48,14 @@ public enum Fault {
    * input ({@code ReplicaDriver.storageLow}); drawn from a PRNG of its own, so that adding it
    * changed no other fault's schedule.
    */
-  DISK_LOW;
+  DISK_LOW,
+  /**
+   * Every client's requests come in through one machine (drawn per run, and moved now and then),
+   * as when all publishers are connected to one node: the production driver's leader then hands
+   * its leadership to that machine's replica (it follows its publishers). Drawn from a PRNG of its
+   * own, as {@link #DISK_LOW} is.
+   */
+  HOT_NODE;
 
   public String cliName() {
     return name().toLowerCase(Locale.ROOT).replace('_', '-');

@@ -63,6 +63,11 @@ public final class Simulation {
   static final long MILLIS_PER_TICK = 10;
   /** Stored messages each replica verifies per tick in the background. */
   private static final int SCRUB_PER_TICK = 32;
+  /**
+   * The simulated clients propose a few requests per housekeeping round (production asks for 100 a
+   * second): low enough that HOT_NODE runs move the leader, and with it see hand-overs under faults.
+   */
+  private static final int FOLLOW_PUBLISHERS_PER_ROUND = 2;
 
   private final Config config;
   private final SwarmOptions opt;
@@ -70,6 +75,9 @@ public final class Simulation {
   private final Prng diskPrng;
   private final Prng nemesisPrng;
   private final Prng lowDiskPrng;
+  private final Prng hotNodePrng;
+  /** Fault.HOT_NODE: the machine every client's requests come in through (0: each comes in where it is sent). */
+  private int hotSlot;
   private final Prng clientPrng;
   private final Prng corePrng;
   private final SimReplica[] nodes;
@@ -132,7 +140,8 @@ public final class Simulation {
     this.nemesisPrng = root.fork();
     this.clientPrng = root.fork();
     this.corePrng = root.fork();
-    this.lowDiskPrng = root.fork(); // last: the forks before it are as they were
+    this.lowDiskPrng = root.fork(); // after the others: the forks before it are as they were
+    this.hotNodePrng = root.fork(); // last, likewise
     this.n = config.replicas();
     this.nodes = new SimReplica[n + 1];
     this.blocked = new boolean[n + 1][n + 1];
@@ -483,6 +492,15 @@ public final class Simulation {
     }
 
     @Override
+    public int origin(SimReplica.Request req) {
+      if (hotSlot == 0 || req.client() == 0) {
+        return r.id; // it came in where it was sent
+      }
+      SimReplica hot = nodes[hotSlot];
+      return hot.running() ? hot.id : 0;
+    }
+
+    @Override
     public void warn(String message) {
       note(message);
     }
@@ -490,6 +508,8 @@ public final class Simulation {
     private void note(String message) {
       if (message.contains("fetches messages")) {
         coverage.catchUps++;
+      } else if (message.contains(ReplicaDriver.HAND_OVER_TO_PUBLISHERS)) {
+        coverage.publisherHandOvers++;
       } else if (message.contains("lacks") && message.contains("in its store")) {
         coverage.storeRepairs++;
       } else if (message.contains("takes no entries from its leader")) {
@@ -742,6 +762,18 @@ public final class Simulation {
     splitBrain();
     lostTail();
     lowDisk();
+    hotNode();
+  }
+
+  /** Fault.HOT_NODE: the clients' requests come in through one machine, which now and then changes. */
+  private void hotNode() {
+    if (config.faults().contains(Fault.HOT_NODE) && n > 1 && (hotSlot == 0 || hotNodePrng.chance(1.0 / 1500))) {
+      int slot = 1 + hotNodePrng.nextInt(n);
+      if (slot != hotSlot) {
+        hotSlot = slot;
+        fault("hot node: the clients' requests come in through " + nodes[slot].id);
+      }
+    }
   }
 
   /** Fault.DISK_LOW: now and then one replica's disk is nearly full for up to 300 ticks. */
@@ -870,6 +902,7 @@ public final class Simulation {
     r.driver = new ReplicaDriver<>(SimReplica.REPLICA, r.id, bootstrap, opt.raft(), d, nodeLostTail,
         corePrng.fork(), new ObservedMachine(r.machine, e -> checker.observeApply(r.id, e, now)), host);
     r.driver.compaction(opt.compactAfterBytes());
+    r.driver.followPublishers(FOLLOW_PUBLISHERS_PER_ROUND);
     r.driver.scrub(SCRUB_PER_TICK);
     r.driver.members(desiredMembers);
     r.driver.configure(limits);

@@ -45,6 +45,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.concurrent.CompletableFuture;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -126,6 +127,7 @@ class NatsClusterTest {
         holdfast.nats.port = 0
         holdfast.nats.max-pending = 4 MiB
         holdfast.nats.max-payload = 2 MiB
+        holdfast.raft.follow-publishers-min-rate = 20
         """.formatted(port, seeds, id, id, tmp.resolve("node" + id).toString().replace("\\", "/")))
         .withFallback(ConfigFactory.load());
   }
@@ -255,6 +257,30 @@ class NatsClusterTest {
     assertNotNull(unknown, "an unknown API subject is answered, never silence");
     assertTrue(new String(unknown.getData(), StandardCharsets.UTF_8).contains("\"err_code\":10003"),
         new String(unknown.getData(), StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void aStreamsLeaderMovesToTheNodeItsPublishersUse() throws Exception {
+    Connection admin = connect(1);
+    JetStreamManagement jsm = admin.jetStreamManagement();
+    jsm.addStream(StreamConfiguration.builder().name("FOLLOW").subjects("follow.>").replicas(3).build());
+    await(() -> jsm.getStreamInfo("FOLLOW").getClusterInfo().getLeader() != null, "a leader");
+    String first = jsm.getStreamInfo("FOLLOW").getClusterInfo().getLeader();
+    int publishers = first.equals("holdfast-3") ? 2 : 3;
+    JetStream js = connect(publishers).jetStream();
+    // Publishes through one node that does not lead, well above the rate this cluster's nodes
+    // follow (holdfast.raft.follow-publishers-min-rate below): the leader hands over to it.
+    await(() -> {
+      List<CompletableFuture<PublishAck>> acks = new ArrayList<>();
+      for (int i = 0; i < 200; i++) {
+        acks.add(js.publishAsync("follow.x", new byte[16]));
+      }
+      for (CompletableFuture<PublishAck> a : acks) {
+        a.get(30, TimeUnit.SECONDS);
+      }
+      return ("holdfast-" + publishers).equals(jsm.getStreamInfo("FOLLOW").getClusterInfo().getLeader());
+    }, "the leader on node " + publishers);
+    assertTrue(jsm.deleteStream("FOLLOW"));
   }
 
   @Test

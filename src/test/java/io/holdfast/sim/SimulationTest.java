@@ -205,6 +205,15 @@ class SimulationTest {
   }
 
   @Test
+  void leadersMoveToTheClientsNodeUnderFaultsAndLoseNothing() throws Exception {
+    EnumSet<Fault> faults = EnumSet.of(Fault.HOT_NODE, Fault.CRASH, Fault.PARTITION);
+    List<SimResult> results = Seeds.run(1, 15, 3, faults, Mode.SAFE);
+    assertEquals("", Seeds.failures(results, 3, "hot-node,crash,partition", Mode.SAFE));
+    long handOvers = results.stream().mapToLong(r -> r.coverage().publisherHandOvers).sum();
+    assertTrue(handOvers > 10, "leaders handed over to the node the clients' requests came in through: " + handOvers);
+  }
+
+  @Test
   void withoutFaultsNothingIsLostAndEverythingConverges() throws Exception {
     List<SimResult> results = Seeds.run(1, 20, 3, EnumSet.noneOf(Fault.class), Mode.SAFE);
     assertEquals("", Seeds.failures(results, 3, "none", Mode.SAFE));
