@@ -181,6 +181,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private record Unpersisted(LogWrite write, PersistRequest request) {}
 
   private final String name;
+  private final int self;
   private final String storageName;
   private final ActorRef<NodeStorage.Command> storage;
   private final ActorRef<NodeStorage.Reply> storageReplies;
@@ -195,7 +196,6 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   private Map<Integer, ActorRef<ReplicaHost.Command>> peers = Map.of();
   /** Which peer node each remote address is ({@link Host#origin}); 0: none of them. Cleared with {@link #peers}. */
   private final Map<org.apache.pekko.actor.Address, Integer> nodeAt = new java.util.HashMap<>();
-  private final int self;
   private Map<Integer, ActorRef<ReplicaHost.Command>> largePeers = Map.of();
   /** By write sequence number: what to resend if storage lost writes, what to report when persisted. */
   private final TreeMap<Long, Unpersisted> unpersisted = new TreeMap<>();
@@ -450,8 +450,11 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
       }
       int node = nodeAt.computeIfAbsent(at, a -> peers.entrySet().stream()
           .filter(e -> e.getValue().path().address().equals(a)).map(Map.Entry::getKey).findFirst().orElse(0));
+      if (node == 0) {
+        return 0;
+      }
       for (int voter : driver.membership().voters()) {
-        if (node != 0 && ReplicaIds.node(voter) == node) {
+        if (ReplicaIds.node(voter) == node) {
           return voter;
         }
       }

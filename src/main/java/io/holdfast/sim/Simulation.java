@@ -64,8 +64,9 @@ public final class Simulation {
   /** Stored messages each replica verifies per tick in the background. */
   private static final int SCRUB_PER_TICK = 32;
   /**
-   * The simulated clients propose a few requests per housekeeping round (production asks for 100 a
-   * second): low enough that HOT_NODE runs move the leader, and with it see hand-overs under faults.
+   * Proposals per housekeeping round (20 ticks, 200 ms here) that move a leader to its publishers:
+   * the simulated clients propose a few per round, so HOT_NODE runs see hand-overs under faults.
+   * (Production: holdfast.raft.follow-publishers-min-rate, 20 a second, per 1 s round.)
    */
   private static final int FOLLOW_PUBLISHERS_PER_ROUND = 2;
 
