@@ -234,7 +234,6 @@ public final class ReplicaDriver<T> {
   /** It dropped a leader's entries for lack of disk space and has not taken any since (for the log). */
   private boolean refusingEntries;
   private long compactAfterBytes = Long.MAX_VALUE;
-  private long compactHoldBytes = Long.MAX_VALUE;
   private long appliedBytesSinceSnapshot;
   private long lastSnapshotBytes;
   private boolean compactionWanted;
@@ -556,20 +555,7 @@ public final class ReplicaDriver<T> {
    * (and at least four times that snapshot, so snapshots cost at most a quarter of what is written).
    */
   public void compaction(long afterBytes) {
-    compaction(afterBytes, afterBytes);
-  }
-
-  /**
-   * As above; and a leader whose snapshot would drop entries a follower lacks waits for it (up to
-   * an election timeout's worth of ticks) while the entries applied since carry less than {@code
-   * holdBytesMax} (at least {@code afterBytes}): its share of the node's log memory. Bounded by
-   * {@code afterBytes} alone, with 1 MiB messages and 1 MiB compaction it stopped waiting at the
-   * next message, and a follower one message behind fetched a run of them from the leader's store
-   * instead (9 such catch-ups in 1,200 messages, bench nats --size 1048576).
-   */
-  public void compaction(long afterBytes, long holdBytesMax) {
     compactAfterBytes = afterBytes;
-    compactHoldBytes = Math.max(afterBytes, holdBytesMax);
   }
 
   /**
@@ -951,7 +937,7 @@ public final class ReplicaDriver<T> {
       return;
     }
     if (!core.othersMatch(compacting.index) && compacting.waitedTicks < COMPACT_WAIT_TICKS
-        && appliedBytesSinceSnapshot < compactHoldBytes) {
+        && appliedBytesSinceSnapshot < compactAfterBytes) {
       return;
     }
     core.compact(compacting.index, compacting.data);

@@ -136,7 +136,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
   }
 
   /** See {@link ReplicaDriver#compaction}. Off until told. */
-  public record Compaction(long afterBytes, long holdBytesMax) implements Command {}
+  public record Compaction(long afterBytes) implements Command {}
 
   /** See {@link ReplicaDriver#followPublishers}. Off until told. */
   public record FollowPublishers(int minPerRound) implements Command {}
@@ -494,7 +494,7 @@ public final class ReplicaShell extends AbstractBehavior<ReplicaShell.Command> {
         })
         .onMessage(StoreSynced.class, this::onStoreSynced)
         .onMessage(Connect.class, this::onConnect)
-        .onMessage(Compaction.class, c -> next(() -> driver.compaction(c.afterBytes(), c.holdBytesMax())))
+        .onMessage(Compaction.class, c -> next(() -> driver.compaction(c.afterBytes())))
         .onMessage(FollowPublishers.class, f -> next(() -> driver.followPublishers(f.minPerRound())))
         .onMessage(Members.class, m -> next(() -> driver.members(m.desired())))
         .onMessage(Retire.class, r -> next(() -> driver.retire(r == Retire.REPLACED)))

@@ -109,11 +109,6 @@ public record NodeSettings(int nodeId, String dataDir, boolean rejoin, List<Inte
     return Math.max(64 << 10, Math.min(compactAfterBytes, logMemoryMax / Math.max(1, replicas)));
   }
 
-  /** Each of {@code replicas} replicas' share of the log memory budget: at least what it compacts after. */
-  public long logMemoryShareBytes(int replicas) {
-    return Math.max(compactAfterBytes(replicas), logMemoryMax / Math.max(1, replicas));
-  }
-
   private static void require(boolean ok, String message) {
     if (!ok) {
       throw new IllegalArgumentException(message);

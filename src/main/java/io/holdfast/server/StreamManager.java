@@ -476,8 +476,7 @@ public final class StreamManager extends AbstractBehavior<StreamManager.Command>
   /** Each replica's share of the node's log memory changes with how many there are. */
   private void compactionChanged() {
     long after = settings.compactAfterBytes(children.size());
-    long hold = settings.logMemoryShareBytes(children.size());
-    children.values().forEach(c -> c.tell(new ReplicaShell.Compaction(after, hold)));
+    children.values().forEach(c -> c.tell(new ReplicaShell.Compaction(after)));
   }
 
   /**
