@@ -133,8 +133,12 @@ public final class ReplicaDriver<T> {
   public static final long FETCH_RECORDS_BYTES = 1 << 20;
   /** How a hand-over to the publishers' node is logged (the simulator counts them by it). */
   public static final String HAND_OVER_TO_PUBLISHERS = "hands its leadership to its publishers' node, member";
-  /** How far behind (log bytes) a member may be and still be handed leadership for its publishers. */
-  private static final long FOLLOW_LAG_BYTES_MAX = 1 << 20;
+  /**
+   * How far behind (log bytes) a member may be and still be handed leadership for its publishers:
+   * it catches up first, while the leader refuses proposals, so a few tens of ms at most. (At 1 MiB,
+   * one 1 MiB message in flight put every follower past the bound, and the leader never moved.)
+   */
+  private static final long FOLLOW_LAG_BYTES_MAX = 8 << 20;
   /** Ticks a fetch from a peer's store may go unanswered before it is asked again (of another peer). */
   private static final int FETCH_TIMEOUT_TICKS = 40;
   /**
