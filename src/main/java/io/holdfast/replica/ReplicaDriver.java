@@ -444,7 +444,9 @@ public final class ReplicaDriver<T> {
       return false;
     }
     lastNowMillis = nowMillis;
-    publishers.count(replyTo == null ? 0 : host.origin(replyTo));
+    if (publishers.on() && replyTo != null) { // off (the meta group, or configured so): no lookup per proposal
+      publishers.count(host.origin(replyTo));
+    }
     Wire.Outcome local = machine.answerWithoutLog(proposal, nowMillis);
     if (local != null) {
       long wait = machine.waitMillis(proposal);

@@ -28,7 +28,7 @@ public final class Utf8 {
     return at + s.length();
   }
 
-  public static boolean ascii(String s) {
+  static boolean ascii(String s) {
     for (int i = 0, n = s.length(); i < n; i++) {
       if (s.charAt(i) >= 0x80) {
         return false;
