@@ -76,7 +76,8 @@ final class NatsBench extends CliCommand.Reporting {
   @Option(names = "--warmup-rounds", paramLabel = "N", description = "Warm-up rounds at most; past the fourth they end"
       + " once a round's rate is within 10%% of the round before (default ${DEFAULT-VALUE}).")
   int warmupRounds = 10;
-  @Option(names = "--dir", paramLabel = "DIR", description = "Where the own cluster keeps its data (default ${DEFAULT-VALUE}).")
+  @Option(names = "--dir", paramLabel = "DIR", description = "Where the own cluster keeps its data; after the run only the servers' logs stay there"
+      + " (default ${DEFAULT-VALUE}).")
   Path dirOption = Path.of("target", "bench-nats");
   @Option(names = "--heap", paramLabel = "SIZE", description = "-Xmx of the own cluster's nodes (default ${DEFAULT-VALUE}).")
   String heapOption = "512m";
@@ -208,7 +209,10 @@ final class NatsBench extends CliCommand.Reporting {
     }
     ObjectNode tlsFigures = tls ? tlsRun(dir, r, err) : null;
     if (server == null) {
-      LocalCluster.deleteTree(dir);
+      // The data goes; the servers' logs of this run stay (until the next run), so that a stall or
+      // a failure the figures show can still be looked into.
+      LocalCluster.deleteTreeBut(dir, p -> p.getFileName().toString().endsWith(".log"));
+      err.printf("bench nats: the servers' logs of this run stay under %s%n", dir);
     }
     out.println(summary(r));
     if (tlsFigures != null) {

@@ -798,12 +798,30 @@ public final class LocalCluster {
 
   /** Deletes {@code dir} and everything in it (nothing if it does not exist). */
   public static void deleteTree(Path dir) throws IOException {
+    deleteTreeBut(dir, p -> false);
+  }
+
+  /**
+   * Deletes every file under {@code dir} that {@code keep} does not take, then every directory left
+   * empty ({@code dir} too, if nothing is kept).
+   */
+  public static void deleteTreeBut(Path dir, java.util.function.Predicate<Path> keep) throws IOException {
     if (!Files.exists(dir)) {
       return;
     }
     try (var paths = Files.walk(dir)) {
-      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.delete(p);
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) { // a directory after what it holds
+        if (!Files.isDirectory(p)) {
+          if (!keep.test(p)) {
+            Files.delete(p);
+          }
+        } else {
+          try (var left = Files.list(p)) {
+            if (left.findAny().isEmpty()) {
+              Files.delete(p);
+            }
+          }
+        }
       }
     }
   }

@@ -1,5 +1,6 @@
 package io.holdfast.local;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.BufferedReader;
@@ -9,8 +10,32 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
-/** Goal: the local cluster tells a running node from a killed one that nobody has reaped yet. */
+/**
+ * Goal: the local cluster tells a running node from a killed one that nobody has reaped yet, and a
+ * bench's cleanup keeps the logs it is told to keep.
+ */
 class LocalClusterTest {
+  @Test
+  void deletingATreeButItsLogsKeepsTheLogsAndTheirDirectoriesOnly(@org.junit.jupiter.api.io.TempDir Path tmp)
+      throws Exception {
+    Path dir = tmp.resolve("bench");
+    Files.createDirectories(dir.resolve("cluster/node1/data/wal"));
+    Files.createDirectories(dir.resolve("nats-server/n1/jetstream"));
+    Files.writeString(dir.resolve("cluster/node1.log"), "log");
+    Files.writeString(dir.resolve("cluster/node1/data/wal/00000000000000000001.wal"), "wal");
+    Files.writeString(dir.resolve("nats-server/n1/nats.log"), "log");
+    Files.writeString(dir.resolve("nats-server/n1/jetstream/msgs"), "data");
+    Files.writeString(dir.resolve("raw-fsync.dat"), "x");
+    LocalCluster.deleteTreeBut(dir, p -> p.getFileName().toString().endsWith(".log"));
+    try (var left = Files.walk(dir)) {
+      assertEquals(java.util.List.of(dir, dir.resolve("cluster"), dir.resolve("cluster/node1.log"),
+          dir.resolve("nats-server"), dir.resolve("nats-server/n1"), dir.resolve("nats-server/n1/nats.log")),
+          left.sorted().toList());
+    }
+    LocalCluster.deleteTree(dir);
+    assertFalse(Files.exists(dir));
+  }
+
   @Test
   void aStatLineSaysWhetherTheProcessHasExited() {
     assertTrue(LocalCluster.zombie("4242 (java) Z 1 4242 4242 0 -1 4194372"));
