@@ -802,25 +802,21 @@ public final class LocalCluster {
   }
 
   /**
-   * Deletes every file under {@code dir} that {@code keep} does not take, then every directory left
-   * empty ({@code dir} too, if nothing is kept).
+   * Deletes everything under {@code dir} but the files {@code keep} takes and the directories that
+   * hold them ({@code dir} too, if nothing is kept). A symbolic link is deleted, not followed.
    */
   public static void deleteTreeBut(Path dir, java.util.function.Predicate<Path> keep) throws IOException {
-    if (!Files.exists(dir)) {
+    if (!Files.exists(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
       return;
     }
+    List<Path> kept = new ArrayList<>();
     try (var paths = Files.walk(dir)) {
       for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) { // a directory after what it holds
-        if (!Files.isDirectory(p)) {
-          if (!keep.test(p)) {
-            Files.delete(p);
-          }
-        } else {
-          try (var left = Files.list(p)) {
-            if (left.findAny().isEmpty()) {
-              Files.delete(p);
-            }
-          }
+        boolean directory = Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        if (!directory && keep.test(p)) {
+          kept.add(p);
+        } else if (!directory || kept.stream().noneMatch(k -> k.startsWith(p))) {
+          Files.delete(p);
         }
       }
     }
