@@ -76,8 +76,8 @@ final class NatsBench extends CliCommand.Reporting {
   @Option(names = "--warmup-rounds", paramLabel = "N", description = "Warm-up rounds at most; past the fourth they end"
       + " once a round's rate is within 10%% of the round before (default ${DEFAULT-VALUE}).")
   int warmupRounds = 10;
-  @Option(names = "--dir", paramLabel = "DIR", description = "Where the own cluster keeps its data; after the run only the servers' logs stay there"
-      + " (default ${DEFAULT-VALUE}).")
+  @Option(names = "--dir", paramLabel = "DIR", description = "Where the own cluster keeps its data; after the run"
+      + " only the servers' logs stay there (default ${DEFAULT-VALUE}).")
   Path dirOption = Path.of("target", "bench-nats");
   @Option(names = "--heap", paramLabel = "SIZE", description = "-Xmx of the own cluster's nodes (default ${DEFAULT-VALUE}).")
   String heapOption = "512m";

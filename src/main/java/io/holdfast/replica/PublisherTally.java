@@ -7,8 +7,8 @@ import java.util.Map;
  * Where a leader's proposals come in, for "the leader follows its publishers". A publish that
  * reaches the leader through another node crosses the network twice more (there and back): with
  * every publisher on one node and the leader elsewhere, bench nats consumed 11% less (acked
- * rates were within the noise; 2026-12-07). When, round after round, nearly all proposals come in through one
- * other member's node, the leader hands its leadership to that member.
+ * rates were within the noise; 2026-12-07). When, round after round, nearly all proposals come
+ * in through one other member's node, the leader hands its leadership to that member.
  *
  * <p>A round is one housekeeping interval of the leader. The rule is deliberately slow to move:
  * {@link #ROUNDS} rounds in a row with {@link #SHARE_PERCENT}% from the same node, at least the
